@@ -1,0 +1,48 @@
+# NEM Live: `make run` starts the demo, `make test` runs the test suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv run test lint format data bench clean
+
+help:
+	@echo "make run     set up .venv and start broker + publisher + dashboard on the shipped week"
+	@echo "make test    set up .venv and run the whole test suite"
+	@echo "make data    rebuild consolidate.csv (real API with OPENELECTRICITY_API_KEY, else the simulator)"
+	@echo "make lint    ruff check and format check"
+	@echo "make bench   run the benchmarks under bench/"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "NEM Live needs Python 3.11 or later: run make PYTHON=python3.12")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(PY) -m nemlive.run
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+data: venv
+	$(PY) -m nemlive.makedata
+
+bench: venv
+	$(PY) bench/extract.py
+	$(PY) bench/publish.py
+	$(PY) bench/ingest.py
+	$(PY) bench/render.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,231 @@
+"""The wire schema between publisher.py and dashboard.py (CONTRACTS §3).
+
+Everything that touches an MQTT topic or payload lives here: topic builders and parsers,
+the Pydantic models that validate incoming payloads, and the encoders the publisher uses.
+
+Topics under one base topic (default ``nem/stream``):
+
+* ``<base>/facility/<FACILITY>``: ``{"facility_id", "timestamp", "power_mw", "co2_tonnes"}``
+* ``<base>/market/<REGION>``: ``{"region_id", "timestamp", "price_dmwh", "demand_mw"}``
+* ``<base>/status``: the publisher's state, ``online`` or ``offline`` (its last will).
+
+All three are published with QoS 1 and retained.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+DEFAULT_BASE_TOPIC = "nem/stream"
+MAX_PAYLOAD_BYTES = 1024
+QOS = 1
+
+Region = Literal["NSW1", "QLD1", "SA1", "TAS1", "VIC1"]
+REGIONS: tuple[Region, ...] = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
+
+# OE codes are upper-case letters, digits and underscores; OE-invented ones start with 0.
+# Being strict here also keeps HTML and other markup out of the dashboard's tooltips.
+FacilityId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-.]{1,40}$")]
+
+# Plausible physical bounds; anything outside is a corrupt or hostile message.
+POWER_MW_BOUNDS = (-5_000.0, 5_000.0)
+CO2_T_BOUNDS = (0.0, 1_000.0)  # t CO2-e in one 5-minute interval
+PRICE_BOUNDS = (-1_000.0, 25_000.0)  # $/MWh; the NEM floor and cap sit inside
+DEMAND_MW_BOUNDS = (-1_000.0, 20_000.0)
+
+
+def _bounded(lo: float, hi: float) -> object:
+    return Field(default=..., ge=lo, le=hi, allow_inf_nan=False)
+
+
+class _Strict(BaseModel):
+    # extra="forbid": the payload keys are exactly the contract's, no more and no fewer.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class FacilityEvent(_Strict):
+    """Power and emissions of one facility in one 5-minute interval (interval-ending time)."""
+
+    facility_id: FacilityId
+    timestamp: AwareDatetime
+    power_mw: float | None = _bounded(*POWER_MW_BOUNDS)  # type: ignore[assignment]
+    co2_tonnes: float | None = _bounded(*CO2_T_BOUNDS)  # type: ignore[assignment]
+
+
+class MarketEvent(_Strict):
+    """Price ($/MWh) and demand (MW) of one NEM region in one 5-minute interval."""
+
+    region_id: Region
+    timestamp: AwareDatetime
+    price_dmwh: float | None = _bounded(*PRICE_BOUNDS)  # type: ignore[assignment]
+    demand_mw: float | None = _bounded(*DEMAND_MW_BOUNDS)  # type: ignore[assignment]
+
+
+class StatusEvent(_Strict):
+    """The publisher's retained status; ``offline`` is also its MQTT last will."""
+
+    state: Literal["online", "offline", "cooldown", "done"]
+    client_id: str = Field(default="", max_length=128)
+    pass_number: int = Field(default=0, ge=0)
+    position: str | None = Field(default=None, max_length=64)
+    row: int = Field(default=0, ge=0)
+    rows: int = Field(default=0, ge=0)
+    sent: int = Field(default=0, ge=0)
+
+
+Event = FacilityEvent | MarketEvent | StatusEvent
+TopicKind = Literal["facility", "market", "status"]
+
+
+class InvalidEvent(ValueError):
+    """A message that does not follow the wire schema. ``reason`` is a short counter key."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+# --- topics ---------------------------------------------------------------------------
+
+
+def build_facility_topic(base: str, facility_id: str) -> str:
+    return f"{base}/facility/{facility_id}"
+
+
+def build_market_topic(base: str, region_id: str) -> str:
+    return f"{base}/market/{region_id}"
+
+
+def build_status_topic(base: str) -> str:
+    return f"{base}/status"
+
+
+def build_subscription(base: str) -> str:
+    """The one wildcard subscription that receives every topic of the stream."""
+    return f"{base}/#"
+
+
+def parse_topic(base: str, topic: str) -> tuple[TopicKind, str]:
+    """Split ``<base>/<kind>/<id>`` into ``(kind, id)``; raise InvalidEvent("topic") otherwise."""
+    prefix = base + "/"
+    if not topic.startswith(prefix):
+        raise InvalidEvent("topic", "outside the base topic")
+    rest = topic[len(prefix) :]
+    if rest == "status":
+        return "status", ""
+    kind, _, ident = rest.partition("/")
+    if kind in ("facility", "market") and ident and "/" not in ident:
+        return kind, ident  # type: ignore[return-value]
+    raise InvalidEvent("topic", "unknown topic")
+
+
+# --- encoding (publisher side) --------------------------------------------------------
+
+
+def _num(value: float | None) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
+
+
+def _dumps(obj: dict[str, object]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+
+def encode_facility_event(
+    facility_id: str, timestamp: str, power_mw: float | None, co2_tonnes: float | None
+) -> bytes:
+    """Compact JSON with the contract's keys in order; NaN becomes null."""
+    return _dumps(
+        {
+            "facility_id": facility_id,
+            "timestamp": timestamp,
+            "power_mw": _num(power_mw),
+            "co2_tonnes": _num(co2_tonnes),
+        }
+    )
+
+
+def encode_market_event(
+    region_id: str, timestamp: str, price_dmwh: float | None, demand_mw: float | None
+) -> bytes:
+    return _dumps(
+        {
+            "region_id": region_id,
+            "timestamp": timestamp,
+            "price_dmwh": _num(price_dmwh),
+            "demand_mw": _num(demand_mw),
+        }
+    )
+
+
+def encode_status(status: StatusEvent) -> bytes:
+    return status.model_dump_json().encode()
+
+
+# --- decoding (dashboard side) --------------------------------------------------------
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "payload"
+    kind = err.get("type", "invalid")
+    if kind == "extra_forbidden":
+        return "extra_key", where
+    if kind == "missing":
+        return "missing_key", where
+    if kind in ("finite_number",):
+        return "not_finite", where
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return "out_of_range", where
+    if kind == "timezone_aware":
+        return "naive_timestamp", where
+    if kind == "json_invalid":
+        return "bad_json", ""
+    if kind in ("model_type", "dict_type"):
+        return "not_an_object", ""
+    return "bad_type", f"{where} ({kind})"
+
+
+def decode_event(base: str, topic: str, payload: bytes) -> Event:
+    """Validate one MQTT message against the wire schema.
+
+    Returns a FacilityEvent, MarketEvent or StatusEvent. Raises InvalidEvent with a short
+    ``reason`` (oversize, topic, bad_json, not_an_object, missing_key, extra_key, bad_type,
+    not_finite, out_of_range, naive_timestamp, id_mismatch) that the dashboard counts.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidEvent("oversize", f"{len(payload)} bytes")
+    kind, ident = parse_topic(base, topic)
+    model: type[_Strict] = {
+        "facility": FacilityEvent,
+        "market": MarketEvent,
+        "status": StatusEvent,
+    }[kind]
+    try:
+        event = model.model_validate_json(payload)
+    except ValidationError as exc:
+        raise InvalidEvent(*_first_error(exc)) from None
+    if isinstance(event, FacilityEvent) and event.facility_id != ident:
+        raise InvalidEvent("id_mismatch", "facility_id differs from the topic")
+    if isinstance(event, MarketEvent) and event.region_id != ident:
+        raise InvalidEvent("id_mismatch", "region_id differs from the topic")
+    return event  # type: ignore[return-value]
+
+
+def format_timestamp(ts: datetime) -> str:
+    """ISO 8601 with offset and no fractions, as the OE API writes it."""
+    return ts.isoformat(timespec="seconds")

@@ -1,0 +1,163 @@
+"""Shared test infrastructure: clean environment, ephemeral ports, a real mosquitto, shared/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_OE = ROOT.parent / "shared" / "oe"
+PYTHON = sys.executable
+
+# Environment variables the programs read; a developer's shell must not leak into tests.
+OUR_ENV = (
+    "OPENELECTRICITY_API_KEY",
+    "OPENELECTRICITY_API_URL",
+    "MQTT_HOST",
+    "MQTT_PORT",
+    "MQTT_TOPIC",
+    "MQTT_USERNAME",
+    "MQTT_PASSWORD",
+    "MQTT_TLS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ALL_PROXY",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    live_key = os.environ.get("OPENELECTRICITY_API_KEY")
+    for name in OUR_ENV:
+        monkeypatch.delenv(name, raising=False)
+    if live_key:
+        # Only live tests may read it, through the `live_api_key` fixture.
+        monkeypatch.setenv("NEMLIVE_TEST_LIVE_KEY", live_key)
+
+
+def clean_subprocess_env(**extra: str) -> dict[str, str]:
+    """os.environ without our variables, plus ``extra``: for programs run as subprocesses."""
+    env = {k: v for k, v in os.environ.items() if k not in OUR_ENV}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    """An ephemeral TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def shared_oe_dir() -> Path:
+    """The folder of real recorded OE responses, or skip (fail under REQUIRE_SHARED=1)."""
+    if SHARED_OE.is_dir():
+        return SHARED_OE
+    reason = f"{SHARED_OE} is absent: the real recorded OE responses are not here"
+    if os.environ.get("REQUIRE_SHARED") == "1":
+        pytest.fail(reason + " (REQUIRE_SHARED=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def shared_oe() -> Path:
+    return shared_oe_dir()
+
+
+@dataclass
+class Mosquitto:
+    """A real mosquitto broker on an ephemeral loopback port, owned by one test."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    persistence: bool = True
+    max_queued: int = 1_000_000
+    proc: subprocess.Popen | None = None
+
+    @property
+    def conf(self) -> Path:
+        return self.workdir / "mosquitto.conf"
+
+    def start(self) -> Mosquitto:
+        mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(mosquitto).exists():
+            reason = "mosquitto is not installed (apt-get install mosquitto)"
+            if os.environ.get("REQUIRE_BROKER") == "1":
+                pytest.fail(reason)
+            pytest.skip(reason)
+        self.conf.write_text(
+            "\n".join(
+                [
+                    f"listener {self.port} 127.0.0.1",
+                    "allow_anonymous true",
+                    f"persistence {'true' if self.persistence else 'false'}",
+                    f"persistence_location {self.workdir}/",
+                    "autosave_interval 1",
+                    f"max_queued_messages {self.max_queued}",
+                    "max_inflight_messages 100",
+                    "log_dest stderr",
+                    "log_type error",
+                    "log_type warning",
+                    "",
+                ]
+            )
+        )
+        self.proc = subprocess.Popen(
+            [mosquitto, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.workdir / "mosquitto.log", "ab"),  # noqa: SIM115
+        )
+        wait_for_port(self.port)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    workdir = tmp_path / "mosquitto"
+    workdir.mkdir()
+    broker = Mosquitto(workdir=workdir).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
