@@ -1,0 +1,29 @@
+"""The project's few exception types. Entry points turn them into one line and an exit code.
+
+* ConfigError -> exit 2: bad flags or environment (missing key, bad port, unreadable file).
+* InputError -> exit 2: an input file that does not follow its contract.
+* ApiError -> exit 1: the OpenElectricity API (or the simulator) refused or failed.
+* BrokerError -> exit 1: the MQTT broker could not be reached or refused us.
+"""
+
+
+class NemLiveError(Exception):
+    """Base class; ``str(exc)`` is the one line shown to the user. Never holds a secret."""
+
+    exit_code = 1
+
+
+class ConfigError(NemLiveError):
+    exit_code = 2
+
+
+class InputError(NemLiveError):
+    exit_code = 2
+
+
+class ApiError(NemLiveError):
+    exit_code = 1
+
+
+class BrokerError(NemLiveError):
+    exit_code = 1

@@ -1,0 +1,105 @@
+"""MQTT connection settings, resolved once: flag, then environment, then default.
+
+Shared by publisher.py and dashboard.py so that both read ``MQTT_HOST``, ``MQTT_PORT``,
+``MQTT_TOPIC``, ``MQTT_USERNAME``, ``MQTT_PASSWORD`` and ``MQTT_TLS`` the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from nemlive.errors import ConfigError
+from nemlive.events import DEFAULT_BASE_TOPIC
+
+DEFAULT_HOST = "localhost"
+DEFAULT_PORT = 1883
+DEFAULT_TLS_PORT = 8883
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    topic: str = DEFAULT_BASE_TOPIC
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never printed
+    tls: bool = False
+
+    @property
+    def is_local(self) -> bool:
+        return self.host in LOCAL_HOSTS
+
+    @property
+    def address(self) -> str:
+        """``host:port``, safe to log (no credentials)."""
+        return f"{self.host}:{self.port}"
+
+
+def _parse_bool(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}={text!r} is not a boolean: use 1 or 0")
+
+
+def _parse_port(name: str, text: str | int) -> int:
+    try:
+        port = int(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={text!r} is not a port number: use 1-65535") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{name}={port} is out of range: use 1-65535")
+    return port
+
+
+def _parse_topic(name: str, topic: str) -> str:
+    topic = topic.strip().rstrip("/")
+    if not topic or any(c in topic for c in "#+\0"):
+        raise ConfigError(f"{name}={topic!r} is not a valid base topic: use e.g. nem/stream")
+    return topic
+
+
+def resolve_mqtt_settings(
+    env: Mapping[str, str],
+    *,
+    host: str | None = None,
+    port: int | str | None = None,
+    topic: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    tls: bool | None = None,
+) -> MqttSettings:
+    """Flags (keyword arguments, None = not given) win over ``env``, which wins over defaults.
+
+    Raises ConfigError with a one-line message that names the bad setting.
+    """
+    use_tls = tls if tls is not None else _parse_bool("MQTT_TLS", env.get("MQTT_TLS", ""))
+    if port is not None:
+        resolved_port = _parse_port("--port", port)
+    elif env.get("MQTT_PORT"):
+        resolved_port = _parse_port("MQTT_PORT", env["MQTT_PORT"])
+    else:
+        resolved_port = DEFAULT_TLS_PORT if use_tls else DEFAULT_PORT
+    resolved_topic = (
+        _parse_topic("--topic", topic)
+        if topic is not None
+        else _parse_topic("MQTT_TOPIC", env.get("MQTT_TOPIC") or DEFAULT_BASE_TOPIC)
+    )
+    return MqttSettings(
+        host=(host or env.get("MQTT_HOST") or DEFAULT_HOST).strip(),
+        port=resolved_port,
+        topic=resolved_topic,
+        username=username if username is not None else (env.get("MQTT_USERNAME") or None),
+        password=password if password is not None else (env.get("MQTT_PASSWORD") or None),
+        tls=use_tls,
+    )
+
+
+def new_client_id(prefix: str) -> str:
+    """A unique MQTT client id, e.g. ``nemlive-pub-3f9c1a2b``: two clients never kick each other."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
