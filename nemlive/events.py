@@ -172,6 +172,34 @@ def encode_market_event(
     )
 
 
+class PayloadTemplate:
+    """A fast encoder for one facility or region, byte-identical to ``encode_*_event``.
+
+    The publisher sends ~850,000 messages per week of data; ``json.dumps`` per message costs
+    several times more than this template. ``(id, timestamp, a, b)`` -> the same bytes as
+    ``encode_facility_event`` (``kind="facility"``) or ``encode_market_event``. A float is
+    written with ``repr`` (as ``json`` does), NaN and None as ``null``. The caller must pass
+    finite floats and a timestamp without ``"`` or ``\\`` (the CSV reader checks both).
+    """
+
+    __slots__ = ("_middle", "_prefix", "_suffix")
+
+    def __init__(self, kind: Literal["facility", "market"], ident: str) -> None:
+        id_key, a_key, b_key = (
+            ("facility_id", "power_mw", "co2_tonnes")
+            if kind == "facility"
+            else ("region_id", "price_dmwh", "demand_mw")
+        )
+        self._prefix = f'{{"{id_key}":{json.dumps(ident)},"timestamp":"'
+        self._middle = f'","{a_key}":'
+        self._suffix = f',"{b_key}":'
+
+    def encode(self, timestamp: str, a: float | None, b: float | None) -> bytes:
+        a_text = "null" if a is None or a != a else repr(a)  # a != a: NaN
+        b_text = "null" if b is None or b != b else repr(b)
+        return f"{self._prefix}{timestamp}{self._middle}{a_text}{self._suffix}{b_text}}}".encode()
+
+
 def encode_status(status: StatusEvent) -> bytes:
     return status.model_dump_json().encode()
 

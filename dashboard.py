@@ -1,0 +1,440 @@
+"""NEM Live dashboard: a live map, figures, charts and tables from the MQTT stream.
+
+Run with ``streamlit run dashboard.py``. Configuration comes from the environment (see
+``nemlive/dashconfig.py``): ``MQTT_HOST``/``MQTT_PORT``/``MQTT_TOPIC``, ``NEMLIVE_FACILITIES``,
+``NEMLIVE_REGIONS``.
+
+One MQTT client per server process (``st.cache_resource``) writes into one LiveState from
+paho's loop thread; every page copies a snapshot and renders it. The live part of the page is a
+fragment that reruns every ``refresh_s`` seconds. Everything here is Streamlit layout; the
+logic lives in ``nemlive/`` (livestate, ingest, mapview, charts).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import streamlit as st
+
+import context
+from context import FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, Facility
+from nemlive import charts, mapview
+from nemlive.dashconfig import DashboardConfig, resolve_dashboard_config
+from nemlive.errors import ConfigError
+from nemlive.events import REGIONS
+from nemlive.ingest import Hub
+from nemlive.livestate import LiveState, Snapshot
+from nemlive.mqttconfig import resolve_mqtt_settings
+
+# --- constants ----------------------------------------------------------------------------
+
+# A Hub placed under this session-state key replaces the process-wide one (tests, embedding).
+HUB_KEY = "nemlive_hub"
+STATUS_BADGES = {
+    "connected": ("🟢", "connected"),
+    "connecting": ("🟡", "connecting"),
+    "reconnecting": ("🟠", "reconnecting"),
+    "down": ("🔴", "down"),
+    "stopped": ("⚪", "stopped"),
+}
+CSS = """
+<style>
+div[data-testid="stMetric"] {background: rgba(120,144,156,0.08); border-radius: 8px; padding: 8px 12px;}
+div[data-testid="stMetricValue"] {font-size: 1.45rem;}
+.nemlive-legend img {vertical-align: middle;}
+</style>
+"""
+
+log = logging.getLogger("dashboard")
+
+
+# --- cached loaders -----------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def load_lookups(
+    facilities_path: str, regions_path: str
+) -> tuple[dict[str, Facility], dict | None, list[str]]:
+    """Facilities and simplified regions, once per process; messages say what is missing."""
+    problems: list[str] = []
+    facilities: dict[str, Facility] = {}
+    regions: dict | None = None
+    try:
+        facilities = context.load_facilities(Path(facilities_path))
+    except FileNotFoundError:
+        problems.append(
+            f"Facility lookup `{facilities_path}` not found: run `python extractor.py` "
+            "(or set NEMLIVE_FACILITIES). Facilities are counted as unknown and not drawn."
+        )
+    except (ValueError, OSError) as exc:
+        problems.append(f"Facility lookup `{facilities_path}` is unreadable: {exc}")
+    try:
+        regions = mapview.simplify_regions(context.load_regions(Path(regions_path)))
+    except FileNotFoundError:
+        problems.append(
+            f"Region polygons `{regions_path}` not found (set NEMLIVE_REGIONS): the map has no regions."
+        )
+    except (ValueError, OSError) as exc:
+        problems.append(f"Region polygons `{regions_path}` are unreadable: {exc}")
+    return facilities, regions, problems
+
+
+def _release_hub(hub: Hub) -> None:
+    hub.stop()
+
+
+@st.cache_resource(show_spinner=False, on_release=_release_hub)
+def get_hub(
+    _facilities: dict[str, Facility], facilities_path: str, host: str, port: int, topic: str
+) -> Hub:
+    """The one MQTT client + LiveState of this server process (stopped on cache release)."""
+    settings = resolve_mqtt_settings(os.environ, host=host, port=port, topic=topic)
+    return Hub(LiveState(_facilities.keys()), settings)
+
+
+# --- render functions ---------------------------------------------------------------------
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds < 60:
+        return f"{seconds:.0f} s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def render_status(hub: Hub) -> None:
+    """Connection state and counters (sidebar)."""
+    snap = hub.state.snapshot(histories=False)
+    icon, word = STATUS_BADGES.get(snap.status, ("⚪", snap.status))
+    if snap.status == "down":
+        word = "down — waiting for broker"
+    st.markdown(f"**{icon} {word}** · `{snap.broker}` · `{snap.topic}`")
+    if snap.status_detail:
+        st.caption(snap.status_detail)
+    c1, c2 = st.columns(2)
+    c1.metric("Received", f"{snap.received:,}")
+    c2.metric("Messages/s", f"{snap.rate_per_s:,.1f}")
+    c1.metric("Rejected", f"{snap.rejected:,}")
+    c2.metric("Duplicates", f"{snap.duplicates:,}")
+    c1.metric("Unknown facilities", f"{snap.unknown_count:,}")
+    c2.metric("Last message", _age(snap.last_message_age_s))
+    lines = []
+    if snap.last_reject_reason:
+        reasons = ", ".join(f"{k}: {v:,}" for k, v in sorted(snap.rejects_by_reason.items()))
+        lines.append(f"Last reject reason: **{snap.last_reject_reason}** ({reasons})")
+    if snap.stale:
+        lines.append(f"Older than the window: {snap.stale:,}")
+    lines.append(
+        "Latest data: "
+        + (mapview.format_nem_time(snap.max_ts) + " NEM" if snap.max_ts is not None else "none yet")
+    )
+    pub = snap.publisher_status
+    if pub:
+        where = (
+            f", pass {pub.get('pass_number', 0)}, row {pub.get('row', 0):,}/{pub.get('rows', 0):,}"
+        )
+        lines.append(f"Publisher: **{pub.get('state')}**{where}")
+    else:
+        lines.append("Publisher: no status received")
+    st.caption("  \n".join(lines))
+
+
+def render_broker_form(hub: Hub) -> None:
+    """Host, port and topic, applied by Connect / Reconnect to the process-wide client."""
+    with st.form("broker_form", border=False):
+        host = st.text_input("Broker host", value=hub.settings.host, key="broker_host")
+        port = st.number_input("Port", 1, 65535, value=hub.settings.port, step=1, key="broker_port")
+        topic = st.text_input("Base topic", value=hub.settings.topic, key="broker_topic")
+        submitted = st.form_submit_button("Connect / Reconnect", type="primary", width="stretch")
+    if submitted:
+        try:
+            settings = resolve_mqtt_settings(
+                os.environ, host=host.strip(), port=int(port), topic=topic
+            )
+        except ConfigError as exc:
+            st.error(str(exc))
+            return
+        hub.connect(settings)
+        st.toast(f"Connecting to {settings.address} on {settings.topic}/#")
+
+
+def render_figures(fig: charts.Figures) -> None:
+    texts = charts.format_figures(fig)
+    cols = st.columns(len(texts))
+    helps = {
+        "Generation": "Sum of positive facility output (loads such as battery charging excluded).",
+        "Emissions": "t CO₂-e in the 5-minute interval.",
+        "Emissions rate": "Emissions of the interval × 12.",
+        "Intensity": "Emissions ÷ energy generated in the interval.",
+        "Price (demand-weighted)": "Σ price × demand ÷ Σ demand over the selected regions.",
+        "Demand": "Sum of regional demand.",
+        "Renewable share": "Bioenergy, hydro, wind and solar generation ÷ generation.",
+    }
+    for col, (label, text) in zip(cols, texts.items(), strict=True):
+        col.metric(label, text, help=helps[label])
+
+
+def render_map(
+    snap: Snapshot,
+    facilities: dict[str, Facility],
+    regions_fc: dict | None,
+    regions: list[str] | None,
+    groups: list[str] | None,
+    options: mapview.MapOptions,
+) -> None:
+    rows = mapview.build_facility_rows(
+        snap.facility_latest, facilities, regions=regions, groups=groups, size_by=options.size_by
+    )
+    deck = mapview.build_deck(rows, regions_fc, options, regions)
+    picked = st.pydeck_chart(
+        deck,
+        height=560,
+        on_select="rerun",
+        selection_mode="single-object",
+        key="live_map",
+        alt="Map of NEM facilities sized by their latest output",
+    )
+    fid = mapview.build_selected_facility(picked)
+    if fid and fid != st.session_state.get("live_map_last_pick"):
+        st.session_state["live_map_last_pick"] = fid
+        st.session_state["live_detail"] = fid
+    legend_cols = st.columns([3, 2])
+    legend_cols[0].html(mapview.build_colour_legend_html())
+    legend_cols[1].html(mapview.build_size_legend_html(options.size_by))
+    st.caption(
+        f"{len(rows):,} facilities drawn at their latest value"
+        + ("" if options.markers else " (markers hidden)")
+        + (f"; labels on the {mapview.MAX_LABELS} largest" if options.labels else "")
+    )
+
+
+def render_detail(snap: Snapshot, facilities: dict[str, Facility]) -> None:
+    """Pick a facility (here or by clicking the map) to see its metadata and window."""
+    ids = sorted(
+        (f for f in snap.facility_history if f in facilities), key=lambda f: facilities[f].name
+    )
+    if st.session_state.get("live_detail") not in ids:
+        st.session_state["live_detail"] = None
+    fid = st.selectbox(
+        "Facility",
+        ids,
+        index=None,
+        format_func=lambda f: f"{facilities[f].name} ({f})",
+        placeholder="Pick a facility or click one on the map",
+        key="live_detail",
+    )
+    if not fid:
+        return
+    fac = facilities[fid]
+    latest = snap.facility_latest.get(fid)
+    meta, hist = st.columns([1, 2])
+    meta.markdown(
+        f"**{fac.name}** · `{fac.facility_id}`  \n"
+        f"{REGION_NAMES.get(fac.region_id, fac.region_id)}  \n"
+        f"Fuel: {', '.join(FUEL_LABELS.get(g, g) for g in fac.fuel_groups) or 'unknown'}"  # type: ignore[call-overload]
+        f" ({', '.join(fac.fuel_techs)})  \n"
+        f"Capacity: {fac.capacity_mw:,.0f} MW  \n"
+        f"Location: {fac.lat:.4f}, {fac.lon:.4f}"
+    )
+    if latest:
+        ts, mw, t = latest
+        meta.markdown(
+            f"Latest ({mapview.format_nem_time(ts)} NEM): "
+            f"**{'–' if mw is None else f'{mw:,.1f}'} MW**, **{'–' if t is None else f'{t:,.2f}'} t CO₂-e**"
+        )
+    frame = charts.build_facility_history_frame(snap.facility_history.get(fid, []))
+    hist.line_chart(frame, x="time", y=["power_mw"], height=180, x_label="", y_label="MW")
+    hist.line_chart(
+        frame,
+        x="time",
+        y=["co2_tonnes"],
+        height=140,
+        x_label="",
+        y_label="t CO₂-e",
+        color=["#6b7280"],
+    )
+
+
+def render_charts(
+    snap: Snapshot,
+    facilities: dict[str, Facility],
+    regions: list[str] | None,
+    groups: list[str] | None,
+) -> None:
+    gen = charts.build_generation_frame(
+        snap.facility_history, facilities, regions=regions, groups=groups
+    )
+    emis = charts.build_emissions_frame(
+        snap.facility_history, facilities, regions=regions, groups=groups
+    )
+    market = charts.build_market_frame(snap.region_history, regions=regions)
+    top = st.columns(2)
+    with top[0]:
+        st.markdown("##### Generation by fuel group")
+        st.altair_chart(charts.build_generation_chart(gen), width="stretch")
+    with top[1]:
+        st.markdown("##### Emissions")
+        st.altair_chart(charts.build_emissions_chart(emis), width="stretch")
+    bottom = st.columns(2)
+    with bottom[0]:
+        st.markdown("##### Price by region")
+        st.altair_chart(charts.build_region_line_chart(market, "price", "$/MWh"), width="stretch")
+    with bottom[1]:
+        st.markdown("##### Demand by region")
+        st.altair_chart(charts.build_region_line_chart(market, "demand", "MW"), width="stretch")
+
+
+def render_tables(snap: Snapshot, facilities: dict[str, Facility]) -> None:
+    fac_tab, mkt_tab = st.tabs(["Recent facility events", "Recent market events"])
+    with fac_tab:
+        table = charts.build_recent_facility_table(snap.recent_facility, facilities)
+        st.dataframe(table, hide_index=True, height=300, width="stretch")
+        st.download_button(
+            "Download CSV",
+            table.to_csv(index=False),
+            "facility_events.csv",
+            "text/csv",
+            key="live_dl_facility",
+        )
+    with mkt_tab:
+        table = charts.build_recent_market_table(snap.recent_market)
+        st.dataframe(table, hide_index=True, height=300, width="stretch")
+        st.download_button(
+            "Download CSV",
+            table.to_csv(index=False),
+            "market_events.csv",
+            "text/csv",
+            key="live_dl_market",
+        )
+
+
+def render_live(
+    hub: Hub,
+    facilities: dict[str, Facility],
+    regions_fc: dict | None,
+    regions: list[str] | None,
+    groups: list[str] | None,
+    options: mapview.MapOptions,
+) -> None:
+    """Everything that changes with the stream: run as a fragment every refresh_s seconds."""
+    snap = hub.state.snapshot()
+    at_ts = charts.select_figure_time(
+        snap.max_ts, snap.prev_ts, snap.market_regions_at_max, snap.last_message_age_s
+    )
+    fig = charts.compute_figures(
+        snap.facility_history,
+        snap.region_history,
+        facilities,
+        at_ts,
+        regions=regions,
+        groups=groups,
+    )
+    if at_ts is None:
+        st.info(f"Waiting for data on `{snap.topic}/#` from `{snap.broker}`.", icon="⏳")
+    else:
+        st.caption(
+            f"Figures for **{mapview.format_nem_time(at_ts)} NEM** (latest complete interval): "
+            f"{fig.facilities:,} facilities, {fig.regions} regions in the selection."
+        )
+    render_figures(fig)
+    render_map(snap, facilities, regions_fc, regions, groups, options)
+    with st.expander("Facility detail", expanded=st.session_state.get("live_detail") is not None):
+        render_detail(snap, facilities)
+    render_charts(snap, facilities, regions, groups)
+    render_tables(snap, facilities)
+
+
+def render_sidebar_controls() -> tuple[list[str] | None, list[str] | None, mapview.MapOptions]:
+    st.subheader("Filters")
+    regions = st.multiselect(
+        "Regions",
+        list(REGIONS),
+        default=list(REGIONS),
+        format_func=lambda r: f"{r} · {REGION_NAMES[r]}",
+        key="f_regions",
+    )
+    groups = st.multiselect(
+        "Fuel groups",
+        list(FUEL_GROUPS),
+        default=list(FUEL_GROUPS),
+        format_func=lambda g: FUEL_LABELS[g],
+        key="f_groups",
+    )
+    st.subheader("Map")
+    size_by = st.radio(
+        "Size by",
+        ["power", "emissions"],
+        format_func=lambda s: {"power": "Power (MW)", "emissions": "Emissions (t)"}[s],
+        horizontal=True,
+        key="m_size",
+    )
+    c1, c2 = st.columns(2)
+    markers = c1.toggle("Markers", value=True, key="m_markers")
+    labels = c2.toggle("Labels", value=False, key="m_labels")
+    polygons = c1.toggle("Regions", value=True, key="m_polygons")
+    basemap = c2.toggle(
+        "Basemap", value=False, key="m_basemap", help="Online only: fetches map tiles from Carto."
+    )
+    options = mapview.MapOptions(
+        size_by=size_by, labels=labels, markers=markers, polygons=polygons, basemap=basemap
+    )
+    # "All selected" is no filter, so facilities of groups outside the palette still show.
+    return (
+        None if set(regions) == set(REGIONS) else regions,
+        None if set(groups) == set(FUEL_GROUPS) else groups,
+        options,
+    )
+
+
+# --- layout -------------------------------------------------------------------------------
+
+st.set_page_config(page_title="NEM Live", page_icon="⚡", layout="wide")
+st.html(CSS)
+
+try:
+    CONFIG: DashboardConfig = resolve_dashboard_config(os.environ)
+except ConfigError as exc:
+    st.error(str(exc))
+    st.stop()
+
+FACILITIES, REGIONS_FC, PROBLEMS = load_lookups(
+    str(CONFIG.facilities_path), str(CONFIG.regions_path)
+)
+HUB: Hub = st.session_state.get(HUB_KEY) or get_hub(
+    FACILITIES, str(CONFIG.facilities_path), CONFIG.mqtt.host, CONFIG.mqtt.port, CONFIG.mqtt.topic
+)
+
+if CONFIG.refresh == "autorefresh":
+    try:
+        from streamlit_autorefresh import st_autorefresh
+    except ImportError:
+        st.error(
+            "NEMLIVE_REFRESH=autorefresh needs `pip install streamlit-autorefresh`; using the fragment."
+        )
+        live, status = (
+            st.fragment(run_every=CONFIG.refresh_s)(render_live),
+            st.fragment(run_every=CONFIG.refresh_s)(render_status),
+        )
+    else:
+        st_autorefresh(interval=int(CONFIG.refresh_s * 1000), key="autorefresh")
+        live, status = render_live, render_status
+else:
+    live = st.fragment(run_every=CONFIG.refresh_s)(render_live)
+    status = st.fragment(run_every=CONFIG.refresh_s)(render_status)
+
+with st.sidebar:
+    st.title("⚡ NEM Live")
+    st.caption("Australia's National Electricity Market, replayed over MQTT.")
+    with st.expander("Broker", expanded=False):
+        render_broker_form(HUB)
+    status(HUB)
+    SEL_REGIONS, SEL_GROUPS, MAP_OPTIONS = render_sidebar_controls()
+
+for problem in PROBLEMS:
+    st.warning(problem, icon="⚠️")
+live(HUB, FACILITIES, REGIONS_FC, SEL_REGIONS, SEL_GROUPS, MAP_OPTIONS)

@@ -1,0 +1,429 @@
+"""Pure builders of the headline figures, the chart frames and the tables (no Streamlit).
+
+**Which timestamp the figures describe.** Facility events of one 5-minute interval arrive one by
+one, and the publisher sends a row's market events after all of its facility events
+(CONTRACTS §3). A figure computed at the newest timestamp would therefore grow while that row
+streams in. The figures are instead taken at the *latest complete timestamp*
+(:func:`select_figure_time`):
+
+* the newest timestamp seen, once market events of every region have arrived for it (the row
+  is finished) or once the stream has been quiet for ``SETTLE_S`` seconds (nothing more is
+  coming for now, e.g. the replay ended or paused);
+* otherwise the timestamp before it (the previous row, which is complete).
+
+At that timestamp T, with the region and fuel-group filters applied to *known* facilities
+(dominant fuel group, the facility's region) and to regions:
+
+* generation (MW) = sum of ``max(power_mw, 0)``: loads (battery charging, pumping) excluded;
+* emissions (t per 5 min) = sum of ``co2_tonnes``; t/h = 12 × that;
+* intensity (t/MWh) = emissions / (generation × 5/60 h);
+* price ($/MWh) = sum(price × demand) / sum(demand) over regions with both values and demand > 0;
+* demand (MW) = sum of ``demand_mw``;
+* renewable share = generation of bioenergy, hydro, wind and solar facilities / generation.
+
+A facility or region without a value at T contributes nothing (like an empty CSV cell), so the
+figures equal those computed from the CSV row at T. Times are epoch seconds; frames carry naive
+NEM-time (UTC+10) datetimes so that charts show NEM time whatever the browser's zone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import altair as alt
+import pandas as pd
+
+from context import FUEL_COLOURS, FUEL_GROUPS, FUEL_LABELS, RENEWABLE_GROUPS, Facility
+from nemlive.events import REGIONS
+from nemlive.livestate import Point
+from nemlive.nemtime import NEM_TZ
+
+SETTLE_S = 5.0
+INTERVAL_H = 5 / 60
+REGION_COLOURS = {
+    "NSW1": "#1f77b4",
+    "QLD1": "#9467bd",
+    "SA1": "#d62728",
+    "TAS1": "#2ca02c",
+    "VIC1": "#ff7f0e",
+}
+
+
+def select_figure_time(
+    max_ts: int | None,
+    prev_ts: int | None,
+    market_regions_at_max: Collection[str],
+    quiet_s: float | None,
+    *,
+    expected_regions: Collection[str] = REGIONS,
+    settle_s: float = SETTLE_S,
+) -> int | None:
+    """The latest complete timestamp (epoch s), as the module doc defines it; None = no data."""
+    if max_ts is None:
+        return None
+    row_done = set(expected_regions) <= set(market_regions_at_max)
+    quiet = quiet_s is not None and quiet_s >= settle_s
+    if row_done or quiet or prev_ts is None:
+        return max_ts
+    return prev_ts
+
+
+def value_at(points: list[Point], ts: int) -> Point | None:
+    """The point at exactly ``ts`` in a time-sorted history, searching from the newest end."""
+    for p in reversed(points):
+        if p[0] == ts:
+            return p
+        if p[0] < ts:
+            return None
+    return None
+
+
+def facility_passes(
+    fac: Facility, regions: Collection[str] | None, groups: Collection[str] | None
+) -> bool:
+    """True when a facility is inside the region and fuel-group filters (None = all)."""
+    return (regions is None or fac.region_id in regions) and (
+        groups is None or fuel_group_of(fac) in groups
+    )
+
+
+def fuel_group_of(fac: Facility) -> str:
+    """A facility's dominant fuel group, ``other`` for a group outside the palette."""
+    return fac.fuel_group if fac.fuel_group in FUEL_COLOURS else "other"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Headline figures at ``time`` (epoch s, None = no data yet); None = no value to show."""
+
+    time: int | None
+    generation_mw: float | None
+    emissions_t: float | None  # t CO2-e in the 5-minute interval
+    emissions_t_per_h: float | None
+    intensity_t_per_mwh: float | None
+    price_dmwh: float | None  # demand-weighted
+    demand_mw: float | None
+    renewable_share: float | None  # 0..1
+    facilities: int  # facilities with a value at ``time``
+    regions: int  # regions with a value at ``time``
+
+
+def compute_figures(
+    facility_history: Mapping[str, list[Point]],
+    region_history: Mapping[str, list[Point]],
+    facilities: Mapping[str, Facility],
+    at_ts: int | None,
+    *,
+    regions: Collection[str] | None = None,
+    groups: Collection[str] | None = None,
+) -> Figures:
+    """The figures of the filtered selection at ``at_ts`` (see the module doc for definitions)."""
+    if at_ts is None:
+        return Figures(None, None, None, None, None, None, None, None, 0, 0)
+    gen = ren = co2 = 0.0
+    have_power = have_co2 = False
+    n_fac = 0
+    for fid, points in facility_history.items():
+        fac = facilities.get(fid)
+        if fac is None or not facility_passes(fac, regions, groups):
+            continue
+        p = value_at(points, at_ts)
+        if p is None:
+            continue
+        n_fac += 1
+        _, mw, t = p
+        if mw is not None:
+            have_power = True
+            if mw > 0:
+                gen += mw
+                if fuel_group_of(fac) in RENEWABLE_GROUPS:
+                    ren += mw
+        if t is not None:
+            have_co2 = True
+            co2 += t
+    demand = weighted = weight = 0.0
+    have_demand = False
+    n_reg = 0
+    for rid, points in region_history.items():
+        if regions is not None and rid not in regions:
+            continue
+        p = value_at(points, at_ts)
+        if p is None:
+            continue
+        n_reg += 1
+        _, price, dem = p
+        if dem is not None:
+            have_demand = True
+            demand += dem
+            if price is not None and dem > 0:
+                weighted += price * dem
+                weight += dem
+    generation = gen if have_power else None
+    emissions = co2 if have_co2 else None
+    return Figures(
+        time=at_ts,
+        generation_mw=generation,
+        emissions_t=emissions,
+        emissions_t_per_h=None if emissions is None else emissions * 12,
+        intensity_t_per_mwh=(emissions / (gen * INTERVAL_H))
+        if emissions is not None and gen > 0
+        else None,
+        price_dmwh=weighted / weight if weight > 0 else None,
+        demand_mw=demand if have_demand else None,
+        renewable_share=ren / gen if gen > 0 else None,
+        facilities=n_fac,
+        regions=n_reg,
+    )
+
+
+def format_figures(fig: Figures) -> dict[str, str]:
+    """Label -> display text, exactly as the page shows them (the browser test compares these)."""
+
+    def num(v: float | None, fmt: str, unit: str) -> str:
+        return "–" if v is None else f"{v:{fmt}} {unit}".strip()
+
+    return {
+        "Generation": num(fig.generation_mw, ",.0f", "MW"),
+        "Emissions": num(fig.emissions_t, ",.1f", "t/5 min"),
+        "Emissions rate": num(fig.emissions_t_per_h, ",.0f", "t/h"),
+        "Intensity": num(fig.intensity_t_per_mwh, ",.3f", "t/MWh"),
+        "Price (demand-weighted)": "–" if fig.price_dmwh is None else f"${fig.price_dmwh:,.2f}/MWh",
+        "Demand": num(fig.demand_mw, ",.0f", "MW"),
+        "Renewable share": num(
+            None if fig.renewable_share is None else fig.renewable_share * 100, ".1f", "%"
+        ),
+    }
+
+
+def to_nem_naive(ts: int) -> datetime:
+    """Epoch seconds -> naive datetime in NEM time (for chart axes and tables)."""
+    return datetime.fromtimestamp(ts, UTC).astimezone(NEM_TZ).replace(tzinfo=None)
+
+
+def build_generation_frame(
+    facility_history: Mapping[str, list[Point]],
+    facilities: Mapping[str, Facility],
+    *,
+    regions: Collection[str] | None = None,
+    groups: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Long frame ``time, group, label, mw``: generation (MW, loads excluded) by fuel group."""
+    sums: dict[tuple[int, str], float] = defaultdict(float)
+    for fid, points in facility_history.items():
+        fac = facilities.get(fid)
+        if fac is None or not facility_passes(fac, regions, groups):
+            continue
+        g = fuel_group_of(fac)
+        for ts, mw, _t in points:
+            if mw is not None and mw > 0:
+                sums[(ts, g)] += mw
+    if not sums:
+        return pd.DataFrame(
+            {"time": pd.Series(dtype="datetime64[ns]"), "group": [], "label": [], "mw": []}
+        )
+    keys = list(sums)
+    frame = pd.DataFrame(
+        {
+            "time": pd.to_datetime([k[0] for k in keys], unit="s") + pd.Timedelta(hours=10),
+            "group": [k[1] for k in keys],
+            "mw": list(sums.values()),
+        }
+    )
+    frame["label"] = frame["group"].map(FUEL_LABELS)
+    return frame.sort_values(["time", "group"], ignore_index=True)
+
+
+def build_emissions_frame(
+    facility_history: Mapping[str, list[Point]],
+    facilities: Mapping[str, Facility],
+    *,
+    regions: Collection[str] | None = None,
+    groups: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Frame ``time, t``: emissions (t CO2-e per 5 min) of the filtered selection per interval."""
+    sums: dict[int, float] = defaultdict(float)
+    for fid, points in facility_history.items():
+        fac = facilities.get(fid)
+        if fac is None or not facility_passes(fac, regions, groups):
+            continue
+        for ts, _mw, t in points:
+            if t is not None:
+                sums[ts] += t
+    ts_sorted = sorted(sums)
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime(ts_sorted, unit="s") + pd.Timedelta(hours=10),
+            "t": [sums[k] for k in ts_sorted],
+        }
+    )
+
+
+def build_market_frame(
+    region_history: Mapping[str, list[Point]], *, regions: Collection[str] | None = None
+) -> pd.DataFrame:
+    """Long frame ``time, region, price, demand`` ($/MWh, MW) over the window."""
+    ts_list: list[int] = []
+    reg: list[str] = []
+    price: list[float | None] = []
+    demand: list[float | None] = []
+    for rid in sorted(region_history):
+        if regions is not None and rid not in regions:
+            continue
+        for ts, p, d in region_history[rid]:
+            ts_list.append(ts)
+            reg.append(rid)
+            price.append(p)
+            demand.append(d)
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime(ts_list, unit="s") + pd.Timedelta(hours=10),
+            "region": reg,
+            "price": pd.array(price, dtype="Float64").astype("float64"),
+            "demand": pd.array(demand, dtype="Float64").astype("float64"),
+        }
+    )
+
+
+def build_facility_history_frame(points: list[Point]) -> pd.DataFrame:
+    """One facility's window: ``time, power_mw, co2_tonnes``."""
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime([p[0] for p in points], unit="s") + pd.Timedelta(hours=10),
+            "power_mw": pd.array([p[1] for p in points], dtype="Float64").astype("float64"),
+            "co2_tonnes": pd.array([p[2] for p in points], dtype="Float64").astype("float64"),
+        }
+    )
+
+
+def build_recent_facility_table(
+    recent: list[tuple[float, str, int, float | None, float | None]],
+    facilities: Mapping[str, Facility],
+    limit: int = 200,
+) -> pd.DataFrame:
+    """The newest ``limit`` facility events, newest first, with name, region and fuel from the lookup."""
+    rows = []
+    for arrived, fid, ts, mw, t in reversed(recent[-limit:]):
+        fac = facilities.get(fid)
+        rows.append(
+            {
+                "received": to_nem_naive(int(arrived)),
+                "timestamp": to_nem_naive(ts),
+                "facility_id": fid,
+                "name": fac.name if fac else "(unknown)",
+                "region": fac.region_id if fac else "",
+                "fuel": FUEL_LABELS.get(fuel_group_of(fac), "") if fac else "",  # type: ignore[call-overload]
+                "power_mw": mw,
+                "co2_tonnes": t,
+            }
+        )
+    cols = [
+        "received",
+        "timestamp",
+        "facility_id",
+        "name",
+        "region",
+        "fuel",
+        "power_mw",
+        "co2_tonnes",
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def build_recent_market_table(
+    recent: list[tuple[float, str, int, float | None, float | None]], limit: int = 200
+) -> pd.DataFrame:
+    """The newest ``limit`` market events, newest first."""
+    rows = [
+        {
+            "received": to_nem_naive(int(a)),
+            "timestamp": to_nem_naive(ts),
+            "region_id": rid,
+            "price_dmwh": p,
+            "demand_mw": d,
+        }
+        for a, rid, ts, p, d in reversed(recent[-limit:])
+    ]
+    return pd.DataFrame(
+        rows, columns=["received", "timestamp", "region_id", "price_dmwh", "demand_mw"]
+    )
+
+
+# --- Vega-Lite charts (Altair ships with Streamlit) -------------------------------------
+
+_TIME = alt.X("time:T", title=None, axis=alt.Axis(format="%a %H:%M", labelOverlap=True))
+
+
+def build_generation_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
+    """Stacked area of generation by fuel group in OpenElectricity's colours."""
+    present = [g for g in FUEL_GROUPS if g in set(frame["group"])] or list(FUEL_GROUPS)
+    return (
+        alt.Chart(frame, height=height)
+        .mark_area(interpolate="step-before", opacity=0.92)
+        .encode(
+            x=_TIME,
+            y=alt.Y("sum(mw):Q", stack="zero", title="MW"),
+            color=alt.Color(
+                "label:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=[FUEL_LABELS[g] for g in present],
+                    range=[FUEL_COLOURS[g] for g in present],
+                ),
+                legend=alt.Legend(orient="bottom", columns=5),
+            ),
+            order=alt.Order("group_order:Q"),
+            tooltip=[
+                alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
+                "label:N",
+                alt.Tooltip("mw:Q", format=",.0f"),
+            ],
+        )
+        .transform_calculate(group_order=f"indexof({list(FUEL_GROUPS)!r}, datum.group)")
+    )
+
+
+def build_emissions_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
+    """Emissions per interval (t CO2-e per 5 min)."""
+    return (
+        alt.Chart(frame, height=height)
+        .mark_area(
+            color="#6b7280", opacity=0.35, line={"color": "#374151"}, interpolate="step-before"
+        )
+        .encode(
+            x=_TIME,
+            y=alt.Y("t:Q", title="t CO₂-e / 5 min"),
+            tooltip=[
+                alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("t:Q", format=",.1f"),
+            ],
+        )
+    )
+
+
+def build_region_line_chart(
+    frame: pd.DataFrame, field: str, title: str, height: int = 260
+) -> alt.Chart:
+    """One line per region for ``field`` (``price`` or ``demand``)."""
+    present = [r for r in REGIONS if r in set(frame["region"])] or list(REGIONS)
+    return (
+        alt.Chart(frame, height=height)
+        .mark_line(interpolate="step-before", strokeWidth=1.6)
+        .encode(
+            x=_TIME,
+            y=alt.Y(f"{field}:Q", title=title),
+            color=alt.Color(
+                "region:N",
+                title=None,
+                scale=alt.Scale(domain=present, range=[REGION_COLOURS[r] for r in present]),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=[
+                alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
+                "region:N",
+                alt.Tooltip(f"{field}:Q", format=",.2f"),
+            ],
+        )
+    )

@@ -1,0 +1,83 @@
+"""The publisher's resume checkpoint: the last row whose messages the broker acknowledged.
+
+A small JSON file, by default beside the CSV (``consolidate.csv`` ->
+``consolidate.checkpoint.json``), rewritten atomically (temporary file, fsync, rename) so a
+kill at any moment leaves either the old or the new checkpoint, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from nemlive.errors import ConfigError
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Every message of rows up to ``row`` of pass ``pass_number`` was acknowledged.
+
+    ``timestamp`` is that row's timestamp as published (shifted for the pass).
+    ``first_timestamp`` and ``rows`` identify the CSV it belongs to; ``topic`` the stream.
+    """
+
+    pass_number: int
+    row: int
+    timestamp: str
+    first_timestamp: str
+    rows: int
+    topic: str
+    version: int = VERSION
+
+
+def default_checkpoint_path(csv_path: Path) -> Path:
+    """``data/consolidate.csv`` -> ``data/consolidate.checkpoint.json``."""
+    return csv_path.with_name(csv_path.stem + ".checkpoint.json")
+
+
+def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Replace ``path`` atomically with ``checkpoint`` as JSON; OSError on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(asdict(checkpoint), fh, separators=(",", ":"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: Path) -> Checkpoint | None:
+    """The checkpoint at ``path``, None if there is none; ConfigError if it is unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(
+            f"checkpoint {path} cannot be read ({exc}): delete it or fix its permissions"
+        ) from exc
+    try:
+        data = json.loads(text)
+        if data.get("version") != VERSION:
+            raise ValueError("unknown version")
+        return Checkpoint(
+            pass_number=int(data["pass_number"]),
+            row=int(data["row"]),
+            timestamp=str(data["timestamp"]),
+            first_timestamp=str(data["first_timestamp"]),
+            rows=int(data["rows"]),
+            topic=str(data["topic"]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ConfigError(
+            f"checkpoint {path} is not a publisher checkpoint: delete it or run without --resume"
+        ) from None

@@ -1,0 +1,222 @@
+"""consolidate.csv and its companions: checks, byte-deterministic rendering, atomic writes.
+
+Pure functions check and render a :class:`~nemlive.rollup.WideTable`; :func:`write_files`
+is the one function with I/O. It writes every file to a temporary file in the target's own
+folder, fsyncs it and then renames it over the target, so a reader (the publisher) never sees a
+half-written cache and a failed run leaves the previous files as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nemlive.errors import NemLiveError
+from nemlive.rollup import INTERVAL_SECONDS, WideTable, format_request_time
+
+META_SUFFIX = ".meta.json"
+
+
+class TableCheckError(NemLiveError):
+    """The table breaks a consolidate.csv rule (CONTRACTS §2); nothing is written. Exit 1."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TableStats:
+    """Counts for the summary line and the meta file.
+
+    ``missing_intervals``: 5-minute intervals of the window without a row.
+    ``empty_cells``: facility and market cells without a value.
+    """
+
+    rows: int
+    facilities: int
+    regions: int
+    columns: int
+    expected_rows: int
+    missing_intervals: int
+    empty_cells: int
+
+
+def meta_path_for(csv_path: Path) -> Path:
+    """``consolidate.csv`` -> ``consolidate.meta.json`` (same folder)."""
+    return csv_path.with_name(csv_path.stem + META_SUFFIX)
+
+
+def check_table(table: WideTable) -> None:
+    """Raise TableCheckError unless the table may be written (CONTRACTS §2).
+
+    Rows: at least one, timestamps strictly increasing, each on the 5-minute grid and inside
+    the window. Columns: ``timestamp`` first, no duplicate names, one value column each.
+    """
+    header = table.header
+    if not header or header[0] != "timestamp":
+        raise TableCheckError("the first column is not 'timestamp'")
+    seen: set[str] = set()
+    dupes = sorted({c for c in header if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
+    if dupes:
+        raise TableCheckError(f"duplicate columns {dupes[:5]}")
+    if table.values.shape != (len(table.times), len(header) - 1):
+        raise TableCheckError(
+            f"{table.values.shape} values do not fit {len(table.times)} rows x "
+            f"{len(header) - 1} columns"
+        )
+    start, end = table.window
+    if len(table.times) == 0:
+        raise TableCheckError(
+            f"the API returned no facility data for {format_request_time(start)} to "
+            f"{format_request_time(end)}; pick an earlier window with --start/--end"
+        )
+    times = table.times
+    off_grid = times[times % INTERVAL_SECONDS != 0]
+    if len(off_grid):
+        raise TableCheckError(f"{len(off_grid)} timestamps are not on the 5-minute grid")
+    if len(times) > 1 and not bool(np.all(np.diff(times) > 0)):
+        raise TableCheckError("timestamps are not strictly increasing")
+
+
+def summarise(table: WideTable) -> TableStats:
+    """Row, column, gap and empty-cell counts of the table."""
+    start, end = table.window
+    expected = int((end - start).total_seconds()) // INTERVAL_SECONDS
+    return TableStats(
+        rows=len(table.times),
+        facilities=len(table.facility_ids),
+        regions=len(table.region_ids),
+        columns=len(table.header),
+        expected_rows=expected,
+        missing_intervals=max(expected - len(table.times), 0),
+        empty_cells=int(np.isnan(table.values).sum()),
+    )
+
+
+def render_csv(table: WideTable) -> bytes:
+    """The CSV bytes: UTF-8, ``\\n`` line ends, no index, empty cell = no data.
+
+    Values were rounded to 4 dp by the roll-up and are written in their shortest form
+    (``%.12g``: ``0.3``, ``12``, ``-41.0752``), so the bytes depend on the data only.
+    """
+    fmt = "%.12g".__mod__
+    lines = [",".join(table.header)]
+    for stamp, row in zip(table.stamps, table.values.tolist(), strict=True):
+        lines.append(stamp + "," + ",".join(["" if v != v else fmt(v) for v in row]))
+    lines.append("")
+    return "\n".join(lines).encode("utf-8")
+
+
+def render_facilities_csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
+    """data/facilities.csv bytes (CONTRACTS §5); names with commas or quotes are quoted."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def build_meta(
+    *,
+    table: WideTable,
+    stats: TableStats,
+    csv_bytes: bytes,
+    source: str,
+    api_url: str,
+    network: str,
+    written_at: datetime,
+    requests: Mapping[str, int],
+) -> dict[str, Any]:
+    """consolidate.meta.json content (CONTRACTS §2). Holds no secret: ``api_url`` must be
+    the base URL without credentials. Only ``written_at`` changes between identical runs."""
+    start, end = table.window
+    stamps = table.stamps
+    return {
+        "source": source,
+        "api_url": api_url,
+        "network": network,
+        "interval": "5m",
+        "window": {
+            "start": format_request_time(start),
+            "end": format_request_time(end),
+            "timezone": "+10:00",
+            "end_exclusive": True,
+        },
+        "first_timestamp": stamps[0] if stamps else None,
+        "last_timestamp": stamps[-1] if stamps else None,
+        "facilities": stats.facilities,
+        "regions": stats.regions,
+        "rows": stats.rows,
+        "columns": stats.columns,
+        "missing_intervals": stats.missing_intervals,
+        "empty_cells": stats.empty_cells,
+        "csv_bytes": len(csv_bytes),
+        "csv_sha256": hashlib.sha256(csv_bytes).hexdigest(),
+        "requests": dict(requests),
+        "written_at": written_at.isoformat(timespec="seconds"),
+    }
+
+
+def render_meta(meta: Mapping[str, Any]) -> bytes:
+    return (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def write_files(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write each ``(path, bytes)`` atomically, in order; raise OSError.
+
+    All temporary files are written and fsynced before the first rename, so a failure while
+    writing (disk full, permission) changes none of the targets. Put consolidate.csv before
+    its meta file: a reader that sees new meta then also sees the CSV it describes.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, _file_mode(path))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+        for directory in {path.parent for _, path in staged}:
+            _fsync_dir(directory)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _file_mode(path: Path) -> int:
+    """Keep the target's mode; a new file gets 0o666 minus the umask, like open() would."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,51 @@
+"""The dashboard's configuration, resolved once from the environment into a frozen dataclass.
+
+* ``MQTT_HOST``, ``MQTT_PORT``, ``MQTT_TOPIC`` ... : see ``nemlive.mqttconfig``.
+* ``NEMLIVE_FACILITIES``: the facility lookup (default ``data/facilities.csv``, CONTRACTS §5).
+* ``NEMLIVE_REGIONS``: the region polygons (default ``data/regions.geojson``).
+* ``NEMLIVE_REFRESH``: ``fragment`` (default, ``st.fragment(run_every=...)``) or
+  ``autorefresh`` (the streamlit-autorefresh component, kept for the refresh benchmark).
+* ``NEMLIVE_REFRESH_S``: seconds between refreshes (default 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import context
+from nemlive.errors import ConfigError
+from nemlive.mqttconfig import MqttSettings, resolve_mqtt_settings
+
+RefreshMode = Literal["fragment", "autorefresh"]
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    mqtt: MqttSettings
+    facilities_path: Path
+    regions_path: Path
+    refresh: RefreshMode = "fragment"
+    refresh_s: float = 2.0
+
+
+def resolve_dashboard_config(env: Mapping[str, str]) -> DashboardConfig:
+    """Environment -> DashboardConfig; raise ConfigError naming the bad variable."""
+    refresh = (env.get("NEMLIVE_REFRESH") or "fragment").strip().lower()
+    if refresh not in ("fragment", "autorefresh"):
+        raise ConfigError(f"NEMLIVE_REFRESH={refresh!r} is not valid: use fragment or autorefresh")
+    try:
+        refresh_s = float(env.get("NEMLIVE_REFRESH_S") or 2.0)
+    except ValueError:
+        raise ConfigError("NEMLIVE_REFRESH_S is not a number: use e.g. 2") from None
+    if not 0.5 <= refresh_s <= 60:
+        raise ConfigError(f"NEMLIVE_REFRESH_S={refresh_s} is out of range: use 0.5 to 60 seconds")
+    return DashboardConfig(
+        mqtt=resolve_mqtt_settings(env),
+        facilities_path=Path(env.get("NEMLIVE_FACILITIES") or context.FACILITIES_CSV),
+        regions_path=Path(env.get("NEMLIVE_REGIONS") or context.REGIONS_GEOJSON),
+        refresh=refresh,  # type: ignore[arg-type]
+        refresh_s=refresh_s,
+    )

@@ -1,0 +1,210 @@
+"""The dashboard's MQTT subscriber: one paho client feeding one LiveState.
+
+The paho ``loop_start`` thread is the only background thread. Its callbacks decode and validate
+each message with ``nemlive.events.decode_event`` and store it in the LiveState under its lock;
+they never touch Streamlit. The connection is asynchronous (``connect_async``) and paho
+reconnects with a backoff of 1 to ``MAX_RECONNECT_DELAY_S`` seconds, re-subscribing on every
+(re)connect because the session is clean.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from nemlive.events import (
+    QOS,
+    FacilityEvent,
+    InvalidEvent,
+    MarketEvent,
+    StatusEvent,
+    build_subscription,
+    decode_event,
+)
+from nemlive.livestate import LiveState
+from nemlive.mqttconfig import MqttSettings, new_client_id
+
+log = logging.getLogger(__name__)
+
+MIN_RECONNECT_DELAY_S = 1
+# Small on purpose: after a broker restart the dashboard is back within this many seconds.
+MAX_RECONNECT_DELAY_S = 4
+KEEPALIVE_S = 30
+CLIENT_ID_PREFIX = "nemlive-dash"
+
+
+def handle_message(state: LiveState, base_topic: str, topic: str, payload: bytes) -> str:
+    """Validate one message and store it; return the outcome (``stored``, ``duplicate``, a reason).
+
+    Pure apart from the LiveState it writes to: this is all an MQTT callback does.
+    """
+    try:
+        event = decode_event(base_topic, topic, payload)
+    except InvalidEvent as exc:
+        state.record_reject(exc.reason)
+        return exc.reason
+    if isinstance(event, FacilityEvent):
+        return state.apply_facility(event)
+    if isinstance(event, MarketEvent):
+        return state.apply_market(event)
+    if isinstance(event, StatusEvent):
+        state.apply_status(event)
+        return "stored"
+    state.record_reject("unexpected")  # pragma: no cover - decode_event returns only these
+    return "unexpected"
+
+
+class Ingest:
+    """One MQTT client subscribed to ``<topic>/#`` that writes into ``state``.
+
+    ``start()`` returns at once; the status in the LiveState says connecting, connected,
+    reconnecting or down. ``stop()`` disconnects and joins the loop thread (idempotent).
+    ``client_id``/``clean_session`` exist for the ingest benchmark's persistent session.
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        state: LiveState,
+        *,
+        client_id: str | None = None,
+        clean_session: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.client_id = client_id or new_client_id(CLIENT_ID_PREFIX)
+        self._subscription = build_subscription(settings.topic)
+        self._ever_connected = False
+        self._stopped = threading.Event()
+        self._started = False
+        self.connects = 0
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            clean_session=clean_session,
+            protocol=mqtt.MQTTv311,
+        )
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password)
+        if settings.tls:
+            client.tls_set()
+        client.reconnect_delay_set(MIN_RECONNECT_DELAY_S, MAX_RECONNECT_DELAY_S)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self.client = client
+        state.set_status(
+            "connecting",
+            f"connecting to {settings.address}",
+            broker=settings.address,
+            topic=settings.topic,
+        )
+
+    # --- callbacks (paho's loop thread) -------------------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        if reason_code.is_failure:
+            self.state.set_status("down", f"broker refused the connection: {reason_code}")
+            return
+        self._ever_connected = True
+        self.connects += 1
+        # Subscribe on every connect: a clean session forgets subscriptions on reconnect.
+        result, _mid = client.subscribe(self._subscription, qos=QOS)
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self.state.set_status("reconnecting", f"subscribe failed: {mqtt.error_string(result)}")
+            return
+        self.state.set_status("connected", f"subscribed to {self._subscription}")
+        log.info("connected to %s, subscribed to %s", self.settings.address, self._subscription)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        if self._stopped.is_set():
+            return
+        status = "reconnecting" if self._ever_connected else "down"
+        self.state.set_status(status, f"waiting for broker at {self.settings.address}")
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        if self._stopped.is_set():
+            self.state.set_status("stopped", "disconnected")
+            return
+        self.state.set_status(
+            "reconnecting", f"connection lost ({reason_code}); retrying {self.settings.address}"
+        )
+        log.info("disconnected from %s: %s", self.settings.address, reason_code)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        handle_message(self.state, self.settings.topic, msg.topic, msg.payload)
+
+    # --- control (the page's thread) ----------------------------------------------------
+
+    def start(self) -> Ingest:
+        """Connect in the background and start paho's loop thread."""
+        if self._started:
+            return self
+        self._started = True
+        try:
+            self.client.connect_async(self.settings.host, self.settings.port, keepalive=KEEPALIVE_S)
+        except (OSError, ValueError) as exc:
+            self.state.set_status("down", f"cannot connect to {self.settings.address}: {exc}")
+            return self
+        result = self.client.loop_start()
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self.state.set_status(
+                "down", f"cannot start the MQTT loop: {mqtt.error_string(result)}"
+            )
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Disconnect and stop the loop thread; safe to call twice."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self._started:
+            self.client.disconnect()
+            self.client.loop_stop()
+        self.state.set_status("stopped", "stopped")
+        log.info("stopped MQTT client %s", self.client_id)
+
+    @property
+    def is_connected(self) -> bool:
+        return self.client.is_connected()
+
+
+class Hub:
+    """The process-wide pair the dashboard caches: a LiveState and the Ingest feeding it.
+
+    ``connect`` replaces the client (stopping the old one) and keeps the state, so that the
+    sidebar's Connect / Reconnect applies new settings without losing the window.
+    """
+
+    def __init__(self, state: LiveState, settings: MqttSettings, *, autostart: bool = True) -> None:
+        self.state = state
+        self.settings = settings
+        self._lock = threading.Lock()
+        self.ingest: Ingest | None = None
+        if autostart:
+            self.connect(settings)
+        else:
+            state.set_status("down", "not connected", broker=settings.address, topic=settings.topic)
+
+    def connect(self, settings: MqttSettings) -> Ingest:
+        with self._lock:
+            if self.ingest is not None:
+                self.ingest.stop()
+            self.settings = settings
+            self.ingest = Ingest(settings, self.state).start()
+            return self.ingest
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.ingest is not None:
+                self.ingest.stop()
+                self.ingest = None

@@ -1,0 +1,343 @@
+"""LiveState: what the dashboard knows about the stream, shared by the MQTT thread and the page.
+
+The paho loop thread is the only writer (``apply_*``, ``record_reject``, ``set_status``); Streamlit
+script runs are readers (``snapshot``). Every method takes the one lock; ``snapshot`` returns plain
+copies (dicts, lists, tuples of numbers and strings) so the page renders outside the lock.
+
+Bounds, so memory stays flat however long the dashboard runs:
+
+* ``history_len`` (default 288 = 24 hours of 5-minute intervals) values per facility and per
+  region. An event older than the oldest kept value of a full history is ignored as ``stale``.
+* ``max_ids`` (default 5,000) facilities plus regions; events for further new ids are rejected
+  as ``too_many_ids`` (a hostile stream of invented ids cannot grow the state).
+* ``recent_len`` (default 500) rows in each of the recent facility and market event tables.
+* ``max_unknown`` (default 1,000) unknown facility ids remembered by name (the count goes on).
+
+Timestamps are stored as integer epoch seconds (UTC); the page formats them in NEM time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from nemlive.events import REGIONS, FacilityEvent, MarketEvent, StatusEvent
+
+DEFAULT_HISTORY_LEN = 288  # 24 h of 5-minute intervals
+DEFAULT_RECENT_LEN = 500
+DEFAULT_MAX_IDS = 5_000
+DEFAULT_MAX_UNKNOWN = 1_000
+RATE_WINDOW_S = 10.0
+
+IngestStatus = Literal["connecting", "connected", "reconnecting", "down", "stopped"]
+Applied = Literal["stored", "duplicate", "stale", "too_many_ids"]
+
+# One stored value: (epoch seconds, first value, second value); None = no data.
+Point = tuple[int, float | None, float | None]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A plain copy of LiveState at one instant. Histories are sorted by time, oldest first.
+
+    ``facility_latest``/``region_latest``: id -> Point of the newest timestamp seen for that id.
+    ``facility_history``/``region_history``: id -> list of Points (power MW, t CO2-e) or
+    (price $/MWh, demand MW). ``recent_facility``/``recent_market``: newest last, tuples of
+    (arrival epoch s, id, epoch s, value1, value2).
+    """
+
+    taken_at: float
+    status: IngestStatus
+    status_detail: str
+    broker: str
+    topic: str
+    received: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    stale: int
+    rejects_by_reason: dict[str, int]
+    last_reject_reason: str
+    unknown_count: int
+    unknown_ids: list[str]
+    rate_per_s: float
+    last_message_at: float | None
+    publisher_status: dict[str, object] | None
+    facility_latest: dict[str, Point]
+    region_latest: dict[str, Point]
+    facility_history: dict[str, list[Point]]
+    region_history: dict[str, list[Point]]
+    recent_facility: list[tuple[float, str, int, float | None, float | None]]
+    recent_market: list[tuple[float, str, int, float | None, float | None]]
+    max_ts: int | None
+    prev_ts: int | None
+    market_regions_at_max: frozenset[str]
+    history_len: int = DEFAULT_HISTORY_LEN
+
+    @property
+    def last_message_age_s(self) -> float | None:
+        """Seconds since the last message arrived (any topic, valid or not)."""
+        return (
+            None if self.last_message_at is None else max(0.0, self.taken_at - self.last_message_at)
+        )
+
+
+@dataclass
+class _Series:
+    """Values of one id keyed by epoch seconds; kept sorted, at most ``bound`` entries."""
+
+    bound: int
+    values: dict[int, tuple[float | None, float | None]] = field(default_factory=dict)
+    last_ts: int | None = None
+
+    def add(self, ts: int, a: float | None, b: float | None) -> Applied:
+        values = self.values
+        if ts in values:
+            return "duplicate"
+        if self.last_ts is None or ts > self.last_ts:
+            values[ts] = (a, b)
+            self.last_ts = ts
+        else:
+            if len(values) >= self.bound and ts < next(iter(values)):
+                return "stale"
+            values[ts] = (a, b)
+            # Out of order (e.g. retained messages after a reconnect): keep the dict sorted.
+            self.values = values = dict(sorted(values.items()))
+        while len(values) > self.bound:
+            del values[next(iter(values))]
+        return "stored"
+
+    def latest(self) -> Point | None:
+        if self.last_ts is None:
+            return None
+        a, b = self.values[self.last_ts]
+        return (self.last_ts, a, b)
+
+    def points(self) -> list[Point]:
+        return [(ts, a, b) for ts, (a, b) in self.values.items()]
+
+
+class LiveState:
+    """Thread-safe store of the latest values and bounded histories (see the module doc)."""
+
+    def __init__(
+        self,
+        known_facilities: Collection[str],
+        *,
+        history_len: int = DEFAULT_HISTORY_LEN,
+        recent_len: int = DEFAULT_RECENT_LEN,
+        max_ids: int = DEFAULT_MAX_IDS,
+        max_unknown: int = DEFAULT_MAX_UNKNOWN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if history_len < 1 or recent_len < 1 or max_ids < 1:
+            raise ValueError("history_len, recent_len and max_ids must be positive")
+        self._lock = threading.Lock()
+        self._known = frozenset(known_facilities)
+        self._history_len = history_len
+        self._max_ids = max_ids
+        self._max_unknown = max_unknown
+        self._clock = clock
+        self._facilities: dict[str, _Series] = {}
+        self._regions: dict[str, _Series] = {}
+        self._recent_facility: deque[tuple[float, str, int, float | None, float | None]] = deque(
+            maxlen=recent_len
+        )
+        self._recent_market: deque[tuple[float, str, int, float | None, float | None]] = deque(
+            maxlen=recent_len
+        )
+        self._received = 0
+        self._accepted = 0
+        self._duplicates = 0
+        self._stale = 0
+        self._rejects: Counter[str] = Counter()
+        self._last_reason = ""
+        self._unknown: dict[str, None] = {}
+        self._unknown_count = 0
+        self._last_message_at: float | None = None
+        self._rate_samples: deque[tuple[float, int]] = deque(maxlen=64)
+        self._status: IngestStatus = "connecting"
+        self._status_detail = ""
+        self._broker = ""
+        self._topic = ""
+        self._publisher: dict[str, object] | None = None
+        self._max_ts: int | None = None
+        self._prev_ts: int | None = None
+        self._market_at_max: set[str] = set()
+
+    # --- writers (the MQTT thread) ------------------------------------------------------
+
+    def _count_arrival(self, now: float) -> None:
+        # Caller holds the lock.
+        self._received += 1
+        self._last_message_at = now
+        samples = self._rate_samples
+        if not samples or now - samples[-1][0] >= 1.0:
+            samples.append((now, self._received))
+
+    def _advance_time(self, ts: int) -> None:
+        if self._max_ts is None or ts > self._max_ts:
+            self._prev_ts = self._max_ts
+            self._max_ts = ts
+            self._market_at_max = set()
+        elif ts < self._max_ts and (self._prev_ts is None or ts > self._prev_ts):
+            self._prev_ts = ts
+
+    def _store(
+        self, table: dict[str, _Series], ident: str, ts: int, a: float | None, b: float | None
+    ) -> Applied:
+        series = table.get(ident)
+        if series is None:
+            if len(self._facilities) + len(self._regions) >= self._max_ids:
+                return "too_many_ids"
+            series = table[ident] = _Series(self._history_len)
+        return series.add(ts, a, b)
+
+    def _settle(self, outcome: Applied) -> None:
+        if outcome == "stored":
+            self._accepted += 1
+        elif outcome == "duplicate":
+            self._duplicates += 1
+        elif outcome == "stale":
+            self._stale += 1
+        else:
+            self._rejects[outcome] += 1
+            self._last_reason = outcome
+
+    def apply_facility(self, event: FacilityEvent) -> Applied:
+        """Store one validated facility event; return what happened to it."""
+        ts = int(event.timestamp.timestamp())
+        with self._lock:
+            now = self._clock()
+            self._count_arrival(now)
+            outcome = self._store(
+                self._facilities, event.facility_id, ts, event.power_mw, event.co2_tonnes
+            )
+            self._settle(outcome)
+            if outcome == "stored":
+                self._advance_time(ts)
+                self._recent_facility.append(
+                    (now, event.facility_id, ts, event.power_mw, event.co2_tonnes)
+                )
+                if event.facility_id not in self._known and event.facility_id not in self._unknown:
+                    self._unknown_count += 1
+                    if len(self._unknown) < self._max_unknown:
+                        self._unknown[event.facility_id] = None
+            return outcome
+
+    def apply_market(self, event: MarketEvent) -> Applied:
+        """Store one validated market event; return what happened to it."""
+        ts = int(event.timestamp.timestamp())
+        with self._lock:
+            now = self._clock()
+            self._count_arrival(now)
+            outcome = self._store(
+                self._regions, event.region_id, ts, event.price_dmwh, event.demand_mw
+            )
+            self._settle(outcome)
+            if outcome == "stored":
+                self._advance_time(ts)
+                if ts == self._max_ts:
+                    self._market_at_max.add(event.region_id)
+                self._recent_market.append(
+                    (now, event.region_id, ts, event.price_dmwh, event.demand_mw)
+                )
+            return outcome
+
+    def apply_status(self, event: StatusEvent) -> None:
+        """Keep the publisher's latest status message."""
+        with self._lock:
+            self._count_arrival(self._clock())
+            self._accepted += 1
+            self._publisher = event.model_dump(mode="json")
+
+    def record_reject(self, reason: str) -> None:
+        """Count one message that failed validation, by its short reason."""
+        with self._lock:
+            self._count_arrival(self._clock())
+            self._rejects[reason] += 1
+            self._last_reason = reason
+
+    def set_status(
+        self,
+        status: IngestStatus,
+        detail: str = "",
+        *,
+        broker: str | None = None,
+        topic: str | None = None,
+    ) -> None:
+        with self._lock:
+            self._status = status
+            self._status_detail = detail
+            if broker is not None:
+                self._broker = broker
+            if topic is not None:
+                self._topic = topic
+
+    # --- readers (script runs) ----------------------------------------------------------
+
+    @property
+    def known_facilities(self) -> frozenset[str]:
+        return self._known
+
+    def _rate(self, now: float) -> float:
+        recent = [(t, n) for t, n in self._rate_samples if now - t <= RATE_WINDOW_S]
+        if not recent:
+            return 0.0
+        t0, n0 = recent[0]
+        span = max(now - t0, 1.0)
+        return (self._received - n0) / span
+
+    def snapshot(self, *, histories: bool = True) -> Snapshot:
+        """A plain copy of everything, taken under the lock (see Snapshot)."""
+        with self._lock:
+            now = self._clock()
+            fac_latest = {
+                k: p for k, s in self._facilities.items() if (p := s.latest()) is not None
+            }
+            reg_latest = {k: p for k, s in self._regions.items() if (p := s.latest()) is not None}
+            fac_hist = {k: s.points() for k, s in self._facilities.items()} if histories else {}
+            reg_hist = {k: s.points() for k, s in self._regions.items()} if histories else {}
+            return Snapshot(
+                taken_at=now,
+                status=self._status,
+                status_detail=self._status_detail,
+                broker=self._broker,
+                topic=self._topic,
+                received=self._received,
+                accepted=self._accepted,
+                rejected=sum(self._rejects.values()),
+                duplicates=self._duplicates,
+                stale=self._stale,
+                rejects_by_reason=dict(self._rejects),
+                last_reject_reason=self._last_reason,
+                unknown_count=self._unknown_count,
+                unknown_ids=list(self._unknown),
+                rate_per_s=self._rate(now),
+                last_message_at=self._last_message_at,
+                publisher_status=dict(self._publisher) if self._publisher else None,
+                facility_latest=fac_latest,
+                region_latest=reg_latest,
+                facility_history=fac_hist,
+                region_history=reg_hist,
+                recent_facility=list(self._recent_facility),
+                recent_market=list(self._recent_market),
+                max_ts=self._max_ts,
+                prev_ts=self._prev_ts,
+                market_regions_at_max=frozenset(self._market_at_max),
+                history_len=self._history_len,
+            )
+
+
+def all_regions_reported(regions: Collection[str], expected: Collection[str] = REGIONS) -> bool:
+    """True when every expected region has a market event at a timestamp."""
+    return set(expected) <= set(regions)
+
+
+def count_points(histories: Mapping[str, list[Point]]) -> int:
+    """Total number of stored points across ids (for tests and benchmarks)."""
+    return sum(len(v) for v in histories.values())

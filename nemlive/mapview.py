@@ -1,0 +1,352 @@
+"""Pure builders of the facility map: rows, PyDeck layers, the Deck and its legends.
+
+No Streamlit here. Every function takes plain data (a Snapshot's latest values, the lookup
+tables, the user's options) and returns rows, ``pydeck`` objects or HTML strings.
+
+* Each facility is drawn at its *own* latest value (the tooltip gives that value's time).
+* Icon size in pixels is ``SIZE_REF_PX * sqrt(|value| / ref)``, i.e. proportional to the square
+  root of the value, so the icon's *area* is proportional to the value; icons never shrink below
+  ``MIN_SIZE_PX`` so that small facilities stay visible and clickable.
+* Unknown facilities (not in data/facilities.csv) are counted elsewhere and not drawn.
+* The tooltip uses deck.gl's ``text`` mode: values are put in with ``innerText``, so a name can
+  never be parsed as HTML. The legends are HTML built here with every value escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pydeck as pdk
+
+from context import FUEL_COLOURS, FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, Facility
+from nemlive.icons import ICON_PX, atlas_data_url, build_icon_mapping, icon_data_url
+from nemlive.livestate import Point
+from nemlive.nemtime import NEM_TZ
+
+SizeBy = Literal["power", "emissions"]
+
+# Constant on purpose: Streamlit keeps the user's pan and zoom while this does not change.
+INITIAL_VIEW = {"latitude": -31.5, "longitude": 145.5, "zoom": 4.1, "pitch": 0, "bearing": 0}
+SIZE_REF = {"power": 1_000.0, "emissions": 80.0}  # MW, t per 5 min drawn at SIZE_REF_PX
+SIZE_REF_PX = 36.0
+MIN_SIZE_PX = 7.0
+SIZE_LEGEND_VALUES = {
+    "power": (50.0, 250.0, 1_000.0, 2_500.0),
+    "emissions": (5.0, 20.0, 80.0, 200.0),
+}
+SIZE_UNITS = {"power": "MW", "emissions": "t/5 min"}
+MAX_LABELS = 40  # labels for the largest facilities only; more would overlap
+REGION_FILL = [120, 144, 156, 28]
+REGION_FILL_DIMMED = [120, 144, 156, 8]
+REGION_LINE = [90, 110, 125, 200]
+LAYER_IDS = ("regions", "facilities", "labels")
+
+TOOLTIP = {
+    "text": "{name}\n{fuel} · {region}\n{mw_text} · {t_text}\n{time}",
+    "style": {
+        "backgroundColor": "rgba(17, 24, 39, 0.92)",
+        "color": "#f9fafb",
+        "fontSize": "12px",
+        "lineHeight": "1.45",
+        "whiteSpace": "pre",
+        "borderRadius": "6px",
+        "padding": "8px 10px",
+    },
+}
+
+
+def format_nem_time(ts: int) -> str:
+    """Epoch seconds -> ``2025-10-15 10:05`` in NEM time (UTC+10)."""
+    return datetime.fromtimestamp(ts, UTC).astimezone(NEM_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def icon_size_px(value: float | None, size_by: SizeBy) -> float:
+    """Pixels for a value: proportional to sqrt(|value|), floored at MIN_SIZE_PX."""
+    if value is None or not math.isfinite(value):
+        return MIN_SIZE_PX
+    return max(MIN_SIZE_PX, SIZE_REF_PX * math.sqrt(abs(value) / SIZE_REF[size_by]))
+
+
+def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
+    return "no data" if value is None else f"{value:,.{digits}f} {unit}"
+
+
+def build_facility_rows(
+    latest: Mapping[str, Point],
+    facilities: Mapping[str, Facility],
+    *,
+    regions: Collection[str] | None = None,
+    groups: Collection[str] | None = None,
+    size_by: SizeBy = "power",
+) -> list[dict[str, Any]]:
+    """One map row per known facility with data that passes the filters, largest first.
+
+    ``latest``: facility id -> (epoch s, MW, t CO2-e per 5 min). ``regions``/``groups``: None
+    means no filter. Each row has what the layers and the tooltip need and nothing more
+    (the deck JSON is resent on every refresh).
+    """
+    rows: list[dict[str, Any]] = []
+    for fid, (ts, mw, t) in latest.items():
+        fac = facilities.get(fid)
+        if fac is None:
+            continue
+        group = fac.fuel_group if fac.fuel_group in FUEL_COLOURS else "other"
+        if regions is not None and fac.region_id not in regions:
+            continue
+        if groups is not None and group not in groups:
+            continue
+        value = mw if size_by == "power" else t
+        rows.append(
+            {
+                "facility_id": fid,
+                "name": fac.name,
+                "fuel": FUEL_LABELS.get(group, group),  # type: ignore[call-overload]
+                "icon": group,
+                "region": fac.region_id,
+                "position": [round(fac.lon, 4), round(fac.lat, 4)],
+                "size": round(icon_size_px(value, size_by), 1),
+                "mw_text": _fmt(mw, "MW"),
+                "t_text": _fmt(t, "t CO₂-e", 2),
+                "time": format_nem_time(ts) + " NEM",
+                "_value": abs(value) if value is not None else 0.0,
+            }
+        )
+    rows.sort(key=lambda r: (-r["_value"], r["facility_id"]))
+    for r in rows:
+        del r["_value"]
+    return rows
+
+
+def _simplify_ring(ring: list[list[float]], tolerance: float) -> list[list[float]]:
+    """Douglas-Peucker on one closed ring of [lon, lat] (degrees)."""
+    if len(ring) < 5:
+        return ring
+    keep = [False] * len(ring)
+    keep[0] = keep[-1] = True
+    stack = [(0, len(ring) - 1)]
+    while stack:
+        a, b = stack.pop()
+        (x1, y1), (x2, y2) = ring[a][:2], ring[b][:2]
+        dx, dy = x2 - x1, y2 - y1
+        norm = math.hypot(dx, dy) or 1e-12
+        best, idx = -1.0, -1
+        for i in range(a + 1, b):
+            x, y = ring[i][:2]
+            d = (
+                abs(dy * x - dx * y + x2 * y1 - y2 * x1) / norm
+                if (dx or dy)
+                else math.hypot(x - x1, y - y1)
+            )
+            if d > best:
+                best, idx = d, i
+        if idx > 0 and best > tolerance:
+            keep[idx] = True
+            stack += [(a, idx), (idx, b)]
+    out = [[round(p[0], 3), round(p[1], 3)] for p, k in zip(ring, keep, strict=True) if k]
+    return out if len(out) >= 4 else [[round(p[0], 3), round(p[1], 3)] for p in ring]
+
+
+def simplify_regions(collection: Mapping[str, Any], tolerance: float = 0.01) -> dict[str, Any]:
+    """A lighter copy of the regions FeatureCollection for the browser.
+
+    Rings are simplified (Douglas-Peucker, ``tolerance`` in degrees, ~1 km by default), rounded to
+    3 decimals, and properties cut to ``region_id`` and ``name``.
+    """
+    features = []
+    for feat in collection.get("features", []):
+        geom = feat.get("geometry") or {}
+        kind, coords = geom.get("type"), geom.get("coordinates")
+        if kind == "Polygon":
+            coords = [_simplify_ring(r, tolerance) for r in coords]
+        elif kind == "MultiPolygon":
+            coords = [[_simplify_ring(r, tolerance) for r in poly] for poly in coords]
+        else:
+            continue
+        props = feat.get("properties") or {}
+        rid = str(props.get("region_id", ""))
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "region_id": rid,
+                    "name": str(props.get("name", REGION_NAMES.get(rid, rid))),
+                },
+                "geometry": {"type": kind, "coordinates": coords},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """What the sidebar's map options choose."""
+
+    size_by: SizeBy = "power"
+    labels: bool = False
+    markers: bool = True
+    polygons: bool = True
+    basemap: bool = False  # opt-in: a basemap fetches tiles from the internet
+
+
+def build_region_layer(
+    regions_fc: Mapping[str, Any], selected: Collection[str] | None = None
+) -> pdk.Layer:
+    """Region polygons; regions outside the filter are drawn fainter. Not pickable."""
+    selected_set = set(selected) if selected is not None else None
+    features = []
+    for f in regions_fc.get("features", []):
+        rid = f["properties"].get("region_id")
+        dim = selected_set is not None and rid not in selected_set
+        features.append(
+            {
+                **f,
+                "properties": {
+                    **f["properties"],
+                    "fill": REGION_FILL_DIMMED if dim else REGION_FILL,
+                },
+            }
+        )
+    return pdk.Layer(
+        "GeoJsonLayer",
+        id="regions",
+        data={"type": "FeatureCollection", "features": features},
+        stroked=True,
+        filled=True,
+        get_fill_color="properties.fill",
+        get_line_color=REGION_LINE,
+        line_width_min_pixels=1.2,
+        pickable=False,
+    )
+
+
+def build_icon_layer(rows: list[dict[str, Any]]) -> pdk.Layer:
+    """Facility icons from the local atlas, one per row, sized by ``row["size"]`` pixels."""
+    return pdk.Layer(
+        "IconLayer",
+        id="facilities",
+        data=rows,
+        icon_atlas=atlas_data_url(),
+        icon_mapping=build_icon_mapping(),
+        get_icon="icon",
+        get_position="position",
+        get_size="size",
+        size_units="pixels",
+        size_scale=1,
+        pickable=True,
+        auto_highlight=True,
+        highlight_color=[255, 255, 255, 90],
+    )
+
+
+def build_label_layer(rows: list[dict[str, Any]], max_labels: int = MAX_LABELS) -> pdk.Layer:
+    """Names of the ``max_labels`` largest facilities, just below their icons."""
+    data = [
+        {"position": r["position"], "name": r["name"], "offset": [0, r["size"] / 2 + 7]}
+        for r in rows[:max_labels]
+    ]
+    return pdk.Layer(
+        "TextLayer",
+        id="labels",
+        data=data,
+        get_position="position",
+        get_text="name",
+        get_size=11,
+        get_color=[31, 41, 55, 230],
+        get_pixel_offset="offset",
+        get_text_anchor="'middle'",
+        get_alignment_baseline="'top'",
+        font_family="'Source Sans Pro', sans-serif",
+        outline_width=2,
+        outline_color=[255, 255, 255, 220],
+        font_settings={"sdf": True},
+        pickable=False,
+    )
+
+
+def build_deck(
+    rows: list[dict[str, Any]],
+    regions_fc: Mapping[str, Any] | None,
+    options: MapOptions = MapOptions(),
+    selected_regions: Collection[str] | None = None,
+) -> pdk.Deck:
+    """The whole map. ``map_provider=None`` (no basemap, no request) unless options.basemap."""
+    layers = []
+    if options.polygons and regions_fc:
+        layers.append(build_region_layer(regions_fc, selected_regions))
+    if options.markers:
+        layers.append(build_icon_layer(rows))
+    if options.labels:
+        layers.append(build_label_layer(rows))
+    basemap: dict[str, Any] = (
+        {"map_provider": "carto", "map_style": "light"}
+        if options.basemap
+        else {"map_provider": None, "map_style": None}
+    )
+    return pdk.Deck(
+        layers=layers,
+        initial_view_state=pdk.ViewState(**INITIAL_VIEW),
+        tooltip=TOOLTIP,  # type: ignore[arg-type]
+        **basemap,
+    )
+
+
+def build_colour_legend_html(groups: Collection[str] = FUEL_GROUPS, px: int = 16) -> str:
+    """A row of icon + label chips for the fuel groups, as escaped HTML."""
+    chips = []
+    for g in groups:
+        label = html.escape(FUEL_LABELS.get(g, g))  # type: ignore[call-overload]
+        chips.append(
+            f'<span style="display:inline-flex;align-items:center;gap:4px;margin:0 10px 4px 0;font-size:0.82rem">'
+            f'<img src="{icon_data_url(g, px)}" width="{px}" height="{px}" alt="{label}"/>{label}</span>'
+        )
+    return '<div class="nemlive-legend">' + "".join(chips) + "</div>"
+
+
+def build_size_legend_html(size_by: SizeBy) -> str:
+    """Circles drawn at the map's own sqrt scale for a few reference values, as HTML/SVG."""
+    unit = html.escape(SIZE_UNITS[size_by])
+    items = []
+    for v in SIZE_LEGEND_VALUES[size_by]:
+        d = icon_size_px(v, size_by)
+        items.append(
+            f'<span style="display:inline-flex;flex-direction:column;align-items:center;margin-right:14px;font-size:0.78rem">'
+            f'<svg width="{d + 2:.0f}" height="{d + 2:.0f}"><circle cx="{d / 2 + 1:.1f}" cy="{d / 2 + 1:.1f}" '
+            f'r="{d / 2:.1f}" fill="rgba(120,144,156,0.25)" stroke="#5a6e7d"/></svg>{v:,.0f} {unit}</span>'
+        )
+    return (
+        '<div class="nemlive-legend" style="display:flex;align-items:flex-end">'
+        + "".join(items)
+        + f'<span style="font-size:0.75rem;color:#6b7280">icon area ∝ {unit}</span></div>'
+    )
+
+
+def build_selected_facility(selection: Mapping[str, Any] | None) -> str | None:
+    """The facility id picked by a click on the map, from ``st.pydeck_chart``'s selection state."""
+    if not selection:
+        return None
+    objects = (selection.get("selection") or {}).get("objects") or {}
+    picked = objects.get("facilities") or []
+    if picked and isinstance(picked[0], Mapping):
+        fid = picked[0].get("facility_id")
+        return str(fid) if fid else None
+    return None
+
+
+__all__ = [
+    "ICON_PX",
+    "INITIAL_VIEW",
+    "LAYER_IDS",
+    "MapOptions",
+    "build_colour_legend_html",
+    "build_deck",
+    "build_facility_rows",
+    "build_selected_facility",
+    "build_size_legend_html",
+    "icon_size_px",
+    "simplify_regions",
+]

@@ -1,0 +1,362 @@
+"""A small HTTP client for the three OpenElectricity v4 routes the extractor needs.
+
+One ``requests.Session`` with the Bearer key, connect and read timeouts on every request,
+no more than one request start per ``min_interval`` (0.5 s = the COMMUNITY plan's 2
+requests a second), and retries with exponential backoff and jitter for what is worth
+retrying: 5xx, 429 (honouring ``Retry-After``), connection errors, timeouts and a truncated
+or unparseable JSON body. Everything else fails at once with one line (ApiError):
+
+* 404 with the OE error envelope, and the legacy 416, mean "no data": the call returns None;
+* 401: the key was rejected (the origin also answers 401 when the credits run out);
+* 400 and 422: the server's own message, read from ``error``, then from ``detail``.
+
+The key is sent only in the ``Authorization`` header and scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from nemlive.errors import ApiError, ConfigError
+from nemlive.rollup import format_request_time
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.openelectricity.org.au/v4"
+KEY_SIGNUP_URL = "https://platform.openelectricity.org.au"
+USER_AGENT = f"nemlive-extractor/0.1 python-requests/{requests.__version__}"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """HTTP behaviour. Times in seconds. ``api_key`` is kept out of ``repr``."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    min_interval: float = 0.5
+    max_retry_after: float = 300.0
+
+
+@dataclass
+class RequestStats:
+    """What the client did: requests sent per kind (retries included), retries, and seconds
+    spent in HTTP (request, response body and JSON decoding) and in waits (pacing, backoff)."""
+
+    sent: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    http_seconds: float = 0.0
+    wait_seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.sent.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    reason: str
+    retry_after: float | None = None
+
+
+def display_url(url: str) -> str:
+    """The URL without credentials, query or fragment: safe for logs and the meta file."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait (delta-seconds or an HTTP date), None if absent
+    or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(when.timestamp() - current, 0.0)
+
+
+def read_error_message(body: bytes) -> str:
+    """The server's message from an error body: ``error`` (OE envelope), then ``detail``
+    (FastAPI; a 422 list becomes ``loc: msg; ...``), else a note that the body is not JSON."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return "non-JSON body"
+    if isinstance(payload, Mapping):
+        if payload.get("error"):
+            return str(payload["error"])
+        detail = payload.get("detail")
+        if isinstance(detail, list):
+            parts = []
+            for item in detail:
+                if isinstance(item, Mapping):
+                    loc = [str(x) for x in item.get("loc") or () if x not in ("query", "path")]
+                    where = ".".join(loc)
+                    msg = str(item.get("msg") or item.get("type") or "invalid")
+                    parts.append(f"{where}: {msg}" if where else msg)
+                else:
+                    parts.append(str(item))
+            return "; ".join(parts) or "validation error"
+        if detail:
+            return str(detail)
+    return "no message"
+
+
+class OEClient:
+    """Synchronous OE v4 client. Use as a context manager, or call :meth:`close`.
+
+    ``sleep``, ``clock`` and ``jitter`` are injectable so that the pacing and backoff are
+    observable; production uses the real ones.
+    """
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.stats = RequestStats()
+        self._sleep = sleep
+        self._clock = clock
+        self._jitter = jitter
+        self._last_start: float | None = None
+        self._session = session or requests.Session()
+        self._session.headers.update(
+            {
+                "Authorization": f"Bearer {settings.api_key}",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            }
+        )
+
+    def __enter__(self) -> OEClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ------------------------------------------------------------------ routes
+
+    def fetch_facilities(self, network: str) -> dict[str, Any]:
+        """``GET /facilities/?network_id=<network>``: every facility and unit of the network,
+        whatever its status (the extractor filters operational ones itself)."""
+        payload = self.get_json(
+            "facilities/", [("network_id", network)], kind="facilities", empty_ok=False
+        )
+        assert payload is not None
+        return payload
+
+    def fetch_facility_data(
+        self,
+        network: str,
+        facility_codes: Sequence[str],
+        start: datetime,
+        end: datetime,
+        metrics: Sequence[str] = ("power", "emissions"),
+    ) -> dict[str, Any] | None:
+        """``GET /data/facilities/<network>``: per-unit 5-minute series for up to 30
+        facilities, naive NEM ``[start, end)``. None when the API has no data there."""
+        params = [("facility_code", c) for c in facility_codes]
+        params += [("metrics", m) for m in metrics]
+        params += [
+            ("interval", "5m"),
+            ("date_start", format_request_time(start)),
+            ("date_end", format_request_time(end)),
+        ]
+        return self.get_json(f"data/facilities/{network}", params, kind="facility_data")
+
+    def fetch_market(
+        self,
+        network: str,
+        start: datetime,
+        end: datetime,
+        metrics: Sequence[str] = ("price", "demand"),
+    ) -> dict[str, Any] | None:
+        """``GET /market/network/<network>`` grouped by region, 5-minute, naive NEM
+        ``[start, end)``. None when the API has no data there."""
+        params = [("metrics", m) for m in metrics]
+        params += [
+            ("interval", "5m"),
+            ("date_start", format_request_time(start)),
+            ("date_end", format_request_time(end)),
+            ("primary_grouping", "network_region"),
+        ]
+        return self.get_json(f"market/network/{network}", params, kind="market")
+
+    # ------------------------------------------------------------------ core
+
+    def get_json(
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        *,
+        kind: str,
+        empty_ok: bool = True,
+    ) -> dict[str, Any] | None:
+        """GET ``<base>/<path>`` with retries; the decoded JSON object, or None for no data
+        (only when ``empty_ok``). Raise ApiError (or ConfigError for an unusable URL)."""
+        url = self.settings.base_url.rstrip("/") + "/" + path.lstrip("/")
+        limit = self.settings.max_retries
+        for attempt in range(limit + 1):
+            outcome = self._attempt(url, params, kind=kind, empty_ok=empty_ok)
+            if not isinstance(outcome, _Retry):
+                return outcome
+            if attempt == limit:
+                raise ApiError(
+                    f"{kind} request to {display_url(url)} failed {attempt + 1} times, "
+                    f"last: {outcome.reason}; try again later or raise --max-retries"
+                )
+            delay = self._backoff(attempt, outcome.retry_after)
+            self.stats.retries += 1
+            log.warning(
+                "%s: %s; retry %d of %d in %.1f s", kind, outcome.reason, attempt + 1, limit, delay
+            )
+            self._wait(delay)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            if retry_after > self.settings.max_retry_after:
+                raise ApiError(
+                    f"the API asks to wait {retry_after:.0f} s before the next request "
+                    "(rate limit or daily credits): try again later"
+                )
+            return retry_after
+        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2**attempt)
+        # "Equal jitter": at least half the exponential step, so retries never bunch up at 0.
+        return ceiling / 2 + self._jitter() * ceiling / 2
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self.stats.wait_seconds += seconds
+            self._sleep(seconds)
+
+    def _pace(self) -> None:
+        now = self._clock()
+        if self._last_start is not None:
+            self._wait(self._last_start + self.settings.min_interval - now)
+        self._last_start = self._clock()
+
+    def _attempt(
+        self, url: str, params: Sequence[tuple[str, str]], *, kind: str, empty_ok: bool
+    ) -> dict[str, Any] | _Retry | None:
+        self._pace()
+        self.stats.sent[kind] += 1
+        started = self._clock()
+        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        try:
+            log.debug("GET %s %s", display_url(url), _describe(params))
+            response = self._session.get(url, params=list(params), timeout=timeout)
+            body = response.content
+            status = response.status_code
+            if status == 200:
+                try:
+                    payload = json.loads(body)
+                except (ValueError, UnicodeDecodeError):
+                    return _Retry(f"truncated or invalid JSON ({len(body)} bytes)")
+                if not isinstance(payload, dict):
+                    raise ApiError(f"{kind}: the API answered with JSON that is not an object")
+                return payload
+        except requests.Timeout:
+            return _Retry(f"no answer within {self.settings.read_timeout:g} s (timeout)")
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ) as exc:
+            raise ConfigError(
+                f"cannot use the API URL {display_url(url)!r}: set OPENELECTRICITY_API_URL "
+                "to an http(s) URL such as " + DEFAULT_API_URL
+            ) from exc
+        except (
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            return _Retry(f"connection failed ({type(exc).__name__})")
+        finally:
+            self.stats.http_seconds += self._clock() - started
+
+        message = self._redact(read_error_message(body))
+        if status == 416 and empty_ok:
+            return None
+        if status == 404:
+            # OE answers "no rows" with its error envelope; a 404 without it (FastAPI's
+            # {"detail": "Not Found"}, a proxy's HTML page) means the URL is wrong.
+            if _is_oe_envelope(body):
+                if empty_ok:
+                    log.info("%s: no data (%s)", kind, message)
+                    return None
+                raise ApiError(f"the API found nothing for the {kind} request: {message}")
+            raise ApiError(
+                f"{display_url(url)} answered 404 ({message}): check OPENELECTRICITY_API_URL "
+                f"(it should end in /v4, e.g. {DEFAULT_API_URL})"
+            )
+        if status == 401:
+            raise ApiError(
+                f"the API key was rejected (401 {message}): check OPENELECTRICITY_API_KEY, "
+                f"or get a free key at {KEY_SIGNUP_URL}"
+            )
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return _Retry(f"HTTP {status} ({message})", retry_after)
+        if status in (400, 422):
+            raise ApiError(f"the API refused the {kind} request ({status}): {message}")
+        raise ApiError(f"the API answered HTTP {status} to the {kind} request: {message}")
+
+    def _redact(self, text: str) -> str:
+        text = " ".join(text.split())[:300]
+        key = self.settings.api_key
+        return text.replace(key, "***") if key else text
+
+
+def _is_oe_envelope(body: bytes) -> bool:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(payload, Mapping) and "error" in payload and "detail" not in payload
+
+
+def _describe(params: Sequence[tuple[str, str]]) -> str:
+    codes = [v for k, v in params if k == "facility_code"]
+    rest = [f"{k}={v}" for k, v in params if k != "facility_code"]
+    if codes:
+        rest.insert(0, f"{len(codes)} facility codes")
+    return " ".join(rest)

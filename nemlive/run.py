@@ -1,0 +1,204 @@
+"""``make run``: the whole demo from one command.
+
+Uses the MQTT broker on localhost:1883 if one is listening, or else starts the embedded one;
+replays the shipped consolidate.csv at about one 5-minute interval per second; starts the
+dashboard and prints its URL. One Ctrl-C stops everything: the publisher first (so that it
+publishes ``offline``), then the dashboard, then the broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from nemlive.broker import EmbeddedBroker, is_listening
+from nemlive.columns import TIMESTAMP
+from nemlive.errors import NemLiveError
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("nemlive.run")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="make run", description="Start broker, publisher and dashboard on the shipped week."
+    )
+    p.add_argument("--csv", default=str(ROOT / "consolidate.csv"), help="cache to replay")
+    p.add_argument("--broker-port", type=int, default=1883, help="MQTT port on localhost")
+    p.add_argument("--dashboard-port", type=int, default=8501, help="first port to try")
+    p.add_argument("--topic", default=os.environ.get("MQTT_TOPIC", "nem/stream"))
+    p.add_argument(
+        "--pace", type=float, default=1.0, help="5-minute intervals replayed per second (1)"
+    )
+    return p.parse_args(argv)
+
+
+def count_messages_per_row(csv_path: Path) -> int:
+    """Facility events plus market events in one row of the cache (from its header)."""
+    with open(csv_path, encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+    if not header or header[0] != TIMESTAMP:
+        raise NemLiveError(f"{csv_path}: not a consolidate.csv (run make data)")
+    facilities = {c.split("_", 1)[1] for c in header if c.startswith("power_")}
+    regions = {c.split("_", 1)[1] for c in header if c.startswith("price_")}
+    return max(1, len(facilities) + len(regions))
+
+
+def first_free_port(start: int) -> int:
+    for port in range(start, start + 50):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise NemLiveError(f"no free port in {start}..{start + 49} for the dashboard")
+
+
+def stop_process(proc: subprocess.Popen[bytes], name: str, timeout: float = 10.0) -> None:
+    """SIGTERM, wait up to ``timeout`` s, then SIGKILL the whole process group."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("%s did not stop in %.0f s: killing it", name, timeout)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if is_listening("127.0.0.1", port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
+def run(args: argparse.Namespace) -> int:
+    csv_path = Path(args.csv)
+    if not csv_path.is_file():
+        raise NemLiveError(f"{csv_path} not found: run `make data` first, or pass --csv")
+    per_row = count_messages_per_row(csv_path)
+    delay = 1.0 / (args.pace * per_row)
+
+    broker: EmbeddedBroker | None = None
+    if is_listening("127.0.0.1", args.broker_port):
+        log.info("using the MQTT broker already listening on localhost:%d", args.broker_port)
+    else:
+        log.info("nothing listens on localhost:%d: starting the embedded broker", args.broker_port)
+        broker = EmbeddedBroker(args.broker_port)
+        broker.start()
+
+    dash_port = first_free_port(args.dashboard_port)
+    env = dict(
+        os.environ,
+        MQTT_HOST="127.0.0.1",
+        MQTT_PORT=str(args.broker_port),
+        MQTT_TOPIC=args.topic,
+        PYTHONUNBUFFERED="1",
+    )
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        # Own sessions: a terminal Ctrl-C reaches only this process, which stops the
+        # children in order (publisher first, so that its `offline` status goes out).
+        publisher = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "publisher.py"),
+                "--csv",
+                str(csv_path),
+                "--delay",
+                f"{delay:.6f}",
+                "--cooldown",
+                "5",
+                "--cycles",
+                "0",
+                "--no-embedded-broker",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        procs.append(("publisher", publisher))
+        dashboard = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "dashboard.py"),
+                "--server.port",
+                str(dash_port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        procs.append(("dashboard", dashboard))
+        if not wait_for_port(dash_port, dashboard, timeout=60):
+            raise NemLiveError("the dashboard did not start: see the lines above")
+        print(
+            f"\n  NEM Live is running: open http://localhost:{dash_port}\n"
+            f"  replaying {csv_path.name} at {args.pace:g} interval(s)/s "
+            f"({per_row} messages per interval); Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        while True:
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    raise NemLiveError(f"the {name} stopped (exit {proc.returncode}): see above")
+            time.sleep(0.5)
+    except _Stop:
+        print("\nstopping NEM Live ...", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for name, proc in procs:
+            stop_process(proc, name)
+        if broker is not None:
+            broker.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="run: %(message)s", stream=sys.stderr)
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        return run(parse_args(argv))
+    except NemLiveError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except _Stop:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

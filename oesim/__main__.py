@@ -1,0 +1,133 @@
+"""``python -m oesim``: run the OE simulator as a process.
+
+Prints exactly one line on stdout, ``OE simulator listening on http://HOST:PORT/v4``, then
+serves until SIGTERM or Ctrl-C (exit 0). Errors: one line on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from types import FrameType
+
+from oesim.faults import FaultSpecError, parse_fault_spec
+from oesim.server import DEMO_KEY, SimulatorConfig, load_dataset, make_server
+
+EPILOG = f"""\
+The demo key {DEMO_KEY} is accepted unless --key is given.
+Point the extractor at it with OPENELECTRICITY_API_URL=http://127.0.0.1:PORT/v4.
+
+Faults (--fault KIND[:N[:PATH_SUBSTRING]], repeatable; each hits the next N matching requests):
+  500 502 503 504 429 416 401 slow truncated truncated_close
+At run time: curl -X POST 'http://127.0.0.1:PORT/__sim__/faults?kind=503&count=2'
+Request log: curl http://127.0.0.1:PORT/__sim__/requests
+
+Simulator choices: Bearer auth on every route; intervals 5m, 1h, 1d; market metrics
+price, demand, demand_energy, demand_gross(_energy); history window not enforced.
+"""
+
+
+class _Stop(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m oesim",
+        description="A local OpenElectricity v4 API server for tests and offline demos.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="TCP port, 0 = ephemeral (default 0)")
+    p.add_argument(
+        "--dataset", default="small", choices=("small", "scaled", "nem"), help="default small"
+    )
+    p.add_argument(
+        "--key",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help=f"accepted API key, repeatable (default {DEMO_KEY})",
+    )
+    p.add_argument(
+        "--exhausted-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a key answered with 401 'Authentication failed' (out of credit)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="series seed (default 0)")
+    p.add_argument(
+        "--fault", action="append", default=[], metavar="KIND:N", help="arm a fault at start"
+    )
+    p.add_argument(
+        "--slow-seconds", type=float, default=3.0, help="sleep of a 'slow' fault (default 3)"
+    )
+    p.add_argument(
+        "--retry-after", type=int, default=1, help="Retry-After of a '429' fault (default 1)"
+    )
+    p.add_argument(
+        "--anonymous-market",
+        action="store_true",
+        help="make auth optional on market and network data, as the real API does",
+    )
+    p.add_argument("--verbose", "-v", action="store_true", help="log each request to stderr")
+    return p
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        rules = [parse_fault_spec(spec) for spec in args.fault]
+        dataset = load_dataset(args.dataset, seed=args.seed)
+    except (FaultSpecError, ValueError) as exc:
+        print(f"oesim: {exc}", file=sys.stderr)
+        return 2
+    keys = args.key if args.key else [DEMO_KEY]
+    short = [k for k in keys if len(k) < 10]
+    if short:
+        print("oesim: --key must be at least 10 characters (the real API rejects shorter keys)",
+              file=sys.stderr)
+        return 2
+    config = SimulatorConfig(
+        dataset=dataset,
+        keys=dict.fromkeys(keys, "COMMUNITY"),
+        exhausted_keys=frozenset(args.exhausted_key),
+        anonymous_market=args.anonymous_market,
+        slow_seconds=args.slow_seconds,
+        retry_after=args.retry_after,
+    )
+    try:
+        server = make_server(config, args.host, args.port)
+    except OSError as exc:
+        print(f"oesim: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    for rule in rules:
+        server.faults.add(rule)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    host = args.host if ":" not in args.host else f"[{args.host}]"
+    print(f"OE simulator listening on http://{host}:{server.port}/v4", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        server.stopping.set()
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
