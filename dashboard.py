@@ -32,12 +32,12 @@ from nemlive.mqttconfig import resolve_mqtt_settings
 
 # A Hub placed under this session-state key replaces the process-wide one (tests, embedding).
 HUB_KEY = "nemlive_hub"
-STATUS_BADGES = {
-    "connected": ("🟢", "connected"),
-    "connecting": ("🟡", "connecting"),
-    "reconnecting": ("🟠", "reconnecting"),
-    "down": ("🔴", "down"),
-    "stopped": ("⚪", "stopped"),
+STATUS_COLOURS = {
+    "connected": "green",
+    "connecting": "orange",
+    "reconnecting": "orange",
+    "down": "red",
+    "stopped": "gray",
 }
 CSS = """
 <style>
@@ -110,10 +110,9 @@ def _age(seconds: float | None) -> str:
 def render_status(hub: Hub) -> None:
     """Connection state and counters (sidebar)."""
     snap = hub.state.snapshot(histories=False)
-    icon, word = STATUS_BADGES.get(snap.status, ("⚪", snap.status))
-    if snap.status == "down":
-        word = "down — waiting for broker"
-    st.markdown(f"**{icon} {word}** · `{snap.broker}` · `{snap.topic}`")
+    colour = STATUS_COLOURS.get(snap.status, "gray")
+    word = "down — waiting for broker" if snap.status == "down" else snap.status
+    st.markdown(f":{colour}[●] **{word}**  \n`{snap.broker}` · `{snap.topic}`")
     if snap.status_detail:
         st.caption(snap.status_detail)
     c1, c2 = st.columns(2)
@@ -165,7 +164,7 @@ def render_broker_form(hub: Hub) -> None:
 
 def render_figures(fig: charts.Figures) -> None:
     texts = charts.format_figures(fig)
-    cols = st.columns(len(texts))
+    cols = [*st.columns(4), *st.columns(4)[:3]]  # two rows, same widths
     helps = {
         "Generation": "Sum of positive facility output (loads such as battery charging excluded).",
         "Emissions": "t CO₂-e in the 5-minute interval.",
@@ -175,8 +174,17 @@ def render_figures(fig: charts.Figures) -> None:
         "Demand": "Sum of regional demand.",
         "Renewable share": "Bioenergy, hydro, wind and solar generation ÷ generation.",
     }
-    for col, (label, text) in zip(cols, texts.items(), strict=True):
-        col.metric(label, text, help=helps[label])
+    order = [
+        "Generation",
+        "Demand",
+        "Price (demand-weighted)",
+        "Renewable share",
+        "Emissions",
+        "Emissions rate",
+        "Intensity",
+    ]
+    for col, label in zip(cols, order, strict=True):
+        col.metric(label, texts[label], help=helps[label])
 
 
 def render_map(
@@ -273,20 +281,28 @@ def render_charts(
         snap.facility_history, facilities, regions=regions, groups=groups
     )
     market = charts.build_market_frame(snap.region_history, regions=regions)
-    top = st.columns(2)
-    with top[0]:
-        st.markdown("##### Generation by fuel group")
-        st.altair_chart(charts.build_generation_chart(gen), width="stretch")
-    with top[1]:
-        st.markdown("##### Emissions")
-        st.altair_chart(charts.build_emissions_chart(emis), width="stretch")
-    bottom = st.columns(2)
-    with bottom[0]:
-        st.markdown("##### Price by region")
-        st.altair_chart(charts.build_region_line_chart(market, "price", "$/MWh"), width="stretch")
-    with bottom[1]:
-        st.markdown("##### Demand by region")
-        st.altair_chart(charts.build_region_line_chart(market, "demand", "MW"), width="stretch")
+    panels = [
+        ("Generation by fuel group", gen, lambda: charts.build_generation_chart(gen)),
+        ("Emissions", emis, lambda: charts.build_emissions_chart(emis)),
+        (
+            "Price by region",
+            market,
+            lambda: charts.build_region_line_chart(market, "price", "$/MWh"),
+        ),
+        (
+            "Demand by region",
+            market,
+            lambda: charts.build_region_line_chart(market, "demand", "MW"),
+        ),
+    ]
+    for row in (panels[:2], panels[2:]):
+        for col, (title, frame, build) in zip(st.columns(2), row, strict=True):
+            with col:
+                st.markdown(f"##### {title}")
+                if frame.empty:
+                    st.caption("No data in the window yet.")
+                else:
+                    st.altair_chart(build(), width="stretch")
 
 
 def render_tables(snap: Snapshot, facilities: dict[str, Facility]) -> None:
@@ -435,6 +451,11 @@ with st.sidebar:
     status(HUB)
     SEL_REGIONS, SEL_GROUPS, MAP_OPTIONS = render_sidebar_controls()
 
+st.title("NEM Live", anchor=False)
+st.caption(
+    "Generation, emissions, price and demand across the National Electricity Market, "
+    f"refreshed every {CONFIG.refresh_s:g} s from the MQTT stream. Times are NEM time (UTC+10)."
+)
 for problem in PROBLEMS:
     st.warning(problem, icon="⚠️")
 live(HUB, FACILITIES, REGIONS_FC, SEL_REGIONS, SEL_GROUPS, MAP_OPTIONS)

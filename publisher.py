@@ -29,7 +29,10 @@ from pathlib import Path
 from types import FrameType
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags, DisconnectFlags
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from nemlive.broker import EMBEDDED_HOST, EmbeddedBroker, is_listening
 from nemlive.checkpoint import (
@@ -285,7 +288,14 @@ class Connection:
         self.client = client
 
     # Callbacks run on paho's thread: record and return.
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         self._connack.append(reason_code)
         if reason_code.is_failure:
             return
@@ -296,14 +306,28 @@ class Connection:
         self._ever_connected = True
         self._connected.set()
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         self._connected.clear()
         if not self._closing:
             log.warning(
                 "lost the connection to %s (%s); reconnecting", self.settings.address, reason_code
             )
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         self.tracker.on_ack(mid)
 
     def connect(self, retries: int, stop: threading.Event) -> None:

@@ -102,6 +102,9 @@ class EmbeddedBroker:
         if not ready.wait(timeout):
             raise BrokerError(f"embedded broker did not start on {self.address} in {timeout:g}s")
         if failure:
+            self._thread.join(timeout)
+            loop.close()
+            self._loop = self._thread = self._broker = None
             raise BrokerError(
                 f"embedded broker could not start on {self.address}: {failure[0]}"
             ) from failure[0]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from nemlive.errors import NemLiveError
-from nemlive.rollup import INTERVAL_SECONDS, WideTable, format_request_time
+from nemlive.rollup import DECIMALS, INTERVAL_SECONDS, WideTable, format_request_time
 
 META_SUFFIX = ".meta.json"
 
@@ -106,12 +106,15 @@ def summarise(table: WideTable) -> TableStats:
 def render_csv(table: WideTable) -> bytes:
     """The CSV bytes: UTF-8, ``\\n`` line ends, no index, empty cell = no data.
 
-    Values were rounded to 4 dp by the roll-up and are written in their shortest form
+    Values are rounded to 4 dp and written in their shortest form
     (``%.12g``: ``0.3``, ``12``, ``-41.0752``), so the bytes depend on the data only.
     """
     fmt = "%.12g".__mod__
+    # Rounded again here so the bytes never depend on how the values were summed;
+    # + 0.0 turns -0.0 into 0.0.
+    values = np.round(table.values, DECIMALS) + 0.0
     lines = [",".join(table.header)]
-    for stamp, row in zip(table.stamps, table.values.tolist(), strict=True):
+    for stamp, row in zip(table.stamps, values.tolist(), strict=True):
         lines.append(stamp + "," + ",".join(["" if v != v else fmt(v) for v in row]))
     lines.append("")
     return "\n".join(lines).encode("utf-8")

@@ -284,6 +284,11 @@ class LiveState:
     def known_facilities(self) -> frozenset[str]:
         return self._known
 
+    def counts(self) -> tuple[int, int]:
+        """(received, accepted) without copying anything: cheap enough to poll."""
+        with self._lock:
+            return self._received, self._accepted
+
     def _rate(self, now: float) -> float:
         recent = [(t, n) for t, n in self._rate_samples if now - t <= RATE_WINDOW_S]
         if not recent:

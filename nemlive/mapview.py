@@ -230,12 +230,12 @@ def build_icon_layer(rows: list[dict[str, Any]]) -> pdk.Layer:
         "IconLayer",
         id="facilities",
         data=rows,
-        icon_atlas=atlas_data_url(),
+        icon_atlas=f"'{atlas_data_url()}'",  # quoted: pydeck treats bare strings as expressions
         icon_mapping=build_icon_mapping(),
         get_icon="icon",
         get_position="position",
         get_size="size",
-        size_units="pixels",
+        size_units="'pixels'",
         size_scale=1,
         pickable=True,
         auto_highlight=True,
@@ -260,7 +260,7 @@ def build_label_layer(rows: list[dict[str, Any]], max_labels: int = MAX_LABELS) 
         get_pixel_offset="offset",
         get_text_anchor="'middle'",
         get_alignment_baseline="'top'",
-        font_family="'Source Sans Pro', sans-serif",
+        font_family='"Source Sans Pro, sans-serif"',
         outline_width=2,
         outline_color=[255, 255, 255, 220],
         font_settings={"sdf": True},
@@ -282,10 +282,12 @@ def build_deck(
         layers.append(build_icon_layer(rows))
     if options.labels:
         layers.append(build_label_layer(rows))
+    # No basemap: map_provider=None with pydeck's default map_style (its "__MAP_STYLE__" sentinel).
+    # Passing map_style=None instead makes Streamlit's frontend fetch a Carto basemap.
     basemap: dict[str, Any] = (
         {"map_provider": "carto", "map_style": "light"}
         if options.basemap
-        else {"map_provider": None, "map_style": None}
+        else {"map_provider": None}
     )
     return pdk.Deck(
         layers=layers,
@@ -314,9 +316,11 @@ def build_size_legend_html(size_by: SizeBy) -> str:
     for v in SIZE_LEGEND_VALUES[size_by]:
         d = icon_size_px(v, size_by)
         items.append(
-            f'<span style="display:inline-flex;flex-direction:column;align-items:center;margin-right:14px;font-size:0.78rem">'
-            f'<svg width="{d + 2:.0f}" height="{d + 2:.0f}"><circle cx="{d / 2 + 1:.1f}" cy="{d / 2 + 1:.1f}" '
-            f'r="{d / 2:.1f}" fill="rgba(120,144,156,0.25)" stroke="#5a6e7d"/></svg>{v:,.0f} {unit}</span>'
+            '<span style="display:inline-flex;flex-direction:column;align-items:center;'
+            'margin-right:14px;font-size:0.78rem">'
+            f'<span style="display:inline-block;width:{d:.0f}px;height:{d:.0f}px;border-radius:50%;'
+            'background:rgba(120,144,156,0.25);border:1px solid #5a6e7d;margin-bottom:2px"></span>'
+            f"{v:,.0f} {unit}</span>"
         )
     return (
         '<div class="nemlive-legend" style="display:flex;align-items:flex-end">'

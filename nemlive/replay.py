@@ -12,7 +12,6 @@ file's UTC offset (``+10:00``) and its seconds precision.
 from __future__ import annotations
 
 import csv
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -242,23 +241,6 @@ def shift_timestamp(table: ReplayTable, row: int, pass_number: int) -> str:
     if pass_number == 0:
         return table.timestamps[row]
     return format_timestamp(table.times[row] + pass_number * table.span)
-
-
-def find_row(table: ReplayTable, timestamp: str) -> tuple[int, int] | None:
-    """``(pass_number, row)`` whose shifted timestamp is ``timestamp``, or None."""
-    try:
-        target = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return None
-    if target.tzinfo is None:
-        return None
-    offset = target - table.times[0]
-    pass_number = max(0, math.floor(offset / table.span))
-    base = target - pass_number * table.span
-    for row, ts in enumerate(table.times):
-        if ts == base:
-            return pass_number, row
-    return None
 
 
 class RowEncoder:

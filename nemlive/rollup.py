@@ -37,6 +37,8 @@ INTERVAL_SECONDS = 300
 DECIMALS = 4  # upstream 5-min values carry 4 dp; sums are rounded back to 4 dp
 
 SPLIT_BATTERY = ("battery_charging", "battery_discharging")
+# Units whose power is a non-negative consumption magnitude: they count negatively.
+LOAD_FUELTECHS = frozenset({"battery_charging", "pumps"})
 # Since 2026-07 the API serves an operating unit that has not yet reached 90 % of its
 # capacity as "commissioning" (oe-api.md §3.2): it generates, so it counts as operating.
 OPERATING_STATUSES = frozenset({"operating", "commissioning"})
@@ -87,8 +89,8 @@ class Lookup:
 
     ``unit_facility`` maps every unit of those facilities (whatever its status: a unit retired
     since the window still has data in it) to its facility. ``power_weight`` is the unit's
-    factor in the facility's power total: 1.0, -1.0 for ``battery_charging`` in a facility
-    with split battery units only, and absent for split units that a bidirectional
+    factor in the facility's power total: 1.0, -1.0 for loads (``pumps``, and
+    ``battery_charging`` in a facility with split battery units only), and absent for split units that a bidirectional
     ``battery`` unit of the same facility already counts (see :func:`unit_power_weight`).
     """
 
@@ -113,13 +115,14 @@ def unit_power_weight(unit: UnitInfo, facility: FacilityInfo) -> float | None:
     negative = charging) and as split ``battery_charging``/``battery_discharging`` units
     (both non-negative magnitudes) is counted once, from the bidirectional unit, so the split
     units are skipped. A facility with split units only is netted as discharging minus
-    charging: adding the charging magnitude as if it were generation would be wrong.
+    charging: adding the charging magnitude as if it were generation would be wrong. For the
+    same reason a ``pumps`` unit (pumped-hydro load, a non-negative magnitude) is subtracted,
+    so a facility total is its net output, negative while it consumes, like the signed
+    ``battery`` unit.
     """
-    if unit.fueltech_id in SPLIT_BATTERY:
-        if facility.has_bidirectional_battery:
-            return None
-        return -1.0 if unit.fueltech_id == "battery_charging" else 1.0
-    return 1.0
+    if unit.fueltech_id in SPLIT_BATTERY and facility.has_bidirectional_battery:
+        return None
+    return -1.0 if unit.fueltech_id in LOAD_FUELTECHS else 1.0
 
 
 def parse_facility(item: Mapping[str, Any]) -> FacilityInfo:

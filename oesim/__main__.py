@@ -98,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     keys = args.key if args.key else [DEMO_KEY]
     short = [k for k in keys if len(k) < 10]
     if short:
-        print("oesim: --key must be at least 10 characters (the real API rejects shorter keys)",
-              file=sys.stderr)
+        print(
+            "oesim: --key must be at least 10 characters (the real API rejects shorter keys)",
+            file=sys.stderr,
+        )
         return 2
     config = SimulatorConfig(
         dataset=dataset,

@@ -3,6 +3,13 @@
 A dataset is any object with this shape. Series values must be a pure function of
 (dataset, seed, code, timestamp), never of the request window, so that a week fetched in
 one request equals the same week fetched in chunks, and repeated runs are byte-identical.
+
+Optional fast path (additive): a dataset may also define
+``unit_power_array(unit_code, t) -> numpy float64 array`` and
+``region_market_array(region, metric, t) -> numpy float64 array``, where ``t`` is an int64
+array of epoch seconds (interval-ending stamps) and ``NaN`` means no data. The server uses
+them when present (``oesim.shapes.CatalogueDataset`` provides both) and otherwise falls back
+to the list methods below. ``region_market`` may raise KeyError for a region it lacks.
 """
 
 from __future__ import annotations

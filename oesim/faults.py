@@ -90,7 +90,9 @@ class FaultInjector:
         ``seconds``: sleep for ``slow``, ``Retry-After`` for ``429``; ignored otherwise.
         """
         if kind not in FAULT_KINDS:
-            raise FaultSpecError(f"unknown fault kind {kind!r}: use one of {', '.join(FAULT_KINDS)}")
+            raise FaultSpecError(
+                f"unknown fault kind {kind!r}: use one of {', '.join(FAULT_KINDS)}"
+            )
         if count < 1:
             raise FaultSpecError("count must be >= 1")
         with self._lock:

@@ -56,6 +56,28 @@ LABEL = {
 _STAMP = "2025-09-15T00:00:00Z"
 
 
+def _unit_item(
+    code: str, fueltech: str, dispatch: str, capacity: float, factor: float | None
+) -> dict[str, Any]:
+    unit: dict[str, Any] = {
+        "code": code,
+        "fueltech_id": fueltech,
+        "status_id": "operating",
+        "capacity_registered": capacity,
+        "capacity_maximum": capacity,
+    }
+    if fueltech.startswith("battery"):
+        unit["capacity_storage"] = capacity * 2
+    if factor is not None:
+        unit["emissions_factor_co2"] = factor
+    unit["data_first_seen"] = "2018-01-01T00:05:00+10:00"
+    unit["data_last_seen"] = "2025-10-31T23:55:00+10:00"
+    unit["dispatch_type"] = dispatch
+    unit["created_at"] = _STAMP
+    unit["updated_at"] = _STAMP
+    return unit
+
+
 def build_scaled_catalogue(
     n_facilities: int, seed: int
 ) -> tuple[list[dict[str, Any]], dict[str, UnitSpec]]:
@@ -83,31 +105,18 @@ def build_scaled_catalogue(
         units: list[dict[str, Any]] = []
 
         def add_unit(ucode: str, fueltech: str, dispatch: str, **spec_kw: Any) -> None:
-            unit: dict[str, Any] = {
-                "code": ucode,
-                "fueltech_id": fueltech,
-                "status_id": "operating",
-                "capacity_registered": capacity,
-                "capacity_maximum": capacity,
-            }
-            if fueltech == "battery" or fueltech.startswith("battery_"):
-                unit["capacity_storage"] = capacity * 2
-            if factor is not None:
-                unit["emissions_factor_co2"] = factor
-            unit["data_first_seen"] = "2018-01-01T00:05:00+10:00"
-            unit["data_last_seen"] = "2025-10-31T23:55:00+10:00"
-            unit["dispatch_type"] = dispatch
-            unit["created_at"] = _STAMP
-            unit["updated_at"] = _STAMP
-            units.append(unit)
-            specs[ucode] = UnitSpec(code=ucode, fueltech=fueltech, capacity=capacity, **spec_kw)
+            units.append(_unit_item(ucode, fueltech, dispatch, capacity, factor))  # noqa: B023
+            specs[ucode] = UnitSpec(ucode, fueltech, capacity, **spec_kw)  # noqa: B023
 
         if kind == "battery":
             add_unit(f"{code}B1", "battery", "BIDIRECTIONAL")
             if i % 2 == 0:  # half the batteries also expose split units
                 add_unit(f"{code}L1", "battery_charging", "LOAD", mirror=(f"{code}B1", "charging"))
                 add_unit(
-                    f"{code}G1", "battery_discharging", "GENERATOR", mirror=(f"{code}B1", "discharging")
+                    f"{code}G1",
+                    "battery_discharging",
+                    "GENERATOR",
+                    mirror=(f"{code}B1", "discharging"),
                 )
         else:
             dispatch = "LOAD" if kind == "pumps" else "GENERATOR"

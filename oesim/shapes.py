@@ -24,7 +24,14 @@ FIVE_MIN_S = 300
 DAY_S = 86_400
 
 # Regional price/demand levels: invented, plausible orders of magnitude only.
-REGION_PRICE_BASE = {"NSW1": 95.0, "QLD1": 85.0, "SA1": 105.0, "TAS1": 70.0, "VIC1": 80.0, "WEM": 75.0}
+REGION_PRICE_BASE = {
+    "NSW1": 95.0,
+    "QLD1": 85.0,
+    "SA1": 105.0,
+    "TAS1": 70.0,
+    "VIC1": 80.0,
+    "WEM": 75.0,
+}
 REGION_DEMAND_BASE = {
     "NSW1": 7600.0,
     "QLD1": 6300.0,

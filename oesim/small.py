@@ -348,7 +348,7 @@ def build_small_catalogue() -> tuple[list[dict[str, Any]], dict[str, UnitSpec]]:
 
 
 class SmallDataset(CatalogueDataset):
-    """19 invented facilities (17 NEM, 2 WEM), 32 units; see the module docstring."""
+    """19 invented facilities (17 NEM, 2 WEM), 33 units; see the module docstring."""
 
     def __init__(self, seed: int = 0) -> None:
         items, specs = build_small_catalogue()

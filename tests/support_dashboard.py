@@ -30,12 +30,45 @@ from nemlive.nemtime import NEM_TZ
 # facility_id, name, region, lat, lon, fuel_groups, fuel_techs, capacity, base MW, t/MWh
 TEST_FACILITIES = [
     ("TCOAL1", "Test Coal One", "NSW1", -32.4, 150.9, "coal", "coal_black", 2000.0, 1500.0, 0.9),
-    ("TGAS1", "Test Gas <b>&amp; Co</b>", "VIC1", -38.0, 145.2, "gas", "gas_ccgt", 500.0, 300.0, 0.45),
+    (
+        "TGAS1",
+        "Test Gas <b>&amp; Co</b>",
+        "VIC1",
+        -38.0,
+        145.2,
+        "gas",
+        "gas_ccgt",
+        500.0,
+        300.0,
+        0.45,
+    ),
     ("TWIND1", "Test Wind Farm", "SA1", -33.8, 138.6, "wind", "wind", 300.0, 120.0, 0.0),
-    ("TSOLAR1", "Test Solar Park", "QLD1", -27.5, 151.9, "solar", "solar_utility", 250.0, 180.0, 0.0),
+    (
+        "TSOLAR1",
+        "Test Solar Park",
+        "QLD1",
+        -27.5,
+        151.9,
+        "solar",
+        "solar_utility",
+        250.0,
+        180.0,
+        0.0,
+    ),
     ("TBATT1", "Test Battery", "VIC1", -37.8, 144.4, "battery", "battery", 300.0, -80.0, 0.0),
     ("THYDRO1", "Test Hydro", "TAS1", -42.0, 146.5, "hydro", "hydro", 400.0, 220.0, 0.0),
-    ("TCOAL2", "Test Coal Two", "QLD1", -23.9, 151.1, "coal;gas", "coal_black;gas_ocgt", 1400.0, 900.0, 0.95),
+    (
+        "TCOAL2",
+        "Test Coal Two",
+        "QLD1",
+        -23.9,
+        151.1,
+        "coal;gas",
+        "coal_black;gas_ocgt",
+        1400.0,
+        900.0,
+        0.95,
+    ),
 ]
 # Rough boxes in the right places: good enough for a map of made-up facilities.
 REGION_BOXES = {
@@ -51,7 +84,18 @@ FIRST_TS = datetime(2025, 10, 15, 10, 5, tzinfo=NEM_TZ)
 def write_facilities_csv(path: Path, rows: Iterable[tuple] = TEST_FACILITIES) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["facility_id", "name", "region_id", "lat", "lon", "fuel_groups", "fuel_techs", "capacity_mw"])
+        w.writerow(
+            [
+                "facility_id",
+                "name",
+                "region_id",
+                "lat",
+                "lon",
+                "fuel_groups",
+                "fuel_techs",
+                "capacity_mw",
+            ]
+        )
         for fid, name, region, lat, lon, groups, techs, cap, *_ in rows:
             w.writerow([fid, name, region, lat, lon, groups, techs, cap])
     return path
@@ -62,7 +106,11 @@ def write_regions_geojson(path: Path) -> Path:
     for rid, (x0, y0, x1, y1) in REGION_BOXES.items():
         ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
         features.append(
-            {"type": "Feature", "properties": {"region_id": rid, "name": rid}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+            {
+                "type": "Feature",
+                "properties": {"region_id": rid, "name": rid},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
         )
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     return path
@@ -78,7 +126,9 @@ def facility_value(i: int, k: int, base: float, factor: float) -> tuple[float | 
 
 
 def market_value(j: int, k: int) -> tuple[float, float]:
-    return round(60 + 40 * math.sin(k / 5 + j) + 10 * j, 2), round(1500 + 900 * j + 300 * math.cos(k / 7), 1)
+    return round(60 + 40 * math.sin(k / 5 + j) + 10 * j, 2), round(
+        1500 + 900 * j + 300 * math.cos(k / 7), 1
+    )
 
 
 def write_consolidate_csv(path: Path, intervals: int = 12) -> Path:
@@ -117,15 +167,29 @@ def read_csv_events(path: Path) -> list[tuple[str, bytes]]:
                 if p == "" and e == "":
                     continue
                 out.append(
-                    (f"facility/{f}", encode_facility_event(f, ts, float(p) if p else None, float(e) if e else None))
+                    (
+                        f"facility/{f}",
+                        encode_facility_event(
+                            f, ts, float(p) if p else None, float(e) if e else None
+                        ),
+                    )
                 )
             for r in reg:
                 p, d = row[f"price_{r}"], row[f"demand_{r}"]
-                out.append((f"market/{r}", encode_market_event(r, ts, float(p) if p else None, float(d) if d else None)))
+                out.append(
+                    (
+                        f"market/{r}",
+                        encode_market_event(
+                            r, ts, float(p) if p else None, float(d) if d else None
+                        ),
+                    )
+                )
     return out
 
 
-def expected_figures_from_csv(path: Path, regions: set[str] | None = None, groups: set[str] | None = None) -> dict:
+def expected_figures_from_csv(
+    path: Path, regions: set[str] | None = None, groups: set[str] | None = None
+) -> dict:
     """The headline figures at the CSV's last row, computed straight from the file.
 
     Deliberately independent of nemlive.charts: generation = sum of positive power, emissions =
@@ -169,15 +233,25 @@ def expected_figures_from_csv(path: Path, regions: set[str] | None = None, group
 
 
 def publish_events(
-    port: int, base: str, events: list[tuple[str, bytes]], *, retain: bool = True, host: str = "127.0.0.1"
+    port: int,
+    base: str,
+    events: list[tuple[str, bytes]],
+    *,
+    retain: bool = True,
+    host: str = "127.0.0.1",
 ) -> None:
     """Publish ``events`` with QoS 1 from a fresh paho client and wait for every ack."""
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"test-pub-{time.time_ns()}")
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"test-pub-{time.time_ns()}"
+    )
     client.max_inflight_messages_set(100)
     client.connect(host, port)
     client.loop_start()
     try:
-        infos = [client.publish(f"{base}/{suffix}", payload, qos=QOS, retain=retain) for suffix, payload in events]
+        infos = [
+            client.publish(f"{base}/{suffix}", payload, qos=QOS, retain=retain)
+            for suffix, payload in events
+        ]
         for info in infos:
             info.wait_for_publish(timeout=30)
             if not info.is_published():
@@ -189,7 +263,9 @@ def publish_events(
 
 def publish_raw(port: int, items: list[tuple[str, bytes]], host: str = "127.0.0.1") -> None:
     """Publish (full topic, payload) pairs, QoS 1, not retained, waiting for every ack."""
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"test-raw-{time.time_ns()}")
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"test-raw-{time.time_ns()}"
+    )
     client.max_inflight_messages_set(100)
     client.connect(host, port)
     client.loop_start()

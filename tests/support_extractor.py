@@ -75,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -110,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serve(answer: Callable[[Seen], Reply]) -> Iterator[_Server]:
     server = _Server(answer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server
@@ -181,14 +181,15 @@ class RecordedOE:
             return self._facility_data(seen.query)
         if path == "/market/network/NEM":
             return Reply(
-                404, oe_error("No market data available for network NEM in the specified time range")
+                404,
+                oe_error("No market data available for network NEM in the specified time range"),
             )
         return Reply(404, {"detail": "Not Found"})
 
     def _facility_data(self, query: dict[str, list[str]]) -> Reply:
         codes = query.get("facility_code", [])
         if len(codes) > 30:
-            return Reply(422, {"detail": [{"type": "too_long", "loc": ["query", "facility_code"], "msg": "List should have at most 30 items after validation, not %d" % len(codes), "input": codes}]})  # fmt: skip
+            return Reply(422, {"detail": [{"type": "too_long", "loc": ["query", "facility_code"], "msg": f"List should have at most 30 items after validation, not {len(codes)}", "input": codes}]})  # fmt: skip
         window = (query.get("date_start", [""])[0], query.get("date_end", [""])[0])
         wanted = set(codes)
         if window != (self.request["date_start"], self.request["date_end"]):
@@ -205,7 +206,9 @@ class RecordedOE:
         if not data:
             return Reply(
                 404,
-                oe_error(f"No data available for facility={sorted(codes)} in the specified time range"),
+                oe_error(
+                    f"No data available for facility={sorted(codes)} in the specified time range"
+                ),
             )
         return Reply(200, {**{k: v for k, v in self.day.items() if k != "data"}, "data": data})
 

@@ -13,7 +13,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from nemlive.columns import build_column, build_header
 from nemlive.nemtime import NEM_TZ
@@ -72,11 +75,18 @@ class Collector:
         self.client.on_message = self._on_message
         self.port = port
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         if not flags.session_present or not self._subscribed.is_set():
             client.subscribe(f"{self.base}/#", qos=self.qos)
 
-    def _on_message(self, client, userdata, msg) -> None:  # noqa: ANN001
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
             self.messages.append(
                 Received(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), time.monotonic())

@@ -1,0 +1,134 @@
+"""Pure builders of figures, chart frames and tables, checked against a small consolidate.csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import context
+from nemlive import charts
+from nemlive.events import REGIONS
+from nemlive.ingest import handle_message
+from nemlive.livestate import LiveState, Snapshot
+from support_dashboard import (
+    expected_figures_from_csv,
+    read_csv_events,
+    write_consolidate_csv,
+    write_facilities_csv,
+)
+
+ALL = set(REGIONS)
+
+
+@pytest.mark.parametrize(
+    ("max_ts", "prev_ts", "regions", "quiet", "expected"),
+    [
+        (None, None, set(), None, None),
+        (600, None, set(), 0.0, 600),  # only one timestamp so far
+        (600, 300, set(), 0.1, 300),  # row still streaming: the previous one
+        (600, 300, {"NSW1", "VIC1"}, 0.1, 300),  # some market events: not yet
+        (600, 300, ALL, 0.1, 600),  # every region reported: the row is done
+        (600, 300, set(), 5.0, 600),  # quiet for SETTLE_S: nothing more is coming
+    ],
+    ids=["empty", "first", "streaming", "partial-market", "row-done", "quiet"],
+)
+def test_select_figure_time(max_ts, prev_ts, regions, quiet, expected) -> None:  # type: ignore[no-untyped-def]
+    assert charts.select_figure_time(max_ts, prev_ts, regions, quiet) == expected
+
+
+def _fed_state(tmp_path: Path, intervals: int = 12, upto: int | None = None) -> tuple[Snapshot, dict, Path]:
+    facilities = context.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
+    csv_path = write_consolidate_csv(tmp_path / "c.csv", intervals=intervals)
+    state = LiveState(facilities.keys())
+    events = read_csv_events(csv_path)
+    for suffix, payload in events[:upto]:
+        assert handle_message(state, "b", f"b/{suffix}", payload) == "stored"
+    return state.snapshot(), facilities, csv_path
+
+
+@pytest.mark.parametrize(
+    ("regions", "groups"),
+    [(None, None), ({"VIC1", "QLD1"}, None), (None, {"coal", "solar"}), ({"QLD1"}, {"coal"})],
+    ids=["all", "regions", "groups", "both"],
+)
+def test_figures_equal_the_csv_at_the_last_timestamp(tmp_path: Path, regions, groups) -> None:  # type: ignore[no-untyped-def]
+    snap, facilities, csv_path = _fed_state(tmp_path)
+    at = charts.select_figure_time(snap.max_ts, snap.prev_ts, snap.market_regions_at_max, 0.0)
+    assert at == snap.max_ts  # the whole last row arrived, markets included
+    fig = charts.compute_figures(
+        snap.facility_history, snap.region_history, facilities, at, regions=regions, groups=groups
+    )
+    want = expected_figures_from_csv(csv_path, regions, groups)
+    assert charts.to_nem_naive(at).isoformat() == want["timestamp"][:19]
+    assert fig.generation_mw == pytest.approx(want["generation_mw"])
+    assert fig.emissions_t == pytest.approx(want["emissions_t"])
+    assert fig.emissions_t_per_h == pytest.approx(want["emissions_t_per_h"])
+    assert fig.intensity_t_per_mwh == pytest.approx(want["intensity"])
+    assert fig.price_dmwh == pytest.approx(want["price"])
+    assert fig.demand_mw == pytest.approx(want["demand_mw"])
+    assert fig.renewable_share == pytest.approx(want["renewable_share"])
+
+
+def test_figures_stay_on_the_complete_row_while_the_next_streams_in(tmp_path: Path) -> None:
+    full, facilities, csv_path = _fed_state(tmp_path, intervals=12)
+    # Stop three facility events into the last row (its 7 facility events, then 5 market events).
+    events = read_csv_events(csv_path)
+    partial, _, _ = _fed_state(tmp_path, intervals=12, upto=len(events) - 5 - 4)
+    at = charts.select_figure_time(partial.max_ts, partial.prev_ts, partial.market_regions_at_max, 0.1)
+    assert at == partial.prev_ts and at < partial.max_ts
+    fig = charts.compute_figures(partial.facility_history, partial.region_history, facilities, at)
+    ref = charts.compute_figures(full.facility_history, full.region_history, facilities, at)
+    assert fig == ref  # the previous row is complete, so its figures are final
+
+
+def test_figures_without_data() -> None:
+    fig = charts.compute_figures({}, {}, {}, None)
+    assert fig.time is None and fig.generation_mw is None
+    assert set(charts.format_figures(fig).values()) == {"–"}
+
+
+def test_format_figures() -> None:
+    fig = charts.Figures(0, 12345.6, 189.44, 2273.28, 0.72319, 70.5, 15018.2, 0.1702, 7, 5)
+    assert charts.format_figures(fig) == {
+        "Generation": "12,346 MW",
+        "Emissions": "189.4 t/5 min",
+        "Emissions rate": "2,273 t/h",
+        "Intensity": "0.723 t/MWh",
+        "Price (demand-weighted)": "$70.50/MWh",
+        "Demand": "15,018 MW",
+        "Renewable share": "17.0 %",
+    }
+
+
+def test_chart_frames(tmp_path: Path) -> None:
+    snap, facilities, _ = _fed_state(tmp_path, intervals=12)
+    gen = charts.build_generation_frame(snap.facility_history, facilities)
+    assert set(gen.columns) == {"time", "group", "label", "mw"}
+    assert gen["time"].nunique() == 12
+    assert set(gen["group"]) == {"coal", "gas", "wind", "solar", "hydro"}  # battery charging excluded
+    assert (gen["mw"] > 0).all()
+    emis = charts.build_emissions_frame(snap.facility_history, facilities, groups={"coal"})
+    assert len(emis) == 12 and (emis["t"] > 0).all()
+    market = charts.build_market_frame(snap.region_history, regions={"SA1", "VIC1"})
+    assert len(market) == 24 and set(market["region"]) == {"SA1", "VIC1"}
+    # Naive NEM time on the axis: the first interval ends at 10:05 NEM.
+    assert str(market["time"].min()) == "2025-10-15 10:05:00"
+    for chart in (
+        charts.build_generation_chart(gen),
+        charts.build_emissions_chart(emis),
+        charts.build_region_line_chart(market, "price", "$/MWh"),
+    ):
+        assert chart.to_dict()["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+
+
+def test_tables_newest_first_with_lookup_names(tmp_path: Path) -> None:
+    snap, facilities, _ = _fed_state(tmp_path, intervals=3)
+    fac = charts.build_recent_facility_table(snap.recent_facility, facilities, limit=5)
+    assert len(fac) == 5 and fac.iloc[0]["facility_id"] == snap.recent_facility[-1][1]
+    assert fac.iloc[0]["name"] == facilities[fac.iloc[0]["facility_id"]].name
+    mkt = charts.build_recent_market_table(snap.recent_market)
+    assert len(mkt) == 15 and list(mkt.columns) == ["received", "timestamp", "region_id", "price_dmwh", "demand_mw"]
+    assert "facility_id" in fac.to_csv(index=False).splitlines()[0]
+    hist = charts.build_facility_history_frame(snap.facility_history["TSOLAR1"])
+    assert list(hist.columns) == ["time", "power_mw", "co2_tonnes"]

@@ -1,0 +1,167 @@
+"""dashboard.py through Streamlit's AppTest: broker down, injected state, filters, missing lookups.
+
+State is injected the way an embedding would: a Hub (LiveState + a not-started client) under
+``dashboard.HUB_KEY`` in session state, filled through the real decode/store path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import context
+from conftest import ROOT, free_port
+from nemlive import charts
+from nemlive.ingest import Hub, handle_message
+from nemlive.livestate import LiveState
+from nemlive.mqttconfig import resolve_mqtt_settings
+from support_dashboard import (
+    expected_figures_from_csv,
+    read_csv_events,
+    write_consolidate_csv,
+    write_facilities_csv,
+    write_regions_geojson,
+)
+
+APP = str(ROOT / "dashboard.py")
+HUB_KEY = "nemlive_hub"
+
+
+@pytest.fixture(autouse=True)
+def _release_cached_hubs() -> Iterator[None]:
+    yield
+    st.cache_resource.clear()  # calls on_release: stops every MQTT client the app started
+
+
+@pytest.fixture
+def lookups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    fac = write_facilities_csv(tmp_path / "facilities.csv")
+    reg = write_regions_geojson(tmp_path / "regions.geojson")
+    monkeypatch.setenv("NEMLIVE_FACILITIES", str(fac))
+    monkeypatch.setenv("NEMLIVE_REGIONS", str(reg))
+    monkeypatch.setenv("MQTT_HOST", "127.0.0.1")
+    monkeypatch.setenv("MQTT_PORT", str(free_port()))  # nothing listens there
+    return fac, reg
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.main.metric}
+
+
+def _deck(at: AppTest) -> dict:
+    charts_ = at.get("deck_gl_json_chart")
+    assert len(charts_) == 1
+    return json.loads(charts_[0].proto.json)
+
+
+def _injected_hub(fac_path: Path, tmp_path: Path, intervals: int = 12) -> tuple[Hub, Path]:
+    facilities = context.load_facilities(fac_path)
+    state = LiveState(facilities.keys())
+    csv_path = write_consolidate_csv(tmp_path / "c.csv", intervals=intervals)
+    for suffix, payload in read_csv_events(csv_path):
+        handle_message(state, "nem/stream", f"nem/stream/{suffix}", payload)
+    settings = resolve_mqtt_settings({}, host="127.0.0.1", port=free_port())
+    return Hub(state, settings, autostart=False), csv_path
+
+
+def test_page_renders_with_the_broker_down(lookups) -> None:  # type: ignore[no-untyped-def]
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert set(_metrics(at).values()) == {"–"}
+    assert any("Waiting for data" in i.value for i in at.info)
+    status = " ".join(m.value for m in at.sidebar.markdown)
+    assert "connecting" in status or "down" in status
+    assert not at.warning  # both lookups were found
+    spec = _deck(at)
+    assert [layer["id"] for layer in spec["layers"]] == ["regions", "facilities"]
+    assert spec["layers"][1]["data"] == []
+
+
+def test_missing_lookups_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEMLIVE_FACILITIES", str(tmp_path / "nope.csv"))
+    monkeypatch.setenv("NEMLIVE_REGIONS", str(tmp_path / "nope.geojson"))
+    monkeypatch.setenv("MQTT_PORT", str(free_port()))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "nope.csv` not found: run `python extractor.py`" in warnings
+    assert "nope.geojson` not found" in warnings
+    assert [layer["id"] for layer in _deck(at)["layers"]] == ["facilities"]
+
+
+def test_bad_configuration_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MQTT_PORT", "70000")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert "MQTT_PORT=70000 is out of range" in at.error[0].value
+
+
+def test_injected_state_gives_the_figures_and_deck_layers(lookups, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    hub, csv_path = _injected_hub(lookups[0], tmp_path)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[HUB_KEY] = hub
+    at.run()
+    assert not at.exception
+    want = expected_figures_from_csv(csv_path)
+    expected = charts.format_figures(
+        charts.Figures(
+            0,
+            want["generation_mw"],
+            want["emissions_t"],
+            want["emissions_t_per_h"],
+            want["intensity"],
+            want["price"],
+            want["demand_mw"],
+            want["renewable_share"],
+            0,
+            0,
+        )
+    )
+    assert _metrics(at) == expected
+    spec = _deck(at)
+    layers = {layer["id"]: layer for layer in spec["layers"]}
+    assert set(layers) == {"regions", "facilities"}
+    assert {r["facility_id"] for r in layers["facilities"]["data"]} == {
+        "TCOAL1", "TGAS1", "TWIND1", "TSOLAR1", "TBATT1", "THYDRO1", "TCOAL2"
+    }
+    sidebar = {m.label: m.value for m in at.sidebar.metric}
+    assert sidebar["Received"] == f"{len(read_csv_events(csv_path)):,}"
+    assert sidebar["Rejected"] == "0" and sidebar["Unknown facilities"] == "0"
+
+
+def test_filters_change_the_rows_and_the_figures(lookups, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    hub, csv_path = _injected_hub(lookups[0], tmp_path)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[HUB_KEY] = hub
+    at.run()
+    before = _metrics(at)
+    at.multiselect(key="f_regions").set_value(["VIC1"]).run()
+    assert not at.exception
+    rows = {layer["id"]: layer for layer in _deck(at)["layers"]}["facilities"]["data"]
+    assert {r["facility_id"] for r in rows} == {"TGAS1", "TBATT1"}
+    want = expected_figures_from_csv(csv_path, regions={"VIC1"})
+    after = _metrics(at)
+    assert after != before
+    assert after["Generation"] == f"{want['generation_mw']:,.0f} MW"
+    assert after["Demand"] == f"{want['demand_mw']:,.0f} MW"
+    at.multiselect(key="f_groups").set_value(["battery"]).run()
+    rows = {layer["id"]: layer for layer in _deck(at)["layers"]}["facilities"]["data"]
+    assert [r["facility_id"] for r in rows] == ["TBATT1"]
+    at.toggle(key="m_markers").set_value(False).run()
+    assert "facilities" not in {layer["id"] for layer in _deck(at)["layers"]}
+
+
+def test_facility_detail_from_the_select_box(lookups, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    hub, _ = _injected_hub(lookups[0], tmp_path)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[HUB_KEY] = hub
+    at.run()
+    at.selectbox(key="live_detail").set_value("TCOAL1").run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.main.markdown)
+    assert "Test Coal One" in text and "Capacity: 2,000 MW" in text

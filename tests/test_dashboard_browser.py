@@ -1,0 +1,191 @@
+"""The dashboard in a real browser: mosquitto + streamlit run dashboard.py + publisher.py + Chromium.
+
+Drives Debian's /usr/bin/chromium through Playwright (never downloads a browser). Skips when
+Chromium is absent, fails instead under REQUIRE_BROWSER=1. ``SAVE_SCREENSHOT=path`` also writes
+the final screenshot there (the README's docs/screenshot.png is made this way).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import PYTHON, ROOT, clean_subprocess_env, free_port, wait_for_port
+from nemlive import charts, mapview
+from support_dashboard import (
+    TEST_FACILITIES,
+    expected_figures_from_csv,
+    publish_events,
+    read_csv_events,
+    write_consolidate_csv,
+    write_facilities_csv,
+    write_regions_geojson,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+TOPIC = "nem/browser"
+VIEWPORT = {"width": 1500, "height": 1000}
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _need_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is absent (apt-get install chromium)"
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(reason + " (REQUIRE_BROWSER=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def dashboard(mosquitto, tmp_path: Path) -> Iterator[tuple[str, Path]]:  # type: ignore[no-untyped-def]
+    """``streamlit run dashboard.py`` on a free port, with test lookups; yields (url, csv)."""
+    _need_chromium()
+    fac = write_facilities_csv(tmp_path / "facilities.csv")
+    reg = write_regions_geojson(tmp_path / "regions.geojson")
+    csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=24)
+    port = free_port()
+    env = clean_subprocess_env(
+        MQTT_HOST="127.0.0.1",
+        MQTT_PORT=str(mosquitto.port),
+        MQTT_TOPIC=TOPIC,
+        NEMLIVE_FACILITIES=str(fac),
+        NEMLIVE_REGIONS=str(reg),
+    )
+    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}/", csv_path
+    finally:
+        proc.terminate()
+        try:
+            rc = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait(timeout=5)
+        log.close()
+        text = (tmp_path / "streamlit.log").read_text(errors="replace")
+        assert "Traceback" not in text, text
+        assert rc in (0, -15), f"streamlit exited with {rc}: {text[-2000:]}"
+
+
+def _publish(csv_path: Path, port: int, tmp_path: Path) -> None:
+    """Replay the CSV once with publisher.py (or paho directly if publisher.py is absent)."""
+    if not (ROOT / "publisher.py").exists():
+        publish_events(port, TOPIC, read_csv_events(csv_path), retain=True)
+        return
+    run = subprocess.run(
+        [PYTHON, str(ROOT / "publisher.py"), "--csv", str(csv_path), "--host", "127.0.0.1", "--port", str(port),
+         "--topic", TOPIC, "--delay", "0", "--cooldown", "0", "--cycles", "1", "--no-embedded-broker",
+         "--checkpoint", str(tmp_path / "checkpoint.json")],
+        cwd=ROOT, env=clean_subprocess_env(), capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def _screen_xy(lon: float, lat: float, box: dict) -> tuple[float, float]:
+    """Web-Mercator pixel of (lon, lat) on the deck canvas at the constant initial view."""
+    view = mapview.INITIAL_VIEW
+    scale = 512 * 2 ** view["zoom"] / (2 * math.pi)
+
+    def merc(lo: float, la: float) -> tuple[float, float]:
+        return math.radians(lo) * scale, -math.log(math.tan(math.pi / 4 + math.radians(la) / 2)) * scale
+
+    cx, cy = merc(view["longitude"], view["latitude"])
+    x, y = merc(lon, lat)
+    return box["x"] + box["width"] / 2 + (x - cx), box["y"] + box["height"] / 2 + (y - cy)
+
+
+def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+    from playwright.sync_api import expect, sync_playwright
+
+    url, csv_path = dashboard
+    off_machine: list[str] = []
+    errors: list[str] = []
+
+    def route(r) -> None:  # type: ignore[no-untyped-def]
+        host = urlsplit(r.request.url).hostname or ""
+        if r.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            r.continue_()
+        else:
+            off_machine.append(r.request.url)
+            r.abort()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.route("**/*", route)
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            expect(sidebar.get_by_text("connected", exact=True)).to_be_visible(timeout=30_000)
+
+            _publish(csv_path, mosquitto.port, tmp_path)
+
+            want = expected_figures_from_csv(csv_path)
+            expected = charts.format_figures(
+                charts.Figures(0, want["generation_mw"], want["emissions_t"], want["emissions_t_per_h"],
+                               want["intensity"], want["price"], want["demand_mw"], want["renewable_share"], 0, 0)
+            )
+            assert all(v != "–" and not v.startswith("0 ") for v in expected.values())
+            for label, text in expected.items():
+                metric = page.locator('[data-testid="stMetric"]', has_text=label).first
+                expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(text, timeout=20_000)
+
+            canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
+            expect(canvas).to_be_visible(timeout=10_000)
+            box = canvas.bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 300
+            shot = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
+            assert len(shot.getcolors(maxcolors=1 << 20) or []) > 50, "the deck.gl canvas looks blank"
+
+            # Hover the icons: the tooltip shows the facility, with its name as plain text.
+            by_id = {f[0]: f for f in TEST_FACILITIES}
+            for fid, name in (("TCOAL1", "Test Coal One"), ("TGAS1", "Test Gas <b>&amp; Co</b>")):
+                lat, lon = by_id[fid][3], by_id[fid][4]
+                page.mouse.move(*_screen_xy(lon, lat, box))
+                tooltip = page.locator(".deck-tooltip")
+                expect(tooltip).to_be_visible(timeout=5_000)
+                expect(tooltip).to_contain_text(name)
+                assert "MW" in tooltip.inner_text() and "NEM" in tooltip.inner_text()
+                page.mouse.move(box["x"] + 5, box["y"] + 5)
+
+            page.mouse.move(0, 0)
+            time.sleep(1)
+            target = tmp_path / "screenshot.png"
+            page.screenshot(path=str(target), full_page=True)
+            if os.environ.get("SAVE_SCREENSHOT"):
+                shutil.copy(target, os.environ["SAVE_SCREENSHOT"])
+        finally:
+            browser.close()
+
+    assert off_machine == [], f"requests left the machine: {off_machine}"
+    assert errors == [], f"console errors: {errors}"

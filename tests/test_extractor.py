@@ -1,0 +1,390 @@
+"""extractor.py end to end: the CLI as a subprocess, over HTTP, against the OE simulator.
+
+One test per injected fault: either retried to the same bytes as a clean run, or a clear
+one-line error with the previous cache left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import subprocess
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nemlive.columns import build_header
+from oesim.testing import run_simulator  # test infrastructure; production never imports it
+from tests.support_extractor import column, read_csv, run_extractor
+
+KEY = "nemlive-test-key-Qx7Zr4Wp"  # distinctive, so a leak is easy to find
+WEEK = ["--start", "2025-10-01", "--end", "2025-10-08"]
+SPLIT = {"battery_charging", "battery_discharging"}
+
+
+@pytest.fixture
+def sim() -> Iterator[Any]:
+    with run_simulator(dataset="small", keys=(KEY,)) as handle:
+        yield handle
+
+
+def extract(
+    sim: Any, workdir: Path, *args: str, key: str = KEY, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    proc = run_extractor(
+        [*WEEK, *args] if "--start" not in args else list(args),
+        cwd=workdir,
+        OPENELECTRICITY_API_KEY=key,
+        OPENELECTRICITY_API_URL=sim.url,
+        timeout=120,
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The last stderr line, which must be our single error line (no traceback)."""
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines and lines[-1].startswith("extractor.py: error: ")
+    return lines[-1]
+
+
+@pytest.fixture(scope="module")
+def clean_week(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A clean 7-day extraction of the small catalogue: the reference for the fault tests."""
+    workdir = tmp_path_factory.mktemp("clean")
+    with run_simulator(dataset="small", keys=(KEY,)) as handle:
+        proc = extract(handle, workdir, "--verbose", check=True)
+        requests = handle.requests.records()
+        facilities = handle.dataset.facilities()
+        dataset = handle.dataset
+    return {
+        "dir": workdir,
+        "proc": proc,
+        "csv": (workdir / "consolidate.csv").read_bytes(),
+        "requests": requests,
+        "facilities": facilities,
+        "dataset": dataset,
+    }
+
+
+# ------------------------------------------------------------------ a clean week
+
+
+def test_week_is_three_requests_and_2016_rows(clean_week: dict[str, Any]) -> None:
+    paths = [r.path for r in clean_week["requests"]]
+    assert paths == ["/v4/facilities/", "/v4/data/facilities/NEM", "/v4/market/network/NEM"]
+    header, rows = read_csv(clean_week["dir"] / "consolidate.csv")
+    assert len(rows) == 2016
+    stamps = column(header, rows, "timestamp")
+    assert stamps[0] == "2025-10-01T00:00:00+10:00"
+    assert stamps[-1] == "2025-10-07T23:55:00+10:00"
+    times = [datetime.fromisoformat(s).timestamp() for s in stamps]
+    assert all(b - a == 300 for a, b in itertools.pairwise(times))
+
+
+def test_week_header_and_lookup_follow_the_contracts(clean_week: dict[str, Any]) -> None:
+    header, _ = read_csv(clean_week["dir"] / "consolidate.csv")
+    lookup_header, lookup_rows = read_csv(clean_week["dir"] / "data" / "facilities.csv")
+    operational = sorted(
+        f["code"]
+        for f in clean_week["facilities"]
+        if f["network_id"] == "NEM"
+        and any(u["status_id"] in ("operating", "commissioning") for u in f["units"])
+    )
+    assert sorted(r[0] for r in lookup_rows) == operational
+    assert header == build_header(operational, ["NSW1", "QLD1", "SA1", "TAS1", "VIC1"])
+    assert lookup_header[0] == "facility_id"
+
+
+def test_week_power_matches_the_simulated_units(clean_week: dict[str, Any]) -> None:
+    """Facility power from the simulator's own unit series, summed here independently."""
+    header, rows = read_csv(clean_week["dir"] / "consolidate.csv")
+    stamps = column(header, rows, "timestamp")
+    times = [datetime.fromisoformat(s) for s in stamps]
+    dataset = clean_week["dataset"]
+    checked = 0
+    for fac in clean_week["facilities"]:
+        name = f"power_{fac['code']}"
+        if name not in header:
+            continue
+        bidirectional = any(u["fueltech_id"] == "battery" for u in fac["units"])
+        expected: list[float | None] = [None] * len(times)
+        for u in fac["units"]:
+            if u["status_id"] == "retired" or (bidirectional and u["fueltech_id"] in SPLIT):
+                continue
+            sign = -1.0 if u["fueltech_id"] in ("pumps", "battery_charging") else 1.0
+            for i, v in enumerate(dataset.unit_power(u["code"], times)):
+                if v is not None:
+                    expected[i] = (expected[i] or 0.0) + sign * v
+        for cell, want in zip(column(header, rows, name), expected, strict=True):
+            if want is None:
+                assert cell == ""
+            else:
+                assert float(cell) == pytest.approx(want, abs=1e-3), name
+                checked += 1
+    assert checked > 10_000
+
+
+def test_week_market_is_joined(clean_week: dict[str, Any]) -> None:
+    header, rows = read_csv(clean_week["dir"] / "consolidate.csv")
+    for region in ("NSW1", "QLD1", "SA1", "TAS1", "VIC1"):
+        prices = column(header, rows, f"price_{region}")
+        assert sum(1 for p in prices if p != "") > 2000
+        assert all(math.isfinite(float(p)) for p in prices if p)
+
+
+def test_week_progress_and_summary_on_stderr(clean_week: dict[str, Any]) -> None:
+    err = clean_week["proc"].stderr
+    assert "facility data: batch 1/1" in err
+    assert "elapsed" in err
+    assert "2016 rows" in err and "missing intervals" in err and "MB" in err
+    assert clean_week["proc"].stdout == ""
+
+
+def test_same_inputs_give_byte_identical_csv(
+    clean_week: dict[str, Any], sim: Any, tmp_path: Path
+) -> None:
+    extract(sim, tmp_path, check=True)
+    assert (tmp_path / "consolidate.csv").read_bytes() == clean_week["csv"]
+    first = json.loads((clean_week["dir"] / "consolidate.meta.json").read_text())
+    second = json.loads((tmp_path / "consolidate.meta.json").read_text())
+    first.pop("written_at"), second.pop("written_at")
+    first.pop("api_url"), second.pop("api_url")  # another simulator, another port
+    assert first == second
+
+
+def test_the_key_never_reaches_output_or_files(clean_week: dict[str, Any]) -> None:
+    proc = clean_week["proc"]  # run with --verbose: every request is logged
+    assert "GET " in proc.stderr
+    assert KEY not in proc.stdout + proc.stderr
+    for path in clean_week["dir"].rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+    meta = json.loads((clean_week["dir"] / "consolidate.meta.json").read_text())
+    assert meta["source"] == "simulator"
+    assert meta["api_url"].startswith("http://127.0.0.1:")
+
+
+def test_eight_days_are_two_windows_without_overlap(sim: Any, tmp_path: Path) -> None:
+    extract(sim, tmp_path, "--start", "2025-10-01", "--end", "2025-10-09", check=True)
+    data = [r for r in sim.requests if "/data/facilities/" in r.path]
+    assert len(data) == 2
+    assert "date_end=2025-10-08T00%3A00%3A00" in data[0].query
+    assert "date_start=2025-10-08T00%3A00%3A00" in data[1].query
+    header, rows = read_csv(tmp_path / "consolidate.csv")
+    stamps = column(header, rows, "timestamp")
+    assert len(stamps) == len(set(stamps)) == 8 * 288
+
+
+def test_facilities_filter_limits_the_extraction(sim: Any, tmp_path: Path) -> None:
+    extract(sim, tmp_path, *WEEK, "--facilities", "TALLAWANG,GUNYAH", check=True)
+    header, _ = read_csv(tmp_path / "consolidate.csv")
+    assert [c for c in header if c.startswith("power_")] == ["power_GUNYAH", "power_TALLAWANG"]
+
+
+def test_unknown_facility_code_is_a_usage_error(sim: Any, tmp_path: Path) -> None:
+    proc = extract(sim, tmp_path, *WEEK, "--facilities", "NOSUCH")
+    assert proc.returncode == 2
+    assert "NOSUCH" in one_line_error(proc)
+
+
+# ------------------------------------------------------------------ faults
+
+
+@pytest.fixture
+def previous_cache(tmp_path: Path) -> bytes:
+    content = b"timestamp,power_OLD\n2025-09-01T00:05:00+10:00,1\n"
+    (tmp_path / "consolidate.csv").write_bytes(content)
+    return content
+
+
+def assert_untouched(workdir: Path, previous: bytes) -> None:
+    assert (workdir / "consolidate.csv").read_bytes() == previous
+    assert not (workdir / "consolidate.meta.json").exists()
+    assert not (workdir / "data" / "facilities.csv").exists()
+    assert [p.name for p in workdir.rglob("*.tmp")] == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "count", "extra"),
+    [
+        pytest.param("500", 2, {}, id="500"),
+        pytest.param("502", 1, {}, id="502-html"),
+        pytest.param("503", 2, {}, id="503"),
+        pytest.param("504", 1, {}, id="504-html"),
+        pytest.param("429", 1, {"seconds": 1}, id="429-retry-after"),
+        pytest.param("truncated", 1, {}, id="truncated-json"),
+        pytest.param("truncated_close", 1, {}, id="truncated-connection"),
+        pytest.param("slow", 1, {"seconds": 5}, id="read-timeout"),
+    ],
+)
+def test_transient_faults_are_retried_to_the_same_bytes(
+    clean_week: dict[str, Any], sim: Any, tmp_path: Path, kind: str, count: int, extra: dict
+) -> None:
+    sim.faults.inject(kind, count=count, path_contains="/data/", **extra)
+    proc = extract(sim, tmp_path, "--retry-backoff", "0.05", "--timeout", "1.5")
+    assert proc.returncode == 0, proc.stderr
+    assert "retry 1 of 5" in proc.stderr
+    assert (tmp_path / "consolidate.csv").read_bytes() == clean_week["csv"]
+    if kind != "slow":  # the slow request is logged only when its handler wakes up
+        assert sim.requests.count("/data/facilities/") == count + 1
+    if kind == "429":
+        assert "in 1.0 s" in proc.stderr  # Retry-After honoured
+
+
+def test_faults_on_the_market_and_facilities_routes_are_retried(
+    clean_week: dict[str, Any], sim: Any, tmp_path: Path
+) -> None:
+    sim.faults.inject("503", count=1, path_contains="/facilities/")
+    sim.faults.inject("500", count=1, path_contains="/market/")
+    proc = extract(sim, tmp_path, "--retry-backoff", "0.05")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "consolidate.csv").read_bytes() == clean_week["csv"]
+
+
+def test_too_many_failures_stop_with_the_previous_cache_intact(
+    sim: Any, tmp_path: Path, previous_cache: bytes
+) -> None:
+    sim.faults.inject("503", count=10, path_contains="/data/")
+    proc = extract(sim, tmp_path, "--retry-backoff", "0.01", "--max-retries", "2")
+    assert proc.returncode == 1
+    line = one_line_error(proc)
+    assert "failed 3 times" in line and "HTTP 503 (Maintenance Mode)" in line
+    assert_untouched(tmp_path, previous_cache)
+
+
+def test_key_rejected_mid_run_stops_at_once(
+    sim: Any, tmp_path: Path, previous_cache: bytes
+) -> None:
+    sim.faults.inject("401", count=1, path_contains="/data/")
+    proc = extract(sim, tmp_path)
+    assert proc.returncode == 1
+    line = one_line_error(proc)
+    assert "API key was rejected" in line and "Authentication failed" in line
+    assert sim.requests.count("/data/facilities/") == 1  # no retry
+    assert_untouched(tmp_path, previous_cache)
+    assert KEY not in proc.stderr
+
+
+def test_wrong_key_is_rejected_without_showing_it(
+    sim: Any, tmp_path: Path, previous_cache: bytes
+) -> None:
+    wrong = "wrong-key-Jd93kLmq01"
+    proc = extract(sim, tmp_path, key=wrong)
+    assert proc.returncode == 1
+    assert "API key was rejected (401 Invalid API key)" in one_line_error(proc)
+    assert wrong not in proc.stderr + proc.stdout
+    assert_untouched(tmp_path, previous_cache)
+
+
+def test_legacy_416_is_an_empty_batch(sim: Any, tmp_path: Path) -> None:
+    # Two windows; the first answers the legacy "no data" 416, the second has data.
+    sim.faults.inject("416", count=1, path_contains="/data/")
+    proc = extract(sim, tmp_path, "--start", "2025-10-01", "--end", "2025-10-09")
+    assert proc.returncode == 0, proc.stderr
+    header, rows = read_csv(tmp_path / "consolidate.csv")
+    assert len(rows) == 288
+    assert column(header, rows, "timestamp")[0] == "2025-10-08T00:00:00+10:00"
+    meta = json.loads((tmp_path / "consolidate.meta.json").read_text())
+    assert meta["missing_intervals"] == 7 * 288
+
+
+def test_no_data_at_all_fails_and_keeps_the_cache(
+    sim: Any, tmp_path: Path, previous_cache: bytes
+) -> None:
+    sim.faults.inject("416", count=1, path_contains="/data/")  # "no data" for the only batch
+    proc = extract(sim, tmp_path)
+    assert proc.returncode == 1
+    assert "no facility data" in one_line_error(proc)
+    assert_untouched(tmp_path, previous_cache)
+
+
+def test_400_stops_with_the_server_message(tmp_path: Path, previous_cache: bytes) -> None:
+    with run_simulator(dataset="small", keys=(KEY,), enforce_history=True) as handle:
+        proc = extract(handle, tmp_path, "--start", "2020-01-01", "--end", "2020-01-02")
+    assert proc.returncode == 1
+    line = one_line_error(proc)
+    assert "(400): Date start is too far in the past" in line
+    assert_untouched(tmp_path, previous_cache)
+
+
+# ------------------------------------------------------------------ CLI without a server
+
+
+def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_extractor(list(args), cwd=tmp_path, timeout=60, **env)
+
+
+def test_missing_key_says_how_to_get_one(tmp_path: Path) -> None:
+    proc = run_cli(tmp_path)
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "OPENELECTRICITY_API_KEY" in line
+    assert "https://platform.openelectricity.org.au" in line
+    assert "python -m oesim" in line and "OPENELECTRICITY_API_URL" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "text"),
+    [
+        pytest.param(["--start", "01/10/2025"], {}, "is not YYYY-MM-DD", id="bad-date"),
+        pytest.param(
+            ["--start", "2025-10-08", "--end", "2025-10-01"], {}, "is not before", id="reversed"
+        ),
+        pytest.param(["--start", "2025-10-01T10:03"], {}, "5-minute grid", id="off-grid"),
+        pytest.param(["--network", "WEM"], {}, "use NEM", id="network"),
+        pytest.param(
+            [], {"OPENELECTRICITY_API_URL": "ftp://example.org/v4"}, "not an http(s) URL", id="url"
+        ),
+        pytest.param(["--timeout", "0"], {}, "--timeout", id="timeout"),
+    ],
+)
+def test_bad_configuration_exits_2_with_one_line(
+    tmp_path: Path, args: list[str], env: dict[str, str], text: str
+) -> None:
+    proc = run_cli(tmp_path, *args, OPENELECTRICITY_API_KEY=KEY, **env)
+    assert proc.returncode == 2
+    assert text in one_line_error(proc)
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert KEY not in proc.stderr
+
+
+def test_unreachable_api_exits_1(tmp_path: Path, previous_cache: bytes) -> None:
+    from tests.conftest import free_port
+
+    proc = run_cli(
+        tmp_path,
+        *WEEK,
+        "--max-retries",
+        "1",
+        "--retry-backoff",
+        "0.01",
+        OPENELECTRICITY_API_KEY=KEY,
+        OPENELECTRICITY_API_URL=f"http://127.0.0.1:{free_port()}/v4",
+    )
+    assert proc.returncode == 1
+    assert "connection failed" in one_line_error(proc)
+    assert_untouched(tmp_path, previous_cache)
+
+
+def test_help_documents_the_environment(tmp_path: Path) -> None:
+    proc = run_cli(tmp_path, "--help")
+    assert proc.returncode == 0
+    for text in (
+        "--start",
+        "--end",
+        "--network",
+        "--out",
+        "--facilities-out",
+        "OPENELECTRICITY_API_KEY",
+        "OPENELECTRICITY_API_URL",
+    ):
+        assert text in proc.stdout

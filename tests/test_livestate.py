@@ -1,0 +1,176 @@
+"""LiveState: dedupe, ordering, bounds, counters and snapshots under a concurrent writer."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+
+from nemlive.events import FacilityEvent, MarketEvent, StatusEvent
+from nemlive.livestate import LiveState, count_points
+from nemlive.nemtime import NEM_TZ
+
+T0 = datetime(2025, 10, 15, 10, 5, tzinfo=NEM_TZ)
+
+
+def fac(fid: str, k: int, mw: float | None = 100.0, t: float | None = 10.0) -> FacilityEvent:
+    return FacilityEvent(facility_id=fid, timestamp=T0 + timedelta(minutes=5 * k), power_mw=mw, co2_tonnes=t)
+
+
+def mkt(rid: str, k: int, price: float | None = 50.0, demand: float | None = 1000.0) -> MarketEvent:
+    return MarketEvent(region_id=rid, timestamp=T0 + timedelta(minutes=5 * k), price_dmwh=price, demand_mw=demand)  # type: ignore[arg-type]
+
+
+def epoch(k: int) -> int:
+    return int((T0 + timedelta(minutes=5 * k)).timestamp())
+
+
+def test_duplicate_id_and_timestamp_is_counted_and_ignored() -> None:
+    state = LiveState({"A"})
+    assert state.apply_facility(fac("A", 0, 100.0)) == "stored"
+    assert state.apply_facility(fac("A", 0, 999.0)) == "duplicate"
+    assert state.apply_market(mkt("VIC1", 0)) == "stored"
+    assert state.apply_market(mkt("VIC1", 0, 1.0)) == "duplicate"
+    snap = state.snapshot()
+    assert snap.duplicates == 2
+    assert snap.accepted == 2
+    assert snap.received == 4
+    assert snap.facility_latest["A"] == (epoch(0), 100.0, 10.0)  # the first value is kept
+
+
+def test_same_timestamp_with_another_offset_is_the_same_event() -> None:
+    state = LiveState({"A"})
+    state.apply_facility(fac("A", 0))
+    utc = FacilityEvent(facility_id="A", timestamp=(T0).astimezone(NEM_TZ.utc), power_mw=1.0, co2_tonnes=None)
+    assert state.apply_facility(utc) == "duplicate"
+
+
+def test_out_of_order_events_are_kept_sorted_and_latest_is_newest() -> None:
+    state = LiveState({"A"})
+    for k in (3, 1, 4, 0, 2):
+        state.apply_facility(fac("A", k, mw=float(k)))
+    snap = state.snapshot()
+    assert [p[0] for p in snap.facility_history["A"]] == [epoch(k) for k in range(5)]
+    assert snap.facility_latest["A"] == (epoch(4), 4.0, 10.0)
+    assert snap.max_ts == epoch(4)
+    assert snap.prev_ts == epoch(3)
+
+
+def test_history_is_bounded_and_older_events_are_stale() -> None:
+    state = LiveState({"A"}, history_len=5)
+    for k in range(20):
+        state.apply_facility(fac("A", k))
+    snap = state.snapshot()
+    assert [p[0] for p in snap.facility_history["A"]] == [epoch(k) for k in range(15, 20)]
+    assert state.apply_facility(fac("A", 3)) == "stale"
+    # Inside the kept span, a late event is still stored (and the oldest falls out).
+    assert state.apply_facility(fac("A", 17)) == "duplicate"
+    assert state.snapshot().stale == 1
+
+
+def test_recent_tables_and_unknown_ids_are_bounded() -> None:
+    state = LiveState({"A"}, recent_len=10, max_unknown=3)
+    for k in range(50):
+        state.apply_facility(fac("A", k))
+        state.apply_market(mkt("NSW1", k))
+    for i in range(8):
+        state.apply_facility(fac(f"U{i}", 0))
+    snap = state.snapshot()
+    assert len(snap.recent_facility) == 10 and len(snap.recent_market) == 10
+    assert snap.recent_facility[-1][1] == "U7"  # newest last
+    assert snap.unknown_count == 8
+    assert snap.unknown_ids == ["U0", "U1", "U2"]
+
+
+def test_too_many_ids_are_rejected_with_a_reason() -> None:
+    state = LiveState(set(), max_ids=3)
+    for i in range(5):
+        state.apply_facility(fac(f"X{i}", 0))
+    snap = state.snapshot()
+    assert set(snap.facility_latest) == {"X0", "X1", "X2"}
+    assert snap.rejects_by_reason == {"too_many_ids": 2}
+    assert snap.last_reject_reason == "too_many_ids"
+
+
+def test_rejects_counted_by_reason_with_the_last_reason() -> None:
+    state = LiveState(set())
+    for reason in ("bad_json", "out_of_range", "bad_json"):
+        state.record_reject(reason)
+    snap = state.snapshot()
+    assert snap.rejected == 3
+    assert snap.rejects_by_reason == {"bad_json": 2, "out_of_range": 1}
+    assert snap.last_reject_reason == "bad_json"
+
+
+def test_market_regions_at_the_newest_timestamp_are_tracked() -> None:
+    state = LiveState(set())
+    state.apply_market(mkt("NSW1", 0))
+    state.apply_market(mkt("VIC1", 0))
+    assert state.snapshot().market_regions_at_max == {"NSW1", "VIC1"}
+    state.apply_facility(fac("A", 1))
+    snap = state.snapshot()
+    assert snap.market_regions_at_max == frozenset()
+    assert (snap.max_ts, snap.prev_ts) == (epoch(1), epoch(0))
+
+
+def test_publisher_status_and_rate() -> None:
+    now = [1000.0]
+    state = LiveState(set(), clock=lambda: now[0])
+    state.apply_status(StatusEvent(state="online", pass_number=2, row=5, rows=10))
+    for i in range(100):
+        now[0] = 1000.0 + i * 0.05  # 20 messages/s for 5 s
+        state.apply_facility(fac("A", i))
+    snap = state.snapshot()
+    assert snap.publisher_status is not None and snap.publisher_status["state"] == "online"
+    assert snap.rate_per_s == pytest.approx(20.0, rel=0.15)
+    now[0] += 60
+    assert state.snapshot().rate_per_s == 0.0
+    assert state.snapshot().last_message_age_s == pytest.approx(60.0)
+
+
+def test_snapshot_is_a_plain_copy() -> None:
+    state = LiveState({"A"})
+    state.apply_facility(fac("A", 0))
+    snap = state.snapshot()
+    snap.facility_history["A"].clear()
+    snap.facility_latest.clear()
+    again = state.snapshot()
+    assert len(again.facility_history["A"]) == 1 and "A" in again.facility_latest
+
+
+def test_snapshots_while_another_thread_writes_are_consistent() -> None:
+    """A writer thread stores in order; every snapshot must be sorted, bounded and self-consistent."""
+    ids = [f"F{i}" for i in range(20)]
+    state = LiveState(set(ids), history_len=50)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for k in range(300):
+                for fid in ids:
+                    state.apply_facility(fac(fid, k, mw=float(k)))
+                state.apply_market(mkt("NSW1", k))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    snapshots = 0
+    while not done.is_set() or snapshots == 0:
+        snap = state.snapshot()
+        snapshots += 1
+        for fid, points in snap.facility_history.items():
+            times = [p[0] for p in points]
+            assert times == sorted(times) and len(times) <= 50
+            assert snap.facility_latest[fid][0] == times[-1]
+        assert snap.accepted + snap.duplicates + snap.rejected + snap.stale == snap.received
+    thread.join(timeout=30)
+    assert not errors
+    final = state.snapshot()
+    assert final.received == 300 * 21 and final.accepted == 300 * 21
+    assert count_points(final.facility_history) == 20 * 50
+    assert snapshots > 1

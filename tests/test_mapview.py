@@ -1,0 +1,157 @@
+"""Pure map builders: rows, sizes, layers, the deck JSON, legends, the icon atlas."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import context
+from context import FUEL_GROUPS
+from nemlive import icons, mapview
+from support_dashboard import write_facilities_csv, write_regions_geojson
+
+
+@pytest.fixture
+def facilities(tmp_path: Path) -> dict[str, context.Facility]:
+    return context.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
+
+
+LATEST = {
+    "TCOAL1": (1_760_486_700, 1500.0, 112.5),
+    "TGAS1": (1_760_486_700, 300.0, 11.25),
+    "TWIND1": (1_760_486_400, 120.0, None),
+    "TBATT1": (1_760_486_700, -80.0, None),
+    "UNKNOWN9": (1_760_486_700, 50.0, 1.0),
+}
+
+
+def test_rows_skip_unknown_facilities_and_sort_largest_first(facilities) -> None:  # type: ignore[no-untyped-def]
+    rows = mapview.build_facility_rows(LATEST, facilities)
+    assert [r["facility_id"] for r in rows] == ["TCOAL1", "TGAS1", "TWIND1", "TBATT1"]
+    coal = rows[0]
+    assert coal["position"] == [150.9, -32.4]
+    assert coal["icon"] == "coal" and coal["fuel"] == "Coal" and coal["region"] == "NSW1"
+    assert coal["mw_text"] == "1,500.0 MW" and coal["t_text"] == "112.50 t CO₂-e"
+    assert coal["time"] == "2025-10-15 10:05 NEM"
+    assert rows[2]["t_text"] == "no data"
+
+
+@pytest.mark.parametrize(
+    ("regions", "groups", "expected"),
+    [
+        (None, None, {"TCOAL1", "TGAS1", "TWIND1", "TBATT1"}),
+        ({"VIC1"}, None, {"TGAS1", "TBATT1"}),
+        (None, {"coal", "wind"}, {"TCOAL1", "TWIND1"}),
+        ({"VIC1"}, {"coal"}, set()),
+    ],
+    ids=["no-filter", "region", "fuel", "both-empty"],
+)
+def test_filters_change_the_rows(facilities, regions, groups, expected) -> None:  # type: ignore[no-untyped-def]
+    rows = mapview.build_facility_rows(LATEST, facilities, regions=regions, groups=groups)
+    assert {r["facility_id"] for r in rows} == expected
+
+
+def test_icon_size_is_proportional_to_the_square_root() -> None:
+    a = mapview.icon_size_px(400.0, "power")
+    b = mapview.icon_size_px(1600.0, "power")
+    assert b / a == pytest.approx(2.0)
+    assert mapview.icon_size_px(1000.0, "power") == pytest.approx(mapview.SIZE_REF_PX)
+    assert mapview.icon_size_px(-400.0, "power") == pytest.approx(a)  # loads sized by magnitude
+    assert mapview.icon_size_px(0.0, "power") == mapview.MIN_SIZE_PX
+    assert mapview.icon_size_px(None, "emissions") == mapview.MIN_SIZE_PX
+    assert mapview.icon_size_px(math.nan, "power") == mapview.MIN_SIZE_PX
+
+
+def test_size_by_emissions_uses_tonnes(facilities) -> None:  # type: ignore[no-untyped-def]
+    rows = {r["facility_id"]: r for r in mapview.build_facility_rows(LATEST, facilities, size_by="emissions")}
+    assert rows["TCOAL1"]["size"] == pytest.approx(mapview.icon_size_px(112.5, "emissions"), abs=0.05)
+    assert rows["TWIND1"]["size"] == mapview.MIN_SIZE_PX
+
+
+def test_deck_json_has_layers_rows_no_basemap_and_a_constant_view(facilities, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    regions = mapview.simplify_regions(context.load_regions(write_regions_geojson(tmp_path / "r.geojson")))
+    rows = mapview.build_facility_rows(LATEST, facilities)
+    spec = json.loads(mapview.build_deck(rows, regions, mapview.MapOptions(labels=True)).to_json())
+    layers = {layer["id"]: layer for layer in spec["layers"]}
+    assert list(layers) == ["regions", "facilities", "labels"]
+    assert layers["regions"]["@@type"] == "GeoJsonLayer" and len(layers["regions"]["data"]["features"]) == 5
+    assert layers["regions"]["pickable"] is False
+    icon = layers["facilities"]
+    assert icon["@@type"] == "IconLayer" and len(icon["data"]) == 4
+    assert icon["iconAtlas"].startswith("data:image/png;base64,")  # local, not a URL
+    assert icon["sizeUnits"] == "pixels"
+    assert set(icon["iconMapping"]) == set(FUEL_GROUPS)
+    assert layers["labels"]["@@type"] == "TextLayer" and layers["labels"]["fontFamily"] == "Source Sans Pro, sans-serif"
+    # No basemap: no provider, and pydeck's sentinel style that Streamlit leaves empty.
+    assert "mapProvider" not in spec and spec["mapStyle"] == "__MAP_STYLE__"
+    assert spec["initialViewState"] == {**mapview.INITIAL_VIEW}
+    again = json.loads(mapview.build_deck(rows[:1], regions).to_json())
+    assert again["initialViewState"] == spec["initialViewState"]
+    assert "http" not in json.dumps(spec)
+
+
+def test_basemap_is_opt_in() -> None:
+    spec = json.loads(mapview.build_deck([], None, mapview.MapOptions(basemap=True)).to_json())
+    assert spec["mapProvider"] == "carto"
+
+
+def test_layers_can_be_switched_off(facilities) -> None:  # type: ignore[no-untyped-def]
+    rows = mapview.build_facility_rows(LATEST, facilities)
+    options = mapview.MapOptions(markers=False, polygons=False, labels=False)
+    assert json.loads(mapview.build_deck(rows, {"features": []}, options).to_json())["layers"] == []
+
+
+def test_tooltip_is_text_mode_so_names_are_never_html(facilities) -> None:  # type: ignore[no-untyped-def]
+    rows = mapview.build_facility_rows(LATEST, facilities)
+    gas = next(r for r in rows if r["facility_id"] == "TGAS1")
+    assert gas["name"] == "Test Gas <b>&amp; Co</b>"  # shown literally by innerText
+    assert "html" not in mapview.TOOLTIP and "{name}" in mapview.TOOLTIP["text"]
+    for field in ("name", "fuel", "region", "mw_text", "t_text", "time"):
+        assert "{" + field + "}" in mapview.TOOLTIP["text"]
+
+
+def test_legends_are_escaped_html() -> None:
+    colour = mapview.build_colour_legend_html()
+    assert colour.count("<img ") == len(FUEL_GROUPS) and "Battery" in colour
+    size = mapview.build_size_legend_html("emissions")
+    assert "t/5 min" in size and "<script" not in size
+    assert "2,500 MW" in mapview.build_size_legend_html("power")
+
+
+def test_simplify_regions_keeps_shapes_and_drops_detail() -> None:
+    ring = [[140 + i / 1000, -30 + 0.00001 * (i % 2)] for i in range(1001)] + [[141, -31], [140, -31], [140, -30]]
+    fc = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {"region_id": "SA1", "x": 1}, "geometry": {"type": "Polygon", "coordinates": [ring]}}],
+    }
+    out = mapview.simplify_regions(fc)
+    new_ring = out["features"][0]["geometry"]["coordinates"][0]
+    assert len(new_ring) < 10 and new_ring[0] == new_ring[-1]
+    assert out["features"][0]["properties"] == {"region_id": "SA1", "name": "South Australia"}
+
+
+def test_selection_from_a_map_click() -> None:
+    picked = {"selection": {"indices": {"facilities": [0]}, "objects": {"facilities": [{"facility_id": "TCOAL1"}]}}}
+    assert mapview.build_selected_facility(picked) == "TCOAL1"
+    assert mapview.build_selected_facility({"selection": {"indices": {}, "objects": {}}}) is None
+    assert mapview.build_selected_facility(None) is None
+
+
+def test_icon_atlas_is_a_small_png_with_one_cell_per_group() -> None:
+    url = icons.atlas_data_url()
+    raw = base64.b64decode(url.split(",", 1)[1])
+    img = Image.open(io.BytesIO(raw))
+    assert img.size == (icons.ICON_PX * len(FUEL_GROUPS), icons.ICON_PX)
+    assert len(raw) < 12_000
+    rgba = img.convert("RGBA")
+    for i, group in enumerate(FUEL_GROUPS):
+        # Just inside the white rim, the disc has the group's colour.
+        px = rgba.getpixel((i * icons.ICON_PX + icons.ICON_PX // 2, 7))
+        want = context.hex_to_rgb(context.FUEL_COLOURS[group])
+        assert all(abs(a - b) <= 24 for a, b in zip(px[:3], want, strict=True)), group
