@@ -274,10 +274,7 @@ def render_charts(
     regions: list[str] | None,
     groups: list[str] | None,
 ) -> None:
-    gen = charts.build_generation_frame(
-        snap.facility_history, facilities, regions=regions, groups=groups
-    )
-    emis = charts.build_emissions_frame(
+    gen, emis = charts.build_fuel_frames(
         snap.facility_history, facilities, regions=regions, groups=groups
     )
     market = charts.build_market_frame(snap.region_history, regions=regions)

@@ -398,10 +398,15 @@ def _parse(parser: rollup.SeriesParser, payload: dict, key: str, what: str) -> l
 
 
 def configure_logging(verbose: bool) -> None:
+    """Log to stderr; replaces only a handler installed by an earlier call (tests call main
+    more than once per process and may have their own handlers)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    handler.set_name("nemlive-extractor")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in [h for h in root.handlers if h.get_name() == "nemlive-extractor"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     if not verbose:
         logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -1,6 +1,6 @@
 """Benchmark the dashboard's validated ingest against a bare paho subscriber on the same stream.
 
-    .venv/bin/python bench/ingest.py [--messages 30000] [--rounds 3]
+    .venv/bin/python bench/ingest.py [--messages 50000] [--rounds 5]
 
 One mosquitto (ephemeral port, 127.0.0.1). Two persistent QoS 1 sessions subscribe to the
 stream and disconnect: a bare paho client that only counts, and the dashboard's ``Ingest``
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import Mosquitto  # noqa: E402
+
 from nemlive.events import REGIONS, encode_facility_event, encode_market_event  # noqa: E402
 from nemlive.ingest import Ingest  # noqa: E402
 from nemlive.livestate import LiveState  # noqa: E402
@@ -46,7 +47,12 @@ def build_stream(n: int, start_interval: int) -> list[tuple[str, bytes]]:
     while len(out) < n:
         ts = (t0 + timedelta(minutes=5 * k)).isoformat(timespec="seconds")
         for i in range(N_FACILITIES):
-            out.append((f"{BASE}/facility/F{i:04d}", encode_facility_event(f"F{i:04d}", ts, 100.0 + i + k % 7, 1.5)))
+            out.append(
+                (
+                    f"{BASE}/facility/F{i:04d}",
+                    encode_facility_event(f"F{i:04d}", ts, 100.0 + i + k % 7, 1.5),
+                )
+            )
         for r in REGIONS:
             out.append((f"{BASE}/market/{r}", encode_market_event(r, ts, 80.0 + k % 13, 5000.0)))
         k += 1
@@ -54,7 +60,9 @@ def build_stream(n: int, start_interval: int) -> list[tuple[str, bytes]]:
 
 
 def publish(port: int, events: list[tuple[str, bytes]]) -> None:
-    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-ingest-pub")
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-ingest-pub"
+    )
     client.max_inflight_messages_set(200)
     client.connect("127.0.0.1", port)
     client.loop_start()
@@ -73,7 +81,11 @@ class Bare:
         self.count = 0
         self.done = threading.Event()
         self.expected = 0
-        c = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-bare", clean_session=False)
+        c = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id="bench-bare",
+            clean_session=False,
+        )
         c.on_connect = lambda cl, u, f, rc, p: cl.subscribe(f"{BASE}/#", qos=1)
         c.on_message = self._on_message
         self.client = c
@@ -136,8 +148,8 @@ class Ours:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=30_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         broker = Mosquitto(workdir=Path(tmp), persistence=False).start()
@@ -147,13 +159,21 @@ def main(argv: list[str] | None = None) -> int:
             ours.session()
             rates: dict[str, list[float]] = {"bare": [], "ours": []}
             for rnd in range(args.rounds):
-                events = build_stream(args.messages, start_interval=rnd * (args.messages // 505 + 2))
+                events = build_stream(
+                    args.messages, start_interval=rnd * (args.messages // 505 + 2)
+                )
                 publish(broker.port, events)
-                order = [("bare", bare), ("ours", ours)] if rnd % 2 == 0 else [("ours", ours), ("bare", bare)]
+                order = (
+                    [("bare", bare), ("ours", ours)]
+                    if rnd % 2 == 0
+                    else [("ours", ours), ("bare", bare)]
+                )
                 for name, sub in order:
                     elapsed = sub.drain(len(events))
                     rates[name].append(len(events) / elapsed)
-                    print(f"round {rnd + 1} {name:4s}: {len(events):,} messages in {elapsed:.2f} s = {len(events) / elapsed:,.0f} msg/s")
+                    print(
+                        f"round {rnd + 1} {name:4s}: {len(events):,} messages in {elapsed:.2f} s = {len(events) / elapsed:,.0f} msg/s"
+                    )
             snap = ours.state.snapshot(histories=False)
             expected_total = args.messages * args.rounds
             lost = expected_total - snap.accepted

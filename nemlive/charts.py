@@ -203,6 +203,49 @@ def to_nem_naive(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC).astimezone(NEM_TZ).replace(tzinfo=None)
 
 
+def build_fuel_frames(
+    facility_history: Mapping[str, list[Point]],
+    facilities: Mapping[str, Facility],
+    *,
+    regions: Collection[str] | None = None,
+    groups: Collection[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Generation by fuel group and total emissions over the window, in one pass.
+
+    Returns (``time, group, label, mw``: generation in MW with loads excluded, per interval
+    and group) and (``time, t``: t CO2-e per 5 minutes per interval) for the filtered selection.
+    """
+    gen: dict[tuple[int, str], float] = defaultdict(float)
+    co2: dict[int, float] = defaultdict(float)
+    for fid, points in facility_history.items():
+        fac = facilities.get(fid)
+        if fac is None or not facility_passes(fac, regions, groups):
+            continue
+        g = fuel_group_of(fac)
+        for ts, mw, t in points:
+            if mw is not None and mw > 0:
+                gen[(ts, g)] += mw
+            if t is not None:
+                co2[ts] += t
+    keys = sorted(gen)
+    gen_frame = pd.DataFrame(
+        {
+            "time": pd.to_datetime([k[0] for k in keys], unit="s") + pd.Timedelta(hours=10),
+            "group": [k[1] for k in keys],
+            "label": [FUEL_LABELS.get(k[1], k[1]) for k in keys],  # type: ignore[call-overload]
+            "mw": [gen[k] for k in keys],
+        }
+    )
+    ts_sorted = sorted(co2)
+    co2_frame = pd.DataFrame(
+        {
+            "time": pd.to_datetime(ts_sorted, unit="s") + pd.Timedelta(hours=10),
+            "t": [co2[k] for k in ts_sorted],
+        }
+    )
+    return gen_frame, co2_frame
+
+
 def build_generation_frame(
     facility_history: Mapping[str, list[Point]],
     facilities: Mapping[str, Facility],
@@ -211,29 +254,7 @@ def build_generation_frame(
     groups: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Long frame ``time, group, label, mw``: generation (MW, loads excluded) by fuel group."""
-    sums: dict[tuple[int, str], float] = defaultdict(float)
-    for fid, points in facility_history.items():
-        fac = facilities.get(fid)
-        if fac is None or not facility_passes(fac, regions, groups):
-            continue
-        g = fuel_group_of(fac)
-        for ts, mw, _t in points:
-            if mw is not None and mw > 0:
-                sums[(ts, g)] += mw
-    if not sums:
-        return pd.DataFrame(
-            {"time": pd.Series(dtype="datetime64[ns]"), "group": [], "label": [], "mw": []}
-        )
-    keys = list(sums)
-    frame = pd.DataFrame(
-        {
-            "time": pd.to_datetime([k[0] for k in keys], unit="s") + pd.Timedelta(hours=10),
-            "group": [k[1] for k in keys],
-            "mw": list(sums.values()),
-        }
-    )
-    frame["label"] = frame["group"].map(FUEL_LABELS)
-    return frame.sort_values(["time", "group"], ignore_index=True)
+    return build_fuel_frames(facility_history, facilities, regions=regions, groups=groups)[0]
 
 
 def build_emissions_frame(
@@ -244,21 +265,7 @@ def build_emissions_frame(
     groups: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Frame ``time, t``: emissions (t CO2-e per 5 min) of the filtered selection per interval."""
-    sums: dict[int, float] = defaultdict(float)
-    for fid, points in facility_history.items():
-        fac = facilities.get(fid)
-        if fac is None or not facility_passes(fac, regions, groups):
-            continue
-        for ts, _mw, t in points:
-            if t is not None:
-                sums[ts] += t
-    ts_sorted = sorted(sums)
-    return pd.DataFrame(
-        {
-            "time": pd.to_datetime(ts_sorted, unit="s") + pd.Timedelta(hours=10),
-            "t": [sums[k] for k in ts_sorted],
-        }
-    )
+    return build_fuel_frames(facility_history, facilities, regions=regions, groups=groups)[1]
 
 
 def build_market_frame(

@@ -106,7 +106,7 @@ def summarise(table: WideTable) -> TableStats:
 def render_csv(table: WideTable) -> bytes:
     """The CSV bytes: UTF-8, ``\\n`` line ends, no index, empty cell = no data.
 
-    Values are rounded to 4 dp and written in their shortest form
+    Values are rounded to 3 dp and written in their shortest form
     (``%.12g``: ``0.3``, ``12``, ``-41.0752``), so the bytes depend on the data only.
     """
     fmt = "%.12g".__mod__

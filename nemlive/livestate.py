@@ -88,10 +88,13 @@ class Snapshot:
 
 @dataclass
 class _Series:
-    """Values of one id keyed by epoch seconds; kept sorted, at most ``bound`` entries."""
+    """Points of one id keyed by epoch seconds; kept sorted, at most ``bound`` entries.
+
+    Values are the Point tuples themselves, so a snapshot copies them with one C-level list().
+    """
 
     bound: int
-    values: dict[int, tuple[float | None, float | None]] = field(default_factory=dict)
+    values: dict[int, Point] = field(default_factory=dict)
     last_ts: int | None = None
 
     def add(self, ts: int, a: float | None, b: float | None) -> Applied:
@@ -99,12 +102,12 @@ class _Series:
         if ts in values:
             return "duplicate"
         if self.last_ts is None or ts > self.last_ts:
-            values[ts] = (a, b)
+            values[ts] = (ts, a, b)
             self.last_ts = ts
         else:
             if len(values) >= self.bound and ts < next(iter(values)):
                 return "stale"
-            values[ts] = (a, b)
+            values[ts] = (ts, a, b)
             # Out of order (e.g. retained messages after a reconnect): keep the dict sorted.
             self.values = values = dict(sorted(values.items()))
         while len(values) > self.bound:
@@ -112,13 +115,10 @@ class _Series:
         return "stored"
 
     def latest(self) -> Point | None:
-        if self.last_ts is None:
-            return None
-        a, b = self.values[self.last_ts]
-        return (self.last_ts, a, b)
+        return None if self.last_ts is None else self.values[self.last_ts]
 
     def points(self) -> list[Point]:
-        return [(ts, a, b) for ts, (a, b) in self.values.items()]
+        return list(self.values.values())
 
 
 class LiveState:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,14 +19,37 @@ ROOT = Path(__file__).resolve().parent.parent
 SIM_WEEK = ("2025-10-01", "2025-10-08")
 SIM_KEY = "sim-demo-key-0000"
 SIM_SEED = "2025"
+# A fixed port keeps the API URL, and so the meta file, the same from run to run.
+SIM_PORT = 8765
 
 log = logging.getLogger("makedata")
 
 
+def pick_port(preferred: int) -> int:
+    """``preferred`` if it is free on 127.0.0.1, else 0 (an ephemeral port)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+        except OSError:
+            return 0
+    return preferred
+
+
 def start_simulator() -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m oesim --dataset nem`` on an ephemeral port; return (process, base URL)."""
+    """Start ``python -m oesim --dataset nem``; return (process, base URL)."""
+    port = pick_port(SIM_PORT)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oesim", "--dataset", "nem", "--port", "0", "--seed", SIM_SEED],
+        [
+            sys.executable,
+            "-m",
+            "oesim",
+            "--dataset",
+            "nem",
+            "--port",
+            str(port),
+            "--seed",
+            SIM_SEED,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

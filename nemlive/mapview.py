@@ -15,6 +15,7 @@ tables, the user's options) and returns rows, ``pydeck`` objects or HTML strings
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pydeck as pdk
+from pydeck.bindings.json_tools import default_serialize
 
 from context import FUEL_COLOURS, FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, Facility
 from nemlive.icons import ICON_PX, atlas_data_url, build_icon_mapping, icon_data_url
@@ -182,6 +184,19 @@ def simplify_regions(collection: Mapping[str, Any], tolerance: float = 0.01) -> 
     return {"type": "FeatureCollection", "features": features}
 
 
+class CompactDeck(pdk.Deck):
+    """A Deck whose JSON has no indentation (what st.pydeck_chart sends on every refresh).
+
+    pydeck indents its JSON, which both inflates it by about a third and forces Python's slow
+    pure-Python encoder; the compact form uses the C encoder.
+    """
+
+    def to_json(self) -> str:
+        return json.dumps(
+            self, default=default_serialize, separators=(",", ":"), ensure_ascii=False
+        )
+
+
 @dataclass(frozen=True)
 class MapOptions:
     """What the sidebar's map options choose."""
@@ -289,7 +304,7 @@ def build_deck(
         if options.basemap
         else {"map_provider": None}
     )
-    return pdk.Deck(
+    return CompactDeck(
         layers=layers,
         initial_view_state=pdk.ViewState(**INITIAL_VIEW),
         tooltip=TOOLTIP,  # type: ignore[arg-type]

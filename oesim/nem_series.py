@@ -12,8 +12,9 @@ or $/MWh (price), rounded to 4 decimals as upstream 5-minute values are, ``NaN``
 
 Sign conventions (OE's): generators >= 0; ``battery`` (bidirectional) is signed, negative
 while charging; ``battery_charging``/``battery_discharging`` are magnitudes derived from it
-(``max(-p, 0)`` and ``max(p, 0)``); ``pumps`` is load and is returned **negative**, so a
-pumped-hydro facility's sum of units is its net output, like a bidirectional battery's.
+(``max(-p, 0)`` and ``max(p, 0)``); ``pumps`` is load, returned as a non-negative magnitude
+like ``battery_charging`` (AEMO reports a pump's SCADA load as a positive MW); the extractor
+subtracts it from the facility's generation.
 """
 
 from __future__ import annotations
@@ -310,14 +311,14 @@ def _hydro(seed: int, u: SeriesUnit, t: np.ndarray) -> np.ndarray:
 
 
 def _pumps(seed: int, u: SeriesUnit, t: np.ndarray) -> np.ndarray:
-    """Negative fraction: pumping at the midday solar glut and some nights, in steps."""
+    """Load fraction (>= 0): pumping at the midday solar glut and some nights, in steps."""
     key = stable_key(seed, "unit", u.code)
     h = nem_hour(t)
     sunny = region_sunny(seed, u.region, t)
     want = 0.9 * sunny * bump(h, 12.5, 1.8) + 0.6 * bump(h, 2.5, 1.5)
     want = want * (0.5 + hash_uniform(key, nem_day(t))) + 0.2 * smooth_noise(key, t, 4 * HOUR_S)
     steps = np.floor(np.clip(want, 0, 1) * 2.999) / 2  # off, half or full load
-    return -steps
+    return steps
 
 
 def _wind(seed: int, u: SeriesUnit, t: np.ndarray) -> np.ndarray:

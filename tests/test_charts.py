@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-import context
-from nemlive import charts
-from nemlive.events import REGIONS
-from nemlive.ingest import handle_message
-from nemlive.livestate import LiveState, Snapshot
 from support_dashboard import (
     expected_figures_from_csv,
     read_csv_events,
     write_consolidate_csv,
     write_facilities_csv,
 )
+
+import context
+from nemlive import charts
+from nemlive.events import REGIONS
+from nemlive.ingest import handle_message
+from nemlive.livestate import LiveState, Snapshot
 
 ALL = set(REGIONS)
 
@@ -37,7 +37,9 @@ def test_select_figure_time(max_ts, prev_ts, regions, quiet, expected) -> None: 
     assert charts.select_figure_time(max_ts, prev_ts, regions, quiet) == expected
 
 
-def _fed_state(tmp_path: Path, intervals: int = 12, upto: int | None = None) -> tuple[Snapshot, dict, Path]:
+def _fed_state(
+    tmp_path: Path, intervals: int = 12, upto: int | None = None
+) -> tuple[Snapshot, dict, Path]:
     facilities = context.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
     csv_path = write_consolidate_csv(tmp_path / "c.csv", intervals=intervals)
     state = LiveState(facilities.keys())
@@ -75,7 +77,9 @@ def test_figures_stay_on_the_complete_row_while_the_next_streams_in(tmp_path: Pa
     # Stop three facility events into the last row (its 7 facility events, then 5 market events).
     events = read_csv_events(csv_path)
     partial, _, _ = _fed_state(tmp_path, intervals=12, upto=len(events) - 5 - 4)
-    at = charts.select_figure_time(partial.max_ts, partial.prev_ts, partial.market_regions_at_max, 0.1)
+    at = charts.select_figure_time(
+        partial.max_ts, partial.prev_ts, partial.market_regions_at_max, 0.1
+    )
     assert at == partial.prev_ts and at < partial.max_ts
     fig = charts.compute_figures(partial.facility_history, partial.region_history, facilities, at)
     ref = charts.compute_figures(full.facility_history, full.region_history, facilities, at)
@@ -106,7 +110,13 @@ def test_chart_frames(tmp_path: Path) -> None:
     gen = charts.build_generation_frame(snap.facility_history, facilities)
     assert set(gen.columns) == {"time", "group", "label", "mw"}
     assert gen["time"].nunique() == 12
-    assert set(gen["group"]) == {"coal", "gas", "wind", "solar", "hydro"}  # battery charging excluded
+    assert set(gen["group"]) == {
+        "coal",
+        "gas",
+        "wind",
+        "solar",
+        "hydro",
+    }  # battery charging excluded
     assert (gen["mw"] > 0).all()
     emis = charts.build_emissions_frame(snap.facility_history, facilities, groups={"coal"})
     assert len(emis) == 12 and (emis["t"] > 0).all()
@@ -128,7 +138,13 @@ def test_tables_newest_first_with_lookup_names(tmp_path: Path) -> None:
     assert len(fac) == 5 and fac.iloc[0]["facility_id"] == snap.recent_facility[-1][1]
     assert fac.iloc[0]["name"] == facilities[fac.iloc[0]["facility_id"]].name
     mkt = charts.build_recent_market_table(snap.recent_market)
-    assert len(mkt) == 15 and list(mkt.columns) == ["received", "timestamp", "region_id", "price_dmwh", "demand_mw"]
+    assert len(mkt) == 15 and list(mkt.columns) == [
+        "received",
+        "timestamp",
+        "region_id",
+        "price_dmwh",
+        "demand_mw",
+    ]
     assert "facility_id" in fac.to_csv(index=False).splitlines()[0]
     hist = charts.build_facility_history_frame(snap.facility_history["TSOLAR1"])
     assert list(hist.columns) == ["time", "power_mw", "co2_tonnes"]

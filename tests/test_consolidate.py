@@ -69,7 +69,7 @@ def test_csv_is_compact_and_empty_means_missing() -> None:
     lines = text.split("\n")
     assert lines[0] == "timestamp,power_A,emissions_A,price_NSW1,demand_NSW1"
     assert lines[1].split(",")[1:] == ["0.3", "", "12", "0"]
-    assert lines[2].split(",")[1:] == ["1234.5678", "0", "", "7.25"]
+    assert lines[2].split(",")[1:] == ["1234.568", "0", "", "7.25"]
     assert lines[1].split(",")[0].endswith("+10:00")
     assert text.endswith("\n") and "\r" not in text
 

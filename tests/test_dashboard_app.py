@@ -12,14 +12,8 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
-
-import context
 from conftest import ROOT, free_port
-from nemlive import charts
-from nemlive.ingest import Hub, handle_message
-from nemlive.livestate import LiveState
-from nemlive.mqttconfig import resolve_mqtt_settings
+from streamlit.testing.v1 import AppTest
 from support_dashboard import (
     expected_figures_from_csv,
     read_csv_events,
@@ -27,6 +21,12 @@ from support_dashboard import (
     write_facilities_csv,
     write_regions_geojson,
 )
+
+import context
+from nemlive import charts
+from nemlive.ingest import Hub, handle_message
+from nemlive.livestate import LiveState
+from nemlive.mqttconfig import resolve_mqtt_settings
 
 APP = str(ROOT / "dashboard.py")
 HUB_KEY = "nemlive_hub"
@@ -127,7 +127,13 @@ def test_injected_state_gives_the_figures_and_deck_layers(lookups, tmp_path: Pat
     layers = {layer["id"]: layer for layer in spec["layers"]}
     assert set(layers) == {"regions", "facilities"}
     assert {r["facility_id"] for r in layers["facilities"]["data"]} == {
-        "TCOAL1", "TGAS1", "TWIND1", "TSOLAR1", "TBATT1", "THYDRO1", "TCOAL2"
+        "TCOAL1",
+        "TGAS1",
+        "TWIND1",
+        "TSOLAR1",
+        "TBATT1",
+        "THYDRO1",
+        "TCOAL2",
     }
     sidebar = {m.label: m.value for m in at.sidebar.metric}
     assert sidebar["Received"] == f"{len(read_csv_events(csv_path)):,}"

@@ -18,9 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
 from conftest import PYTHON, ROOT, clean_subprocess_env, free_port, wait_for_port
-from nemlive import charts, mapview
 from support_dashboard import (
     TEST_FACILITIES,
     expected_figures_from_csv,
@@ -30,6 +28,8 @@ from support_dashboard import (
     write_facilities_csv,
     write_regions_geojson,
 )
+
+from nemlive import charts, mapview
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -74,9 +74,23 @@ def dashboard(mosquitto, tmp_path: Path) -> Iterator[tuple[str, Path]]:  # type:
     )
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [PYTHON, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            PYTHON,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "dashboard.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, timeout=30)
@@ -100,10 +114,32 @@ def _publish(csv_path: Path, port: int, tmp_path: Path) -> None:
         publish_events(port, TOPIC, read_csv_events(csv_path), retain=True)
         return
     run = subprocess.run(
-        [PYTHON, str(ROOT / "publisher.py"), "--csv", str(csv_path), "--host", "127.0.0.1", "--port", str(port),
-         "--topic", TOPIC, "--delay", "0", "--cooldown", "0", "--cycles", "1", "--no-embedded-broker",
-         "--checkpoint", str(tmp_path / "checkpoint.json")],
-        cwd=ROOT, env=clean_subprocess_env(), capture_output=True, text=True, timeout=60,
+        [
+            PYTHON,
+            str(ROOT / "publisher.py"),
+            "--csv",
+            str(csv_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--topic",
+            TOPIC,
+            "--delay",
+            "0",
+            "--cooldown",
+            "0",
+            "--cycles",
+            "1",
+            "--no-embedded-broker",
+            "--checkpoint",
+            str(tmp_path / "checkpoint.json"),
+        ],
+        cwd=ROOT,
+        env=clean_subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 0, run.stderr
 
@@ -114,7 +150,9 @@ def _screen_xy(lon: float, lat: float, box: dict) -> tuple[float, float]:
     scale = 512 * 2 ** view["zoom"] / (2 * math.pi)
 
     def merc(lo: float, la: float) -> tuple[float, float]:
-        return math.radians(lo) * scale, -math.log(math.tan(math.pi / 4 + math.radians(la) / 2)) * scale
+        return math.radians(lo) * scale, -math.log(
+            math.tan(math.pi / 4 + math.radians(la) / 2)
+        ) * scale
 
     cx, cy = merc(view["longitude"], view["latitude"])
     x, y = merc(lon, lat)
@@ -152,20 +190,34 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
 
             want = expected_figures_from_csv(csv_path)
             expected = charts.format_figures(
-                charts.Figures(0, want["generation_mw"], want["emissions_t"], want["emissions_t_per_h"],
-                               want["intensity"], want["price"], want["demand_mw"], want["renewable_share"], 0, 0)
+                charts.Figures(
+                    0,
+                    want["generation_mw"],
+                    want["emissions_t"],
+                    want["emissions_t_per_h"],
+                    want["intensity"],
+                    want["price"],
+                    want["demand_mw"],
+                    want["renewable_share"],
+                    0,
+                    0,
+                )
             )
             assert all(v != "–" and not v.startswith("0 ") for v in expected.values())
             for label, text in expected.items():
                 metric = page.locator('[data-testid="stMetric"]', has_text=label).first
-                expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(text, timeout=20_000)
+                expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(
+                    text, timeout=20_000
+                )
 
             canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
             expect(canvas).to_be_visible(timeout=10_000)
             box = canvas.bounding_box()
             assert box and box["width"] > 300 and box["height"] > 300
             shot = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
-            assert len(shot.getcolors(maxcolors=1 << 20) or []) > 50, "the deck.gl canvas looks blank"
+            assert len(shot.getcolors(maxcolors=1 << 20) or []) > 50, (
+                "the deck.gl canvas looks blank"
+            )
 
             # Hover the icons: the tooltip shows the facility, with its name as plain text.
             by_id = {f[0]: f for f in TEST_FACILITIES}
@@ -179,9 +231,11 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
                 page.mouse.move(box["x"] + 5, box["y"] + 5)
 
             page.mouse.move(0, 0)
-            time.sleep(1)
+            # Streamlit scrolls inside its own container: a tall viewport shows the whole page.
+            page.set_viewport_size({"width": VIEWPORT["width"], "height": 2400})
+            time.sleep(2)
             target = tmp_path / "screenshot.png"
-            page.screenshot(path=str(target), full_page=True)
+            page.screenshot(path=str(target))
             if os.environ.get("SAVE_SCREENSHOT"):
                 shutil.copy(target, os.environ["SAVE_SCREENSHOT"])
         finally:

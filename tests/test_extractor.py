@@ -11,12 +11,13 @@ import json
 import math
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import extractor
 from nemlive.columns import build_header
 from oesim.testing import run_simulator  # test infrastructure; production never imports it
 from tests.support_extractor import column, read_csv, run_extractor
@@ -388,3 +389,68 @@ def test_help_documents_the_environment(tmp_path: Path) -> None:
         "OPENELECTRICITY_API_URL",
     ):
         assert text in proc.stdout
+
+
+# ------------------------------------------------------------------ configuration (pure)
+
+
+def resolve(argv: list[str], env: dict[str, str], now: datetime | None = None):
+    args = extractor.build_parser().parse_args(argv)
+    return extractor.resolve_config(args, env, now or datetime(2025, 10, 9, 3, 0, tzinfo=UTC))
+
+
+def test_default_window_is_the_week_before_the_last_nem_midnight() -> None:
+    # 2025-10-08T17:30Z is 2025-10-09T03:30 in NEM time: the last NEM midnight is the 9th.
+    cfg = resolve([], {"OPENELECTRICITY_API_KEY": KEY}, datetime(2025, 10, 8, 17, 30, tzinfo=UTC))
+    assert (cfg.start, cfg.end) == (datetime(2025, 10, 2), datetime(2025, 10, 9))
+
+
+@pytest.mark.parametrize(
+    ("argv", "window"),
+    [
+        pytest.param(
+            ["--start", "2025-10-01"], ("2025-10-01T00:00", "2025-10-08T00:00"), id="start-only"
+        ),
+        pytest.param(
+            ["--end", "2025-10-08T12:30"], ("2025-10-01T12:30", "2025-10-08T12:30"), id="end-only"
+        ),
+        pytest.param(
+            ["--start", "2025-10-01T10:05", "--end", "2025-10-01T11:00"],
+            ("2025-10-01T10:05", "2025-10-01T11:00"),
+            id="minutes",
+        ),
+    ],
+)
+def test_window_flags(argv: list[str], window: tuple[str, str]) -> None:
+    cfg = resolve(argv, {"OPENELECTRICITY_API_KEY": KEY})
+    assert (
+        cfg.start.isoformat(timespec="minutes"),
+        cfg.end.isoformat(timespec="minutes"),
+    ) == window
+
+
+def test_flag_beats_env_beats_default() -> None:
+    env = {"OPENELECTRICITY_API_KEY": KEY}
+    assert resolve([], env).api_url == "https://api.openelectricity.org.au/v4"
+    env["OPENELECTRICITY_API_URL"] = "http://127.0.0.1:8080/v4/"
+    assert resolve([], env).api_url == "http://127.0.0.1:8080/v4"
+    assert resolve(["--api-url", "https://example.org/v4"], env).api_url == "https://example.org/v4"
+
+
+@pytest.mark.parametrize(
+    ("url", "source"),
+    [
+        pytest.param("http://127.0.0.1:5000/v4", "simulator", id="ipv4-loopback"),
+        pytest.param("http://localhost:5000/v4", "simulator", id="localhost"),
+        pytest.param("http://[::1]:5000/v4", "simulator", id="ipv6-loopback"),
+        pytest.param("https://api.openelectricity.org.au/v4", "openelectricity", id="real"),
+        pytest.param("http://10.0.0.5/v4", "openelectricity", id="lan"),
+    ],
+)
+def test_source_is_detected_from_the_host(url: str, source: str) -> None:
+    cfg = resolve(["--api-url", url], {"OPENELECTRICITY_API_KEY": KEY})
+    assert cfg.source == source
+
+
+def test_config_repr_hides_the_key() -> None:
+    assert KEY not in repr(resolve([], {"OPENELECTRICITY_API_KEY": KEY}))

@@ -8,10 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-from nemlive.ingest import Hub, Ingest, handle_message
-from nemlive.livestate import LiveState
-from nemlive.mqttconfig import resolve_mqtt_settings
 from support_dashboard import (
     publish_events,
     publish_raw,
@@ -20,9 +16,23 @@ from support_dashboard import (
     write_consolidate_csv,
 )
 
+from nemlive.ingest import Hub, Ingest, handle_message
+from nemlive.livestate import LiveState
+from nemlive.mqttconfig import resolve_mqtt_settings
+
 BASE = "nem/test"
-GOOD_FAC = {"facility_id": "TCOAL1", "timestamp": "2025-10-15T10:05:00+10:00", "power_mw": 245.7, "co2_tonnes": 212.48}
-GOOD_MKT = {"region_id": "VIC1", "timestamp": "2025-10-15T10:05:00+10:00", "price_dmwh": 34.12, "demand_mw": 142.0}
+GOOD_FAC = {
+    "facility_id": "TCOAL1",
+    "timestamp": "2025-10-15T10:05:00+10:00",
+    "power_mw": 245.7,
+    "co2_tonnes": 212.48,
+}
+GOOD_MKT = {
+    "region_id": "VIC1",
+    "timestamp": "2025-10-15T10:05:00+10:00",
+    "price_dmwh": 34.12,
+    "demand_mw": 142.0,
+}
 FAC_TOPIC = f"{BASE}/facility/TCOAL1"
 MKT_TOPIC = f"{BASE}/market/VIC1"
 
@@ -57,17 +67,37 @@ CASES = [
     ("power-as-string", FAC_TOPIC, _with(GOOD_FAC, power_mw="245.7"), "bad_type"),
     ("price-as-bool", MKT_TOPIC, _with(GOOD_MKT, price_dmwh=True), "bad_type"),
     ("id-as-number", FAC_TOPIC, _with(GOOD_FAC, facility_id=7), "bad_type"),
-    ("nan", FAC_TOPIC, b'{"facility_id":"TCOAL1","timestamp":"2025-10-15T10:05:00+10:00","power_mw":NaN,"co2_tonnes":1}', "not_finite"),
-    ("infinity", MKT_TOPIC, b'{"region_id":"VIC1","timestamp":"2025-10-15T10:05:00+10:00","price_dmwh":Infinity,"demand_mw":1}', "not_finite"),
+    (
+        "nan",
+        FAC_TOPIC,
+        b'{"facility_id":"TCOAL1","timestamp":"2025-10-15T10:05:00+10:00","power_mw":NaN,"co2_tonnes":1}',
+        "not_finite",
+    ),
+    (
+        "infinity",
+        MKT_TOPIC,
+        b'{"region_id":"VIC1","timestamp":"2025-10-15T10:05:00+10:00","price_dmwh":Infinity,"demand_mw":1}',
+        "not_finite",
+    ),
     ("power-too-high", FAC_TOPIC, _with(GOOD_FAC, power_mw=5000.1), "out_of_range"),
     ("co2-negative", FAC_TOPIC, _with(GOOD_FAC, co2_tonnes=-0.1), "out_of_range"),
     ("price-above-cap", MKT_TOPIC, _with(GOOD_MKT, price_dmwh=25000.5), "out_of_range"),
     ("demand-too-low", MKT_TOPIC, _with(GOOD_MKT, demand_mw=-1000.5), "out_of_range"),
-    ("naive-timestamp", FAC_TOPIC, _with(GOOD_FAC, timestamp="2025-10-15T10:05:00"), "naive_timestamp"),
+    (
+        "naive-timestamp",
+        FAC_TOPIC,
+        _with(GOOD_FAC, timestamp="2025-10-15T10:05:00"),
+        "naive_timestamp",
+    ),
     ("not-a-timestamp", FAC_TOPIC, _with(GOOD_FAC, timestamp="yesterday"), "bad_type"),
     ("oversized", FAC_TOPIC, _with(GOOD_FAC, pad="x" * 1100), "oversize"),
     ("html-in-id", f"{BASE}/facility/<b>x<b>", _with(GOOD_FAC, facility_id="<b>x<b>"), "bad_type"),
-    ("script-in-region", f"{BASE}/market/VIC1", _with(GOOD_MKT, region_id="<script>alert(1)</script>"), "bad_type"),
+    (
+        "script-in-region",
+        f"{BASE}/market/VIC1",
+        _with(GOOD_MKT, region_id="<script>alert(1)</script>"),
+        "bad_type",
+    ),
     ("id-mismatch", f"{BASE}/facility/OTHER", _j(GOOD_FAC), "id_mismatch"),
     ("unknown-topic", f"{BASE}/weather/VIC1", _j(GOOD_MKT), "topic"),
     ("outside-base", "elsewhere/facility/TCOAL1", _j(GOOD_FAC), "topic"),
@@ -75,8 +105,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("topic", "payload", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_each_payload_is_stored_or_counted_by_reason(topic: str, payload: bytes, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("topic", "payload", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_each_payload_is_stored_or_counted_by_reason(
+    topic: str, payload: bytes, expected: str
+) -> None:
     state = LiveState({"TCOAL1"})
     outcome = handle_message(state, BASE, topic, payload)
     assert outcome == expected
@@ -92,7 +126,9 @@ def test_each_payload_is_stored_or_counted_by_reason(topic: str, payload: bytes,
 
 def _state_and_settings(port: int, topic: str = BASE) -> tuple[LiveState, object]:
     settings = resolve_mqtt_settings({}, host="127.0.0.1", port=port, topic=topic)
-    return LiveState({"TCOAL1", "TGAS1", "TWIND1", "TSOLAR1", "TBATT1", "THYDRO1", "TCOAL2"}), settings
+    return LiveState(
+        {"TCOAL1", "TGAS1", "TWIND1", "TSOLAR1", "TBATT1", "THYDRO1", "TCOAL2"}
+    ), settings
 
 
 def test_published_messages_reach_the_state(mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -113,7 +149,9 @@ def test_published_messages_reach_the_state(mosquitto, tmp_path: Path) -> None: 
     assert state.snapshot(histories=False).status == "stopped"
 
 
-def test_retained_messages_arrive_on_connect_and_repeat_as_duplicates(mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_retained_messages_arrive_on_connect_and_repeat_as_duplicates(
+    mosquitto, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     events = read_csv_events(write_consolidate_csv(tmp_path / "c.csv", intervals=3))
     publish_events(mosquitto.port, BASE, events, retain=True)
     state, settings = _state_and_settings(mosquitto.port)
@@ -132,20 +170,31 @@ def test_retained_messages_arrive_on_connect_and_repeat_as_duplicates(mosquitto,
 def _hostile_payloads(n: int, seed: int = 7) -> list[tuple[str, bytes]]:
     rng = random.Random(seed)
     shapes = [
-        lambda: (f"{BASE}/facility/TCOAL1", bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 64)))),
-        lambda: (f"{BASE}/facility/TCOAL1", _with(GOOD_FAC, power_mw=rng.choice([1e9, -1e9, "x", None, [], {}]), co2_tonnes=-5)),
+        lambda: (
+            f"{BASE}/facility/TCOAL1",
+            bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 64))),
+        ),
+        lambda: (
+            f"{BASE}/facility/TCOAL1",
+            _with(GOOD_FAC, power_mw=rng.choice([1e9, -1e9, "x", None, [], {}]), co2_tonnes=-5),
+        ),
         lambda: (f"{BASE}/market/VIC1", _with(GOOD_MKT, extra=rng.random())),
         lambda: (f"{BASE}/facility/TCOAL1", b"x" * rng.randint(1025, 4000)),
         lambda: (f"{BASE}/facility/TCOAL1", _with(GOOD_FAC, timestamp="2025-10-15T10:05:00")),
         lambda: (f"{BASE}/facility/A{rng.randint(0, 9)}", _j(GOOD_FAC)),
-        lambda: (f"{BASE}/market/VIC1", b'{"region_id":"VIC1","timestamp":"2025-10-15T10:05:00+10:00","price_dmwh":NaN,"demand_mw":1}'),
+        lambda: (
+            f"{BASE}/market/VIC1",
+            b'{"region_id":"VIC1","timestamp":"2025-10-15T10:05:00+10:00","price_dmwh":NaN,"demand_mw":1}',
+        ),
         lambda: (f"{BASE}/nonsense/{rng.randint(0, 99)}", b"{}"),
     ]
     return [rng.choice(shapes)() for _ in range(n)]
 
 
 @pytest.mark.slow
-def test_ten_thousand_hostile_payloads_are_all_counted_and_valid_data_still_arrives(mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ten_thousand_hostile_payloads_are_all_counted_and_valid_data_still_arrives(
+    mosquitto, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     state, settings = _state_and_settings(mosquitto.port)
     ingest = Ingest(settings, state).start()  # type: ignore[arg-type]
     try:
@@ -157,9 +206,14 @@ def test_ten_thousand_hostile_payloads_are_all_counted_and_valid_data_still_arri
         assert snap.received == 10_000
         assert snap.rejected == 10_000 and snap.accepted == 0
         assert sum(snap.rejects_by_reason.values()) == 10_000
-        assert {"bad_json", "out_of_range", "extra_key", "oversize", "naive_timestamp", "topic"} <= set(
-            snap.rejects_by_reason
-        )
+        assert {
+            "bad_json",
+            "out_of_range",
+            "extra_key",
+            "oversize",
+            "naive_timestamp",
+            "topic",
+        } <= set(snap.rejects_by_reason)
         assert ingest.is_connected
         events = read_csv_events(write_consolidate_csv(tmp_path / "c.csv", intervals=4))
         publish_events(mosquitto.port, BASE, events, retain=False)
@@ -169,7 +223,9 @@ def test_ten_thousand_hostile_payloads_are_all_counted_and_valid_data_still_arri
 
 
 @pytest.mark.slow
-def test_reconnects_within_five_seconds_after_the_broker_restarts(mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reconnects_within_five_seconds_after_the_broker_restarts(
+    mosquitto, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     state, settings = _state_and_settings(mosquitto.port)
     ingest = Ingest(settings, state).start()  # type: ignore[arg-type]
     try:

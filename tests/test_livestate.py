@@ -15,11 +15,15 @@ T0 = datetime(2025, 10, 15, 10, 5, tzinfo=NEM_TZ)
 
 
 def fac(fid: str, k: int, mw: float | None = 100.0, t: float | None = 10.0) -> FacilityEvent:
-    return FacilityEvent(facility_id=fid, timestamp=T0 + timedelta(minutes=5 * k), power_mw=mw, co2_tonnes=t)
+    return FacilityEvent(
+        facility_id=fid, timestamp=T0 + timedelta(minutes=5 * k), power_mw=mw, co2_tonnes=t
+    )
 
 
 def mkt(rid: str, k: int, price: float | None = 50.0, demand: float | None = 1000.0) -> MarketEvent:
-    return MarketEvent(region_id=rid, timestamp=T0 + timedelta(minutes=5 * k), price_dmwh=price, demand_mw=demand)  # type: ignore[arg-type]
+    return MarketEvent(
+        region_id=rid, timestamp=T0 + timedelta(minutes=5 * k), price_dmwh=price, demand_mw=demand
+    )  # type: ignore[arg-type]
 
 
 def epoch(k: int) -> int:
@@ -42,7 +46,9 @@ def test_duplicate_id_and_timestamp_is_counted_and_ignored() -> None:
 def test_same_timestamp_with_another_offset_is_the_same_event() -> None:
     state = LiveState({"A"})
     state.apply_facility(fac("A", 0))
-    utc = FacilityEvent(facility_id="A", timestamp=(T0).astimezone(NEM_TZ.utc), power_mw=1.0, co2_tonnes=None)
+    utc = FacilityEvent(
+        facility_id="A", timestamp=(T0).astimezone(NEM_TZ.utc), power_mw=1.0, co2_tonnes=None
+    )
     assert state.apply_facility(utc) == "duplicate"
 
 

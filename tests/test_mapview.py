@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from support_dashboard import write_facilities_csv, write_regions_geojson
 
 import context
 from context import FUEL_GROUPS
 from nemlive import icons, mapview
-from support_dashboard import write_facilities_csv, write_regions_geojson
 
 
 @pytest.fixture
@@ -69,25 +69,40 @@ def test_icon_size_is_proportional_to_the_square_root() -> None:
 
 
 def test_size_by_emissions_uses_tonnes(facilities) -> None:  # type: ignore[no-untyped-def]
-    rows = {r["facility_id"]: r for r in mapview.build_facility_rows(LATEST, facilities, size_by="emissions")}
-    assert rows["TCOAL1"]["size"] == pytest.approx(mapview.icon_size_px(112.5, "emissions"), abs=0.05)
+    rows = {
+        r["facility_id"]: r
+        for r in mapview.build_facility_rows(LATEST, facilities, size_by="emissions")
+    }
+    assert rows["TCOAL1"]["size"] == pytest.approx(
+        mapview.icon_size_px(112.5, "emissions"), abs=0.05
+    )
     assert rows["TWIND1"]["size"] == mapview.MIN_SIZE_PX
 
 
-def test_deck_json_has_layers_rows_no_basemap_and_a_constant_view(facilities, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    regions = mapview.simplify_regions(context.load_regions(write_regions_geojson(tmp_path / "r.geojson")))
+def test_deck_json_has_layers_rows_no_basemap_and_a_constant_view(
+    facilities, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    regions = mapview.simplify_regions(
+        context.load_regions(write_regions_geojson(tmp_path / "r.geojson"))
+    )
     rows = mapview.build_facility_rows(LATEST, facilities)
     spec = json.loads(mapview.build_deck(rows, regions, mapview.MapOptions(labels=True)).to_json())
     layers = {layer["id"]: layer for layer in spec["layers"]}
     assert list(layers) == ["regions", "facilities", "labels"]
-    assert layers["regions"]["@@type"] == "GeoJsonLayer" and len(layers["regions"]["data"]["features"]) == 5
+    assert (
+        layers["regions"]["@@type"] == "GeoJsonLayer"
+        and len(layers["regions"]["data"]["features"]) == 5
+    )
     assert layers["regions"]["pickable"] is False
     icon = layers["facilities"]
     assert icon["@@type"] == "IconLayer" and len(icon["data"]) == 4
     assert icon["iconAtlas"].startswith("data:image/png;base64,")  # local, not a URL
     assert icon["sizeUnits"] == "pixels"
     assert set(icon["iconMapping"]) == set(FUEL_GROUPS)
-    assert layers["labels"]["@@type"] == "TextLayer" and layers["labels"]["fontFamily"] == "Source Sans Pro, sans-serif"
+    assert (
+        layers["labels"]["@@type"] == "TextLayer"
+        and layers["labels"]["fontFamily"] == "Source Sans Pro, sans-serif"
+    )
     # No basemap: no provider, and pydeck's sentinel style that Streamlit leaves empty.
     assert "mapProvider" not in spec and spec["mapStyle"] == "__MAP_STYLE__"
     assert spec["initialViewState"] == {**mapview.INITIAL_VIEW}
@@ -125,10 +140,20 @@ def test_legends_are_escaped_html() -> None:
 
 
 def test_simplify_regions_keeps_shapes_and_drops_detail() -> None:
-    ring = [[140 + i / 1000, -30 + 0.00001 * (i % 2)] for i in range(1001)] + [[141, -31], [140, -31], [140, -30]]
+    ring = [[140 + i / 1000, -30 + 0.00001 * (i % 2)] for i in range(1001)] + [
+        [141, -31],
+        [140, -31],
+        [140, -30],
+    ]
     fc = {
         "type": "FeatureCollection",
-        "features": [{"type": "Feature", "properties": {"region_id": "SA1", "x": 1}, "geometry": {"type": "Polygon", "coordinates": [ring]}}],
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"region_id": "SA1", "x": 1},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
     }
     out = mapview.simplify_regions(fc)
     new_ring = out["features"][0]["geometry"]["coordinates"][0]
@@ -137,7 +162,12 @@ def test_simplify_regions_keeps_shapes_and_drops_detail() -> None:
 
 
 def test_selection_from_a_map_click() -> None:
-    picked = {"selection": {"indices": {"facilities": [0]}, "objects": {"facilities": [{"facility_id": "TCOAL1"}]}}}
+    picked = {
+        "selection": {
+            "indices": {"facilities": [0]},
+            "objects": {"facilities": [{"facility_id": "TCOAL1"}]},
+        }
+    }
     assert mapview.build_selected_facility(picked) == "TCOAL1"
     assert mapview.build_selected_facility({"selection": {"indices": {}, "objects": {}}}) is None
     assert mapview.build_selected_facility(None) is None

@@ -103,7 +103,7 @@ def test_no_unit_above_capacity_and_signs_follow_oe(week: Week) -> None:
         v = week.power[code][~np.isnan(week.power[code])]
         assert np.all(np.abs(v) <= u.capacity_mw), code
         if u.fueltech_id == "pumps":
-            assert np.all(v <= 0), code  # load, negative
+            assert np.all(v >= 0), code  # load, a non-negative magnitude
         elif u.fueltech_id != "battery":
             assert np.all(v >= 0), code
 
@@ -120,7 +120,11 @@ def test_facility_totals_stay_within_capacity(week: Week) -> None:
         units = [
             u for u in fac.units if u.fueltech_id not in ("battery_charging", "battery_discharging")
         ]
-        total = sum(np.nan_to_num(week.power[u.code]) for u in units)
+        # Pumps are a load magnitude: the facility's net output subtracts them.
+        total = sum(
+            (-1 if u.fueltech_id == "pumps" else 1) * np.nan_to_num(week.power[u.code])
+            for u in units
+        )
         assert np.all(total <= sum(u.capacity_mw for u in units if u.fueltech_id != "pumps")), (
             fac.code
         )
@@ -195,8 +199,8 @@ def test_hydro_follows_the_evening_peak(week: Week) -> None:
 def test_pumps_are_load_when_prices_are_low(week: Week) -> None:
     for code in _operating("pumps"):
         v = week.power[code]
-        assert np.nanmin(v) < 0, code
-        assert np.nanmean(v[(HOUR >= 17.5) & (HOUR < 20)]) > np.nanmean(
+        assert np.nanmax(v) > 0, code
+        assert np.nanmean(v[(HOUR >= 17.5) & (HOUR < 20)]) < np.nanmean(
             v[(HOUR >= 11) & (HOUR < 14)]
         )
 
