@@ -66,7 +66,8 @@ def load_lookups(
     except FileNotFoundError:
         problems.append(
             f"Facility lookup `{facilities_path}` not found: run `python extractor.py` "
-            "(or set NEMLIVE_FACILITIES). Facilities are counted as unknown and not drawn."
+            "(or set NEMLIVE_FACILITIES), then restart the dashboard. Until then facilities "
+            "are counted as unknown and not drawn."
         )
     except (ValueError, OSError) as exc:
         problems.append(f"Facility lookup `{facilities_path}` is unreadable: {exc}")
@@ -109,7 +110,7 @@ def _age(seconds: float | None) -> str:
 
 def render_status(hub: Hub) -> None:
     """Connection state and counters (sidebar)."""
-    snap = hub.state.snapshot(histories=False)
+    snap = hub.state.snapshot(data=False)
     colour = STATUS_COLOURS.get(snap.status, "gray")
     word = "down — waiting for broker" if snap.status == "down" else snap.status
     st.markdown(f":{colour}[●] **{word}**  \n`{snap.broker}` · `{snap.topic}`")

@@ -8,7 +8,8 @@ seconds apart (0 = as fast as the broker acknowledges, ~100 in flight). Pass k m
 timestamp forward by k × (last − first + 5 min). ``<base>/status`` says ``online`` with the
 pass and position; its last will is ``offline``. A checkpoint of the last fully
 acknowledged row lets ``--resume`` continue after a crash. With a local host and nothing
-listening, an embedded amqtt broker is started on 127.0.0.1 (``--no-embedded-broker``: off).
+listening, an embedded amqtt broker is started on 127.0.0.1 (``--no-embedded-broker``: off;
+never with TLS or a remote host). ``--tls`` trusts the system CAs, or only ``--ca-file``.
 
 Exit status: 0 done or stopped by Ctrl-C/SIGTERM; 2 bad flags or CSV; 1 broker unreachable.
 """
@@ -19,6 +20,7 @@ import argparse
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -82,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="publisher.py",
         description="Replay consolidate.csv to an MQTT broker as a live stream.",
         epilog="Environment: MQTT_HOST, MQTT_PORT, MQTT_TOPIC, MQTT_USERNAME, MQTT_PASSWORD, "
-        "MQTT_TLS (1 = TLS). Flags win over the environment.",
+        "MQTT_TLS (1 = TLS), MQTT_CA_FILE (CA certificate for TLS). "
+        "Flags win over the environment.",
     )
     parser.add_argument("--csv", type=Path, default=Path("consolidate.csv"), help="input file")
     parser.add_argument("--host", help="broker host (MQTT_HOST; default localhost)")
@@ -91,7 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--username", help="broker user name (MQTT_USERNAME)")
     parser.add_argument("--password", help="broker password (MQTT_PASSWORD; prefer the env)")
     parser.add_argument(
-        "--tls", action="store_const", const=True, help="TLS with system CAs (MQTT_TLS=1)"
+        "--tls",
+        action="store_const",
+        const=True,
+        help="connect with TLS, checking the broker's certificate (MQTT_TLS=1)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        help="PEM CA certificate that signed the broker's certificate, e.g. for your own "
+        "mosquitto; needs --tls (MQTT_CA_FILE; default: the system CAs)",
     )
     parser.add_argument(
         "--delay", type=float, default=0.1, help="seconds between messages; 0 = as fast as acked"
@@ -136,6 +147,7 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> PublisherOptio
         username=args.username,
         password=args.password,
         tls=args.tls,
+        ca_file=args.ca_file,
     )
     return PublisherOptions(
         csv=args.csv,
@@ -245,6 +257,28 @@ class AckTracker:
 
 # --- the MQTT connection ------------------------------------------------------------------
 
+# OpenSSL's X509_V_ERR_* codes that need a hint other than "trust the right CA".
+_X509_EXPIRED = frozenset({9, 10})  # not yet valid, expired
+_X509_NAME_MISMATCH = frozenset({62, 64})  # hostname, IP address
+
+
+def describe_certificate_failure(
+    address: str, exc: ssl.SSLCertVerificationError, ca_file: Path | None
+) -> str:
+    """One line for a TLS certificate the client rejected: what failed and what to set."""
+    reason = exc.verify_message or exc.reason or str(exc)
+    head = f"the TLS certificate of the MQTT broker at {address} was rejected ({reason})"
+    if exc.verify_code in _X509_NAME_MISMATCH:
+        return f"{head}: connect with a host name the certificate lists (--host/MQTT_HOST)"
+    if exc.verify_code in _X509_EXPIRED:
+        return f"{head}: renew the broker's certificate or check this machine's clock"
+    if ca_file is None:
+        return (
+            f"{head}: the system CAs do not trust it; if the broker uses its own CA, "
+            "set MQTT_CA_FILE (or --ca-file) to that CA's certificate"
+        )
+    return f"{head}: set MQTT_CA_FILE (or --ca-file) to the CA that signed it, not {ca_file}"
+
 
 class Connection:
     """One paho client: connect with retries, publish with backpressure, close cleanly."""
@@ -255,6 +289,7 @@ class Connection:
         self.client_id = new_client_id("nemlive-pub")
         self.status_topic = build_status_topic(settings.topic)
         self._connected = threading.Event()
+        self._answered = threading.Event()  # this attempt got a CONNACK or lost the socket
         self._connack: list[mqtt.ReasonCode] = []
         self._closing = False
         self._ever_connected = False
@@ -279,7 +314,16 @@ class Connection:
         if settings.username:
             client.username_pw_set(settings.username, settings.password)
         if settings.tls:
-            client.tls_set()  # system CA store, server name checked
+            ca = settings.ca_file
+            try:
+                # The server name is checked either way; ca_certs=None = the system CA store.
+                client.tls_set(ca_certs=str(ca) if ca else None)
+            except (ssl.SSLError, OSError) as exc:
+                reason = getattr(exc, "reason", None) or exc.strerror or exc
+                raise ConfigError(
+                    f"cannot load the CA file {ca} ({reason}): "
+                    "give MQTT_CA_FILE/--ca-file as a PEM certificate"
+                ) from exc
         if verbose:
             client.enable_logger(logging.getLogger("paho"))
         client.on_connect = self._on_connect
@@ -298,6 +342,7 @@ class Connection:
     ) -> None:
         self._connack.append(reason_code)
         if reason_code.is_failure:
+            self._answered.set()
             return
         if self._ever_connected:
             log.warning(
@@ -305,6 +350,7 @@ class Connection:
             )
         self._ever_connected = True
         self._connected.set()
+        self._answered.set()
 
     def _on_disconnect(
         self,
@@ -315,7 +361,8 @@ class Connection:
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
-        if not self._closing:
+        self._answered.set()
+        if not self._closing and self._ever_connected:  # connect() reports its own failures
             log.warning(
                 "lost the connection to %s (%s); reconnecting", self.settings.address, reason_code
             )
@@ -333,20 +380,24 @@ class Connection:
     def connect(self, retries: int, stop: threading.Event) -> None:
         """Connect, retrying with backoff (0.5 s, 1 s, 2 s, ... capped at 8 s).
 
-        Raises BrokerError naming host:port if every attempt fails or the broker refuses us.
+        Raises BrokerError naming host:port if every attempt fails, the broker refuses us,
+        or its TLS certificate is not trusted (not retried: it will not change).
         """
         address = self.settings.address
         delay = 0.5
         last = "no attempt"
+        closed_early = False
         for attempt in range(1, retries + 1):
             try:
+                self._answered.clear()
                 rc = self.client.connect(
                     self.settings.host, self.settings.port, keepalive=KEEPALIVE_S
                 )
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     raise OSError(mqtt.error_string(rc))
                 self.client.loop_start()
-                if self._connected.wait(CONNACK_TIMEOUT_S):
+                self._answered.wait(CONNACK_TIMEOUT_S)
+                if self._connected.is_set():
                     log.info("connected to %s as %s", address, self.client_id)
                     return
                 self.client.loop_stop()
@@ -361,8 +412,18 @@ class Connection:
                     raise BrokerError(
                         f"MQTT broker at {address} refused the connection ({refused[0]}): {hint}"
                     )
-                last = f"no CONNACK within {CONNACK_TIMEOUT_S:g}s"
+                closed_early = self._answered.is_set()
+                last = (
+                    "it closed the connection without answering"
+                    if closed_early
+                    else f"no CONNACK within {CONNACK_TIMEOUT_S:g}s"
+                )
+            except ssl.SSLCertVerificationError as exc:
+                raise BrokerError(
+                    describe_certificate_failure(address, exc, self.settings.ca_file)
+                ) from exc
             except OSError as exc:
+                closed_early = False
                 last = str(exc) or type(exc).__name__
             if attempt < retries:
                 log.warning(
@@ -376,6 +437,12 @@ class Connection:
                 if stop.wait(delay):
                     break
                 delay = min(delay * 2, 8.0)
+        if closed_early and not self.settings.tls:
+            raise BrokerError(
+                f"the MQTT broker at {address} closed the connection without answering: "
+                "if it expects TLS, set MQTT_TLS=1 (and MQTT_CA_FILE for your own CA); "
+                "otherwise check --host/--port and the broker's log"
+            )
         tls_hint = " and MQTT_TLS" if self.settings.tls else ""
         raise BrokerError(
             f"cannot reach the MQTT broker at {address} ({last}): start one "

@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             ],
             cwd=ROOT,
             env=env,
-            stdout=open(tmpdir / "streamlit.log", "wb"),
-            stderr=subprocess.STDOUT,  # noqa: SIM115
+            stdout=open(tmpdir / "streamlit.log", "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
         )
         pw = browser = page = None
         stream = Stream(broker.port, args.rate, plan)
@@ -159,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
                 page.goto(f"http://127.0.0.1:{port}/")
                 page.get_by_text("connected", exact=True).wait_for(timeout=60_000)
             else:
-                # Without a browser no script runs: start the ingest by fetching the page's health.
-                print("no browser: only the ingest runs (the page is not rendered)")
+                # The ingest starts with the first page session: without a browser the server idles.
+                print(
+                    "no browser: no page session, so the dashboard does not ingest (idle baseline)"
+                )
             stream.start()
             print(
                 f"refresh={args.refresh} rate={args.rate}/s warm-up {warmup:.0f} s, then {args.minutes:g} min"

@@ -297,14 +297,25 @@ class LiveState:
         span = max(now - t0, 1.0)
         return (self._received - n0) / span
 
-    def snapshot(self, *, histories: bool = True) -> Snapshot:
-        """A plain copy of everything, taken under the lock (see Snapshot)."""
+    def snapshot(self, *, histories: bool = True, data: bool = True) -> Snapshot:
+        """A plain copy of everything, taken under the lock (see Snapshot).
+
+        ``histories=False`` leaves the histories empty; ``data=False`` also the latest values
+        and recent tables (the status panel needs only counters: cheap every 2 s).
+        """
+        histories = histories and data
         with self._lock:
             now = self._clock()
-            fac_latest = {
-                k: p for k, s in self._facilities.items() if (p := s.latest()) is not None
-            }
-            reg_latest = {k: p for k, s in self._regions.items() if (p := s.latest()) is not None}
+            fac_latest = (
+                {k: p for k, s in self._facilities.items() if (p := s.latest()) is not None}
+                if data
+                else {}
+            )
+            reg_latest = (
+                {k: p for k, s in self._regions.items() if (p := s.latest()) is not None}
+                if data
+                else {}
+            )
             fac_hist = {k: s.points() for k, s in self._facilities.items()} if histories else {}
             reg_hist = {k: s.points() for k, s in self._regions.items()} if histories else {}
             return Snapshot(
@@ -329,8 +340,8 @@ class LiveState:
                 region_latest=reg_latest,
                 facility_history=fac_hist,
                 region_history=reg_hist,
-                recent_facility=list(self._recent_facility),
-                recent_market=list(self._recent_market),
+                recent_facility=list(self._recent_facility) if data else [],
+                recent_market=list(self._recent_market) if data else [],
                 max_ts=self._max_ts,
                 prev_ts=self._prev_ts,
                 market_regions_at_max=frozenset(self._market_at_max),

@@ -1,7 +1,8 @@
 """MQTT connection settings, resolved once: flag, then environment, then default.
 
 Shared by publisher.py and dashboard.py so that both read ``MQTT_HOST``, ``MQTT_PORT``,
-``MQTT_TOPIC``, ``MQTT_USERNAME``, ``MQTT_PASSWORD`` and ``MQTT_TLS`` the same way.
+``MQTT_TOPIC``, ``MQTT_USERNAME``, ``MQTT_PASSWORD``, ``MQTT_TLS`` and ``MQTT_CA_FILE`` the
+same way.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nemlive.errors import ConfigError
 from nemlive.events import DEFAULT_BASE_TOPIC
@@ -27,6 +29,7 @@ class MqttSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)  # never printed
     tls: bool = False
+    ca_file: Path | None = None  # PEM CA bundle to trust with TLS; None = the system CAs
 
     @property
     def is_local(self) -> bool:
@@ -64,6 +67,16 @@ def _parse_topic(name: str, topic: str) -> str:
     return topic
 
 
+def _parse_ca_file(name: str, text: str | Path) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"{name}={str(text)!r} does not exist: give the path of the CA certificate (PEM) "
+            "that signed your broker's certificate, or unset it to trust the system CAs"
+        )
+    return path
+
+
 def resolve_mqtt_settings(
     env: Mapping[str, str],
     *,
@@ -73,12 +86,25 @@ def resolve_mqtt_settings(
     username: str | None = None,
     password: str | None = None,
     tls: bool | None = None,
+    ca_file: str | Path | None = None,
 ) -> MqttSettings:
     """Flags (keyword arguments, None = not given) win over ``env``, which wins over defaults.
 
+    ``ca_file`` (``MQTT_CA_FILE``) must be an existing file and needs TLS on: a CA file with
+    TLS off is a ConfigError rather than silently unused.
     Raises ConfigError with a one-line message that names the bad setting.
     """
     use_tls = tls if tls is not None else _parse_bool("MQTT_TLS", env.get("MQTT_TLS", ""))
+    if ca_file is not None:
+        resolved_ca: Path | None = _parse_ca_file("--ca-file", ca_file)
+        ca_name = "--ca-file"
+    elif env.get("MQTT_CA_FILE"):
+        resolved_ca = _parse_ca_file("MQTT_CA_FILE", env["MQTT_CA_FILE"])
+        ca_name = "MQTT_CA_FILE"
+    else:
+        resolved_ca, ca_name = None, ""
+    if resolved_ca is not None and not use_tls:
+        raise ConfigError(f"{ca_name} is set but TLS is off: set MQTT_TLS=1 (or pass --tls)")
     if port is not None:
         resolved_port = _parse_port("--port", port)
     elif env.get("MQTT_PORT"):
@@ -97,6 +123,7 @@ def resolve_mqtt_settings(
         username=username if username is not None else (env.get("MQTT_USERNAME") or None),
         password=password if password is not None else (env.get("MQTT_PASSWORD") or None),
         tls=use_tls,
+        ca_file=resolved_ca,
     )
 
 

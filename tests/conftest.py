@@ -29,6 +29,7 @@ OUR_ENV = (
     "MQTT_USERNAME",
     "MQTT_PASSWORD",
     "MQTT_TLS",
+    "MQTT_CA_FILE",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "http_proxy",
@@ -113,6 +114,9 @@ class Mosquitto:
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
+                    # As root, mosquitto drops to its own user and then cannot write its
+                    # persistence file in the test's tmp_path.
+                    *(["user root"] if os.geteuid() == 0 else []),
                     "allow_anonymous true",
                     f"persistence {'true' if self.persistence else 'false'}",
                     f"persistence_location {self.workdir}/",

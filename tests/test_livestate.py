@@ -180,3 +180,12 @@ def test_snapshots_while_another_thread_writes_are_consistent() -> None:
     assert final.received == 300 * 21 and final.accepted == 300 * 21
     assert count_points(final.facility_history) == 20 * 50
     assert snapshots > 1
+
+
+def test_a_counters_only_snapshot_copies_no_data() -> None:
+    state = LiveState({"A"})
+    state.apply_facility(fac("A", 0))
+    state.apply_market(mkt("SA1", 0))
+    light = state.snapshot(data=False)
+    assert light.received == 2 and light.max_ts == epoch(0)
+    assert not light.facility_latest and not light.facility_history and not light.recent_facility
