@@ -45,7 +45,12 @@ from nemlive.checkpoint import (
 )
 from nemlive.errors import BrokerError, ConfigError, NemLiveError
 from nemlive.events import QOS, StatusEvent, build_status_topic, encode_status
-from nemlive.mqttconfig import MqttSettings, new_client_id, resolve_mqtt_settings
+from nemlive.mqttconfig import (
+    MqttSettings,
+    apply_auth_and_tls,
+    new_client_id,
+    resolve_mqtt_settings,
+)
 from nemlive.replay import ReplayTable, RowEncoder, read_replay_table, shift_timestamp
 
 log = logging.getLogger("publisher")
@@ -290,7 +295,7 @@ class Connection:
         self.status_topic = build_status_topic(settings.topic)
         self._connected = threading.Event()
         self._answered = threading.Event()  # this attempt got a CONNACK or lost the socket
-        self._connack: list[mqtt.ReasonCode] = []
+        self._refusal: ReasonCode | None = None  # a failing CONNACK of the current attempt
         self._closing = False
         self._ever_connected = False
 
@@ -311,19 +316,7 @@ class Connection:
             qos=QOS,
             retain=True,
         )
-        if settings.username:
-            client.username_pw_set(settings.username, settings.password)
-        if settings.tls:
-            ca = settings.ca_file
-            try:
-                # The server name is checked either way; ca_certs=None = the system CA store.
-                client.tls_set(ca_certs=str(ca) if ca else None)
-            except (ssl.SSLError, OSError) as exc:
-                reason = getattr(exc, "reason", None) or exc.strerror or exc
-                raise ConfigError(
-                    f"cannot load the CA file {ca} ({reason}): "
-                    "give MQTT_CA_FILE/--ca-file as a PEM certificate"
-                ) from exc
+        apply_auth_and_tls(client, settings)
         if verbose:
             client.enable_logger(logging.getLogger("paho"))
         client.on_connect = self._on_connect
@@ -340,8 +333,8 @@ class Connection:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        self._connack.append(reason_code)
         if reason_code.is_failure:
+            self._refusal = reason_code
             self._answered.set()
             return
         if self._ever_connected:
@@ -377,40 +370,47 @@ class Connection:
     ) -> None:
         self.tracker.on_ack(mid)
 
-    def connect(self, retries: int, stop: threading.Event) -> None:
+    def connect(self, retries: int, stop: threading.Event) -> bool:
         """Connect, retrying with backoff (0.5 s, 1 s, 2 s, ... capped at 8 s).
 
-        Raises BrokerError naming host:port if every attempt fails, the broker refuses us,
-        or its TLS certificate is not trusted (not retried: it will not change).
+        Returns True once connected, False when ``stop`` was set while waiting to retry
+        (Ctrl-C or SIGTERM: not a failure). Raises BrokerError naming host:port if every
+        attempt fails, the broker refuses us, or its TLS certificate is not trusted (not
+        retried: it will not change).
         """
         address = self.settings.address
         delay = 0.5
         last = "no attempt"
         closed_early = False
         for attempt in range(1, retries + 1):
+            if stop.is_set():
+                return False
             try:
                 self._answered.clear()
+                self._refusal = None
                 rc = self.client.connect(
                     self.settings.host, self.settings.port, keepalive=KEEPALIVE_S
                 )
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     raise OSError(mqtt.error_string(rc))
-                self.client.loop_start()
+                rc = self.client.loop_start()
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    raise BrokerError(f"cannot start the MQTT network thread: {mqtt.error_string(rc)}")
                 self._answered.wait(CONNACK_TIMEOUT_S)
                 if self._connected.is_set():
                     log.info("connected to %s as %s", address, self.client_id)
-                    return
+                    return True
                 self.client.loop_stop()
-                refused = [rc for rc in self._connack if rc.is_failure]
-                if refused:
+                refusal = self._refusal
+                if refusal is not None:
                     self.client.disconnect()
                     hint = (
                         "check MQTT_USERNAME/MQTT_PASSWORD"
-                        if refused[0].value in (4, 5, 134, 135)
+                        if refusal.value in (4, 5, 134, 135)
                         else "check the broker"
                     )
                     raise BrokerError(
-                        f"MQTT broker at {address} refused the connection ({refused[0]}): {hint}"
+                        f"MQTT broker at {address} refused the connection ({refusal}): {hint}"
                     )
                 closed_early = self._answered.is_set()
                 last = (
@@ -435,7 +435,8 @@ class Connection:
                     delay,
                 )
                 if stop.wait(delay):
-                    break
+                    log.info("stopped before connecting to %s", address)
+                    return False
                 delay = min(delay * 2, 8.0)
         if closed_early and not self.settings.tls:
             raise BrokerError(
@@ -750,7 +751,8 @@ def run(options: PublisherOptions, stop: threading.Event) -> int:
     try:
         tracker = AckTracker()
         conn = Connection(options.mqtt, tracker, options.verbose)
-        conn.connect(options.connect_retries, stop)
+        if not conn.connect(options.connect_retries, stop):
+            return 0  # stopped before the first connection: nothing was sent
         replayer = Replayer(options, table, conn, tracker, stop)
         try:
             replayer.run(*start)

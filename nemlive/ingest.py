@@ -16,6 +16,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from nemlive.errors import ConfigError
 from nemlive.events import (
     QOS,
     FacilityEvent,
@@ -26,7 +27,7 @@ from nemlive.events import (
     decode_event,
 )
 from nemlive.livestate import LiveState
-from nemlive.mqttconfig import MqttSettings, new_client_id
+from nemlive.mqttconfig import MqttSettings, apply_auth_and_tls, new_client_id
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,13 @@ class Ingest:
             clean_session=clean_session,
             protocol=mqtt.MQTTv311,
         )
-        if settings.username:
-            client.username_pw_set(settings.username, settings.password)
-        if settings.tls:
-            client.tls_set()
+        # A CA file that will not load leaves the client unusable: connecting without the
+        # TLS that was asked for would send the password in clear.
+        self._config_error: str | None = None
+        try:
+            apply_auth_and_tls(client, settings)
+        except ConfigError as exc:
+            self._config_error = str(exc)
         client.reconnect_delay_set(MIN_RECONNECT_DELAY_S, MAX_RECONNECT_DELAY_S)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -99,8 +103,8 @@ class Ingest:
         client.on_message = self._on_message
         self.client = client
         state.set_status(
-            "connecting",
-            f"connecting to {settings.address}",
+            "down" if self._config_error else "connecting",
+            self._config_error or f"connecting to {settings.address}",
             broker=settings.address,
             topic=settings.topic,
         )
@@ -147,7 +151,7 @@ class Ingest:
 
     def start(self) -> Ingest:
         """Connect in the background and start paho's loop thread."""
-        if self._started:
+        if self._started or self._config_error:
             return self
         self._started = True
         try:
@@ -162,8 +166,12 @@ class Ingest:
             )
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Disconnect and stop the loop thread; safe to call twice."""
+    def stop(self) -> None:
+        """Disconnect and join the loop thread; safe to call twice.
+
+        paho's ``loop_stop`` has no timeout, but its thread checks for the stop at least once
+        a second while it waits to reconnect, and a TCP connect gives up after 5 s.
+        """
         if self._stopped.is_set():
             return
         self._stopped.set()

@@ -7,10 +7,13 @@ same way.
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import paho.mqtt.client as mqtt
 
 from nemlive.errors import ConfigError
 from nemlive.events import DEFAULT_BASE_TOPIC
@@ -125,6 +128,28 @@ def resolve_mqtt_settings(
         tls=use_tls,
         ca_file=resolved_ca,
     )
+
+
+def apply_auth_and_tls(client: mqtt.Client, settings: MqttSettings) -> None:
+    """Give a paho client the settings' user name, password and TLS, before it connects.
+
+    With TLS the broker's certificate and host name are always checked, against
+    ``settings.ca_file`` or, when it is None, the system CA store. Raise ConfigError when the
+    CA file cannot be loaded (not PEM, unreadable). The password is never put in the message.
+    """
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    if not settings.tls:
+        return
+    ca = settings.ca_file
+    try:
+        client.tls_set(ca_certs=str(ca) if ca else None)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or exc
+        raise ConfigError(
+            f"cannot load the CA file {ca} ({reason}): "
+            "give MQTT_CA_FILE/--ca-file as a PEM certificate"
+        ) from exc
 
 
 def new_client_id(prefix: str) -> str:

@@ -310,6 +310,12 @@ class OEClient:
             requests.exceptions.ContentDecodingError,
         ) as exc:
             return _Retry(f"connection failed ({type(exc).__name__})")
+        except requests.RequestException as exc:
+            # Anything else requests raises (too many redirects, a bad header) will not
+            # change on a retry. Its text may hold the URL, never the key (a header).
+            raise ApiError(
+                f"{kind} request to {display_url(url)} failed: {type(exc).__name__}"
+            ) from exc
         finally:
             self.stats.http_seconds += self._clock() - started
 
@@ -341,9 +347,12 @@ class OEClient:
         raise ApiError(f"the API answered HTTP {status} to the {kind} request: {message}")
 
     def _redact(self, text: str) -> str:
-        text = " ".join(text.split())[:300]
+        """One line of at most 300 characters without the key. The key goes first: cutting
+        first could leave a piece of it at the end."""
         key = self.settings.api_key
-        return text.replace(key, "***") if key else text
+        if key:
+            text = text.replace(key, "***")
+        return " ".join(text.split())[:300]
 
 
 def _is_oe_envelope(body: bytes) -> bool:

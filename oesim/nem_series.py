@@ -266,10 +266,13 @@ def _trip_factor(key: int, t: np.ndarray, p_per_day: float) -> np.ndarray:
 def _coal(seed: int, u: SeriesUnit, t: np.ndarray) -> np.ndarray:
     key = stable_key(seed, "unit", u.code)
     h = nem_hour(t)
-    flex = 0.08 if u.fueltech_id == "coal_brown" else 0.16
+    brown = u.fueltech_id == "coal_brown"
+    flex = 0.08 if brown else 0.2
     sunny = region_sunny(seed, u.region, t)
+    # Brown coal runs flat out; black coal averages ~65% of capacity, as the NEM fleet does,
+    # so that generation tracks demand instead of exceeding it.
     level = (
-        0.87
+        (0.86 if brown else 0.68)
         + 0.05 * fbm(key, t, 2 * DAY_S)
         + 0.04 * _peak_shape(h)
         - flex * sunny * bump(h, 12.8, 2.6)

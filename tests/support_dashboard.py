@@ -188,14 +188,18 @@ def read_csv_events(path: Path) -> list[tuple[str, bytes]]:
 
 
 def expected_figures_from_csv(
-    path: Path, regions: set[str] | None = None, groups: set[str] | None = None
+    path: Path,
+    regions: set[str] | None = None,
+    groups: set[str] | None = None,
+    facilities: Iterable[tuple] = TEST_FACILITIES,
 ) -> dict:
     """The headline figures at the CSV's last row, computed straight from the file.
 
     Deliberately independent of nemlive.charts: generation = sum of positive power, emissions =
     sum, price = demand-weighted mean, renewable = bioenergy/hydro/wind/solar share.
+    ``facilities``: rows shaped like TEST_FACILITIES (id, name, region, lat, lon, groups, ...).
     """
-    lookup = {f[0]: f for f in TEST_FACILITIES}
+    lookup = {f[0]: f for f in facilities}
     with open(path, newline="", encoding="utf-8") as fh:
         last = list(csv.DictReader(fh))[-1]
     gen = ren = co2 = 0.0

@@ -230,6 +230,30 @@ def test_401_stops_at_once_and_never_shows_the_key(scripted) -> None:
     assert len(server.seen) == 1
 
 
+def test_key_straddling_the_300_character_cut_is_still_hidden(scripted) -> None:
+    # The server message is cut to 300 characters: redacting after the cut left a prefix
+    # of the key in the message when the key straddled character 300.
+    echo = Reply(401, oe_error("x" * 293 + " " + KEY))  # the key starts at character 294
+    with (
+        scripted(echo) as server,
+        make_client(base_url(server)) as client,
+        pytest.raises(ApiError) as err,
+    ):
+        client.fetch_facilities("NEM")
+    assert KEY[:6] not in str(err.value)
+
+
+def test_redirect_loop_is_one_line_not_a_traceback(scripted) -> None:
+    loop = Reply(302, b"", headers=(("Location", "/v4/facilities/"),))
+    with (
+        scripted(default=loop) as server,
+        make_client(base_url(server)) as client,
+        pytest.raises(ApiError, match="TooManyRedirects"),
+    ):
+        client.fetch_facilities("NEM")
+    assert len(server.seen) > 1
+
+
 @pytest.mark.parametrize(
     ("reply", "text"),
     [
