@@ -111,6 +111,7 @@ def fuel_group(fueltech_id: str) -> FuelGroup:
 
 
 def hex_to_rgb(colour: str) -> tuple[int, int, int]:
+    """``"#4A4A4A"`` -> ``(74, 74, 74)``: 0-255 channels, as PyDeck colours take them."""
     c = colour.lstrip("#")
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 

@@ -28,7 +28,9 @@ from urllib.parse import urlsplit
 
 import context
 from nemlive import consolidate, rollup
+from nemlive.atomicfile import write_files_atomically
 from nemlive.errors import ApiError, ConfigError, NemLiveError
+from nemlive.logsetup import configure_logging
 from nemlive.nemtime import last_nem_midnight, parse_naive
 from nemlive.oeclient import (
     DEFAULT_API_URL,
@@ -353,7 +355,7 @@ def run(config: ExtractorConfig, client: OEClient) -> RunResult:
     )
     transform += time.monotonic() - tt
     try:
-        consolidate.write_files(
+        write_files_atomically(
             [
                 (config.facilities_out, facilities_bytes),
                 (config.out, csv_bytes),
@@ -361,9 +363,10 @@ def run(config: ExtractorConfig, client: OEClient) -> RunResult:
             ]
         )
     except OSError as exc:
+        # exc.filename names what failed: data/facilities.csv is written before the CSV.
         raise ConfigError(
-            f"cannot write {config.out} ({exc.strerror or exc}): check the folder exists "
-            "and is writable, or pass --out"
+            f"cannot write {exc.filename or config.out} ({exc.strerror or exc}): check the "
+            "folder exists and is writable, or pass --out/--facilities-out"
         ) from exc
 
     log.info(
@@ -397,25 +400,10 @@ def _parse(parser: rollup.SeriesParser, payload: dict, key: str, what: str) -> l
         raise ApiError(f"unexpected {what} response: {exc}") from exc
 
 
-def configure_logging(verbose: bool) -> None:
-    """Log to stderr; replaces only a handler installed by an earlier call (tests call main
-    more than once per process and may have their own handlers)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    handler.set_name("nemlive-extractor")
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "nemlive-extractor"]:
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    if not verbose:
-        logging.getLogger("urllib3").setLevel(logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: exit 0 on success, 2 for usage/config errors, 1 for any other failure."""
     args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, name="nemlive-extractor", quiet=("urllib3",))
     try:
         config = resolve_config(args, os.environ, datetime.now(UTC))
         with OEClient(config.client_settings()) as client:

@@ -45,6 +45,7 @@ from nemlive.checkpoint import (
 )
 from nemlive.errors import BrokerError, ConfigError, NemLiveError
 from nemlive.events import QOS, StatusEvent, build_status_topic, encode_status
+from nemlive.logsetup import configure_logging
 from nemlive.mqttconfig import (
     MqttSettings,
     apply_auth_and_tls,
@@ -62,6 +63,8 @@ CHECKPOINT_EVERY_S = 1.0
 DRAIN_TIMEOUT_S = 10.0
 CONNACK_TIMEOUT_S = 10.0
 KEEPALIVE_S = 30
+# Not mqttconfig.LOCAL_HOSTS: that includes ::1, where the embedded broker (bound to
+# 127.0.0.1 only) would not be reachable.
 EMBEDDED_HOSTS = frozenset({"localhost", EMBEDDED_HOST})
 
 
@@ -250,14 +253,16 @@ class AckTracker:
         """Wait until every registered message is acknowledged; False after ``timeout`` s."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while self.outstanding > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._waiting = True
-                self._room.wait(min(left, 0.25))
-            self._waiting = False
-            return True
+            try:
+                while self.outstanding > 0:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._waiting = True
+                    self._room.wait(min(left, 0.25))
+                return True
+            finally:
+                self._waiting = False
 
 
 # --- the MQTT connection ------------------------------------------------------------------
@@ -395,7 +400,9 @@ class Connection:
                     raise OSError(mqtt.error_string(rc))
                 rc = self.client.loop_start()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    raise BrokerError(f"cannot start the MQTT network thread: {mqtt.error_string(rc)}")
+                    raise BrokerError(
+                        f"cannot start the MQTT network thread: {mqtt.error_string(rc)}"
+                    )
                 self._answered.wait(CONNACK_TIMEOUT_S)
                 if self._connected.is_set():
                     log.info("connected to %s as %s", address, self.client_id)
@@ -704,19 +711,6 @@ def resolve_start(options: PublisherOptions, table: ReplayTable) -> tuple[int, i
 # --- entry point --------------------------------------------------------------------------
 
 
-def _configure_logging(verbose: bool) -> logging.Handler:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    if not verbose:
-        # amqtt and its state machine library log every connection at INFO.
-        for name in ("amqtt", "transitions"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    return handler
-
-
 def _maybe_start_embedded(options: PublisherOptions) -> EmbeddedBroker | None:
     settings = options.mqtt
     if not options.embedded_broker or settings.tls or settings.host not in EMBEDDED_HOSTS:
@@ -786,7 +780,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NemLiveError as exc:
         print(f"publisher.py: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    handler = _configure_logging(options.verbose)
+    # amqtt and its state machine library log every connection at INFO.
+    handler = configure_logging(
+        options.verbose, name="nemlive-publisher", quiet=("amqtt", "transitions")
+    )
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -1,4 +1,4 @@
-"""A local MQTT broker when none is running: probe a port, run amqtt in its own thread.
+"""A local MQTT broker when none is running: probe ports, run amqtt in its own thread.
 
 The publisher starts the embedded broker when the host is local and nothing listens on the
 port, so that ``python publisher.py`` works on a machine without mosquitto. ``make run`` can
@@ -42,6 +42,16 @@ def is_listening(host: str, port: int, timeout: float = 1.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def is_port_free(host: str, port: int) -> bool:
+    """True if ``port`` can be bound on ``host`` now (nothing else holds it)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def build_amqtt_config(port: int) -> dict[str, Any]:

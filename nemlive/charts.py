@@ -246,28 +246,6 @@ def build_fuel_frames(
     return gen_frame, co2_frame
 
 
-def build_generation_frame(
-    facility_history: Mapping[str, list[Point]],
-    facilities: Mapping[str, Facility],
-    *,
-    regions: Collection[str] | None = None,
-    groups: Collection[str] | None = None,
-) -> pd.DataFrame:
-    """Long frame ``time, group, label, mw``: generation (MW, loads excluded) by fuel group."""
-    return build_fuel_frames(facility_history, facilities, regions=regions, groups=groups)[0]
-
-
-def build_emissions_frame(
-    facility_history: Mapping[str, list[Point]],
-    facilities: Mapping[str, Facility],
-    *,
-    regions: Collection[str] | None = None,
-    groups: Collection[str] | None = None,
-) -> pd.DataFrame:
-    """Frame ``time, t``: emissions (t CO2-e per 5 min) of the filtered selection per interval."""
-    return build_fuel_frames(facility_history, facilities, regions=regions, groups=groups)[1]
-
-
 def build_market_frame(
     region_history: Mapping[str, list[Point]], *, regions: Collection[str] | None = None
 ) -> pd.DataFrame:

@@ -8,11 +8,10 @@ kill at any moment leaves either the old or the new checkpoint, never half of on
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from nemlive.atomicfile import write_files_atomically
 from nemlive.errors import ConfigError
 
 VERSION = 1
@@ -41,18 +40,9 @@ def default_checkpoint_path(csv_path: Path) -> Path:
 
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Replace ``path`` atomically with ``checkpoint`` as JSON; OSError on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(checkpoint), fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace ``path`` atomically with ``checkpoint`` as compact JSON; OSError on failure."""
+    data = json.dumps(asdict(checkpoint), separators=(",", ":")).encode("utf-8")
+    write_files_atomically([(path, data)])
 
 
 def read_checkpoint(path: Path) -> Checkpoint | None:

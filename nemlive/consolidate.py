@@ -1,9 +1,9 @@
-"""consolidate.csv and its companions: checks, byte-deterministic rendering, atomic writes.
+"""consolidate.csv and its companions: checks, byte-deterministic rendering, metadata.
 
-Pure functions check and render a :class:`~nemlive.rollup.WideTable`; :func:`write_files`
-is the one function with I/O. It writes every file to a temporary file in the target's own
-folder, fsyncs it and then renames it over the target, so a reader (the publisher) never sees a
-half-written cache and a failed run leaves the previous files as they were.
+Pure functions that check and render a :class:`~nemlive.rollup.WideTable` into bytes; the
+extractor writes those bytes with :func:`nemlive.atomicfile.write_files_atomically`, so a
+reader (the publisher) never sees a half-written cache and a failed run leaves the previous
+files as they were.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from nemlive.errors import NemLiveError
-from nemlive.rollup import DECIMALS, INTERVAL_SECONDS, WideTable, format_request_time
+from nemlive.rollup import (
+    DECIMALS,
+    INTERVAL_SECONDS,
+    NUMBER_FORMAT,
+    WideTable,
+    format_request_time,
+)
 
 META_SUFFIX = ".meta.json"
 
@@ -59,8 +63,9 @@ def meta_path_for(csv_path: Path) -> Path:
 def check_table(table: WideTable) -> None:
     """Raise TableCheckError unless the table may be written (CONTRACTS §2).
 
-    Rows: at least one, timestamps strictly increasing, each on the 5-minute grid and inside
-    the window. Columns: ``timestamp`` first, no duplicate names, one value column each.
+    Rows: at least one, timestamps strictly increasing, each on the 5-minute grid (the
+    window is applied by :func:`~nemlive.rollup.build_wide_table`). Columns: ``timestamp``
+    first, no duplicate names, one value column each.
     """
     header = table.header
     if not header or header[0] != "timestamp":
@@ -109,7 +114,7 @@ def render_csv(table: WideTable) -> bytes:
     Values are rounded to 3 dp and written in their shortest form
     (``%.12g``: ``0.3``, ``12``, ``-41.0752``), so the bytes depend on the data only.
     """
-    fmt = "%.12g".__mod__
+    fmt = NUMBER_FORMAT.__mod__
     # Rounded again here so the bytes never depend on how the values were summed;
     # + 0.0 turns -0.0 into 0.0.
     values = np.round(table.values, DECIMALS) + 0.0
@@ -172,54 +177,3 @@ def build_meta(
 
 def render_meta(meta: Mapping[str, Any]) -> bytes:
     return (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
-def write_files(files: Sequence[tuple[Path, bytes]]) -> None:
-    """Write each ``(path, bytes)`` atomically, in order; raise OSError.
-
-    All temporary files are written and fsynced before the first rename, so a failure while
-    writing (disk full, permission) changes none of the targets. Put consolidate.csv before
-    its meta file: a reader that sees new meta then also sees the CSV it describes.
-    """
-    staged: list[tuple[str, Path]] = []
-    try:
-        for path, data in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            staged.append((tmp, path))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, _file_mode(path))
-        for tmp, path in staged:
-            os.replace(tmp, path)
-        for directory in {path.parent for _, path in staged}:
-            _fsync_dir(directory)
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
-
-def _file_mode(path: Path) -> int:
-    """Keep the target's mode; a new file gets 0o666 minus the umask, like open() would."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

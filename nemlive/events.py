@@ -37,7 +37,8 @@ REGIONS: tuple[Region, ...] = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
 
 # OE codes are upper-case letters, digits and underscores; OE-invented ones start with 0.
 # Being strict here also keeps HTML and other markup out of the dashboard's tooltips.
-FacilityId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-.]{1,40}$")]
+FACILITY_ID_PATTERN = r"^[A-Za-z0-9_\-.]{1,40}$"
+FacilityId = Annotated[str, StringConstraints(pattern=FACILITY_ID_PATTERN)]
 
 # Plausible physical bounds; anything outside is a corrupt or hostile message.
 POWER_MW_BOUNDS = (-5_000.0, 5_000.0)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
+import select
 import subprocess
 import sys
 from pathlib import Path
+
+from nemlive.broker import is_port_free
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_WEEK = ("2025-10-01", "2025-10-08")
@@ -21,23 +23,19 @@ SIM_KEY = "sim-demo-key-0000"
 SIM_SEED = "2025"
 # A fixed port keeps the API URL, and so the meta file, the same from run to run.
 SIM_PORT = 8765
+STARTUP_TIMEOUT_S = 60.0  # loading the simulated NEM catalogue takes a few seconds
 
 log = logging.getLogger("makedata")
 
 
-def pick_port(preferred: int) -> int:
-    """``preferred`` if it is free on 127.0.0.1, else 0 (an ephemeral port)."""
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-        except OSError:
-            return 0
-    return preferred
+def start_simulator(timeout: float = STARTUP_TIMEOUT_S) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m oesim --dataset nem``; return (process, base URL).
 
-
-def start_simulator() -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m oesim --dataset nem``; return (process, base URL)."""
-    port = pick_port(SIM_PORT)
+    Uses :data:`SIM_PORT` when it is free, else an ephemeral port (the meta file then records
+    another URL). Raise RuntimeError, with the process killed, if the simulator does not
+    print its ``listening on`` line within ``timeout`` seconds.
+    """
+    port = SIM_PORT if is_port_free("127.0.0.1", SIM_PORT) else 0
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -55,14 +53,21 @@ def start_simulator() -> tuple[subprocess.Popen[str], str]:
         text=True,
     )
     assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
+    # The simulator prints one flushed line once it listens; don't wait forever for it.
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    line = proc.stdout.readline().strip() if ready else ""
     if "listening on " not in line:
         proc.kill()
-        raise RuntimeError(f"the OE simulator did not start: {line or 'no output'}")
+        proc.wait(timeout=10)
+        raise RuntimeError(
+            f"the OE simulator did not start within {timeout:g} s: {line or 'no output'}"
+        )
     return proc, line.rsplit(" ", 1)[-1]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``make data``: exit 0 when the files were rebuilt, else the extractor's exit status
+    (2 usage/config/input, 1 otherwise), or 1 when the simulator would not start."""
     logging.basicConfig(level=logging.INFO, format="makedata: %(message)s", stream=sys.stderr)
     extractor = [sys.executable, str(ROOT / "extractor.py")]
     if os.environ.get("OPENELECTRICITY_API_KEY"):
@@ -73,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         "simulator (set the key to fetch real data)",
         *SIM_WEEK,
     )
-    sim, url = start_simulator()
+    try:
+        sim, url = start_simulator()
+    except (RuntimeError, OSError) as exc:
+        log.error("%s", exc)
+        return 1
     try:
         env = dict(os.environ, OPENELECTRICITY_API_URL=url, OPENELECTRICITY_API_KEY=SIM_KEY)
         return subprocess.call(

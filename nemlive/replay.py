@@ -24,6 +24,7 @@ import pandas as pd
 from nemlive.columns import FACILITY_METRICS, TIMESTAMP, parse_column
 from nemlive.errors import InputError
 from nemlive.events import (
+    FACILITY_ID_PATTERN,
     REGIONS,
     PayloadTemplate,
     build_facility_topic,
@@ -34,7 +35,8 @@ from nemlive.nemtime import INTERVAL
 
 # ISO 8601 with seconds and a numeric offset, as the OE API writes it.
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
-FACILITY_ID_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,40}$")  # as events.FacilityId
+# The publisher refuses a code that the dashboard's validation would reject.
+FACILITY_ID_RE = re.compile(FACILITY_ID_PATTERN)
 
 Message = tuple[str, bytes]
 

@@ -27,16 +27,19 @@ import numpy as np
 
 import context
 from nemlive.columns import FACILITY_METRICS, MARKET_METRICS, build_header
-from nemlive.nemtime import NEM_TZ, format_nem
+from nemlive.events import REGIONS
+from nemlive.nemtime import INTERVAL, NEM_TZ, format_nem
 
 log = logging.getLogger(__name__)
 
 MAX_CODES_PER_REQUEST = 30  # the API rejects more than 30 facility_code values (422)
 MAX_WINDOW = timedelta(days=7)  # COMMUNITY allows 8 whole days at 5m; 7 leaves a margin
-INTERVAL_SECONDS = 300
+INTERVAL_SECONDS = int(INTERVAL.total_seconds())
 # MW, t and $/MWh to 3 dp (1 kW, 1 kg): finer than 5-minute SCADA is accurate, and it
 # keeps the cache inside the seed's budget of 8 MB per 420 facilities per week.
 DECIMALS = 3
+# Shortest form of a rounded value: 12.0 -> "12", 0.30000000000000004 -> "0.3".
+NUMBER_FORMAT = "%.12g"
 
 SPLIT_BATTERY = ("battery_charging", "battery_discharging")
 # Units whose power is a non-negative consumption magnitude: they count negatively.
@@ -44,7 +47,7 @@ LOAD_FUELTECHS = frozenset({"battery_charging", "pumps"})
 # Since 2026-07 the API serves an operating unit that has not yet reached 90 % of its
 # capacity as "commissioning" (oe-api.md §3.2): it generates, so it counts as operating.
 OPERATING_STATUSES = frozenset({"operating", "commissioning"})
-NEM_REGIONS = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
+NEM_REGIONS = REGIONS  # the wire schema's closed list: a CSV column is a topic later
 
 
 # --------------------------------------------------------------------------- lookup
@@ -520,7 +523,7 @@ def format_value(value: float | None, decimals: int = DECIMALS) -> str:
     """
     if value is None or value != value:
         return ""
-    return "%.12g" % (round(value, decimals) + 0.0)
+    return NUMBER_FORMAT % (round(value, decimals) + 0.0)
 
 
 def _optional_float(value: Any) -> float | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nemlive.broker import EmbeddedBroker, is_listening
 from nemlive.columns import TIMESTAMP
-from nemlive.errors import NemLiveError
+from nemlive.errors import InputError, NemLiveError
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("nemlive.run")
@@ -42,10 +42,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def count_messages_per_row(csv_path: Path) -> int:
     """Facility events plus market events in one row of the cache (from its header)."""
-    with open(csv_path, encoding="utf-8") as fh:
-        header = fh.readline().strip().split(",")
+    try:
+        with open(csv_path, encoding="utf-8") as fh:
+            header = fh.readline().strip().split(",")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{csv_path} is unreadable ({exc}): run `make data`") from None
     if not header or header[0] != TIMESTAMP:
-        raise NemLiveError(f"{csv_path}: not a consolidate.csv (run make data)")
+        raise InputError(f"{csv_path}: not a consolidate.csv (run `make data`)")
     facilities = {c.split("_", 1)[1] for c in header if c.startswith("power_")}
     regions = {c.split("_", 1)[1] for c in header if c.startswith("price_")}
     return max(1, len(facilities) + len(regions))
@@ -98,7 +101,7 @@ def _raise_stop(signum: int, frame: object) -> None:
 def run(args: argparse.Namespace) -> int:
     csv_path = Path(args.csv)
     if not csv_path.is_file():
-        raise NemLiveError(f"{csv_path} not found: run `make data` first, or pass --csv")
+        raise InputError(f"{csv_path} not found: run `make data` first, or pass --csv")
     per_row = count_messages_per_row(csv_path)
     delay = 1.0 / (args.pace * per_row)
 
@@ -189,6 +192,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="run: %(message)s", stream=sys.stderr)
+    # The embedded broker (amqtt) and its state machine library log every step at INFO.
+    for noisy in ("amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     try:

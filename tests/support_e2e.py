@@ -221,7 +221,9 @@ def start_dashboard(
         wait_for_port(port, timeout=START_TIMEOUT_S)
     except TimeoutError:
         prog.stop()
-        raise AssertionError(f"streamlit did not listen on {port}:\n{prog.text()[-3000:]}") from None
+        raise AssertionError(
+            f"streamlit did not listen on {port}:\n{prog.text()[-3000:]}"
+        ) from None
     return prog
 
 
@@ -365,4 +367,3 @@ def open_browser(url: str) -> Iterator[Browser]:
             yield b
         finally:
             chromium.close()
-

@@ -107,7 +107,7 @@ def test_format_figures() -> None:
 
 def test_chart_frames(tmp_path: Path) -> None:
     snap, facilities, _ = _fed_state(tmp_path, intervals=12)
-    gen = charts.build_generation_frame(snap.facility_history, facilities)
+    gen, _ = charts.build_fuel_frames(snap.facility_history, facilities)
     assert set(gen.columns) == {"time", "group", "label", "mw"}
     assert gen["time"].nunique() == 12
     assert set(gen["group"]) == {
@@ -118,7 +118,7 @@ def test_chart_frames(tmp_path: Path) -> None:
         "hydro",
     }  # battery charging excluded
     assert (gen["mw"] > 0).all()
-    emis = charts.build_emissions_frame(snap.facility_history, facilities, groups={"coal"})
+    _, emis = charts.build_fuel_frames(snap.facility_history, facilities, groups={"coal"})
     assert len(emis) == 12 and (emis["t"] > 0).all()
     market = charts.build_market_frame(snap.region_history, regions={"SA1", "VIC1"})
     assert len(market) == 24 and set(market["region"]) == {"SA1", "VIC1"}

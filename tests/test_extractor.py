@@ -307,6 +307,18 @@ def test_no_data_at_all_fails_and_keeps_the_cache(
     assert_untouched(tmp_path, previous_cache)
 
 
+def test_unwritable_facilities_out_names_that_file_and_keeps_the_cache(
+    sim: Any, tmp_path: Path, previous_cache: bytes
+) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a folder is needed")
+    proc = extract(sim, tmp_path, "--facilities-out", "blocked/facilities.csv")
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert "cannot write blocked" in line and "--facilities-out" in line
+    assert_untouched(tmp_path, previous_cache)
+
+
 def test_400_stops_with_the_server_message(tmp_path: Path, previous_cache: bytes) -> None:
     with run_simulator(dataset="small", keys=(KEY,), enforce_history=True) as handle:
         proc = extract(handle, tmp_path, "--start", "2020-01-01", "--end", "2020-01-02")

@@ -19,6 +19,8 @@ from support_dashboard import (
 from nemlive.ingest import Hub, Ingest, handle_message
 from nemlive.livestate import LiveState
 from nemlive.mqttconfig import resolve_mqtt_settings
+from tests.conftest import free_port
+from tests.support_tls import TlsFiles, make_tls_files, start_tls_broker
 
 BASE = "nem/test"
 GOOD_FAC = {
@@ -165,6 +167,45 @@ def test_retained_messages_arrive_on_connect_and_repeat_as_duplicates(
         assert state.snapshot(histories=False).accepted == first.accepted
     finally:
         hub.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+def test_tls_trusts_the_ca_file_from_the_environment(tmp_path: Path, tls_files: TlsFiles) -> None:
+    # The broker's certificate is signed by a throwaway CA: only MQTT_CA_FILE makes it trusted
+    # (the ingest used to ignore it and check against the system CAs).
+    broker = start_tls_broker(tmp_path / "mosquitto", tls_files.ca, tls_files.cert, tls_files.key)
+    try:
+        env = {"MQTT_TLS": "1", "MQTT_CA_FILE": str(tls_files.ca)}
+        settings = resolve_mqtt_settings(env, host="127.0.0.1", port=broker.port, topic=BASE)
+        state = LiveState(set())
+        ingest = Ingest(settings, state).start()
+        try:
+            assert wait_until(lambda: state.snapshot(data=False).status == "connected", 10)
+        finally:
+            ingest.stop()
+    finally:
+        broker.stop()
+
+
+def test_a_ca_file_that_is_not_pem_leaves_the_client_down(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    env = {"MQTT_TLS": "1", "MQTT_CA_FILE": str(bad)}
+    settings = resolve_mqtt_settings(env, host="127.0.0.1", port=free_port(), topic=BASE)
+    state = LiveState(set())
+    ingest = Ingest(settings, state).start()
+    try:
+        snap = state.snapshot(data=False)
+        assert snap.status == "down"
+        assert "cannot load the CA file" in snap.status_detail
+        # Never connects without the TLS that was asked for.
+        assert ingest.client._thread is None  # no loop thread was started
+    finally:
+        ingest.stop()
 
 
 def _hostile_payloads(n: int, seed: int = 7) -> list[tuple[str, bytes]]:

@@ -183,6 +183,30 @@ def test_unreachable_broker_exits_1_naming_host_and_port(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
+def test_sigterm_while_waiting_for_the_broker_exits_0(tmp_path: Path) -> None:
+    # Stopping before the first connection is a stop, not "cannot reach the broker" (exit 1).
+    small = write_small_csv(tmp_path / "consolidate.csv")
+    args = [*_args(small, free_port()), "--no-embedded-broker", "--connect-retries", "20"]
+    proc = start_publisher(args)
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # the first attempt fails at once: connection refused
+            seen.append(line)
+            if "retrying in" in line:
+                break
+        assert seen and "retrying in" in seen[-1], "".join(seen)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    assert "SIGTERM received" in stderr
+    assert "error:" not in stderr and "Traceback" not in stderr
+
+
 def test_password_never_reaches_the_log(tmp_path: Path) -> None:
     small = write_small_csv(tmp_path / "consolidate.csv")
     result = run_publisher(

@@ -1,28 +1,31 @@
 """publisher.py against a real mosquitto that wants a password, or TLS with a throwaway CA.
 
-The brokers here are Debian's mosquitto on an ephemeral loopback port (like the
-``mosquitto`` fixture), configured with ``password_file`` + ``allow_anonymous false``, or
-with a TLS listener whose certificate is signed by a CA made with the ``openssl`` CLI.
+The brokers are Debian's mosquitto on an ephemeral loopback port (like the ``mosquitto``
+fixture), configured with ``password_file`` + ``allow_anonymous false`` here, or with a TLS
+listener whose certificate is signed by a CA made with the ``openssl`` CLI
+(``tests/support_tls.py``).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 import publisher
-from nemlive.broker import is_listening
 from nemlive.errors import ConfigError
 from nemlive.mqttconfig import resolve_mqtt_settings
-from tests.conftest import Mosquitto, free_port
+from tests.conftest import free_port
 from tests.support_mqtt import Collector, SmallCsv, run_publisher, write_small_csv
+from tests.support_tls import (
+    SecureMosquitto,
+    TlsFiles,
+    make_tls_files,
+    need_tool,
+    start_tls_broker,
+)
 
 USER = "nemlive-user"
 PASSWORD = "Pw-7f3a9c-zebra-quartz"  # distinctive: grep for it in the output
@@ -32,104 +35,18 @@ WRONG_PASSWORD = "Wrong-4d2e81-otter-basalt"
 # --- brokers --------------------------------------------------------------------------------
 
 
-def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        reason = f"{tool} is not installed (apt-get install mosquitto openssl)"
-        if os.environ.get("REQUIRE_BROKER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
-@dataclass
-class SecureMosquitto(Mosquitto):
-    """The conftest broker with its own listener settings (TLS files, password file)."""
-
-    settings: list[str] = field(default_factory=list)
-
-    def start(self) -> SecureMosquitto:
-        mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(mosquitto).exists():
-            reason = "mosquitto is not installed (apt-get install mosquitto)"
-            if os.environ.get("REQUIRE_BROKER") == "1":
-                pytest.fail(reason)
-            pytest.skip(reason)
-        # Options after `listener` apply to it; allow_anonymous etc. are global (one listener).
-        self.conf.write_text(
-            "\n".join(
-                [
-                    # As root, mosquitto drops to user `mosquitto`, which cannot read tmp_path.
-                    *(["user root"] if os.geteuid() == 0 else []),
-                    f"listener {self.port} 127.0.0.1",
-                    *self.settings,
-                    "persistence false",
-                    f"max_queued_messages {self.max_queued}",
-                    "log_dest stderr",
-                    "log_type error",
-                    "log_type warning",
-                    "",
-                ]
-            )
-        )
-        log = self.workdir / "mosquitto.log"
-        self.proc = subprocess.Popen(
-            [mosquitto, "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(log, "ab"),  # noqa: SIM115
-        )
-        deadline = time.monotonic() + 10
-        while not is_listening("127.0.0.1", self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"mosquitto did not start: {log.read_text()}")
-            time.sleep(0.05)
-        return self
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    ca: Path  # the CA certificate clients trust
-    cert: Path  # server certificate for IP:127.0.0.1 and DNS:localhost
-    key: Path
-    other_cert: Path  # signed by the same CA, for DNS:broker.example.net only
-    other_key: Path
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run([_need("openssl"), *args], cwd=cwd, check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """A throwaway CA and server certificates signed by it (EC P-256, valid 2 days)."""
-    d = tmp_path_factory.mktemp("tls")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-             "-subj", "/CN=NEM Live test CA", cwd=d)  # fmt: skip
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
 
-    def issue(name: str, cn: str, san: str) -> None:
-        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={cn}", cwd=d)  # fmt: skip
-        (d / f"{name}.ext").write_text(
-            f"subjectAltName={san}\n"
-            "basicConstraints=CA:FALSE\n"
-            "keyUsage=digitalSignature,keyEncipherment\n"
-            "extendedKeyUsage=serverAuth\n"
-        )
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
-                 "-extfile", f"{name}.ext", cwd=d)  # fmt: skip
 
-    issue("server", "localhost", "IP:127.0.0.1,DNS:localhost")
-    issue("other", "broker.example.net", "DNS:broker.example.net")
-    return TlsFiles(
-        ca=d / "ca.pem",
-        cert=d / "server.pem",
-        key=d / "server.key",
-        other_cert=d / "other.pem",
-        other_key=d / "other.key",
-    )
+@pytest.fixture
+def tls_broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[SecureMosquitto]:
+    broker = start_tls_broker(tmp_path / "mosquitto", tls_files.ca, tls_files.cert, tls_files.key)
+    try:
+        yield broker
+    finally:
+        broker.stop()
 
 
 @pytest.fixture
@@ -138,7 +55,7 @@ def auth_broker(tmp_path: Path) -> Iterator[SecureMosquitto]:
     workdir.mkdir()
     passwd = workdir / "passwd"
     subprocess.run(
-        [_need("mosquitto_passwd"), "-b", "-c", str(passwd), USER, PASSWORD],
+        [need_tool("mosquitto_passwd"), "-b", "-c", str(passwd), USER, PASSWORD],
         check=True,
         capture_output=True,
         timeout=30,
@@ -146,21 +63,6 @@ def auth_broker(tmp_path: Path) -> Iterator[SecureMosquitto]:
     broker = SecureMosquitto(
         workdir=workdir, settings=["allow_anonymous false", f"password_file {passwd}"]
     ).start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
-def _start_tls_broker(workdir: Path, ca: Path, cert: Path, key: Path) -> SecureMosquitto:
-    workdir.mkdir()
-    settings = [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}", "allow_anonymous true"]
-    return SecureMosquitto(workdir=workdir, settings=settings).start()
-
-
-@pytest.fixture
-def tls_broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[SecureMosquitto]:
-    broker = _start_tls_broker(tmp_path / "mosquitto", tls_files.ca, tls_files.cert, tls_files.key)
     try:
         yield broker
     finally:
@@ -309,7 +211,7 @@ def test_tls_certificate_for_another_name_fails_with_a_host_hint(
     tmp_path: Path, tls_files: TlsFiles
 ) -> None:
     f = tls_files
-    broker = _start_tls_broker(tmp_path / "mosquitto", f.ca, f.other_cert, f.other_key)
+    broker = start_tls_broker(tmp_path / "mosquitto", f.ca, f.other_cert, f.other_key)
     try:
         small = write_small_csv(tmp_path / "consolidate.csv", rows=2)
         result = run_publisher(

@@ -1,0 +1,127 @@
+"""Real mosquitto brokers with TLS (a throwaway CA made with the openssl CLI) or a password.
+
+Shared by the publisher's and the dashboard ingest's tests: both clients must trust a
+broker's own CA through MQTT_CA_FILE. Debian's mosquitto on an ephemeral loopback port, like
+the ``mosquitto`` fixture in conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from nemlive.broker import is_listening
+from tests.conftest import Mosquitto
+
+
+def need_tool(tool: str) -> str:
+    """The path of ``tool``; skip the test without it (fail under REQUIRE_BROKER=1)."""
+    path = shutil.which(tool)
+    if path is None:
+        reason = f"{tool} is not installed (apt-get install mosquitto openssl)"
+        if os.environ.get("REQUIRE_BROKER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@dataclass
+class SecureMosquitto(Mosquitto):
+    """The conftest broker with its own listener settings (TLS files, password file)."""
+
+    settings: list[str] = field(default_factory=list)
+
+    def start(self) -> SecureMosquitto:
+        mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(mosquitto).exists():
+            reason = "mosquitto is not installed (apt-get install mosquitto)"
+            if os.environ.get("REQUIRE_BROKER") == "1":
+                pytest.fail(reason)
+            pytest.skip(reason)
+        # Options after `listener` apply to it; allow_anonymous etc. are global (one listener).
+        self.conf.write_text(
+            "\n".join(
+                [
+                    # As root, mosquitto drops to user `mosquitto`, which cannot read tmp_path.
+                    *(["user root"] if os.geteuid() == 0 else []),
+                    f"listener {self.port} 127.0.0.1",
+                    *self.settings,
+                    "persistence false",
+                    f"max_queued_messages {self.max_queued}",
+                    "log_dest stderr",
+                    "log_type error",
+                    "log_type warning",
+                    "",
+                ]
+            )
+        )
+        log = self.workdir / "mosquitto.log"
+        self.proc = subprocess.Popen(
+            [mosquitto, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(log, "ab"),  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 10
+        while not is_listening("127.0.0.1", self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"mosquitto did not start: {log.read_text()}")
+            time.sleep(0.05)
+        return self
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path  # the CA certificate clients trust
+    cert: Path  # server certificate for IP:127.0.0.1 and DNS:localhost
+    key: Path
+    other_cert: Path  # signed by the same CA, for DNS:broker.example.net only
+    other_key: Path
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(
+        [need_tool("openssl"), *args], cwd=cwd, check=True, capture_output=True, timeout=30
+    )
+
+
+def make_tls_files(d: Path) -> TlsFiles:
+    """A throwaway CA and server certificates signed by it in ``d`` (EC P-256, 2 days)."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+             "-subj", "/CN=NEM Live test CA", cwd=d)  # fmt: skip
+
+    def issue(name: str, cn: str, san: str) -> None:
+        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={cn}", cwd=d)  # fmt: skip
+        (d / f"{name}.ext").write_text(
+            f"subjectAltName={san}\n"
+            "basicConstraints=CA:FALSE\n"
+            "keyUsage=digitalSignature,keyEncipherment\n"
+            "extendedKeyUsage=serverAuth\n"
+        )
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+                 "-extfile", f"{name}.ext", cwd=d)  # fmt: skip
+
+    issue("server", "localhost", "IP:127.0.0.1,DNS:localhost")
+    issue("other", "broker.example.net", "DNS:broker.example.net")
+    return TlsFiles(
+        ca=d / "ca.pem",
+        cert=d / "server.pem",
+        key=d / "server.key",
+        other_cert=d / "other.pem",
+        other_key=d / "other.key",
+    )
+
+
+def start_tls_broker(workdir: Path, ca: Path, cert: Path, key: Path) -> SecureMosquitto:
+    workdir.mkdir()
+    settings = [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}", "allow_anonymous true"]
+    return SecureMosquitto(workdir=workdir, settings=settings).start()

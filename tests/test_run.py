@@ -1,0 +1,168 @@
+"""``make run``'s driver, ``python -m nemlive.run``, as a subprocess (issue 6).
+
+It starts (or reuses) the broker, the publisher and the dashboard, prints the URL, and one
+SIGINT (Ctrl-C) stops everything: exit 0, no child process left, both ports free again.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import PYTHON, ROOT, clean_subprocess_env, free_port
+from support_dashboard import wait_until, write_consolidate_csv
+from support_mqtt import Collector
+
+TOPIC = "nem/run"
+URL_LINE = re.compile(r"open (http://localhost:(\d+))")
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+
+
+def _run(*args: str, stdout: Path, stderr: Path) -> subprocess.Popen[bytes]:
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        return subprocess.Popen(
+            [PYTHON, "-m", "nemlive.run", *args],
+            cwd=ROOT,
+            env=clean_subprocess_env(),
+            stdout=out,
+            stderr=err,
+        )
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _bindable(port: int) -> bool:
+    """A new server could listen on ``port`` (SO_REUSEADDR, as brokers and web servers do)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            s.listen()
+        except OSError:
+            return False
+        return True
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("broker", ["embedded", "mosquitto"])
+def test_make_run_starts_everything_and_one_sigint_stops_it(
+    broker: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    mosquitto = request.getfixturevalue("mosquitto") if broker == "mosquitto" else None
+    csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=12)
+    broker_port = mosquitto.port if mosquitto else free_port()
+    dash_port = free_port()
+    out, err = tmp_path / "run.out", tmp_path / "run.err"
+    proc = _run(
+        "--csv",
+        str(csv_path),
+        "--broker-port",
+        str(broker_port),
+        "--dashboard-port",
+        str(dash_port),
+        "--topic",
+        TOPIC,
+        stdout=out,
+        stderr=err,
+    )
+    children: dict[int, str] = {}
+    try:
+        assert wait_until(
+            lambda: URL_LINE.search(out.read_text()) or proc.poll() is not None,
+            timeout=START_TIMEOUT_S,
+            interval=0.2,
+        )
+        match = URL_LINE.search(out.read_text())
+        assert match, f"no URL line (exit {proc.poll()}):\n{out.read_text()}\n{err.read_text()}"
+        assert int(match.group(2)) == dash_port
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{dash_port}/_stcore/health", timeout=10
+        ) as r:
+            assert r.status == 200 and r.read().strip() == b"ok"
+        with urllib.request.urlopen(f"http://127.0.0.1:{dash_port}/", timeout=10) as r:
+            assert r.status == 200 and b"<html" in r.read().lower()
+
+        with Collector(broker_port, TOPIC) as sub:
+            assert sub.wait_until(lambda c: any(s["state"] == "online" for s in c.statuses()))
+            assert sub.wait_until(lambda c: len(c.events()) > 0)
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                children[child.pid] = " ".join(child.cmdline())
+            assert any("publisher.py" in c for c in children.values()), children
+            assert any("streamlit" in c for c in children.values()), children
+
+            proc.send_signal(signal.SIGINT)
+            rc = proc.wait(timeout=STOP_TIMEOUT_S)
+            # The publisher is stopped first, so its goodbye reaches the broker.
+            assert sub.wait_until(
+                lambda c: any(s["state"] == "offline" for s in c.statuses()), timeout=5
+            ), sub.statuses()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        for pid in children:
+            if not _gone(pid):
+                psutil.Process(pid).kill()
+
+    stderr = err.read_text()
+    assert rc == 0, stderr
+    assert "Traceback" not in stderr, stderr
+    expected_log = (
+        "using the MQTT broker already listening" if mosquitto else "starting the embedded broker"
+    )
+    assert expected_log in stderr
+    assert wait_until(lambda: all(_gone(pid) for pid in children), timeout=10), children
+    assert wait_until(lambda: not _listening(dash_port), timeout=10)
+    assert _bindable(dash_port)
+    if mosquitto:
+        # Not ours: make run must leave a broker it did not start running.
+        assert mosquitto.proc is not None and mosquitto.proc.poll() is None
+        assert _listening(broker_port)
+    else:
+        assert wait_until(lambda: not _listening(broker_port), timeout=10)
+        assert _bindable(broker_port)
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [(None, "not found"), (b"hello,world\n", "not a consolidate.csv")],
+)
+def test_make_run_without_a_cache_says_make_data(
+    content: bytes | None, why: str, tmp_path: Path
+) -> None:
+    csv_path = tmp_path / "consolidate.csv"
+    if content is not None:
+        csv_path.write_bytes(content)
+    run = subprocess.run(
+        [PYTHON, "-m", "nemlive.run", "--csv", str(csv_path), "--broker-port", str(free_port())],
+        cwd=ROOT,
+        env=clean_subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, run.stderr
+    assert "make data" in lines[0] and why in lines[0] and str(csv_path) in lines[0]
+    assert run.stdout == ""
