@@ -127,7 +127,7 @@ class Facility:
     lon: float
     fuel_groups: tuple[str, ...]
     fuel_techs: tuple[str, ...]
-    capacity_mw: float
+    capacity_mw: float | None  # None: the API gave no registered capacity
 
     @property
     def fuel_group(self) -> str:
@@ -148,7 +148,7 @@ def parse_facilities(rows: list[dict[str, str]]) -> dict[str, Facility]:
                 lon=float(row["lon"]),
                 fuel_groups=tuple(g for g in row["fuel_groups"].split(";") if g),
                 fuel_techs=tuple(t for t in row["fuel_techs"].split(";") if t),
-                capacity_mw=float(row["capacity_mw"] or 0.0),
+                capacity_mw=float(row["capacity_mw"]) if row["capacity_mw"] else None,
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise ValueError(f"line {i}: {exc}") from exc

@@ -241,13 +241,14 @@ def render_detail(snap: Snapshot, facilities: dict[str, Facility]) -> None:
         return
     fac = facilities[fid]
     latest = snap.facility_latest.get(fid)
+    capacity = "unknown" if fac.capacity_mw is None else f"{fac.capacity_mw:,.0f} MW"
     meta, hist = st.columns([1, 2])
     meta.markdown(
         f"**{fac.name}** · `{fac.facility_id}`  \n"
         f"{REGION_NAMES.get(fac.region_id, fac.region_id)}  \n"
         f"Fuel: {', '.join(FUEL_LABELS.get(g, g) for g in fac.fuel_groups) or 'unknown'}"  # type: ignore[call-overload]
         f" ({', '.join(fac.fuel_techs)})  \n"
-        f"Capacity: {fac.capacity_mw:,.0f} MW  \n"
+        f"Capacity: {capacity}  \n"
         f"Location: {fac.lat:.4f}, {fac.lon:.4f}"
     )
     if latest:
