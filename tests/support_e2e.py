@@ -211,8 +211,7 @@ def start_dashboard(
             "true",
             "--server.fileWatcherType",
             "none",
-            "--browser.gatherUsageStats",
-            "false",
+            # No --browser.gatherUsageStats: the shipped .streamlit/config.toml must turn it off.
         ],
         workdir / f"streamlit-{port}.log",
         env,
