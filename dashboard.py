@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -311,20 +312,26 @@ def render_tables(snap: Snapshot, facilities: dict[str, Facility]) -> None:
         st.dataframe(table, hide_index=True, height=300, width="stretch")
         st.download_button(
             "Download CSV",
-            table.to_csv(index=False),
+            # Deferred: a CSV made on every refresh would be a new media file each time, and
+            # a browser still holding the previous one's URL gets a 404.
+            partial(table.to_csv, index=False),
             "facility_events.csv",
             "text/csv",
             key="live_dl_facility",
+            on_click="ignore",
         )
     with mkt_tab:
         table = charts.build_recent_market_table(snap.recent_market)
         st.dataframe(table, hide_index=True, height=300, width="stretch")
         st.download_button(
             "Download CSV",
-            table.to_csv(index=False),
+            # Deferred: a CSV made on every refresh would be a new media file each time, and
+            # a browser still holding the previous one's URL gets a 404.
+            partial(table.to_csv, index=False),
             "market_events.csv",
             "text/csv",
             key="live_dl_market",
+            on_click="ignore",
         )
 
 

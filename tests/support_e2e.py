@@ -42,14 +42,16 @@ LOOPBACK = ("127.", "::1", "::ffff:127.")
 # --- the extractor ------------------------------------------------------------------------
 
 
-def extract_from_simulator(outdir: Path, start: str, end: str) -> tuple[Path, Path]:
-    """Run ``extractor.py`` against a fresh ``small`` simulator; return (CSV, facilities.csv).
+def extract_from_simulator(
+    outdir: Path, start: str, end: str, dataset: str = "small"
+) -> tuple[Path, Path]:
+    """Run ``extractor.py`` against a fresh simulator; return (CSV, facilities.csv).
 
     Asserts exit 0 and no traceback; the two files are written into ``outdir``.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     csv_path, fac_path = outdir / "consolidate.csv", outdir / "facilities.csv"
-    with run_simulator(dataset="small") as sim:
+    with run_simulator(dataset=dataset) as sim:
         run = subprocess.run(
             [
                 PYTHON,

@@ -54,10 +54,12 @@ def _isolated_facility(rows: list[tuple], box: dict, latest_mw: dict[str, float]
 
 def test_extract_publish_dashboard_in_a_browser(mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _need_chromium()
-    # 1. extractor.py against the simulator, a 1-day window.
-    csv_path, fac_path = extract_from_simulator(tmp_path / "data", "2025-10-01", "2025-10-02")
+    # 1. extractor.py against the simulator, a 1-day window of the simulated NEM catalogue.
+    csv_path, fac_path = extract_from_simulator(
+        tmp_path / "data", "2025-10-01", "2025-10-02", dataset="nem"
+    )
     facilities = read_facility_rows(fac_path)
-    assert len(facilities) >= 5
+    assert len(facilities) >= 120
     expected = expected_figure_texts(csv_path, fac_path)
     at = last_time_text(csv_path)
     last = last_row(csv_path)
