@@ -141,7 +141,7 @@ def baseline_transform(facilities: dict, data: list[dict], market: list[dict]) -
     mwide = mdf.pivot_table(index="timestamp", columns="column", values="value", aggfunc="first")
     joined = wide.join(mwide, how="left").sort_index()
     header = rollup.build_header(lookup.facility_ids, rollup.NEM_REGIONS)[1:]
-    joined = joined.reindex(columns=header).round(4)
+    joined = joined.reindex(columns=header).round(DECIMALS)
     return joined.to_csv(float_format="%.12g", lineterminator="\n").encode()
 
 
