@@ -12,15 +12,14 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from nemlive.broker import EmbeddedBroker, is_listening
-from nemlive.columns import TIMESTAMP
+from nemlive.broker import EmbeddedBroker, is_listening, is_port_free
 from nemlive.errors import InputError, NemLiveError
+from nemlive.replay import parse_header
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("nemlive.run")
@@ -44,23 +43,20 @@ def count_messages_per_row(csv_path: Path) -> int:
     """Facility events plus market events in one row of the cache (from its header)."""
     try:
         with open(csv_path, encoding="utf-8") as fh:
-            header = fh.readline().strip().split(",")
+            header = fh.readline().rstrip("\r\n").split(",")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{csv_path} is unreadable ({exc}): run `make data`") from None
-    if not header or header[0] != TIMESTAMP:
-        raise InputError(f"{csv_path}: not a consolidate.csv (run `make data`)")
-    facilities = {c.split("_", 1)[1] for c in header if c.startswith("power_")}
-    regions = {c.split("_", 1)[1] for c in header if c.startswith("price_")}
+    try:
+        facilities, regions, *_ = parse_header(str(csv_path), header)
+    except InputError as exc:
+        raise InputError(f"not a consolidate.csv: {exc} (run `make data`)") from None
     return max(1, len(facilities) + len(regions))
 
 
 def first_free_port(start: int) -> int:
+    """The first port from ``start`` that can be bound on 127.0.0.1 (50 tries)."""
     for port in range(start, start + 50):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if is_port_free("127.0.0.1", port):
             return port
     raise NemLiveError(f"no free port in {start}..{start + 49} for the dashboard")
 
