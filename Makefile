@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 
 help:
 	@echo "make run     set up .venv and start broker + publisher + dashboard on the shipped week"
+	@echo "             (RUN_ARGS=\"--pace 2 --dashboard-port 8502\"; see python -m nemlive.run --help)"
 	@echo "make test    set up .venv and run the whole test suite"
 	@echo "make data    rebuild consolidate.csv (real API with OPENELECTRICITY_API_KEY, else the simulator)"
 	@echo "make lint    ruff check and format check"
@@ -22,7 +23,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 run: venv
-	$(PY) -m nemlive.run
+	$(PY) -m nemlive.run $(RUN_ARGS)
 
 test: venv
 	$(PY) -m pytest
