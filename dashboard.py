@@ -136,10 +136,7 @@ def render_status(hub: Hub) -> None:
     )
     pub = snap.publisher_status
     if pub:
-        where = (
-            f", pass {pub.get('pass_number', 0)}, row {pub.get('row', 0):,}/{pub.get('rows', 0):,}"
-        )
-        lines.append(f"Publisher: **{pub.get('state')}**{where}")
+        lines.append(f"Publisher: {charts.describe_publisher(pub)}")
     else:
         lines.append("Publisher: no status received")
     st.caption("  \n".join(lines))

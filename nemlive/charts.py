@@ -412,3 +412,15 @@ def build_region_line_chart(
             ],
         )
     )
+
+
+def describe_publisher(status: Mapping[str, object]) -> str:
+    """The publisher's status in words; its ``pass_number`` counts from 0, people from 1."""
+    state = status.get("state", "unknown")
+    if state == "offline":
+        return "**offline**"
+    number = int(status.get("pass_number", 0)) + 1  # type: ignore[call-overload]
+    if state == "cooldown":
+        return f"**cooldown** before pass {number}"
+    sent = f"{status.get('row', 0):,}/{status.get('rows', 0):,}"
+    return f"**{state}**, pass {number}, {sent} intervals sent"

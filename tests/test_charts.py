@@ -148,3 +148,23 @@ def test_tables_newest_first_with_lookup_names(tmp_path: Path) -> None:
     assert "facility_id" in fac.to_csv(index=False).splitlines()[0]
     hist = charts.build_facility_history_frame(snap.facility_history["TSOLAR1"])
     assert list(hist.columns) == ["time", "power_mw", "co2_tonnes"]
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        pytest.param(
+            {"state": "online", "pass_number": 0, "row": 55, "rows": 2016},
+            "**online**, pass 1, 55/2,016 intervals sent",
+            id="online",
+        ),
+        pytest.param(
+            {"state": "cooldown", "pass_number": 1, "row": 0, "rows": 288},
+            "**cooldown** before pass 2",
+            id="cooldown",
+        ),
+        pytest.param({"state": "offline", "client_id": "x"}, "**offline**", id="last-will"),
+    ],
+)
+def test_publisher_status_counts_passes_from_one(status: dict, text: str) -> None:
+    assert charts.describe_publisher(status) == text
