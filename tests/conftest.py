@@ -44,7 +44,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in OUR_ENV:
         monkeypatch.delenv(name, raising=False)
     if live_key:
-        # Only live tests may read it, through the `live_api_key` fixture.
+        # Only live tests may read it, through the `live_key` fixture.
         monkeypatch.setenv("NEMLIVE_TEST_LIVE_KEY", live_key)
 
 

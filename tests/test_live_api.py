@@ -23,16 +23,16 @@ pytestmark = pytest.mark.live
 
 
 @pytest.fixture
-def live_api_key() -> str:
+def live_key() -> str:
     key = os.environ.get("NEMLIVE_TEST_LIVE_KEY")
     if not key:
         pytest.skip("set OPENELECTRICITY_API_KEY to run the live API tests")
     return key
 
 
-def test_live_day_for_three_facilities(live_api_key: str, tmp_path: Path) -> None:
+def test_live_day_for_three_facilities(live_key: str, tmp_path: Path) -> None:
     # Pick facilities from the live list at run time (nothing real is stored in the project).
-    with OEClient(ClientSettings(base_url=DEFAULT_API_URL, api_key=live_api_key)) as client:
+    with OEClient(ClientSettings(base_url=DEFAULT_API_URL, api_key=live_key)) as client:
         lookup = rollup.build_lookup(client.fetch_facilities("NEM"), "NEM")
     assert len(lookup.facilities) > 300
     codes = [f.facility_id for f in lookup.facilities if f.region_id in rollup.NEM_REGIONS][:3]
@@ -49,7 +49,7 @@ def test_live_day_for_three_facilities(live_api_key: str, tmp_path: Path) -> Non
         ],
         cwd=tmp_path,
         timeout=300,
-        OPENELECTRICITY_API_KEY=live_api_key,
+        OPENELECTRICITY_API_KEY=live_key,
     )
     assert proc.returncode == 0, proc.stderr
     header, rows = read_csv(tmp_path / "consolidate.csv")
@@ -60,5 +60,5 @@ def test_live_day_for_three_facilities(live_api_key: str, tmp_path: Path) -> Non
     assert meta["source"] == "openelectricity"
     for path in tmp_path.rglob("*"):
         if path.is_file():
-            assert live_api_key.encode() not in path.read_bytes()
-    assert live_api_key not in proc.stderr + proc.stdout
+            assert live_key.encode() not in path.read_bytes()
+    assert live_key not in proc.stderr + proc.stdout
