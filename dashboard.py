@@ -17,6 +17,7 @@ import os
 from functools import partial
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 import context
@@ -302,34 +303,29 @@ def render_charts(
                     st.altair_chart(build(), width="stretch")
 
 
+def render_event_table(table: pd.DataFrame, name: str) -> None:
+    """One tab's table and its CSV download (``<name>_events.csv``)."""
+    st.dataframe(table, hide_index=True, height=300, width="stretch")
+    st.download_button(
+        "Download CSV",
+        # Deferred: a CSV made on every refresh would be a new media file each time, and a
+        # browser still holding the previous one's URL gets a 404.
+        partial(table.to_csv, index=False),
+        f"{name}_events.csv",
+        "text/csv",
+        key=f"live_dl_{name}",
+        on_click="ignore",
+    )
+
+
 def render_tables(snap: Snapshot, facilities: dict[str, Facility]) -> None:
     fac_tab, mkt_tab = st.tabs(["Recent facility events", "Recent market events"])
     with fac_tab:
-        table = charts.build_recent_facility_table(snap.recent_facility, facilities)
-        st.dataframe(table, hide_index=True, height=300, width="stretch")
-        st.download_button(
-            "Download CSV",
-            # Deferred: a CSV made on every refresh would be a new media file each time, and
-            # a browser still holding the previous one's URL gets a 404.
-            partial(table.to_csv, index=False),
-            "facility_events.csv",
-            "text/csv",
-            key="live_dl_facility",
-            on_click="ignore",
+        render_event_table(
+            charts.build_recent_facility_table(snap.recent_facility, facilities), "facility"
         )
     with mkt_tab:
-        table = charts.build_recent_market_table(snap.recent_market)
-        st.dataframe(table, hide_index=True, height=300, width="stretch")
-        st.download_button(
-            "Download CSV",
-            # Deferred: a CSV made on every refresh would be a new media file each time, and
-            # a browser still holding the previous one's URL gets a 404.
-            partial(table.to_csv, index=False),
-            "market_events.csv",
-            "text/csv",
-            key="live_dl_market",
-            on_click="ignore",
-        )
+        render_event_table(charts.build_recent_market_table(snap.recent_market), "market")
 
 
 def render_live(
