@@ -20,21 +20,13 @@ import argparse
 import logging
 import os
 import signal
-import ssl
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.client import ConnectFlags, DisconnectFlags
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from nemlive.broker import EMBEDDED_HOST, EmbeddedBroker, is_listening
 from nemlive.checkpoint import (
@@ -43,26 +35,21 @@ from nemlive.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from nemlive.errors import BrokerError, ConfigError, NemLiveError
-from nemlive.events import QOS, StatusEvent, build_status_topic, encode_status
+from nemlive.errors import ConfigError, NemLiveError
+from nemlive.events import StatusEvent
 from nemlive.logsetup import configure_logging
 from nemlive.mqttconfig import (
     MqttSettings,
-    apply_auth_and_tls,
-    new_client_id,
     resolve_mqtt_settings,
 )
+from nemlive.mqttlink import OUTSTANDING_LIMIT, AckTracker, Connection
 from nemlive.replay import ReplayTable, RowEncoder, read_replay_table, shift_timestamp
 
 log = logging.getLogger("publisher")
 
-MAX_INFLIGHT = 100  # paho's window of unacknowledged QoS 1 messages on the wire
-OUTSTANDING_LIMIT = 1_000  # published but unacknowledged, incl. paho's queue: memory stays flat
 PROGRESS_EVERY_S = 5.0
 CHECKPOINT_EVERY_S = 1.0
 DRAIN_TIMEOUT_S = 10.0
-CONNACK_TIMEOUT_S = 10.0
-KEEPALIVE_S = 30
 # Not mqttconfig.LOCAL_HOSTS: that includes ::1, where the embedded broker (bound to
 # 127.0.0.1 only) would not be reachable.
 EMBEDDED_HOSTS = frozenset({"localhost", EMBEDDED_HOST})
@@ -169,326 +156,6 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> PublisherOptio
         connect_retries=args.connect_retries,
         verbose=args.verbose,
     )
-
-
-# --- acknowledgement tracking -------------------------------------------------------------
-
-
-class AckTracker:
-    """Which rows are fully acknowledged, fed by paho's on_publish from its network thread.
-
-    A row is identified by ``seq = pass_number × rows + row``. Its messages are registered
-    by mid after ``publish()`` returns; a PUBACK can arrive before that (paho calls
-    on_publish under its own lock, so we must not publish while holding ours), hence
-    ``_early``.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
-        self._pending: dict[int, list[int]] = {}  # mid -> row entry
-        self._early: set[int] = set()
-        self._rows: deque[list[int]] = deque()  # [seq, outstanding, closed]
-        self._current: list[int] | None = None  # the row being published
-        self._loose = [-1, 0, 1]  # messages outside any row (status between rows)
-        self._waiting = False
-        self.outstanding = 0
-        self.acked_through = -1  # highest seq with it and every earlier row acknowledged
-        self.acked = 0
-
-    def begin_row(self, seq: int) -> None:
-        with self._lock:
-            self._current = [seq, 0, 0]
-            self._rows.append(self._current)
-
-    def end_row(self) -> None:
-        """The current row is fully published. A row left open (stopped halfway) never
-        counts as acknowledged, so --resume sends it again from its start."""
-        with self._lock:
-            if self._current is not None:
-                self._current[2] = 1
-                self._current = None
-                self._advance()
-
-    def register(self, mid: int) -> None:
-        """Count ``mid`` against the current row (or no row, between rows)."""
-        with self._lock:
-            if mid in self._early:
-                self._early.discard(mid)
-                self.acked += 1
-                return
-            entry = self._current or self._loose
-            entry[1] += 1
-            self._pending[mid] = entry
-            self.outstanding += 1
-
-    def on_ack(self, mid: int) -> None:
-        with self._lock:
-            entry = self._pending.pop(mid, None)
-            if entry is None:
-                self._early.add(mid)
-                return
-            entry[1] -= 1
-            self.outstanding -= 1
-            self.acked += 1
-            if entry[1] == 0:
-                self._advance()
-            if self._waiting:
-                self._room.notify_all()
-
-    def _advance(self) -> None:
-        rows = self._rows
-        while rows and rows[0][2] and rows[0][1] == 0:
-            self.acked_through = rows.popleft()[0]
-
-    def wait_for_room(self, limit: int, stop: threading.Event) -> None:
-        """Block while ``limit`` or more messages are unacknowledged (or until ``stop``)."""
-        with self._lock:
-            while self.outstanding >= limit and not stop.is_set():
-                self._waiting = True
-                self._room.wait(0.25)
-            self._waiting = False
-
-    def wait_all(self, timeout: float) -> bool:
-        """Wait until every registered message is acknowledged; False after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            try:
-                while self.outstanding > 0:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self._waiting = True
-                    self._room.wait(min(left, 0.25))
-                return True
-            finally:
-                self._waiting = False
-
-
-# --- the MQTT connection ------------------------------------------------------------------
-
-# OpenSSL's X509_V_ERR_* codes that need a hint other than "trust the right CA".
-_X509_EXPIRED = frozenset({9, 10})  # not yet valid, expired
-_X509_NAME_MISMATCH = frozenset({62, 64})  # hostname, IP address
-
-
-def describe_certificate_failure(
-    address: str, exc: ssl.SSLCertVerificationError, ca_file: Path | None
-) -> str:
-    """One line for a TLS certificate the client rejected: what failed and what to set."""
-    reason = exc.verify_message or exc.reason or str(exc)
-    head = f"the TLS certificate of the MQTT broker at {address} was rejected ({reason})"
-    if exc.verify_code in _X509_NAME_MISMATCH:
-        return f"{head}: connect with a host name the certificate lists (--host/MQTT_HOST)"
-    if exc.verify_code in _X509_EXPIRED:
-        return f"{head}: renew the broker's certificate or check this machine's clock"
-    if ca_file is None:
-        return (
-            f"{head}: the system CAs do not trust it; if the broker uses its own CA, "
-            "set MQTT_CA_FILE (or --ca-file) to that CA's certificate"
-        )
-    return f"{head}: set MQTT_CA_FILE (or --ca-file) to the CA that signed it, not {ca_file}"
-
-
-class Connection:
-    """One paho client: connect with retries, publish with backpressure, close cleanly."""
-
-    def __init__(self, settings: MqttSettings, tracker: AckTracker, verbose: bool) -> None:
-        self.settings = settings
-        self.tracker = tracker
-        self.client_id = new_client_id("nemlive-pub")
-        self.status_topic = build_status_topic(settings.topic)
-        self._connected = threading.Event()
-        self._answered = threading.Event()  # this attempt got a CONNACK or lost the socket
-        self._refusal: ReasonCode | None = None  # a failing CONNACK of the current attempt
-        self._closing = False
-        self._ever_connected = False
-
-        # clean_session=False: the broker keeps our session across a reconnect; paho keeps
-        # unacknowledged QoS 1 messages and sends them again (DUP) once reconnected.
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,  # amqtt (the embedded broker) speaks 3.1.1 only
-        )
-        client.max_inflight_messages_set(MAX_INFLIGHT)
-        client.max_queued_messages_set(OUTSTANDING_LIMIT + 100)  # a hard bound behind ours
-        client.reconnect_delay_set(min_delay=1, max_delay=8)
-        client.will_set(
-            self.status_topic,
-            encode_status(StatusEvent(state="offline", client_id=self.client_id)),
-            qos=QOS,
-            retain=True,
-        )
-        apply_auth_and_tls(client, settings)
-        if verbose:
-            client.enable_logger(logging.getLogger("paho"))
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        self.client = client
-
-    # Callbacks run on paho's thread: record and return.
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            self._refusal = reason_code
-            self._answered.set()
-            return
-        if self._ever_connected:
-            log.warning(
-                "reconnected to %s; resending unacknowledged messages", self.settings.address
-            )
-        self._ever_connected = True
-        self._connected.set()
-        self._answered.set()
-
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: DisconnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        self._connected.clear()
-        self._answered.set()
-        if not self._closing and self._ever_connected:  # connect() reports its own failures
-            log.warning(
-                "lost the connection to %s (%s); reconnecting", self.settings.address, reason_code
-            )
-
-    def _on_publish(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        mid: int,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        self.tracker.on_ack(mid)
-
-    def connect(self, retries: int, stop: threading.Event) -> bool:
-        """Connect, retrying with backoff (0.5 s, 1 s, 2 s, ... capped at 8 s).
-
-        Returns True once connected, False when ``stop`` was set while waiting to retry
-        (Ctrl-C or SIGTERM: not a failure). Raises BrokerError naming host:port if every
-        attempt fails, the broker refuses us, or its TLS certificate is not trusted (not
-        retried: it will not change).
-        """
-        address = self.settings.address
-        delay = 0.5
-        last = "no attempt"
-        closed_early = False
-        for attempt in range(1, retries + 1):
-            if stop.is_set():
-                return False
-            try:
-                self._answered.clear()
-                self._refusal = None
-                rc = self.client.connect(
-                    self.settings.host, self.settings.port, keepalive=KEEPALIVE_S
-                )
-                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    raise OSError(mqtt.error_string(rc))
-                rc = self.client.loop_start()
-                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    raise BrokerError(
-                        f"cannot start the MQTT network thread: {mqtt.error_string(rc)}"
-                    )
-                self._answered.wait(CONNACK_TIMEOUT_S)
-                if self._connected.is_set():
-                    log.info("connected to %s as %s", address, self.client_id)
-                    return True
-                self.client.loop_stop()
-                refusal = self._refusal
-                if refusal is not None:
-                    self.client.disconnect()
-                    hint = (
-                        "check MQTT_USERNAME/MQTT_PASSWORD"
-                        if refusal.value in (4, 5, 134, 135)
-                        else "check the broker"
-                    )
-                    raise BrokerError(
-                        f"MQTT broker at {address} refused the connection ({refusal}): {hint}"
-                    )
-                closed_early = self._answered.is_set()
-                last = (
-                    "it closed the connection without answering"
-                    if closed_early
-                    else f"no CONNACK within {CONNACK_TIMEOUT_S:g}s"
-                )
-            except ssl.SSLCertVerificationError as exc:
-                raise BrokerError(
-                    describe_certificate_failure(address, exc, self.settings.ca_file)
-                ) from exc
-            except OSError as exc:
-                closed_early = False
-                last = str(exc) or type(exc).__name__
-            if attempt < retries:
-                log.warning(
-                    "cannot reach %s (%s); attempt %d/%d, retrying in %gs",
-                    address,
-                    last,
-                    attempt,
-                    retries,
-                    delay,
-                )
-                if stop.wait(delay):
-                    log.info("stopped before connecting to %s", address)
-                    return False
-                delay = min(delay * 2, 8.0)
-        if closed_early and not self.settings.tls:
-            raise BrokerError(
-                f"the MQTT broker at {address} closed the connection without answering: "
-                "if it expects TLS, set MQTT_TLS=1 (and MQTT_CA_FILE for your own CA); "
-                "otherwise check --host/--port and the broker's log"
-            )
-        tls_hint = " and MQTT_TLS" if self.settings.tls else ""
-        raise BrokerError(
-            f"cannot reach the MQTT broker at {address} ({last}): start one "
-            f"(e.g. mosquitto -c mosquitto.conf) or check --host/--port{tls_hint}"
-        )
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        """QoS 1, retained; registered with the tracker. BrokerError on a paho error code.
-
-        MQTT_ERR_NO_CONN is fine: paho keeps the message and sends it after reconnecting.
-        """
-        info = self.client.publish(topic, payload, qos=QOS, retain=True)
-        rc = info.rc
-        if rc and rc != MQTTErrorCode.MQTT_ERR_NO_CONN:
-            raise BrokerError(
-                f"publishing to {self.settings.address} failed: {mqtt.error_string(rc)}"
-            )
-        self.tracker.register(info.mid)
-
-    def publish_status(self, status: StatusEvent) -> mqtt.MQTTMessageInfo:
-        info = self.client.publish(self.status_topic, encode_status(status), qos=QOS, retain=True)
-        if info.rc and info.rc != MQTTErrorCode.MQTT_ERR_NO_CONN:
-            raise BrokerError(
-                f"publishing to {self.settings.address} failed: {mqtt.error_string(info.rc)}"
-            )
-        self.tracker.register(info.mid)
-        return info
-
-    def close(self, offline: StatusEvent, timeout: float) -> None:
-        """Publish ``offline`` (bounded wait for its PUBACK), disconnect, stop the loop."""
-        try:
-            info = self.publish_status(offline)
-            info.wait_for_publish(timeout)
-        except (BrokerError, RuntimeError, ValueError) as exc:
-            log.warning("could not publish the offline status: %s", exc)
-        self._closing = True
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 # --- the replay loop ----------------------------------------------------------------------
