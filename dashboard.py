@@ -21,8 +21,9 @@ import pandas as pd
 import streamlit as st
 
 import context
-from context import FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, Facility
+from context import FUEL_GROUPS, FUEL_LABELS, Facility
 from nemlive import charts, mapview
+from nemlive.charts import escape_markdown
 from nemlive.dashconfig import DashboardConfig, resolve_dashboard_config
 from nemlive.errors import ConfigError
 from nemlive.events import REGIONS
@@ -48,6 +49,40 @@ div[data-testid="stMetricValue"] {font-size: 1.45rem;}
 .nemlive-legend img {vertical-align: middle;}
 </style>
 """
+
+# Figure label -> its definition, in page order (labels are format_figures' keys).
+FIGURE_HELP = {
+    "Generation": "Sum of positive facility output (loads such as battery charging excluded).",
+    "Demand": "Sum of regional demand.",
+    "Price (demand-weighted)": "Σ price × demand ÷ Σ demand over the selected regions.",
+    "Renewable share": "Bioenergy, hydro, wind and solar generation ÷ generation.",
+    "Emissions": "t CO₂-e in the 5-minute interval.",
+    "Emissions rate": "Emissions of the interval × 12.",
+    "Intensity": "Emissions ÷ energy generated in the interval.",
+}
+# Headers with units and zone for the event tables (the CSV downloads keep the raw names).
+TABLE_COLUMNS = {
+    "received": st.column_config.DatetimeColumn(
+        "received (NEM)", format="YYYY-MM-DD HH:mm:ss", width=160
+    ),
+    "timestamp": st.column_config.DatetimeColumn(
+        "interval (NEM)", format="YYYY-MM-DD HH:mm", width=140
+    ),
+    "name": st.column_config.TextColumn("name", width=220),
+    "power_mw": st.column_config.NumberColumn("power (MW)", format="%.1f"),
+    "co2_tonnes": st.column_config.NumberColumn("CO₂-e (t/5 min)", format="%.3f"),
+    "price_dmwh": st.column_config.NumberColumn("price ($/MWh)", format="%.2f"),
+    "demand_mw": st.column_config.NumberColumn("demand (MW)", format="%.1f"),
+}
+# Short enough for the sidebar's filter chips (context.REGION_NAMES has the full names).
+REGION_CHIPS = {
+    "NSW1": "NSW + ACT",
+    "QLD1": "Queensland",
+    "SA1": "South Australia",
+    "TAS1": "Tasmania",
+    "VIC1": "Victoria",
+}
+
 
 log = logging.getLogger("dashboard")
 
@@ -85,6 +120,7 @@ def load_lookups(
 
 
 def _release_hub(hub: Hub) -> None:
+    """Stop the MQTT client when Streamlit drops the cached Hub."""
     hub.stop()
 
 
@@ -92,7 +128,10 @@ def _release_hub(hub: Hub) -> None:
 def get_hub(
     _facilities: dict[str, Facility], facilities_path: str, host: str, port: int, topic: str
 ) -> Hub:
-    """The one MQTT client + LiveState of this server process (stopped on cache release)."""
+    """The one MQTT client + LiveState of this server process (stopped on cache release).
+
+    ``facilities_path`` is only part of the cache key: another lookup file gets a new Hub.
+    """
     settings = resolve_mqtt_settings(os.environ, host=host, port=port, topic=topic)
     return Hub(LiveState(_facilities.keys()), settings)
 
@@ -101,6 +140,7 @@ def get_hub(
 
 
 def _age(seconds: float | None) -> str:
+    """Seconds -> ``12 s ago`` / ``3 min ago`` / ``1.5 h ago``; None -> ``never``."""
     if seconds is None:
         return "never"
     if seconds < 60:
@@ -111,19 +151,25 @@ def _age(seconds: float | None) -> str:
 
 
 def render_status(hub: Hub) -> None:
-    """Connection state and counters (sidebar)."""
+    """Connection state and counters (sidebar); settings and error texts are escaped."""
     snap = hub.state.snapshot(data=False)
     colour = STATUS_COLOURS.get(snap.status, "gray")
     word = "down — waiting for broker" if snap.status == "down" else snap.status
-    st.markdown(f":{colour}[●] **{word}**  \n`{snap.broker}` · `{snap.topic}`")
+    st.markdown(
+        f":{colour}[●] **{word}**  \n{escape_markdown(snap.broker)} · {escape_markdown(snap.topic)}"
+    )
     if snap.status_detail:
-        st.caption(snap.status_detail)
+        st.caption(escape_markdown(snap.status_detail))
     c1, c2 = st.columns(2)
     c1.metric("Received", f"{snap.received:,}")
     c2.metric("Messages/s", f"{snap.rate_per_s:,.1f}")
     c1.metric("Rejected", f"{snap.rejected:,}")
     c2.metric("Duplicates", f"{snap.duplicates:,}")
-    c1.metric("Unknown facilities", f"{snap.unknown_count:,}")
+    c1.metric(
+        "Unknown",
+        f"{snap.unknown_count:,}",
+        help=charts.describe_unknown(snap.unknown_ids, snap.unknown_count),
+    )
     c2.metric("Last message", _age(snap.last_message_age_s))
     lines = []
     if snap.last_reject_reason:
@@ -159,32 +205,17 @@ def render_broker_form(hub: Hub) -> None:
             st.error(str(exc))
             return
         hub.connect(settings)
-        st.toast(f"Connecting to {settings.address} on {settings.topic}/#")
+        st.toast(
+            f"Connecting to {escape_markdown(settings.address)} on {escape_markdown(settings.topic)}/#"
+        )
 
 
 def render_figures(fig: charts.Figures) -> None:
+    """The headline figures of the selection, in two rows of metric cards."""
     texts = charts.format_figures(fig)
     cols = [*st.columns(4), *st.columns(4)[:3]]  # two rows, same widths
-    helps = {
-        "Generation": "Sum of positive facility output (loads such as battery charging excluded).",
-        "Emissions": "t CO₂-e in the 5-minute interval.",
-        "Emissions rate": "Emissions of the interval × 12.",
-        "Intensity": "Emissions ÷ energy generated in the interval.",
-        "Price (demand-weighted)": "Σ price × demand ÷ Σ demand over the selected regions.",
-        "Demand": "Sum of regional demand.",
-        "Renewable share": "Bioenergy, hydro, wind and solar generation ÷ generation.",
-    }
-    order = [
-        "Generation",
-        "Demand",
-        "Price (demand-weighted)",
-        "Renewable share",
-        "Emissions",
-        "Emissions rate",
-        "Intensity",
-    ]
-    for col, label in zip(cols, order, strict=True):
-        col.metric(label, texts[label], help=helps[label])
+    for col, (label, help_text) in zip(cols, FIGURE_HELP.items(), strict=True):
+        col.metric(label, texts[label], help=help_text)
 
 
 def render_map(
@@ -195,6 +226,7 @@ def render_map(
     groups: list[str] | None,
     options: mapview.MapOptions,
 ) -> None:
+    """The deck of the selection, its legends, and a click that opens a facility's detail."""
     rows = mapview.build_facility_rows(
         snap.facility_latest, facilities, regions=regions, groups=groups, size_by=options.size_by
     )
@@ -238,24 +270,8 @@ def render_detail(snap: Snapshot, facilities: dict[str, Facility]) -> None:
     )
     if not fid:
         return
-    fac = facilities[fid]
-    latest = snap.facility_latest.get(fid)
-    capacity = "unknown" if fac.capacity_mw is None else f"{fac.capacity_mw:,.0f} MW"
     meta, hist = st.columns([1, 2])
-    meta.markdown(
-        f"**{fac.name}** · `{fac.facility_id}`  \n"
-        f"{REGION_NAMES.get(fac.region_id, fac.region_id)}  \n"
-        f"Fuel: {', '.join(FUEL_LABELS.get(g, g) for g in fac.fuel_groups) or 'unknown'}"  # type: ignore[call-overload]
-        f" ({', '.join(fac.fuel_techs)})  \n"
-        f"Capacity: {capacity}  \n"
-        f"Location: {fac.lat:.4f}, {fac.lon:.4f}"
-    )
-    if latest:
-        ts, mw, t = latest
-        meta.markdown(
-            f"Latest ({mapview.format_nem_time(ts)} NEM): "
-            f"**{'–' if mw is None else f'{mw:,.1f}'} MW**, **{'–' if t is None else f'{t:,.2f}'} t CO₂-e**"
-        )
+    meta.markdown(charts.build_facility_markdown(facilities[fid], snap.facility_latest.get(fid)))
     frame = charts.build_facility_history_frame(snap.facility_history.get(fid, []))
     hist.line_chart(frame, x="time", y=["power_mw"], height=180, x_label="", y_label="MW")
     hist.line_chart(
@@ -275,6 +291,7 @@ def render_charts(
     regions: list[str] | None,
     groups: list[str] | None,
 ) -> None:
+    """The four charts over the window for the selection, two by two."""
     gen, emis = charts.build_fuel_frames(
         snap.facility_history, facilities, regions=regions, groups=groups
     )
@@ -305,7 +322,7 @@ def render_charts(
 
 def render_event_table(table: pd.DataFrame, name: str) -> None:
     """One tab's table and its CSV download (``<name>_events.csv``)."""
-    st.dataframe(table, hide_index=True, height=300, width="stretch")
+    st.dataframe(table, hide_index=True, height=300, width="stretch", column_config=TABLE_COLUMNS)
     st.download_button(
         "Download CSV",
         # Deferred: a CSV made on every refresh would be a new media file each time, and a
@@ -318,14 +335,25 @@ def render_event_table(table: pd.DataFrame, name: str) -> None:
     )
 
 
-def render_tables(snap: Snapshot, facilities: dict[str, Facility]) -> None:
+def render_tables(
+    snap: Snapshot,
+    facilities: dict[str, Facility],
+    regions: list[str] | None,
+    groups: list[str] | None,
+) -> None:
+    """Recent facility and market events of the selection, in tabs."""
     fac_tab, mkt_tab = st.tabs(["Recent facility events", "Recent market events"])
     with fac_tab:
         render_event_table(
-            charts.build_recent_facility_table(snap.recent_facility, facilities), "facility"
+            charts.build_recent_facility_table(
+                snap.recent_facility, facilities, regions=regions, groups=groups
+            ),
+            "facility",
         )
     with mkt_tab:
-        render_event_table(charts.build_recent_market_table(snap.recent_market), "market")
+        render_event_table(
+            charts.build_recent_market_table(snap.recent_market, regions=regions), "market"
+        )
 
 
 def render_live(
@@ -350,7 +378,10 @@ def render_live(
         groups=groups,
     )
     if at_ts is None:
-        st.info(f"Waiting for data on `{snap.topic}/#` from `{snap.broker}`.", icon="⏳")
+        st.info(
+            f"Waiting for data on {escape_markdown(snap.topic)}/# from {escape_markdown(snap.broker)}.",
+            icon="⏳",
+        )
     else:
         st.caption(
             f"Figures for **{mapview.format_nem_time(at_ts)} NEM** (latest complete interval): "
@@ -361,16 +392,18 @@ def render_live(
     with st.expander("Facility detail", expanded=st.session_state.get("live_detail") is not None):
         render_detail(snap, facilities)
     render_charts(snap, facilities, regions, groups)
-    render_tables(snap, facilities)
+    render_tables(snap, facilities, regions, groups)
 
 
 def render_sidebar_controls() -> tuple[list[str] | None, list[str] | None, mapview.MapOptions]:
+    """Filters and map options; a filter with everything selected is returned as None."""
     st.subheader("Filters")
     regions = st.multiselect(
         "Regions",
         list(REGIONS),
         default=list(REGIONS),
-        format_func=lambda r: f"{r} · {REGION_NAMES[r]}",
+        format_func=lambda r: f"{r} · {REGION_CHIPS[r]}",
+        help="Regions of facilities and markets in the figures, map, charts and tables.",
         key="f_regions",
     )
     groups = st.multiselect(
@@ -392,8 +425,12 @@ def render_sidebar_controls() -> tuple[list[str] | None, list[str] | None, mapvi
     markers = c1.toggle("Markers", value=True, key="m_markers")
     labels = c2.toggle("Labels", value=False, key="m_labels")
     polygons = c1.toggle("Regions", value=True, key="m_polygons")
-    basemap = c2.toggle(
-        "Basemap", value=False, key="m_basemap", help="Online only: fetches map tiles from Carto."
+    # Full width: in a half column the help icon truncates the label.
+    basemap = st.toggle(
+        "Basemap (online)",
+        value=False,
+        key="m_basemap",
+        help="Fetches map tiles from Carto: requests leave the machine.",
     )
     options = mapview.MapOptions(
         size_by=size_by, labels=labels, markers=markers, polygons=polygons, basemap=basemap

@@ -28,7 +28,6 @@ NEM-time (UTC+10) datetimes so that charts show NEM time whatever the browser's 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,13 +35,27 @@ from datetime import UTC, datetime
 import altair as alt
 import pandas as pd
 
-from context import FUEL_COLOURS, FUEL_GROUPS, FUEL_LABELS, RENEWABLE_GROUPS, Facility
+from context import FUEL_COLOURS, FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, RENEWABLE_GROUPS, Facility
 from nemlive.events import REGIONS
 from nemlive.livestate import Point
 from nemlive.nemtime import NEM_TZ
 
 SETTLE_S = 5.0
 INTERVAL_H = 5 / 60
+RECENT_FACILITY_COLUMNS = [
+    "received",
+    "timestamp",
+    "facility_id",
+    "name",
+    "region",
+    "fuel",
+    "power_mw",
+    "co2_tonnes",
+]
+RECENT_MARKET_COLUMNS = ["received", "timestamp", "region_id", "price_dmwh", "demand_mw"]
+# Backslash-escaping these makes CommonMark, Streamlit's colour/directive syntax (``:red[..]``),
+# LaTeX (``$..$``) and raw HTML show literally; ``&`` stops entities such as ``&amp;``.
+MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()<>#+-.!|&$:~=\"'")
 REGION_COLOURS = {
     "NSW1": "#1f77b4",
     "QLD1": "#9467bd",
@@ -203,6 +216,11 @@ def to_nem_naive(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC).astimezone(NEM_TZ).replace(tzinfo=None)
 
 
+def _nem_times(epochs: list[int]) -> pd.DatetimeIndex:
+    """Epoch seconds -> naive NEM-time (UTC+10) datetimes, vectorised (chart axes)."""
+    return pd.to_datetime(epochs, unit="s") + pd.Timedelta(hours=10)
+
+
 def build_fuel_frames(
     facility_history: Mapping[str, list[Point]],
     facilities: Mapping[str, Facility],
@@ -215,34 +233,30 @@ def build_fuel_frames(
     Returns (``time, group, label, mw``: generation in MW with loads excluded, per interval
     and group) and (``time, t``: t CO2-e per 5 minutes per interval) for the filtered selection.
     """
-    gen: dict[tuple[int, str], float] = defaultdict(float)
-    co2: dict[int, float] = defaultdict(float)
+    # One dict per group keyed by epoch s: no (ts, group) tuple per point on this hot loop.
+    gen: dict[str, dict[int, float]] = {}
+    co2: dict[int, float] = {}
     for fid, points in facility_history.items():
         fac = facilities.get(fid)
         if fac is None or not facility_passes(fac, regions, groups):
             continue
-        g = fuel_group_of(fac)
+        by_ts = gen.setdefault(fuel_group_of(fac), {})
         for ts, mw, t in points:
             if mw is not None and mw > 0:
-                gen[(ts, g)] += mw
+                by_ts[ts] = by_ts.get(ts, 0.0) + mw
             if t is not None:
-                co2[ts] += t
-    keys = sorted(gen)
+                co2[ts] = co2.get(ts, 0.0) + t
+    keys = sorted((ts, g) for g, by_ts in gen.items() for ts in by_ts)
     gen_frame = pd.DataFrame(
         {
-            "time": pd.to_datetime([k[0] for k in keys], unit="s") + pd.Timedelta(hours=10),
+            "time": _nem_times([k[0] for k in keys]),
             "group": [k[1] for k in keys],
             "label": [FUEL_LABELS.get(k[1], k[1]) for k in keys],  # type: ignore[call-overload]
-            "mw": [gen[k] for k in keys],
+            "mw": [gen[g][ts] for ts, g in keys],
         }
     )
     ts_sorted = sorted(co2)
-    co2_frame = pd.DataFrame(
-        {
-            "time": pd.to_datetime(ts_sorted, unit="s") + pd.Timedelta(hours=10),
-            "t": [co2[k] for k in ts_sorted],
-        }
-    )
+    co2_frame = pd.DataFrame({"time": _nem_times(ts_sorted), "t": [co2[k] for k in ts_sorted]})
     return gen_frame, co2_frame
 
 
@@ -264,7 +278,7 @@ def build_market_frame(
             demand.append(d)
     return pd.DataFrame(
         {
-            "time": pd.to_datetime(ts_list, unit="s") + pd.Timedelta(hours=10),
+            "time": _nem_times(ts_list),
             "region": reg,
             "price": pd.array(price, dtype="Float64").astype("float64"),
             "demand": pd.array(demand, dtype="Float64").astype("float64"),
@@ -276,7 +290,7 @@ def build_facility_history_frame(points: list[Point]) -> pd.DataFrame:
     """One facility's window: ``time, power_mw, co2_tonnes``."""
     return pd.DataFrame(
         {
-            "time": pd.to_datetime([p[0] for p in points], unit="s") + pd.Timedelta(hours=10),
+            "time": _nem_times([p[0] for p in points]),
             "power_mw": pd.array([p[1] for p in points], dtype="Float64").astype("float64"),
             "co2_tonnes": pd.array([p[2] for p in points], dtype="Float64").astype("float64"),
         }
@@ -287,11 +301,24 @@ def build_recent_facility_table(
     recent: list[tuple[float, str, int, float | None, float | None]],
     facilities: Mapping[str, Facility],
     limit: int = 200,
+    *,
+    regions: Collection[str] | None = None,
+    groups: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """The newest ``limit`` facility events, newest first, with name, region and fuel from the lookup."""
+    """The newest ``limit`` facility events that pass the filters, newest first.
+
+    Name, region and fuel come from the lookup. ``received`` (arrival) and ``timestamp`` are
+    naive NEM time (UTC+10). With no filter, unknown facilities are listed as ``(unknown)``;
+    with a filter they are left out (their region and fuel are not known).
+    """
     rows = []
-    for arrived, fid, ts, mw, t in reversed(recent[-limit:]):
+    filtered = regions is not None or groups is not None
+    for arrived, fid, ts, mw, t in reversed(recent):
+        if len(rows) >= limit:
+            break
         fac = facilities.get(fid)
+        if filtered and (fac is None or not facility_passes(fac, regions, groups)):
+            continue
         rows.append(
             {
                 "received": to_nem_naive(int(arrived)),
@@ -304,36 +331,32 @@ def build_recent_facility_table(
                 "co2_tonnes": t,
             }
         )
-    cols = [
-        "received",
-        "timestamp",
-        "facility_id",
-        "name",
-        "region",
-        "fuel",
-        "power_mw",
-        "co2_tonnes",
-    ]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=RECENT_FACILITY_COLUMNS)
 
 
 def build_recent_market_table(
-    recent: list[tuple[float, str, int, float | None, float | None]], limit: int = 200
+    recent: list[tuple[float, str, int, float | None, float | None]],
+    limit: int = 200,
+    *,
+    regions: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """The newest ``limit`` market events, newest first."""
-    rows = [
-        {
-            "received": to_nem_naive(int(a)),
-            "timestamp": to_nem_naive(ts),
-            "region_id": rid,
-            "price_dmwh": p,
-            "demand_mw": d,
-        }
-        for a, rid, ts, p, d in reversed(recent[-limit:])
-    ]
-    return pd.DataFrame(
-        rows, columns=["received", "timestamp", "region_id", "price_dmwh", "demand_mw"]
-    )
+    """The newest ``limit`` market events of the selected regions, newest first (NEM time)."""
+    rows = []
+    for a, rid, ts, p, d in reversed(recent):
+        if len(rows) >= limit:
+            break
+        if regions is not None and rid not in regions:
+            continue
+        rows.append(
+            {
+                "received": to_nem_naive(int(a)),
+                "timestamp": to_nem_naive(ts),
+                "region_id": rid,
+                "price_dmwh": p,
+                "demand_mw": d,
+            }
+        )
+    return pd.DataFrame(rows, columns=RECENT_MARKET_COLUMNS)
 
 
 # --- Vega-Lite charts (Altair ships with Streamlit) -------------------------------------
@@ -343,7 +366,8 @@ _TIME = alt.X("time:T", title=None, axis=alt.Axis(format="%a %H:%M", labelOverla
 
 def build_generation_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
     """Stacked area of generation by fuel group in OpenElectricity's colours."""
-    present = [g for g in FUEL_GROUPS if g in set(frame["group"])] or list(FUEL_GROUPS)
+    seen = set(frame["group"].unique())
+    present = [g for g in FUEL_GROUPS if g in seen] or list(FUEL_GROUPS)
     return (
         alt.Chart(frame, height=height)
         .mark_area(interpolate="step-before", opacity=0.92)
@@ -392,7 +416,8 @@ def build_region_line_chart(
     frame: pd.DataFrame, field: str, title: str, height: int = 260
 ) -> alt.Chart:
     """One line per region for ``field`` (``price`` or ``demand``)."""
-    present = [r for r in REGIONS if r in set(frame["region"])] or list(REGIONS)
+    seen = set(frame["region"].unique())
+    present = [r for r in REGIONS if r in seen] or list(REGIONS)
     return (
         alt.Chart(frame, height=height)
         .mark_line(interpolate="step-before", strokeWidth=1.6)
@@ -424,3 +449,47 @@ def describe_publisher(status: Mapping[str, object]) -> str:
         return f"**cooldown** before pass {number}"
     sent = f"{status.get('row', 0):,}/{status.get('rows', 0):,}"
     return f"**{state}**, pass {number}, {sent} intervals sent"
+
+
+# --- page texts (markdown) ------------------------------------------------------------------
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` with every markdown-active character backslash-escaped, so Streamlit shows it
+    literally (names are data: ``**``, ``<b>``, ``&amp;``, ``$x$`` or ``:red[x]`` stay as typed).
+
+    Newlines become spaces: a name is one line.
+    """
+    return "".join("\\" + c if c in MARKDOWN_SPECIALS else " " if c in "\r\n" else c for c in text)
+
+
+def build_facility_markdown(fac: Facility, latest: Point | None) -> str:
+    """A facility's metadata and latest value (NEM time) as markdown, every lookup string escaped."""
+    esc = escape_markdown
+    fuels = ", ".join(esc(FUEL_LABELS.get(g, g)) for g in fac.fuel_groups) or "unknown"  # type: ignore[call-overload]
+    techs = ", ".join(esc(t) for t in fac.fuel_techs)
+    capacity = "unknown" if fac.capacity_mw is None else f"{fac.capacity_mw:,.0f} MW"
+    lines = [
+        f"**{esc(fac.name)}** · {esc(fac.facility_id)}",
+        esc(REGION_NAMES.get(fac.region_id, fac.region_id)),
+        f"Fuel: {fuels}" + (f" ({techs})" if techs else ""),
+        f"Capacity: {capacity}",
+        f"Location: {fac.lat:.4f}, {fac.lon:.4f}",
+    ]
+    if latest is not None:
+        ts, mw, t = latest
+        mw_text = "–" if mw is None else f"{mw:,.1f}"
+        t_text = "–" if t is None else f"{t:,.2f}"
+        when = to_nem_naive(ts).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"Latest ({when} NEM): **{mw_text} MW**, **{t_text} t CO₂-e**")
+    return "  \n".join(lines)
+
+
+def describe_unknown(ids: list[str], count: int, show: int = 10) -> str:
+    """Markdown help for the unknown-facility counter: what it means and the first ``show`` ids."""
+    text = "Facilities missing from the lookup (data/facilities.csv): counted, not drawn."
+    if ids:
+        listed = ", ".join(escape_markdown(i) for i in ids[:show])
+        more = count - min(len(ids), show)
+        text += f"  \nFirst seen: {listed}" + (f" and {more:,} more" if more > 0 else "")
+    return text

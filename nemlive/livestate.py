@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from nemlive.events import REGIONS, FacilityEvent, MarketEvent, StatusEvent
+from nemlive.events import FacilityEvent, MarketEvent, StatusEvent
 
 DEFAULT_HISTORY_LEN = 288  # 24 h of 5-minute intervals
 DEFAULT_RECENT_LEN = 500
@@ -280,10 +280,6 @@ class LiveState:
 
     # --- readers (script runs) ----------------------------------------------------------
 
-    @property
-    def known_facilities(self) -> frozenset[str]:
-        return self._known
-
     def counts(self) -> tuple[int, int]:
         """(received, accepted) without copying anything: cheap enough to poll."""
         with self._lock:
@@ -347,11 +343,6 @@ class LiveState:
                 market_regions_at_max=frozenset(self._market_at_max),
                 history_len=self._history_len,
             )
-
-
-def all_regions_reported(regions: Collection[str], expected: Collection[str] = REGIONS) -> bool:
-    """True when every expected region has a market event at a timestamp."""
-    return set(expected) <= set(regions)
 
 
 def count_points(histories: Mapping[str, list[Point]]) -> int:

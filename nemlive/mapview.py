@@ -25,7 +25,8 @@ from typing import Any, Literal
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
-from context import FUEL_COLOURS, FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, Facility
+from context import FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, Facility
+from nemlive.charts import facility_passes, fuel_group_of
 from nemlive.icons import ICON_PX, atlas_data_url, build_icon_mapping, icon_data_url
 from nemlive.livestate import Point
 from nemlive.nemtime import NEM_TZ
@@ -48,7 +49,6 @@ MAX_LABELS = 40  # labels for the largest facilities only; more would overlap
 REGION_FILL = [120, 144, 156, 28]
 REGION_FILL_DIMMED = [120, 144, 156, 8]
 REGION_LINE = [90, 110, 125, 200]
-LAYER_IDS = ("regions", "facilities", "labels")
 
 TOOLTIP = {
     "text": "{name}\n{fuel} · {region}\n{mw_text} · {t_text}\n{time}",
@@ -97,13 +97,9 @@ def build_facility_rows(
     rows: list[dict[str, Any]] = []
     for fid, (ts, mw, t) in latest.items():
         fac = facilities.get(fid)
-        if fac is None:
+        if fac is None or not facility_passes(fac, regions, groups):
             continue
-        group = fac.fuel_group if fac.fuel_group in FUEL_COLOURS else "other"
-        if regions is not None and fac.region_id not in regions:
-            continue
-        if groups is not None and group not in groups:
-            continue
+        group = fuel_group_of(fac)
         value = mw if size_by == "power" else t
         rows.append(
             {
@@ -361,7 +357,6 @@ def build_selected_facility(selection: Mapping[str, Any] | None) -> str | None:
 __all__ = [
     "ICON_PX",
     "INITIAL_VIEW",
-    "LAYER_IDS",
     "MapOptions",
     "build_colour_legend_html",
     "build_deck",

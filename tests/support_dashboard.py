@@ -17,6 +17,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+import context
+from nemlive import charts
 from nemlive.events import (
     QOS,
     REGIONS,
@@ -84,18 +86,7 @@ FIRST_TS = datetime(2025, 10, 15, 10, 5, tzinfo=NEM_TZ)
 def write_facilities_csv(path: Path, rows: Iterable[tuple] = TEST_FACILITIES) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(
-            [
-                "facility_id",
-                "name",
-                "region_id",
-                "lat",
-                "lon",
-                "fuel_groups",
-                "fuel_techs",
-                "capacity_mw",
-            ]
-        )
+        w.writerow(context.FACILITIES_HEADER)
         for fid, name, region, lat, lon, groups, techs, cap, *_ in rows:
             w.writerow([fid, name, region, lat, lon, groups, techs, cap])
     return path
@@ -204,14 +195,14 @@ def expected_figures_from_csv(
         last = list(csv.DictReader(fh))[-1]
     gen = ren = co2 = 0.0
     for col, val in last.items():
-        if not col.startswith("power_") or val == "":
+        if not col.startswith("power_"):
             continue
         fid = col.split("_", 1)[1]
         f = lookup[fid]
         group = f[5].split(";")[0]
         if (regions and f[2] not in regions) or (groups and group not in groups):
             continue
-        mw = float(val)
+        mw = float(val) if val else 0.0
         if mw > 0:
             gen += mw
             ren += mw if group in ("bioenergy", "hydro", "wind", "solar") else 0.0
@@ -234,6 +225,25 @@ def expected_figures_from_csv(
         "demand_mw": dem,
         "renewable_share": ren / gen,
     }
+
+
+def expected_figure_texts(path: Path, regions: set[str] | None = None) -> dict[str, str]:
+    """The figures' display texts (label -> text) at the CSV's last row, from the file."""
+    want = expected_figures_from_csv(path, regions)
+    return charts.format_figures(
+        charts.Figures(
+            0,
+            want["generation_mw"],
+            want["emissions_t"],
+            want["emissions_t_per_h"],
+            want["intensity"],
+            want["price"],
+            want["demand_mw"],
+            want["renewable_share"],
+            0,
+            0,
+        )
+    )
 
 
 def publish_events(

@@ -168,3 +168,59 @@ def test_tables_newest_first_with_lookup_names(tmp_path: Path) -> None:
 )
 def test_publisher_status_counts_passes_from_one(status: dict, text: str) -> None:
     assert charts.describe_publisher(status) == text
+
+
+def test_tables_follow_the_filters(tmp_path: Path) -> None:
+    snap, facilities, _ = _fed_state(tmp_path, intervals=3)
+    recent = [*snap.recent_facility, (0.0, "NOTINLOOKUP", snap.max_ts, 1.0, None)]
+    everything = charts.build_recent_facility_table(recent, facilities)
+    assert everything.iloc[0]["name"] == "(unknown)" and len(everything) == len(recent)
+    vic = charts.build_recent_facility_table(recent, facilities, regions={"VIC1"})
+    assert set(vic["facility_id"]) == {"TGAS1", "TBATT1"} and len(vic) == 6
+    coal = charts.build_recent_facility_table(recent, facilities, groups={"coal"}, limit=2)
+    assert list(coal["facility_id"]) == ["TCOAL2", "TCOAL1"]  # newest first, after filtering
+    mkt = charts.build_recent_market_table(snap.recent_market, regions={"SA1"})
+    assert list(mkt["region_id"]) == ["SA1"] * 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Test Gas <b>&amp; Co</b>",
+        "**bold** _it_ `code` [link](http://x) ![img](y)",
+        ":red[coloured] :material/bolt: $x^2$ ~~gone~~",
+        "# heading\n- item\n1. item > quote | cell",
+        "back\\slash",
+    ],
+    ids=["html", "emphasis-links", "streamlit-directives", "blocks", "backslash"],
+)
+def test_escape_markdown_leaves_no_active_character(text: str) -> None:
+    out = charts.escape_markdown(text)
+    # Drop every escaped pair: what is left must hold no markdown-active character.
+    rest, i = [], 0
+    while i < len(out):
+        if out[i] == "\\":
+            assert out[i + 1] in charts.MARKDOWN_SPECIALS
+            i += 2
+        else:
+            rest.append(out[i])
+            i += 1
+    assert not set(rest) & charts.MARKDOWN_SPECIALS and "\n" not in rest
+    assert out.replace("\\", "").replace(" ", "") == text.replace("\\", "").replace(
+        "\n", ""
+    ).replace(" ", "")
+
+
+def test_facility_markdown_escapes_the_lookup_strings(tmp_path: Path) -> None:
+    snap, facilities, _ = _fed_state(tmp_path, intervals=3)
+    text = charts.build_facility_markdown(facilities["TGAS1"], snap.facility_latest["TGAS1"])
+    assert text.startswith(r"**Test Gas \<b\>\&amp; Co\</b\>** · TGAS1" + "  \n")
+    assert "Victoria" in text and "Fuel: Gas (gas\\_ccgt)" in text
+    assert "Capacity: 500 MW" in text and "NEM): **" in text
+    assert "Latest" not in charts.build_facility_markdown(facilities["TGAS1"], None)
+
+
+def test_unknown_help_lists_the_first_ids_escaped() -> None:
+    assert "First seen" not in charts.describe_unknown([], 0)
+    text = charts.describe_unknown(["A_1", "B-2", "C"], 25, show=2)
+    assert text.endswith(r"First seen: A\_1, B\-2 and 23 more")

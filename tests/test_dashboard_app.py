@@ -15,7 +15,7 @@ import streamlit as st
 from conftest import ROOT, free_port
 from streamlit.testing.v1 import AppTest
 from support_dashboard import (
-    expected_figures_from_csv,
+    expected_figure_texts,
     read_csv_events,
     write_consolidate_csv,
     write_facilities_csv,
@@ -23,7 +23,6 @@ from support_dashboard import (
 )
 
 import context
-from nemlive import charts
 from nemlive.ingest import Hub, handle_message
 from nemlive.livestate import LiveState
 from nemlive.mqttconfig import resolve_mqtt_settings
@@ -107,22 +106,7 @@ def test_injected_state_gives_the_figures_and_deck_layers(lookups, tmp_path: Pat
     at.session_state[HUB_KEY] = hub
     at.run()
     assert not at.exception
-    want = expected_figures_from_csv(csv_path)
-    expected = charts.format_figures(
-        charts.Figures(
-            0,
-            want["generation_mw"],
-            want["emissions_t"],
-            want["emissions_t_per_h"],
-            want["intensity"],
-            want["price"],
-            want["demand_mw"],
-            want["renewable_share"],
-            0,
-            0,
-        )
-    )
-    assert _metrics(at) == expected
+    assert _metrics(at) == expected_figure_texts(csv_path)
     spec = _deck(at)
     layers = {layer["id"]: layer for layer in spec["layers"]}
     assert set(layers) == {"regions", "facilities"}
@@ -137,7 +121,7 @@ def test_injected_state_gives_the_figures_and_deck_layers(lookups, tmp_path: Pat
     }
     sidebar = {m.label: m.value for m in at.sidebar.metric}
     assert sidebar["Received"] == f"{len(read_csv_events(csv_path)):,}"
-    assert sidebar["Rejected"] == "0" and sidebar["Unknown facilities"] == "0"
+    assert sidebar["Rejected"] == "0" and sidebar["Unknown"] == "0"
 
 
 def test_filters_change_the_rows_and_the_figures(lookups, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -150,11 +134,12 @@ def test_filters_change_the_rows_and_the_figures(lookups, tmp_path: Path) -> Non
     assert not at.exception
     rows = {layer["id"]: layer for layer in _deck(at)["layers"]}["facilities"]["data"]
     assert {r["facility_id"] for r in rows} == {"TGAS1", "TBATT1"}
-    want = expected_figures_from_csv(csv_path, regions={"VIC1"})
+    fac_table, mkt_table = (d.value for d in at.dataframe)
+    assert set(fac_table["facility_id"]) == {"TGAS1", "TBATT1"}
+    assert set(mkt_table["region_id"]) == {"VIC1"}
     after = _metrics(at)
     assert after != before
-    assert after["Generation"] == f"{want['generation_mw']:,.0f} MW"
-    assert after["Demand"] == f"{want['demand_mw']:,.0f} MW"
+    assert after == expected_figure_texts(csv_path, regions={"VIC1"})
     at.multiselect(key="f_groups").set_value(["battery"]).run()
     rows = {layer["id"]: layer for layer in _deck(at)["layers"]}["facilities"]["data"]
     assert [r["facility_id"] for r in rows] == ["TBATT1"]
@@ -171,3 +156,7 @@ def test_facility_detail_from_the_select_box(lookups, tmp_path: Path) -> None:  
     assert not at.exception
     text = " ".join(m.value for m in at.main.markdown)
     assert "Test Coal One" in text and "Capacity: 2,000 MW" in text
+    # A name with HTML and an entity reaches the markdown escaped (the browser test reads it).
+    at.selectbox(key="live_detail").set_value("TGAS1").run()
+    text = " ".join(m.value for m in at.main.markdown)
+    assert r"**Test Gas \<b\>\&amp; Co\</b\>**" in text

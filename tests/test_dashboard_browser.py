@@ -21,7 +21,7 @@ import pytest
 from conftest import PYTHON, ROOT, clean_subprocess_env, free_port, wait_for_port
 from support_dashboard import (
     TEST_FACILITIES,
-    expected_figures_from_csv,
+    expected_figure_texts,
     publish_events,
     read_csv_events,
     write_consolidate_csv,
@@ -29,7 +29,7 @@ from support_dashboard import (
     write_regions_geojson,
 )
 
-from nemlive import charts, mapview
+from nemlive import mapview
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -188,21 +188,7 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
 
             _publish(csv_path, mosquitto.port, tmp_path)
 
-            want = expected_figures_from_csv(csv_path)
-            expected = charts.format_figures(
-                charts.Figures(
-                    0,
-                    want["generation_mw"],
-                    want["emissions_t"],
-                    want["emissions_t_per_h"],
-                    want["intensity"],
-                    want["price"],
-                    want["demand_mw"],
-                    want["renewable_share"],
-                    0,
-                    0,
-                )
-            )
+            expected = expected_figure_texts(csv_path)
             assert all(v != "–" and not v.startswith("0 ") for v in expected.values())
             for label, text in expected.items():
                 metric = page.locator('[data-testid="stMetric"]', has_text=label).first
@@ -238,6 +224,15 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
             page.screenshot(path=str(target))
             if os.environ.get("SAVE_SCREENSHOT"):
                 shutil.copy(target, os.environ["SAVE_SCREENSHOT"])
+
+            # A click on an icon opens its detail; the name shows literally, as in the lookup.
+            page.set_viewport_size(VIEWPORT)
+            page.mouse.click(*_screen_xy(by_id["TGAS1"][4], by_id["TGAS1"][3], box))
+            detail = page.locator('[data-testid="stExpanderDetails"]', has_text="TGAS1")
+            expect(detail).to_be_visible(timeout=10_000)
+            expect(detail.locator("strong").first).to_have_text(
+                "Test Gas <b>&amp; Co</b>", timeout=5_000
+            )
         finally:
             browser.close()
 
