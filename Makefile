@@ -10,9 +10,11 @@ help:
 	@echo "make run     set up .venv and start broker + publisher + dashboard on the shipped week"
 	@echo "             (RUN_ARGS=\"--pace 2 --dashboard-port 8502\"; see python -m nemlive.run --help)"
 	@echo "make test    set up .venv and run the whole test suite"
-	@echo "make data    rebuild consolidate.csv (real API with OPENELECTRICITY_API_KEY, else the simulator)"
+	@echo "make data    rebuild consolidate.csv and data/facilities.csv (real API with"
+	@echo "             OPENELECTRICITY_API_KEY, else the simulated week from the OE simulator)"
 	@echo "make lint    ruff check and format check"
 	@echo "make bench   run the benchmarks under bench/"
+	@echo "make venv    only set up .venv;  make format  ruff format + fix;  make clean  remove .venv"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "NEM Live needs Python 3.11 or later: run make PYTHON=python3.12")'

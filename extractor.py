@@ -155,9 +155,10 @@ def resolve_config(
     if not key:
         raise ConfigError(
             "OPENELECTRICITY_API_KEY is not set: get a free key at "
-            f"{KEY_SIGNUP_URL}, or run the local simulator (python -m oesim) and set "
-            "OPENELECTRICITY_API_URL to the URL it prints and OPENELECTRICITY_API_KEY to its "
-            "demo key"
+            f"{KEY_SIGNUP_URL}; to work offline, `make data` rebuilds the shipped simulated "
+            "week (or run `python -m oesim --dataset nem --seed 2025` and set "
+            "OPENELECTRICITY_API_URL to the URL it prints and OPENELECTRICITY_API_KEY to "
+            "sim-demo-key-0000)"
         )
     if not key.isascii() or not key.isprintable():
         raise ConfigError("OPENELECTRICITY_API_KEY contains characters an HTTP header cannot carry")

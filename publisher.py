@@ -392,13 +392,13 @@ def run(options: PublisherOptions, stop: threading.Event) -> int:
     """The imperative shell: read, connect, replay, drain, say offline, disconnect."""
     table = read_replay_table(options.csv)
     log.info(
-        "read %s: %d rows, %d facilities, %d regions, %d messages per pass, span %s",
+        "read %s: %d rows, %d facilities, %d regions, %d messages per pass, span %.4g days",
         options.csv,
         table.rows,
         len(table.facility_ids),
         len(table.region_ids),
         table.messages_per_pass(),
-        table.span,
+        table.span.total_seconds() / 86_400,
     )
     start = resolve_start(options, table)
     if start is None:

@@ -207,6 +207,8 @@ def read_replay_table(path: Path) -> ReplayTable:
             header = next(csv.reader(fh), [])
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{name} cannot be read ({exc}): check the file or pass --csv") from exc
+    if not header:
+        raise _fail(name, "the file is empty")
     facility_ids, region_ids, facility_cols, region_cols = parse_header(name, header)
     _check_row_lengths(path, name, len(header))
     dtypes: dict[str, object] = {column: "float64" for column in header[1:]}

@@ -32,7 +32,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--csv", default=str(ROOT / "consolidate.csv"), help="cache to replay")
     p.add_argument("--broker-port", type=int, default=1883, help="MQTT port on localhost")
     p.add_argument("--dashboard-port", type=int, default=8501, help="first port to try")
-    p.add_argument("--topic", default=os.environ.get("MQTT_TOPIC", "nem/stream"))
+    p.add_argument(
+        "--topic",
+        default=os.environ.get("MQTT_TOPIC", "nem/stream"),
+        help="base MQTT topic (MQTT_TOPIC; default nem/stream)",
+    )
     p.add_argument(
         "--pace", type=float, default=1.0, help="5-minute intervals replayed per second (1)"
     )
