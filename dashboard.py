@@ -102,9 +102,9 @@ def load_lookups(
         facilities = context.load_facilities(Path(facilities_path))
     except FileNotFoundError:
         problems.append(
-            f"Facility lookup `{facilities_path}` not found: run `python extractor.py` "
-            "(or set NEMLIVE_FACILITIES), then restart the dashboard. Until then facilities "
-            "are counted as unknown and not drawn."
+            f"Facility lookup `{facilities_path}` not found: run `make data` (or "
+            "`git checkout data/facilities.csv`, or set NEMLIVE_FACILITIES), then restart the "
+            "dashboard. Until then facilities are counted as unknown and not drawn."
         )
     except (ValueError, OSError) as exc:
         problems.append(f"Facility lookup `{facilities_path}` is unreadable: {exc}")
@@ -177,6 +177,8 @@ def render_status(hub: Hub) -> None:
         lines.append(f"Last reject reason: **{snap.last_reject_reason}** ({reasons})")
     if snap.stale:
         lines.append(f"Older than the window: {snap.stale:,}")
+    if snap.restarts:
+        lines.append(f"Stream restarted earlier in time: {snap.restarts:,} (window cleared)")
     lines.append(
         "Latest data: "
         + (mapview.format_nem_time(snap.max_ts) + " NEM" if snap.max_ts is not None else "none yet")
@@ -290,12 +292,15 @@ def render_charts(
     facilities: dict[str, Facility],
     regions: list[str] | None,
     groups: list[str] | None,
+    at_ts: int | None,
 ) -> None:
-    """The four charts over the window for the selection, two by two."""
+    """The four charts over the window for the selection, two by two, ending at ``at_ts``
+    (the figures' latest complete interval) and without a partly received first interval."""
+    start, end = charts.select_chart_window(snap.facility_history, at_ts)
     gen, emis = charts.build_fuel_frames(
-        snap.facility_history, facilities, regions=regions, groups=groups
+        snap.facility_history, facilities, regions=regions, groups=groups, start=start, end=end
     )
-    market = charts.build_market_frame(snap.region_history, regions=regions)
+    market = charts.build_market_frame(snap.region_history, regions=regions, start=start, end=end)
     panels = [
         ("Generation by fuel group", gen, lambda: charts.build_generation_chart(gen)),
         ("Emissions", emis, lambda: charts.build_emissions_chart(emis)),
@@ -391,7 +396,7 @@ def render_live(
     render_map(snap, facilities, regions_fc, regions, groups, options)
     with st.expander("Facility detail", expanded=st.session_state.get("live_detail") is not None):
         render_detail(snap, facilities)
-    render_charts(snap, facilities, regions, groups)
+    render_charts(snap, facilities, regions, groups, at_ts)
     render_tables(snap, facilities, regions, groups)
 
 

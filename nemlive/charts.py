@@ -22,15 +22,27 @@ At that timestamp T, with the region and fuel-group filters applied to *known* f
 * renewable share = generation of bioenergy, hydro, wind and solar facilities / generation.
 
 A facility or region without a value at T contributes nothing (like an empty CSV cell), so the
-figures equal those computed from the CSV row at T. Times are epoch seconds; frames carry naive
+figures equal those computed from the CSV row at T.
+
+**The charts' window** (:func:`select_chart_window`) ends at the same T, so no chart plots the
+interval still arriving (a cliff at the right edge). At its start, an interval received only in
+part (the dashboard joined while it streamed: retained messages bring each facility's newest
+value, some of them one interval older than the rest) is left out: a leading interval with fewer
+than ``PARTIAL_RATIO`` × the facility count of the interval after it is dropped, up to
+``MAX_PARTIAL`` of them. Counts are over all facilities, whatever the filters (a property of the
+stream, not of the selection). The price and demand charts are per region, so each point is a
+whole value and they have no cliff; they use the same window anyway so the four time axes line up. Times are epoch seconds; frames carry naive
 NEM-time (UTC+10) datetimes so that charts show NEM time whatever the browser's zone.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import altair as alt
 import pandas as pd
@@ -41,6 +53,8 @@ from nemlive.livestate import Point
 from nemlive.nemtime import NEM_TZ
 
 SETTLE_S = 5.0
+PARTIAL_RATIO = 0.9
+MAX_PARTIAL = 12  # leading intervals at most (an hour): bounds the work per refresh
 INTERVAL_H = 5 / 60
 RECENT_FACILITY_COLUMNS = [
     "received",
@@ -82,6 +96,49 @@ def select_figure_time(
     if row_done or quiet or prev_ts is None:
         return max_ts
     return prev_ts
+
+
+def select_chart_window(
+    facility_history: Mapping[str, list[Point]],
+    end_ts: int | None,
+    *,
+    ratio: float = PARTIAL_RATIO,
+    max_partial: int = MAX_PARTIAL,
+) -> tuple[int | None, int | None]:
+    """(first, last) interval the charts plot, epoch s inclusive, as the module doc defines it.
+
+    ``end_ts`` is the figures' time (:func:`select_figure_time`). ``first`` is None when no
+    leading interval is left out (plot from the oldest kept); (None, None) when there is no data.
+    Only intervals up to ``end_ts`` are compared, so the interval still arriving never counts.
+    """
+    if end_ts is None:
+        return None, None
+    # The k-th distinct timestamp of the window is at index < k of every sorted history, so the
+    # first max_partial + 1 points of each give exact counts for the first max_partial + 1.
+    head = max_partial + 1
+    counts: Counter[int] = Counter()
+    for points in facility_history.values():
+        for p in points[:head]:
+            if p[0] <= end_ts:
+                counts[p[0]] += 1
+    leading = sorted(counts)[:head]
+    first = None
+    for ts, following in pairwise(leading):
+        if counts[ts] >= ratio * counts[following]:
+            break
+        first = following
+    return first, end_ts
+
+
+def _in_window(points: list[Point], start: int | None, end: int | None) -> list[Point]:
+    """The points of a time-sorted history with start <= ts <= end (None = unbounded)."""
+    lo = 0 if start is None else bisect_left(points, start, key=_point_time)
+    hi = len(points) if end is None else bisect_right(points, end, key=_point_time)
+    return points if lo == 0 and hi == len(points) else points[lo:hi]
+
+
+def _point_time(p: Point) -> int:
+    return p[0]
 
 
 def value_at(points: list[Point], ts: int) -> Point | None:
@@ -227,11 +284,15 @@ def build_fuel_frames(
     *,
     regions: Collection[str] | None = None,
     groups: Collection[str] | None = None,
+    start: int | None = None,
+    end: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generation by fuel group and total emissions over the window, in one pass.
 
     Returns (``time, group, label, mw``: generation in MW with loads excluded, per interval
-    and group) and (``time, t``: t CO2-e per 5 minutes per interval) for the filtered selection.
+    and group) and (``time, t``: t CO2-e per 5 minutes per interval) for the filtered selection,
+    for intervals from ``start`` to ``end`` (epoch s inclusive, None = unbounded; see
+    :func:`select_chart_window`).
     """
     # One dict per group keyed by epoch s: no (ts, group) tuple per point on this hot loop.
     gen: dict[str, dict[int, float]] = {}
@@ -241,7 +302,7 @@ def build_fuel_frames(
         if fac is None or not facility_passes(fac, regions, groups):
             continue
         by_ts = gen.setdefault(fuel_group_of(fac), {})
-        for ts, mw, t in points:
+        for ts, mw, t in _in_window(points, start, end):
             if mw is not None and mw > 0:
                 by_ts[ts] = by_ts.get(ts, 0.0) + mw
             if t is not None:
@@ -261,9 +322,16 @@ def build_fuel_frames(
 
 
 def build_market_frame(
-    region_history: Mapping[str, list[Point]], *, regions: Collection[str] | None = None
+    region_history: Mapping[str, list[Point]],
+    *,
+    regions: Collection[str] | None = None,
+    start: int | None = None,
+    end: int | None = None,
 ) -> pd.DataFrame:
-    """Long frame ``time, region, price, demand`` ($/MWh, MW) over the window."""
+    """Long frame ``time, region, price, demand`` ($/MWh, MW) from ``start`` to ``end``.
+
+    Epoch s inclusive, None = unbounded (see :func:`select_chart_window`).
+    """
     ts_list: list[int] = []
     reg: list[str] = []
     price: list[float | None] = []
@@ -271,7 +339,7 @@ def build_market_frame(
     for rid in sorted(region_history):
         if regions is not None and rid not in regions:
             continue
-        for ts, p, d in region_history[rid]:
+        for ts, p, d in _in_window(region_history[rid], start, end):
             ts_list.append(ts)
             reg.append(rid)
             price.append(p)

@@ -38,10 +38,13 @@ KEEPALIVE_S = 30
 CLIENT_ID_PREFIX = "nemlive-dash"
 
 
-def handle_message(state: LiveState, base_topic: str, topic: str, payload: bytes) -> str:
+def handle_message(
+    state: LiveState, base_topic: str, topic: str, payload: bytes, retained: bool = False
+) -> str:
     """Validate one message and store it; return the outcome (``stored``, ``duplicate``, a reason).
 
-    Pure apart from the LiveState it writes to: this is all an MQTT callback does.
+    ``retained``: the broker replayed it on subscribe (paho's ``msg.retain``). Pure apart from
+    the LiveState it writes to: this is all an MQTT callback does.
     """
     try:
         event = decode_event(base_topic, topic, payload)
@@ -53,7 +56,7 @@ def handle_message(state: LiveState, base_topic: str, topic: str, payload: bytes
     if isinstance(event, MarketEvent):
         return state.apply_market(event)
     if isinstance(event, StatusEvent):
-        state.apply_status(event)
+        state.apply_status(event, retained=retained)
         return "stored"
     state.record_reject("unexpected")  # pragma: no cover - decode_event returns only these
     return "unexpected"
@@ -145,7 +148,7 @@ class Ingest:
         log.info("disconnected from %s: %s", self.settings.address, reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        handle_message(self.state, self.settings.topic, msg.topic, msg.payload)
+        handle_message(self.state, self.settings.topic, msg.topic, msg.payload, msg.retain)
 
     # --- control (the page's thread) ----------------------------------------------------
 

@@ -14,6 +14,16 @@ Bounds, so memory stays flat however long the dashboard runs:
 * ``max_unknown`` (default 1,000) unknown facility ids remembered by name (the count goes on).
 
 Timestamps are stored as integer epoch seconds (UTC); the page formats them in NEM time.
+
+**A stream that restarts earlier in time.** Retained messages of an earlier run can leave the
+state at a later timestamp than a newly started publisher that replays from the beginning. When a
+publisher status ``online`` arrives whose ``position`` is more than one interval
+(``INTERVAL_S``) before the newest data timestamp, the data windows are cleared (latest values,
+histories, recent tables, newest/previous timestamps, market tracking) and ``restarts`` is counted;
+the counters and the status are kept. A ``--resume``d publisher continues at a later position and
+clears nothing, and neither does a status of the publisher already known (same ``client_id``):
+one publisher process never goes back in time, so an older position from it is only a retained
+status delivered after newer data on a reconnect.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from nemlive.events import FacilityEvent, MarketEvent, StatusEvent
@@ -32,6 +43,7 @@ DEFAULT_RECENT_LEN = 500
 DEFAULT_MAX_IDS = 5_000
 DEFAULT_MAX_UNKNOWN = 1_000
 RATE_WINDOW_S = 10.0
+INTERVAL_S = 300  # one 5-minute interval, seconds
 
 IngestStatus = Literal["connecting", "connected", "reconnecting", "down", "stopped"]
 Applied = Literal["stored", "duplicate", "stale", "too_many_ids"]
@@ -77,6 +89,7 @@ class Snapshot:
     prev_ts: int | None
     market_regions_at_max: frozenset[str]
     history_len: int = DEFAULT_HISTORY_LEN
+    restarts: int = 0  # times the stream restarted earlier in time (data windows cleared)
 
     @property
     def last_message_age_s(self) -> float | None:
@@ -168,6 +181,7 @@ class LiveState:
         self._max_ts: int | None = None
         self._prev_ts: int | None = None
         self._market_at_max: set[str] = set()
+        self._restarts = 0
 
     # --- writers (the MQTT thread) ------------------------------------------------------
 
@@ -248,12 +262,39 @@ class LiveState:
                 )
             return outcome
 
-    def apply_status(self, event: StatusEvent) -> None:
-        """Keep the publisher's latest status message."""
+    def apply_status(self, event: StatusEvent, retained: bool = False) -> bool:
+        """Keep the publisher's latest status message; True when it cleared the data windows.
+
+        A live (not retained) status ``online`` whose position is more than one interval before
+        the newest data timestamp, from a publisher other than the one already known, means the
+        stream restarted earlier in time (see the module doc). A retained status only replays
+        the past, so it never clears anything.
+        """
         with self._lock:
             self._count_arrival(self._clock())
             self._accepted += 1
+            previous = self._publisher
             self._publisher = event.model_dump(mode="json")
+            if retained or event.state != "online" or self._max_ts is None:
+                return False
+            if previous and event.client_id and previous.get("client_id") == event.client_id:
+                return False
+            position = parse_position(event.position)
+            if position is None or position >= self._max_ts - INTERVAL_S:
+                return False
+            self._clear_data()
+            self._restarts += 1
+            return True
+
+    def _clear_data(self) -> None:
+        # Caller holds the lock. Counters, unknown ids, the status and the publisher are kept.
+        self._facilities = {}
+        self._regions = {}
+        self._recent_facility.clear()
+        self._recent_market.clear()
+        self._max_ts = None
+        self._prev_ts = None
+        self._market_at_max = set()
 
     def record_reject(self, reason: str) -> None:
         """Count one message that failed validation, by its short reason."""
@@ -342,7 +383,24 @@ class LiveState:
                 prev_ts=self._prev_ts,
                 market_regions_at_max=frozenset(self._market_at_max),
                 history_len=self._history_len,
+                restarts=self._restarts,
             )
+
+
+def parse_position(position: str | None) -> int | None:
+    """A status ``position`` (ISO 8601 with its offset) -> epoch s; None if absent or unusable.
+
+    The wire schema only bounds its length, so a naive or malformed value is ignored here.
+    """
+    if not position:
+        return None
+    try:
+        when = datetime.fromisoformat(position)
+    except ValueError:
+        return None
+    if when.tzinfo is None or when.utcoffset() is None:
+        return None
+    return int(when.timestamp())
 
 
 def count_points(histories: Mapping[str, list[Point]]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,98 @@ def test_unknown_help_lists_the_first_ids_escaped() -> None:
     assert "First seen" not in charts.describe_unknown([], 0)
     text = charts.describe_unknown(["A_1", "B-2", "C"], 25, show=2)
     assert text.endswith(r"First seen: A\_1, B\-2 and 23 more")
+
+
+# --- the charts' window: ends at the figure time, without a partly received first interval ---
+
+
+def _rows_of_events(csv_path: Path) -> list[list[tuple[str, bytes]]]:
+    """The CSV's events grouped by row (publisher order: facilities, then markets)."""
+    rows: list[list[tuple[str, bytes]]] = []
+    last = None
+    for suffix, payload in read_csv_events(csv_path):
+        ts = json.loads(payload)["timestamp"]
+        if ts != last:
+            rows.append([])
+            last = ts
+        rows[-1].append((suffix, payload))
+    return rows
+
+
+def _feed(tmp_path: Path, events: list[tuple[str, bytes]]) -> tuple[Snapshot, dict]:
+    facilities = context.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
+    state = LiveState(facilities.keys())
+    for suffix, payload in events:
+        assert handle_message(state, "b", f"b/{suffix}", payload) == "stored"
+    return state.snapshot(), facilities
+
+
+def _figure_time(snap: Snapshot, quiet_s: float = 0.1) -> int | None:
+    return charts.select_figure_time(snap.max_ts, snap.prev_ts, snap.market_regions_at_max, quiet_s)
+
+
+def _window_frames(snap: Snapshot, facilities: dict) -> tuple:
+    start, end = charts.select_chart_window(snap.facility_history, _figure_time(snap))
+    gen, emis = charts.build_fuel_frames(snap.facility_history, facilities, start=start, end=end)
+    market = charts.build_market_frame(snap.region_history, start=start, end=end)
+    return (start, end), gen, emis, market
+
+
+def test_charts_end_at_the_figure_time_not_at_the_interval_still_arriving(tmp_path: Path) -> None:
+    rows = _rows_of_events(write_consolidate_csv(tmp_path / "c.csv", intervals=12))
+    # The last row has streamed 2 of its 7 facility events and none of its market events.
+    snap, facilities = _feed(tmp_path, [e for row in rows[:-1] for e in row] + rows[-1][:2])
+    at = _figure_time(snap)
+    assert at == snap.prev_ts and at < snap.max_ts
+    (start, end), gen, emis, market = _window_frames(snap, facilities)
+    assert (start, end) == (None, at)
+    last = charts.to_nem_naive(at)
+    assert gen["time"].max() == last and emis["time"].max() == last
+    assert gen["time"].nunique() == len(emis) == 11 and market["time"].max() == last
+    # The right edge equals the headline figures (no cliff) ...
+    fig = charts.compute_figures(snap.facility_history, snap.region_history, facilities, at)
+    assert emis["t"].iloc[-1] == pytest.approx(fig.emissions_t)
+    assert gen[gen["time"] == last]["mw"].sum() == pytest.approx(fig.generation_mw)
+    # ... where the unbounded frame drops off at the partial interval.
+    _, unbounded = charts.build_fuel_frames(snap.facility_history, facilities)
+    assert unbounded["time"].max() == charts.to_nem_naive(snap.max_ts)
+    assert unbounded["t"].iloc[-1] < 0.8 * unbounded["t"].iloc[-2]
+
+
+@pytest.mark.parametrize(
+    ("heads", "kept_from"),
+    [
+        pytest.param([(2, 7)], 2, id="complete-start"),
+        pytest.param([(2, 3)], 3, id="joined-part-way"),
+        pytest.param([(1, 1), (2, 3)], 3, id="two-partial-intervals"),
+    ],
+)
+def test_a_partly_received_first_interval_is_left_out(
+    tmp_path: Path, heads: list[tuple[int, int]], kept_from: int
+) -> None:
+    """Row k's first n facility events for each (k, n) in ``heads``, then the later rows whole."""
+    rows = _rows_of_events(write_consolidate_csv(tmp_path / "c.csv", intervals=12))
+    events: list[tuple[str, bytes]] = []
+    for k, n in heads:
+        events += [e for e in rows[k] if e[0].startswith("facility/")][:n]
+    events += [e for row in rows[heads[-1][0] + 1 :] for e in row]
+    snap, facilities = _feed(tmp_path, events)
+    (start, end), gen, emis, market = _window_frames(snap, facilities)
+    assert end == snap.max_ts  # the whole last row arrived
+    times = sorted(set(gen["time"]))
+    assert times[0] == emis["time"].min() <= market["time"].min()  # heads carry no markets
+    assert times[0].isoformat() == json.loads(rows[kept_from][0][1])["timestamp"][:19]
+    assert (start is None) == (kept_from == heads[0][0])
+    assert len(times) == len(emis) == 12 - kept_from
+    assert times[-1] == charts.to_nem_naive(end)  # never the interval the figures show
+
+
+def test_the_interval_still_arriving_never_decides_the_start(tmp_path: Path) -> None:
+    rows = _rows_of_events(write_consolidate_csv(tmp_path / "c.csv", intervals=12))
+    # Joined part-way through row 5: 2 of its facilities, then row 6 is streaming (5 of 7).
+    facility_rows = [[e for e in row if e[0].startswith("facility/")] for row in rows]
+    snap, _ = _feed(tmp_path, facility_rows[5][:2] + facility_rows[6][:5])
+    at = _figure_time(snap)
+    assert at == snap.prev_ts
+    assert charts.select_chart_window(snap.facility_history, at) == (None, at)
+    assert charts.select_chart_window(snap.facility_history, None) == (None, None)

@@ -23,6 +23,7 @@ from support_dashboard import (
 )
 
 import context
+from nemlive.events import StatusEvent, encode_status
 from nemlive.ingest import Hub, handle_message
 from nemlive.livestate import LiveState
 from nemlive.mqttconfig import resolve_mqtt_settings
@@ -88,7 +89,8 @@ def test_missing_lookups_say_what_to_do(tmp_path: Path, monkeypatch: pytest.Monk
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
-    assert "nope.csv` not found: run `python extractor.py`" in warnings
+    assert "nope.csv` not found: run `make data` (or `git checkout data/facilities.csv`" in warnings
+    assert "extractor.py" not in warnings  # it needs an API key: not the first thing to try
     assert "nope.geojson` not found" in warnings
     assert [layer["id"] for layer in _deck(at)["layers"]] == ["facilities"]
 
@@ -160,3 +162,25 @@ def test_facility_detail_from_the_select_box(lookups, tmp_path: Path) -> None:  
     at.selectbox(key="live_detail").set_value("TGAS1").run()
     text = " ".join(m.value for m in at.main.markdown)
     assert r"**Test Gas \<b\>\&amp; Co\</b\>**" in text
+
+
+def test_a_restart_earlier_in_time_shows_in_the_status_only_once_it_happened(
+    lookups, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    hub, _ = _injected_hub(lookups[0], tmp_path)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[HUB_KEY] = hub
+    at.run()
+    assert "restarted" not in " ".join(c.value for c in at.sidebar.caption)
+    assert not any("No data in the window" in c.value for c in at.main.caption)
+    # A new publisher replays from the first interval: the data windows are cleared.
+    restart = StatusEvent(state="online", client_id="new", position="2025-10-15T10:05:00+10:00")
+    assert handle_message(hub.state, "nem/stream", "nem/stream/status", encode_status(restart)) == (
+        "stored"
+    )
+    at.run()
+    assert not at.exception
+    status = " ".join(c.value for c in at.sidebar.caption)
+    assert "Stream restarted earlier in time: 1 (window cleared)" in status
+    assert set(_metrics(at).values()) == {"–"}
+    assert sum("No data in the window" in c.value for c in at.main.caption) == 4

@@ -7,7 +7,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from nemlive.events import FacilityEvent, MarketEvent, StatusEvent
+from nemlive.events import (
+    FacilityEvent,
+    MarketEvent,
+    StatusEvent,
+    encode_facility_event,
+    encode_market_event,
+    encode_status,
+)
+from nemlive.ingest import handle_message
 from nemlive.livestate import LiveState, count_points
 from nemlive.nemtime import NEM_TZ
 
@@ -189,3 +197,132 @@ def test_a_counters_only_snapshot_copies_no_data() -> None:
     light = state.snapshot(data=False)
     assert light.received == 2 and light.max_ts == epoch(0)
     assert not light.facility_latest and not light.facility_history and not light.recent_facility
+
+
+# --- a stream that restarts earlier in time (through the real decode path) ---------------
+
+LATE = datetime(2025, 10, 15, 18, 50, tzinfo=NEM_TZ)
+
+
+def _send_row(state: LiveState, when: datetime, facilities: tuple[str, ...] = ("A", "B")) -> None:
+    ts = when.isoformat()
+    for fid in facilities:
+        payload = encode_facility_event(fid, ts, 100.0, 10.0)
+        assert handle_message(state, "b", f"b/facility/{fid}", payload) == "stored"
+    for rid in ("NSW1", "VIC1"):
+        payload = encode_market_event(rid, ts, 50.0, 1000.0)
+        assert handle_message(state, "b", f"b/market/{rid}", payload) == "stored"
+
+
+def _send_status(live: LiveState, retained: bool = False, **fields: object) -> None:
+    payload = encode_status(StatusEvent(**fields))  # type: ignore[arg-type]
+    assert handle_message(live, "b", "b/status", payload, retained) == "stored"
+
+
+def _state_at_18_50() -> LiveState:
+    """Retained messages of an earlier run: rows up to 18:50, then that publisher's last will."""
+    state = LiveState({"A", "B"})
+    for k in range(3, -1, -1):  # oldest first
+        _send_row(state, LATE - timedelta(minutes=5 * k))
+    payload = encode_facility_event("A", LATE.isoformat(), 1.0, 1.0)
+    assert handle_message(state, "b", "b/facility/A", payload) == "duplicate"
+    handle_message(state, "b", "b/facility/A", b"{not json")
+    _send_status(state, state="offline", client_id="old-run")
+    return state
+
+
+def test_a_publisher_replaying_from_earlier_clears_the_windows_but_not_the_counters() -> None:
+    state = _state_at_18_50()
+    before = state.snapshot()
+    assert before.max_ts == int(LATE.timestamp()) and before.restarts == 0
+    _send_status(state, state="online", client_id="new-run", position="2025-10-15T00:00:00+10:00")
+    snap = state.snapshot()
+    assert snap.restarts == 1
+    assert (snap.max_ts, snap.prev_ts, snap.market_regions_at_max) == (None, None, frozenset())
+    assert not snap.facility_latest and not snap.region_latest
+    assert not snap.facility_history and not snap.region_history
+    assert not snap.recent_facility and not snap.recent_market
+    # Counters and the status are kept; the new publisher's status is the one shown.
+    assert snap.received == before.received + 1 and snap.accepted == before.accepted + 1
+    assert (snap.duplicates, snap.rejected) == (1, 1) and snap.last_reject_reason
+    assert snap.publisher_status is not None and snap.publisher_status["client_id"] == "new-run"
+    # The replay from 00:00 then fills the windows again, and the figure time follows it.
+    start = datetime(2025, 10, 15, 0, 0, tzinfo=NEM_TZ)
+    _send_row(state, start)
+    _send_row(state, start + timedelta(minutes=5))
+    snap = state.snapshot()
+    assert snap.max_ts == int((start + timedelta(minutes=5)).timestamp())
+    assert snap.prev_ts == int(start.timestamp())
+    assert [p[0] for p in snap.facility_history["A"]] == [snap.prev_ts, snap.max_ts]
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        pytest.param(
+            {"state": "online", "client_id": "new-run", "position": "2025-10-15T18:55:00+10:00"},
+            "a --resume'd publisher continues later",
+            id="resume-later",
+        ),
+        pytest.param(
+            {"state": "online", "client_id": "new-run", "position": "2025-10-15T08:50:00+00:00"},
+            "the newest timestamp itself, in another offset",
+            id="same-time-utc",
+        ),
+        pytest.param(
+            {"state": "online", "client_id": "new-run", "position": "2025-10-15T18:45:00+10:00"},
+            "one interval back: the row in flight",
+            id="one-interval-back",
+        ),
+        pytest.param(
+            {"state": "cooldown", "client_id": "new-run", "position": "2025-10-15T00:00:00+10:00"},
+            "only an online status starts a replay",
+            id="not-online",
+        ),
+        pytest.param(
+            {"state": "online", "client_id": "old-run", "position": "2025-10-15T00:00:00+10:00"},
+            "the known publisher (a retained status redelivered after newer data)",
+            id="same-publisher",
+        ),
+        pytest.param(
+            {"state": "online", "client_id": "new-run", "position": "2025-10-15T00:00:00"},
+            "a naive position is not a time",
+            id="naive-position",
+        ),
+        pytest.param(
+            {"state": "online", "client_id": "new-run", "position": "row 12"},
+            "nor is garbage",
+            id="garbage-position",
+        ),
+        pytest.param({"state": "online", "client_id": "new-run"}, "no position", id="no-position"),
+    ],
+)
+def test_a_status_that_is_not_a_restart_clears_nothing(fields: dict, why: str) -> None:
+    state = _state_at_18_50()
+    before = state.snapshot()
+    _send_status(state, **fields)
+    snap = state.snapshot()
+    assert snap.restarts == 0, why
+    assert (snap.max_ts, snap.prev_ts) == (before.max_ts, before.prev_ts)
+    assert snap.facility_history == before.facility_history
+    assert snap.region_latest == before.region_latest
+    assert snap.recent_facility == before.recent_facility
+    assert snap.market_regions_at_max == before.market_regions_at_max == {"NSW1", "VIC1"}
+
+
+def test_a_restart_before_any_data_clears_nothing() -> None:
+    state = LiveState(set())
+    _send_status(state, state="online", client_id="x", position="2025-10-15T00:00:00+10:00")
+    assert state.snapshot().restarts == 0
+
+
+def test_a_retained_old_status_never_clears() -> None:
+    # On a first connect the broker may replay an earlier run's status after its newer data.
+    state = _state_at_18_50()
+    before = state.snapshot()
+    _send_status(
+        state, retained=True, state="online", client_id="old", position="2025-10-15T00:00:00+10:00"
+    )
+    after = state.snapshot()
+    assert after.restarts == before.restarts
+    assert after.max_ts == before.max_ts
