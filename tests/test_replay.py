@@ -168,5 +168,5 @@ def test_missing_file_says_run_the_extractor(tmp_path: Path) -> None:
 def test_empty_file_is_named_as_empty(tmp_path: Path) -> None:
     path = tmp_path / "consolidate.csv"
     path.write_text("", encoding="utf-8")
-    with pytest.raises(InputError, match="the file is empty: re-run extractor.py"):
+    with pytest.raises(InputError, match="the file is empty: re-run extractor"):
         read_replay_table(path)
