@@ -227,9 +227,13 @@ def expected_figures_from_csv(
     }
 
 
-def expected_figure_texts(path: Path, regions: set[str] | None = None) -> dict[str, str]:
+def expected_figure_texts(
+    path: Path,
+    regions: set[str] | None = None,
+    facilities: Iterable[tuple] = TEST_FACILITIES,
+) -> dict[str, str]:
     """The figures' display texts (label -> text) at the CSV's last row, from the file."""
-    want = expected_figures_from_csv(path, regions)
+    want = expected_figures_from_csv(path, regions, facilities=facilities)
     return charts.format_figures(
         charts.Figures(
             0,

@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 
 import psutil
 from conftest import PYTHON, ROOT, clean_subprocess_env, wait_for_port
-from support_dashboard import expected_figures_from_csv
+from support_dashboard import expected_figure_texts as dashboard_figure_texts
 from test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS
 
-from nemlive import charts, mapview
+from nemlive import mapview
 from oesim.testing import DEMO_KEY, run_simulator  # test infrastructure only
 
 REGIONS_GEOJSON = ROOT / "data" / "regions.geojson"
@@ -111,21 +111,7 @@ def last_time_text(csv_path: Path) -> str:
 
 def expected_figure_texts(csv_path: Path, facilities_csv: Path) -> dict[str, str]:
     """Label -> text of the seven headline figures at the CSV's last row, as the page shows them."""
-    want = expected_figures_from_csv(csv_path, facilities=read_facility_rows(facilities_csv))
-    texts = charts.format_figures(
-        charts.Figures(
-            0,
-            want["generation_mw"],
-            want["emissions_t"],
-            want["emissions_t_per_h"],
-            want["intensity"],
-            want["price"],
-            want["demand_mw"],
-            want["renewable_share"],
-            0,
-            0,
-        )
-    )
+    texts = dashboard_figure_texts(csv_path, facilities=read_facility_rows(facilities_csv))
     # A figure that is blank or zero would make the comparison weak.
     assert all(v != "–" and not v.startswith(("0 ", "$0.00")) for v in texts.values()), texts
     return texts
