@@ -90,8 +90,10 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> b
     return False
 
 
-class _Stop(Exception):
-    pass
+class _Stop(BaseException):
+    """Raised by the signal handler. A BaseException, like KeyboardInterrupt, so that no
+    ``except Exception`` on the way (socketserver's request error handler, for one) can
+    swallow it."""
 
 
 def _raise_stop(signum: int, frame: object) -> None:

@@ -29,8 +29,10 @@ price, demand, demand_energy, demand_gross(_energy); history window not enforced
 """
 
 
-class _Stop(Exception):
-    pass
+class _Stop(BaseException):
+    """Raised by the signal handler. A BaseException, like KeyboardInterrupt, so that no
+    ``except Exception`` on the way (socketserver's request error handler, for one) can
+    swallow it."""
 
 
 def build_parser() -> argparse.ArgumentParser:

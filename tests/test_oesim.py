@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -1027,6 +1030,35 @@ def test_protocol_only_dataset_serves_the_same(sim: SimulatorHandle) -> None:
         slow_market = get(slow, "/market/network/NEM", market).json()
     assert strip_created(slow_data) == strip_created(fast_data)
     assert strip_created(slow_market) == strip_created(fast_market)
+
+
+def _hammer(url: str, done: threading.Event) -> None:
+    while not done.is_set():
+        with contextlib.suppress(requests.RequestException):
+            requests.get(url + "/facilities/", headers=AUTH, timeout=5)
+
+
+def test_cli_stops_on_sigterm_while_serving_requests() -> None:
+    # A SIGTERM that lands while a request is being handled must still stop the server:
+    # socketserver's per-request error handler must not swallow the stop.
+    for attempt in range(3):
+        proc, line = start_cli("--dataset", "scaled", "--port", "0")
+        url = line.rsplit(" ", 1)[1]
+        done = threading.Event()
+        clients = [threading.Thread(target=_hammer, args=(url, done)) for _ in range(3)]
+        for client in clients:
+            client.start()
+        try:
+            time.sleep(0.3 + 0.1 * attempt)
+            code, err = stop_cli(proc)
+        finally:
+            done.set()
+            for client in clients:
+                client.join()
+            if proc.poll() is None:
+                proc.kill()
+        assert code == 0, err
+        assert "Traceback" not in err
 
 
 def test_cli_scaled_dataset() -> None:
