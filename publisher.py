@@ -47,7 +47,8 @@ from nemlive.replay import ReplayTable, RowEncoder, read_replay_table, shift_tim
 
 log = logging.getLogger("publisher")
 
-PROGRESS_EVERY_S = 5.0
+STATUS_EVERY_S = 5.0
+PROGRESS_EVERY_S = 5.0  # default of --progress-every
 CHECKPOINT_EVERY_S = 1.0
 DRAIN_TIMEOUT_S = 10.0
 # Not mqttconfig.LOCAL_HOSTS: that includes ::1, where the embedded broker (bound to
@@ -72,6 +73,7 @@ class PublisherOptions:
     embedded_broker: bool
     connect_retries: int
     verbose: bool
+    progress_every: float = PROGRESS_EVERY_S  # seconds between progress lines; 0 = none
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--connect-retries", type=int, default=5, help="connection attempts before giving up"
     )
+    parser.add_argument(
+        "--progress-every",
+        type=float,
+        default=PROGRESS_EVERY_S,
+        metavar="SECONDS",
+        help=f"seconds between progress lines; 0 = only a line per pass (default {PROGRESS_EVERY_S:g})",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -132,6 +141,8 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> PublisherOptio
         raise ConfigError(f"--cooldown {args.cooldown} is negative: use 0 or more seconds")
     if args.cycles < 0:
         raise ConfigError(f"--cycles {args.cycles} is negative: use 0 (forever) or more")
+    if not args.progress_every >= 0:
+        raise ConfigError(f"--progress-every {args.progress_every}: use 0 (off) or more seconds")
     if args.connect_retries < 1:
         raise ConfigError(f"--connect-retries {args.connect_retries}: use 1 or more")
     settings = resolve_mqtt_settings(
@@ -155,6 +166,7 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> PublisherOptio
         embedded_broker=args.embedded_broker,
         connect_retries=args.connect_retries,
         verbose=args.verbose,
+        progress_every=args.progress_every,
     )
 
 
@@ -186,6 +198,9 @@ class Replayer:
         self.stop = stop
         self.encoder = RowEncoder(table, options.mqtt.topic)
         self.progress = Progress()
+        # Monotonic times of the last checkpoint, status and progress line (see _tick).
+        self._last_ckpt = self._last_status = self._last_report = 0.0
+        self._sent_at_report = 0
         self._written_seq = -2
         self._checkpoint_failed = False
 
@@ -241,8 +256,8 @@ class Replayer:
         limit = OUTSTANDING_LIMIT
         self.progress = Progress(start_pass, start_row, 0)
         pass_number, first_row = start_pass, start_row
-        last_report = last_ckpt = time.monotonic()
-        sent_at_report = 0
+        self._last_ckpt = self._last_status = self._last_report = time.monotonic()
+        self._sent_at_report = 0
         schedule_start = time.monotonic()
         scheduled = 0  # messages sent since schedule_start
         while not stop.is_set() and (opts.cycles == 0 or pass_number < opts.cycles):
@@ -282,16 +297,12 @@ class Replayer:
                     publish(topic, payload)
                     self.progress.sent += 1
                     if delay and self.progress.sent % 16 == 0:
-                        last_report, last_ckpt, sent_at_report = self._tick(
-                            last_report, last_ckpt, sent_at_report
-                        )
+                        self._tick()
                 else:
                     tracker.end_row()
                 if stop.is_set():
                     break
-                last_report, last_ckpt, sent_at_report = self._tick(
-                    last_report, last_ckpt, sent_at_report
-                )
+                self._tick()
             else:
                 elapsed = time.monotonic() - pass_started
                 sent = self.progress.sent - pass_sent
@@ -315,16 +326,19 @@ class Replayer:
                 continue
             break
 
-    def _tick(
-        self, last_report: float, last_ckpt: float, sent_at_report: int
-    ) -> tuple[float, float, int]:
+    def _tick(self) -> None:
+        """The periodic work: checkpoint every second, status every 5 s, a progress line."""
         now = time.monotonic()
-        if now - last_ckpt >= CHECKPOINT_EVERY_S:
+        if now - self._last_ckpt >= CHECKPOINT_EVERY_S:
             self.save_checkpoint()
-            last_ckpt = now
-        if now - last_report >= PROGRESS_EVERY_S:
+            self._last_ckpt = now
+        if now - self._last_status >= STATUS_EVERY_S:
+            self.conn.publish_status(self.status("online"))
+            self._last_status = now
+        every = self.options.progress_every
+        if every and now - self._last_report >= every:
             p = self.progress
-            rate = (p.sent - sent_at_report) / (now - last_report)
+            rate = (p.sent - self._sent_at_report) / (now - self._last_report)
             log.info(
                 "pass %d row %d/%d (%s): %d messages sent, %.0f msg/s, %d unacknowledged",
                 p.pass_number + 1,
@@ -335,9 +349,7 @@ class Replayer:
                 rate,
                 self.tracker.outstanding,
             )
-            self.conn.publish_status(self.status("online"))
-            return now, last_ckpt, p.sent
-        return last_report, last_ckpt, sent_at_report
+            self._last_report, self._sent_at_report = now, p.sent
 
 
 def resolve_start(options: PublisherOptions, table: ReplayTable) -> tuple[int, int] | None:

@@ -15,6 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from nemlive.broker import EmbeddedBroker, is_listening, is_port_free
@@ -23,6 +25,8 @@ from nemlive.replay import parse_header
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("nemlive.run")
+# The page shows the live rate and position; the terminal needs a line only now and then.
+PUBLISHER_PROGRESS_EVERY_S = 60
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -96,8 +100,53 @@ class _Stop(BaseException):
     swallow it."""
 
 
-def _raise_stop(signum: int, frame: object) -> None:
-    raise _Stop
+class _StopSignals:
+    """SIGINT and SIGTERM raise :class:`_Stop`, except inside ``held()``.
+
+    Starting a child and recording it must not be split by a Ctrl-C: the child would be left
+    running. Blocking the signals with ``pthread_sigmask`` is no answer, because a child
+    inherits the mask (it would ignore the SIGTERM that stops it), so the handler itself holds
+    a signal that arrives inside ``held()`` and raises when the block ends.
+    """
+
+    def __init__(self) -> None:
+        self._holding = False
+        self._pending = False
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self._holding:
+            self._pending = True
+            return
+        raise _Stop
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+            if self._pending:
+                self._pending = False
+                raise _Stop
+
+
+SIGNALS = _StopSignals()
+
+
+def spawn(
+    procs: list[tuple[str, subprocess.Popen[bytes]]],
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+) -> subprocess.Popen[bytes]:
+    """Start a child in its own session and record it in ``procs``, with no Ctrl-C between."""
+    # Own sessions: a terminal Ctrl-C reaches only this process, which stops the children in
+    # order (publisher first, so that its `offline` status goes out).
+    with SIGNALS.held():
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+        procs.append((name, proc))
+    return proc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,9 +174,9 @@ def run(args: argparse.Namespace) -> int:
     )
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
-        # Own sessions: a terminal Ctrl-C reaches only this process, which stops the
-        # children in order (publisher first, so that its `offline` status goes out).
-        publisher = subprocess.Popen(
+        spawn(
+            procs,
+            "publisher",
             [
                 sys.executable,
                 str(ROOT / "publisher.py"),
@@ -140,13 +189,14 @@ def run(args: argparse.Namespace) -> int:
                 "--cycles",
                 "0",
                 "--no-embedded-broker",
+                "--progress-every",
+                str(PUBLISHER_PROGRESS_EVERY_S),
             ],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
+            env,
         )
-        procs.append(("publisher", publisher))
-        dashboard = subprocess.Popen(
+        dashboard = spawn(
+            procs,
+            "dashboard",
             [
                 sys.executable,
                 "-m",
@@ -162,11 +212,8 @@ def run(args: argparse.Namespace) -> int:
                 "--browser.gatherUsageStats",
                 "false",
             ],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
+            env,
         )
-        procs.append(("dashboard", dashboard))
         if not wait_for_port(dash_port, dashboard, timeout=60):
             raise NemLiveError("the dashboard did not start: see the lines above")
         print(
@@ -197,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     # The embedded broker (amqtt) and its state machine library log every step at INFO.
     for noisy in ("amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    signal.signal(signal.SIGINT, _raise_stop)
-    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, SIGNALS.handle)
+    signal.signal(signal.SIGTERM, SIGNALS.handle)
     try:
         return run(parse_args(argv))
     except NemLiveError as exc:

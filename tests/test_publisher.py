@@ -104,6 +104,24 @@ def test_delay_paces_messages_within_ten_percent(tmp_path: Path, mosquitto: Mosq
     assert per_message == pytest.approx(delay, rel=0.10)
 
 
+@pytest.mark.parametrize(("every", "at_least", "at_most"), [("0.2", 3, 12), ("0", 0, 0)])
+def test_progress_every_sets_the_progress_lines_and_not_the_status(
+    tmp_path: Path, mosquitto: Mosquitto, every: str, at_least: int, at_most: int
+) -> None:
+    small = write_small_csv(tmp_path / "consolidate.csv", rows=8, gaps=False)  # 40 messages
+    with Collector(mosquitto.port) as live:
+        result = run_publisher(
+            _args(small, mosquitto.port, "--delay", "0.03", "--progress-every", every)
+        )
+        _wait_status(live, "offline")
+        online = [s for s in live.statuses() if s["state"] == "online"]
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if "messages sent," in line]
+    assert at_least <= len(progress) <= at_most, result.stderr
+    assert any("pass 1 done: 40 messages" in line for line in result.stderr.splitlines())
+    assert online, "the status topic is published whatever --progress-every says"
+
+
 # --- status, last will, signals -----------------------------------------------------------------
 
 
@@ -354,8 +372,9 @@ def test_bad_csv_exits_2_with_one_line(
         ([], {"MQTT_PORT": "abc"}, "MQTT_PORT='abc' is not a port number"),
         ([], {"MQTT_TLS": "maybe"}, "MQTT_TLS='maybe' is not a boolean"),
         (["--topic", "a/#"], {}, "is not a valid base topic"),
+        (["--progress-every", "-5"], {}, "--progress-every -5.0: use 0 (off) or more seconds"),
     ],
-    ids=["delay", "cycles", "port-env", "tls-env", "topic"],
+    ids=["delay", "cycles", "port-env", "tls-env", "topic", "progress-every"],
 )
 def test_bad_configuration_exits_2(
     capsys: pytest.CaptureFixture[str],

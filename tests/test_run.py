@@ -19,6 +19,8 @@ from conftest import PYTHON, ROOT, clean_subprocess_env, free_port
 from support_dashboard import wait_until, write_consolidate_csv
 from support_mqtt import Collector
 
+from nemlive.run import _Stop, _StopSignals
+
 TOPIC = "nem/run"
 URL_LINE = re.compile(r"open (http://localhost:(\d+))")
 START_TIMEOUT_S = 60.0
@@ -166,3 +168,17 @@ def test_make_run_without_a_cache_says_make_data(
     assert len(lines) == 1, run.stderr
     assert "make data" in lines[0] and why in lines[0] and str(csv_path) in lines[0]
     assert run.stdout == ""
+
+
+def test_a_stop_signal_inside_held_waits_for_its_end() -> None:
+    # A Ctrl-C between starting a child and recording it would leave the child running.
+    signals = _StopSignals()
+    reached_end_of_block = False
+    with pytest.raises(_Stop), signals.held():
+        signals.handle(signal.SIGINT, None)
+        reached_end_of_block = True
+    assert reached_end_of_block
+    with pytest.raises(_Stop):
+        signals.handle(signal.SIGTERM, None)  # outside held(): at once
+    with signals.held():
+        pass  # nothing pending: nothing raised
