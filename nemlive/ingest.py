@@ -1,8 +1,8 @@
 """The dashboard's MQTT subscriber: one paho client feeding one LiveState.
 
-The paho ``loop_start`` thread is the only background thread. Its callbacks decode and validate
-each message with ``nemlive.events.decode_event`` and store it in the LiveState under its lock;
-they never touch Streamlit. The connection is asynchronous (``connect_async``) and paho
+The paho ``loop_start`` thread is the only background thread. Its callbacks hand each message
+to ``LiveState.receive``, which validates it with ``nemlive.events.decode_event`` and stores it
+under the LiveState's lock, in batches (see there); they never touch Streamlit. The connection is asynchronous (``connect_async``) and paho
 reconnects with a backoff of 1 to ``MAX_RECONNECT_DELAY_S`` seconds, re-subscribing on every
 (re)connect because the session is clean.
 """
@@ -17,15 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from nemlive.errors import ConfigError
-from nemlive.events import (
-    QOS,
-    FacilityEvent,
-    InvalidEvent,
-    MarketEvent,
-    StatusEvent,
-    build_subscription,
-    decode_event,
-)
+from nemlive.events import QOS, build_subscription
 from nemlive.livestate import LiveState
 from nemlive.mqttconfig import MqttSettings, apply_auth_and_tls, new_client_id
 
@@ -41,25 +33,13 @@ CLIENT_ID_PREFIX = "nemlive-dash"
 def handle_message(
     state: LiveState, base_topic: str, topic: str, payload: bytes, retained: bool = False
 ) -> str:
-    """Validate one message and store it; return the outcome (``stored``, ``duplicate``, a reason).
+    """Validate one message and store it now; return the outcome (``stored``, ``duplicate``,
+    ``stale``, ``too_many_ids`` or the reject reason).
 
-    ``retained``: the broker replayed it on subscribe (paho's ``msg.retain``). Pure apart from
-    the LiveState it writes to: this is all an MQTT callback does.
+    ``retained``: the broker replayed it on subscribe (paho's ``msg.retain``). The MQTT
+    callback uses ``LiveState.receive`` instead, which does the same work in batches.
     """
-    try:
-        event = decode_event(base_topic, topic, payload)
-    except InvalidEvent as exc:
-        state.record_reject(exc.reason)
-        return exc.reason
-    if isinstance(event, FacilityEvent):
-        return state.apply_facility(event)
-    if isinstance(event, MarketEvent):
-        return state.apply_market(event)
-    if isinstance(event, StatusEvent):
-        state.apply_status(event, retained=retained)
-        return "stored"
-    state.record_reject("unexpected")  # pragma: no cover - decode_event returns only these
-    return "unexpected"
+    return state.take(base_topic, topic, payload, retained)
 
 
 class Ingest:
@@ -81,6 +61,7 @@ class Ingest:
         self.settings = settings
         self.state = state
         self.client_id = client_id or new_client_id(CLIENT_ID_PREFIX)
+        self._base_topic = settings.topic
         self._subscription = build_subscription(settings.topic)
         self._ever_connected = False
         self._stopped = threading.Event()
@@ -148,7 +129,7 @@ class Ingest:
         log.info("disconnected from %s: %s", self.settings.address, reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        handle_message(self.state, self.settings.topic, msg.topic, msg.payload, msg.retain)
+        self.state.receive(self._base_topic, msg.topic, msg.payload, msg.retain)
 
     # --- control (the page's thread) ----------------------------------------------------
 

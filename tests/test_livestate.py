@@ -326,3 +326,87 @@ def test_a_retained_old_status_never_clears() -> None:
     after = state.snapshot()
     assert after.restarts == before.restarts
     assert after.max_ts == before.max_ts
+
+
+# --- the inbox: raw messages validated in batches (LiveState.receive) ----------------------
+
+
+def _raw_row(when: datetime, facilities: tuple[str, ...] = ("A", "B")) -> list[tuple[str, bytes]]:
+    ts = when.isoformat()
+    return [
+        (f"b/facility/{fid}", encode_facility_event(fid, ts, 100.0, 10.0)) for fid in facilities
+    ] + [(f"b/market/{rid}", encode_market_event(rid, ts, 50.0, 1000.0)) for rid in ("NSW1",)]
+
+
+def test_received_messages_wait_for_a_full_batch_and_every_reader_sees_them() -> None:
+    state = LiveState({"A", "B"}, batch=4)
+    for topic, payload in _raw_row(T0):  # 3 messages: below the batch
+        state.receive("b", topic, payload)
+    assert state.queued == 3  # queued, not yet validated
+    snap = state.snapshot()  # a reader works through the queue first
+    assert (snap.received, snap.accepted, snap.max_ts) == (3, 3, epoch(0))
+    assert state.queued == 0
+    for topic, payload in [*_raw_row(T0 + timedelta(minutes=5)), ("b/facility/A", b"{bad")]:
+        state.receive("b", topic, payload)
+    assert state.queued == 0  # the fourth message filled the batch: the MQTT thread stored it
+    assert state.counts() == (7, 6)
+    assert state.snapshot().rejects_by_reason == {"bad_json": 1}
+
+
+def test_the_inbox_never_holds_a_full_batch() -> None:
+    state = LiveState({"A", "B"}, batch=5)
+    sizes = []
+    for k in range(20):
+        for topic, payload in _raw_row(T0 + timedelta(minutes=5 * k)):
+            state.receive("b", topic, payload)
+            sizes.append(state.queued)
+    assert max(sizes) == 4
+    assert state.counts() == (60, 60)
+
+
+def test_queued_messages_are_applied_in_arrival_order_around_a_restart() -> None:
+    # A restart status must clear the data queued before it, not the data after it.
+    state = LiveState({"A", "B"}, batch=1000)
+    for topic, payload in _raw_row(LATE):
+        state.receive("b", topic, payload)
+    restart = StatusEvent(state="online", client_id="new", position="2025-10-15T00:00:00+10:00")
+    state.receive("b", "b/status", encode_status(restart))
+    start = datetime(2025, 10, 15, 0, 5, tzinfo=NEM_TZ)
+    for topic, payload in _raw_row(start):
+        state.receive("b", topic, payload)
+    assert state.queued == 7
+    snap = state.snapshot()
+    assert snap.restarts == 1
+    assert snap.max_ts == int(start.timestamp()) and snap.received == 7
+    assert [p[0] for p in snap.facility_history["A"]] == [int(start.timestamp())]
+
+
+def test_a_queued_message_keeps_its_arrival_time() -> None:
+    now = [1000.0]
+    state = LiveState({"A"}, batch=10, clock=lambda: now[0])
+    state.receive("b", "b/facility/A", encode_facility_event("A", T0.isoformat(), 1.0, 1.0))
+    now[0] = 1060.0
+    snap = state.snapshot()
+    assert snap.last_message_at == 1000.0 and snap.last_message_age_s == 60.0
+    assert snap.recent_facility[0][0] == 1000.0
+
+
+def test_a_reader_and_the_mqtt_thread_lose_nothing_between_them() -> None:
+    ids = tuple(f"F{i}" for i in range(10))
+    state = LiveState(set(ids), batch=7)
+    done = threading.Event()
+
+    def mqtt_thread() -> None:
+        for k in range(200):
+            for topic, payload in _raw_row(T0 + timedelta(minutes=5 * k), ids):
+                state.receive("b", topic, payload)
+        done.set()
+
+    thread = threading.Thread(target=mqtt_thread)
+    thread.start()
+    while not done.is_set():
+        snap = state.snapshot(histories=False)
+        assert snap.accepted == snap.received  # nothing half-stored is ever visible
+    thread.join(timeout=30)
+    final = state.snapshot(histories=False)
+    assert final.received == final.accepted == 200 * 11
