@@ -251,7 +251,7 @@ def render_map(
     st.caption(
         f"{len(rows):,} facilities drawn at their latest value"
         + ("" if options.markers else " (markers hidden)")
-        + (f"; labels on the {mapview.MAX_LABELS} largest" if options.labels else "")
+        + ("; names of the largest where they fit (zoom in for more)" if options.labels else "")
     )
 
 

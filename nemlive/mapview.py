@@ -45,7 +45,11 @@ SIZE_LEGEND_VALUES = {
     "emissions": (5.0, 20.0, 80.0, 200.0),
 }
 SIZE_UNITS = {"power": "MW", "emissions": "t/5 min"}
-MAX_LABELS = 40  # labels for the largest facilities only; more would overlap
+MAX_LABELS = 120  # labels for the largest facilities; overlapping ones are hidden
+LABEL_GAP_PX = 3  # between an icon's edge and its label
+# How far a label's collision box reaches above the text: enough to cover the anchor of the
+# largest icon (its label sits half an icon plus the gap below it).
+LABEL_COLLISION_REACH_PX = 40
 REGION_FILL = [120, 144, 156, 28]
 REGION_FILL_DIMMED = [120, 144, 156, 8]
 REGION_LINE = [90, 110, 125, 200]
@@ -257,10 +261,21 @@ def build_icon_layer(rows: list[dict[str, Any]]) -> pdk.Layer:
 
 
 def build_label_layer(rows: list[dict[str, Any]], max_labels: int = MAX_LABELS) -> pdk.Layer:
-    """Names of the ``max_labels`` largest facilities, just below their icons."""
+    """Names of the ``max_labels`` largest facilities, just below their icons.
+
+    deck.gl's CollisionFilterExtension hides a label that would overlap a larger facility's,
+    on the GPU at every frame, so zooming in reveals more names. In the collision pass each
+    label is drawn as a padded box reaching up over its own icon, because a label stays
+    visible only where its box covers its anchor point (the facility's position).
+    """
     data = [
-        {"position": r["position"], "name": r["name"], "offset": [0, r["size"] / 2 + 7]}
-        for r in rows[:max_labels]
+        {
+            "position": r["position"],
+            "name": r["name"],
+            "offset": [0, r["size"] / 2 + LABEL_GAP_PX],
+            "priority": max_labels - i,  # rows come largest first; deck.gl wants -1000..1000
+        }
+        for i, r in enumerate(rows[:max_labels])
     ]
     return pdk.Layer(
         "TextLayer",
@@ -278,6 +293,13 @@ def build_label_layer(rows: list[dict[str, Any]], max_labels: int = MAX_LABELS) 
         outline_color=[255, 255, 255, 220],
         font_settings={"sdf": True},
         pickable=False,
+        extensions=[{"@@type": "CollisionFilterExtension"}],
+        get_collision_priority="priority",
+        # An all but transparent box per label, reaching up over its icon: the collision
+        # pass draws it, so a label is hidden by any larger facility's box.
+        background=True,
+        get_background_color=[255, 255, 255, 1],
+        background_padding=[4, LABEL_COLLISION_REACH_PX, 4, 2],
     )
 
 

@@ -216,6 +216,16 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
                 assert "MW" in tooltip.inner_text() and "NEM" in tooltip.inner_text()
                 page.mouse.move(box["x"] + 5, box["y"] + 5)
 
+            # Names on: the canvas gains them (deck.gl's collision filter keeps at least the
+            # largest facility's), with no console error from the extension.
+            without_labels = canvas.screenshot()
+            sidebar.get_by_text("Labels", exact=True).click()
+            expect(page.get_by_text("names of the largest where they fit")).to_be_visible(
+                timeout=10_000
+            )
+            time.sleep(1.5)
+            assert canvas.screenshot() != without_labels, "the labels drew nothing"
+
             page.mouse.move(0, 0)
             # Streamlit scrolls inside its own container: a tall viewport shows the whole page.
             page.set_viewport_size({"width": VIEWPORT["width"], "height": 2400})

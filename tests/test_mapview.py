@@ -99,10 +99,15 @@ def test_deck_json_has_layers_rows_no_basemap_and_a_constant_view(
     assert icon["iconAtlas"].startswith("data:image/png;base64,")  # local, not a URL
     assert icon["sizeUnits"] == "pixels"
     assert set(icon["iconMapping"]) == set(FUEL_GROUPS)
-    assert (
-        layers["labels"]["@@type"] == "TextLayer"
-        and layers["labels"]["fontFamily"] == "Source Sans Pro, sans-serif"
-    )
+    labels = layers["labels"]
+    assert labels["@@type"] == "TextLayer" and labels["fontFamily"] == "Source Sans Pro, sans-serif"
+    # Overlapping names are hidden on the GPU, the largest facility's kept.
+    assert labels["extensions"] == [{"@@type": "CollisionFilterExtension"}]
+    assert labels["getCollisionPriority"] == "@@=priority"
+    priorities = [d["priority"] for d in labels["data"]]
+    assert priorities == sorted(priorities, reverse=True)
+    assert all(-1000 <= p <= 1000 for p in priorities)  # deck.gl's range
+    assert [d["name"] for d in labels["data"]] == [r["name"] for r in rows]
     # No basemap: no provider, and pydeck's sentinel style that Streamlit leaves empty.
     assert "mapProvider" not in spec and spec["mapStyle"] == "__MAP_STYLE__"
     assert spec["initialViewState"] == {**mapview.INITIAL_VIEW}
