@@ -107,6 +107,9 @@ def test_extract_publish_dashboard_in_a_browser(mosquitto, tmp_path: Path) -> No
             b.page.mouse.move(0, 0)
 
             if os.environ.get("SAVE_SCREENSHOT"):
+                # The README's picture shows the facility names too.
+                b.sidebar.get_by_text("Labels", exact=True).click()
+                expect(b.page.get_by_text("names of the largest where they fit")).to_be_visible()
                 # Streamlit scrolls inside its own container: a tall viewport shows it all.
                 b.page.set_viewport_size({"width": VIEWPORT["width"], "height": 2400})
                 expect(canvas).to_be_visible()
