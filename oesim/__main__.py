@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make auth optional on market and network data, as the real API does",
     )
+    p.add_argument(
+        "--legacy-shape",
+        action="store_true",
+        help="answer in the 4.0.x shape: start/end, columns.network_region, UTC Z stamps",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="log each request to stderr")
     return p
 
@@ -112,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         anonymous_market=args.anonymous_market,
         slow_seconds=args.slow_seconds,
         retry_after=args.retry_after,
+        legacy_shape=args.legacy_shape,
     )
     try:
         server = make_server(config, args.host, args.port)

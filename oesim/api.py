@@ -221,6 +221,7 @@ class SimulatorConfig:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     slow_seconds: float = 3.0
     retry_after: int = 1
+    legacy_shape: bool = False  # answer in the 4.0.x shape (see to_legacy_shape)
 
 
 @dataclass(frozen=True)
@@ -618,6 +619,8 @@ def timeseries_body(config: SimulatorConfig, series: list[dict[str, Any]]) -> by
     head = {"version": config.version, "created_at": created_at(config.clock()), "success": True}
     text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)
     body = text[:-1] + ',"data":[' + ",".join(_encode_series(s) for s in series) + "]}"
+    if config.legacy_shape:
+        return dump_json(to_legacy_shape(json.loads(body)))
     return body.encode()
 
 
@@ -630,7 +633,56 @@ def ok_envelope(config: SimulatorConfig, data: Any, total_records: int | None = 
     }
     if total_records is not None:
         body["total_records"] = total_records
-    return dump_json(body)
+    return dump_json(to_legacy_shape(body) if config.legacy_shape else body)
+
+
+def _utc_z(stamp: str) -> str:
+    return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _legacy_dates(obj: dict[str, Any]) -> dict[str, Any]:
+    """``date_start``/``date_end`` (with offset) -> ``start``/``end`` (naive network time)."""
+    out = {}
+    for key, value in obj.items():
+        if key in ("date_start", "date_end") and isinstance(value, str):
+            out[key[5:]] = value[:19]
+        else:
+            out[key] = value
+    return out
+
+
+def to_legacy_shape(body: dict[str, Any]) -> dict[str, Any]:
+    """A success body as the API wrote it in 4.0.x (before March 2025; oe-api.md §4.3, §11.14).
+
+    The envelope carries ``"error": null`` and ``"total_records": null``; a series and its
+    results have naive ``start``/``end`` instead of ``date_start``/``date_end``; a region is
+    ``columns.network_region`` with ``groupings: ["network_region"]``; data timestamps are UTC
+    with ``Z``. Pure: returns a new body. Lists of facilities pass through unchanged.
+    """
+    out = {**body, "error": None, "total_records": None}
+    series_list = body.get("data")
+    if not (isinstance(series_list, list) and series_list and "results" in series_list[0]):
+        return out
+    legacy = []
+    for series in series_list:
+        results = []
+        regional = False
+        for result in series["results"]:
+            r = _legacy_dates(result)
+            columns = dict(r.get("columns") or {})
+            if "region" in columns:
+                columns["network_region"] = columns.pop("region")
+                regional = True
+            r["columns"] = columns
+            r["data"] = [[_utc_z(t), v] for t, v in result["data"]]
+            results.append(r)
+        s = _legacy_dates(series)
+        s["results"] = results
+        if regional:
+            s["groupings"] = ["network_region"]
+        legacy.append(s)
+    out["data"] = legacy
+    return out
 
 
 # ---------------------------------------------------------------------------------------

@@ -297,6 +297,18 @@ def test_legacy_416_is_an_empty_batch(sim: Any, tmp_path: Path) -> None:
     assert meta["missing_intervals"] == 7 * 288
 
 
+def test_the_legacy_response_shape_gives_the_same_bytes(
+    clean_week: dict[str, Any], tmp_path: Path
+) -> None:
+    # 4.0.x bodies: start/end, columns.network_region, UTC "Z" stamps, "total_records": null.
+    with run_simulator(dataset="small", keys=(KEY,), legacy_shape=True) as legacy:
+        extract(legacy, tmp_path, check=True)
+    assert (tmp_path / "consolidate.csv").read_bytes() == clean_week["csv"]
+    assert (tmp_path / "data" / "facilities.csv").read_bytes() == (
+        clean_week["dir"] / "data" / "facilities.csv"
+    ).read_bytes()
+
+
 def test_no_data_at_all_fails_and_keeps_the_cache(
     sim: Any, tmp_path: Path, previous_cache: bytes
 ) -> None:

@@ -888,6 +888,37 @@ def test_admin_endpoint_arms_faults(sim: SimulatorHandle) -> None:
     assert log[-1]["status"] == 503
 
 
+# ------------------------------------------------------------------------- legacy shape
+
+
+def test_legacy_shape_mode_answers_as_4_0_did(sim: SimulatorHandle) -> None:
+    params = {"metrics": ["price"], "primary_grouping": "network_region", **DAY}
+    modern = get(sim, "/market/network/NEM", params).json()
+    with run_simulator(legacy_shape=True) as old:
+        legacy = get(old, "/market/network/NEM", params).json()
+        listing = get(old, "/facilities/").json()
+        nem = [f["code"] for f in listing["data"] if f["network_id"] == "NEM"]
+        fac = facility_data(old, nem[:3], **DAY).json()
+    assert legacy["error"] is None and legacy["total_records"] is None
+    assert listing["total_records"] is None and listing["data"]  # the list itself unchanged
+    series, was = legacy["data"][0], modern["data"][0]
+    assert "date_start" not in series and series["start"] == was["date_start"][:19]
+    assert series["groupings"] == ["network_region"]
+    sa, sa_was = series["results"][2], was["results"][2]
+    assert sa["columns"] == {"network_region": "SA1"} and "start" in sa
+    # Same instants and values, written in UTC: 00:00 AEST is 14:00Z the day before.
+    assert sa["data"][0] == [
+        (datetime.fromisoformat(sa_was["data"][0][0]) - timedelta(hours=10))
+        .replace(tzinfo=None)
+        .isoformat()
+        + "Z",
+        sa_was["data"][0][1],
+    ]
+    assert [v for _, v in sa["data"]] == [v for _, v in sa_was["data"]]
+    stamps = [t for r in fac["data"][0]["results"] for t, _ in r["data"]]
+    assert stamps and all(t.endswith("Z") for t in stamps)
+
+
 # ---------------------------------------------------------------------------------- CLI
 
 
