@@ -1,6 +1,6 @@
 """Benchmark publisher.py: messages/s at --delay 0 against a bare paho QoS 1 loop, and peak RSS.
 
-    .venv/bin/python bench/publish.py [--csv consolidate.csv] [--runs 3] [--slice-rows 240]
+    .venv/bin/python bench/publish.py [--csv consolidate.csv] [--runs 5] [--slice-rows 240]
 
 Everything runs in this one invocation on one mosquitto (ephemeral port, 127.0.0.1):
 
@@ -267,7 +267,7 @@ def run_publisher(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--csv", type=Path, help="a week's consolidate.csv (default: synthetic)")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--slice-rows", type=int, default=240, help="rows for the throughput runs")
     parser.add_argument("--skip-rss", action="store_true", help="skip the full-week RSS run")
     args = parser.parse_args()
