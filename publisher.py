@@ -73,7 +73,7 @@ class PublisherOptions:
     embedded_broker: bool
     connect_retries: int
     verbose: bool
-    progress_every: float = PROGRESS_EVERY_S  # seconds between progress lines; 0 = none
+    progress_every: float = PROGRESS_EVERY_S  # seconds between progress lines; 0 = off
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=PROGRESS_EVERY_S,
         metavar="SECONDS",
-        help=f"seconds between progress lines; 0 = only a line per pass (default {PROGRESS_EVERY_S:g})",
+        help=f"seconds between progress lines; 0 = off, only the line per pass (default {PROGRESS_EVERY_S:g})",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
@@ -296,7 +296,7 @@ class Replayer:
                             break
                     publish(topic, payload)
                     self.progress.sent += 1
-                    if delay and self.progress.sent % 16 == 0:
+                    if delay:  # paced: rows can take long; at --delay 0 once per row
                         self._tick()
                 else:
                     tracker.end_row()

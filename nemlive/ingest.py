@@ -1,8 +1,8 @@
 """The dashboard's MQTT subscriber: one paho client feeding one LiveState.
 
 The paho ``loop_start`` thread is the only background thread. Its callbacks hand each message
-to ``LiveState.receive``, which validates it with ``nemlive.events.decode_event`` and stores it
-under the LiveState's lock, in batches (see there); they never touch Streamlit. The connection is asynchronous (``connect_async``) and paho
+to ``LiveState.receive``, which validates it with ``nemlive.events.decode_event`` and stores
+it under the LiveState's lock, in batches (see there); they never touch Streamlit. The connection is asynchronous (``connect_async``) and paho
 reconnects with a backoff of 1 to ``MAX_RECONNECT_DELAY_S`` seconds, re-subscribing on every
 (re)connect because the session is clean.
 """

@@ -30,6 +30,7 @@ status delivered after newer data on a reconnect.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter, deque
@@ -39,6 +40,8 @@ from datetime import datetime
 from typing import Literal
 
 from nemlive.events import FacilityEvent, InvalidEvent, MarketEvent, StatusEvent, decode_event
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY_LEN = 288  # 24 h of 5-minute intervals
 DEFAULT_RECENT_LEN = 500
@@ -221,10 +224,17 @@ class LiveState:
             return self._take(self._clock(), base_topic, topic, payload, retained)
 
     def _drain(self) -> None:
-        # Caller holds the lock. Only this method takes from the inbox.
+        # Caller holds the lock. Only this method takes from the inbox. Whichever thread
+        # drains (paho's or a page's), one message that breaks the store must not break it:
+        # it is counted as "internal" and logged, and the rest are stored.
         inbox, take = self._inbox, self._take
         for _ in range(len(inbox)):
-            take(*inbox.popleft())
+            item = inbox.popleft()
+            try:
+                take(*item)
+            except Exception:
+                self._reject("internal")
+                log.exception("could not store a message on %s", item[2])
 
     def _take(self, now: float, base: str, topic: str, payload: bytes, retained: bool) -> str:
         # Caller holds the lock. Runs for every message, so helper calls are kept few.

@@ -633,42 +633,42 @@ def ok_envelope(config: SimulatorConfig, data: Any, total_records: int | None = 
     }
     if total_records is not None:
         body["total_records"] = total_records
-    return dump_json(to_legacy_shape(body) if config.legacy_shape else body)
+    return dump_json(body)
 
 
 def _utc_z(stamp: str) -> str:
     return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _legacy_dates(obj: dict[str, Any]) -> dict[str, Any]:
-    """``date_start``/``date_end`` (with offset) -> ``start``/``end`` (naive network time)."""
+def _legacy_dates(obj: dict[str, Any], rename: bool) -> dict[str, Any]:
+    """``date_start``/``date_end`` with offset -> naive network time, renamed to
+    ``start``/``end`` when ``rename`` (a series; a result kept its keys)."""
     out = {}
     for key, value in obj.items():
         if key in ("date_start", "date_end") and isinstance(value, str):
-            out[key[5:]] = value[:19]
+            out[key[5:] if rename else key] = value[:19]
         else:
             out[key] = value
     return out
 
 
 def to_legacy_shape(body: dict[str, Any]) -> dict[str, Any]:
-    """A success body as the API wrote it in 4.0.x (before March 2025; oe-api.md §4.3, §11.14).
+    """A time-series body as the API wrote it in 4.0.x (before March 2025; oe-api.md §4.3,
+    §11.14).
 
-    The envelope carries ``"error": null`` and ``"total_records": null``; a series and its
-    results have naive ``start``/``end`` instead of ``date_start``/``date_end``; a region is
-    ``columns.network_region`` with ``groupings: ["network_region"]``; data timestamps are UTC
-    with ``Z``. Pure: returns a new body. Lists of facilities pass through unchanged.
+    The envelope carries ``"error": null`` and ``"total_records": null``; a series has naive
+    ``start``/``end`` instead of ``date_start``/``date_end``, and its results naive
+    ``date_start``/``date_end``; a region is ``columns.network_region`` with
+    ``groupings: ["network_region"]``; data timestamps are UTC with ``Z``. Pure: returns a new
+    body. (The facility list kept its shape and its ``total_records`` count.)
     """
     out = {**body, "error": None, "total_records": None}
-    series_list = body.get("data")
-    if not (isinstance(series_list, list) and series_list and "results" in series_list[0]):
-        return out
     legacy = []
-    for series in series_list:
+    for series in body["data"]:
         results = []
         regional = False
         for result in series["results"]:
-            r = _legacy_dates(result)
+            r = _legacy_dates(result, rename=False)
             columns = dict(r.get("columns") or {})
             if "region" in columns:
                 columns["network_region"] = columns.pop("region")
@@ -676,7 +676,7 @@ def to_legacy_shape(body: dict[str, Any]) -> dict[str, Any]:
             r["columns"] = columns
             r["data"] = [[_utc_z(t), v] for t, v in result["data"]]
             results.append(r)
-        s = _legacy_dates(series)
+        s = _legacy_dates(series, rename=True)
         s["results"] = results
         if regional:
             s["groupings"] = ["network_region"]

@@ -410,3 +410,22 @@ def test_a_reader_and_the_mqtt_thread_lose_nothing_between_them() -> None:
     thread.join(timeout=30)
     final = state.snapshot(histories=False)
     assert final.received == final.accepted == 200 * 11
+
+
+def test_a_message_that_breaks_the_store_is_counted_and_the_rest_are_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = LiveState({"A", "B"}, batch=100)
+    real_put = state._put_facility
+
+    def put(event: FacilityEvent, now: float) -> str:
+        if event.facility_id == "B":
+            raise RuntimeError("boom")
+        return real_put(event, now)
+
+    monkeypatch.setattr(state, "_put_facility", put)
+    for topic, payload in _raw_row(T0):  # A, B (breaks), NSW1
+        state.receive("b", topic, payload)
+    snap = state.snapshot()  # the page's thread drains: it must not raise
+    assert snap.rejects_by_reason == {"internal": 1}
+    assert set(snap.facility_latest) == {"A"} and set(snap.region_latest) == {"NSW1"}
