@@ -38,6 +38,7 @@ from render import N_FACILITIES, write_lookup  # noqa: E402
 
 from nemlive.events import REGIONS, encode_facility_event, encode_market_event  # noqa: E402
 from nemlive.nemtime import NEM_TZ  # noqa: E402
+from nemlive.run import dashboard_command  # noqa: E402
 
 TOPIC = "bench/soak"
 CHROMIUM = "/usr/bin/chromium"
@@ -127,19 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if regions.exists():
             env["NEMLIVE_REGIONS"] = str(regions)
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "dashboard.py"),
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--server.address",
-                "127.0.0.1",
-            ],
+            dashboard_command(port),
             cwd=ROOT,
             env=env,
             stdout=open(tmpdir / "streamlit.log", "wb"),  # noqa: SIM115

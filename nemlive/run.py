@@ -134,6 +134,24 @@ class _StopSignals:
 SIGNALS = _StopSignals()
 
 
+def dashboard_command(port: int, *extra: str, python: str = sys.executable) -> list[str]:
+    """``streamlit run dashboard.py`` headless on 127.0.0.1:``port``; ``extra`` flags follow."""
+    return [
+        python,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "dashboard.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        *extra,
+    ]
+
+
 def spawn(
     procs: list[tuple[str, subprocess.Popen[bytes]]],
     name: str,
@@ -197,21 +215,7 @@ def run(args: argparse.Namespace) -> int:
         dashboard = spawn(
             procs,
             "dashboard",
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "dashboard.py"),
-                "--server.port",
-                str(dash_port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            dashboard_command(dash_port, "--browser.gatherUsageStats", "false"),
             env,
         )
         if not wait_for_port(dash_port, dashboard, timeout=60):

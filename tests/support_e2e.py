@@ -29,6 +29,7 @@ from support_dashboard import expected_figure_texts as dashboard_figure_texts
 from test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS
 
 from nemlive import mapview
+from nemlive.run import dashboard_command
 from oesim.testing import DEMO_KEY, run_simulator  # test infrastructure only
 
 REGIONS_GEOJSON = ROOT / "data" / "regions.geojson"
@@ -185,22 +186,8 @@ def start_dashboard(
     )
     prog = _spawn(
         "dashboard",
-        [
-            PYTHON,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--server.fileWatcherType",
-            "none",
-            # No --browser.gatherUsageStats: the shipped .streamlit/config.toml must turn it off.
-        ],
+        # No --browser.gatherUsageStats: the shipped .streamlit/config.toml must turn it off.
+        dashboard_command(port, "--server.fileWatcherType", "none", python=PYTHON),
         workdir / f"streamlit-{port}.log",
         env,
     )

@@ -30,6 +30,7 @@ from support_dashboard import (
 )
 
 from nemlive import mapview
+from nemlive.run import dashboard_command
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -74,19 +75,7 @@ def dashboard(mosquitto, tmp_path: Path) -> Iterator[tuple[str, Path]]:  # type:
     )
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard.py"),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-        ],
+        dashboard_command(port, python=PYTHON),
         cwd=ROOT,
         env=env,
         stdout=log,
