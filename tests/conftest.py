@@ -91,12 +91,17 @@ def shared_oe() -> Path:
 
 @dataclass
 class Mosquitto:
-    """A real mosquitto broker on an ephemeral loopback port, owned by one test."""
+    """A real mosquitto broker on an ephemeral loopback port, owned by one test.
+
+    ``settings``: options of its one listener (TLS files, ``allow_anonymous false`` with a
+    ``password_file``); without an ``allow_anonymous`` among them, anyone may connect.
+    """
 
     workdir: Path
     port: int = field(default_factory=free_port)
     persistence: bool = True
     max_queued: int = 1_000_000
+    settings: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
 
     @property
@@ -113,11 +118,16 @@ class Mosquitto:
         self.conf.write_text(
             "\n".join(
                 [
-                    f"listener {self.port} 127.0.0.1",
-                    # As root, mosquitto drops to its own user and then cannot write its
-                    # persistence file in the test's tmp_path.
+                    # As root, mosquitto drops to its own user and then cannot read or
+                    # write the test's tmp_path (persistence, TLS and password files).
                     *(["user root"] if os.geteuid() == 0 else []),
-                    "allow_anonymous true",
+                    f"listener {self.port} 127.0.0.1",
+                    *self.settings,
+                    *(
+                        []
+                        if any(s.startswith("allow_anonymous") for s in self.settings)
+                        else ["allow_anonymous true"]
+                    ),
                     f"persistence {'true' if self.persistence else 'false'}",
                     f"persistence_location {self.workdir}/",
                     "autosave_interval 1",
@@ -130,12 +140,17 @@ class Mosquitto:
                 ]
             )
         )
+        log = self.workdir / "mosquitto.log"
         self.proc = subprocess.Popen(
             [mosquitto, "-c", str(self.conf)],
             stdout=subprocess.DEVNULL,
-            stderr=open(self.workdir / "mosquitto.log", "ab"),  # noqa: SIM115
+            stderr=open(log, "ab"),  # noqa: SIM115
         )
-        wait_for_port(self.port)
+        try:
+            wait_for_port(self.port)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"mosquitto did not start: {log.read_text()}") from None
         return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:

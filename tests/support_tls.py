@@ -10,13 +10,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from nemlive.broker import is_listening
 from tests.conftest import Mosquitto
 
 
@@ -29,51 +27,6 @@ def need_tool(tool: str) -> str:
             pytest.fail(reason)
         pytest.skip(reason)
     return path
-
-
-@dataclass
-class SecureMosquitto(Mosquitto):
-    """The conftest broker with its own listener settings (TLS files, password file)."""
-
-    settings: list[str] = field(default_factory=list)
-
-    def start(self) -> SecureMosquitto:
-        mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(mosquitto).exists():
-            reason = "mosquitto is not installed (apt-get install mosquitto)"
-            if os.environ.get("REQUIRE_BROKER") == "1":
-                pytest.fail(reason)
-            pytest.skip(reason)
-        # Options after `listener` apply to it; allow_anonymous etc. are global (one listener).
-        self.conf.write_text(
-            "\n".join(
-                [
-                    # As root, mosquitto drops to user `mosquitto`, which cannot read tmp_path.
-                    *(["user root"] if os.geteuid() == 0 else []),
-                    f"listener {self.port} 127.0.0.1",
-                    *self.settings,
-                    "persistence false",
-                    f"max_queued_messages {self.max_queued}",
-                    "log_dest stderr",
-                    "log_type error",
-                    "log_type warning",
-                    "",
-                ]
-            )
-        )
-        log = self.workdir / "mosquitto.log"
-        self.proc = subprocess.Popen(
-            [mosquitto, "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(log, "ab"),  # noqa: SIM115
-        )
-        deadline = time.monotonic() + 10
-        while not is_listening("127.0.0.1", self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"mosquitto did not start: {log.read_text()}")
-            time.sleep(0.05)
-        return self
 
 
 @dataclass(frozen=True)
@@ -121,7 +74,7 @@ def make_tls_files(d: Path) -> TlsFiles:
     )
 
 
-def start_tls_broker(workdir: Path, ca: Path, cert: Path, key: Path) -> SecureMosquitto:
+def start_tls_broker(workdir: Path, ca: Path, cert: Path, key: Path) -> Mosquitto:
     workdir.mkdir()
     settings = [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}", "allow_anonymous true"]
-    return SecureMosquitto(workdir=workdir, settings=settings).start()
+    return Mosquitto(workdir=workdir, persistence=False, settings=settings).start()

@@ -17,10 +17,9 @@ import pytest
 import publisher
 from nemlive.errors import ConfigError
 from nemlive.mqttconfig import resolve_mqtt_settings
-from tests.conftest import free_port
+from tests.conftest import Mosquitto, free_port
 from tests.support_mqtt import Collector, SmallCsv, run_publisher, write_small_csv
 from tests.support_tls import (
-    SecureMosquitto,
     TlsFiles,
     make_tls_files,
     need_tool,
@@ -41,7 +40,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 
 
 @pytest.fixture
-def tls_broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[SecureMosquitto]:
+def tls_broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[Mosquitto]:
     broker = start_tls_broker(tmp_path / "mosquitto", tls_files.ca, tls_files.cert, tls_files.key)
     try:
         yield broker
@@ -50,7 +49,7 @@ def tls_broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[SecureMosquitto]
 
 
 @pytest.fixture
-def auth_broker(tmp_path: Path) -> Iterator[SecureMosquitto]:
+def auth_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     workdir = tmp_path / "mosquitto"
     workdir.mkdir()
     passwd = workdir / "passwd"
@@ -60,8 +59,10 @@ def auth_broker(tmp_path: Path) -> Iterator[SecureMosquitto]:
         capture_output=True,
         timeout=30,
     )
-    broker = SecureMosquitto(
-        workdir=workdir, settings=["allow_anonymous false", f"password_file {passwd}"]
+    broker = Mosquitto(
+        persistence=False,
+        workdir=workdir,
+        settings=["allow_anonymous false", f"password_file {passwd}"],
     ).start()
     try:
         yield broker
@@ -107,7 +108,7 @@ def _assert_delivered(live: Collector, small: SmallCsv) -> None:
 
 
 def test_username_password_from_env_delivers_every_event(
-    tmp_path: Path, auth_broker: SecureMosquitto
+    tmp_path: Path, auth_broker: Mosquitto
 ) -> None:
     small = write_small_csv(tmp_path / "consolidate.csv", rows=4)
     live = Collector(auth_broker.port)
@@ -127,7 +128,7 @@ def test_username_password_from_env_delivers_every_event(
     ids=["wrong-password", "no-credentials"],
 )
 def test_refused_credentials_exit_1_with_one_line_and_no_secret(
-    tmp_path: Path, auth_broker: SecureMosquitto, credentials: dict[str, str]
+    tmp_path: Path, auth_broker: Mosquitto, credentials: dict[str, str]
 ) -> None:
     small = write_small_csv(tmp_path / "consolidate.csv", rows=2)
     # -v: paho's own debug log (CONNECT packets) must not leak the password either.
@@ -147,7 +148,7 @@ def test_refused_credentials_exit_1_with_one_line_and_no_secret(
 
 
 def test_tls_with_ca_file_delivers_every_event(
-    tmp_path: Path, tls_broker: SecureMosquitto, tls_files: TlsFiles
+    tmp_path: Path, tls_broker: Mosquitto, tls_files: TlsFiles
 ) -> None:
     small = write_small_csv(tmp_path / "consolidate.csv", rows=4)
     live = Collector(tls_broker.port)
@@ -162,7 +163,7 @@ def test_tls_with_ca_file_delivers_every_event(
 
 
 def test_tls_with_ca_file_flag_and_localhost_name(
-    tmp_path: Path, tls_broker: SecureMosquitto, tls_files: TlsFiles
+    tmp_path: Path, tls_broker: Mosquitto, tls_files: TlsFiles
 ) -> None:
     """--ca-file beats a stale MQTT_CA_FILE; the server name is checked against DNS:localhost."""
     small = write_small_csv(tmp_path / "consolidate.csv", rows=2)
@@ -177,7 +178,7 @@ def test_tls_with_ca_file_flag_and_localhost_name(
 
 
 def test_tls_with_system_cas_fails_naming_host_port_and_ca_file(
-    tmp_path: Path, tls_broker: SecureMosquitto
+    tmp_path: Path, tls_broker: Mosquitto
 ) -> None:
     small = write_small_csv(tmp_path / "consolidate.csv", rows=2)
     result = run_publisher(_args(small, tls_broker.port), timeout=30, MQTT_TLS="1")
@@ -193,7 +194,7 @@ def test_tls_with_system_cas_fails_naming_host_port_and_ca_file(
 
 
 def test_tls_with_the_wrong_ca_fails_with_one_line(
-    tmp_path: Path, tls_broker: SecureMosquitto, tls_files: TlsFiles
+    tmp_path: Path, tls_broker: Mosquitto, tls_files: TlsFiles
 ) -> None:
     """The server certificate given as CA: a real file, but not the CA that signed it."""
     small = write_small_csv(tmp_path / "consolidate.csv", rows=2)
@@ -227,7 +228,7 @@ def test_tls_certificate_for_another_name_fails_with_a_host_hint(
 
 
 def test_plain_client_on_the_tls_port_fails_with_a_tls_hint(
-    tmp_path: Path, tls_broker: SecureMosquitto
+    tmp_path: Path, tls_broker: Mosquitto
 ) -> None:
     small = write_small_csv(tmp_path / "consolidate.csv", rows=2)
     result = run_publisher(
