@@ -12,10 +12,13 @@ logic lives in ``nemlive/`` (livestate, ingest, mapview, charts).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import ParamSpec
 
 import pandas as pd
 import streamlit as st
@@ -29,7 +32,8 @@ from nemlive.errors import ConfigError
 from nemlive.events import REGIONS
 from nemlive.ingest import Hub
 from nemlive.livestate import LiveState, Snapshot
-from nemlive.mqttconfig import resolve_mqtt_settings
+from nemlive.mqttconfig import MqttSettings, resolve_mqtt_settings, retarget
+from nemlive.nemtime import format_nem_epoch
 
 # --- constants ----------------------------------------------------------------------------
 
@@ -85,6 +89,30 @@ REGION_CHIPS = {
 
 
 log = logging.getLogger("dashboard")
+P = ParamSpec("P")
+
+
+def guarded(part: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """Draw one part of the page; if it fails, show one small error box in its place.
+
+    No value that validation lets through is known to break a builder, but the page is shared:
+    one part that fails must not take the rest of the page down for every viewer. The
+    traceback goes to the server's log, never to the page. Streamlit's own stop and rerun
+    signals are BaseExceptions and pass through.
+    """
+
+    def wrap(render: Callable[P, None]) -> Callable[P, None]:
+        @functools.wraps(render)
+        def run(*args: P.args, **kwargs: P.kwargs) -> None:
+            try:
+                render(*args, **kwargs)
+            except Exception:
+                log.exception("the %s failed to draw", part)
+                st.error(f"The {part} could not be drawn; the rest of the page works.", icon="⚠️")
+
+        return run
+
+    return wrap
 
 
 # --- cached loaders -----------------------------------------------------------------------
@@ -150,6 +178,7 @@ def _age(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h ago"
 
 
+@guarded("status panel")
 def render_status(hub: Hub) -> None:
     """Connection state and counters (sidebar); settings and error texts are escaped."""
     snap = hub.state.snapshot(data=False)
@@ -167,8 +196,8 @@ def render_status(hub: Hub) -> None:
     c2.metric("Duplicates", f"{snap.duplicates:,}")
     c1.metric(
         "Unknown",
-        f"{snap.unknown_count:,}",
-        help=charts.describe_unknown(snap.unknown_ids, snap.unknown_count),
+        f"{snap.unknown_count:,}" + ("+" if snap.unknown_overflow else ""),
+        help=charts.describe_unknown(snap.unknown_ids, snap.unknown_overflow, snap.unknown_events),
     )
     c2.metric("Last message", _age(snap.last_message_age_s))
     lines = []
@@ -178,10 +207,10 @@ def render_status(hub: Hub) -> None:
     if snap.stale:
         lines.append(f"Older than the window: {snap.stale:,}")
     if snap.restarts:
-        lines.append(f"Stream restarted earlier in time: {snap.restarts:,} (window cleared)")
+        lines.append(f"Stream restarted: {snap.restarts:,} (window cleared)")
     lines.append(
         "Latest data: "
-        + (mapview.format_nem_time(snap.max_ts) + " NEM" if snap.max_ts is not None else "none yet")
+        + (format_nem_epoch(snap.max_ts) + " NEM" if snap.max_ts is not None else "none yet")
     )
     pub = snap.publisher_status
     if pub:
@@ -191,27 +220,46 @@ def render_status(hub: Hub) -> None:
     st.caption("  \n".join(lines))
 
 
-def render_broker_form(hub: Hub) -> None:
-    """Host, port and topic, applied by Connect / Reconnect to the process-wide client."""
+@guarded("broker panel")
+def render_broker_form(hub: Hub, configured: MqttSettings, editable: bool) -> None:
+    """The broker and topic; a form to change them only when the operator allows it.
+
+    Every viewer shares the server's one MQTT client, so by default nobody can steer it from
+    the page (NEMLIVE_ALLOW_BROKER_CHANGE=1 lets them). A login configured on the server is
+    sent only to the broker it was configured for (``mqttconfig.retarget``).
+    """
+    current = hub.settings
+    if not editable:
+        st.markdown(
+            f"Broker **{escape_markdown(current.address)}** · topic "
+            f"**{escape_markdown(current.topic)}/\\#**"
+            + (" · TLS" if current.tls else "")
+            + (" · login" if current.username else "")
+        )
+        st.caption(
+            "Set by the operator where the server runs (MQTT_HOST, MQTT_PORT, MQTT_TOPIC); "
+            "viewers cannot change it."
+        )
+        return
     with st.form("broker_form", border=False):
-        host = st.text_input("Broker host", value=hub.settings.host, key="broker_host")
-        port = st.number_input("Port", 1, 65535, value=hub.settings.port, step=1, key="broker_port")
-        topic = st.text_input("Base topic", value=hub.settings.topic, key="broker_topic")
+        host = st.text_input("Broker host", value=current.host, key="broker_host")
+        port = st.number_input("Port", 1, 65535, value=current.port, step=1, key="broker_port")
+        topic = st.text_input("Base topic", value=current.topic, key="broker_topic")
         submitted = st.form_submit_button("Connect / Reconnect", type="primary", width="stretch")
     if submitted:
         try:
-            settings = resolve_mqtt_settings(
-                os.environ, host=host.strip(), port=int(port), topic=topic
-            )
+            settings = retarget(configured, host, int(port), topic)
         except ConfigError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(str(exc)))
             return
         hub.connect(settings)
         st.toast(
             f"Connecting to {escape_markdown(settings.address)} on {escape_markdown(settings.topic)}/#"
+            + ("" if settings.username or not configured.username else " without the login")
         )
 
 
+@guarded("figures")
 def render_figures(fig: charts.Figures) -> None:
     """The headline figures of the selection, in two rows of metric cards."""
     texts = charts.format_figures(fig)
@@ -220,6 +268,7 @@ def render_figures(fig: charts.Figures) -> None:
         col.metric(label, texts[label], help=help_text)
 
 
+@guarded("map")
 def render_map(
     snap: Snapshot,
     facilities: dict[str, Facility],
@@ -255,6 +304,7 @@ def render_map(
     )
 
 
+@guarded("facility detail")
 def render_detail(snap: Snapshot, facilities: dict[str, Facility]) -> None:
     """Pick a facility (here or by clicking the map) to see its metadata and window."""
     ids = sorted(
@@ -287,6 +337,7 @@ def render_detail(snap: Snapshot, facilities: dict[str, Facility]) -> None:
     )
 
 
+@guarded("charts")
 def render_charts(
     snap: Snapshot,
     facilities: dict[str, Facility],
@@ -296,7 +347,7 @@ def render_charts(
 ) -> None:
     """The four charts over the window for the selection, two by two, ending at ``at_ts``
     (the figures' latest complete interval) and without a partly received first interval."""
-    start, end = charts.select_chart_window(snap.facility_history, at_ts)
+    start, end = charts.select_chart_window(snap.facility_history, at_ts, span=snap.history_len)
     gen, emis = charts.build_fuel_frames(
         snap.facility_history, facilities, regions=regions, groups=groups, start=start, end=end
     )
@@ -340,6 +391,7 @@ def render_event_table(table: pd.DataFrame, name: str) -> None:
     )
 
 
+@guarded("tables")
 def render_tables(
     snap: Snapshot,
     facilities: dict[str, Facility],
@@ -361,6 +413,7 @@ def render_tables(
         )
 
 
+@guarded("live view")
 def render_live(
     hub: Hub,
     facilities: dict[str, Facility],
@@ -389,7 +442,7 @@ def render_live(
         )
     else:
         st.caption(
-            f"Figures for **{mapview.format_nem_time(at_ts)} NEM** (latest complete interval): "
+            f"Figures for **{format_nem_epoch(at_ts)} NEM** (latest complete interval): "
             f"{fig.facilities:,} facilities, {fig.regions} regions in the selection."
         )
     render_figures(fig)
@@ -488,7 +541,7 @@ with st.sidebar:
     st.title("⚡ NEM Live")
     st.caption("Australia's National Electricity Market, replayed over MQTT.")
     with st.expander("Broker", expanded=False):
-        render_broker_form(HUB)
+        render_broker_form(HUB, CONFIG.mqtt, CONFIG.allow_broker_change)
     status(HUB)
     SEL_REGIONS, SEL_GROUPS, MAP_OPTIONS = render_sidebar_controls()
 

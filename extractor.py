@@ -29,9 +29,10 @@ from urllib.parse import urlsplit
 import context
 from nemlive import consolidate, rollup
 from nemlive.atomicfile import write_files_atomically
+from nemlive.columns import is_valid_code
 from nemlive.errors import ApiError, ConfigError, NemLiveError
 from nemlive.logsetup import configure_logging
-from nemlive.nemtime import last_nem_midnight, parse_naive
+from nemlive.nemtime import format_request_time, last_nem_midnight, parse_naive
 from nemlive.oeclient import (
     DEFAULT_API_URL,
     KEY_SIGNUP_URL,
@@ -170,6 +171,12 @@ def resolve_config(
             f"OPENELECTRICITY_API_URL {display_url(api_url)!r} is not an http(s) URL: use "
             f"e.g. {DEFAULT_API_URL}"
         )
+    if parts.scheme == "http" and detect_source(api_url) != "simulator":
+        raise ConfigError(
+            f"OPENELECTRICITY_API_URL {display_url(api_url)!r} is plain http to another "
+            "machine, which would send the API key in clear: use https:// (plain http is only "
+            "for a simulator on this machine)"
+        )
 
     if args.network not in NETWORKS:
         raise ConfigError(f"--network {args.network!r} is not supported: use NEM")
@@ -198,6 +205,12 @@ def resolve_config(
         facilities = tuple(sorted({c.strip() for c in args.facilities.split(",") if c.strip()}))
         if not facilities:
             raise ConfigError("--facilities is empty: pass codes like BAYSW,ERARING")
+        bad = [c for c in facilities if not is_valid_code(c)]
+        if bad:
+            raise ConfigError(
+                f"--facilities: {bad[0][:60]!r} is not a facility code (letters, digits, "
+                "'_', '.' and '-' only): pass codes like BAYSW,ERARING"
+            )
 
     if args.max_retries < 0:
         raise ConfigError("--max-retries must be 0 or more")
@@ -279,8 +292,8 @@ def run(config: ExtractorConfig, client: OEClient) -> RunResult:
         config.network,
         len(lookup.unit_facility),
         total,
-        rollup.format_request_time(config.start),
-        rollup.format_request_time(config.end),
+        format_request_time(config.start),
+        format_request_time(config.end),
     )
     parser = rollup.SeriesParser()
     facility_series: list[rollup.Series] = []

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from nemlive.broker import EMBEDDED_HOST, EmbeddedBroker, is_listening
+from nemlive.broker import EMBEDDED_HOST, EmbeddedBroker, check_embedded_can_serve, is_listening
 from nemlive.checkpoint import (
     Checkpoint,
     default_checkpoint_path,
@@ -392,10 +392,12 @@ def resolve_start(options: PublisherOptions, table: ReplayTable) -> tuple[int, i
 
 def _maybe_start_embedded(options: PublisherOptions) -> EmbeddedBroker | None:
     settings = options.mqtt
+    # With TLS the broker is a real one by definition; connecting says what is wrong with it.
     if not options.embedded_broker or settings.tls or settings.host not in EMBEDDED_HOSTS:
         return None
     if is_listening(settings.host, settings.port):
         return None
+    check_embedded_can_serve(settings)  # a login: say so rather than drop it
     log.info("nothing listens on %s: starting the embedded broker", settings.address)
     return EmbeddedBroker(settings.port).start()
 

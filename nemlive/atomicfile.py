@@ -9,7 +9,7 @@ killed) while writing leaves the previous file as it was.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,13 +27,18 @@ def write_files_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
     try:
         for path, data in files:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+            # O_EXCL: never another file of that name; mode 0o666 is narrowed by the umask
+            # as open() does, without reading (and so changing) the process-wide umask.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             staged.append((tmp, path))
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.chmod(tmp, _file_mode(path))
+            mode = _existing_mode(path)
+            if mode is not None:
+                os.chmod(tmp, mode)
         for tmp, path in staged:
             os.replace(tmp, path)
         for directory in {path.parent for _, path in staged}:
@@ -44,14 +49,12 @@ def write_files_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
                 os.unlink(tmp)
 
 
-def _file_mode(path: Path) -> int:
-    """The target's mode; for a new file 0o666 minus the umask (mkstemp would give 0o600)."""
+def _existing_mode(path: Path) -> int | None:
+    """The target's permission bits, or None when there is no target yet."""
     try:
         return os.stat(path).st_mode & 0o777
     except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
+        return None
 
 
 def _fsync_dir(directory: Path) -> None:

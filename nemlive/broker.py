@@ -29,10 +29,26 @@ from collections.abc import Coroutine
 from typing import Any
 
 from nemlive.errors import BrokerError
+from nemlive.mqttconfig import MqttSettings
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_HOST = "127.0.0.1"
+
+
+def check_embedded_can_serve(settings: MqttSettings) -> None:
+    """Raise BrokerError when the embedded broker must not stand in for ``settings``' broker.
+
+    It has no logins and no TLS: starting it for a configured login or TLS would drop the
+    security that was asked for without a word (the password would even go to it in clear).
+    """
+    asked = [name for name, on in (("a login", settings.username), ("TLS", settings.tls)) if on]
+    if asked:
+        raise BrokerError(
+            f"nothing listens on {settings.address}, and the embedded broker cannot stand in: "
+            f"{' and '.join(asked)} is configured and it has neither. Start your broker there, "
+            "or unset MQTT_USERNAME, MQTT_PASSWORD and MQTT_TLS for a local demo"
+        )
 
 
 def is_listening(host: str, port: int, timeout: float = 1.0) -> bool:

@@ -41,7 +41,6 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import pairwise
 
 import altair as alt
@@ -49,8 +48,8 @@ import pandas as pd
 
 from context import FUEL_COLOURS, FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, RENEWABLE_GROUPS, Facility
 from nemlive.events import REGIONS
-from nemlive.livestate import Point
-from nemlive.nemtime import NEM_TZ
+from nemlive.livestate import DEFAULT_HISTORY_LEN, Point
+from nemlive.nemtime import INTERVAL_S, epoch_to_nem_naive, format_nem_epoch, nem_naive_index
 
 SETTLE_S = 5.0
 PARTIAL_RATIO = 0.9
@@ -104,29 +103,36 @@ def select_chart_window(
     *,
     ratio: float = PARTIAL_RATIO,
     max_partial: int = MAX_PARTIAL,
+    span: int = DEFAULT_HISTORY_LEN,
 ) -> tuple[int | None, int | None]:
     """(first, last) interval the charts plot, epoch s inclusive, as the module doc defines it.
 
     ``end_ts`` is the figures' time (:func:`select_figure_time`). ``first`` is None when no
     leading interval is left out (plot from the oldest kept); (None, None) when there is no data.
     Only intervals up to ``end_ts`` are compared, so the interval still arriving never counts.
+    Whatever the histories hold, the window covers at most ``span`` intervals up to ``end_ts``:
+    a point kept from long before (an old stream, a forged message) never stretches the axis.
     """
     if end_ts is None:
         return None, None
+    floor = end_ts - (span - 1) * INTERVAL_S
     # The k-th distinct timestamp of the window is at index < k of every sorted history, so the
     # first max_partial + 1 points of each give exact counts for the first max_partial + 1.
     head = max_partial + 1
     counts: Counter[int] = Counter()
     for points in facility_history.values():
-        for p in points[:head]:
-            if p[0] <= end_ts:
-                counts[p[0]] += 1
+        for p in _in_window(points, floor, end_ts)[:head]:
+            counts[p[0]] += 1
     leading = sorted(counts)[:head]
     first = None
     for ts, following in pairwise(leading):
         if counts[ts] >= ratio * counts[following]:
             break
         first = following
+    if first is None and any(
+        points and points[0][0] < floor for points in facility_history.values()
+    ):
+        first = floor
     return first, end_ts
 
 
@@ -268,16 +274,6 @@ def format_figures(fig: Figures) -> dict[str, str]:
     }
 
 
-def to_nem_naive(ts: int) -> datetime:
-    """Epoch seconds -> naive datetime in NEM time (for chart axes and tables)."""
-    return datetime.fromtimestamp(ts, UTC).astimezone(NEM_TZ).replace(tzinfo=None)
-
-
-def _nem_times(epochs: list[int]) -> pd.DatetimeIndex:
-    """Epoch seconds -> naive NEM-time (UTC+10) datetimes, vectorised (chart axes)."""
-    return pd.to_datetime(epochs, unit="s") + pd.Timedelta(hours=10)
-
-
 def build_fuel_frames(
     facility_history: Mapping[str, list[Point]],
     facilities: Mapping[str, Facility],
@@ -310,14 +306,14 @@ def build_fuel_frames(
     keys = sorted((ts, g) for g, by_ts in gen.items() for ts in by_ts)
     gen_frame = pd.DataFrame(
         {
-            "time": _nem_times([k[0] for k in keys]),
+            "time": nem_naive_index([k[0] for k in keys]),
             "group": [k[1] for k in keys],
             "label": [FUEL_LABELS.get(k[1], k[1]) for k in keys],  # type: ignore[call-overload]
             "mw": [gen[g][ts] for ts, g in keys],
         }
     )
     ts_sorted = sorted(co2)
-    co2_frame = pd.DataFrame({"time": _nem_times(ts_sorted), "t": [co2[k] for k in ts_sorted]})
+    co2_frame = pd.DataFrame({"time": nem_naive_index(ts_sorted), "t": [co2[k] for k in ts_sorted]})
     return gen_frame, co2_frame
 
 
@@ -346,7 +342,7 @@ def build_market_frame(
             demand.append(d)
     return pd.DataFrame(
         {
-            "time": _nem_times(ts_list),
+            "time": nem_naive_index(ts_list),
             "region": reg,
             "price": pd.array(price, dtype="Float64").astype("float64"),
             "demand": pd.array(demand, dtype="Float64").astype("float64"),
@@ -358,7 +354,7 @@ def build_facility_history_frame(points: list[Point]) -> pd.DataFrame:
     """One facility's window: ``time, power_mw, co2_tonnes``."""
     return pd.DataFrame(
         {
-            "time": _nem_times([p[0] for p in points]),
+            "time": nem_naive_index([p[0] for p in points]),
             "power_mw": pd.array([p[1] for p in points], dtype="Float64").astype("float64"),
             "co2_tonnes": pd.array([p[2] for p in points], dtype="Float64").astype("float64"),
         }
@@ -389,8 +385,8 @@ def build_recent_facility_table(
             continue
         rows.append(
             {
-                "received": to_nem_naive(int(arrived)),
-                "timestamp": to_nem_naive(ts),
+                "received": epoch_to_nem_naive(int(arrived)),
+                "timestamp": epoch_to_nem_naive(ts),
                 "facility_id": fid,
                 "name": fac.name if fac else "(unknown)",
                 "region": fac.region_id if fac else "",
@@ -417,8 +413,8 @@ def build_recent_market_table(
             continue
         rows.append(
             {
-                "received": to_nem_naive(int(a)),
-                "timestamp": to_nem_naive(ts),
+                "received": epoch_to_nem_naive(int(a)),
+                "timestamp": epoch_to_nem_naive(ts),
                 "region_id": rid,
                 "price_dmwh": p,
                 "demand_mw": d,
@@ -548,16 +544,21 @@ def build_facility_markdown(fac: Facility, latest: Point | None) -> str:
         ts, mw, t = latest
         mw_text = "–" if mw is None else f"{mw:,.1f}"
         t_text = "–" if t is None else f"{t:,.2f}"
-        when = to_nem_naive(ts).strftime("%Y-%m-%d %H:%M")
+        when = format_nem_epoch(ts)
         lines.append(f"Latest ({when} NEM): **{mw_text} MW**, **{t_text} t CO₂-e**")
     return "  \n".join(lines)
 
 
-def describe_unknown(ids: list[str], count: int, show: int = 10) -> str:
-    """Markdown help for the unknown-facility counter: what it means and the first ``show`` ids."""
-    text = "Facilities missing from the lookup (data/facilities.csv): counted, not drawn."
+def describe_unknown(ids: list[str], overflow: bool, events: int, show: int = 10) -> str:
+    """Markdown help for the unknown-facility counter: what it means and the first ``show`` ids.
+
+    ``overflow``: more ids came than are listed. ``events``: their events (counted, not kept).
+    """
+    text = "Facilities missing from the lookup (data/facilities.csv): counted, not kept or drawn."
     if ids:
         listed = ", ".join(escape_markdown(i) for i in ids[:show])
-        more = count - min(len(ids), show)
+        more = len(ids) - min(len(ids), show)
         text += f"  \nFirst seen: {listed}" + (f" and {more:,} more" if more > 0 else "")
+        text += " (more ids than listed)" if overflow else ""
+        text += f"; {events:,} events"
     return text

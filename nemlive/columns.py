@@ -7,10 +7,15 @@ this order and sorted by code inside each group.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Literal
 
 TIMESTAMP = "timestamp"
+# A facility or region code: what a CSV header cell, an MQTT topic level and a tooltip can
+# all carry as it is. OE codes are upper-case letters, digits and underscores.
+CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"
+_CODE_RE = re.compile(CODE_PATTERN)
 Metric = Literal["power", "emissions", "price", "demand"]
 FACILITY_METRICS: tuple[Metric, ...] = ("power", "emissions")
 MARKET_METRICS: tuple[Metric, ...] = ("price", "demand")
@@ -28,6 +33,11 @@ def parse_column(name: str) -> tuple[Metric, str]:
     if not sep or not code or metric not in METRICS:
         raise ValueError(f"not a consolidate.csv column: {name!r}")
     return metric, code  # type: ignore[return-value]
+
+
+def is_valid_code(code: str) -> bool:
+    """True when ``code`` matches ``CODE_PATTERN`` (no comma, quote, newline or slash)."""
+    return _CODE_RE.fullmatch(code) is not None
 
 
 def build_header(facility_codes: Iterable[str], region_codes: Iterable[str]) -> list[str]:

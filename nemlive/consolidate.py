@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from nemlive.errors import NemLiveError
+from nemlive.nemtime import format_request_time
 from nemlive.rollup import (
     DECIMALS,
     INTERVAL_SECONDS,
     NUMBER_FORMAT,
     WideTable,
-    format_request_time,
 )
 
 META_SUFFIX = ".meta.json"

@@ -6,6 +6,10 @@
 * ``NEMLIVE_REFRESH``: ``fragment`` (default, ``st.fragment(run_every=...)``) or
   ``autorefresh`` (the streamlit-autorefresh component, kept for the refresh benchmark).
 * ``NEMLIVE_REFRESH_S``: seconds between refreshes (default 2).
+* ``NEMLIVE_ALLOW_BROKER_CHANGE``: ``1`` lets viewers change the broker, port and topic from
+  the sidebar (default ``0``: the sidebar only shows them). The server's one MQTT client is
+  shared by every viewer, so only the operator should steer it; see ``mqttconfig.retarget``
+  for what is sent when a viewer does.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Literal
 
 import context
 from nemlive.errors import ConfigError
-from nemlive.mqttconfig import MqttSettings, resolve_mqtt_settings
+from nemlive.mqttconfig import MqttSettings, parse_bool, resolve_mqtt_settings
 
 RefreshMode = Literal["fragment", "autorefresh"]
 
@@ -29,6 +33,7 @@ class DashboardConfig:
     regions_path: Path
     refresh: RefreshMode = "fragment"
     refresh_s: float = 2.0
+    allow_broker_change: bool = False
 
 
 def resolve_dashboard_config(env: Mapping[str, str]) -> DashboardConfig:
@@ -48,4 +53,7 @@ def resolve_dashboard_config(env: Mapping[str, str]) -> DashboardConfig:
         regions_path=Path(env.get("NEMLIVE_REGIONS") or context.REGIONS_GEOJSON),
         refresh=refresh,  # type: ignore[arg-type]
         refresh_s=refresh_s,
+        allow_broker_change=parse_bool(
+            "NEMLIVE_ALLOW_BROKER_CHANGE", env.get("NEMLIVE_ALLOW_BROKER_CHANGE", "")
+        ),
     )

@@ -29,6 +29,9 @@ from pydantic import (
     ValidationError,
 )
 
+from nemlive.columns import CODE_PATTERN
+from nemlive.nemtime import INTERVAL_S, LATEST_EPOCH, NEM_START_EPOCH
+
 DEFAULT_BASE_TOPIC = "nem/stream"
 MAX_PAYLOAD_BYTES = 1024
 QOS = 1
@@ -36,9 +39,9 @@ QOS = 1
 Region = Literal["NSW1", "QLD1", "SA1", "TAS1", "VIC1"]
 REGIONS: tuple[Region, ...] = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
 
-# OE codes are upper-case letters, digits and underscores; OE-invented ones start with 0.
-# Being strict here also keeps HTML and other markup out of the dashboard's tooltips.
-FACILITY_ID_PATTERN = r"^[A-Za-z0-9_\-.]{1,40}$"
+# The CSV's code pattern: OE-invented codes start with 0. Being strict here also keeps HTML
+# and other markup out of the dashboard's tooltips.
+FACILITY_ID_PATTERN = CODE_PATTERN
 FacilityId = Annotated[str, StringConstraints(pattern=FACILITY_ID_PATTERN)]
 
 # Plausible physical bounds; anything outside is a corrupt or hostile message.
@@ -245,7 +248,8 @@ def decode_event(base: str, topic: str, payload: bytes) -> Event:
 
     Returns a FacilityEvent, MarketEvent or StatusEvent. Raises InvalidEvent with a short
     ``reason`` (oversize, topic, bad_json, not_an_object, missing_key, extra_key, bad_type,
-    not_finite, out_of_range, naive_timestamp, id_mismatch) that the dashboard counts.
+    not_finite, out_of_range, naive_timestamp, off_grid, before_nem, too_late, id_mismatch)
+    that the dashboard counts. See :func:`check_interval_time` for the timestamp rules.
     """
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidEvent("oversize", f"{len(payload)} bytes")
@@ -255,11 +259,34 @@ def decode_event(base: str, topic: str, payload: bytes) -> Event:
         event = _VALIDATORS[kind].validate_json(payload)
     except ValidationError as exc:
         raise InvalidEvent(*_first_error(exc)) from None
-    if isinstance(event, FacilityEvent) and event.facility_id != ident:
-        raise InvalidEvent("id_mismatch", "facility_id differs from the topic")
-    if isinstance(event, MarketEvent) and event.region_id != ident:
-        raise InvalidEvent("id_mismatch", "region_id differs from the topic")
+    if kind == "facility":
+        if event.facility_id != ident:  # type: ignore[union-attr]
+            raise InvalidEvent("id_mismatch", "facility_id differs from the topic")
+        check_interval_time(event.timestamp)  # type: ignore[union-attr]
+    elif kind == "market":
+        if event.region_id != ident:  # type: ignore[union-attr]
+            raise InvalidEvent("id_mismatch", "region_id differs from the topic")
+        check_interval_time(event.timestamp)  # type: ignore[union-attr]
     return event  # type: ignore[return-value]
+
+
+def check_interval_time(ts: datetime) -> int:
+    """The epoch seconds of an interval-ending timestamp that a real stream can carry.
+
+    Raises InvalidEvent ``off_grid`` (not a whole 5-minute mark: a NEM interval ends on one,
+    whatever the offset it is written with), ``before_nem`` (before the NEM began trading,
+    1998-12-13) or ``too_late`` (2200 or later: past what the page can show with margin; see
+    ``nemlive.nemtime``). How far ahead of the newest data a live event may be is the live
+    state's rule, because it depends on that data.
+    """
+    epoch = ts.timestamp()
+    if epoch < NEM_START_EPOCH:
+        raise InvalidEvent("before_nem", "timestamp before 1998-12-13")
+    if epoch >= LATEST_EPOCH:
+        raise InvalidEvent("too_late", "timestamp in 2200 or later")
+    if epoch % INTERVAL_S or ts.microsecond:
+        raise InvalidEvent("off_grid", "timestamp not on a 5-minute mark")
+    return int(epoch)
 
 
 def format_timestamp(ts: datetime) -> str:

@@ -173,8 +173,10 @@ class Ingest:
 class Hub:
     """The process-wide pair the dashboard caches: a LiveState and the Ingest feeding it.
 
-    ``connect`` replaces the client (stopping the old one) and keeps the state, so that the
-    sidebar's Connect / Reconnect applies new settings without losing the window.
+    ``connect`` replaces the client (stopping the old one). It keeps the state when the broker
+    and topic are the same (a reconnect keeps the window) and starts from an empty one when they
+    differ: data from one broker never mixes with another's, and a viewer who points the
+    server at a broker of their own cannot leave fake data behind for everyone else.
     """
 
     def __init__(self, state: LiveState, settings: MqttSettings, *, autostart: bool = True) -> None:
@@ -191,6 +193,12 @@ class Hub:
         with self._lock:
             if self.ingest is not None:
                 self.ingest.stop()
+            same = (settings.address, settings.topic) == (
+                self.settings.address,
+                self.settings.topic,
+            )
+            if not same:
+                self.state = self.state.fresh()
             self.settings = settings
             self.ingest = Ingest(settings, self.state).start()
             return self.ingest

@@ -9,23 +9,40 @@ Bounds, so memory stays flat however long the dashboard runs:
 
 * ``history_len`` (default 288 = 24 hours of 5-minute intervals) values per facility and per
   region. An event older than the oldest kept value of a full history is ignored as ``stale``.
-* ``max_ids`` (default 5,000) facilities plus regions; events for further new ids are rejected
-  as ``too_many_ids`` (a hostile stream of invented ids cannot grow the state).
+* Histories only for the facilities of the lookup table and the five regions, so the number
+  of series is set by the lookup. A facility id the lookup does not know is never drawn, so its
+  events cost a counter and, for the first ``max_unknown`` (default 1,000) ids, a name: no
+  value is kept (a hostile stream of invented ids cannot grow the state).
 * ``recent_len`` (default 500) rows in each of the recent facility and market event tables.
-* ``max_unknown`` (default 1,000) unknown facility ids remembered by name (the count goes on).
-* ``batch`` (default 256) raw messages waiting in the inbox.
+* ``batch`` (default 256) raw messages waiting in the inbox, each at most
+  ``MAX_PAYLOAD_BYTES``: ``receive`` drops a larger one before it is queued.
+
+**Timestamps ahead of the data.** The wire schema bounds every timestamp to what the page can
+show (``nemlive.events.check_interval_time``). On top of that, a live (not retained) data event
+more than ``FUTURE_LIMIT_S`` (7 days) ahead of both the newest data held and the wall clock is
+rejected as ``future``: a real stream moves one interval at a time (a replay's next pass
+continues where the last one ended, and a live follower fills at most a week at once), so such
+a jump can only be forged. Retained messages are exempt: the broker replays one per topic on
+subscribe, and a replay that has looped ahead of the wall clock must still open on a fresh page.
+
+**Timestamps behind the window.** Only the last ``history_len`` intervals before the newest data
+are kept, so an event older than that is ``stale`` even while its history is not full: an old
+point cannot stretch the charts' time axis back by months.
 
 Timestamps are stored as integer epoch seconds (UTC); the page formats them in NEM time.
 
-**A stream that restarts earlier in time.** Retained messages of an earlier run can leave the
-state at a later timestamp than a newly started publisher that replays from the beginning. When a
-publisher status ``online`` arrives whose ``position`` is more than one interval
-(``INTERVAL_S``) before the newest data timestamp, the data windows are cleared (latest values,
-histories, recent tables, newest/previous timestamps, market tracking) and ``restarts`` is counted;
-the counters and the status are kept. A ``--resume``d publisher continues at a later position and
-clears nothing, and neither does a status of the publisher already known (same ``client_id``):
-one publisher process never goes back in time, so an older position from it is only a retained
-status delivered after newer data on a reconnect.
+**A stream that restarts elsewhere in time.** Retained messages of an earlier run can leave the
+state at a later timestamp than a newly started publisher that replays from the beginning, and a
+new stream (another file, or a live follower) can start far ahead. When a live publisher status
+``online`` arrives whose ``position`` is more than one interval (``INTERVAL_S``) before the newest
+data timestamp, or more than ``FUTURE_LIMIT_S`` after it, the data windows are cleared (latest
+values, histories, recent tables, newest/previous timestamps, market tracking) and ``restarts`` is
+counted; the counters and the status are kept. A ``--resume``d publisher continues where it was
+and clears nothing. Because anyone who can publish on the topic can send a status, a restart
+needs a ``client_id`` never seen before (one publisher process never goes back in time, so an
+older position from it is only a retained status delivered after newer data on a reconnect), and
+clears the windows at most once per ``RESTART_MIN_GAP_S`` (60 s). The ids seen are kept up to
+``MAX_SEEN_PUBLISHERS``.
 """
 
 from __future__ import annotations
@@ -39,20 +56,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from nemlive.events import FacilityEvent, InvalidEvent, MarketEvent, StatusEvent, decode_event
+from nemlive.events import (
+    MAX_PAYLOAD_BYTES,
+    FacilityEvent,
+    InvalidEvent,
+    MarketEvent,
+    StatusEvent,
+    decode_event,
+)
+from nemlive.nemtime import INTERVAL_S
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY_LEN = 288  # 24 h of 5-minute intervals
 DEFAULT_RECENT_LEN = 500
-DEFAULT_MAX_IDS = 5_000
 DEFAULT_MAX_UNKNOWN = 1_000
 RATE_WINDOW_S = 10.0
-INTERVAL_S = 300  # one 5-minute interval, seconds
+FUTURE_LIMIT_S = 7 * 24 * 3600  # a live event further ahead than this is forged (module doc)
+RESTART_MIN_GAP_S = 60.0  # at most one restart clear a minute, whoever sends statuses
+MAX_SEEN_PUBLISHERS = 1_024
 DEFAULT_BATCH = 256  # raw messages queued before the MQTT thread validates them (see receive)
 
 IngestStatus = Literal["connecting", "connected", "reconnecting", "down", "stopped"]
-Applied = Literal["stored", "duplicate", "stale", "too_many_ids"]
+Applied = Literal["stored", "duplicate", "stale", "unknown", "future"]
 
 # One stored value: (epoch seconds, first value, second value); None = no data.
 Point = tuple[int, float | None, float | None]
@@ -80,8 +106,9 @@ class Snapshot:
     stale: int
     rejects_by_reason: dict[str, int]
     last_reject_reason: str
-    unknown_count: int
-    unknown_ids: list[str]
+    unknown_ids: list[str]  # the first ``max_unknown`` facility ids missing from the lookup
+    unknown_overflow: bool  # more unknown ids came than are listed
+    unknown_events: int  # events of unknown ids (valid, counted, not kept)
     rate_per_s: float
     last_message_at: float | None
     publisher_status: dict[str, object] | None
@@ -96,6 +123,11 @@ class Snapshot:
     market_regions_at_max: frozenset[str]
     history_len: int = DEFAULT_HISTORY_LEN
     restarts: int = 0  # times the stream restarted earlier in time (data windows cleared)
+
+    @property
+    def unknown_count(self) -> int:
+        """Distinct unknown facility ids listed (a lower bound when ``unknown_overflow``)."""
+        return len(self.unknown_ids)
 
     @property
     def last_message_age_s(self) -> float | None:
@@ -149,17 +181,16 @@ class LiveState:
         *,
         history_len: int = DEFAULT_HISTORY_LEN,
         recent_len: int = DEFAULT_RECENT_LEN,
-        max_ids: int = DEFAULT_MAX_IDS,
         max_unknown: int = DEFAULT_MAX_UNKNOWN,
         clock: Callable[[], float] = time.time,
         batch: int = DEFAULT_BATCH,
     ) -> None:
-        if history_len < 1 or recent_len < 1 or max_ids < 1 or batch < 1:
-            raise ValueError("history_len, recent_len, max_ids and batch must be positive")
+        if history_len < 1 or recent_len < 1 or batch < 1:
+            raise ValueError("history_len, recent_len and batch must be positive")
         self._lock = threading.Lock()
         self._known = frozenset(known_facilities)
         self._history_len = history_len
-        self._max_ids = max_ids
+        self._window_s = history_len * INTERVAL_S  # the span the histories keep
         self._max_unknown = max_unknown
         self._clock = clock
         self._facilities: dict[str, _Series] = {}
@@ -177,7 +208,8 @@ class LiveState:
         self._rejects: Counter[str] = Counter()
         self._last_reason = ""
         self._unknown: dict[str, None] = {}
-        self._unknown_count = 0
+        self._unknown_overflow = False
+        self._unknown_events = 0
         self._last_message_at: float | None = None
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=64)
         self._status: IngestStatus = "connecting"
@@ -189,9 +221,24 @@ class LiveState:
         self._prev_ts: int | None = None
         self._market_at_max: set[str] = set()
         self._restarts = 0
+        self._last_restart_at: float | None = None
+        self._seen_publishers: dict[str, None] = {}  # insertion-ordered, bounded
         # Raw messages not yet validated: (arrival time, base topic, topic, payload, retained).
         self._inbox: deque[tuple[float, str, str, bytes, bool]] = deque()
         self._batch = batch
+        self._settings = (recent_len, max_unknown)
+
+    def fresh(self) -> LiveState:
+        """An empty LiveState with this one's lookup, bounds and clock (a new broker's)."""
+        recent_len, max_unknown = self._settings
+        return LiveState(
+            self._known,
+            history_len=self._history_len,
+            recent_len=recent_len,
+            max_unknown=max_unknown,
+            clock=self._clock,
+            batch=self._batch,
+        )
 
     # --- writers (the MQTT thread) ------------------------------------------------------
 
@@ -205,6 +252,12 @@ class LiveState:
         the CPU caches: on the ingest benchmark that is worth about 15% of the rate. Each
         message keeps its arrival time. Appending to a deque needs no lock.
         """
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            # Before anything is queued: a flood of large payloads costs a counter, no memory.
+            with self._lock:
+                self._count_arrival(self._clock())
+                self._reject("oversize")
+            return
         inbox = self._inbox
         inbox.append((self._clock(), base_topic, topic, payload, retained))
         if len(inbox) >= self._batch:
@@ -218,7 +271,7 @@ class LiveState:
 
     def take(self, base_topic: str, topic: str, payload: bytes, retained: bool = False) -> str:
         """Validate and store one raw message now; return its outcome (``stored``,
-        ``duplicate``, ``stale``, ``too_many_ids`` or the reject reason)."""
+        ``duplicate``, ``stale``, ``unknown``, ``future`` or the reject reason)."""
         with self._lock:
             self._drain()
             return self._take(self._clock(), base_topic, topic, payload, retained)
@@ -246,10 +299,10 @@ class LiveState:
             return exc.reason
         kind = type(event)
         if kind is FacilityEvent:
-            return self._put_facility(event, now)  # type: ignore[arg-type]
+            return self._put_facility(event, now, retained)  # type: ignore[arg-type]
         if kind is MarketEvent:
-            return self._put_market(event, now)  # type: ignore[arg-type]
-        self._put_status(event, retained)  # type: ignore[arg-type]
+            return self._put_market(event, now, retained)  # type: ignore[arg-type]
+        self._put_status(event, retained, now)  # type: ignore[arg-type]
         return "stored"
 
     def _count_arrival(self, now: float) -> None:
@@ -273,20 +326,25 @@ class LiveState:
         a: float | None,
         b: float | None,
         now: float,
+        retained: bool,
     ) -> Applied:
         """Store one value in its series, count it, and on success add it to the recent
-        table and move the newest/previous timestamps. Caller holds the lock."""
+        table and move the newest/previous timestamps. Caller holds the lock and has checked
+        that ``ident`` may have a series (a known facility or a region)."""
+        max_ts = self._max_ts
+        if not retained and ts > self._future_reference(now) + FUTURE_LIMIT_S:
+            self._reject("future")
+            return "future"
+        if max_ts is not None and ts <= max_ts - self._window_s:
+            self._stale += 1
+            return "stale"
         series = table.get(ident)
         if series is None:
-            if len(self._facilities) + len(self._regions) >= self._max_ids:
-                self._reject("too_many_ids")
-                return "too_many_ids"
             series = table[ident] = _Series(self._history_len)
         outcome = series.add(ts, a, b)
         if outcome == "stored":
             self._accepted += 1
             recent.append((now, ident, ts, a, b))
-            max_ts = self._max_ts
             if max_ts is None or ts > max_ts:
                 self._prev_ts, self._max_ts = max_ts, ts
                 self._market_at_max = set()
@@ -298,10 +356,26 @@ class LiveState:
             self._stale += 1
         return outcome
 
-    def _put_facility(self, event: FacilityEvent, now: float) -> Applied:
+    def _future_reference(self, now: float) -> float:
+        """The later of the newest data held and the wall clock (epoch s)."""
+        ref = now
+        if self._max_ts is not None and self._max_ts > ref:
+            ref = self._max_ts
+        return ref
+
+    def _put_facility(self, event: FacilityEvent, now: float, retained: bool = False) -> Applied:
         # Caller holds the lock and has counted the arrival.
         ident = event.facility_id
-        outcome = self._put(
+        if ident not in self._known:
+            self._unknown_events += 1
+            if ident not in self._unknown:
+                if len(self._unknown) < self._max_unknown:
+                    self._unknown[ident] = None
+                else:
+                    # Past the bound names are not kept, so ids are no longer told apart.
+                    self._unknown_overflow = True
+            return "unknown"
+        return self._put(
             self._facilities,
             self._recent_facility,
             ident,
@@ -309,38 +383,51 @@ class LiveState:
             event.power_mw,
             event.co2_tonnes,
             now,
+            retained,
         )
-        if outcome == "stored" and ident not in self._known and ident not in self._unknown:
-            self._unknown_count += 1
-            if len(self._unknown) < self._max_unknown:
-                self._unknown[ident] = None
-        return outcome
 
-    def _put_market(self, event: MarketEvent, now: float) -> Applied:
+    def _put_market(self, event: MarketEvent, now: float, retained: bool = False) -> Applied:
         # Caller holds the lock and has counted the arrival.
         ident = event.region_id
         ts = int(event.timestamp.timestamp())
         outcome = self._put(
-            self._regions, self._recent_market, ident, ts, event.price_dmwh, event.demand_mw, now
+            self._regions,
+            self._recent_market,
+            ident,
+            ts,
+            event.price_dmwh,
+            event.demand_mw,
+            now,
+            retained,
         )
         if outcome == "stored" and ts == self._max_ts:
             self._market_at_max.add(ident)
         return outcome
 
-    def _put_status(self, event: StatusEvent, retained: bool) -> bool:
+    def _put_status(self, event: StatusEvent, retained: bool, now: float) -> bool:
         # Caller holds the lock and has counted the arrival.
         self._accepted += 1
-        previous = self._publisher
         self._publisher = event.model_dump(mode="json")
-        if retained or event.state != "online" or self._max_ts is None:
-            return False
-        if previous and event.client_id and previous.get("client_id") == event.client_id:
+        seen = self._seen_publishers
+        client_id = event.client_id
+        first_sight = bool(client_id) and client_id not in seen
+        if first_sight:
+            seen[client_id] = None
+            if len(seen) > MAX_SEEN_PUBLISHERS:
+                del seen[next(iter(seen))]
+        if retained or not first_sight or event.state != "online" or self._max_ts is None:
             return False
         position = parse_position(event.position)
-        if position is None or position >= self._max_ts - INTERVAL_S:
+        if position is None:
+            return False
+        if self._max_ts - INTERVAL_S <= position <= self._max_ts + FUTURE_LIMIT_S:
+            return False
+        last = self._last_restart_at
+        if last is not None and now - last < RESTART_MIN_GAP_S:
             return False
         self._clear_data()
         self._restarts += 1
+        self._last_restart_at = now
         return True
 
     def apply_facility(self, event: FacilityEvent) -> Applied:
@@ -363,14 +450,16 @@ class LiveState:
         """Keep the publisher's latest status message; True when it cleared the data windows.
 
         A live (not retained) status ``online`` whose position is more than one interval before
-        the newest data timestamp, from a publisher other than the one already known, means the
-        stream restarted earlier in time (see the module doc). A retained status only replays
-        the past, so it never clears anything.
+        the newest data timestamp, or more than ``FUTURE_LIMIT_S`` after it, from a publisher
+        never seen before, means the stream restarted (see the module doc), at most once per
+        ``RESTART_MIN_GAP_S``. A retained status only replays the past, so it never clears
+        anything.
         """
         with self._lock:
             self._drain()
-            self._count_arrival(self._clock())
-            return self._put_status(event, retained)
+            now = self._clock()
+            self._count_arrival(now)
+            return self._put_status(event, retained, now)
 
     def _clear_data(self) -> None:
         # Caller holds the lock. Counters, unknown ids, the status and the publisher are kept.
@@ -456,8 +545,9 @@ class LiveState:
                 stale=self._stale,
                 rejects_by_reason=dict(self._rejects),
                 last_reject_reason=self._last_reason,
-                unknown_count=self._unknown_count,
                 unknown_ids=list(self._unknown),
+                unknown_overflow=self._unknown_overflow,
+                unknown_events=self._unknown_events,
                 rate_per_s=self._rate(now),
                 last_message_at=self._last_message_at,
                 publisher_status=dict(self._publisher) if self._publisher else None,

@@ -19,7 +19,6 @@ import json
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pydeck as pdk
@@ -29,7 +28,7 @@ from context import FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, Facility
 from nemlive.charts import facility_passes, fuel_group_of
 from nemlive.icons import ICON_PX, atlas_data_url, build_icon_mapping, icon_data_url
 from nemlive.livestate import Point
-from nemlive.nemtime import NEM_TZ
+from nemlive.nemtime import format_nem_epoch
 
 SizeBy = Literal["power", "emissions"]
 
@@ -66,11 +65,6 @@ TOOLTIP = {
         "padding": "8px 10px",
     },
 }
-
-
-def format_nem_time(ts: int) -> str:
-    """Epoch seconds -> ``2025-10-15 10:05`` in NEM time (UTC+10)."""
-    return datetime.fromtimestamp(ts, UTC).astimezone(NEM_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def icon_size_px(value: float | None, size_by: SizeBy) -> float:
@@ -116,7 +110,7 @@ def build_facility_rows(
                 "size": round(icon_size_px(value, size_by), 1),
                 "mw_text": _fmt(mw, "MW"),
                 "t_text": _fmt(t, "t CO₂-e", 2),
-                "time": format_nem_time(ts) + " NEM",
+                "time": format_nem_epoch(ts) + " NEM",
                 "_value": abs(value) if value is not None else 0.0,
             }
         )

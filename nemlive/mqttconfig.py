@@ -44,7 +44,8 @@ class MqttSettings:
         return f"{self.host}:{self.port}"
 
 
-def _parse_bool(name: str, text: str) -> bool:
+def parse_bool(name: str, text: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off/""`` -> bool; raise ConfigError naming ``name``."""
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
@@ -97,7 +98,7 @@ def resolve_mqtt_settings(
     TLS off is a ConfigError rather than silently unused.
     Raises ConfigError with a one-line message that names the bad setting.
     """
-    use_tls = tls if tls is not None else _parse_bool("MQTT_TLS", env.get("MQTT_TLS", ""))
+    use_tls = tls if tls is not None else parse_bool("MQTT_TLS", env.get("MQTT_TLS", ""))
     if ca_file is not None:
         resolved_ca: Path | None = _parse_ca_file("--ca-file", ca_file)
         ca_name = "--ca-file"
@@ -127,6 +128,30 @@ def resolve_mqtt_settings(
         password=password if password is not None else (env.get("MQTT_PASSWORD") or None),
         tls=use_tls,
         ca_file=resolved_ca,
+    )
+
+
+def retarget(configured: MqttSettings, host: str, port: int, topic: str) -> MqttSettings:
+    """``configured`` pointed at another broker or topic, as a dashboard viewer may ask.
+
+    The login is kept only for the host and port it was configured for: a viewer who types
+    another address gets an anonymous connection, so the password never goes anywhere the
+    operator did not send it. TLS and its CA stay as configured. Raises ConfigError for a bad
+    host, port or topic.
+    """
+    host = host.strip()
+    if not host or any(c.isspace() or c in "/@" for c in host):
+        raise ConfigError(f"broker host {host!r} is not a host name or address")
+    resolved_port = _parse_port("port", port)
+    same_broker = (host, resolved_port) == (configured.host, configured.port)
+    return MqttSettings(
+        host=host,
+        port=resolved_port,
+        topic=_parse_topic("topic", topic),
+        username=configured.username if same_broker else None,
+        password=configured.password if same_broker else None,
+        tls=configured.tls,
+        ca_file=configured.ca_file,
     )
 
 

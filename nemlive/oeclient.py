@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from nemlive.errors import ApiError, ConfigError
-from nemlive.rollup import format_request_time
+from nemlive.nemtime import format_request_time
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,9 @@ class ClientSettings:
     backoff_cap: float = 60.0
     min_interval: float = 0.5
     max_retry_after: float = 300.0
+    # The largest answer is 30 facilities x 8 days of 5-minute points for every unit: about
+    # 20 MB. An answer many times that is broken or hostile, and would only fill memory.
+    max_response_bytes: int = 128 * 1024 * 1024
 
 
 @dataclass
@@ -282,8 +285,8 @@ class OEClient:
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         try:
             log.debug("GET %s %s", display_url(url), _describe(params))
-            response = self._session.get(url, params=list(params), timeout=timeout)
-            body = response.content
+            response = self._session.get(url, params=list(params), timeout=timeout, stream=True)
+            body = self._read_body(response, kind)
             status = response.status_code
             if status == 200:
                 try:
@@ -345,6 +348,26 @@ class OEClient:
         if status in (400, 422):
             raise ApiError(f"the API refused the {kind} request ({status}): {message}")
         raise ApiError(f"the API answered HTTP {status} to the {kind} request: {message}")
+
+    def _read_body(self, response: requests.Response, kind: str) -> bytes:
+        """The whole body, or ApiError once it passes ``max_response_bytes`` (read no further)."""
+        cap = self.settings.max_response_bytes
+        too_big = ApiError(
+            f"the API's answer to the {kind} request is over {cap / 2**20:,.0f} MiB: "
+            "ask for fewer facilities or days at once (--facilities, --start/--end)"
+        )
+        try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise too_big
+            body = bytearray()
+            for chunk in response.iter_content(chunk_size=1 << 16):
+                body += chunk
+                if len(body) > cap:
+                    raise too_big
+            return bytes(body)
+        finally:
+            response.close()
 
     def _redact(self, text: str) -> str:
         """One line of at most 300 characters without the key. The key goes first: cutting

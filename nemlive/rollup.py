@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 import context
-from nemlive.columns import FACILITY_METRICS, MARKET_METRICS, build_header
+from nemlive.columns import FACILITY_METRICS, MARKET_METRICS, build_header, is_valid_code
 from nemlive.events import REGIONS
 from nemlive.nemtime import INTERVAL, NEM_TZ, format_nem
 
@@ -162,7 +162,9 @@ def build_lookup(
     """``/facilities/`` response -> Lookup of the operational facilities of ``network``.
 
     ``only``: restrict to these facility codes (they must be operational; the caller checks
-    :func:`missing_codes`). Raise ValueError when the body is not a facilities list.
+    :func:`missing_codes`). Raise ValueError when the body is not a facilities list, or when a
+    facility it keeps has a code that ``columns.is_valid_code`` refuses (a comma or a newline
+    in a code would corrupt the cache).
     """
     items = payload.get("data") if isinstance(payload, Mapping) else None
     if not isinstance(items, list):
@@ -175,6 +177,12 @@ def build_lookup(
         fac = parse_facility(item)
         if not fac.operational or (wanted is not None and fac.facility_id not in wanted):
             continue
+        if not is_valid_code(fac.facility_id):
+            raise ValueError(
+                f"facility code {fac.facility_id[:60]!r} cannot be a consolidate.csv column "
+                "(codes are 1-40 letters, digits, '_', '.' or '-'); leave it out with "
+                "--facilities"
+            )
         if fac.facility_id in facilities:
             log.warning("facility %s is listed twice; keeping the first", fac.facility_id)
             continue
@@ -291,11 +299,6 @@ def chunk_window(
 def chunk_codes(codes: Sequence[str], size: int = MAX_CODES_PER_REQUEST) -> list[list[str]]:
     """Consecutive batches of at most ``size`` codes, in the given order."""
     return [list(codes[i : i + size]) for i in range(0, len(codes), size)]
-
-
-def format_request_time(ts: datetime) -> str:
-    """Naive NEM datetime -> ``2025-10-01T00:00:00``: the API rejects any offset (400)."""
-    return ts.replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 # --------------------------------------------------------------------------- series

@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nemlive.broker import EmbeddedBroker, is_listening, is_port_free
+from nemlive.broker import EmbeddedBroker, check_embedded_can_serve, is_listening, is_port_free
 from nemlive.errors import InputError, NemLiveError
+from nemlive.mqttconfig import resolve_mqtt_settings
 from nemlive.replay import parse_header
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
     if is_listening("127.0.0.1", args.broker_port):
         log.info("using the MQTT broker already listening on localhost:%d", args.broker_port)
     else:
+        check_embedded_can_serve(
+            resolve_mqtt_settings(os.environ, host="127.0.0.1", port=args.broker_port)
+        )
         log.info("nothing listens on localhost:%d: starting the embedded broker", args.broker_port)
         broker = EmbeddedBroker(args.broker_port)
         broker.start()

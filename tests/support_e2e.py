@@ -28,7 +28,7 @@ from conftest import PYTHON, ROOT, clean_subprocess_env, wait_for_port
 from support_dashboard import expected_figure_texts as dashboard_figure_texts
 from test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS
 
-from nemlive import mapview
+from nemlive.nemtime import format_nem_epoch
 from nemlive.run import dashboard_command
 from oesim.testing import DEMO_KEY, run_simulator  # test infrastructure only
 
@@ -107,7 +107,7 @@ def last_row(csv_path: Path) -> dict[str, str]:
 def last_time_text(csv_path: Path) -> str:
     """The CSV's last timestamp as the page writes it (``2025-10-01 23:55``, NEM time)."""
     ts = datetime.fromisoformat(last_row(csv_path)["timestamp"])
-    return mapview.format_nem_time(int(ts.timestamp()))
+    return format_nem_epoch(int(ts.timestamp()))
 
 
 def expected_figure_texts(csv_path: Path, facilities_csv: Path) -> dict[str, str]:

@@ -39,3 +39,20 @@ def test_write_keeps_the_mode_of_an_existing_file(tmp_path: Path) -> None:
     os.chmod(target, 0o640)
     write_files_atomically([(target, b"y")])
     assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_new_file_gets_the_umask_and_the_umask_is_never_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading the umask by setting it would race with every other thread creating files.
+    calls: list[int] = []
+    real_umask = os.umask
+    old = real_umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda mask: calls.append(mask) or real_umask(mask))
+        write_files_atomically([(tmp_path / "new.csv", b"x")])
+        monkeypatch.undo()
+        assert (tmp_path / "new.csv").stat().st_mode & 0o777 == 0o640
+        assert calls == []
+    finally:
+        real_umask(old)

@@ -18,6 +18,7 @@ from nemlive import charts
 from nemlive.events import REGIONS
 from nemlive.ingest import handle_message
 from nemlive.livestate import LiveState, Snapshot
+from nemlive.nemtime import epoch_to_nem_naive
 
 ALL = set(REGIONS)
 
@@ -63,7 +64,7 @@ def test_figures_equal_the_csv_at_the_last_timestamp(tmp_path: Path, regions, gr
         snap.facility_history, snap.region_history, facilities, at, regions=regions, groups=groups
     )
     want = expected_figures_from_csv(csv_path, regions, groups)
-    assert charts.to_nem_naive(at).isoformat() == want["timestamp"][:19]
+    assert epoch_to_nem_naive(at).isoformat() == want["timestamp"][:19]
     assert fig.generation_mw == pytest.approx(want["generation_mw"])
     assert fig.emissions_t == pytest.approx(want["emissions_t"])
     assert fig.emissions_t_per_h == pytest.approx(want["emissions_t_per_h"])
@@ -222,9 +223,11 @@ def test_facility_markdown_escapes_the_lookup_strings(tmp_path: Path) -> None:
 
 
 def test_unknown_help_lists_the_first_ids_escaped() -> None:
-    assert "First seen" not in charts.describe_unknown([], 0)
-    text = charts.describe_unknown(["A_1", "B-2", "C"], 25, show=2)
-    assert text.endswith(r"First seen: A\_1, B\-2 and 23 more")
+    assert "First seen" not in charts.describe_unknown([], False, 0)
+    text = charts.describe_unknown(["A_1", "B-2", "C"], False, 25, show=2)
+    assert text.endswith(r"First seen: A\_1, B\-2 and 1 more; 25 events")
+    more = charts.describe_unknown(["A_1", "B-2", "C"], True, 9_000, show=3)
+    assert more.endswith("C (more ids than listed); 9,000 events")
 
 
 # --- the charts' window: ends at the figure time, without a partly received first interval ---
@@ -270,7 +273,7 @@ def test_charts_end_at_the_figure_time_not_at_the_interval_still_arriving(tmp_pa
     assert at == snap.prev_ts and at < snap.max_ts
     (start, end), gen, emis, market = _window_frames(snap, facilities)
     assert (start, end) == (None, at)
-    last = charts.to_nem_naive(at)
+    last = epoch_to_nem_naive(at)
     assert gen["time"].max() == last and emis["time"].max() == last
     assert gen["time"].nunique() == len(emis) == 11 and market["time"].max() == last
     # The right edge equals the headline figures (no cliff) ...
@@ -279,7 +282,7 @@ def test_charts_end_at_the_figure_time_not_at_the_interval_still_arriving(tmp_pa
     assert gen[gen["time"] == last]["mw"].sum() == pytest.approx(fig.generation_mw)
     # ... where the unbounded frame drops off at the partial interval.
     _, unbounded = charts.build_fuel_frames(snap.facility_history, facilities)
-    assert unbounded["time"].max() == charts.to_nem_naive(snap.max_ts)
+    assert unbounded["time"].max() == epoch_to_nem_naive(snap.max_ts)
     assert unbounded["t"].iloc[-1] < 0.8 * unbounded["t"].iloc[-2]
 
 
@@ -308,7 +311,7 @@ def test_a_partly_received_first_interval_is_left_out(
     assert times[0].isoformat() == json.loads(rows[kept_from][0][1])["timestamp"][:19]
     assert (start is None) == (kept_from == heads[0][0])
     assert len(times) == len(emis) == 12 - kept_from
-    assert times[-1] == charts.to_nem_naive(end)  # never the interval the figures show
+    assert times[-1] == epoch_to_nem_naive(end)  # never the interval the figures show
 
 
 def test_the_interval_still_arriving_never_decides_the_start(tmp_path: Path) -> None:
@@ -320,3 +323,14 @@ def test_the_interval_still_arriving_never_decides_the_start(tmp_path: Path) -> 
     assert at == snap.prev_ts
     assert charts.select_chart_window(snap.facility_history, at) == (None, at)
     assert charts.select_chart_window(snap.facility_history, None) == (None, None)
+
+
+def test_the_chart_window_never_reaches_back_past_its_span() -> None:
+    # A point kept from long before (an old stream, a forged message) must not stretch the axis.
+    base = 1_760_000_100 // 300 * 300
+    recent = {f"F{i}": [(base + 300 * k, 1.0, 0.0) for k in range(12)] for i in range(5)}
+    stray = {**recent, "OLD": [(base - 300 * 100_000, 1.0, 0.0)]}
+    end = base + 300 * 11
+    assert charts.select_chart_window(recent, end, span=12) == (None, end)
+    assert charts.select_chart_window(stray, end, span=12) == (base, end)
+    assert charts.select_chart_window(stray, end, span=6) == (base + 300 * 6, end)

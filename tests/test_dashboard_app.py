@@ -7,6 +7,7 @@ State is injected the way an embedding would: a Hub (LiveState + a not-started c
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,10 +24,11 @@ from support_dashboard import (
 )
 
 import context
+from nemlive.errors import ConfigError
 from nemlive.events import StatusEvent, encode_status
 from nemlive.ingest import Hub, handle_message
 from nemlive.livestate import LiveState
-from nemlive.mqttconfig import resolve_mqtt_settings
+from nemlive.mqttconfig import resolve_mqtt_settings, retarget
 
 APP = str(ROOT / "dashboard.py")
 HUB_KEY = "nemlive_hub"
@@ -181,6 +183,128 @@ def test_a_restart_earlier_in_time_shows_in_the_status_only_once_it_happened(
     at.run()
     assert not at.exception
     status = " ".join(c.value for c in at.sidebar.caption)
-    assert "Stream restarted earlier in time: 1 (window cleared)" in status
+    assert "Stream restarted: 1 (window cleared)" in status
     assert set(_metrics(at).values()) == {"–"}
     assert sum("No data in the window" in c.value for c in at.main.caption) == 4
+
+
+# --- the broker is the operator's: viewers see it, cannot steer it, never get the login ----
+
+
+class _Listener:
+    """A TCP listener that records every byte any client sends it (a broker someone typed)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.received = bytearray()
+        self.connections = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.settimeout(2)
+            try:
+                while chunk := conn.recv(4096):
+                    self.received += chunk
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_viewers_see_the_broker_but_cannot_change_it_by_default(lookups) -> None:  # type: ignore[no-untyped-def]
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert not at.sidebar.text_input and not at.sidebar.number_input
+    assert not [b for b in at.sidebar.button if "Connect" in b.label]
+    shown = " ".join(m.value for m in at.sidebar.markdown)
+    assert f"Broker **127\\.0\\.0\\.1\\:{os.environ['MQTT_PORT']}**" in shown
+    assert "viewers cannot change it" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_a_viewer_who_points_the_server_elsewhere_gets_no_login(
+    lookups, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    password = "s3cret-Pa55word-for-the-real-broker"
+    monkeypatch.setenv("MQTT_USERNAME", "nem-operator")
+    monkeypatch.setenv("MQTT_PASSWORD", password)
+    monkeypatch.setenv("NEMLIVE_ALLOW_BROKER_CHANGE", "1")
+    listener = _Listener()
+    try:
+        at = AppTest.from_file(APP, default_timeout=30).run()
+        at.sidebar.text_input(key="broker_host").input("127.0.0.1")
+        at.sidebar.number_input(key="broker_port").set_value(listener.port)
+        [submit] = [b for b in at.sidebar.button if "Connect" in b.label]
+        submit.click().run()
+        assert not at.exception
+        deadline = time.monotonic() + 10
+        while not listener.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The server connected to the typed address, anonymously: a CONNECT packet without
+        # the user name and password flags, and neither string anywhere in what it sent.
+        assert listener.received[:1] == b"\x10", bytes(listener.received[:20])
+        variable_header = bytes(listener.received[2:12])
+        assert variable_header[:6] == b"\x00\x04MQTT"
+        connect_flags = variable_header[7]
+        assert connect_flags & 0xC0 == 0, f"user name/password flags set: {connect_flags:#x}"
+        assert password.encode() not in listener.received
+        assert b"nem-operator" not in listener.received
+        toast = " ".join(t.value for t in at.toast)
+        assert "without the login" in toast
+    finally:
+        listener.close()
+
+
+def test_a_reconnect_keeps_the_login_and_the_window_but_another_broker_starts_empty(
+    lookups, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    hub, _ = _injected_hub(lookups[0], tmp_path)
+    configured = resolve_mqtt_settings(
+        {"MQTT_USERNAME": "u", "MQTT_PASSWORD": "p"}, host="127.0.0.1", port=hub.settings.port
+    )
+    hub.settings = configured
+    filled = hub.state
+    try:
+        hub.connect(retarget(configured, "127.0.0.1", configured.port, configured.topic))
+        assert hub.state is filled and hub.settings.password == "p"
+        assert hub.state.snapshot(histories=False).facility_latest
+        hub.connect(retarget(configured, "127.0.0.1", free_port(), configured.topic))
+        assert hub.state is not filled and hub.settings.password is None
+        snap = hub.state.snapshot()
+        assert snap.received == 0 and not snap.facility_latest
+        # Another topic on the same broker is another stream too, and keeps the login.
+        hub.connect(retarget(configured, "127.0.0.1", configured.port, "other/topic"))
+        assert hub.settings.password == "p" and hub.state.snapshot().received == 0
+    finally:
+        hub.stop()
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "topic", "complaint"),
+    [
+        ("", 1883, "nem/stream", "not a host name"),
+        ("user@evil", 1883, "nem/stream", "not a host name"),
+        ("a b", 1883, "nem/stream", "not a host name"),
+        ("localhost", 0, "nem/stream", "out of range"),
+        ("localhost", 1883, "nem/#", "not a valid base topic"),
+    ],
+)
+def test_retarget_refuses_bad_addresses(host: str, port: int, topic: str, complaint: str) -> None:
+    configured = resolve_mqtt_settings({})
+    with pytest.raises(ConfigError, match=complaint):
+        retarget(configured, host, port, topic)

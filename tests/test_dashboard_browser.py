@@ -59,8 +59,9 @@ def _need_chromium() -> None:
 
 
 @pytest.fixture
-def dashboard(mosquitto, tmp_path: Path) -> Iterator[tuple[str, Path]]:  # type: ignore[no-untyped-def]
-    """``streamlit run dashboard.py`` on a free port, with test lookups; yields (url, csv)."""
+def dashboard(mosquitto, tmp_path: Path) -> Iterator[tuple[str, Path, int]]:  # type: ignore[no-untyped-def]
+    """``streamlit run dashboard.py`` on a free port, with test lookups; yields
+    (url, csv, server pid)."""
     _need_chromium()
     fac = write_facilities_csv(tmp_path / "facilities.csv")
     reg = write_regions_geojson(tmp_path / "regions.geojson")
@@ -83,7 +84,7 @@ def dashboard(mosquitto, tmp_path: Path) -> Iterator[tuple[str, Path]]:  # type:
     )
     try:
         wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}/", csv_path
+        yield f"http://127.0.0.1:{port}/", csv_path, proc.pid
     finally:
         proc.terminate()
         try:
@@ -148,11 +149,22 @@ def _screen_xy(lon: float, lat: float, box: dict) -> tuple[float, float]:
     return box["x"] + box["width"] / 2 + (x - cx), box["y"] + box["height"] / 2 + (y - cy)
 
 
+def _sized_box(canvas, timeout: float = 15.0) -> dict:  # type: ignore[no-untyped-def]
+    """The canvas's box once deck.gl has given it its layout size (> 300 x 300 px)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        box = canvas.bounding_box()
+        if box and box["width"] > 300 and box["height"] > 300:
+            return box
+        assert time.monotonic() < deadline, f"the deck canvas kept its default size: {box}"
+        time.sleep(0.2)
+
+
 def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from PIL import Image
     from playwright.sync_api import expect, sync_playwright
 
-    url, csv_path = dashboard
+    url, csv_path, _ = dashboard
     off_machine: list[str] = []
     errors: list[str] = []
 
@@ -187,8 +199,8 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
 
             canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
             expect(canvas).to_be_visible(timeout=10_000)
-            box = canvas.bounding_box()
-            assert box and box["width"] > 300 and box["height"] > 300
+            # deck.gl sizes its canvas after the first frame (a busy machine may take a while).
+            box = _sized_box(canvas)
             shot = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
             assert len(shot.getcolors(maxcolors=1 << 20) or []) > 50, (
                 "the deck.gl canvas looks blank"
@@ -237,3 +249,69 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
 
     assert off_machine == [], f"requests left the machine: {off_machine}"
     assert errors == [], f"console errors: {errors}"
+
+
+def test_hostile_traffic_leaves_every_page_working(dashboard, mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 9's "done when": after the traffic an attacker can send on an open broker, two
+    viewers' pages show the real stream's figures and map, no part of the page failed, and the
+    server's RSS grew by less than 100 MB."""
+    import random
+
+    import psutil
+    from playwright.sync_api import expect, sync_playwright
+    from support_dashboard import publish_raw
+    from support_hostile import hostile_messages, take
+
+    url, csv_path, pid = dashboard
+    server = psutil.Process(pid)
+    known = [f[0] for f in TEST_FACILITIES]
+    rng = random.Random(9)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            pages = [browser.new_page(viewport=VIEWPORT) for _ in range(2)]
+            for page in pages:
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(url)
+                expect(
+                    page.locator('[data-testid="stSidebar"]').get_by_text("connected", exact=True)
+                ).to_be_visible(timeout=30_000)
+            rss_before = server.memory_info().rss
+            # Before the real data: everything, forged restarts and 4 MB payloads included.
+            publish_raw(mosquitto.port, take(hostile_messages(TOPIC, known, rng), 20_000))
+            _publish(csv_path, mosquitto.port, tmp_path)
+            # After it: more of the same, but no restart (a new publisher may clear once).
+            publish_raw(
+                mosquitto.port,
+                take(hostile_messages(TOPIC, known, rng, statuses=False, oversize=False), 5_000),
+            )
+            expected = expected_figure_texts(csv_path)
+            for page in pages:
+                for label, text in expected.items():
+                    metric = page.locator('[data-testid="stMetric"]', has_text=label).first
+                    expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(
+                        text, timeout=30_000
+                    )
+                sidebar = page.locator('[data-testid="stSidebar"]')
+                rejected = sidebar.locator('[data-testid="stMetric"]', has_text="Rejected").first
+                assert (
+                    int(
+                        rejected.locator('[data-testid="stMetricValue"]')
+                        .inner_text()
+                        .replace(",", "")
+                    )
+                    > 10_000
+                )
+                expect(
+                    page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
+                ).to_be_visible()
+                assert page.locator('[data-testid="stException"]').count() == 0
+                assert page.get_by_text("could not be drawn").count() == 0
+            rss_after = server.memory_info().rss
+        finally:
+            browser.close()
+    assert errors == [], f"page errors: {errors}"
+    grew_mb = (rss_after - rss_before) / 2**20
+    assert grew_mb < 100, f"the server grew by {grew_mb:.0f} MB under hostile traffic"
+    print(f"server RSS {rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MiB ({grew_mb:+.1f} MB)")

@@ -102,3 +102,114 @@ def test_status_round_trip() -> None:
     status = events.StatusEvent(state="online", pass_number=2, row=7, rows=288, sent=99)
     decoded = events.decode_event(BASE, "nem/stream/status", events.encode_status(status))
     assert decoded == status
+
+
+# --- the edges: every bound on both sides, every key, the ends of the calendar --------------
+
+FAC_TOPIC = "nem/stream/facility/BAYSW"
+MKT_TOPIC = "nem/stream/market/VIC1"
+TS = "2025-10-15T10:05:00+10:00"
+BOUNDS = [
+    ("facility", "power_mw", events.POWER_MW_BOUNDS),
+    ("facility", "co2_tonnes", events.CO2_T_BOUNDS),
+    ("market", "price_dmwh", events.PRICE_BOUNDS),
+    ("market", "demand_mw", events.DEMAND_MW_BOUNDS),
+]
+
+
+def _payload(kind: str, **override: object) -> bytes:
+    import json
+
+    body: dict[str, object] = (
+        {"facility_id": "BAYSW", "timestamp": TS, "power_mw": 1.0, "co2_tonnes": 1.0}
+        if kind == "facility"
+        else {"region_id": "VIC1", "timestamp": TS, "price_dmwh": 1.0, "demand_mw": 1.0}
+    )
+    body.update(override)
+    return json.dumps({k: v for k, v in body.items() if v is not _DROP}).encode()
+
+
+_DROP = object()
+
+
+def _decode(kind: str, payload: bytes) -> events.Event:
+    return events.decode_event(BASE, FAC_TOPIC if kind == "facility" else MKT_TOPIC, payload)
+
+
+def test_the_bounds_are_the_physical_ones_the_readme_states() -> None:
+    assert events.POWER_MW_BOUNDS == (-5_000.0, 5_000.0)
+    assert events.CO2_T_BOUNDS == (0.0, 1_000.0)
+    assert events.PRICE_BOUNDS == (-1_000.0, 25_000.0)
+    assert events.DEMAND_MW_BOUNDS == (-1_000.0, 20_000.0)
+
+
+@pytest.mark.parametrize(("kind", "key", "bounds"), BOUNDS, ids=[b[1] for b in BOUNDS])
+def test_both_ends_of_every_bound_pass_and_one_step_beyond_is_out_of_range(
+    kind: str, key: str, bounds: tuple[float, float]
+) -> None:
+    lo, hi = bounds
+    for value in (lo, hi):
+        assert getattr(_decode(kind, _payload(kind, **{key: value})), key) == value
+    for value in (lo - 0.001, hi + 0.001, lo - 1e9, hi + 1e9):
+        with pytest.raises(InvalidEvent) as err:
+            _decode(kind, _payload(kind, **{key: value}))
+        assert err.value.reason == "out_of_range", value
+
+
+@pytest.mark.parametrize(
+    ("kind", "key"),
+    [
+        (kind, key)
+        for kind, keys in (
+            ("facility", ("facility_id", "timestamp", "power_mw", "co2_tonnes")),
+            ("market", ("region_id", "timestamp", "price_dmwh", "demand_mw")),
+        )
+        for key in keys
+    ],
+)
+def test_every_key_is_required_and_null_is_only_for_values(kind: str, key: str) -> None:
+    with pytest.raises(InvalidEvent) as err:
+        _decode(kind, _payload(kind, **{key: _DROP}))
+    assert err.value.reason == "missing_key"
+    if key.endswith(("_mw", "_tonnes", "_dmwh")):
+        assert getattr(_decode(kind, _payload(kind, **{key: None})), key) is None
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "reason"),
+    [
+        pytest.param("9999-12-31T23:00:00+00:00", "too_late", id="end-of-calendar"),
+        pytest.param("9999-12-31T23:55:00-23:59", "too_late", id="end-with-far-offset"),
+        pytest.param("2200-01-01T00:00:00+00:00", "too_late", id="first-too-late"),
+        pytest.param("0001-01-01T00:00:00+10:00", "before_nem", id="start-of-calendar"),
+        pytest.param("1998-12-12T23:55:00+10:00", "before_nem", id="last-before-nem"),
+        pytest.param("1970-01-01T00:00:00+00:00", "before_nem", id="epoch-zero"),
+        pytest.param("2025-10-15T10:04:00+10:00", "off_grid", id="one-minute-off"),
+        pytest.param("2025-10-15T10:05:01+10:00", "off_grid", id="one-second-off"),
+        pytest.param("2025-10-15T10:05:00.5+10:00", "off_grid", id="fraction"),
+        pytest.param("2025-10-15T10:05:00+05:17", "off_grid", id="odd-offset"),
+        pytest.param("2025-10-15T10:05:00", "naive_timestamp", id="naive"),
+    ],
+)
+def test_timestamps_the_page_cannot_show_or_no_stream_can_carry_are_refused(
+    timestamp: str, reason: str
+) -> None:
+    for kind in ("facility", "market"):
+        with pytest.raises(InvalidEvent) as err:
+            _decode(kind, _payload(kind, timestamp=timestamp))
+        assert err.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        pytest.param("1998-12-13T00:00:00+10:00", id="first-nem-day"),
+        pytest.param("2199-12-31T23:55:00+00:00", id="last-allowed"),
+        pytest.param("2025-10-15T00:05:00Z", id="utc-z"),
+        pytest.param("2025-10-15T05:35:00+05:30", id="half-hour-offset-on-grid"),
+        pytest.param("2025-10-15T10:05:00-14:00", id="far-negative-offset"),
+    ],
+)
+def test_timestamps_at_the_edges_that_are_real_intervals_pass(timestamp: str) -> None:
+    for kind in ("facility", "market"):
+        assert _decode(kind, _payload(kind, timestamp=timestamp)).timestamp is not None

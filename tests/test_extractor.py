@@ -19,6 +19,7 @@ import pytest
 
 import extractor
 from nemlive.columns import build_header
+from nemlive.errors import ConfigError
 from oesim.testing import run_simulator  # test infrastructure; production never imports it
 from tests.support_extractor import column, read_csv, run_extractor
 
@@ -468,12 +469,29 @@ def test_flag_beats_env_beats_default() -> None:
         pytest.param("http://localhost:5000/v4", "simulator", id="localhost"),
         pytest.param("http://[::1]:5000/v4", "simulator", id="ipv6-loopback"),
         pytest.param("https://api.openelectricity.org.au/v4", "openelectricity", id="real"),
-        pytest.param("http://10.0.0.5/v4", "openelectricity", id="lan"),
+        pytest.param("https://10.0.0.5/v4", "openelectricity", id="lan"),
     ],
 )
 def test_source_is_detected_from_the_host(url: str, source: str) -> None:
     cfg = resolve(["--api-url", url], {"OPENELECTRICITY_API_KEY": KEY})
     assert cfg.source == source
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://10.0.0.5/v4", "http://api.openelectricity.org.au/v4", "http://example.org:80/v4"],
+)
+def test_plain_http_to_another_machine_is_refused_before_the_key_is_sent(url: str) -> None:
+    with pytest.raises(ConfigError, match="plain http to another machine") as err:
+        resolve(["--api-url", url], {"OPENELECTRICITY_API_KEY": KEY})
+    assert KEY not in str(err.value) and "https://" in str(err.value)
+
+
+@pytest.mark.parametrize("code", ["X;Y", 'Q"1', "a/b", "<b>", "A" * 41])
+def test_facility_codes_a_csv_header_cannot_hold_are_refused_by_name(code: str) -> None:
+    with pytest.raises(ConfigError, match="is not a facility code") as err:
+        resolve(["--facilities", f"BAYSW,{code}"], {"OPENELECTRICITY_API_KEY": KEY})
+    assert code[:20] in str(err.value)
 
 
 def test_config_repr_hides_the_key() -> None:

@@ -78,9 +78,16 @@ def test_history_is_bounded_and_older_events_are_stale() -> None:
     snap = state.snapshot()
     assert [p[0] for p in snap.facility_history["A"]] == [epoch(k) for k in range(15, 20)]
     assert state.apply_facility(fac("A", 3)) == "stale"
-    # Inside the kept span, a late event is still stored (and the oldest falls out).
     assert state.apply_facility(fac("A", 17)) == "duplicate"
     assert state.snapshot().stale == 1
+    # Inside the kept span, a late event is still stored, in its place.
+    gappy = LiveState({"A"}, history_len=5)
+    for k in (10, 11, 13, 14):
+        gappy.apply_facility(fac("A", k))
+    assert gappy.apply_facility(fac("A", 12, mw=12.0)) == "stored"
+    points = gappy.snapshot().facility_history["A"]
+    assert [p[0] for p in points] == [epoch(k) for k in range(10, 15)]
+    assert points[2] == (epoch(12), 12.0, 10.0)
 
 
 def test_recent_tables_and_unknown_ids_are_bounded() -> None:
@@ -89,22 +96,37 @@ def test_recent_tables_and_unknown_ids_are_bounded() -> None:
         state.apply_facility(fac("A", k))
         state.apply_market(mkt("NSW1", k))
     for i in range(8):
-        state.apply_facility(fac(f"U{i}", 0))
+        assert state.apply_facility(fac(f"U{i}", 0)) == "unknown"
+    state.apply_facility(fac("U0", 1))
     snap = state.snapshot()
     assert len(snap.recent_facility) == 10 and len(snap.recent_market) == 10
-    assert snap.recent_facility[-1][1] == "U7"  # newest last
-    assert snap.unknown_count == 8
-    assert snap.unknown_ids == ["U0", "U1", "U2"]
+    assert snap.recent_facility[-1][1] == "A"  # newest last; unknown ids are not listed
+    assert snap.unknown_ids == ["U0", "U1", "U2"] and snap.unknown_count == 3
+    assert snap.unknown_overflow and snap.unknown_events == 9
 
 
-def test_too_many_ids_are_rejected_with_a_reason() -> None:
-    state = LiveState(set(), max_ids=3)
-    for i in range(5):
-        state.apply_facility(fac(f"X{i}", 0))
+def test_unknown_ids_cost_a_counter_not_a_history() -> None:
+    # A hostile stream of invented ids: nothing of theirs is kept but a bounded list of names.
+    state = LiveState({"A"}, max_unknown=100)
+    for k in range(20):
+        for i in range(500):
+            assert state.apply_facility(fac(f"X{i}", k)) == "unknown"
+    state.apply_facility(fac("A", 0))
     snap = state.snapshot()
-    assert set(snap.facility_latest) == {"X0", "X1", "X2"}
-    assert snap.rejects_by_reason == {"too_many_ids": 2}
-    assert snap.last_reject_reason == "too_many_ids"
+    assert set(snap.facility_latest) == set(snap.facility_history) == {"A"}
+    assert len(snap.unknown_ids) == 100 and snap.unknown_overflow
+    assert snap.unknown_events == 10_000 and snap.accepted == 1 and snap.rejected == 0
+    assert [r[1] for r in snap.recent_facility] == ["A"]
+    assert snap.max_ts == epoch(0)  # invented ids never move the newest interval
+
+
+def test_the_history_keeps_24_hours_by_default() -> None:
+    state = LiveState({"A"})
+    for k in range(300):
+        state.apply_facility(fac("A", k))
+    points = state.snapshot().facility_history["A"]
+    assert len(points) == 288 == 24 * 12
+    assert points[0][0] == epoch(300 - 288)
 
 
 def test_rejects_counted_by_reason_with_the_last_reason() -> None:
@@ -118,7 +140,7 @@ def test_rejects_counted_by_reason_with_the_last_reason() -> None:
 
 
 def test_market_regions_at_the_newest_timestamp_are_tracked() -> None:
-    state = LiveState(set())
+    state = LiveState({"A"})
     state.apply_market(mkt("NSW1", 0))
     state.apply_market(mkt("VIC1", 0))
     assert state.snapshot().market_regions_at_max == {"NSW1", "VIC1"}
@@ -129,11 +151,11 @@ def test_market_regions_at_the_newest_timestamp_are_tracked() -> None:
 
 
 def test_publisher_status_and_rate() -> None:
-    now = [1000.0]
+    now = [T0.timestamp()]
     state = LiveState(set(), clock=lambda: now[0])
     state.apply_status(StatusEvent(state="online", pass_number=2, row=5, rows=10))
     for i in range(100):
-        now[0] = 1000.0 + i * 0.05  # 20 messages/s for 5 s
+        now[0] = T0.timestamp() + i * 0.05  # 20 messages/s for 5 s
         state.apply_facility(fac("A", i))
     snap = state.snapshot()
     assert snap.publisher_status is not None and snap.publisher_status["state"] == "online"
@@ -382,13 +404,14 @@ def test_queued_messages_are_applied_in_arrival_order_around_a_restart() -> None
 
 
 def test_a_queued_message_keeps_its_arrival_time() -> None:
-    now = [1000.0]
+    arrived = T0.timestamp() + 7.5
+    now = [arrived]
     state = LiveState({"A"}, batch=10, clock=lambda: now[0])
     state.receive("b", "b/facility/A", encode_facility_event("A", T0.isoformat(), 1.0, 1.0))
-    now[0] = 1060.0
+    now[0] = arrived + 60
     snap = state.snapshot()
-    assert snap.last_message_at == 1000.0 and snap.last_message_age_s == 60.0
-    assert snap.recent_facility[0][0] == 1000.0
+    assert snap.last_message_at == arrived and snap.last_message_age_s == 60.0
+    assert snap.recent_facility[0][0] == arrived
 
 
 def test_a_reader_and_the_mqtt_thread_lose_nothing_between_them() -> None:
@@ -418,10 +441,10 @@ def test_a_message_that_breaks_the_store_is_counted_and_the_rest_are_kept(
     state = LiveState({"A", "B"}, batch=100)
     real_put = state._put_facility
 
-    def put(event: FacilityEvent, now: float) -> str:
+    def put(event: FacilityEvent, now: float, retained: bool = False) -> str:
         if event.facility_id == "B":
             raise RuntimeError("boom")
-        return real_put(event, now)
+        return real_put(event, now, retained)
 
     monkeypatch.setattr(state, "_put_facility", put)
     for topic, payload in _raw_row(T0):  # A, B (breaks), NSW1
@@ -429,3 +452,148 @@ def test_a_message_that_breaks_the_store_is_counted_and_the_rest_are_kept(
     snap = state.snapshot()  # the page's thread drains: it must not raise
     assert snap.rejects_by_reason == {"internal": 1}
     assert set(snap.facility_latest) == {"A"} and set(snap.region_latest) == {"NSW1"}
+
+
+# --- hostile traffic: size first, forged futures, restarts as a weapon --------------------
+
+
+def test_an_oversize_payload_is_counted_before_it_is_queued() -> None:
+    state = LiveState({"A"}, batch=1000)
+    big = b"{" + b" " * (4 * 1024 * 1024) + b"}"
+    for _ in range(60):
+        state.receive("b", "b/facility/A", big)
+    assert state.queued == 0  # nothing of the 240 MB is held
+    state.receive("b", "b/facility/A", b"x" * 1025)
+    state.receive("b", "b/facility/A", encode_facility_event("A", T0.isoformat(), 1.0, 1.0))
+    assert state.queued == 1
+    snap = state.snapshot()
+    assert snap.rejects_by_reason == {"oversize": 61} and snap.accepted == 1
+    assert snap.received == 62
+
+
+WEEK = 7 * 24 * 3600
+
+
+def test_a_live_event_a_week_ahead_of_the_data_is_rejected_as_future() -> None:
+    clock = [T0.timestamp() - 30 * 24 * 3600]  # the data is a replay ahead of the wall clock
+    state = LiveState({"A"}, clock=lambda: clock[0])
+    assert state.take("b", "b/facility/A", _payload(fac("A", 0))) == "future"  # vs the clock
+    assert state.take("b", "b/facility/A", _payload(fac("A", 0)), retained=True) == "stored"
+    week_ahead = fac("A", WEEK // 300)  # exactly 7 days after the newest: still a stream
+    assert state.take("b", "b/facility/A", _payload(week_ahead)) == "stored"
+    forged = fac("A", 2 * WEEK // 300 + 1)  # 7 days and one interval after that
+    assert state.take("b", "b/facility/A", _payload(forged)) == "future"
+    assert state.take("b", "b/market/SA1", _market_payload(2 * WEEK // 300 + 1)) == "future"
+    snap = state.snapshot()
+    assert snap.max_ts == epoch(WEEK // 300)
+    assert snap.rejects_by_reason == {"future": 3}
+
+
+def test_the_wall_clock_bounds_a_live_event_when_the_data_is_older() -> None:
+    now = T0.timestamp() + 400 * 24 * 3600  # the data is last year's
+    state = LiveState({"A"}, clock=lambda: now)
+    state.apply_facility(fac("A", 0))
+    # A live stream of today is far ahead of last year's data, but not of the wall clock.
+    today = int(now) // 300 * 300
+    assert state.take("b", "b/facility/A", _at(today)) == "stored"
+    assert state.take("b", "b/facility/A", _at(today + WEEK + 300)) == "future"
+
+
+def test_retained_events_are_exempt_from_the_future_rule() -> None:
+    # A fresh page joining a replay that has looped far ahead of the wall clock.
+    state = LiveState({"A"}, clock=lambda: T0.timestamp())
+    far = int(T0.timestamp()) + 3 * 365 * 24 * 3600
+    assert state.take("b", "b/facility/A", _at(far), retained=True) == "stored"
+    assert state.take("b", "b/facility/A", _at(far + 300)) == "stored"
+
+
+def _payload(event: FacilityEvent) -> bytes:
+    return encode_facility_event(
+        event.facility_id, event.timestamp.isoformat(), event.power_mw, event.co2_tonnes
+    )
+
+
+def _market_payload(k: int) -> bytes:
+    return encode_market_event("SA1", (T0 + timedelta(minutes=5 * k)).isoformat(), 1.0, 1.0)
+
+
+def _at(epoch_s: int) -> bytes:
+    when = datetime.fromtimestamp(epoch_s, NEM_TZ).isoformat()
+    return encode_facility_event("A", when, 1.0, 1.0)
+
+
+def _restart(state: LiveState, client_id: str, position: datetime) -> None:
+    _send_status(state, state="online", client_id=client_id, position=position.isoformat())
+
+
+def test_restarts_clear_at_most_once_a_minute() -> None:
+    now = [LATE.timestamp() + 10]
+    state = LiveState({"A", "B"}, clock=lambda: now[0])
+    _send_row(state, LATE)
+    _restart(state, "forger-1", T0)
+    assert state.snapshot().restarts == 1
+    _send_row(state, LATE)
+    now[0] += 59
+    _restart(state, "forger-2", T0)  # another new id, 59 s later: ignored
+    snap = state.snapshot()
+    assert snap.restarts == 1 and snap.max_ts == int(LATE.timestamp())
+    now[0] += 1
+    _restart(state, "forger-3", T0)
+    assert state.snapshot().restarts == 2
+
+
+def test_a_publisher_seen_before_never_clears_even_after_another_one() -> None:
+    now = [LATE.timestamp()]
+    state = LiveState({"A", "B"}, clock=lambda: now[0])
+    _send_status(state, retained=True, state="online", client_id="real", position=T0.isoformat())
+    _send_row(state, LATE)
+    _send_status(state, state="online", client_id="other", position=LATE.isoformat())
+    now[0] += 3600
+    _restart(state, "real", T0)  # the real publisher's id, replayed by anyone: no clear
+    assert state.snapshot().restarts == 0
+
+
+def test_a_new_stream_far_ahead_restarts_and_its_data_is_accepted() -> None:
+    # Last year's replay on the page, then a live follower starts at today's intervals.
+    today = LATE + timedelta(days=400)
+    state = LiveState({"A", "B"}, clock=lambda: today.timestamp())
+    _send_row(state, LATE)
+    _restart(state, "live-follower", today)
+    snap = state.snapshot()
+    assert snap.restarts == 1 and snap.max_ts is None
+    _send_row(state, today)
+    snap = state.snapshot()
+    assert snap.max_ts == int(today.timestamp())
+    assert [p[0] for p in snap.facility_history["A"]] == [snap.max_ts]  # no year-long window
+
+
+def test_a_forged_restart_far_ahead_cannot_open_the_door_to_the_future() -> None:
+    now = LATE.timestamp()
+    state = LiveState({"A", "B"}, clock=lambda: now)
+    _send_row(state, LATE)
+    far = datetime(2199, 12, 31, 23, 55, tzinfo=NEM_TZ)
+    _restart(state, "forger", far)  # clears once (rate-limited), but moves no bound
+    payload = encode_facility_event("A", far.isoformat(), 1.0, 1.0)
+    assert handle_message(state, "b", "b/facility/A", payload) == "future"
+    _send_row(state, LATE + timedelta(minutes=5))  # the real stream goes on
+    assert state.snapshot().max_ts == int((LATE + timedelta(minutes=5)).timestamp())
+
+
+def test_an_event_older_than_the_window_is_stale_even_in_a_short_history() -> None:
+    state = LiveState({"A", "B"}, history_len=12)  # one hour
+    _send_row(state, LATE)
+    hour_ago = LATE - timedelta(hours=1)
+    inside = LATE - timedelta(minutes=55)
+    assert handle_message(state, "b", "b/facility/A", _at(int(hour_ago.timestamp()))) == "stale"
+    assert handle_message(state, "b", "b/facility/A", _at(int(inside.timestamp()))) == "stored"
+    assert handle_message(state, "b", "b/market/NSW1", _region_at("NSW1", hour_ago)) == "stale"
+    snap = state.snapshot()
+    assert [p[0] for p in snap.facility_history["A"]] == [
+        int(inside.timestamp()),
+        int(LATE.timestamp()),
+    ]
+    assert snap.stale == 2
+
+
+def _region_at(rid: str, when: datetime) -> bytes:
+    return encode_market_event(rid, when.isoformat(), 1.0, 1.0)

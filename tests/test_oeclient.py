@@ -369,3 +369,25 @@ def test_display_url_drops_credentials_and_query() -> None:
 
 def test_settings_repr_hides_the_key() -> None:
     assert KEY not in repr(ClientSettings(base_url="http://x", api_key=KEY))
+
+
+def test_an_answer_over_the_size_cap_stops_with_one_line_and_no_retry(scripted) -> None:
+    big = Reply(200, b'{"data": [' + b"0," * 600_000 + b"0]}")  # ~1.2 MB, a valid object
+    with (
+        scripted(big) as server,
+        make_client(base_url(server), max_response_bytes=1_000_000) as client,
+        pytest.raises(ApiError, match="over 1 MiB") as err,
+    ):
+        client.fetch_facility_data("NEM", ["BAYSW"], START, END)
+    assert len(server.seen) == 1  # the same question would get the same answer
+    assert KEY not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_answer_just_under_the_cap_is_read(scripted) -> None:
+    body = b'{"data": [' + b"0," * 400_000 + b"0]}"
+    with (
+        scripted(Reply(200, body)) as server,
+        make_client(base_url(server), max_response_bytes=len(body)) as client,
+    ):
+        payload = client.fetch_facility_data("NEM", ["BAYSW"], START, END)
+    assert payload is not None and len(payload["data"]) == 400_001

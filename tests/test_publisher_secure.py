@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import publisher
-from nemlive.errors import ConfigError
+from nemlive.errors import BrokerError, ConfigError
 from nemlive.mqttconfig import resolve_mqtt_settings
 from tests.conftest import Mosquitto, free_port
 from tests.support_mqtt import Collector, SmallCsv, run_publisher, write_small_csv
@@ -344,3 +344,37 @@ def test_tls_with_nothing_listening_starts_no_embedded_broker(tmp_path: Path) ->
     assert result.returncode == 1, result.stderr
     assert "embedded" not in result.stderr
     assert f"cannot reach the MQTT broker at 127.0.0.1:{port}" in _error_lines(result.stderr)[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["--host", "localhost"], {"MQTT_USERNAME": "nem", "MQTT_PASSWORD": "pw-Zq81"}),
+        (["--host", "127.0.0.1", "--username", "nem"], {}),
+    ],
+    ids=["login-env", "login-flag"],
+)
+def test_embedded_broker_never_stands_in_for_a_login(
+    tmp_path: Path, argv: list[str], env: dict[str, str]
+) -> None:
+    options = publisher.parse_options(
+        ["--csv", str(tmp_path / "c.csv"), "--port", str(free_port()), *argv], env
+    )
+    with pytest.raises(BrokerError, match="embedded broker cannot stand in") as err:
+        publisher._maybe_start_embedded(options)
+    assert "pw-Zq81" not in str(err.value)
+
+
+def test_a_login_with_nothing_listening_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    small = write_small_csv(tmp_path / "consolidate.csv", rows=2)
+    port = free_port()
+    result = run_publisher(
+        _args(small, port, "--connect-retries", "1"),
+        timeout=30,
+        MQTT_USERNAME="nem",
+        MQTT_PASSWORD="pw-Zq81xPLm",
+    )
+    assert result.returncode == 1, result.stderr
+    (line,) = _error_lines(result.stderr)
+    assert f"nothing listens on 127.0.0.1:{port}" in line and "cannot stand in" in line
+    assert "Traceback" not in result.stderr and "pw-Zq81xPLm" not in result.stderr

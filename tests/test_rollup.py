@@ -15,6 +15,7 @@ import pytest
 import context
 from nemlive import rollup
 from nemlive.columns import build_header
+from nemlive.nemtime import format_request_time
 
 # ------------------------------------------------------------------ synthetic API bodies
 
@@ -399,7 +400,7 @@ def test_chunk_codes(n: int, sizes: list[int]) -> None:
 
 
 def test_request_times_are_naive() -> None:
-    assert rollup.format_request_time(datetime(2025, 10, 1)) == "2025-10-01T00:00:00"
+    assert format_request_time(datetime(2025, 10, 1)) == "2025-10-01T00:00:00"
 
 
 # ------------------------------------------------------------------ lookup and facilities.csv
@@ -429,6 +430,16 @@ def test_lookup_only_filter_and_missing_codes() -> None:
 def test_lookup_rejects_a_body_without_data() -> None:
     with pytest.raises(ValueError, match="'data'"):
         rollup.build_lookup({"detail": "nope"}, "NEM")
+
+
+@pytest.mark.parametrize("code", ["A,B", "NEW\nLINE", 'Q"T', "x" * 41])
+def test_a_facility_code_the_csv_cannot_hold_is_refused_by_name(code: str) -> None:
+    odd = facility(code, [unit("ODD1", "wind")])
+    with pytest.raises(ValueError, match=r"cannot be a consolidate\.csv column") as err:
+        rollup.build_lookup(facilities_body(MULTI, odd), "NEM")
+    assert repr(code[:20])[1:-1] in str(err.value)
+    # Left out with --facilities, the rest of the NEM extracts as usual.
+    assert rollup.build_lookup(facilities_body(MULTI, odd), "NEM", only=["MULTI"]).facility_ids
 
 
 def test_facility_rows_follow_contract_5() -> None:

@@ -170,6 +170,29 @@ def test_make_run_without_a_cache_says_make_data(
     assert run.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "env", [{"MQTT_USERNAME": "nem", "MQTT_PASSWORD": "pw-Zq81xPLm"}, {"MQTT_TLS": "1"}]
+)
+def test_make_run_never_swaps_a_secured_broker_for_the_embedded_one(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=2)
+    port = free_port()
+    run = subprocess.run(
+        [PYTHON, "-m", "nemlive.run", "--csv", str(csv_path), "--broker-port", str(port)],
+        cwd=ROOT,
+        env=clean_subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1, run.stderr
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, run.stderr
+    assert "embedded broker cannot stand in" in lines[0] and "pw-Zq81xPLm" not in run.stderr
+    assert _bindable(port)  # nothing was started
+
+
 def test_a_stop_signal_inside_held_waits_for_its_end() -> None:
     # A Ctrl-C between starting a child and recording it would leave the child running.
     signals = _StopSignals()
