@@ -1,7 +1,7 @@
 """Memory soak of the running dashboard: RSS growth while it ingests 1,000 messages/s.
 
     .venv/bin/python bench/soak.py [--minutes 10] [--rate 1000] [--refresh fragment|autorefresh]
-                                   [--warmup SECONDS] [--no-browser]
+                                   [--warmup SECONDS] [--no-browser] [--hostile RATE]
 
 Starts mosquitto (ephemeral port), ``streamlit run dashboard.py`` with 500 invented facilities,
 and a headless Chromium page (Debian's /usr/bin/chromium) so that the live fragment keeps
@@ -10,6 +10,11 @@ moving forward). After a warm-up that fills the 24-hour window (288 intervals), 
 server's RSS and CPU every 10 s for ``--minutes``. Prints the RSS growth over the measured
 period (target <= 10%) and the server's CPU use (the figure that compares the two refresh
 modes: ``--refresh autorefresh`` needs ``pip install streamlit-autorefresh``).
+
+``--hostile RATE`` mixes in RATE messages/s of hostile traffic from another client (see
+tests/support_hostile.py: calendar ends, forged futures, invented ids, out-of-range values,
+garbage, 4 MB payloads, but no forged restarts, which would clear the window once a minute)
+and prints how many the page rejected.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from conftest import Mosquitto, clean_subprocess_env, free_port, wait_for_port  # noqa: E402
 from render import N_FACILITIES, write_lookup  # noqa: E402
+from support_hostile import hostile_messages  # noqa: E402
 
 from nemlive.events import REGIONS, encode_facility_event, encode_market_event  # noqa: E402
 from nemlive.nemtime import NEM_TZ  # noqa: E402
@@ -55,6 +61,8 @@ CHROMIUM_ARGS = [
 
 class Stream(threading.Thread):
     """Publishes ``rate`` messages/s (QoS 1) in 10 ms slices until stopped."""
+
+    client_id = "bench-soak-pub"
 
     def __init__(self, port: int, rate: int, plan: dict[str, tuple[str, float]]) -> None:
         super().__init__(daemon=True)
@@ -81,7 +89,7 @@ class Stream(threading.Thread):
 
     def run(self) -> None:
         client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-soak-pub"
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=self.client_id
         )
         client.max_inflight_messages_set(1000)
         client.connect("127.0.0.1", self.port)
@@ -101,6 +109,19 @@ class Stream(threading.Thread):
         client.loop_stop()
 
 
+class HostileStream(Stream):
+    """``rate`` messages/s of hostile traffic on the same topic, from another client."""
+
+    client_id = "bench-soak-hostile"
+
+    def events(self):  # type: ignore[no-untyped-def]
+        messages = hostile_messages(
+            TOPIC, list(self.plan), random.Random(9), statuses=False, oversize=True
+        )
+        while True:
+            yield next(messages)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -110,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         "--warmup", type=float, default=None, help="seconds (default: fill the window + 30 s)"
     )
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument(
+        "--hostile", type=int, default=0, help="hostile messages/s mixed in (default 0)"
+    )
     args = parser.parse_args(argv)
     warmup = args.warmup if args.warmup is not None else 288 * (N_FACILITIES + 5) / args.rate + 30
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         pw = browser = page = None
         stream = Stream(broker.port, args.rate, plan)
+        hostile = HostileStream(broker.port, args.hostile, plan) if args.hostile else None
         try:
             wait_for_port(port, timeout=30)
             proc = psutil.Process(server.pid)
@@ -153,8 +178,11 @@ def main(argv: list[str] | None = None) -> int:
                     "no browser: no page session, so the dashboard does not ingest (idle baseline)"
                 )
             stream.start()
+            if hostile is not None:
+                hostile.start()
             print(
-                f"refresh={args.refresh} rate={args.rate}/s warm-up {warmup:.0f} s, then {args.minutes:g} min"
+                f"refresh={args.refresh} rate={args.rate}/s hostile={args.hostile}/s "
+                f"warm-up {warmup:.0f} s, then {args.minutes:g} min"
             )
             time.sleep(warmup)
             base_rss = proc.memory_info().rss
@@ -175,15 +203,17 @@ def main(argv: list[str] | None = None) -> int:
             cpu = sum(proc.cpu_times()[:2]) - base_cpu
             end_rss = statistics.median(samples[-3:]) if samples else proc.memory_info().rss
             growth = (end_rss - base_rss) / base_rss * 100
-            received = ""
+            received = rejected = ""
             if page is not None:
-                received = (
-                    page.locator('[data-testid="stMetric"]', has_text="Received")
+                received, rejected = (
+                    page.locator('[data-testid="stMetric"]', has_text=label)
                     .locator('[data-testid="stMetricValue"]')
                     .inner_text()
+                    for label in ("Received", "Rejected")
                 )
             print(
-                f"published {stream.sent - base_sent:,} messages in {elapsed:.0f} s ({(stream.sent - base_sent) / elapsed:,.0f}/s); page shows received {received}"
+                f"published {stream.sent - base_sent:,} messages in {elapsed:.0f} s ({(stream.sent - base_sent) / elapsed:,.0f}/s); page shows received {received}, rejected {rejected}"
+                + (f"; {hostile.sent:,} hostile messages sent" if hostile else "")
             )
             print(
                 f"RSS: {base_rss / 2**20:.1f} MiB after warm-up -> {end_rss / 2**20:.1f} MiB at the end "
@@ -197,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if ok else 1
         finally:
             stream.stop_event.set()
+            if hostile is not None:
+                hostile.stop_event.set()
             if browser is not None:
                 browser.close()
             if pw is not None:
