@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 help:
 	@echo "make run     set up .venv and start broker + publisher + dashboard on the shipped week"
-	@echo "             (RUN_ARGS=\"--pace 2 --dashboard-port 8502\"; see python -m nemlive.run --help)"
+	@echo "             (RUN_ARGS=\"--pace 2 --dashboard-port 8502\"; see python -m nemlive.devtools.run --help)"
 	@echo "make test    set up .venv and run the whole test suite"
 	@echo "make data    rebuild consolidate.csv and data/facilities.csv (real API with"
 	@echo "             OPENELECTRICITY_API_KEY, else the simulated week from the OE simulator)"
@@ -25,7 +25,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 run: venv
-	$(PY) -m nemlive.run $(RUN_ARGS)
+	$(PY) -m nemlive.devtools.run $(RUN_ARGS)
 
 test: venv
 	$(PY) -m pytest
@@ -33,13 +33,14 @@ test: venv
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) tools/check_functions.py
 
 format: venv
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
 data: venv
-	$(PY) -m nemlive.makedata
+	$(PY) -m nemlive.devtools.makedata
 
 bench: venv
 	$(PY) bench/extract.py

@@ -1,7 +1,7 @@
 """NEM Live dashboard: a live map, figures, charts and tables from the MQTT stream.
 
 Run with ``streamlit run dashboard.py``. Configuration comes from the environment (see
-``nemlive/dashconfig.py``): ``MQTT_HOST``/``MQTT_PORT``/``MQTT_TOPIC``, ``NEMLIVE_FACILITIES``,
+``nemlive/dashboard/config.py``): ``MQTT_HOST``/``MQTT_PORT``/``MQTT_TOPIC``, ``NEMLIVE_FACILITIES``,
 ``NEMLIVE_REGIONS``.
 
 One MQTT client per server process (``st.cache_resource``) writes into one LiveState from
@@ -16,6 +16,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import ParamSpec
@@ -25,15 +26,15 @@ import streamlit as st
 
 import context
 from context import FUEL_GROUPS, FUEL_LABELS, Facility
-from nemlive import charts, mapview
-from nemlive.charts import escape_markdown
-from nemlive.dashconfig import DashboardConfig, resolve_dashboard_config
-from nemlive.errors import ConfigError
-from nemlive.events import REGIONS
-from nemlive.ingest import Hub
-from nemlive.livestate import LiveState, Snapshot
-from nemlive.mqttconfig import MqttSettings, resolve_mqtt_settings, retarget
-from nemlive.nemtime import format_nem_epoch
+from nemlive.common.errors import ConfigError
+from nemlive.common.events import REGIONS
+from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings, retarget
+from nemlive.common.nemtime import format_nem_epoch
+from nemlive.dashboard import charts, mapview
+from nemlive.dashboard.charts import escape_markdown
+from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config
+from nemlive.dashboard.ingest import Hub
+from nemlive.dashboard.livestate import LiveState, Snapshot
 
 # --- constants ----------------------------------------------------------------------------
 
@@ -89,6 +90,19 @@ REGION_CHIPS = {
 
 
 log = logging.getLogger("dashboard")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one viewer's page shows: the lookups, the filters (None = all) and map options."""
+
+    facilities: dict[str, Facility]
+    regions_fc: dict | None
+    regions: list[str] | None
+    groups: list[str] | None
+    options: mapview.MapOptions
+
+
 P = ParamSpec("P")
 
 
@@ -269,19 +283,17 @@ def render_figures(fig: charts.Figures) -> None:
 
 
 @guarded("map")
-def render_map(
-    snap: Snapshot,
-    facilities: dict[str, Facility],
-    regions_fc: dict | None,
-    regions: list[str] | None,
-    groups: list[str] | None,
-    options: mapview.MapOptions,
-) -> None:
+def render_map(snap: Snapshot, sel: Selection) -> None:
     """The deck of the selection, its legends, and a click that opens a facility's detail."""
+    options = sel.options
     rows = mapview.build_facility_rows(
-        snap.facility_latest, facilities, regions=regions, groups=groups, size_by=options.size_by
+        snap.facility_latest,
+        sel.facilities,
+        regions=sel.regions,
+        groups=sel.groups,
+        size_by=options.size_by,
     )
-    deck = mapview.build_deck(rows, regions_fc, options, regions)
+    deck = mapview.build_deck(rows, sel.regions_fc, options, sel.regions)
     picked = st.pydeck_chart(
         deck,
         height=560,
@@ -305,8 +317,9 @@ def render_map(
 
 
 @guarded("facility detail")
-def render_detail(snap: Snapshot, facilities: dict[str, Facility]) -> None:
+def render_detail(snap: Snapshot, sel: Selection) -> None:
     """Pick a facility (here or by clicking the map) to see its metadata and window."""
+    facilities = sel.facilities
     ids = sorted(
         (f for f in snap.facility_history if f in facilities), key=lambda f: facilities[f].name
     )
@@ -338,20 +351,21 @@ def render_detail(snap: Snapshot, facilities: dict[str, Facility]) -> None:
 
 
 @guarded("charts")
-def render_charts(
-    snap: Snapshot,
-    facilities: dict[str, Facility],
-    regions: list[str] | None,
-    groups: list[str] | None,
-    at_ts: int | None,
-) -> None:
+def render_charts(snap: Snapshot, sel: Selection, at_ts: int | None) -> None:
     """The four charts over the window for the selection, two by two, ending at ``at_ts``
     (the figures' latest complete interval) and without a partly received first interval."""
     start, end = charts.select_chart_window(snap.facility_history, at_ts, span=snap.history_len)
     gen, emis = charts.build_fuel_frames(
-        snap.facility_history, facilities, regions=regions, groups=groups, start=start, end=end
+        snap.facility_history,
+        sel.facilities,
+        regions=sel.regions,
+        groups=sel.groups,
+        start=start,
+        end=end,
     )
-    market = charts.build_market_frame(snap.region_history, regions=regions, start=start, end=end)
+    market = charts.build_market_frame(
+        snap.region_history, regions=sel.regions, start=start, end=end
+    )
     panels = [
         ("Generation by fuel group", gen, lambda: charts.build_generation_chart(gen)),
         ("Emissions", emis, lambda: charts.build_emissions_chart(emis)),
@@ -392,36 +406,24 @@ def render_event_table(table: pd.DataFrame, name: str) -> None:
 
 
 @guarded("tables")
-def render_tables(
-    snap: Snapshot,
-    facilities: dict[str, Facility],
-    regions: list[str] | None,
-    groups: list[str] | None,
-) -> None:
+def render_tables(snap: Snapshot, sel: Selection) -> None:
     """Recent facility and market events of the selection, in tabs."""
     fac_tab, mkt_tab = st.tabs(["Recent facility events", "Recent market events"])
     with fac_tab:
         render_event_table(
             charts.build_recent_facility_table(
-                snap.recent_facility, facilities, regions=regions, groups=groups
+                snap.recent_facility, sel.facilities, regions=sel.regions, groups=sel.groups
             ),
             "facility",
         )
     with mkt_tab:
         render_event_table(
-            charts.build_recent_market_table(snap.recent_market, regions=regions), "market"
+            charts.build_recent_market_table(snap.recent_market, regions=sel.regions), "market"
         )
 
 
 @guarded("live view")
-def render_live(
-    hub: Hub,
-    facilities: dict[str, Facility],
-    regions_fc: dict | None,
-    regions: list[str] | None,
-    groups: list[str] | None,
-    options: mapview.MapOptions,
-) -> None:
+def render_live(hub: Hub, sel: Selection) -> None:
     """Everything that changes with the stream: run as a fragment every refresh_s seconds."""
     snap = hub.state.snapshot()
     at_ts = charts.select_figure_time(
@@ -430,10 +432,10 @@ def render_live(
     fig = charts.compute_figures(
         snap.facility_history,
         snap.region_history,
-        facilities,
+        sel.facilities,
         at_ts,
-        regions=regions,
-        groups=groups,
+        regions=sel.regions,
+        groups=sel.groups,
     )
     if at_ts is None:
         st.info(
@@ -446,14 +448,14 @@ def render_live(
             f"{fig.facilities:,} facilities, {fig.regions} regions in the selection."
         )
     render_figures(fig)
-    render_map(snap, facilities, regions_fc, regions, groups, options)
+    render_map(snap, sel)
     with st.expander("Facility detail", expanded=st.session_state.get("live_detail") is not None):
-        render_detail(snap, facilities)
-    render_charts(snap, facilities, regions, groups, at_ts)
-    render_tables(snap, facilities, regions, groups)
+        render_detail(snap, sel)
+    render_charts(snap, sel, at_ts)
+    render_tables(snap, sel)
 
 
-def render_sidebar_controls() -> tuple[list[str] | None, list[str] | None, mapview.MapOptions]:
+def render_sidebar_controls(facilities: dict[str, Facility], regions_fc: dict | None) -> Selection:
     """Filters and map options; a filter with everything selected is returned as None."""
     st.subheader("Filters")
     regions = st.multiselect(
@@ -494,10 +496,12 @@ def render_sidebar_controls() -> tuple[list[str] | None, list[str] | None, mapvi
         size_by=size_by, labels=labels, markers=markers, polygons=polygons, basemap=basemap
     )
     # "All selected" is no filter, so facilities of groups outside the palette still show.
-    return (
-        None if set(regions) == set(REGIONS) else regions,
-        None if set(groups) == set(FUEL_GROUPS) else groups,
-        options,
+    return Selection(
+        facilities=facilities,
+        regions_fc=regions_fc,
+        regions=None if set(regions) == set(REGIONS) else regions,
+        groups=None if set(groups) == set(FUEL_GROUPS) else groups,
+        options=options,
     )
 
 
@@ -543,7 +547,7 @@ with st.sidebar:
     with st.expander("Broker", expanded=False):
         render_broker_form(HUB, CONFIG.mqtt, CONFIG.allow_broker_change)
     status(HUB)
-    SEL_REGIONS, SEL_GROUPS, MAP_OPTIONS = render_sidebar_controls()
+    SELECTION = render_sidebar_controls(FACILITIES, REGIONS_FC)
 
 st.title("NEM Live", anchor=False)
 st.caption(
@@ -552,4 +556,4 @@ st.caption(
 )
 for problem in PROBLEMS:
     st.warning(problem, icon="⚠️")
-live(HUB, FACILITIES, REGIONS_FC, SEL_REGIONS, SEL_GROUPS, MAP_OPTIONS)
+live(HUB, SELECTION)

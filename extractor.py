@@ -8,8 +8,8 @@ Needs ``OPENELECTRICITY_API_KEY`` (a free key: https://platform.openelectricity.
 (``python -m oesim``). Times are naive NEM time (UTC+10, no daylight saving), the window is
 ``start <= t < end``; by default the 7 days that end at the last NEM midnight.
 
-The work is done by pure functions in ``nemlive.rollup`` and ``nemlive.consolidate``; this
-file owns the flags, the environment, HTTP (``nemlive.oeclient``), the clock and the files.
+The steps are in ``nemlive.extract.pipeline`` (over the pure ``rollup`` and ``consolidate``);
+this file owns the flags, the environment, the HTTP client and the files.
 """
 
 from __future__ import annotations
@@ -19,27 +19,26 @@ import ipaddress
 import logging
 import os
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import context
-from nemlive import consolidate, rollup
-from nemlive.atomicfile import write_files_atomically
-from nemlive.columns import is_valid_code
-from nemlive.errors import ApiError, ConfigError, NemLiveError
-from nemlive.logsetup import configure_logging
-from nemlive.nemtime import format_request_time, last_nem_midnight, parse_naive
-from nemlive.oeclient import (
+from nemlive.common.atomicfile import write_files_atomically
+from nemlive.common.columns import is_valid_code
+from nemlive.common.errors import ConfigError, NemLiveError
+from nemlive.common.logsetup import configure_logging
+from nemlive.common.nemtime import last_nem_midnight, parse_naive
+from nemlive.extract import consolidate
+from nemlive.extract.oeclient import (
     DEFAULT_API_URL,
     KEY_SIGNUP_URL,
     ClientSettings,
     OEClient,
     display_url,
 )
+from nemlive.extract.pipeline import Clock, Extraction, RunResult, run_extraction
 
 log = logging.getLogger("extractor")
 
@@ -73,6 +72,17 @@ class ExtractorConfig:
     @property
     def meta_out(self) -> Path:
         return consolidate.meta_path_for(self.out)
+
+    @property
+    def extraction(self) -> Extraction:
+        return Extraction(
+            network=self.network,
+            start=self.start,
+            end=self.end,
+            facilities=self.facilities,
+            source=self.source,
+            api_url=self.api_url,
+        )
 
     def client_settings(self) -> ClientSettings:
         return ClientSettings(
@@ -152,6 +162,36 @@ def resolve_config(
 
     ``now``: aware current time, for the default window.
     """
+    key = resolve_key(env)
+    api_url = resolve_api_url(args.api_url or env.get("OPENELECTRICITY_API_URL"))
+    if args.network not in NETWORKS:
+        raise ConfigError(f"--network {args.network!r} is not supported: use NEM")
+    start, end = resolve_window(args.start, args.end, now)
+    if args.max_retries < 0:
+        raise ConfigError("--max-retries must be 0 or more")
+    if not args.timeout > 0:
+        raise ConfigError("--timeout must be more than 0 seconds")
+    if args.retry_backoff < 0:
+        raise ConfigError("--retry-backoff must be 0 or more seconds")
+    return ExtractorConfig(
+        api_url=api_url,
+        api_key=key,
+        source=detect_source(api_url),
+        network=args.network,
+        start=start,
+        end=end,
+        out=Path(args.out),
+        facilities_out=Path(args.facilities_out),
+        facilities=resolve_facilities(args.facilities),
+        max_retries=args.max_retries,
+        timeout=args.timeout,
+        retry_backoff=args.retry_backoff,
+        verbose=args.verbose,
+    )
+
+
+def resolve_key(env: Mapping[str, str]) -> str:
+    """The API key from the environment; ConfigError that says how to get one."""
     key = (env.get("OPENELECTRICITY_API_KEY") or "").strip()
     if not key:
         raise ConfigError(
@@ -163,8 +203,12 @@ def resolve_config(
         )
     if not key.isascii() or not key.isprintable():
         raise ConfigError("OPENELECTRICITY_API_KEY contains characters an HTTP header cannot carry")
+    return key
 
-    api_url = (args.api_url or env.get("OPENELECTRICITY_API_URL") or DEFAULT_API_URL).strip()
+
+def resolve_api_url(given: str | None) -> str:
+    """An http(s) base URL without a trailing slash; plain http only to this machine."""
+    api_url = (given or DEFAULT_API_URL).strip()
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
@@ -177,21 +221,22 @@ def resolve_config(
             "machine, which would send the API key in clear: use https:// (plain http is only "
             "for a simulator on this machine)"
         )
+    return api_url.rstrip("/")
 
-    if args.network not in NETWORKS:
-        raise ConfigError(f"--network {args.network!r} is not supported: use NEM")
 
+def resolve_window(
+    start_text: str | None, end_text: str | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """(start, end) in naive NEM time; by default the 7 days to the last NEM midnight."""
     try:
-        start = parse_naive(args.start) if args.start else None
-        end = parse_naive(args.end) if args.end else None
+        start = parse_naive(start_text) if start_text else None
+        end = parse_naive(end_text) if end_text else None
     except ValueError as exc:
         raise ConfigError(f"{exc}: pass e.g. --start 2025-10-01 --end 2025-10-08") from exc
-    if start is None and end is None:
-        end = last_nem_midnight(now)
     if start is None:
-        assert end is not None
+        end = end or last_nem_midnight(now)
         start = end - DEFAULT_SPAN
-    if end is None:
+    elif end is None:
         end = start + DEFAULT_SPAN
     if start >= end:
         raise ConfigError(
@@ -199,41 +244,23 @@ def resolve_config(
         )
     if start.minute % 5 or end.minute % 5 or start.second or end.second:
         raise ConfigError("--start and --end must be on the 5-minute grid (e.g. 10:05)")
+    return start, end
 
-    facilities = None
-    if args.facilities:
-        facilities = tuple(sorted({c.strip() for c in args.facilities.split(",") if c.strip()}))
-        if not facilities:
-            raise ConfigError("--facilities is empty: pass codes like BAYSW,ERARING")
-        bad = [c for c in facilities if not is_valid_code(c)]
-        if bad:
-            raise ConfigError(
-                f"--facilities: {bad[0][:60]!r} is not a facility code (letters, digits, "
-                "'_', '.' and '-' only): pass codes like BAYSW,ERARING"
-            )
 
-    if args.max_retries < 0:
-        raise ConfigError("--max-retries must be 0 or more")
-    if not args.timeout > 0:
-        raise ConfigError("--timeout must be more than 0 seconds")
-    if args.retry_backoff < 0:
-        raise ConfigError("--retry-backoff must be 0 or more seconds")
-
-    return ExtractorConfig(
-        api_url=api_url.rstrip("/"),
-        api_key=key,
-        source=detect_source(api_url),
-        network=args.network,
-        start=start,
-        end=end,
-        out=Path(args.out),
-        facilities_out=Path(args.facilities_out),
-        facilities=facilities,
-        max_retries=args.max_retries,
-        timeout=args.timeout,
-        retry_backoff=args.retry_backoff,
-        verbose=args.verbose,
-    )
+def resolve_facilities(text: str | None) -> tuple[str, ...] | None:
+    """``--facilities`` as sorted unique codes (None = every operational facility)."""
+    if not text:
+        return None
+    facilities = tuple(sorted({c.strip() for c in text.split(",") if c.strip()}))
+    if not facilities:
+        raise ConfigError("--facilities is empty: pass codes like BAYSW,ERARING")
+    bad = [c for c in facilities if not is_valid_code(c)]
+    if bad:
+        raise ConfigError(
+            f"--facilities: {bad[0][:60]!r} is not a facility code (letters, digits, "
+            "'_', '.' and '-' only): pass codes like BAYSW,ERARING"
+        )
+    return facilities
 
 
 def detect_source(api_url: str) -> str:
@@ -248,132 +275,17 @@ def detect_source(api_url: str) -> str:
         return "openelectricity"
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """What a run wrote, for the summary line and the benchmark."""
-
-    stats: consolidate.TableStats
-    csv_bytes: int
-    requests: dict[str, int]
-    http_seconds: float
-    transform_seconds: float
-
-
 def run(config: ExtractorConfig, client: OEClient) -> RunResult:
-    """Fetch, roll up, check and write. Raise NemLiveError; on any failure nothing is
-    written, so the previous consolidate.csv stays as it was."""
-    t0 = time.monotonic()
-    transform = 0.0
-    facilities_payload = client.fetch_facilities(config.network)
-    tt = time.monotonic()
-    try:
-        lookup = rollup.build_lookup(facilities_payload, config.network, config.facilities)
-    except ValueError as exc:
-        raise ApiError(f"unexpected /facilities response: {exc}") from exc
-    del facilities_payload
-    if config.facilities:
-        missing = rollup.missing_codes(lookup, config.facilities)
-        if missing:
-            raise ConfigError(
-                f"--facilities: {', '.join(missing[:10])} not operational {config.network} "
-                "facilities (codes are case-sensitive; see data/facilities.csv)"
-            )
-    if not lookup.facilities:
-        raise ApiError(f"the API lists no operational {config.network} facilities")
-    transform += time.monotonic() - tt
-
-    windows = rollup.chunk_window(config.start, config.end)
-    batches = rollup.chunk_codes(lookup.facility_ids)
-    total = len(windows) * len(batches)
-    n_fac = len(lookup.facilities)
-    log.info(
-        "%d operational %s facilities (%d units); %d facility-data requests for %s to %s",
-        n_fac,
-        config.network,
-        len(lookup.unit_facility),
-        total,
-        format_request_time(config.start),
-        format_request_time(config.end),
-    )
-    parser = rollup.SeriesParser()
-    facility_series: list[rollup.Series] = []
-    done = 0
-    for w_start, w_end in windows:
-        covered = 0
-        for batch in batches:
-            payload = client.fetch_facility_data(config.network, batch, w_start, w_end)
-            tt = time.monotonic()
-            if payload is not None:
-                facility_series += _parse(parser, payload, "unit_code", "facility data")
-            transform += time.monotonic() - tt
-            del payload
-            done += 1
-            covered += len(batch)
-            log.info(
-                "facility data: batch %d/%d, %d/%d facilities, window %s, %.1f s elapsed",
-                done,
-                total,
-                covered,
-                n_fac,
-                w_start.date().isoformat(),
-                time.monotonic() - t0,
-            )
-
-    market_series: list[rollup.Series] = []
-    for w_start, w_end in windows:
-        payload = client.fetch_market(config.network, w_start, w_end)
-        tt = time.monotonic()
-        if payload is None:
-            log.warning("market: no price/demand data from %s; those cells stay empty", w_start)
-        else:
-            market_series += _parse(parser, payload, "region", "market data")
-        transform += time.monotonic() - tt
-    log.info("market data: %d series, %.1f s elapsed", len(market_series), time.monotonic() - t0)
-
-    tt = time.monotonic()
-    table = rollup.build_wide_table(
-        lookup, facility_series, market_series, (config.start, config.end)
-    )
-    del facility_series, market_series
-    if table.unknown_units:
-        log.warning(
-            "left out %d units that /facilities does not list: %s",
-            len(table.unknown_units),
-            ", ".join(table.unknown_units[:10]),
-        )
-    if table.unknown_regions:
-        log.warning("left out market series for %s", ", ".join(table.unknown_regions))
-    consolidate.check_table(table)
-    stats = consolidate.summarise(table)
-    csv_bytes = consolidate.render_csv(table)
-    rows, skipped = rollup.build_facility_rows(lookup)
-    if skipped:
-        log.warning(
-            "%d facilities have no location and are left out of %s (their data stays in %s): %s",
-            len(skipped),
-            config.facilities_out,
-            config.out,
-            ", ".join(skipped[:10]),
-        )
-    facilities_bytes = consolidate.render_facilities_csv(context.FACILITIES_HEADER, rows)
-    requests = dict(sorted(client.stats.sent.items()))
-    meta = consolidate.build_meta(
-        table=table,
-        stats=stats,
-        csv_bytes=csv_bytes,
-        source=config.source,
-        api_url=display_url(config.api_url),
-        network=config.network,
-        written_at=datetime.now(UTC),
-        requests=requests,
-    )
-    transform += time.monotonic() - tt
+    """Run the extraction pipeline and write its three files atomically. Raise NemLiveError;
+    on any failure nothing is written, so the previous consolidate.csv stays as it was."""
+    clock = Clock()
+    outputs, result = run_extraction(client, config.extraction, clock)
     try:
         write_files_atomically(
             [
-                (config.facilities_out, facilities_bytes),
-                (config.out, csv_bytes),
-                (config.meta_out, consolidate.render_meta(meta)),
+                (config.facilities_out, outputs.facilities_bytes),
+                (config.out, outputs.csv_bytes),
+                (config.meta_out, outputs.meta_bytes),
             ]
         )
     except OSError as exc:
@@ -382,7 +294,7 @@ def run(config: ExtractorConfig, client: OEClient) -> RunResult:
             f"cannot write {exc.filename or config.out} ({exc.strerror or exc}): check the "
             "folder exists and is writable, or pass --out/--facilities-out"
         ) from exc
-
+    stats = outputs.stats
     log.info(
         "wrote %s: %d facilities, %d rows, %d missing intervals, %d empty cells, %.2f MB; "
         "%s: %d facilities; %d requests (%d retries) in %.1f s",
@@ -391,27 +303,14 @@ def run(config: ExtractorConfig, client: OEClient) -> RunResult:
         stats.rows,
         stats.missing_intervals,
         stats.empty_cells,
-        len(csv_bytes) / 1e6,
+        len(outputs.csv_bytes) / 1e6,
         config.facilities_out,
-        len(rows),
+        outputs.facility_rows,
         client.stats.total,
         client.stats.retries,
-        time.monotonic() - t0,
+        clock.elapsed,
     )
-    return RunResult(
-        stats=stats,
-        csv_bytes=len(csv_bytes),
-        requests=requests,
-        http_seconds=client.stats.http_seconds,
-        transform_seconds=transform,
-    )
-
-
-def _parse(parser: rollup.SeriesParser, payload: dict, key: str, what: str) -> list[rollup.Series]:
-    try:
-        return parser.parse(payload, key)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise ApiError(f"unexpected {what} response: {exc}") from exc
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:

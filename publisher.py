@@ -1,4 +1,4 @@
-"""Replay consolidate.csv to MQTT as a live stream (CONTRACTS §1 and §3).
+"""Replay consolidate.csv to MQTT as a live stream (docs/contracts.md §1 and §3).
 
     python publisher.py [--csv consolidate.csv] [--host localhost] [--port 1883]
                         [--topic nem/stream] [--delay 0.1] [--cooldown 60] [--cycles 0]
@@ -22,34 +22,31 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from nemlive.broker import EMBEDDED_HOST, EmbeddedBroker, check_embedded_can_serve, is_listening
-from nemlive.checkpoint import (
-    Checkpoint,
-    default_checkpoint_path,
-    read_checkpoint,
-    write_checkpoint,
-)
-from nemlive.errors import ConfigError, NemLiveError
-from nemlive.events import StatusEvent
-from nemlive.logsetup import configure_logging
-from nemlive.mqttconfig import (
+from nemlive.common.errors import ConfigError, NemLiveError
+from nemlive.common.logsetup import configure_logging
+from nemlive.common.mqttconfig import (
     MqttSettings,
     resolve_mqtt_settings,
 )
-from nemlive.mqttlink import OUTSTANDING_LIMIT, AckTracker, Connection
-from nemlive.replay import ReplayTable, RowEncoder, read_replay_table, shift_timestamp
+from nemlive.publish.broker import (
+    EMBEDDED_HOST,
+    EmbeddedBroker,
+    check_embedded_can_serve,
+    is_listening,
+)
+from nemlive.publish.checkpoint import default_checkpoint_path
+from nemlive.publish.mqttlink import AckTracker, Connection
+from nemlive.publish.replay import read_replay_table
+from nemlive.publish.replayer import Replayer, ReplayPlan, resolve_start
 
 log = logging.getLogger("publisher")
 
-STATUS_EVERY_S = 5.0
 PROGRESS_EVERY_S = 5.0  # default of --progress-every
-CHECKPOINT_EVERY_S = 1.0
 DRAIN_TIMEOUT_S = 10.0
 # Not mqttconfig.LOCAL_HOSTS: that includes ::1, where the embedded broker (bound to
 # 127.0.0.1 only) would not be reachable.
@@ -74,6 +71,17 @@ class PublisherOptions:
     connect_retries: int
     verbose: bool
     progress_every: float = PROGRESS_EVERY_S  # seconds between progress lines; 0 = off
+
+    @property
+    def plan(self) -> ReplayPlan:
+        return ReplayPlan(
+            delay=self.delay,
+            cooldown=self.cooldown,
+            cycles=self.cycles,
+            progress_every=self.progress_every,
+            checkpoint=self.checkpoint,
+            topic=self.mqtt.topic,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,223 +178,6 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> PublisherOptio
     )
 
 
-# --- the replay loop ----------------------------------------------------------------------
-
-
-@dataclass
-class Progress:
-    pass_number: int = 0
-    row: int = 0
-    sent: int = 0
-
-
-class Replayer:
-    """Drives one replay: passes, pacing, status, checkpoints, progress lines."""
-
-    def __init__(
-        self,
-        options: PublisherOptions,
-        table: ReplayTable,
-        connection: Connection,
-        tracker: AckTracker,
-        stop: threading.Event,
-    ) -> None:
-        self.options = options
-        self.table = table
-        self.conn = connection
-        self.tracker = tracker
-        self.stop = stop
-        self.encoder = RowEncoder(table, options.mqtt.topic)
-        self.progress = Progress()
-        # Monotonic times of the last checkpoint, status and progress line (see _tick).
-        self._last_ckpt = self._last_status = self._last_report = 0.0
-        self._sent_at_report = 0
-        self._written_seq = -2
-        self._checkpoint_failed = False
-
-    def status(self, state: str) -> StatusEvent:
-        p = self.progress
-        return StatusEvent(
-            state=state,  # type: ignore[arg-type]
-            client_id=self.conn.client_id,
-            pass_number=p.pass_number,
-            position=shift_timestamp(self.table, min(p.row, self.table.rows - 1), p.pass_number),
-            row=p.row,
-            rows=self.table.rows,
-            sent=p.sent,
-        )
-
-    def save_checkpoint(self) -> None:
-        """Write the checkpoint if more rows were acknowledged since the last write."""
-        seq = self.tracker.acked_through
-        if seq < 0 or seq == self._written_seq:
-            return
-        pass_number, row = divmod(seq, self.table.rows)
-        checkpoint = Checkpoint(
-            pass_number=pass_number,
-            row=row,
-            timestamp=shift_timestamp(self.table, row, pass_number),
-            first_timestamp=self.table.timestamps[0],
-            rows=self.table.rows,
-            topic=self.options.mqtt.topic,
-        )
-        try:
-            write_checkpoint(self.options.checkpoint, checkpoint)
-            self._written_seq = seq
-        except OSError as exc:
-            if not self._checkpoint_failed:
-                log.warning(
-                    "cannot write the checkpoint %s (%s): --resume will not work",
-                    self.options.checkpoint,
-                    exc,
-                )
-                self._checkpoint_failed = True
-
-    def run(self, start_pass: int, start_row: int) -> None:
-        """Publish from (start_pass, start_row) until the cycles are done or ``stop`` is set."""
-        opts, table, conn, tracker, stop = (
-            self.options,
-            self.table,
-            self.conn,
-            self.tracker,
-            self.stop,
-        )
-        delay = opts.delay
-        publish = conn.publish
-        limit = OUTSTANDING_LIMIT
-        self.progress = Progress(start_pass, start_row, 0)
-        pass_number, first_row = start_pass, start_row
-        self._last_ckpt = self._last_status = self._last_report = time.monotonic()
-        self._sent_at_report = 0
-        schedule_start = time.monotonic()
-        scheduled = 0  # messages sent since schedule_start
-        while not stop.is_set() and (opts.cycles == 0 or pass_number < opts.cycles):
-            self.progress.pass_number, self.progress.row = pass_number, first_row
-            conn.publish_status(self.status("online"))
-            pass_started = time.monotonic()
-            pass_sent = self.progress.sent
-            log.info(
-                "pass %d%s: rows %d-%d, %s to %s (shifted by %s)",
-                pass_number + 1,
-                f"/{opts.cycles}" if opts.cycles else "",
-                first_row + 1,
-                table.rows,
-                shift_timestamp(table, first_row, pass_number),
-                shift_timestamp(table, table.rows - 1, pass_number),
-                pass_number * table.span,
-            )
-            for row in range(first_row, table.rows):
-                if stop.is_set():
-                    break
-                self.progress.row = row
-                tracker.begin_row(pass_number * table.rows + row)
-                for topic, payload in self.encoder.build_row_messages(row, pass_number):
-                    if delay:
-                        # A monotonic schedule: sleeping `delay` after each send would drift.
-                        wait = schedule_start + scheduled * delay - time.monotonic()
-                        if wait > 0:
-                            if stop.wait(wait):
-                                break
-                        elif wait < -max(1.0, 10 * delay):
-                            schedule_start, scheduled = time.monotonic(), 0  # after a stall
-                        scheduled += 1
-                    if tracker.outstanding >= limit:
-                        tracker.wait_for_room(limit, stop)
-                        if stop.is_set():
-                            break
-                    publish(topic, payload)
-                    self.progress.sent += 1
-                    if delay:  # paced: rows can take long; at --delay 0 once per row
-                        self._tick()
-                else:
-                    tracker.end_row()
-                if stop.is_set():
-                    break
-                self._tick()
-            else:
-                elapsed = time.monotonic() - pass_started
-                sent = self.progress.sent - pass_sent
-                log.info(
-                    "pass %d done: %d messages in %.1fs (%.0f msg/s)",
-                    pass_number + 1,
-                    sent,
-                    elapsed,
-                    sent / elapsed if elapsed > 0 else 0.0,
-                )
-                pass_number += 1
-                first_row = 0
-                if opts.cycles and pass_number >= opts.cycles:
-                    break
-                self.progress.pass_number, self.progress.row = pass_number, 0
-                if opts.cooldown > 0:
-                    conn.publish_status(self.status("cooldown"))
-                    log.info("cooldown %gs before pass %d", opts.cooldown, pass_number + 1)
-                    stop.wait(opts.cooldown)
-                schedule_start, scheduled = time.monotonic(), 0
-                continue
-            break
-
-    def _tick(self) -> None:
-        """The periodic work: checkpoint every second, status every 5 s, a progress line."""
-        now = time.monotonic()
-        if now - self._last_ckpt >= CHECKPOINT_EVERY_S:
-            self.save_checkpoint()
-            self._last_ckpt = now
-        if now - self._last_status >= STATUS_EVERY_S:
-            self.conn.publish_status(self.status("online"))
-            self._last_status = now
-        every = self.options.progress_every
-        if every and now - self._last_report >= every:
-            p = self.progress
-            rate = (p.sent - self._sent_at_report) / (now - self._last_report)
-            log.info(
-                "pass %d row %d/%d (%s): %d messages sent, %.0f msg/s, %d unacknowledged",
-                p.pass_number + 1,
-                p.row + 1,
-                self.table.rows,
-                shift_timestamp(self.table, p.row, p.pass_number),
-                p.sent,
-                rate,
-                self.tracker.outstanding,
-            )
-            self._last_report, self._sent_at_report = now, p.sent
-
-
-def resolve_start(options: PublisherOptions, table: ReplayTable) -> tuple[int, int] | None:
-    """(pass, row) to start from: 0, 0 unless --resume finds a checkpoint; None = all done."""
-    if not options.resume:
-        return 0, 0
-    checkpoint = read_checkpoint(options.checkpoint)
-    if checkpoint is None:
-        log.info("no checkpoint at %s: starting from the beginning", options.checkpoint)
-        return 0, 0
-    if (
-        checkpoint.first_timestamp != table.timestamps[0]
-        or checkpoint.rows != table.rows
-        or checkpoint.topic != options.mqtt.topic
-        or not 0 <= checkpoint.row < table.rows
-        or shift_timestamp(table, checkpoint.row, checkpoint.pass_number) != checkpoint.timestamp
-    ):
-        raise ConfigError(
-            f"checkpoint {options.checkpoint} belongs to another CSV or topic: "
-            "delete it or run without --resume"
-        )
-    pass_number, row = checkpoint.pass_number, checkpoint.row + 1
-    if row >= table.rows:
-        pass_number, row = pass_number + 1, 0
-    if options.cycles and pass_number >= options.cycles:
-        return None
-    log.info(
-        "resuming after %s (pass %d, row %d): starting at pass %d, row %d",
-        checkpoint.timestamp,
-        checkpoint.pass_number + 1,
-        checkpoint.row + 1,
-        pass_number + 1,
-        row + 1,
-    )
-    return pass_number, row
-
-
 # --- entry point --------------------------------------------------------------------------
 
 
@@ -414,7 +205,9 @@ def run(options: PublisherOptions, stop: threading.Event) -> int:
         table.messages_per_pass(),
         table.span.total_seconds() / 86_400,
     )
-    start = resolve_start(options, table)
+    start = resolve_start(
+        options.resume, options.checkpoint, table, options.mqtt.topic, options.cycles
+    )
     if start is None:
         log.info(
             "checkpoint %s: all %d passes were published already",
@@ -428,7 +221,7 @@ def run(options: PublisherOptions, stop: threading.Event) -> int:
         conn = Connection(options.mqtt, tracker, options.verbose)
         if not conn.connect(options.connect_retries, stop):
             return 0  # stopped before the first connection: nothing was sent
-        replayer = Replayer(options, table, conn, tracker, stop)
+        replayer = Replayer(options.plan, table, conn, tracker, stop)
         try:
             replayer.run(*start)
         finally:

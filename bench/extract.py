@@ -36,13 +36,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import pandas as pd  # noqa: E402
-import requests  # noqa: E402
+import pandas as pd
+import requests
 
-import context  # noqa: E402
-from nemlive import consolidate, rollup  # noqa: E402
-from nemlive.oeclient import ClientSettings, OEClient  # noqa: E402
-from nemlive.rollup import DECIMALS  # noqa: E402
+from nemlive.common import lookups
+from nemlive.extract import (
+    consolidate,
+    rollup,
+)
+from nemlive.extract.oeclient import ClientSettings, OEClient
+from nemlive.extract.rollup import DECIMALS
 
 KEY = "bench-key-0123456789"
 START, END = datetime(2025, 10, 1), datetime(2025, 10, 8)
@@ -105,7 +108,7 @@ def transform(facilities: dict, data: list[dict], market: list[dict]) -> tuple[b
     consolidate.check_table(table)
     consolidate.summarise(table)
     rows, _ = rollup.build_facility_rows(lookup)
-    consolidate.render_facilities_csv(context.FACILITIES_HEADER, rows)
+    consolidate.render_facilities_csv(lookups.FACILITIES_HEADER, rows)
     return consolidate.render_csv(table), b""
 
 

@@ -28,13 +28,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from conftest import Mosquitto  # noqa: E402
+from conftest import Mosquitto
 
-from nemlive.events import REGIONS, encode_facility_event, encode_market_event  # noqa: E402
-from nemlive.ingest import Ingest  # noqa: E402
-from nemlive.livestate import LiveState  # noqa: E402
-from nemlive.mqttconfig import resolve_mqtt_settings  # noqa: E402
-from nemlive.nemtime import NEM_TZ  # noqa: E402
+from nemlive.common.events import REGIONS, encode_facility_event, encode_market_event
+from nemlive.common.mqttconfig import resolve_mqtt_settings
+from nemlive.common.nemtime import NEM_TZ
+from nemlive.dashboard.ingest import Ingest
+from nemlive.dashboard.livestate import LiveState
 
 BASE = "bench/ingest"
 N_FACILITIES = 500

@@ -26,13 +26,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import context  # noqa: E402
-from nemlive import charts, mapview  # noqa: E402
-from nemlive.events import REGIONS, encode_facility_event, encode_market_event  # noqa: E402
-from nemlive.ingest import Hub, handle_message  # noqa: E402
-from nemlive.livestate import LiveState  # noqa: E402
-from nemlive.mqttconfig import resolve_mqtt_settings  # noqa: E402
-from nemlive.nemtime import NEM_TZ  # noqa: E402
+from nemlive.common import lookups
+from nemlive.common.events import REGIONS, encode_facility_event, encode_market_event
+from nemlive.common.mqttconfig import resolve_mqtt_settings
+from nemlive.common.nemtime import NEM_TZ
+from nemlive.dashboard import (
+    charts,
+    mapview,
+)
+from nemlive.dashboard.ingest import Hub
+from nemlive.dashboard.livestate import LiveState
 
 N_FACILITIES = 500
 INTERVALS = 288
@@ -63,7 +66,7 @@ def write_lookup(path: Path, rng: random.Random) -> dict[str, tuple[str, float]]
     groups = list(GROUP_WEIGHTS)
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(context.FACILITIES_HEADER)
+        w.writerow(lookups.FACILITIES_HEADER)
         for i in range(N_FACILITIES):
             fid = f"BENCH{i:03d}"
             group = rng.choices(groups, weights=list(GROUP_WEIGHTS.values()))[0]
@@ -87,7 +90,7 @@ def write_lookup(path: Path, rng: random.Random) -> dict[str, tuple[str, float]]
 
 
 def fill_state(
-    facilities: dict[str, context.Facility], plan: dict[str, tuple[str, float]], rng: random.Random
+    facilities: dict[str, lookups.Facility], plan: dict[str, tuple[str, float]], rng: random.Random
 ) -> LiveState:
     state = LiveState(facilities.keys())
     t0 = datetime(2025, 10, 1, 0, 5, tzinfo=NEM_TZ)
@@ -98,16 +101,16 @@ def fill_state(
                 base * rng.uniform(0.5, 1.1) * (-0.5 if group == "battery" and k % 3 == 0 else 1), 3
             )
             t = round(max(mw, 0) * 0.08, 4) if group in ("coal", "gas", "distillate") else None
-            handle_message(state, "b", f"b/facility/{fid}", encode_facility_event(fid, ts, mw, t))
+            state.receive("b", f"b/facility/{fid}", encode_facility_event(fid, ts, mw, t))
         for r in REGIONS:
-            handle_message(
-                state,
+            state.receive(
                 "b",
                 f"b/market/{r}",
                 encode_market_event(
                     r, ts, round(rng.uniform(-50, 300), 2), round(rng.uniform(1000, 9000), 1)
                 ),
             )
+    state.snapshot(data=False)  # works through the inbox
     return state
 
 
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         fac_path = Path(tmp) / "facilities.csv"
         plan = write_lookup(fac_path, rng)
-        facilities = context.load_facilities(fac_path)
+        facilities = lookups.load_facilities(fac_path)
         real_regions = ROOT / "data" / "regions.geojson"
         if real_regions.exists():
             regions_path = real_regions
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             from support_dashboard import write_regions_geojson
 
             regions_path = write_regions_geojson(Path(tmp) / "regions.geojson")
-        regions_fc = mapview.simplify_regions(context.load_regions(regions_path))
+        regions_fc = mapview.simplify_regions(lookups.load_regions(regions_path))
         t = time.perf_counter()
         state = fill_state(facilities, plan, rng)
         snap = state.snapshot()

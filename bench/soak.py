@@ -38,13 +38,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from conftest import Mosquitto, clean_subprocess_env, free_port, wait_for_port  # noqa: E402
-from render import N_FACILITIES, write_lookup  # noqa: E402
-from support_hostile import hostile_messages  # noqa: E402
+from conftest import Mosquitto, clean_subprocess_env, free_port, wait_for_port
+from render import N_FACILITIES, write_lookup
+from support_hostile import hostile_messages
 
-from nemlive.events import REGIONS, encode_facility_event, encode_market_event  # noqa: E402
-from nemlive.nemtime import NEM_TZ  # noqa: E402
-from nemlive.run import dashboard_command  # noqa: E402
+from nemlive.common.events import REGIONS, encode_facility_event, encode_market_event
+from nemlive.common.nemtime import NEM_TZ
+from nemlive.devtools.run import dashboard_command
 
 TOPIC = "bench/soak"
 CHROMIUM = "/usr/bin/chromium"

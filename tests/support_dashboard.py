@@ -17,9 +17,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-import context
-from nemlive import charts
-from nemlive.events import (
+from nemlive.common import lookups
+from nemlive.common.events import (
     QOS,
     REGIONS,
     build_facility_topic,
@@ -27,7 +26,8 @@ from nemlive.events import (
     encode_facility_event,
     encode_market_event,
 )
-from nemlive.nemtime import NEM_TZ
+from nemlive.common.nemtime import NEM_TZ
+from nemlive.dashboard import charts
 
 # facility_id, name, region, lat, lon, fuel_groups, fuel_techs, capacity, base MW, t/MWh
 TEST_FACILITIES = [
@@ -86,7 +86,7 @@ FIRST_TS = datetime(2025, 10, 15, 10, 5, tzinfo=NEM_TZ)
 def write_facilities_csv(path: Path, rows: Iterable[tuple] = TEST_FACILITIES) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(context.FACILITIES_HEADER)
+        w.writerow(lookups.FACILITIES_HEADER)
         for fid, name, region, lat, lon, groups, techs, cap, *_ in rows:
             w.writerow([fid, name, region, lat, lon, groups, techs, cap])
     return path
@@ -123,7 +123,7 @@ def market_value(j: int, k: int) -> tuple[float, float]:
 
 
 def write_consolidate_csv(path: Path, intervals: int = 12) -> Path:
-    """A small consolidate.csv following CONTRACTS §2 for TEST_FACILITIES and the five regions."""
+    """A small consolidate.csv following docs/contracts.md §2 for TEST_FACILITIES and the five regions."""
     codes = sorted(f[0] for f in TEST_FACILITIES)
     info = {f[0]: (i, f[8], f[9]) for i, f in enumerate(TEST_FACILITIES)}
     header = ["timestamp"] + [f"power_{c}" for c in codes] + [f"emissions_{c}" for c in codes]
@@ -186,7 +186,7 @@ def expected_figures_from_csv(
 ) -> dict:
     """The headline figures at the CSV's last row, computed straight from the file.
 
-    Deliberately independent of nemlive.charts: generation = sum of positive power, emissions =
+    Deliberately independent of nemlive.dashboard.charts: generation = sum of positive power, emissions =
     sum, price = demand-weighted mean, renewable = bioenergy/hydro/wind/solar share.
     ``facilities``: rows shaped like TEST_FACILITIES (id, name, region, lat, lon, groups, ...).
     """

@@ -6,7 +6,7 @@
 * :class:`Browser`: Debian's Chromium through Playwright, recording the host of every request
   and aborting any that would leave the machine.
 * :func:`expected_figure_texts`: the page's headline figures computed from the CSV (through
-  ``support_dashboard.expected_figures_from_csv``, independent of ``nemlive.charts``' sums).
+  ``support_dashboard.expected_figures_from_csv``, independent of ``nemlive.dashboard.charts``' sums).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from conftest import PYTHON, ROOT, clean_subprocess_env, wait_for_port
 from support_dashboard import expected_figure_texts as dashboard_figure_texts
 from test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS
 
-from nemlive.nemtime import format_nem_epoch
-from nemlive.run import dashboard_command
+from nemlive.common.nemtime import format_nem_epoch
+from nemlive.devtools.run import dashboard_command
 from oesim.testing import DEMO_KEY, run_simulator  # test infrastructure only
 
 REGIONS_GEOJSON = ROOT / "data" / "regions.geojson"

@@ -142,7 +142,7 @@ class ScriptedServer:
 
 
 def oe_error(message: str) -> dict[str, Any]:
-    """The OE error envelope (oe-api.md §1.5)."""
+    """The OE error envelope (docs/oe-api.md §1)."""
     return {"version": "4.3.0", "response_status": "ERROR", "error": message, "success": False}
 
 

@@ -14,7 +14,7 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from nemlive.events import (
+from nemlive.common.events import (
     CO2_T_BOUNDS,
     DEMAND_MW_BOUNDS,
     POWER_MW_BOUNDS,

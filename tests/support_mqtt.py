@@ -18,8 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from nemlive.columns import build_column, build_header
-from nemlive.nemtime import NEM_TZ
+from nemlive.common.columns import build_column, build_header
+from nemlive.common.nemtime import NEM_TZ
 from tests.conftest import PYTHON, ROOT, clean_subprocess_env
 
 PUBLISHER = ROOT / "publisher.py"

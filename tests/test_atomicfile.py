@@ -1,4 +1,4 @@
-"""nemlive.atomicfile: replace files atomically, or not at all."""
+"""nemlive.common.atomicfile: replace files atomically, or not at all."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nemlive.atomicfile import write_files_atomically
+from nemlive.common.atomicfile import write_files_atomically
 
 
 def test_write_files_replaces_targets_and_leaves_no_temp_files(tmp_path: Path) -> None:

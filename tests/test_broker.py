@@ -1,4 +1,4 @@
-"""nemlive.broker: the port probe and the embedded amqtt broker (real sockets, real paho)."""
+"""nemlive.publish.broker: the port probe and the embedded amqtt broker (real sockets, real paho)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import psutil
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from nemlive.broker import EmbeddedBroker, build_amqtt_config, is_listening
-from nemlive.errors import BrokerError
+from nemlive.common.errors import BrokerError
+from nemlive.publish.broker import EmbeddedBroker, build_amqtt_config, is_listening
 from tests.conftest import Mosquitto, free_port
 from tests.support_mqtt import Collector
 

@@ -12,13 +12,13 @@ from support_dashboard import (
     write_consolidate_csv,
     write_facilities_csv,
 )
+from support_state import send
 
-import context
-from nemlive import charts
-from nemlive.events import REGIONS
-from nemlive.ingest import handle_message
-from nemlive.livestate import LiveState, Snapshot
-from nemlive.nemtime import epoch_to_nem_naive
+from nemlive.common import lookups
+from nemlive.common.events import REGIONS
+from nemlive.common.nemtime import epoch_to_nem_naive
+from nemlive.dashboard import charts
+from nemlive.dashboard.livestate import LiveState, Snapshot
 
 ALL = set(REGIONS)
 
@@ -42,12 +42,12 @@ def test_select_figure_time(max_ts, prev_ts, regions, quiet, expected) -> None: 
 def _fed_state(
     tmp_path: Path, intervals: int = 12, upto: int | None = None
 ) -> tuple[Snapshot, dict, Path]:
-    facilities = context.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
+    facilities = lookups.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
     csv_path = write_consolidate_csv(tmp_path / "c.csv", intervals=intervals)
     state = LiveState(facilities.keys())
     events = read_csv_events(csv_path)
     for suffix, payload in events[:upto]:
-        assert handle_message(state, "b", f"b/{suffix}", payload) == "stored"
+        assert send(state, f"b/{suffix}", payload) == "stored"
     return state.snapshot(), facilities, csv_path
 
 
@@ -247,10 +247,10 @@ def _rows_of_events(csv_path: Path) -> list[list[tuple[str, bytes]]]:
 
 
 def _feed(tmp_path: Path, events: list[tuple[str, bytes]]) -> tuple[Snapshot, dict]:
-    facilities = context.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
+    facilities = lookups.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
     state = LiveState(facilities.keys())
     for suffix, payload in events:
-        assert handle_message(state, "b", f"b/{suffix}", payload) == "stored"
+        assert send(state, f"b/{suffix}", payload) == "stored"
     return state.snapshot(), facilities
 
 

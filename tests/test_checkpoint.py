@@ -1,4 +1,4 @@
-"""nemlive.checkpoint: atomic write, read back, refuse foreign files."""
+"""nemlive.publish.checkpoint: atomic write, read back, refuse foreign files."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from nemlive.checkpoint import (
+from nemlive.common.errors import ConfigError
+from nemlive.publish.checkpoint import (
     Checkpoint,
     default_checkpoint_path,
     read_checkpoint,
     write_checkpoint,
 )
-from nemlive.errors import ConfigError
 
 CP = Checkpoint(
     pass_number=1,

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nemlive import consolidate
-from nemlive.columns import build_header
-from nemlive.rollup import WideTable
+from nemlive.common.columns import build_header
+from nemlive.common.errors import TableCheckError
+from nemlive.extract import consolidate
+from nemlive.extract.rollup import WideTable
 
 T0 = int(datetime(2025, 10, 1, 0, 5).timestamp())  # any 5-minute-aligned epoch works
 WINDOW = (datetime(2025, 10, 1), datetime(2025, 10, 1, 0, 20))
@@ -52,13 +53,13 @@ def test_a_good_table_passes() -> None:
     ],
 )
 def test_bad_timestamps_are_refused(times: list[int], message: str) -> None:
-    with pytest.raises(consolidate.TableCheckError, match=message):
+    with pytest.raises(TableCheckError, match=message):
         consolidate.check_table(table(times))
 
 
 def test_duplicate_columns_are_refused() -> None:
     header = ["timestamp", "power_A", "power_A", "price_NSW1", "demand_NSW1"]
-    with pytest.raises(consolidate.TableCheckError, match="duplicate columns"):
+    with pytest.raises(TableCheckError, match="duplicate columns"):
         consolidate.check_table(table(aligned(0), header=header))
 
 

@@ -22,13 +22,14 @@ from support_dashboard import (
     write_facilities_csv,
     write_regions_geojson,
 )
+from support_state import send
 
-import context
-from nemlive.errors import ConfigError
-from nemlive.events import StatusEvent, encode_status
-from nemlive.ingest import Hub, handle_message
-from nemlive.livestate import LiveState
-from nemlive.mqttconfig import resolve_mqtt_settings, retarget
+from nemlive.common.errors import ConfigError
+from nemlive.common.events import StatusEvent, encode_status
+from nemlive.common.lookups import load_facilities
+from nemlive.common.mqttconfig import resolve_mqtt_settings, retarget
+from nemlive.dashboard.ingest import Hub
+from nemlive.dashboard.livestate import LiveState
 
 APP = str(ROOT / "dashboard.py")
 HUB_KEY = "nemlive_hub"
@@ -62,11 +63,11 @@ def _deck(at: AppTest) -> dict:
 
 
 def _injected_hub(fac_path: Path, tmp_path: Path, intervals: int = 12) -> tuple[Hub, Path]:
-    facilities = context.load_facilities(fac_path)
+    facilities = load_facilities(fac_path)
     state = LiveState(facilities.keys())
     csv_path = write_consolidate_csv(tmp_path / "c.csv", intervals=intervals)
     for suffix, payload in read_csv_events(csv_path):
-        handle_message(state, "nem/stream", f"nem/stream/{suffix}", payload)
+        state.receive("nem/stream", f"nem/stream/{suffix}", payload)
     settings = resolve_mqtt_settings({}, host="127.0.0.1", port=free_port())
     return Hub(state, settings, autostart=False), csv_path
 
@@ -177,7 +178,7 @@ def test_a_restart_earlier_in_time_shows_in_the_status_only_once_it_happened(
     assert not any("No data in the window" in c.value for c in at.main.caption)
     # A new publisher replays from the first interval: the data windows are cleared.
     restart = StatusEvent(state="online", client_id="new", position="2025-10-15T10:05:00+10:00")
-    assert handle_message(hub.state, "nem/stream", "nem/stream/status", encode_status(restart)) == (
+    assert send(hub.state, "nem/stream/status", encode_status(restart), base="nem/stream") == (
         "stored"
     )
     at.run()

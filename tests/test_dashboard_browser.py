@@ -29,8 +29,8 @@ from support_dashboard import (
     write_regions_geojson,
 )
 
-from nemlive import mapview
-from nemlive.run import dashboard_command
+from nemlive.dashboard import mapview
+from nemlive.devtools.run import dashboard_command
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -34,12 +34,17 @@ from support_dashboard import (
     write_regions_geojson,
 )
 
-import context
-from nemlive import events
-from nemlive.events import REGIONS, StatusEvent, encode_status
-from nemlive.ingest import Hub
-from nemlive.livestate import DEFAULT_BATCH, DEFAULT_HISTORY_LEN, DEFAULT_MAX_UNKNOWN, LiveState
-from nemlive.mqttconfig import resolve_mqtt_settings
+from nemlive.common import events
+from nemlive.common.events import REGIONS, StatusEvent, encode_status
+from nemlive.common.lookups import load_facilities
+from nemlive.common.mqttconfig import resolve_mqtt_settings
+from nemlive.dashboard.ingest import Hub
+from nemlive.dashboard.livestate import (
+    DEFAULT_BATCH,
+    DEFAULT_HISTORY_LEN,
+    DEFAULT_MAX_UNKNOWN,
+    LiveState,
+)
 
 APP = str(ROOT / "dashboard.py")
 HUB_KEY = "nemlive_hub"
@@ -185,7 +190,7 @@ def lookups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
 
 def _page(lookups: tuple[Path, Path, Path], stream: list[Message]) -> tuple[AppTest, LiveState]:
     fac, _, csv_path = lookups
-    facilities = context.load_facilities(fac)
+    facilities = load_facilities(fac)
     state = LiveState(facilities.keys())
     for suffix, payload in read_csv_events(csv_path):  # a real stream underneath
         state.receive(BASE, f"{BASE}/{suffix}", payload)

@@ -1,4 +1,4 @@
-"""nemlive/events.py: topics and the encode -> decode round trip of the wire schema.
+"""nemlive/common/events.py: topics and the encode -> decode round trip of the wire schema.
 
 The table of good and bad payloads runs through the dashboard's ingest path in
 tests/test_ingest.py; the publisher's fast template is checked against the encoders in
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from nemlive import events
-from nemlive.events import InvalidEvent
+from nemlive.common import events
+from nemlive.common.events import InvalidEvent
 
 BASE = "nem/stream"
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import extractor
-from nemlive.columns import build_header
-from nemlive.errors import ConfigError
+from nemlive.common.columns import build_header
+from nemlive.common.errors import ConfigError
 from oesim.testing import run_simulator  # test infrastructure; production never imports it
 from tests.support_extractor import column, read_csv, run_extractor
 

@@ -2,7 +2,7 @@
 
 The stub (tests/support_extractor.RecordedOE) stands in for the OE API only; the extractor
 runs as a subprocess over real HTTP. The expected values are computed here, independently of
-nemlive.rollup, straight from the recorded JSON.
+nemlive.extract.rollup, straight from the recorded JSON.
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ from support_dashboard import (
     wait_until,
     write_consolidate_csv,
 )
+from support_state import send
 
-from nemlive.ingest import Hub, Ingest, handle_message
-from nemlive.livestate import LiveState
-from nemlive.mqttconfig import resolve_mqtt_settings
+from nemlive.common.mqttconfig import resolve_mqtt_settings
+from nemlive.dashboard.ingest import Hub, Ingest
+from nemlive.dashboard.livestate import LiveState
 from tests.conftest import free_port
 from tests.support_tls import TlsFiles, make_tls_files, start_tls_broker
 
@@ -114,7 +115,7 @@ def test_each_payload_is_stored_or_counted_by_reason(
     topic: str, payload: bytes, expected: str
 ) -> None:
     state = LiveState({"TCOAL1"})
-    outcome = handle_message(state, BASE, topic, payload)
+    outcome = send(state, topic, payload, base=BASE)
     assert outcome == expected
     snap = state.snapshot()
     assert snap.received == 1

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from nemlive import rollup
-from nemlive.nemtime import last_nem_midnight
-from nemlive.oeclient import DEFAULT_API_URL, ClientSettings, OEClient
+from nemlive.common.nemtime import last_nem_midnight
+from nemlive.extract import rollup
+from nemlive.extract.oeclient import DEFAULT_API_URL, ClientSettings, OEClient
 from tests.support_extractor import read_csv, run_extractor
 
 pytestmark = pytest.mark.live

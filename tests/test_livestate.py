@@ -6,8 +6,9 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
+from support_state import count_points, send, send_event
 
-from nemlive.events import (
+from nemlive.common.events import (
     FacilityEvent,
     MarketEvent,
     StatusEvent,
@@ -15,9 +16,8 @@ from nemlive.events import (
     encode_market_event,
     encode_status,
 )
-from nemlive.ingest import handle_message
-from nemlive.livestate import LiveState, count_points
-from nemlive.nemtime import NEM_TZ
+from nemlive.common.nemtime import NEM_TZ
+from nemlive.dashboard.livestate import LiveState
 
 T0 = datetime(2025, 10, 15, 10, 5, tzinfo=NEM_TZ)
 
@@ -40,10 +40,10 @@ def epoch(k: int) -> int:
 
 def test_duplicate_id_and_timestamp_is_counted_and_ignored() -> None:
     state = LiveState({"A"})
-    assert state.apply_facility(fac("A", 0, 100.0)) == "stored"
-    assert state.apply_facility(fac("A", 0, 999.0)) == "duplicate"
-    assert state.apply_market(mkt("VIC1", 0)) == "stored"
-    assert state.apply_market(mkt("VIC1", 0, 1.0)) == "duplicate"
+    assert send_event(state, fac("A", 0, 100.0)) == "stored"
+    assert send_event(state, fac("A", 0, 999.0)) == "duplicate"
+    assert send_event(state, mkt("VIC1", 0)) == "stored"
+    assert send_event(state, mkt("VIC1", 0, 1.0)) == "duplicate"
     snap = state.snapshot()
     assert snap.duplicates == 2
     assert snap.accepted == 2
@@ -53,17 +53,17 @@ def test_duplicate_id_and_timestamp_is_counted_and_ignored() -> None:
 
 def test_same_timestamp_with_another_offset_is_the_same_event() -> None:
     state = LiveState({"A"})
-    state.apply_facility(fac("A", 0))
+    send_event(state, fac("A", 0))
     utc = FacilityEvent(
         facility_id="A", timestamp=(T0).astimezone(NEM_TZ.utc), power_mw=1.0, co2_tonnes=None
     )
-    assert state.apply_facility(utc) == "duplicate"
+    assert send_event(state, utc) == "duplicate"
 
 
 def test_out_of_order_events_are_kept_sorted_and_latest_is_newest() -> None:
     state = LiveState({"A"})
     for k in (3, 1, 4, 0, 2):
-        state.apply_facility(fac("A", k, mw=float(k)))
+        send_event(state, fac("A", k, mw=float(k)))
     snap = state.snapshot()
     assert [p[0] for p in snap.facility_history["A"]] == [epoch(k) for k in range(5)]
     assert snap.facility_latest["A"] == (epoch(4), 4.0, 10.0)
@@ -74,17 +74,17 @@ def test_out_of_order_events_are_kept_sorted_and_latest_is_newest() -> None:
 def test_history_is_bounded_and_older_events_are_stale() -> None:
     state = LiveState({"A"}, history_len=5)
     for k in range(20):
-        state.apply_facility(fac("A", k))
+        send_event(state, fac("A", k))
     snap = state.snapshot()
     assert [p[0] for p in snap.facility_history["A"]] == [epoch(k) for k in range(15, 20)]
-    assert state.apply_facility(fac("A", 3)) == "stale"
-    assert state.apply_facility(fac("A", 17)) == "duplicate"
+    assert send_event(state, fac("A", 3)) == "stale"
+    assert send_event(state, fac("A", 17)) == "duplicate"
     assert state.snapshot().stale == 1
     # Inside the kept span, a late event is still stored, in its place.
     gappy = LiveState({"A"}, history_len=5)
     for k in (10, 11, 13, 14):
-        gappy.apply_facility(fac("A", k))
-    assert gappy.apply_facility(fac("A", 12, mw=12.0)) == "stored"
+        send_event(gappy, fac("A", k))
+    assert send_event(gappy, fac("A", 12, mw=12.0)) == "stored"
     points = gappy.snapshot().facility_history["A"]
     assert [p[0] for p in points] == [epoch(k) for k in range(10, 15)]
     assert points[2] == (epoch(12), 12.0, 10.0)
@@ -93,11 +93,11 @@ def test_history_is_bounded_and_older_events_are_stale() -> None:
 def test_recent_tables_and_unknown_ids_are_bounded() -> None:
     state = LiveState({"A"}, recent_len=10, max_unknown=3)
     for k in range(50):
-        state.apply_facility(fac("A", k))
-        state.apply_market(mkt("NSW1", k))
+        send_event(state, fac("A", k))
+        send_event(state, mkt("NSW1", k))
     for i in range(8):
-        assert state.apply_facility(fac(f"U{i}", 0)) == "unknown"
-    state.apply_facility(fac("U0", 1))
+        assert send_event(state, fac(f"U{i}", 0)) == "unknown"
+    send_event(state, fac("U0", 1))
     snap = state.snapshot()
     assert len(snap.recent_facility) == 10 and len(snap.recent_market) == 10
     assert snap.recent_facility[-1][1] == "A"  # newest last; unknown ids are not listed
@@ -110,8 +110,8 @@ def test_unknown_ids_cost_a_counter_not_a_history() -> None:
     state = LiveState({"A"}, max_unknown=100)
     for k in range(20):
         for i in range(500):
-            assert state.apply_facility(fac(f"X{i}", k)) == "unknown"
-    state.apply_facility(fac("A", 0))
+            assert send_event(state, fac(f"X{i}", k)) == "unknown"
+    send_event(state, fac("A", 0))
     snap = state.snapshot()
     assert set(snap.facility_latest) == set(snap.facility_history) == {"A"}
     assert len(snap.unknown_ids) == 100 and snap.unknown_overflow
@@ -123,7 +123,7 @@ def test_unknown_ids_cost_a_counter_not_a_history() -> None:
 def test_the_history_keeps_24_hours_by_default() -> None:
     state = LiveState({"A"})
     for k in range(300):
-        state.apply_facility(fac("A", k))
+        send_event(state, fac("A", k))
     points = state.snapshot().facility_history["A"]
     assert len(points) == 288 == 24 * 12
     assert points[0][0] == epoch(300 - 288)
@@ -131,8 +131,12 @@ def test_the_history_keeps_24_hours_by_default() -> None:
 
 def test_rejects_counted_by_reason_with_the_last_reason() -> None:
     state = LiveState(set())
+    bad = {
+        "bad_json": b"{not json",
+        "out_of_range": encode_facility_event("A", T0.isoformat(), 1e9, 1.0),
+    }
     for reason in ("bad_json", "out_of_range", "bad_json"):
-        state.record_reject(reason)
+        assert send(state, "b/facility/A", bad[reason]) == reason
     snap = state.snapshot()
     assert snap.rejected == 3
     assert snap.rejects_by_reason == {"bad_json": 2, "out_of_range": 1}
@@ -141,10 +145,10 @@ def test_rejects_counted_by_reason_with_the_last_reason() -> None:
 
 def test_market_regions_at_the_newest_timestamp_are_tracked() -> None:
     state = LiveState({"A"})
-    state.apply_market(mkt("NSW1", 0))
-    state.apply_market(mkt("VIC1", 0))
+    send_event(state, mkt("NSW1", 0))
+    send_event(state, mkt("VIC1", 0))
     assert state.snapshot().market_regions_at_max == {"NSW1", "VIC1"}
-    state.apply_facility(fac("A", 1))
+    send_event(state, fac("A", 1))
     snap = state.snapshot()
     assert snap.market_regions_at_max == frozenset()
     assert (snap.max_ts, snap.prev_ts) == (epoch(1), epoch(0))
@@ -153,10 +157,10 @@ def test_market_regions_at_the_newest_timestamp_are_tracked() -> None:
 def test_publisher_status_and_rate() -> None:
     now = [T0.timestamp()]
     state = LiveState(set(), clock=lambda: now[0])
-    state.apply_status(StatusEvent(state="online", pass_number=2, row=5, rows=10))
+    send_event(state, StatusEvent(state="online", pass_number=2, row=5, rows=10))
     for i in range(100):
         now[0] = T0.timestamp() + i * 0.05  # 20 messages/s for 5 s
-        state.apply_facility(fac("A", i))
+        send_event(state, fac("A", i))
     snap = state.snapshot()
     assert snap.publisher_status is not None and snap.publisher_status["state"] == "online"
     assert snap.rate_per_s == pytest.approx(20.0, rel=0.15)
@@ -167,7 +171,7 @@ def test_publisher_status_and_rate() -> None:
 
 def test_snapshot_is_a_plain_copy() -> None:
     state = LiveState({"A"})
-    state.apply_facility(fac("A", 0))
+    send_event(state, fac("A", 0))
     snap = state.snapshot()
     snap.facility_history["A"].clear()
     snap.facility_latest.clear()
@@ -186,8 +190,8 @@ def test_snapshots_while_another_thread_writes_are_consistent() -> None:
         try:
             for k in range(300):
                 for fid in ids:
-                    state.apply_facility(fac(fid, k, mw=float(k)))
-                state.apply_market(mkt("NSW1", k))
+                    send_event(state, fac(fid, k, mw=float(k)))
+                send_event(state, mkt("NSW1", k))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -208,14 +212,14 @@ def test_snapshots_while_another_thread_writes_are_consistent() -> None:
     assert not errors
     final = state.snapshot()
     assert final.received == 300 * 21 and final.accepted == 300 * 21
-    assert count_points(final.facility_history) == 20 * 50
+    assert count_points(final) == 21 * 50  # 20 facilities and NSW1
     assert snapshots > 1
 
 
 def test_a_counters_only_snapshot_copies_no_data() -> None:
     state = LiveState({"A"})
-    state.apply_facility(fac("A", 0))
-    state.apply_market(mkt("SA1", 0))
+    send_event(state, fac("A", 0))
+    send_event(state, mkt("SA1", 0))
     light = state.snapshot(data=False)
     assert light.received == 2 and light.max_ts == epoch(0)
     assert not light.facility_latest and not light.facility_history and not light.recent_facility
@@ -230,15 +234,15 @@ def _send_row(state: LiveState, when: datetime, facilities: tuple[str, ...] = ("
     ts = when.isoformat()
     for fid in facilities:
         payload = encode_facility_event(fid, ts, 100.0, 10.0)
-        assert handle_message(state, "b", f"b/facility/{fid}", payload) == "stored"
+        assert send(state, f"b/facility/{fid}", payload) == "stored"
     for rid in ("NSW1", "VIC1"):
         payload = encode_market_event(rid, ts, 50.0, 1000.0)
-        assert handle_message(state, "b", f"b/market/{rid}", payload) == "stored"
+        assert send(state, f"b/market/{rid}", payload) == "stored"
 
 
 def _send_status(live: LiveState, retained: bool = False, **fields: object) -> None:
     payload = encode_status(StatusEvent(**fields))  # type: ignore[arg-type]
-    assert handle_message(live, "b", "b/status", payload, retained) == "stored"
+    assert send(live, "b/status", payload, retained) == "stored"
 
 
 def _state_at_18_50() -> LiveState:
@@ -247,8 +251,8 @@ def _state_at_18_50() -> LiveState:
     for k in range(3, -1, -1):  # oldest first
         _send_row(state, LATE - timedelta(minutes=5 * k))
     payload = encode_facility_event("A", LATE.isoformat(), 1.0, 1.0)
-    assert handle_message(state, "b", "b/facility/A", payload) == "duplicate"
-    handle_message(state, "b", "b/facility/A", b"{not json")
+    assert send(state, "b/facility/A", payload) == "duplicate"
+    send(state, "b/facility/A", b"{not json")
     _send_status(state, state="offline", client_id="old-run")
     return state
 
@@ -441,7 +445,7 @@ def test_a_message_that_breaks_the_store_is_counted_and_the_rest_are_kept(
     state = LiveState({"A", "B"}, batch=100)
     real_put = state._put_facility
 
-    def put(event: FacilityEvent, now: float, retained: bool = False) -> str:
+    def put(event: FacilityEvent, now: float, retained: bool) -> str:
         if event.facility_id == "B":
             raise RuntimeError("boom")
         return real_put(event, now, retained)
@@ -477,13 +481,13 @@ WEEK = 7 * 24 * 3600
 def test_a_live_event_a_week_ahead_of_the_data_is_rejected_as_future() -> None:
     clock = [T0.timestamp() - 30 * 24 * 3600]  # the data is a replay ahead of the wall clock
     state = LiveState({"A"}, clock=lambda: clock[0])
-    assert state.take("b", "b/facility/A", _payload(fac("A", 0))) == "future"  # vs the clock
-    assert state.take("b", "b/facility/A", _payload(fac("A", 0)), retained=True) == "stored"
+    assert send(state, "b/facility/A", _payload(fac("A", 0))) == "future"  # vs the clock
+    assert send(state, "b/facility/A", _payload(fac("A", 0)), retained=True) == "stored"
     week_ahead = fac("A", WEEK // 300)  # exactly 7 days after the newest: still a stream
-    assert state.take("b", "b/facility/A", _payload(week_ahead)) == "stored"
+    assert send(state, "b/facility/A", _payload(week_ahead)) == "stored"
     forged = fac("A", 2 * WEEK // 300 + 1)  # 7 days and one interval after that
-    assert state.take("b", "b/facility/A", _payload(forged)) == "future"
-    assert state.take("b", "b/market/SA1", _market_payload(2 * WEEK // 300 + 1)) == "future"
+    assert send(state, "b/facility/A", _payload(forged)) == "future"
+    assert send(state, "b/market/SA1", _market_payload(2 * WEEK // 300 + 1)) == "future"
     snap = state.snapshot()
     assert snap.max_ts == epoch(WEEK // 300)
     assert snap.rejects_by_reason == {"future": 3}
@@ -492,19 +496,19 @@ def test_a_live_event_a_week_ahead_of_the_data_is_rejected_as_future() -> None:
 def test_the_wall_clock_bounds_a_live_event_when_the_data_is_older() -> None:
     now = T0.timestamp() + 400 * 24 * 3600  # the data is last year's
     state = LiveState({"A"}, clock=lambda: now)
-    state.apply_facility(fac("A", 0))
+    send_event(state, fac("A", 0))
     # A live stream of today is far ahead of last year's data, but not of the wall clock.
     today = int(now) // 300 * 300
-    assert state.take("b", "b/facility/A", _at(today)) == "stored"
-    assert state.take("b", "b/facility/A", _at(today + WEEK + 300)) == "future"
+    assert send(state, "b/facility/A", _at(today)) == "stored"
+    assert send(state, "b/facility/A", _at(today + WEEK + 300)) == "future"
 
 
 def test_retained_events_are_exempt_from_the_future_rule() -> None:
     # A fresh page joining a replay that has looped far ahead of the wall clock.
     state = LiveState({"A"}, clock=lambda: T0.timestamp())
     far = int(T0.timestamp()) + 3 * 365 * 24 * 3600
-    assert state.take("b", "b/facility/A", _at(far), retained=True) == "stored"
-    assert state.take("b", "b/facility/A", _at(far + 300)) == "stored"
+    assert send(state, "b/facility/A", _at(far), retained=True) == "stored"
+    assert send(state, "b/facility/A", _at(far + 300)) == "stored"
 
 
 def _payload(event: FacilityEvent) -> bytes:
@@ -574,7 +578,7 @@ def test_a_forged_restart_far_ahead_cannot_open_the_door_to_the_future() -> None
     far = datetime(2199, 12, 31, 23, 55, tzinfo=NEM_TZ)
     _restart(state, "forger", far)  # clears once (rate-limited), but moves no bound
     payload = encode_facility_event("A", far.isoformat(), 1.0, 1.0)
-    assert handle_message(state, "b", "b/facility/A", payload) == "future"
+    assert send(state, "b/facility/A", payload) == "future"
     _send_row(state, LATE + timedelta(minutes=5))  # the real stream goes on
     assert state.snapshot().max_ts == int((LATE + timedelta(minutes=5)).timestamp())
 
@@ -584,9 +588,9 @@ def test_an_event_older_than_the_window_is_stale_even_in_a_short_history() -> No
     _send_row(state, LATE)
     hour_ago = LATE - timedelta(hours=1)
     inside = LATE - timedelta(minutes=55)
-    assert handle_message(state, "b", "b/facility/A", _at(int(hour_ago.timestamp()))) == "stale"
-    assert handle_message(state, "b", "b/facility/A", _at(int(inside.timestamp()))) == "stored"
-    assert handle_message(state, "b", "b/market/NSW1", _region_at("NSW1", hour_ago)) == "stale"
+    assert send(state, "b/facility/A", _at(int(hour_ago.timestamp()))) == "stale"
+    assert send(state, "b/facility/A", _at(int(inside.timestamp()))) == "stored"
+    assert send(state, "b/market/NSW1", _region_at("NSW1", hour_ago)) == "stale"
     snap = state.snapshot()
     assert [p[0] for p in snap.facility_history["A"]] == [
         int(inside.timestamp()),

@@ -12,14 +12,14 @@ import pytest
 from PIL import Image
 from support_dashboard import write_facilities_csv, write_regions_geojson
 
-import context
-from context import FUEL_GROUPS
-from nemlive import icons, mapview
+from nemlive.common import lookups
+from nemlive.common.lookups import FUEL_GROUPS
+from nemlive.dashboard import icons, mapview
 
 
 @pytest.fixture
-def facilities(tmp_path: Path) -> dict[str, context.Facility]:
-    return context.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
+def facilities(tmp_path: Path) -> dict[str, lookups.Facility]:
+    return lookups.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
 
 
 LATEST = {
@@ -83,7 +83,7 @@ def test_deck_json_has_layers_rows_no_basemap_and_a_constant_view(
     facilities, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     regions = mapview.simplify_regions(
-        context.load_regions(write_regions_geojson(tmp_path / "r.geojson"))
+        lookups.load_regions(write_regions_geojson(tmp_path / "r.geojson"))
     )
     rows = mapview.build_facility_rows(LATEST, facilities)
     spec = json.loads(mapview.build_deck(rows, regions, mapview.MapOptions(labels=True)).to_json())
@@ -188,5 +188,5 @@ def test_icon_atlas_is_a_small_png_with_one_cell_per_group() -> None:
     for i, group in enumerate(FUEL_GROUPS):
         # Just inside the white rim, the disc has the group's colour.
         px = rgba.getpixel((i * icons.ICON_PX + icons.ICON_PX // 2, 7))
-        want = context.hex_to_rgb(context.FUEL_COLOURS[group])
+        want = lookups.hex_to_rgb(lookups.FUEL_COLOURS[group])
         assert all(abs(a - b) <= 24 for a, b in zip(px[:3], want, strict=True)), group

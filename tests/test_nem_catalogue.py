@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from context import FUEL_GROUPS, fuel_group
-from nemlive.events import FacilityEvent
+from nemlive.common.events import FacilityEvent
+from nemlive.common.lookups import FUEL_GROUPS, fuel_group
 from oesim.nem import NemDataset
 from oesim.nem_catalogue import FACILITIES, Facility
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from nemlive.nemtime import NEM_TZ
+from nemlive.common.nemtime import NEM_TZ
 from oesim.nem import NemDataset
 from oesim.nem_catalogue import FACILITIES
 from oesim.nem_series import (

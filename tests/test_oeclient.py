@@ -10,8 +10,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from nemlive.errors import ApiError
-from nemlive.oeclient import (
+from nemlive.common.errors import ApiError
+from nemlive.extract.oeclient import (
     ClientSettings,
     OEClient,
     display_url,

@@ -365,7 +365,7 @@ def test_facilities_catalogue_and_envelope(sim: SimulatorHandle) -> None:
         assert None not in f.values()
         assert all(None not in u.values() for u in f["units"])
     assert {f["network_region"] for f in data} == {"NSW1", "QLD1", "SA1", "TAS1", "VIC1", "WEM"}
-    # the awkward cases of oe-api.md §11.8
+    # the awkward cases of docs/oe-api.md §3
     assert any("dispatch_type" not in u for u in units.values())
     assert any("capacity_registered" not in u for u in units.values())
     wind = [u for u in units.values() if u["fueltech_id"] == "wind"]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from context import fuel_group
+from nemlive.common.lookups import fuel_group
 from oesim.scaled import ScaledDataset
 from oesim.server import DEMO_KEY
 from oesim.testing import SimulatorHandle, run_simulator
@@ -35,7 +35,7 @@ def load(shared_oe: Path, name: str) -> dict[str, Any]:
 
 def assert_same_structure(real: Any, ours: Any, where: str = "$") -> None:
     """Same keys at every level (keys whose real value is null are old-capture leftovers,
-    oe-api.md §2); each of our list items against the real one, points as [str, number|null]."""
+    docs/oe-api.md §2); each of our list items against the real one, points as [str, number|null]."""
     if isinstance(real, dict):
         assert isinstance(ours, dict), where
         real_keys = {k for k, v in real.items() if v is not None}

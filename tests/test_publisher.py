@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import publisher
-from nemlive.checkpoint import read_checkpoint
-from nemlive.events import decode_event
+from nemlive.common.events import decode_event
+from nemlive.publish.checkpoint import read_checkpoint
 from tests.conftest import Mosquitto, free_port, wait_for_port
 from tests.support_mqtt import (
     Collector,

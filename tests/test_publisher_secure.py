@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import publisher
-from nemlive.errors import BrokerError, ConfigError
-from nemlive.mqttconfig import resolve_mqtt_settings
+from nemlive.common.errors import BrokerError, ConfigError
+from nemlive.common.mqttconfig import resolve_mqtt_settings
 from tests.conftest import Mosquitto, free_port
 from tests.support_mqtt import Collector, SmallCsv, run_publisher, write_small_csv
 from tests.support_tls import (

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from context import REGIONS_GEOJSON
+from nemlive.common.lookups import REGIONS_GEOJSON
 from oesim import regions_source as rs
 from oesim.nem_catalogue import FACILITIES
 

@@ -1,4 +1,4 @@
-"""nemlive.replay: reading and checking consolidate.csv, rows -> ordered messages, time shift."""
+"""nemlive.publish.replay: reading and checking consolidate.csv, rows -> ordered messages, time shift."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from nemlive.columns import build_header
-from nemlive.errors import InputError
-from nemlive.events import PayloadTemplate, encode_facility_event, encode_market_event
-from nemlive.replay import RowEncoder, read_replay_table, shift_timestamp
+from nemlive.common.columns import build_header
+from nemlive.common.errors import InputError
+from nemlive.common.events import PayloadTemplate, encode_facility_event, encode_market_event
+from nemlive.publish.replay import RowEncoder, read_replay_table, shift_timestamp
 from tests.support_mqtt import write_small_csv
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-import context
-from nemlive import rollup
-from nemlive.columns import build_header
-from nemlive.nemtime import format_request_time
+from nemlive.common import lookups
+from nemlive.common.columns import build_header
+from nemlive.common.nemtime import format_request_time
+from nemlive.extract import rollup
 
 # ------------------------------------------------------------------ synthetic API bodies
 
@@ -448,7 +448,7 @@ def test_facility_rows_follow_contract_5() -> None:
         rollup.build_lookup(facilities_body(MULTI, BATTERY_BOTH, BATTERY_SPLIT, no_cap), "NEM")
     )
     assert skipped == []
-    by_id = {r[0]: dict(zip(context.FACILITIES_HEADER, r, strict=True)) for r in rows}
+    by_id = {r[0]: dict(zip(lookups.FACILITIES_HEADER, r, strict=True)) for r in rows}
     assert list(by_id) == ["BATT", "MULTI", "NOCAP", "SPLIT"]
     multi = by_id["MULTI"]
     assert multi["fuel_groups"] == "coal;gas"
@@ -464,9 +464,9 @@ def test_facility_rows_follow_contract_5() -> None:
     assert by_id["SPLIT"]["fuel_techs"] == "wind;battery_discharging;battery_charging"
     # Unknown capacity is empty, never 0.
     assert by_id["NOCAP"]["capacity_mw"] == ""
-    # context.py can load what we write.
-    parsed = context.parse_facilities(
-        [dict(zip(context.FACILITIES_HEADER, r, strict=True)) for r in rows]
+    # lookups.py can load what we write.
+    parsed = lookups.parse_facilities(
+        [dict(zip(lookups.FACILITIES_HEADER, r, strict=True)) for r in rows]
     )
     assert parsed["MULTI"].fuel_group == "coal"
 
@@ -495,8 +495,8 @@ def test_real_facilities_list_has_420_operational_nem_facilities(shared_oe: Path
     assert len(rows) + len(skipped) == 420
     # The real list also holds a NEM-network facility whose region is WEM: kept as listed.
     assert set(rollup.NEM_REGIONS) <= {r[2] for r in rows}
-    # Every facility has a dominant fuel group that context.py knows.
-    assert all(r[5].split(";")[0] in context.FUEL_GROUPS for r in rows)
+    # Every facility has a dominant fuel group that lookups.py knows.
+    assert all(r[5].split(";")[0] in lookups.FUEL_GROUPS for r in rows)
 
 
 def test_real_battery_facilities_skip_their_split_units(shared_oe: Path) -> None:

@@ -1,4 +1,4 @@
-"""``make run``'s driver, ``python -m nemlive.run``, as a subprocess (issue 6).
+"""``make run``'s driver, ``python -m nemlive.devtools.run``, as a subprocess (issue 6).
 
 It starts (or reuses) the broker, the publisher and the dashboard, prints the URL, and one
 SIGINT (Ctrl-C) stops everything: exit 0, no child process left, both ports free again.
@@ -19,7 +19,7 @@ from conftest import PYTHON, ROOT, clean_subprocess_env, free_port
 from support_dashboard import wait_until, write_consolidate_csv
 from support_mqtt import Collector
 
-from nemlive.run import _Stop, _StopSignals
+from nemlive.devtools.run import _Stop, _StopSignals
 
 TOPIC = "nem/run"
 URL_LINE = re.compile(r"open (http://localhost:(\d+))")
@@ -30,7 +30,7 @@ STOP_TIMEOUT_S = 20.0
 def _run(*args: str, stdout: Path, stderr: Path) -> subprocess.Popen[bytes]:
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         return subprocess.Popen(
-            [PYTHON, "-m", "nemlive.run", *args],
+            [PYTHON, "-m", "nemlive.devtools.run", *args],
             cwd=ROOT,
             env=clean_subprocess_env(),
             stdout=out,
@@ -156,7 +156,15 @@ def test_make_run_without_a_cache_says_make_data(
     if content is not None:
         csv_path.write_bytes(content)
     run = subprocess.run(
-        [PYTHON, "-m", "nemlive.run", "--csv", str(csv_path), "--broker-port", str(free_port())],
+        [
+            PYTHON,
+            "-m",
+            "nemlive.devtools.run",
+            "--csv",
+            str(csv_path),
+            "--broker-port",
+            str(free_port()),
+        ],
         cwd=ROOT,
         env=clean_subprocess_env(),
         capture_output=True,
@@ -179,7 +187,7 @@ def test_make_run_never_swaps_a_secured_broker_for_the_embedded_one(
     csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=2)
     port = free_port()
     run = subprocess.run(
-        [PYTHON, "-m", "nemlive.run", "--csv", str(csv_path), "--broker-port", str(port)],
+        [PYTHON, "-m", "nemlive.devtools.run", "--csv", str(csv_path), "--broker-port", str(port)],
         cwd=ROOT,
         env=clean_subprocess_env(**env),
         capture_output=True,

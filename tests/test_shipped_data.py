@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import context
-from nemlive import makedata
-from nemlive.columns import parse_column
+from nemlive.common import lookups
+from nemlive.common.columns import parse_column
+from nemlive.devtools import makedata
 from oesim.testing import run_simulator
 from tests.conftest import ROOT
 from tests.support_extractor import read_csv, run_extractor
@@ -42,7 +42,7 @@ def test_shipped_week_has_the_promised_shape(shipped: tuple[list[str], list[list
     assert metrics["power"] == metrics["emissions"]
     assert metrics["price"] == metrics["demand"] == {"NSW1", "QLD1", "SA1", "TAS1", "VIC1"}
     # Every facility in the cache can be drawn: it is in the lookup table.
-    assert metrics["power"] <= set(context.load_facilities(FACILITIES))
+    assert metrics["power"] <= set(lookups.load_facilities(FACILITIES))
 
 
 def test_shipped_week_is_marked_simulated_and_matches_its_meta() -> None:

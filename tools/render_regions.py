@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from context import FUEL_COLOURS, fuel_group, hex_to_rgb  # noqa: E402
+from nemlive.common.lookups import FUEL_COLOURS, fuel_group, hex_to_rgb  # noqa: E402
 from oesim.regions_source import GEOJSON_PATH, feature_rings  # noqa: E402
 
 REGION_FILL = {

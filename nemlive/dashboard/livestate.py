@@ -1,14 +1,14 @@
 """LiveState: what the dashboard knows about the stream, shared by the MQTT thread and the page.
 
-The paho loop thread is the only writer (``receive``, ``set_status``; tests also use ``take``,
-``apply_*`` and ``record_reject``); Streamlit script runs are readers (``snapshot``). Every method
-takes the one lock, except ``receive``'s append to the inbox of raw messages; ``snapshot`` returns
-plain copies (dicts, lists, tuples of numbers and strings) so the page renders outside the lock.
+The paho loop thread is the only writer (``receive``, ``set_status``); Streamlit script runs are
+readers (``snapshot``, ``counts``). Every method takes the one lock, except ``receive``'s append
+to the inbox of raw messages; ``snapshot`` returns plain copies (dicts, lists, tuples of numbers
+and strings) so the page renders outside the lock.
 
 Bounds, so memory stays flat however long the dashboard runs:
 
 * ``history_len`` (default 288 = 24 hours of 5-minute intervals) values per facility and per
-  region. An event older than the oldest kept value of a full history is ignored as ``stale``.
+  region. An event older than that before the newest data is ignored as ``stale``.
 * Histories only for the facilities of the lookup table and the five regions, so the number
   of series is set by the lookup. A facility id the lookup does not know is never drawn, so its
   events cost a counter and, for the first ``max_unknown`` (default 1,000) ids, a name: no
@@ -18,7 +18,7 @@ Bounds, so memory stays flat however long the dashboard runs:
   ``MAX_PAYLOAD_BYTES``: ``receive`` drops a larger one before it is queued.
 
 **Timestamps ahead of the data.** The wire schema bounds every timestamp to what the page can
-show (``nemlive.events.check_interval_time``). On top of that, a live (not retained) data event
+show (``nemlive.common.events.check_interval_time``). On top of that, a live (not retained) data event
 more than ``FUTURE_LIMIT_S`` (7 days) ahead of both the newest data held and the wall clock is
 rejected as ``future``: a real stream moves one interval at a time (a replay's next pass
 continues where the last one ended, and a live follower fills at most a week at once), so such
@@ -51,12 +51,12 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from nemlive.events import (
+from nemlive.common.events import (
     MAX_PAYLOAD_BYTES,
     FacilityEvent,
     InvalidEvent,
@@ -64,7 +64,7 @@ from nemlive.events import (
     StatusEvent,
     decode_event,
 )
-from nemlive.nemtime import INTERVAL_S
+from nemlive.common.nemtime import INTERVAL_S
 
 log = logging.getLogger(__name__)
 
@@ -269,13 +269,6 @@ class LiveState:
         """Raw messages received but not yet validated (at most ``batch - 1``)."""
         return len(self._inbox)
 
-    def take(self, base_topic: str, topic: str, payload: bytes, retained: bool = False) -> str:
-        """Validate and store one raw message now; return its outcome (``stored``,
-        ``duplicate``, ``stale``, ``unknown``, ``future`` or the reject reason)."""
-        with self._lock:
-            self._drain()
-            return self._take(self._clock(), base_topic, topic, payload, retained)
-
     def _drain(self) -> None:
         # Caller holds the lock. Only this method takes from the inbox. Whichever thread
         # drains (paho's or a page's), one message that breaks the store must not break it:
@@ -363,7 +356,7 @@ class LiveState:
             ref = self._max_ts
         return ref
 
-    def _put_facility(self, event: FacilityEvent, now: float, retained: bool = False) -> Applied:
+    def _put_facility(self, event: FacilityEvent, now: float, retained: bool) -> Applied:
         # Caller holds the lock and has counted the arrival.
         ident = event.facility_id
         if ident not in self._known:
@@ -386,7 +379,7 @@ class LiveState:
             retained,
         )
 
-    def _put_market(self, event: MarketEvent, now: float, retained: bool = False) -> Applied:
+    def _put_market(self, event: MarketEvent, now: float, retained: bool) -> Applied:
         # Caller holds the lock and has counted the arrival.
         ident = event.region_id
         ts = int(event.timestamp.timestamp())
@@ -430,37 +423,6 @@ class LiveState:
         self._last_restart_at = now
         return True
 
-    def apply_facility(self, event: FacilityEvent) -> Applied:
-        """Store one validated facility event; return what happened to it."""
-        with self._lock:
-            self._drain()
-            now = self._clock()
-            self._count_arrival(now)
-            return self._put_facility(event, now)
-
-    def apply_market(self, event: MarketEvent) -> Applied:
-        """Store one validated market event; return what happened to it."""
-        with self._lock:
-            self._drain()
-            now = self._clock()
-            self._count_arrival(now)
-            return self._put_market(event, now)
-
-    def apply_status(self, event: StatusEvent, retained: bool = False) -> bool:
-        """Keep the publisher's latest status message; True when it cleared the data windows.
-
-        A live (not retained) status ``online`` whose position is more than one interval before
-        the newest data timestamp, or more than ``FUTURE_LIMIT_S`` after it, from a publisher
-        never seen before, means the stream restarted (see the module doc), at most once per
-        ``RESTART_MIN_GAP_S``. A retained status only replays the past, so it never clears
-        anything.
-        """
-        with self._lock:
-            self._drain()
-            now = self._clock()
-            self._count_arrival(now)
-            return self._put_status(event, retained, now)
-
     def _clear_data(self) -> None:
         # Caller holds the lock. Counters, unknown ids, the status and the publisher are kept.
         self._facilities = {}
@@ -470,13 +432,6 @@ class LiveState:
         self._max_ts = None
         self._prev_ts = None
         self._market_at_max = set()
-
-    def record_reject(self, reason: str) -> None:
-        """Count one message that failed validation, by its short reason."""
-        with self._lock:
-            self._drain()
-            self._count_arrival(self._clock())
-            self._reject(reason)
 
     def set_status(
         self,
@@ -579,8 +534,3 @@ def parse_position(position: str | None) -> int | None:
     if when.tzinfo is None or when.utcoffset() is None:
         return None
     return int(when.timestamp())
-
-
-def count_points(histories: Mapping[str, list[Point]]) -> int:
-    """Total number of stored points across ids (for tests and benchmarks)."""
-    return sum(len(v) for v in histories.values())

@@ -2,7 +2,7 @@
 
 **Which timestamp the figures describe.** Facility events of one 5-minute interval arrive one by
 one, and the publisher sends a row's market events after all of its facility events
-(CONTRACTS §3). A figure computed at the newest timestamp would therefore grow while that row
+(docs/contracts.md §3). A figure computed at the newest timestamp would therefore grow while that row
 streams in. The figures are instead taken at the *latest complete timestamp*
 (:func:`select_figure_time`):
 
@@ -46,10 +46,17 @@ from itertools import pairwise
 import altair as alt
 import pandas as pd
 
-from context import FUEL_COLOURS, FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, RENEWABLE_GROUPS, Facility
-from nemlive.events import REGIONS
-from nemlive.livestate import DEFAULT_HISTORY_LEN, Point
-from nemlive.nemtime import INTERVAL_S, epoch_to_nem_naive, format_nem_epoch, nem_naive_index
+from nemlive.common.events import REGIONS
+from nemlive.common.lookups import (
+    FUEL_COLOURS,
+    FUEL_GROUPS,
+    FUEL_LABELS,
+    REGION_NAMES,
+    RENEWABLE_GROUPS,
+    Facility,
+)
+from nemlive.common.nemtime import INTERVAL_S, epoch_to_nem_naive, format_nem_epoch, nem_naive_index
+from nemlive.dashboard.livestate import DEFAULT_HISTORY_LEN, Point
 
 SETTLE_S = 5.0
 PARTIAL_RATIO = 0.9
@@ -199,9 +206,56 @@ def compute_figures(
     """The figures of the filtered selection at ``at_ts`` (see the module doc for definitions)."""
     if at_ts is None:
         return Figures(None, None, None, None, None, None, None, None, 0, 0)
-    gen = ren = co2 = 0.0
-    have_power = have_co2 = False
-    n_fac = 0
+    supply = _sum_facilities(facility_history, facilities, at_ts, regions, groups)
+    market = _sum_regions(region_history, at_ts, regions)
+    gen, emissions = supply.generation, supply.emissions
+    return Figures(
+        time=at_ts,
+        generation_mw=gen if supply.have_power else None,
+        emissions_t=emissions,
+        emissions_t_per_h=None if emissions is None else emissions * 12,
+        intensity_t_per_mwh=(emissions / (gen * INTERVAL_H))
+        if emissions is not None and gen > 0
+        else None,
+        price_dmwh=market.weighted / market.weight if market.weight > 0 else None,
+        demand_mw=market.demand if market.have_demand else None,
+        renewable_share=supply.renewable / gen if gen > 0 else None,
+        facilities=supply.count,
+        regions=market.count,
+    )
+
+
+@dataclass
+class _Supply:
+    generation: float = 0.0  # MW, loads excluded
+    renewable: float = 0.0
+    co2: float = 0.0
+    have_power: bool = False
+    have_co2: bool = False
+    count: int = 0
+
+    @property
+    def emissions(self) -> float | None:
+        return self.co2 if self.have_co2 else None
+
+
+@dataclass
+class _Market:
+    demand: float = 0.0
+    weighted: float = 0.0  # sum of price x demand where both exist and demand > 0
+    weight: float = 0.0
+    have_demand: bool = False
+    count: int = 0
+
+
+def _sum_facilities(
+    facility_history: Mapping[str, list[Point]],
+    facilities: Mapping[str, Facility],
+    at_ts: int,
+    regions: Collection[str] | None,
+    groups: Collection[str] | None,
+) -> _Supply:
+    out = _Supply()
     for fid, points in facility_history.items():
         fac = facilities.get(fid)
         if fac is None or not facility_passes(fac, regions, groups):
@@ -209,50 +263,39 @@ def compute_figures(
         p = value_at(points, at_ts)
         if p is None:
             continue
-        n_fac += 1
+        out.count += 1
         _, mw, t = p
         if mw is not None:
-            have_power = True
+            out.have_power = True
             if mw > 0:
-                gen += mw
+                out.generation += mw
                 if fuel_group_of(fac) in RENEWABLE_GROUPS:
-                    ren += mw
+                    out.renewable += mw
         if t is not None:
-            have_co2 = True
-            co2 += t
-    demand = weighted = weight = 0.0
-    have_demand = False
-    n_reg = 0
+            out.have_co2 = True
+            out.co2 += t
+    return out
+
+
+def _sum_regions(
+    region_history: Mapping[str, list[Point]], at_ts: int, regions: Collection[str] | None
+) -> _Market:
+    out = _Market()
     for rid, points in region_history.items():
         if regions is not None and rid not in regions:
             continue
         p = value_at(points, at_ts)
         if p is None:
             continue
-        n_reg += 1
+        out.count += 1
         _, price, dem = p
         if dem is not None:
-            have_demand = True
-            demand += dem
+            out.have_demand = True
+            out.demand += dem
             if price is not None and dem > 0:
-                weighted += price * dem
-                weight += dem
-    generation = gen if have_power else None
-    emissions = co2 if have_co2 else None
-    return Figures(
-        time=at_ts,
-        generation_mw=generation,
-        emissions_t=emissions,
-        emissions_t_per_h=None if emissions is None else emissions * 12,
-        intensity_t_per_mwh=(emissions / (gen * INTERVAL_H))
-        if emissions is not None and gen > 0
-        else None,
-        price_dmwh=weighted / weight if weight > 0 else None,
-        demand_mw=demand if have_demand else None,
-        renewable_share=ren / gen if gen > 0 else None,
-        facilities=n_fac,
-        regions=n_reg,
-    )
+                out.weighted += price * dem
+                out.weight += dem
+    return out
 
 
 def format_figures(fig: Figures) -> dict[str, str]:

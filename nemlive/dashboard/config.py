@@ -1,7 +1,7 @@
 """The dashboard's configuration, resolved once from the environment into a frozen dataclass.
 
-* ``MQTT_HOST``, ``MQTT_PORT``, ``MQTT_TOPIC`` ... : see ``nemlive.mqttconfig``.
-* ``NEMLIVE_FACILITIES``: the facility lookup (default ``data/facilities.csv``, CONTRACTS §5).
+* ``MQTT_HOST``, ``MQTT_PORT``, ``MQTT_TOPIC`` ... : see ``nemlive.common.mqttconfig``.
+* ``NEMLIVE_FACILITIES``: the facility lookup (default ``data/facilities.csv``, docs/contracts.md §5).
 * ``NEMLIVE_REGIONS``: the region polygons (default ``data/regions.geojson``).
 * ``NEMLIVE_REFRESH``: ``fragment`` (default, ``st.fragment(run_every=...)``) or
   ``autorefresh`` (the streamlit-autorefresh component, kept for the refresh benchmark).
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import context
-from nemlive.errors import ConfigError
-from nemlive.mqttconfig import MqttSettings, parse_bool, resolve_mqtt_settings
+from nemlive.common import lookups
+from nemlive.common.errors import ConfigError
+from nemlive.common.mqttconfig import MqttSettings, parse_bool, resolve_mqtt_settings
 
 RefreshMode = Literal["fragment", "autorefresh"]
 
@@ -49,8 +49,8 @@ def resolve_dashboard_config(env: Mapping[str, str]) -> DashboardConfig:
         raise ConfigError(f"NEMLIVE_REFRESH_S={refresh_s} is out of range: use 0.5 to 60 seconds")
     return DashboardConfig(
         mqtt=resolve_mqtt_settings(env),
-        facilities_path=Path(env.get("NEMLIVE_FACILITIES") or context.FACILITIES_CSV),
-        regions_path=Path(env.get("NEMLIVE_REGIONS") or context.REGIONS_GEOJSON),
+        facilities_path=Path(env.get("NEMLIVE_FACILITIES") or lookups.FACILITIES_CSV),
+        regions_path=Path(env.get("NEMLIVE_REGIONS") or lookups.REGIONS_GEOJSON),
         refresh=refresh,  # type: ignore[arg-type]
         refresh_s=refresh_s,
         allow_broker_change=parse_bool(

@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
-from nemlive.atomicfile import write_files_atomically
-from nemlive.errors import ConfigError
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+
+from nemlive.common.atomicfile import write_files_atomically
+from nemlive.common.errors import ConfigError
 
 VERSION = 1
 
 
+@with_config(ConfigDict(strict=True, extra="forbid"))
 @dataclass(frozen=True)
 class Checkpoint:
     """Every message of rows up to ``row`` of pass ``pass_number`` was acknowledged.
@@ -31,7 +35,11 @@ class Checkpoint:
     first_timestamp: str
     rows: int
     topic: str
-    version: int = VERSION
+    version: Literal[1] = VERSION
+
+
+# Validation of the file's JSON: exact keys and types, no coercion (a string row is refused).
+_READER = TypeAdapter(Checkpoint)
 
 
 def default_checkpoint_path(csv_path: Path) -> Path:
@@ -56,18 +64,8 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
             f"checkpoint {path} cannot be read ({exc}): delete it or fix its permissions"
         ) from exc
     try:
-        data = json.loads(text)
-        if data.get("version") != VERSION:
-            raise ValueError("unknown version")
-        return Checkpoint(
-            pass_number=int(data["pass_number"]),
-            row=int(data["row"]),
-            timestamp=str(data["timestamp"]),
-            first_timestamp=str(data["first_timestamp"]),
-            rows=int(data["rows"]),
-            topic=str(data["topic"]),
-        )
-    except (ValueError, KeyError, TypeError, AttributeError):
+        return _READER.validate_json(text)
+    except ValidationError:
         raise ConfigError(
             f"checkpoint {path} is not a publisher checkpoint: delete it or run without --resume"
         ) from None

@@ -1,4 +1,4 @@
-"""context.py: the lookup tables and the fuel vocabulary."""
+"""lookups.py: the lookup tables and the fuel vocabulary."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import context
+from nemlive.common import lookups
 
 ROW = {
     "facility_id": "ALPHA",
@@ -21,19 +21,19 @@ ROW = {
 
 
 def test_a_row_parses_with_the_dominant_fuel_first() -> None:
-    fac = context.parse_facilities([ROW])["ALPHA"]
+    fac = lookups.parse_facilities([ROW])["ALPHA"]
     assert fac.fuel_group == "coal"
     assert fac.fuel_techs == ("coal_black", "gas_ocgt")
     assert (fac.lat, fac.lon, fac.capacity_mw) == (-32.5, 150.9, 2640.0)
 
 
 def test_an_empty_capacity_is_unknown_not_zero() -> None:
-    assert context.parse_facilities([{**ROW, "capacity_mw": ""}])["ALPHA"].capacity_mw is None
+    assert lookups.parse_facilities([{**ROW, "capacity_mw": ""}])["ALPHA"].capacity_mw is None
 
 
 def test_a_bad_row_names_its_line() -> None:
     with pytest.raises(ValueError, match="line 3"):
-        context.parse_facilities([ROW, {**ROW, "lat": "north"}])
+        lookups.parse_facilities([ROW, {**ROW, "lat": "north"}])
 
 
 @pytest.mark.parametrize(
@@ -47,22 +47,22 @@ def test_a_bad_row_names_its_line() -> None:
     ],
 )
 def test_fueltechs_map_to_fuel_groups(fueltech: str, group: str) -> None:
-    assert context.fuel_group(fueltech) == group
+    assert lookups.fuel_group(fueltech) == group
 
 
 def test_every_fuel_group_has_a_colour_and_label() -> None:
-    assert set(context.FUEL_COLOURS) == set(context.FUEL_GROUPS) == set(context.FUEL_LABELS)
-    assert set(context.FUEL_GROUPS) > context.RENEWABLE_GROUPS
+    assert set(lookups.FUEL_COLOURS) == set(lookups.FUEL_GROUPS) == set(lookups.FUEL_LABELS)
+    assert set(lookups.FUEL_GROUPS) > lookups.RENEWABLE_GROUPS
 
 
 def test_a_lookup_without_its_columns_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "facilities.csv"
     path.write_text("facility_id,name\nA,B\n")
     with pytest.raises(ValueError, match="missing columns"):
-        context.load_facilities(path)
+        lookups.load_facilities(path)
 
 
 def test_the_shipped_lookup_loads() -> None:
-    facilities = context.load_facilities()
+    facilities = lookups.load_facilities()
     assert len(facilities) >= 120
-    assert {f.region_id for f in facilities.values()} == set(context.REGION_NAMES)
+    assert {f.region_id for f in facilities.values()} == set(lookups.REGION_NAMES)

@@ -1,7 +1,7 @@
 """consolidate.csv and its companions: checks, byte-deterministic rendering, metadata.
 
-Pure functions that check and render a :class:`~nemlive.rollup.WideTable` into bytes; the
-extractor writes those bytes with :func:`nemlive.atomicfile.write_files_atomically`, so a
+Pure functions that check and render a :class:`~nemlive.extract.rollup.WideTable` into bytes; the
+extractor writes those bytes with :func:`nemlive.common.atomicfile.write_files_atomically`, so a
 reader (the publisher) never sees a half-written cache and a failed run leaves the previous
 files as they were.
 """
@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from nemlive.errors import NemLiveError
-from nemlive.nemtime import format_request_time
-from nemlive.rollup import (
+from nemlive.common.errors import TableCheckError
+from nemlive.common.nemtime import format_request_time
+from nemlive.extract.rollup import (
     DECIMALS,
     INTERVAL_SECONDS,
     NUMBER_FORMAT,
@@ -30,12 +30,6 @@ from nemlive.rollup import (
 )
 
 META_SUFFIX = ".meta.json"
-
-
-class TableCheckError(NemLiveError):
-    """The table breaks a consolidate.csv rule (CONTRACTS §2); nothing is written. Exit 1."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +55,10 @@ def meta_path_for(csv_path: Path) -> Path:
 
 
 def check_table(table: WideTable) -> None:
-    """Raise TableCheckError unless the table may be written (CONTRACTS §2).
+    """Raise TableCheckError unless the table may be written (docs/contracts.md §2).
 
     Rows: at least one, timestamps strictly increasing, each on the 5-minute grid (the
-    window is applied by :func:`~nemlive.rollup.build_wide_table`). Columns: ``timestamp``
+    window is applied by :func:`~nemlive.extract.rollup.build_wide_table`). Columns: ``timestamp``
     first, no duplicate names, one value column each.
     """
     header = table.header
@@ -126,7 +120,7 @@ def render_csv(table: WideTable) -> bytes:
 
 
 def render_facilities_csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
-    """data/facilities.csv bytes (CONTRACTS §5); names with commas or quotes are quoted."""
+    """data/facilities.csv bytes (docs/contracts.md §5); names with commas or quotes are quoted."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -145,7 +139,7 @@ def build_meta(
     written_at: datetime,
     requests: Mapping[str, int],
 ) -> dict[str, Any]:
-    """consolidate.meta.json content (CONTRACTS §2). Holds no secret: ``api_url`` must be
+    """consolidate.meta.json content (docs/contracts.md §2). Holds no secret: ``api_url`` must be
     the base URL without credentials. Only ``written_at`` changes between identical runs."""
     start, end = table.window
     stamps = table.stamps

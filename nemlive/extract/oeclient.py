@@ -29,8 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from nemlive.errors import ApiError, ConfigError
-from nemlive.nemtime import format_request_time
+from nemlive.common.errors import ApiError, ConfigError
+from nemlive.common.nemtime import format_request_time
 
 log = logging.getLogger(__name__)
 
@@ -282,20 +282,26 @@ class OEClient:
         self._pace()
         self.stats.sent[kind] += 1
         started = self._clock()
+        try:
+            answer = self._get(url, params, kind)
+        finally:
+            self.stats.http_seconds += self._clock() - started
+        if isinstance(answer, _Retry):
+            return answer
+        status, body, headers = answer
+        if status == 200:
+            return _decode_object(body, kind)
+        return self._judge_failure(status, body, headers, url, kind=kind, empty_ok=empty_ok)
+
+    def _get(
+        self, url: str, params: Sequence[tuple[str, str]], kind: str
+    ) -> tuple[int, bytes, Mapping[str, str]] | _Retry:
+        """(status, body, headers) of one GET, or _Retry for a failure worth retrying."""
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         try:
             log.debug("GET %s %s", display_url(url), _describe(params))
             response = self._session.get(url, params=list(params), timeout=timeout, stream=True)
-            body = self._read_body(response, kind)
-            status = response.status_code
-            if status == 200:
-                try:
-                    payload = json.loads(body)
-                except (ValueError, UnicodeDecodeError):
-                    return _Retry(f"truncated or invalid JSON ({len(body)} bytes)")
-                if not isinstance(payload, dict):
-                    raise ApiError(f"{kind}: the API answered with JSON that is not an object")
-                return payload
+            return response.status_code, self._read_body(response, kind), response.headers
         except requests.Timeout:
             return _Retry(f"no answer within {self.settings.read_timeout:g} s (timeout)")
         except (
@@ -319,32 +325,42 @@ class OEClient:
             raise ApiError(
                 f"{kind} request to {display_url(url)} failed: {type(exc).__name__}"
             ) from exc
-        finally:
-            self.stats.http_seconds += self._clock() - started
 
+    def _judge_failure(
+        self,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        *,
+        kind: str,
+        empty_ok: bool,
+    ) -> _Retry | None:
+        """None for "no data here", _Retry for 429 and 5xx; ApiError for everything else."""
         message = self._redact(read_error_message(body))
         if status == 416 and empty_ok:
             return None
         if status == 404:
             # OE answers "no rows" with its error envelope; a 404 without it (FastAPI's
             # {"detail": "Not Found"}, a proxy's HTML page) means the URL is wrong.
-            if _is_oe_envelope(body):
-                if empty_ok:
-                    log.info("%s: no data (%s)", kind, message)
-                    return None
+            if not _is_oe_envelope(body):
+                raise ApiError(
+                    f"{display_url(url)} answered 404 ({message}): check "
+                    f"OPENELECTRICITY_API_URL (it should end in /v4, e.g. {DEFAULT_API_URL})"
+                )
+            if not empty_ok:
                 raise ApiError(f"the API found nothing for the {kind} request: {message}")
-            raise ApiError(
-                f"{display_url(url)} answered 404 ({message}): check OPENELECTRICITY_API_URL "
-                f"(it should end in /v4, e.g. {DEFAULT_API_URL})"
-            )
+            log.info("%s: no data (%s)", kind, message)
+            return None
         if status == 401:
             raise ApiError(
                 f"the API key was rejected (401 {message}): check OPENELECTRICITY_API_KEY, "
                 f"or get a free key at {KEY_SIGNUP_URL}"
             )
         if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            return _Retry(f"HTTP {status} ({message})", retry_after)
+            return _Retry(
+                f"HTTP {status} ({message})", parse_retry_after(headers.get("Retry-After"))
+            )
         if status in (400, 422):
             raise ApiError(f"the API refused the {kind} request ({status}): {message}")
         raise ApiError(f"the API answered HTTP {status} to the {kind} request: {message}")
@@ -376,6 +392,17 @@ class OEClient:
         if key:
             text = text.replace(key, "***")
         return " ".join(text.split())[:300]
+
+
+def _decode_object(body: bytes, kind: str) -> dict[str, Any] | _Retry:
+    """A 200's JSON object; _Retry for a cut or broken body, ApiError for other JSON."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _Retry(f"truncated or invalid JSON ({len(body)} bytes)")
+    if not isinstance(payload, dict):
+        raise ApiError(f"{kind}: the API answered with JSON that is not an object")
+    return payload
 
 
 def _is_oe_envelope(body: bytes) -> bool:

@@ -1,7 +1,7 @@
 """The dashboard's MQTT subscriber: one paho client feeding one LiveState.
 
 The paho ``loop_start`` thread is the only background thread. Its callbacks hand each message
-to ``LiveState.receive``, which validates it with ``nemlive.events.decode_event`` and stores
+to ``LiveState.receive``, which validates it with ``nemlive.common.events.decode_event`` and stores
 it under the LiveState's lock, in batches (see there); they never touch Streamlit. The connection is asynchronous (``connect_async``) and paho
 reconnects with a backoff of 1 to ``MAX_RECONNECT_DELAY_S`` seconds, re-subscribing on every
 (re)connect because the session is clean.
@@ -16,10 +16,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from nemlive.errors import ConfigError
-from nemlive.events import QOS, build_subscription
-from nemlive.livestate import LiveState
-from nemlive.mqttconfig import MqttSettings, apply_auth_and_tls, new_client_id
+from nemlive.common.errors import ConfigError
+from nemlive.common.events import QOS, build_subscription
+from nemlive.common.mqttconfig import MqttSettings, apply_auth_and_tls, new_client_id
+from nemlive.dashboard.livestate import LiveState
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +28,6 @@ MIN_RECONNECT_DELAY_S = 1
 MAX_RECONNECT_DELAY_S = 4
 KEEPALIVE_S = 30
 CLIENT_ID_PREFIX = "nemlive-dash"
-
-
-def handle_message(
-    state: LiveState, base_topic: str, topic: str, payload: bytes, retained: bool = False
-) -> str:
-    """Validate one message and store it now; return the outcome (``stored``, ``duplicate``,
-    ``stale``, ``too_many_ids`` or the reject reason).
-
-    ``retained``: the broker replayed it on subscribe (paho's ``msg.retain``). The MQTT
-    callback uses ``LiveState.receive`` instead, which does the same work in batches.
-    """
-    return state.take(base_topic, topic, payload, retained)
 
 
 class Ingest:

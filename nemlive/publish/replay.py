@@ -1,4 +1,4 @@
-"""consolidate.csv -> the ordered MQTT messages of each row (CONTRACTS §2 and §3).
+"""consolidate.csv -> the ordered MQTT messages of each row (docs/contracts.md §2 and §3).
 
 The file is read once with pandas, checked, and kept as two float arrays (a 420-facility
 week is ~14 MB); payloads are built one row at a time, never all at once.
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nemlive.columns import FACILITY_METRICS, TIMESTAMP, parse_column
-from nemlive.errors import InputError
-from nemlive.events import (
+from nemlive.common.columns import FACILITY_METRICS, TIMESTAMP, parse_column
+from nemlive.common.errors import InputError
+from nemlive.common.events import (
     FACILITY_ID_PATTERN,
     REGIONS,
     PayloadTemplate,
@@ -31,7 +31,7 @@ from nemlive.events import (
     build_market_topic,
     format_timestamp,
 )
-from nemlive.nemtime import INTERVAL
+from nemlive.common.nemtime import INTERVAL
 
 # ISO 8601 with seconds and a numeric offset, as the OE API writes it.
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
@@ -262,7 +262,7 @@ class RowEncoder:
         ]
 
     def build_row_messages(self, row: int, pass_number: int) -> list[Message]:
-        """Facility events, then market events, in column order (CONTRACTS §3).
+        """Facility events, then market events, in column order (docs/contracts.md §3).
 
         A facility or region with both values missing sends nothing; one missing is null.
         """

@@ -3,7 +3,7 @@
 Three inputs, three parsers, one join:
 
 * ``GET /facilities/`` -> :func:`build_lookup`: operational facilities, a unit -> facility
-  map and each unit's weight in its facility's power total (the battery rule, CONTRACTS §4);
+  map and each unit's weight in its facility's power total (the battery rule, docs/contracts.md §4);
   :func:`build_facility_rows` turns the lookup into ``data/facilities.csv`` rows (§5).
 * ``GET /data/facilities/{net}`` -> :func:`parse_series`: one :class:`Series` per unit and
   metric, times as epoch seconds.
@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-import context
-from nemlive.columns import FACILITY_METRICS, MARKET_METRICS, build_header, is_valid_code
-from nemlive.events import REGIONS
-from nemlive.nemtime import INTERVAL, NEM_TZ, format_nem
+from nemlive.common import lookups
+from nemlive.common.columns import FACILITY_METRICS, MARKET_METRICS, build_header, is_valid_code
+from nemlive.common.events import REGIONS
+from nemlive.common.nemtime import INTERVAL, NEM_TZ, format_nem
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ SPLIT_BATTERY = ("battery_charging", "battery_discharging")
 # Units whose power is a non-negative consumption magnitude: they count negatively.
 LOAD_FUELTECHS = frozenset({"battery_charging", "pumps"})
 # Since 2026-07 the API serves an operating unit that has not yet reached 90 % of its
-# capacity as "commissioning" (oe-api.md §3.2): it generates, so it counts as operating.
+# capacity as "commissioning" (docs/oe-api.md §3): it generates, so it counts as operating.
 OPERATING_STATUSES = frozenset({"operating", "commissioning"})
 NEM_REGIONS = REGIONS  # the wire schema's closed list: a CSV column is a topic later
 
@@ -116,7 +116,7 @@ class Lookup:
 def unit_power_weight(unit: UnitInfo, facility: FacilityInfo) -> float | None:
     """The unit's factor in its facility's power total, None when it must not be counted.
 
-    CONTRACTS §4: a battery exposed both as a bidirectional ``battery`` unit (signed MW,
+    docs/contracts.md §4: a battery exposed both as a bidirectional ``battery`` unit (signed MW,
     negative = charging) and as split ``battery_charging``/``battery_discharging`` units
     (both non-negative magnitudes) is counted once, from the bidirectional unit, so the split
     units are skipped. A facility with split units only is netted as discharging minus
@@ -215,15 +215,15 @@ def missing_codes(lookup: Lookup, codes: Iterable[str]) -> list[str]:
 
 
 def build_facility_rows(lookup: Lookup) -> tuple[list[tuple[str, ...]], list[str]]:
-    """data/facilities.csv rows (CONTRACTS §5, header ``context.FACILITIES_HEADER``).
+    """data/facilities.csv rows (docs/contracts.md §5, header ``lookups.FACILITIES_HEADER``).
 
     Returns ``(rows, skipped)``. Only operating units count. Fuel techs and groups are
     ordered by their registered capacity, largest first (ties: group order of
-    ``context.FUEL_GROUPS``, then name). A battery is counted once: split units are left out
+    ``lookups.FUEL_GROUPS``, then name). A battery is counted once: split units are left out
     when a bidirectional unit exists; with split units only, the charging unit adds no
     capacity (it is the same battery's load side). ``capacity_mw`` is empty when no counted
     unit has a registered capacity. Facilities without a location are returned in
-    ``skipped`` and left out: ``context.load_facilities`` needs numeric lat/lon, and a
+    ``skipped`` and left out: ``lookups.load_facilities`` needs numeric lat/lon, and a
     facility without coordinates cannot be drawn on the map anyway. Their power and
     emissions stay in consolidate.csv.
     """
@@ -247,7 +247,7 @@ def build_facility_rows(lookup: Lookup) -> tuple[list[tuple[str, ...]], list[str
             )
         group_capacity: dict[str, float] = {}
         for tech, cap in tech_capacity.items():
-            group = context.fuel_group(tech)
+            group = lookups.fuel_group(tech)
             group_capacity[group] = group_capacity.get(group, 0.0) + cap
         techs = sorted(tech_capacity, key=lambda t: (-tech_capacity[t], t))
         groups = sorted(group_capacity, key=lambda g: (-group_capacity[g], _group_rank(g), g))
@@ -269,9 +269,9 @@ def build_facility_rows(lookup: Lookup) -> tuple[list[tuple[str, ...]], list[str
 
 def _group_rank(group: str) -> int:
     try:
-        return context.FUEL_GROUPS.index(group)  # type: ignore[arg-type]
+        return lookups.FUEL_GROUPS.index(group)  # type: ignore[arg-type]
     except ValueError:
-        return len(context.FUEL_GROUPS)
+        return len(lookups.FUEL_GROUPS)
 
 
 # --------------------------------------------------------------------------- windows
@@ -431,7 +431,6 @@ def build_wide_table(
     Units the lookup does not know are left out and listed in ``unknown_units``.
     """
     lo, hi = _epoch(window[0]), _epoch(window[1])
-
     known = [s for s in facility_series if s.code in lookup.unit_facility]
     unknown = sorted({s.code for s in facility_series if s.code not in lookup.unit_facility})
     if known:
@@ -439,30 +438,46 @@ def build_wide_table(
         times = all_times[(all_times >= lo) & (all_times < hi)]
     else:
         times = np.empty(0, dtype=np.int64)
-    n = len(times)
-
     facility_ids = lookup.facility_ids
-    fac_index = {f: i for i, f in enumerate(facility_ids)}
     regions = NEM_REGIONS if lookup.network == "NEM" else lookup.region_ids
-    header = build_header(facility_ids, regions)
-    n_fac, n_reg = len(facility_ids), len(regions)
-    values = np.full((n, 2 * n_fac + 2 * n_reg), np.nan, dtype=np.float64)
+    facility_values = _sum_units(lookup, times, _unit_rows(times, known))
+    market_values, unknown_regions = _join_market(times, regions, market_series)
+    values = np.hstack([facility_values, market_values])
+    values = np.round(values, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return WideTable(
+        times=times,
+        header=build_header(facility_ids, regions),
+        values=values,
+        window=window,
+        facility_ids=facility_ids,
+        region_ids=regions,
+        unknown_units=tuple(unknown),
+        unknown_regions=tuple(unknown_regions),
+    )
 
-    # Units first: a (metric, unit) row keeps the last value per timestamp, then facilities
-    # are weighted sums over their unit rows.
-    unit_rows: dict[tuple[str, str], np.ndarray] = {}
+
+def _unit_rows(times: np.ndarray, known: Sequence[Series]) -> dict[tuple[str, str], np.ndarray]:
+    """(metric, unit) -> its values on ``times``; a unit seen twice keeps the last value."""
+    rows: dict[tuple[str, str], np.ndarray] = {}
     for s in known:
         if s.metric not in FACILITY_METRICS:
             continue
         idx, vals = _align(times, s.times, s.values)
-        row = unit_rows.get((s.metric, s.code))
+        row = rows.get((s.metric, s.code))
         if row is None:
-            row = np.full(n, np.nan, dtype=np.float64)
-            unit_rows[(s.metric, s.code)] = row
+            row = rows[(s.metric, s.code)] = np.full(len(times), np.nan, dtype=np.float64)
         row[idx] = vals
+    return rows
 
-    sums = np.zeros((n, 2 * n_fac), dtype=np.float64)
-    present = np.zeros((n, 2 * n_fac), dtype=bool)
+
+def _sum_units(
+    lookup: Lookup, times: np.ndarray, unit_rows: Mapping[tuple[str, str], np.ndarray]
+) -> np.ndarray:
+    """Facility power (weighted) and emissions columns; NaN where no unit has a value."""
+    n_fac = len(lookup.facility_ids)
+    fac_index = {f: i for i, f in enumerate(lookup.facility_ids)}
+    sums = np.zeros((len(times), 2 * n_fac), dtype=np.float64)
+    present = np.zeros((len(times), 2 * n_fac), dtype=bool)
     # Sum in unit-code order, whatever order the API listed the units in: float addition is
     # not associative, and a different order could flip a 4th decimal and change the bytes.
     for (metric, unit), row in sorted(unit_rows.items()):
@@ -475,34 +490,28 @@ def build_wide_table(
                 continue
             col = fac
         else:
-            weight = 1.0
-            col = n_fac + fac
+            weight, col = 1.0, n_fac + fac
         has = ~np.isnan(row)
         sums[has, col] += weight * row[has]
         present[:, col] |= has
     sums[~present] = np.nan
-    values[:, : 2 * n_fac] = sums
+    return sums
 
+
+def _join_market(
+    times: np.ndarray, regions: Sequence[str], market_series: Sequence[Series]
+) -> tuple[np.ndarray, list[str]]:
+    """Price and demand columns of ``regions`` on ``times``, and the codes left out."""
     region_index = {r: i for i, r in enumerate(regions)}
-    unknown_regions = sorted({s.code for s in market_series if s.code not in region_index})
+    values = np.full((len(times), 2 * len(regions)), np.nan, dtype=np.float64)
+    unknown = sorted({s.code for s in market_series if s.code not in region_index})
     for s in market_series:
         if s.metric not in MARKET_METRICS or s.code not in region_index:
             continue
-        offset = 2 * n_fac + MARKET_METRICS.index(s.metric) * n_reg  # type: ignore[arg-type]
+        offset = MARKET_METRICS.index(s.metric) * len(regions)  # type: ignore[arg-type]
         idx, vals = _align(times, s.times, s.values)
         values[idx, offset + region_index[s.code]] = vals
-
-    values = np.round(values, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return WideTable(
-        times=times,
-        header=header,
-        values=values,
-        window=window,
-        facility_ids=facility_ids,
-        region_ids=regions,
-        unknown_units=tuple(unknown),
-        unknown_regions=tuple(unknown_regions),
-    )
+    return values, unknown
 
 
 def _align(

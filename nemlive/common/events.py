@@ -1,4 +1,4 @@
-"""The wire schema between publisher.py and dashboard.py (CONTRACTS §3).
+"""The wire schema between publisher.py and dashboard.py (docs/contracts.md §3).
 
 Everything that touches an MQTT topic or payload lives here: topic builders and parsers,
 the Pydantic models that validate incoming payloads, and the encoders the publisher uses.
@@ -29,8 +29,8 @@ from pydantic import (
     ValidationError,
 )
 
-from nemlive.columns import CODE_PATTERN
-from nemlive.nemtime import INTERVAL_S, LATEST_EPOCH, NEM_START_EPOCH
+from nemlive.common.columns import CODE_PATTERN
+from nemlive.common.nemtime import INTERVAL_S, LATEST_EPOCH, NEM_START_EPOCH
 
 DEFAULT_BASE_TOPIC = "nem/stream"
 MAX_PAYLOAD_BYTES = 1024
@@ -276,7 +276,7 @@ def check_interval_time(ts: datetime) -> int:
     Raises InvalidEvent ``off_grid`` (not a whole 5-minute mark: a NEM interval ends on one,
     whatever the offset it is written with), ``before_nem`` (before the NEM began trading,
     1998-12-13) or ``too_late`` (2200 or later: past what the page can show with margin; see
-    ``nemlive.nemtime``). How far ahead of the newest data a live event may be is the live
+    ``nemlive.common.nemtime``). How far ahead of the newest data a live event may be is the live
     state's rule, because it depends on that data.
     """
     epoch = ts.timestamp()

@@ -22,9 +22,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from nemlive.errors import BrokerError
-from nemlive.events import QOS, StatusEvent, build_status_topic, encode_status
-from nemlive.mqttconfig import MqttSettings, apply_auth_and_tls, new_client_id
+from nemlive.common.errors import BrokerError
+from nemlive.common.events import QOS, StatusEvent, build_status_topic, encode_status
+from nemlive.common.mqttconfig import MqttSettings, apply_auth_and_tls, new_client_id
 
 log = logging.getLogger(__name__)
 
@@ -248,53 +248,15 @@ class Connection:
         """
         address = self.settings.address
         delay = 0.5
-        last = "no attempt"
-        closed_early = False
+        last, closed_early = "no attempt", False
         for attempt in range(1, retries + 1):
             if stop.is_set():
                 return False
-            try:
-                self._answered.clear()
-                self._refusal = None
-                rc = self.client.connect(
-                    self.settings.host, self.settings.port, keepalive=KEEPALIVE_S
-                )
-                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    raise OSError(mqtt.error_string(rc))
-                rc = self.client.loop_start()
-                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    raise BrokerError(
-                        f"cannot start the MQTT network thread: {mqtt.error_string(rc)}"
-                    )
-                self._answered.wait(CONNACK_TIMEOUT_S)
-                if self._connected.is_set():
-                    log.info("connected to %s as %s", address, self.client_id)
-                    return True
-                self.client.loop_stop()
-                refusal = self._refusal
-                if refusal is not None:
-                    self.client.disconnect()
-                    hint = (
-                        "check MQTT_USERNAME/MQTT_PASSWORD"
-                        if refusal.value in (4, 5, 134, 135)
-                        else "check the broker"
-                    )
-                    raise BrokerError(
-                        f"MQTT broker at {address} refused the connection ({refusal}): {hint}"
-                    )
-                closed_early = self._answered.is_set()
-                last = (
-                    "it closed the connection without answering"
-                    if closed_early
-                    else f"no CONNACK within {CONNACK_TIMEOUT_S:g}s"
-                )
-            except ssl.SSLCertVerificationError as exc:
-                raise BrokerError(
-                    describe_certificate_failure(address, exc, self.settings.ca_file)
-                ) from exc
-            except OSError as exc:
-                closed_early = False
-                last = str(exc) or type(exc).__name__
+            failure = self._attempt_connect()
+            if failure is None:
+                log.info("connected to %s as %s", address, self.client_id)
+                return True
+            last, closed_early = failure
             if attempt < retries:
                 log.warning(
                     "cannot reach %s (%s); attempt %d/%d, retrying in %gs",
@@ -319,6 +281,46 @@ class Connection:
             f"cannot reach the MQTT broker at {address} ({last}): start one "
             f"(e.g. mosquitto -c mosquitto.conf) or check --host/--port{tls_hint}"
         )
+
+    def _attempt_connect(self) -> tuple[str, bool] | None:
+        """One connection attempt: None when connected, else (why, closed without answer).
+
+        Raises BrokerError for what a retry cannot change: a refusal, an untrusted certificate.
+        """
+        address = self.settings.address
+        try:
+            self._answered.clear()
+            self._refusal = None
+            rc = self.client.connect(self.settings.host, self.settings.port, keepalive=KEEPALIVE_S)
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                raise OSError(mqtt.error_string(rc))
+            rc = self.client.loop_start()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                raise BrokerError(f"cannot start the MQTT network thread: {mqtt.error_string(rc)}")
+            self._answered.wait(CONNACK_TIMEOUT_S)
+            if self._connected.is_set():
+                return None
+            self.client.loop_stop()
+        except ssl.SSLCertVerificationError as exc:
+            raise BrokerError(
+                describe_certificate_failure(address, exc, self.settings.ca_file)
+            ) from exc
+        except OSError as exc:
+            return str(exc) or type(exc).__name__, False
+        refusal = self._refusal
+        if refusal is not None:
+            self.client.disconnect()
+            hint = (
+                "check MQTT_USERNAME/MQTT_PASSWORD"
+                if refusal.value in (4, 5, 134, 135)
+                else "check the broker"
+            )
+            raise BrokerError(
+                f"MQTT broker at {address} refused the connection ({refusal}): {hint}"
+            )
+        if self._answered.is_set():
+            return "it closed the connection without answering", True
+        return f"no CONNACK within {CONNACK_TIMEOUT_S:g}s", False
 
     def publish(self, topic: str, payload: bytes) -> None:
         """QoS 1, retained; registered with the tracker. BrokerError on a paho error code.

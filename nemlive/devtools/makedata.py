@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nemlive.broker import is_port_free
+from nemlive.publish.broker import is_port_free
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 SIM_WEEK = ("2025-10-01", "2025-10-08")
 SIM_KEY = "sim-demo-key-0000"
 SIM_SEED = "2025"

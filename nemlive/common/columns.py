@@ -1,4 +1,4 @@
-"""Column names of consolidate.csv (CONTRACTS §2), built and parsed in one place.
+"""Column names of consolidate.csv (docs/contracts.md §2), built and parsed in one place.
 
 A column is ``<metric>_<code>``: the metric is the text before the first ``_`` and the
 code (a facility or a region) may itself contain ``_``. Columns are grouped by metric in

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from nemlive.errors import ConfigError
-from nemlive.events import DEFAULT_BASE_TOPIC
+from nemlive.common.errors import ConfigError
+from nemlive.common.events import DEFAULT_BASE_TOPIC
 
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 1883

@@ -19,13 +19,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nemlive.broker import EmbeddedBroker, check_embedded_can_serve, is_listening, is_port_free
-from nemlive.errors import InputError, NemLiveError
-from nemlive.mqttconfig import resolve_mqtt_settings
-from nemlive.replay import parse_header
+from nemlive.common.errors import InputError, NemLiveError
+from nemlive.common.mqttconfig import resolve_mqtt_settings
+from nemlive.publish.broker import (
+    EmbeddedBroker,
+    check_embedded_can_serve,
+    is_listening,
+    is_port_free,
+)
+from nemlive.publish.replay import parse_header
 
-ROOT = Path(__file__).resolve().parent.parent
-log = logging.getLogger("nemlive.run")
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+log = logging.getLogger("nemlive.devtools.run")
 # The page shows the live rate and position; the terminal needs a line only now and then.
 PUBLISHER_PROGRESS_EVERY_S = 60
 
@@ -173,19 +178,7 @@ def run(args: argparse.Namespace) -> int:
     if not csv_path.is_file():
         raise InputError(f"{csv_path} not found: run `make data` first, or pass --csv")
     per_row = count_messages_per_row(csv_path)
-    delay = 1.0 / (args.pace * per_row)
-
-    broker: EmbeddedBroker | None = None
-    if is_listening("127.0.0.1", args.broker_port):
-        log.info("using the MQTT broker already listening on localhost:%d", args.broker_port)
-    else:
-        check_embedded_can_serve(
-            resolve_mqtt_settings(os.environ, host="127.0.0.1", port=args.broker_port)
-        )
-        log.info("nothing listens on localhost:%d: starting the embedded broker", args.broker_port)
-        broker = EmbeddedBroker(args.broker_port)
-        broker.start()
-
+    broker = start_broker_if_needed(args.broker_port)
     dash_port = first_free_port(args.dashboard_port)
     env = dict(
         os.environ,
@@ -196,26 +189,7 @@ def run(args: argparse.Namespace) -> int:
     )
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
-        spawn(
-            procs,
-            "publisher",
-            [
-                sys.executable,
-                str(ROOT / "publisher.py"),
-                "--csv",
-                str(csv_path),
-                "--delay",
-                f"{delay:.6f}",
-                "--cooldown",
-                "5",
-                "--cycles",
-                "0",
-                "--no-embedded-broker",
-                "--progress-every",
-                str(PUBLISHER_PROGRESS_EVERY_S),
-            ],
-            env,
-        )
+        spawn(procs, "publisher", publisher_command(csv_path, 1.0 / (args.pace * per_row)), env)
         dashboard = spawn(
             procs,
             "dashboard",
@@ -230,11 +204,7 @@ def run(args: argparse.Namespace) -> int:
             f"({per_row} messages per interval); Ctrl-C stops everything.\n",
             flush=True,
         )
-        while True:
-            for name, proc in procs:
-                if proc.poll() is not None:
-                    raise NemLiveError(f"the {name} stopped (exit {proc.returncode}): see above")
-            time.sleep(0.5)
+        watch(procs)
     except _Stop:
         print("\nstopping NEM Live ...", file=sys.stderr, flush=True)
         return 0
@@ -245,6 +215,46 @@ def run(args: argparse.Namespace) -> int:
             stop_process(proc, name)
         if broker is not None:
             broker.stop()
+
+
+def start_broker_if_needed(port: int) -> EmbeddedBroker | None:
+    """The embedded broker on 127.0.0.1:``port`` unless one listens there already."""
+    if is_listening("127.0.0.1", port):
+        log.info("using the MQTT broker already listening on localhost:%d", port)
+        return None
+    check_embedded_can_serve(resolve_mqtt_settings(os.environ, host="127.0.0.1", port=port))
+    log.info("nothing listens on localhost:%d: starting the embedded broker", port)
+    broker = EmbeddedBroker(port)
+    broker.start()
+    return broker
+
+
+def publisher_command(csv_path: Path, delay: float) -> list[str]:
+    """The publisher, looping over ``csv_path`` at ``delay`` seconds a message."""
+    return [
+        sys.executable,
+        str(ROOT / "publisher.py"),
+        "--csv",
+        str(csv_path),
+        "--delay",
+        f"{delay:.6f}",
+        "--cooldown",
+        "5",
+        "--cycles",
+        "0",
+        "--no-embedded-broker",
+        "--progress-every",
+        str(PUBLISHER_PROGRESS_EVERY_S),
+    ]
+
+
+def watch(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    """Return never: raise NemLiveError when a child exits (a stop signal raises _Stop)."""
+    while True:
+        for name, proc in procs:
+            if proc.poll() is not None:
+                raise NemLiveError(f"the {name} stopped (exit {proc.returncode}): see above")
+        time.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,8 +28,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
-from nemlive.errors import BrokerError
-from nemlive.mqttconfig import MqttSettings
+from nemlive.common.errors import BrokerError
+from nemlive.common.mqttconfig import MqttSettings
 
 log = logging.getLogger(__name__)
 

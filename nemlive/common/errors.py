@@ -1,0 +1,38 @@
+"""The project's few exception types. Entry points turn them into one line and an exit code.
+
+* NemLiveError: the base; ``str(exc)`` is the one line shown to the user.
+  * ConfigError -> exit 2: bad flags or environment (missing key, bad port, unreadable file).
+  * InputError -> exit 2: an input file that does not follow its contract.
+  * ApiError -> exit 1: the OpenElectricity API (or the simulator) refused or failed.
+  * BrokerError -> exit 1: the MQTT broker could not be reached or refused us.
+  * TableCheckError -> exit 1: an extracted table breaks a rule of consolidate.csv; nothing is
+    written.
+"""
+
+
+class NemLiveError(Exception):
+    """Base class; ``str(exc)`` is the one line shown to the user. Never holds a secret."""
+
+    exit_code = 1
+
+
+class ConfigError(NemLiveError):
+    exit_code = 2
+
+
+class InputError(NemLiveError):
+    exit_code = 2
+
+
+class ApiError(NemLiveError):
+    exit_code = 1
+
+
+class BrokerError(NemLiveError):
+    exit_code = 1
+
+
+class TableCheckError(NemLiveError):
+    """The table breaks a consolidate.csv rule (docs/contracts.md); nothing is written."""
+
+    exit_code = 1

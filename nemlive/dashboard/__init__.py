@@ -1,0 +1,21 @@
+"""The dashboard's library: the live state fed by MQTT, and pure builders of the page.
+
+* ``livestate``: the locked, bounded state the MQTT thread writes and the page reads.
+* ``ingest``: the one MQTT client per server process that feeds it.
+* ``charts``: the headline figures, chart frames and tables (pure).
+* ``mapview``, ``icons``: the PyDeck layers and the icon atlas (pure).
+* ``config``: the dashboard's settings from the environment.
+"""
+
+from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config
+from nemlive.dashboard.ingest import Hub, Ingest
+from nemlive.dashboard.livestate import LiveState, Snapshot
+
+__all__ = [
+    "DashboardConfig",
+    "Hub",
+    "Ingest",
+    "LiveState",
+    "Snapshot",
+    "resolve_dashboard_config",
+]

@@ -1,0 +1,2 @@
+"""Developer tooling: ``python -m nemlive.devtools.run`` (``make run``) and
+``python -m nemlive.devtools.makedata`` (``make data``)."""
