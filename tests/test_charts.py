@@ -334,3 +334,62 @@ def test_the_chart_window_never_reaches_back_past_its_span() -> None:
     assert charts.select_chart_window(recent, end, span=12) == (None, end)
     assert charts.select_chart_window(stray, end, span=12) == (base, end)
     assert charts.select_chart_window(stray, end, span=6) == (base + 300 * 6, end)
+
+
+# --- each definition of the figures, one behaviour at a time -------------------------------
+
+AT = 1_760_000_100 // 300 * 300
+
+
+def _one_facility(group: str, mw: float = 100.0) -> tuple[dict, dict]:
+    fac = lookups.Facility(f"F_{group}", group, "SA1", -34.0, 138.0, (group,), (group,), 200.0)
+    coal = lookups.Facility(
+        "F_COAL", "coal", "SA1", -34.0, 138.0, ("coal",), ("coal_black",), 500.0
+    )
+    history = {fac.facility_id: [(AT, mw, 0.0)], "F_COAL": [(AT, 300.0, 250.0)]}
+    return history, {fac.facility_id: fac, "F_COAL": coal}
+
+
+RENEWABLE = {"bioenergy", "hydro", "wind", "solar"}
+
+
+@pytest.mark.parametrize("group", list(lookups.FUEL_GROUPS))
+def test_each_fuel_groups_place_in_the_renewable_share(group: str) -> None:
+    history, facilities = _one_facility(group)
+    fig = charts.compute_figures(history, {}, facilities, AT)
+    want = 100.0 / 400.0 if group in RENEWABLE else 0.0
+    if group == "coal":
+        want = 0.0
+    assert fig.renewable_share == pytest.approx(want), group
+    assert fig.generation_mw == pytest.approx(400.0)
+
+
+def test_the_renewable_groups_are_exactly_the_readmes() -> None:
+    assert set(lookups.RENEWABLE_GROUPS) == RENEWABLE
+
+
+def test_a_load_counts_in_no_figure_but_its_emissions() -> None:
+    history, facilities = _one_facility("battery", mw=-80.0)
+    fig = charts.compute_figures(history, {}, facilities, AT)
+    assert fig.generation_mw == pytest.approx(300.0) and fig.renewable_share == 0.0
+    assert fig.emissions_t == pytest.approx(250.0)
+
+
+def test_a_missing_price_keeps_its_demand_out_of_the_price_weight() -> None:
+    regions = {
+        "SA1": [(AT, None, 1_000.0)],  # demand, no price
+        "VIC1": [(AT, 50.0, 3_000.0)],
+        "NSW1": [(AT, 80.0, 1_000.0)],
+    }
+    fig = charts.compute_figures({}, regions, {}, AT)
+    assert fig.demand_mw == pytest.approx(5_000.0)  # every region's demand counts
+    assert fig.price_dmwh == pytest.approx((50 * 3_000 + 80 * 1_000) / 4_000)  # not / 5,000
+    alone = charts.compute_figures({}, {"SA1": [(AT, None, 1_000.0)]}, {}, AT)
+    assert alone.price_dmwh is None and alone.demand_mw == 1_000.0
+
+
+def test_zero_or_negative_demand_gives_no_price_weight() -> None:
+    regions = {"SA1": [(AT, 500.0, -10.0)], "VIC1": [(AT, 50.0, 0.0)], "NSW1": [(AT, 80.0, 10.0)]}
+    fig = charts.compute_figures({}, regions, {}, AT)
+    assert fig.price_dmwh == pytest.approx(80.0)
+    assert fig.demand_mw == pytest.approx(0.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.support_mqtt import (
     start_publisher,
     write_small_csv,
 )
+from tests.support_proxy import HoldingProxy
 
 
 def _args(small: SmallCsv, port: int, *extra: str) -> list[str]:
@@ -147,21 +149,58 @@ def test_status_online_then_last_will_after_a_kill(tmp_path: Path, mosquitto: Mo
         assert _wait_status(late, "offline")["client_id"] == online["client_id"]
 
 
-def test_sigterm_drains_says_offline_and_exits_0(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    small = write_small_csv(tmp_path / "consolidate.csv", rows=50)
-    with Collector(mosquitto.port) as live:
-        proc = start_publisher(_args(small, mosquitto.port, "--delay", "0.05"))
+def test_sigterm_drains_what_is_in_flight_says_offline_and_exits_0(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    small = write_small_csv(tmp_path / "consolidate.csv", rows=400)
+    checkpoint = tmp_path / "ckpt.json"
+    with HoldingProxy(mosquitto.port) as proxy, Collector(mosquitto.port) as live:
+        proc = start_publisher(
+            _args(small, proxy.port, "--delay", "0.002", "--checkpoint", str(checkpoint))
+        )
         _wait_status(live, "online")
-        assert live.wait_until(lambda c: len(c.events()) >= 5)
+        assert live.wait_until(lambda c: len(c.events()) >= 50)
+        time.sleep(1.2)  # a checkpoint is written every second
+        proxy.hold.set()  # the broker's acknowledgements stop reaching the publisher
+        held_at = len(live.events())
+        assert live.wait_until(lambda c: len(c.events()) >= held_at + 20)  # still publishing
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=20)
+        time.sleep(1.5)
+        before_drain = read_checkpoint(checkpoint)
+        proxy.release()
+        _, stderr = proc.communicate(timeout=30)
         assert proc.returncode == 0, stderr
-        assert "SIGTERM received" in stderr
-        assert "Traceback" not in stderr
         offline = _wait_status(live, "offline")
         sent = len(live.events())
-    # Published explicitly (the will carries no count): every sent message was acknowledged.
-    assert offline["sent"] == sent > 0
+    waited = re.search(r"waiting up to \S+ for (\d+) acknowledgements", stderr)
+    assert waited and int(waited.group(1)) >= 20, stderr  # really in flight at SIGTERM
+    assert "were not acknowledged" not in stderr
+    # Every message sent was acknowledged and the checkpoint moved past the held ones, so
+    # --resume would send none of them again.
+    assert offline["sent"] == sent
+    after = read_checkpoint(checkpoint)
+    assert before_drain is not None and after is not None
+    assert after.row > before_drain.row
+
+
+def test_no_more_than_1000_messages_are_ever_unacknowledged(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    # ~2,000 messages, far more than the bound; the broker acknowledges none for 3 s.
+    small = write_small_csv(tmp_path / "consolidate.csv", rows=400)
+    with HoldingProxy(mosquitto.port) as proxy, Collector(mosquitto.port) as live:
+        proc = start_publisher(_args(small, proxy.port, "--delay", "0"))
+        _wait_status(live, "online")
+        proxy.hold.set()
+        time.sleep(3)
+        proc.send_signal(signal.SIGTERM)  # the drain line says how many are outstanding
+        time.sleep(0.5)
+        proxy.release()
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    waited = re.search(r"waiting up to \S+ for (\d+) acknowledgements", stderr)
+    assert waited, stderr
+    assert 900 <= int(waited.group(1)) <= 1_000, stderr  # it filled the bound and stopped
 
 
 # --- broker failures ----------------------------------------------------------------------------
@@ -429,3 +468,35 @@ def test_no_embedded_broker_flag_exits_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"localhost:{port}" in result.stderr.strip().splitlines()[-1]
     assert "amqtt" not in result.stderr
+
+
+def test_the_publisher_leaves_no_session_on_the_broker(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    small = write_small_csv(tmp_path / "consolidate.csv", rows=3)
+    with Collector(mosquitto.port) as live:
+        result = run_publisher(_args(small, mosquitto.port, "--delay", "0"))
+        assert result.returncode == 0, result.stderr
+        client_id = _wait_status(live, "offline")["client_id"]
+    # Connecting with its id and asking to keep the session shows whether the broker kept one.
+    flags: list[bool] = []
+    probe = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=False,
+        protocol=mqtt.MQTTv311,
+    )
+    probe.on_connect = lambda c, u, f, rc, p: flags.append(f.session_present)
+    probe.connect("127.0.0.1", mosquitto.port)
+    probe.loop_start()
+    try:
+        deadline = time.monotonic() + 10
+        while not flags and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        probe.disconnect()
+        probe.loop_stop()
+    assert flags == [False]

@@ -2,9 +2,10 @@
 
 * :class:`AckTracker` follows which rows are fully acknowledged (for the checkpoint) and
   keeps at most ``OUTSTANDING_LIMIT`` messages unacknowledged, so memory stays flat.
-* :class:`Connection` connects with retry and backoff, keeps a persistent session
-  (``clean_session=False``) so that paho re-sends unacknowledged QoS 1 messages after a
-  reconnect, sets the retained ``offline`` last will, and closes cleanly.
+* :class:`Connection` connects with retry and backoff, sets the retained ``offline`` last
+  will, and closes cleanly. paho keeps every unacknowledged QoS 1 message and sends it again
+  (DUP) after a reconnect, whatever the session; the session is clean, because a publisher
+  subscribes to nothing and a persistent one would stay on the broker after every run.
 """
 
 from __future__ import annotations
@@ -167,12 +168,13 @@ class Connection:
         self._closing = False
         self._ever_connected = False
 
-        # clean_session=False: the broker keeps our session across a reconnect; paho keeps
-        # unacknowledged QoS 1 messages and sends them again (DUP) once reconnected.
+        # A clean session: paho re-sends unacknowledged QoS 1 messages after a reconnect either
+        # way (its _messages_reconnect_reset_out), and a persistent session of a new client id
+        # per run would be kept by the broker for ever.
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
-            clean_session=False,
+            clean_session=True,
             protocol=mqtt.MQTTv311,  # amqtt (the embedded broker) speaks 3.1.1 only
         )
         client.max_inflight_messages_set(MAX_INFLIGHT)
