@@ -78,3 +78,14 @@ def start_tls_broker(workdir: Path, ca: Path, cert: Path, key: Path) -> Mosquitt
     workdir.mkdir()
     settings = [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}", "allow_anonymous true"]
     return Mosquitto(workdir=workdir, persistence=False, settings=settings).start()
+
+
+def write_password_file(path: Path, user: str, password: str) -> Path:
+    """A mosquitto password file with one user, made by mosquitto_passwd."""
+    subprocess.run(
+        [need_tool("mosquitto_passwd"), "-b", "-c", str(path), user, password],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return path

@@ -6,7 +6,6 @@ broker of the test's own, so a change to a file is what the test checks.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from conftest import ROOT, Mosquitto
 from paho.mqtt.enums import CallbackAPIVersion
 from support_mqtt import Collector
-from support_tls import need_tool
+from support_tls import write_password_file
 
 ACL = ROOT / "docs" / "mosquitto" / "acl"
 SECURE_CONF = ROOT / "docs" / "mosquitto" / "secure.conf"
@@ -82,13 +81,7 @@ def test_the_shipped_config_drops_payloads_over_1_kb(tmp_path: Path) -> None:
 def test_the_acl_example_lets_only_the_publisher_write(tmp_path: Path) -> None:
     shipped = _directives(SECURE_CONF, "acl_file", "password_file", "allow_anonymous")
     assert shipped["acl_file"] == "docs/mosquitto/acl" and shipped["allow_anonymous"] == "true"
-    passwd = tmp_path / "passwd"
-    subprocess.run(
-        [need_tool("mosquitto_passwd"), "-b", "-c", str(passwd), PUBLISHER, PASSWORD],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
+    passwd = write_password_file(tmp_path / "passwd", PUBLISHER, PASSWORD)
     broker = Mosquitto(
         workdir=tmp_path,
         persistence=False,

@@ -8,7 +8,6 @@ listener whose certificate is signed by a CA made with the ``openssl`` CLI
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from tests.support_mqtt import Collector, SmallCsv, run_publisher, write_small_c
 from tests.support_tls import (
     TlsFiles,
     make_tls_files,
-    need_tool,
     start_tls_broker,
+    write_password_file,
 )
 
 USER = "nemlive-user"
@@ -52,13 +51,7 @@ def tls_broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[Mosquitto]:
 def auth_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     workdir = tmp_path / "mosquitto"
     workdir.mkdir()
-    passwd = workdir / "passwd"
-    subprocess.run(
-        [need_tool("mosquitto_passwd"), "-b", "-c", str(passwd), USER, PASSWORD],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
+    passwd = write_password_file(workdir / "passwd", USER, PASSWORD)
     broker = Mosquitto(
         persistence=False,
         workdir=workdir,

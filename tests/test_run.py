@@ -155,27 +155,27 @@ def test_make_run_without_a_cache_says_make_data(
     csv_path = tmp_path / "consolidate.csv"
     if content is not None:
         csv_path.write_bytes(content)
+    run, line = _run_to_one_error_line(csv_path, free_port())
+    assert run.returncode == 2, run.stderr
+    assert "make data" in line and why in line and str(csv_path) in line
+    assert run.stdout == ""
+
+
+def _run_to_one_error_line(
+    csv_path: Path, port: int, **env: str
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """``python -m nemlive.devtools.run`` that stops at once, and the one line it printed."""
     run = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "nemlive.devtools.run",
-            "--csv",
-            str(csv_path),
-            "--broker-port",
-            str(free_port()),
-        ],
+        [PYTHON, "-m", "nemlive.devtools.run", "--csv", str(csv_path), "--broker-port", str(port)],
         cwd=ROOT,
-        env=clean_subprocess_env(),
+        env=clean_subprocess_env(**env),
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert run.returncode == 2, run.stderr
     lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, run.stderr
-    assert "make data" in lines[0] and why in lines[0] and str(csv_path) in lines[0]
-    assert run.stdout == ""
+    return run, lines[0]
 
 
 @pytest.mark.parametrize(
@@ -186,18 +186,9 @@ def test_make_run_never_swaps_a_secured_broker_for_the_embedded_one(
 ) -> None:
     csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=2)
     port = free_port()
-    run = subprocess.run(
-        [PYTHON, "-m", "nemlive.devtools.run", "--csv", str(csv_path), "--broker-port", str(port)],
-        cwd=ROOT,
-        env=clean_subprocess_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run, line = _run_to_one_error_line(csv_path, port, **env)
     assert run.returncode == 1, run.stderr
-    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, run.stderr
-    assert "embedded broker cannot stand in" in lines[0] and "pw-Zq81xPLm" not in run.stderr
+    assert "embedded broker cannot stand in" in line and "pw-Zq81xPLm" not in run.stderr
     assert _bindable(port)  # nothing was started
 
 
