@@ -4,7 +4,8 @@
     BENCH_QUICK=1 .venv/bin/python bench/encode.py      # 2 runs of 50,000 messages
 
 Encoders, each over the same ``--messages`` realistic events (420 facilities, 3-decimal
-floats, ~2 % None), in turn within every run; median of ``--runs``:
+floats, ~2 % None), in turn within every run; median of ``--runs``, in CPU time of this
+process (on a busy machine wall time measures the neighbours too):
 
 * template: ``PayloadTemplate("facility", id).encode(ts, a, b)``, the publisher's fast path
   (one template per facility, built before timing) -- the baseline of the ratios;
@@ -187,16 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     outputs: dict[str, list[bytes]] = {}
     for _ in range(args.runs):
         for name, fn in encoders:
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             outputs[name] = fn()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(time.process_time() - t0)
 
     reference = outputs["json.dumps"]
     base = statistics.median(times["template (baseline)"])
     nulls = sum(r[2] is None or r[3] is None for r in rows)
     print(
         f"{args.messages:,} facility events ({FACILITIES} facilities, {nulls:,} with a null), "
-        f"median of {args.runs} runs; ratio = time / template"
+        f"median of {args.runs} runs, CPU time; ratio = time / template"
     )
     print(f"  {'encoder':<24} {'us/msg':>7} {'ratio':>6}  same bytes as json.dumps (all rows)")
     for name, _ in encoders:

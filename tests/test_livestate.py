@@ -601,3 +601,33 @@ def test_an_event_older_than_the_window_is_stale_even_in_a_short_history() -> No
 
 def _region_at(rid: str, when: datetime) -> bytes:
     return encode_market_event(rid, when.isoformat(), 1.0, 1.0)
+
+
+# --- backfill from the store -------------------------------------------------------------------
+
+
+def test_backfill_fills_the_window_and_live_events_continue_it_without_double_counting() -> None:
+    state = LiveState({"A", "B"})
+    fac_hist = {
+        "A": [(epoch(k), float(k), 1.0) for k in range(300)],
+        "UNKNOWN": [(epoch(k), 1.0, 1.0) for k in range(300)],
+    }
+    reg_hist = {"NSW1": [(epoch(k), 50.0, 1000.0) for k in range(300)]}
+    assert state.backfill(fac_hist, reg_hist) == 2 * 288
+    snap = state.snapshot()
+    assert len(snap.facility_history["A"]) == 288 and "UNKNOWN" not in snap.facility_history
+    assert (snap.max_ts, snap.prev_ts) == (epoch(299), epoch(298))
+    assert snap.market_regions_at_max == {"NSW1"}
+    assert snap.received == 0 and snap.backfilled == 576 and not snap.recent_facility
+    # The live stream then arrives: what the store held is a duplicate, the next is stored.
+    assert send_event(state, fac("A", 299)) == "duplicate"
+    assert send_event(state, fac("A", 300, mw=300.0)) == "stored"
+    snap = state.snapshot()
+    assert snap.max_ts == epoch(300) and len(snap.facility_history["A"]) == 288
+    assert snap.facility_history["A"][-2:] == [(epoch(299), 299.0, 1.0), (epoch(300), 300.0, 10.0)]
+
+
+def test_an_empty_store_backfills_nothing() -> None:
+    state = LiveState({"A"})
+    assert state.backfill({}, {"NSW1": []}) == 0
+    assert state.snapshot().max_ts is None

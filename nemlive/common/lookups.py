@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -134,6 +135,20 @@ class Facility:
     def fuel_group(self) -> str:
         """The dominant (largest-capacity) fuel group."""
         return self.fuel_groups[0] if self.fuel_groups else "other"
+
+
+def fuel_group_of(fac: Facility) -> str:
+    """A facility's dominant fuel group, ``other`` for a group outside the palette."""
+    return fac.fuel_group if fac.fuel_group in FUEL_COLOURS else "other"
+
+
+def facility_passes(
+    fac: Facility, regions: Collection[str] | None, groups: Collection[str] | None
+) -> bool:
+    """True when a facility is inside the region and fuel-group filters (None = all)."""
+    return (regions is None or fac.region_id in regions) and (
+        groups is None or fuel_group_of(fac) in groups
+    )
 
 
 def parse_facilities(rows: list[dict[str, str]]) -> dict[str, Facility]:

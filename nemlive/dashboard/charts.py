@@ -54,6 +54,8 @@ from nemlive.common.lookups import (
     REGION_NAMES,
     RENEWABLE_GROUPS,
     Facility,
+    facility_passes,
+    fuel_group_of,
 )
 from nemlive.common.nemtime import INTERVAL_S, epoch_to_nem_naive, format_nem_epoch, nem_naive_index
 from nemlive.dashboard.livestate import DEFAULT_HISTORY_LEN, Point
@@ -162,20 +164,6 @@ def value_at(points: list[Point], ts: int) -> Point | None:
         if p[0] < ts:
             return None
     return None
-
-
-def facility_passes(
-    fac: Facility, regions: Collection[str] | None, groups: Collection[str] | None
-) -> bool:
-    """True when a facility is inside the region and fuel-group filters (None = all)."""
-    return (regions is None or fac.region_id in regions) and (
-        groups is None or fuel_group_of(fac) in groups
-    )
-
-
-def fuel_group_of(fac: Facility) -> str:
-    """A facility's dominant fuel group, ``other`` for a group outside the palette."""
-    return fac.fuel_group if fac.fuel_group in FUEL_COLOURS else "other"
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -123,6 +123,7 @@ class Snapshot:
     market_regions_at_max: frozenset[str]
     history_len: int = DEFAULT_HISTORY_LEN
     restarts: int = 0  # times the stream restarted earlier in time (data windows cleared)
+    backfilled: int = 0  # points filled in from the store when the server started
 
     @property
     def unknown_count(self) -> int:
@@ -210,6 +211,7 @@ class LiveState:
         self._unknown: dict[str, None] = {}
         self._unknown_overflow = False
         self._unknown_events = 0
+        self._backfilled = 0  # points filled in from the store (not messages)
         self._last_message_at: float | None = None
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=64)
         self._status: IngestStatus = "connecting"
@@ -263,6 +265,60 @@ class LiveState:
         if len(inbox) >= self._batch:
             with self._lock:
                 self._drain()
+
+    def backfill(
+        self,
+        facility_history: Mapping[str, Iterable[Point]],
+        region_history: Mapping[str, Iterable[Point]],
+    ) -> int:
+        """Fill the windows from recorded history (the store) before the stream starts.
+
+        Points go where live events would (facilities of the lookup and the regions; the last
+        ``history_len`` intervals before the newest), so a live event for an ``(id, ts)``
+        already here is a duplicate, and one after it continues the window without a gap. They
+        count as no message: ``received`` and the recent tables stay as they are. Returns the
+        points kept.
+        """
+        with self._lock:
+            self._drain()
+            newest = max(
+                (
+                    ts
+                    for table in (facility_history, region_history)
+                    for points in table.values()
+                    for ts, _, _ in points
+                ),
+                default=None,
+            )
+            if newest is None:
+                return 0
+            floor = newest - self._window_s
+            kept = 0
+            for table, source in (
+                (self._facilities, {k: v for k, v in facility_history.items() if k in self._known}),
+                (self._regions, region_history),
+            ):
+                for ident, points in source.items():
+                    series = table.setdefault(ident, _Series(self._history_len))
+                    kept += sum(
+                        series.add(ts, a, b) == "stored" for ts, a, b in points if ts > floor
+                    )
+            self._backfilled += kept
+            self._reset_newest()
+            return kept
+
+    def _reset_newest(self) -> None:
+        """Newest and previous timestamps, and market regions at the newest, from the series."""
+        stamps = {
+            ts
+            for table in (self._facilities, self._regions)
+            for s in table.values()
+            for ts in s.values
+        }
+        ordered = sorted(stamps)
+        self._max_ts = ordered[-1] if ordered else None
+        self._prev_ts = ordered[-2] if len(ordered) > 1 else None
+        self._market_at_max = {r for r, s in self._regions.items() if self._max_ts in s.values}
 
     @property
     def queued(self) -> int:
@@ -517,6 +573,7 @@ class LiveState:
                 market_regions_at_max=frozenset(self._market_at_max),
                 history_len=self._history_len,
                 restarts=self._restarts,
+                backfilled=self._backfilled,
             )
 
 

@@ -24,9 +24,15 @@ from typing import Any, Literal
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
-from nemlive.common.lookups import FUEL_GROUPS, FUEL_LABELS, REGION_NAMES, Facility
+from nemlive.common.lookups import (
+    FUEL_GROUPS,
+    FUEL_LABELS,
+    REGION_NAMES,
+    Facility,
+    facility_passes,
+    fuel_group_of,
+)
 from nemlive.common.nemtime import format_nem_epoch
-from nemlive.dashboard.charts import facility_passes, fuel_group_of
 from nemlive.dashboard.icons import ICON_PX, atlas_data_url, build_icon_mapping, icon_data_url
 from nemlive.dashboard.livestate import Point
 

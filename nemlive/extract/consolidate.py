@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 
 from nemlive.common.errors import TableCheckError
-from nemlive.common.nemtime import format_request_time
+from nemlive.common.nemtime import INTERVAL_S, format_request_time
 from nemlive.extract.rollup import (
     DECIMALS,
-    INTERVAL_SECONDS,
     NUMBER_FORMAT,
     WideTable,
 )
@@ -80,7 +79,7 @@ def check_table(table: WideTable) -> None:
             f"{format_request_time(end)}; pick an earlier window with --start/--end"
         )
     times = table.times
-    off_grid = times[times % INTERVAL_SECONDS != 0]
+    off_grid = times[times % INTERVAL_S != 0]
     if len(off_grid):
         raise TableCheckError(f"{len(off_grid)} timestamps are not on the 5-minute grid")
     if len(times) > 1 and not bool(np.all(np.diff(times) > 0)):
@@ -90,7 +89,7 @@ def check_table(table: WideTable) -> None:
 def summarise(table: WideTable) -> TableStats:
     """Row, column, gap and empty-cell counts of the table."""
     start, end = table.window
-    expected = int((end - start).total_seconds()) // INTERVAL_SECONDS
+    expected = int((end - start).total_seconds()) // INTERVAL_S
     return TableStats(
         rows=len(table.times),
         facilities=len(table.facility_ids),

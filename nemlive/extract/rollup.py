@@ -28,13 +28,12 @@ import numpy as np
 from nemlive.common import lookups
 from nemlive.common.columns import FACILITY_METRICS, MARKET_METRICS, build_header, is_valid_code
 from nemlive.common.events import REGIONS
-from nemlive.common.nemtime import INTERVAL, NEM_TZ, format_nem
+from nemlive.common.nemtime import NEM_TZ, format_nem
 
 log = logging.getLogger(__name__)
 
 MAX_CODES_PER_REQUEST = 30  # the API rejects more than 30 facility_code values (422)
 MAX_WINDOW = timedelta(days=7)  # COMMUNITY allows 8 whole days at 5m; 7 leaves a margin
-INTERVAL_SECONDS = int(INTERVAL.total_seconds())
 # MW, t and $/MWh to 3 dp (1 kW, 1 kg): finer than 5-minute SCADA is accurate, and it
 # keeps the cache inside the seed's budget of 8 MB per 420 facilities per week.
 DECIMALS = 3

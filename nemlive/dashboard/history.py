@@ -1,0 +1,114 @@
+"""Looking back: the ranges the dashboard offers from the store, and views at a past interval.
+
+Pure: the store is read by the page (``dashboard.py``), which hands the histories here. Times
+are integer UTC epoch seconds of interval ends; a range holds ``t0 < ts <= t1``.
+
+* "Live (last 24 h)": the live window, as without a store.
+* Each NEM-time day the store holds (newest first), at 5-minute resolution.
+* The whole span: 5-minute points up to ``MAX_FINE_DAYS``, then 30-minute averages up to
+  ``MAX_HALF_HOUR_DAYS``, then hourly averages (the store aggregates in SQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from nemlive.common.nemtime import INTERVAL_S, NEM_TZ, epoch_to_nem_naive, format_nem_epoch
+from nemlive.dashboard.charts import value_at
+from nemlive.dashboard.livestate import Point
+
+DAY_S = 24 * 3600
+MAX_FINE_DAYS = 7
+MAX_HALF_HOUR_DAYS = 31
+STEP_WORDS = {300: "5-minute values", 1800: "30-minute averages", 3600: "hourly averages"}
+
+
+@dataclass(frozen=True)
+class RangeChoice:
+    """One entry of the range control. ``live``: the live window (no store read)."""
+
+    label: str
+    t0: int = 0
+    t1: int = 0
+    step_s: int = INTERVAL_S
+    live: bool = False
+
+
+LIVE = RangeChoice("Live (last 24 h)", live=True)
+
+
+def choose_step(t0: int, t1: int) -> int:
+    """The resolution of a range: 5 minutes up to 7 days, 30 minutes up to 31, then hourly."""
+    days = (t1 - t0) / DAY_S
+    if days <= MAX_FINE_DAYS:
+        return INTERVAL_S
+    return 1800 if days <= MAX_HALF_HOUR_DAYS else 3600
+
+
+def build_range_choices(first: int | None, last: int | None) -> list[RangeChoice]:
+    """Live, the whole span, then every NEM day from ``last`` back to ``first`` (epoch s of the
+    first and last interval ends the store holds; None when it is empty)."""
+    if first is None or last is None or last < first:
+        return [LIVE]
+    t0 = first - INTERVAL_S  # the range holds t0 < ts, so the first interval is in it
+    days = max(1, round((last - t0) / DAY_S))
+    choices = [
+        LIVE,
+        RangeChoice(
+            f"Whole span: {days} day{'s' if days != 1 else ''} ({STEP_WORDS[choose_step(t0, last)]})",
+            t0,
+            last,
+            choose_step(t0, last),
+        ),
+    ]
+    day = _nem_midnight_at_or_before(last - 1)
+    while day + DAY_S > first:  # a day holds the intervals ending in (midnight, next midnight]
+        label = (epoch_to_nem_naive(day) or day).strftime("%a %Y-%m-%d")  # type: ignore[union-attr]
+        choices.append(RangeChoice(label, day, day + DAY_S))
+        day -= DAY_S
+    return choices
+
+
+def _nem_midnight_at_or_before(epoch_s: int) -> int:
+    offset = int(NEM_TZ.utcoffset(None).total_seconds())  # type: ignore[union-attr]
+    return (epoch_s + offset) // DAY_S * DAY_S - offset
+
+
+def stamps_of(
+    facility_history: Mapping[str, list[Point]], region_history: Mapping[str, list[Point]]
+) -> list[int]:
+    """Every interval end in the histories, oldest first (the slider's stops)."""
+    return sorted(
+        {
+            p[0]
+            for table in (facility_history, region_history)
+            for pts in table.values()
+            for p in pts
+        }
+    )
+
+
+def values_at(histories: Mapping[str, list[Point]], ts: int) -> dict[str, Point]:
+    """id -> its point at exactly ``ts`` (the map and figures of a past interval)."""
+    out = {}
+    for ident, points in histories.items():
+        point = value_at(points, ts)
+        if point is not None:
+            out[ident] = point
+    return out
+
+
+def describe_view(choice: RangeChoice, at_ts: int) -> str:
+    """The caption over a past view: what is shown, at which interval, at which resolution."""
+    step = timedelta(seconds=choice.step_s)
+    what = (
+        "interval"
+        if choice.step_s == INTERVAL_S
+        else f"{int(step.total_seconds() // 60)}-minute bucket"
+    )
+    return (
+        f"History: **{choice.label}**. Figures and map at the {what} ending "
+        f"**{format_nem_epoch(at_ts)} NEM** ({STEP_WORDS[choice.step_s]} from the store)."
+    )
