@@ -1,11 +1,12 @@
 """Benchmark: the cost per message of encoding a facility event's MQTT payload.
 
-    .venv/bin/python bench/encode.py [--messages 200000] [--runs 3]
+    .venv/bin/python bench/encode.py [--messages 200000] [--runs 5]
     BENCH_QUICK=1 .venv/bin/python bench/encode.py      # 2 runs of 50,000 messages
 
 Encoders, each over the same ``--messages`` realistic events (420 facilities, 3-decimal
 floats, ~2 % None), in turn within every run; median of ``--runs``, in CPU time of this
-process (on a busy machine wall time measures the neighbours too):
+process (on a busy machine wall time measures the neighbours too), after one untimed
+warm-up run of each:
 
 * template: ``PayloadTemplate("facility", id).encode(ts, a, b)``, the publisher's fast path
   (one template per facility, built before timing) -- the baseline of the ratios;
@@ -165,7 +166,7 @@ def compare_edges(name: str, fn: Callable[[Any], list[bytes]], pydantic: bool) -
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--messages", type=int, default=50_000 if QUICK else 200_000)
-    p.add_argument("--runs", type=int, default=2 if QUICK else 3)
+    p.add_argument("--runs", type=int, default=2 if QUICK else 5)
     args = p.parse_args(argv)
 
     rows = build_rows(args.messages)
@@ -186,8 +187,13 @@ def main(argv: list[str] | None = None) -> int:
 
     times: dict[str, list[float]] = {name: [] for name, _ in encoders}
     outputs: dict[str, list[bytes]] = {}
+    for name, fn in encoders:
+        # Warm-up, untimed: the first batches of fresh payloads grow the heap (orjson's
+        # first two runs cost 8x the later ones), which a long-running publisher has done.
+        outputs[name] = fn()
     for _ in range(args.runs):
         for name, fn in encoders:
+            outputs[name] = []  # free the previous run's payloads before timing
             t0 = time.process_time()
             outputs[name] = fn()
             times[name].append(time.process_time() - t0)

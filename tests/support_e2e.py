@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -259,6 +260,36 @@ def remote_hosts(pid: int) -> set[str]:
             continue
         out |= {c.raddr.ip for c in conns if c.raddr and not c.raddr.ip.startswith(LOOPBACK)}
     return out
+
+
+class SocketWatch:
+    """Samples the remote TCP peers of some processes (and their children) every
+    ``every`` seconds for as long as it runs, so a short-lived connection is seen too."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        self.every = every
+        self.pids: set[int] = set()
+        self.seen: set[str] = set()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def watch(self, pid: int) -> None:
+        self.pids.add(pid)
+
+    def __enter__(self) -> SocketWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            for pid in list(self.pids):
+                self.seen |= remote_hosts(pid)
+            self.samples += 1
 
 
 # --- the browser --------------------------------------------------------------------------

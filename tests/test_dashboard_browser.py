@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -149,6 +150,11 @@ def _screen_xy(lon: float, lat: float, box: dict) -> tuple[float, float]:
     return box["x"] + box["width"] / 2 + (x - cx), box["y"] + box["height"] / 2 + (y - cy)
 
 
+def _text_layer(frame: bytes) -> bool:
+    """True when a websocket frame carries a deck with the labels' text layer."""
+    return re.search(rb'"@@type":\s*"TextLayer"', frame) is not None
+
+
 def _sized_box(canvas, timeout: float = 15.0) -> dict:  # type: ignore[no-untyped-def]
     """The canvas's box once deck.gl has given it its layout size (> 300 x 300 px)."""
     deadline = time.monotonic() + timeout
@@ -183,6 +189,14 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
             page.route("**/*", route)
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
+            frames: list[bytes] = []  # what the server sends the page over its websocket
+            page.on(
+                "websocket",
+                lambda ws: ws.on(
+                    "framereceived",
+                    lambda p: frames.append(p if isinstance(p, bytes) else p.encode()),
+                ),
+            )
             page.goto(url)
             sidebar = page.locator('[data-testid="stSidebar"]')
             expect(sidebar.get_by_text("connected", exact=True)).to_be_visible(timeout=30_000)
@@ -217,13 +231,20 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
                 assert "MW" in tooltip.inner_text() and "NEM" in tooltip.inner_text()
                 page.mouse.move(box["x"] + 5, box["y"] + 5)
 
-            # Names on: the canvas gains them (deck.gl's collision filter keeps at least the
-            # largest facility's), with no console error from the extension.
+            # Names on: the deck the page receives gains a text layer with the names, and the
+            # canvas draws them (deck.gl's collision filter keeps at least the largest one).
+            assert not any(_text_layer(f) for f in frames), "labels before they were asked for"
             without_labels = canvas.screenshot()
             sidebar.get_by_text("Labels", exact=True).click()
             expect(page.get_by_text("names of the largest where they fit")).to_be_visible(
                 timeout=10_000
             )
+            deadline = time.monotonic() + 10
+            while not any(_text_layer(f) for f in frames) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            labelled = [f for f in frames if _text_layer(f)]
+            assert labelled, "the page never received a text layer"
+            assert b"Test Coal One" in labelled[-1] and b"Test Wind Farm" in labelled[-1]
             time.sleep(1.5)
             assert canvas.screenshot() != without_labels, "the labels drew nothing"
 

@@ -23,6 +23,7 @@ from conftest import free_port
 from playwright.sync_api import expect
 from support_e2e import (
     VIEWPORT,
+    SocketWatch,
     assert_clean_exit,
     expected_figure_texts,
     extract_from_simulator,
@@ -30,7 +31,6 @@ from support_e2e import (
     last_time_text,
     open_browser,
     read_facility_rows,
-    remote_hosts,
     start_dashboard,
     start_publisher,
 )
@@ -72,13 +72,15 @@ def test_extract_publish_dashboard_in_a_browser(mosquitto, tmp_path: Path) -> No
     )
     publisher = None
     try:
-        with open_browser(f"http://127.0.0.1:{dash_port}/") as b:
+        with SocketWatch() as sockets, open_browser(f"http://127.0.0.1:{dash_port}/") as b:
+            sockets.watch(dashboard.pid)
             b.expect_status("connected")
 
             # 3. publisher.py at full speed; it then idles in a cooldown, still online.
             publisher = start_publisher(
                 tmp_path, csv_path, mosquitto.port, topic=TOPIC, embedded=False
             )
+            sockets.watch(publisher.pid)
             publisher.wait_for_log("pass 1 done")
             b.expect_figures(expected, at)
             expect(b.sidebar).to_contain_text(f"Latest data: {at} NEM")
@@ -124,7 +126,8 @@ def test_extract_publish_dashboard_in_a_browser(mosquitto, tmp_path: Path) -> No
             expect(b.sidebar).to_contain_text("Publisher: offline", timeout=15_000)
             expect(b.sidebar.get_by_text("connected", exact=True)).to_be_visible()
 
-            assert remote_hosts(dashboard.pid) == set(), "the dashboard server went off-machine"
+        # Sampled every 50 ms for the whole run, the servers' own sockets included.
+        assert sockets.samples > 20 and sockets.seen == set(), f"went off-machine: {sockets.seen}"
         b.assert_stayed_local()
         assert b.errors == [], f"console errors: {b.errors}"
     finally:
