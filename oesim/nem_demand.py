@@ -35,7 +35,7 @@ REGIONS = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
 ROOFTOP_MW = {"NSW1": 7_600.0, "QLD1": 6_700.0, "VIC1": 5_700.0, "SA1": 2_500.0, "TAS1": 380.0}
 # AC output per MW installed under a clear sky with the sun overhead: inverter clipping,
 # heat, dust and roofs that face every way keep fleets well below nameplate.
-ROOFTOP_PERFORMANCE = 0.62
+ROOFTOP_PERFORMANCE = 0.70
 # Where a region's rooftop PV mostly is (its capital's suburbs): lat, lon in degrees.
 ROOFTOP_AT = {
     "NSW1": (-33.8, 151.0),
@@ -55,7 +55,7 @@ def _weekday_shape(h: np.ndarray) -> np.ndarray:
     return (
         0.80
         + 0.13 * bump(h, 7.9, 1.3)
-        + 0.17 * bump(h, 13.0, 3.6)
+        + 0.30 * bump(h, 13.0, 3.6)
         + 0.24 * bump(h, 18.9, 1.8)
         - 0.05 * bump(h, 3.8, 1.8)
     )
@@ -65,7 +65,7 @@ def _weekend_shape(h: np.ndarray) -> np.ndarray:
     return (
         0.82
         + 0.09 * bump(h, 9.2, 1.8)
-        + 0.10 * bump(h, 13.0, 3.6)
+        + 0.20 * bump(h, 13.0, 3.6)
         + 0.24 * bump(h, 18.9, 1.8)
         - 0.05 * bump(h, 4.2, 1.8)
     )

@@ -80,7 +80,7 @@ OFFERS: dict[str, tuple[tuple[float, float, float], ...]] = {
     "gas_ocgt": ((170.0, 420.0, 0.93),),
     "distillate": ((400.0, 1_000.0, 0.93),),
     "hydro": ((70.0, 250.0, 0.93),),
-    "hydro_tas": ((-30.0, 50.0, 0.3), (50.0, 120.0, 0.35), (120.0, 240.0, 0.28)),
+    "hydro_tas": ((-60.0, 10.0, 0.25), (10.0, 110.0, 0.4), (110.0, 240.0, 0.28)),
 }
 # Share of gas and hydro MW offered near the cap, normally and in a rebid half-hour.
 TOP_SHARE, REBID_SHARE = 0.07, 0.8
