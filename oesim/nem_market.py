@@ -7,18 +7,22 @@ Each NEM day is dispatched at once, for all five regions, and cached:
    solar bid below zero (their renewable certificates pay them to run); coal offers its
    minimum load near the floor (it cannot stop and restart in a day) and the rest at its
    fuel cost; gas and hydro set the evening price; a slice of gas and hydro sits near the
-   market price cap, and in rare "rebid" half-hours more of it moves there, so scarcity
-   spikes happen when a region is tight. Bioenergy runs as offered (price-taker).
-2. **Pass 1** clears operational demand (:mod:`oesim.nem_demand`) against the offers with
-   interchange on the five-region tree (:data:`LINKS`): each link's flow equalises the two
-   ends' prices unless it hits its limit.
-3. **Coal and storage** are then fixed from pass 1: each coal unit's output is limited to
-   its ramp rate (so it sinks towards minimum load through the solar day and climbs back for
-   the evening); each battery charges in the cheapest hours before 16:00 and discharges
-   into the dearest after, within its energy; pumped hydro pumps in the cheapest hours.
-4. **Pass 2** clears what is left (demand plus storage charging, less coal, bioenergy and
-   storage discharge) against wind, solar, gas and hydro: the final prices, flows and
-   dispatch. Per interval, the regions' net imports sum to zero exactly.
+   market price cap, and in rare evening "rebid" half-hours most of a region's gas, hydro
+   and coal above minimum moves there, so the price spikes when the region is short.
+   Bioenergy runs as it can (a price-taker).
+2. **Clearing** (:func:`clear_with_interchange`) meets each region's need on the
+   five-region interconnector tree (:data:`LINKS`): regions joined by a link below its
+   limit share a price, a link at its limit separates them. Per interval, the regions'
+   net imports sum to zero exactly.
+3. **Pass 1** clears operational demand (:mod:`oesim.nem_demand`) less bioenergy against
+   every offer: the prices storage plans on. Each battery charges in the cheapest hours
+   before 16:00 and discharges into the dearest after, within its energy; pumped hydro
+   pumps in the cheapest hours.
+4. **Pass 2** adds that storage and clears again; each coal unit then follows its pass-2
+   dispatch at its ramp rate, so it sinks to minimum load through the solar day and climbs
+   back for the evening.
+5. **Pass 3** clears what coal, bioenergy and storage leave against wind, solar, gas and
+   hydro: the final prices, interchange and dispatch.
 
 Everything is a pure function of ``(seed, day)``; a value at instant ``t`` depends on
 nothing but its own NEM day, so any window, fetched whole or in chunks, gives the same
@@ -275,6 +279,9 @@ class NemMarket:
         self.codes = {u.code: i for i, u in enumerate(self.units)}
         self._storage = storage_mwh
         self._cache: OrderedDict[int, DayResult] = OrderedDict()
+        # Offers do not change from day to day.
+        self._bands_all = {r: self._bands(r, exclude_coal=False) for r in REGIONS}
+        self._bands_flex = {r: self._bands(r, exclude_coal=True) for r in REGIONS}
         self._lock = threading.Lock()
 
     # --- lookups ---------------------------------------------------------------------
@@ -348,12 +355,11 @@ class NemMarket:
             elif ft == "pumps":
                 pump_rows.append(i)
             elif _offer_kind(u) is not None:
-                # Gas and hydro: a rare forced outage, otherwise near full availability.
-                avail[i] = u.capacity_mw * np.clip(trip_factor(key + 11, tf, 0.01) + 0.0, 0, 1)
+                # Gas and hydro: a rare forced outage, otherwise fully available.
+                avail[i] = u.capacity_mw * trip_factor(key + 11, tf, 0.01)
 
         rebid = self._rebid_share(tf)
-        bands_all = {r: self._bands(r, exclude_coal=False) for r in REGIONS}
-        bands_flex = {r: self._bands(r, exclude_coal=True) for r in REGIONS}
+        bands_all, bands_flex = self._bands_all, self._bands_flex
         q_all = {r: self._quantities(bands_all[r], avail, rebid[r]) for r in REGIONS}
         q_flex = {r: self._quantities(bands_flex[r], avail, rebid[r]) for r in REGIONS}
         curves_all = {r: bands_all[r].curve(q_all[r]) for r in REGIONS}
@@ -479,7 +485,9 @@ class NemMarket:
             q[below] -= moved
         return q
 
-    def _dispatch(self, b: _Bands, q: np.ndarray, price: np.ndarray, need: np.ndarray):
+    def _dispatch(
+        self, b: _Bands, q: np.ndarray, price: np.ndarray, need: np.ndarray
+    ) -> np.ndarray:
         """MW per band at the regional price, scaled so that the region's total is ``need``
         (the linear price grid otherwise leaves a few MW unmatched)."""
         got = b.cleared(q, price)
