@@ -89,7 +89,7 @@ def _to_list(values: np.ndarray) -> list[float | None]:
 
 
 class NemDataset:
-    """About 270 real NEM facilities with deterministic, market-dispatched series."""
+    """About 260 real NEM facilities with deterministic, market-dispatched series."""
 
     name = "nem"
 
