@@ -35,6 +35,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -151,10 +152,13 @@ class _Bands:
 
     def curve(self, q: np.ndarray) -> np.ndarray:
         """Supply (MW) offered at or below each PRICE_GRID price: (SLOTS, grid)."""
-        frac = np.clip(
-            (PRICE_GRID[None, :] - self.lo[:, None]) / (self.hi - self.lo)[:, None], 0, 1
-        )
-        return q.T @ frac
+        return q.T @ self.grid_share
+
+    @cached_property
+    def grid_share(self) -> np.ndarray:
+        """Share of each band cleared at each PRICE_GRID price: (bands, grid)."""
+        width = (self.hi - self.lo)[:, None]
+        return np.clip((PRICE_GRID[None, :] - self.lo[:, None]) / width, 0, 1)
 
     def cleared(self, q: np.ndarray, price: np.ndarray) -> np.ndarray:
         """MW cleared per band at ``price`` (bands, SLOTS)."""
@@ -287,17 +291,19 @@ class NemMarket:
     # --- lookups ---------------------------------------------------------------------
 
     def day(self, day: int) -> DayResult:
+        """The solution of NEM day ``day`` (days since 1970-01-01, NEM time), cached.
+
+        One lock around look-up and solve: the server's threads ask for the same days at
+        once, and a day solved twice would only waste time (the result is the same)."""
         with self._lock:
             hit = self._cache.get(day)
-            if hit is not None:
-                self._cache.move_to_end(day)
-                return hit
-        result = self._solve(day)
-        with self._lock:
-            self._cache[day] = result
-            while len(self._cache) > 32:
-                self._cache.popitem(last=False)
-        return result
+            if hit is None:
+                hit = self._solve(day)
+                self._cache[day] = hit
+                while len(self._cache) > 16:
+                    self._cache.popitem(last=False)
+            self._cache.move_to_end(day)
+            return hit
 
     def unit_mw(self, code: str, t: np.ndarray) -> np.ndarray:
         """MW of an operating unit at stamps ``t`` (signed for ``battery``)."""

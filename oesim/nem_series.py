@@ -173,7 +173,10 @@ def trip_factor(key: int, t: np.ndarray, p_per_day: float) -> np.ndarray:
     6-42 h; looking back two days covers trips that started earlier."""
     day = nem_day(t)
     factor = np.ones(t.shape)
+    days = np.unique(day)
     for back in range(3):
+        if not (hash_uniform(key, days - back) < p_per_day).any():
+            continue  # the usual case: no trip started that day, nothing to draw
         d = day - back
         hit = hash_uniform(key, d) < p_per_day
         start = day_start(d) + hash_uniform(key + 1, d) * DAY_S
