@@ -71,12 +71,13 @@ LINKS: tuple[tuple[str, str, float, float], ...] = (
 )
 # Offer bands per fueltech: (lo, hi, share of available MW); "top" bands are scarcity
 # pricing. Coal's first band is its minimum load.
-COAL_MIN_LOAD = {"coal_black": 0.42, "coal_brown": 0.6}
+BLACK_MIN, BROWN_MIN = 0.42, 0.6  # minimum stable load, share of capacity
+COAL_MIN_LOAD = {"coal_black": BLACK_MIN, "coal_brown": BROWN_MIN}
 COAL_RAMP = {"coal_black": 0.03, "coal_brown": 0.02}  # share of capacity per 5 minutes
 TOP_BAND = (4_000.0, MARKET_CAP)
 OFFERS: dict[str, tuple[tuple[float, float, float], ...]] = {
-    "coal_black": ((-1_000.0, -300.0, 0.42), (25.0, 95.0, 0.58)),
-    "coal_brown": ((-1_000.0, -300.0, 0.6), (-10.0, 35.0, 0.4)),
+    "coal_black": ((-1_000.0, -300.0, BLACK_MIN), (25.0, 95.0, 0.58)),
+    "coal_brown": ((-1_000.0, -300.0, BROWN_MIN), (-10.0, 35.0, 0.4)),
     "wind": ((-60.0, -8.0, 1.0),),
     "solar_utility": ((-45.0, -2.0, 1.0),),
     "gas_ccgt": ((85.0, 140.0, 0.93),),
