@@ -66,7 +66,18 @@ MARKET_METRICS = (
     "flow_exports_energy",
 )
 ALL_METRICS = FACILITY_METRICS + MARKET_METRICS
-MARKET_IMPLEMENTED = ("price", "demand", "demand_energy", "demand_gross", "demand_gross_energy")
+MARKET_IMPLEMENTED = (
+    "price",
+    "demand",
+    "demand_energy",
+    "demand_gross",
+    "demand_gross_energy",
+    # Interchange: served by datasets that model it (the nem dataset), else no series.
+    "flow_imports",
+    "flow_exports",
+    "flow_imports_energy",
+    "flow_exports_energy",
+)
 METRIC_UNITS = {
     "power": "MW",
     "energy": "MWh",
@@ -926,8 +937,10 @@ def _network_regions(config: SimulatorConfig, network: str) -> list[str]:
 
 
 def _market_values(config: SimulatorConfig, region: str, metric: str, t: np.ndarray) -> np.ndarray:
-    if metric in ("price", "demand"):
+    if metric in ("price", "demand", "flow_imports", "flow_exports"):
         return region_market_array(config.dataset, region, metric, t)
+    if metric in ("flow_imports_energy", "flow_exports_energy"):
+        return region_market_array(config.dataset, region, metric.removesuffix("_energy"), t) / 12
     demand = region_market_array(config.dataset, region, "demand", t)
     if metric == "demand_energy":
         return demand / 12.0

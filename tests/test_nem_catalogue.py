@@ -78,10 +78,12 @@ def test_at_least_120_facilities_in_all_five_regions() -> None:
     assert min(counts.values()) >= 15
 
 
-def test_codes_are_unique_across_facilities_and_units() -> None:
-    codes = [f.code for f in FACILITIES] + [u.code for _, u in _units()]
-    dupes = [c for c, n in Counter(codes).items() if n > 1]
-    assert not dupes
+def test_facility_codes_and_unit_codes_are_each_unique() -> None:
+    # OE often gives a one-unit facility its unit's code (DDPS1, BARCALDN), so a facility
+    # code may equal a unit code; within each kind they are unique.
+    for codes in ([f.code for f in FACILITIES], [u.code for _, u in _units()]):
+        dupes = [c for c, n in Counter(codes).items() if n > 1]
+        assert not dupes
 
 
 def test_codes_look_like_oe_codes() -> None:
@@ -249,3 +251,23 @@ def test_catalogue_roughly_agrees_with_the_real_facility_list(shared_oe: Path) -
         pytest.skip(f"only {matched} of our unit codes appear in the recording")
     assert same_region / matched > 0.95
     assert near / matched > 0.8
+
+
+def test_facility_codes_are_the_real_oe_codes(shared_oe: Path) -> None:
+    """Read the real recorded /facilities response at run time (never copied): a facility
+    of ours whose units are real OE units carries the code of a real facility holding
+    them, so scripts written against the real API find it."""
+    real = json.loads((shared_oe / "facilities.json").read_text(encoding="utf-8"))
+    owner = {u["code"]: fac["code"] for fac in real.get("data", []) for u in fac.get("units", [])}
+    real_codes = {fac["code"] for fac in real.get("data", [])}
+    checked, wrong = 0, []
+    for f in FACILITIES:
+        owners = {owner[u.code] for u in f.units if u.code in owner}
+        if not owners:
+            continue
+        checked += 1
+        if f.code not in owners:
+            wrong.append((f.code, sorted(owners)))
+    assert checked >= 150
+    assert not wrong
+    assert sum(f.code in real_codes for f in FACILITIES) / len(FACILITIES) > 0.9

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,49 @@ def test_make_data_reproduces_the_shipped_files_byte_for_byte(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert sha256(tmp_path / "consolidate.csv") == sha256(CSV)
     assert sha256(tmp_path / "facilities.csv") == sha256(FACILITIES)
+
+
+def _series(shipped: tuple[list[str], list[list[str]]], name: str) -> list[float]:
+    header, rows = shipped
+    i = header.index(name)
+    return [float(r[i]) if r[i] else 0.0 for r in rows]
+
+
+def _hours(shipped: tuple[list[str], list[list[str]]]) -> list[float]:
+    # Interval-ending stamps: 12:05 covers 12:00-12:05, so 12:00 ends the morning.
+    out = []
+    for r in shipped[1]:
+        t = datetime.fromisoformat(r[0])
+        out.append(((t.hour * 60 + t.minute - 5) % 1440) / 60)
+    return out
+
+
+def test_shipped_week_looks_like_the_spring_nem(
+    shipped: tuple[list[str], list[list[str]]],
+) -> None:
+    """What the dashboard shows on the shipped week: a duck curve, negative midday prices
+    in the south, and about two-fifths of utility-scale generation renewable."""
+    hours = _hours(shipped)
+    regions = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
+    columns = [_series(shipped, f"demand_{r}") for r in regions]
+    demand = [sum(v) for v in zip(*columns, strict=True)]
+    for day in range(7):
+        d = demand[day * 288 : (day + 1) * 288]
+        h = hours[day * 288 : (day + 1) * 288]
+        midday = min(x for x, hh in zip(d, h, strict=True) if 11 <= hh < 14)
+        evening = max(x for x, hh in zip(d, h, strict=True) if 17 <= hh < 21)
+        assert midday < 0.75 * evening, day
+    for region in ("SA1", "VIC1"):
+        price = _series(shipped, f"price_{region}")
+        midday_negative = [p < 0 for p, hh in zip(price, hours, strict=True) if 10 <= hh < 15]
+        assert sum(midday_negative) / len(midday_negative) > 0.3, region
+    facilities = context.load_facilities(FACILITIES)
+    renewable = total = 0.0
+    for name in shipped[0][1:]:
+        metric, code = parse_column(name)
+        if metric != "power":
+            continue
+        mw = sum(max(v, 0.0) for v in _series(shipped, name))
+        total += mw
+        renewable += mw if facilities[code].fuel_group in ("wind", "solar", "hydro") else 0.0
+    assert 0.31 < renewable / total < 0.47
