@@ -4,6 +4,9 @@
 * InputError -> exit 2: an input file that does not follow its contract.
 * ApiError -> exit 1: the OpenElectricity API (or the simulator) refused or failed.
 * BrokerError -> exit 1: the MQTT broker could not be reached or refused us.
+* StoreError -> exit 1: the history store (SQLite or PostgreSQL) refused or failed;
+  StoreUnavailable, its subclass, is a state that may pass (unreachable, read-only, full,
+  locked): the recorder retries it.
 """
 
 
@@ -27,3 +30,11 @@ class ApiError(NemLiveError):
 
 class BrokerError(NemLiveError):
     exit_code = 1
+
+
+class StoreError(NemLiveError):
+    exit_code = 1
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot take or give data right now; retrying later may succeed."""
