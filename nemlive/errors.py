@@ -37,4 +37,12 @@ class StoreError(NemLiveError):
 
 
 class StoreUnavailable(StoreError):
-    """The store cannot take or give data right now; retrying later may succeed."""
+    """The store cannot take or give data right now; retrying later may succeed.
+
+    ``kind`` names the state for a caller that logs once per change of state:
+    ``unreachable``, ``read-only``, ``full``, ``locked`` or ``denied``.
+    """
+
+    def __init__(self, message: str, kind: str = "unreachable") -> None:
+        super().__init__(message)
+        self.kind = kind

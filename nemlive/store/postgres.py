@@ -38,11 +38,15 @@ def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> St
     detail = scrub(" ".join(str(exc).split()), url.password)
     head = f"cannot {doing} the PostgreSQL store {url.display}"
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
-        return StoreUnavailable(f"{head}: it is read-only (a standby, or read-only by setting)")
+        return StoreUnavailable(
+            f"{head}: it is read-only (a standby, or read-only by setting)", "read-only"
+        )
     if isinstance(exc, pg_errors.DiskFull | pg_errors.InsufficientResources):
-        return StoreUnavailable(f"{head}: the server is out of disk space; free some")
+        return StoreUnavailable(f"{head}: the server is out of disk space; free some", "full")
     if isinstance(exc, pg_errors.InsufficientPrivilege):
-        return StoreUnavailable(f"{head}: permission denied ({detail}); grant the user access")
+        return StoreUnavailable(
+            f"{head}: permission denied ({detail}); grant the user access", "denied"
+        )
     if isinstance(exc, pg_errors.InvalidCatalogName):
         return StoreError(f"{head}: the database does not exist; create it (createdb)")
     if isinstance(exc, psycopg.OperationalError):

@@ -43,11 +43,15 @@ def describe_sqlite_error(exc: sqlite3.Error, display: str, doing: str) -> Store
     lowered = text.lower()
     head = f"cannot {doing} the SQLite store {display}"
     if "readonly" in lowered or "read-only" in lowered:
-        return StoreUnavailable(f"{head}: it is read-only; make the file and its folder writable")
+        return StoreUnavailable(
+            f"{head}: it is read-only; make the file and its folder writable", "read-only"
+        )
     if "full" in lowered:
-        return StoreUnavailable(f"{head}: the disk is full; free space or lower --keep-days")
+        return StoreUnavailable(
+            f"{head}: the disk is full; free space or lower --keep-days", "full"
+        )
     if "locked" in lowered or "busy" in lowered:
-        return StoreUnavailable(f"{head}: the database is locked by another program")
+        return StoreUnavailable(f"{head}: the database is locked by another program", "locked")
     if "unable to open" in lowered:
         return StoreUnavailable(f"{head} ({text}): check that its folder exists and is writable")
     if "disk i/o" in lowered:
