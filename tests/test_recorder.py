@@ -387,3 +387,82 @@ def test_a_password_in_the_store_url_never_reaches_the_output(
     assert "postgresql://root:***@127.0.0.1" in rec.output()
     for text in (rec.output(), dead.output()):
         assert secret not in text
+
+
+# --- issue 13, "done when" ------------------------------------------------------------------------
+
+
+def _read_csv_day(path: Path) -> dict:
+    """The CSV read on its own terms (csv module, not the publisher's reader): every
+    (kind, id, epoch s) with a value, and its two values (an empty cell is None)."""
+    import csv
+    from datetime import datetime
+
+    want: dict = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = csv.reader(fh)
+        header = next(rows)
+        pairs = {
+            "facility": [c.partition("_")[2] for c in header if c.startswith("power_")],
+            "market": [c.partition("_")[2] for c in header if c.startswith("price_")],
+        }
+        index = {name: i for i, name in enumerate(header)}
+        for row in rows:
+            ts = int(datetime.fromisoformat(row[0]).timestamp())
+            for kind, (first, second) in (
+                ("facility", ("power", "emissions")),
+                ("market", ("price", "demand")),
+            ):
+                for ident in pairs[kind]:
+                    a, b = row[index[f"{first}_{ident}"]], row[index[f"{second}_{ident}"]]
+                    if a or b:
+                        want[kind, ident, ts] = (float(a) if a else None, float(b) if b else None)
+    return want
+
+
+@pytest.mark.slow
+def test_issue_13_done_a_day_recorded_into_postgres_across_a_kill_9_exactly_once(
+    tmp_path: Path, mosquitto: Mosquitto, postgres: Postgres
+) -> None:
+    from tests.conftest import ROOT
+
+    day = tmp_path / "consolidate.csv"
+    with (ROOT / "consolidate.csv").open(encoding="utf-8") as src:
+        lines = [next(src) for _ in range(1 + 288)]
+    day.write_text("".join(lines), encoding="utf-8")
+    want = _read_csv_day(day)
+    assert len({ts for _k, _i, ts in want}) == 288
+    url = postgres.url()
+    rec = _recorder(tmp_path, mosquitto.port, url).start()
+    pub = None
+    try:
+        _wait_subscribed(rec)
+        pub = start_publisher(
+            [
+                *("--csv", str(day), "--port", str(mosquitto.port), "--cycles", "1"),
+                *("--delay", "0", "--no-embedded-broker", "--checkpoint", str(tmp_path / "c.json")),
+            ]
+        )
+        assert wait_until(lambda: count_store(url) >= len(want) // 2, 120)
+        rec.kill()
+        assert count_store(url) < len(want)
+        rec = _recorder(tmp_path, mosquitto.port, url, name="rec2").start()
+        assert pub.wait(timeout=180) == 0
+        assert wait_until(lambda: count_store(url) >= len(want), 120), rec.output()
+        assert rec.terminate() == 0
+    finally:
+        rec.stop_quietly()
+        if pub is not None and pub.poll() is None:
+            pub.kill()
+            pub.wait()
+    assert read_store(url) == want  # every (id, ts) of those rows, with the CSV's values
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM facility_readings), (SELECT count(*) FROM market_readings)"
+        ).fetchone()
+    assert counts == (
+        sum(1 for k in want if k[0] == "facility"),
+        sum(1 for k in want if k[0] == "market"),
+    )
