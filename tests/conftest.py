@@ -208,7 +208,10 @@ class Postgres:
         import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute("DROP TABLE IF EXISTS facility_readings, market_readings, schema_version")
+            conn.execute(
+                "DROP TABLE IF EXISTS facility_readings, market_readings, facility_rollups, "
+                "market_rollups, schema_version"
+            )
 
 
 def _postgres_unavailable(reason: str) -> None:

@@ -17,6 +17,7 @@ from nemlive.store import (
     open_store,
     parse_store_url,
 )
+from nemlive.store.schema import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from tests.conftest import POSTGRES_ADMIN_URL, Postgres, free_port
 
 T0 = 1_759_240_800  # 2025-10-01T00:00+10:00, an hour boundary
@@ -108,7 +109,7 @@ def test_dedupe_keeps_the_last_reading_of_a_key() -> None:
 
 def test_schema_is_the_contract(store: Store, store_url: str) -> None:
     assert store.schema_version() == SCHEMA_VERSION
-    assert _execute(store_url, "SELECT version FROM schema_version") == [(1,)]
+    assert _execute(store_url, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
     if store.url.backend == "sqlite":
         cols = {
             table: [(r[1], r[2], r[5]) for r in _execute(store_url, f"PRAGMA table_info({table})")]
@@ -161,7 +162,28 @@ def test_opening_twice_migrates_once(store_url: str) -> None:
     open_store(store_url).close()
     with open_store(store_url) as again:
         assert again.schema_version() == SCHEMA_VERSION
-    assert _execute(store_url, "SELECT count(*) FROM schema_version") == [(1,)]
+    assert _execute(store_url, "SELECT count(*) FROM schema_version") == [(SCHEMA_VERSION,)]
+
+
+def test_a_version_1_store_is_migrated_and_its_rollups_filled(store_url: str) -> None:
+    backend = parse_store_url(store_url).backend
+    v1 = (SQLITE_MIGRATIONS if backend == "sqlite" else POSTGRES_MIGRATIONS)[1]
+    stamp = (lambda ts: str(ts)) if backend == "sqlite" else (lambda ts: f"to_timestamp({ts})")
+    _execute(
+        store_url, "CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at text)"
+    )
+    _execute(store_url, "INSERT INTO schema_version VALUES (1, 'then')")
+    for statement in v1:
+        _execute(store_url, statement)
+    for k in range(1, 7):
+        _execute(
+            store_url,
+            f"INSERT INTO facility_readings VALUES ('A', {stamp(T0 + 300 * k)}, {k}.0, NULL)",
+        )
+    with open_store(store_url) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.read_facilities(T0, T0 + 1800, 1800) == {"A": [(T0 + 1800, 3.5, None)]}
+        assert store.read_facilities(T0, T0 + 3600, 3600) == {"A": [(T0 + 3600, 3.5, None)]}
 
 
 def test_a_newer_schema_is_refused_with_the_fix(store_url: str) -> None:
@@ -189,7 +211,10 @@ def test_a_reader_never_creates_a_store(store_url: str, tmp_path: Path) -> None:
 
 def test_upsert_replaces_a_repeated_key(store: Store, store_url: str) -> None:
     store.write([("BAYSW", T0, 100.0, None), ("ER01", T0, 5.0, 0.1)], [("NSW1", T0, 50.0, 7000.0)])
+    assert store.read_facilities(T0 - 1800, T0, 1800)["BAYSW"] == [(T0, 100.0, None)]
     store.write([("BAYSW", T0, 120.5, 90.25)], [("NSW1", T0, None, 7100.0)])
+    assert store.read_facilities(T0 - 1800, T0, 1800)["BAYSW"] == [(T0, 120.5, 90.25)]
+    assert store.read_markets(T0 - 3600, T0, 3600) == {"NSW1": [(T0, None, 7100.0)]}
     assert store.read_facilities(T0 - 300, T0) == {
         "BAYSW": [(T0, 120.5, 90.25)],
         "ER01": [(T0, 5.0, 0.1)],
@@ -222,6 +247,9 @@ def test_prune_keeps_days_before_the_newest_reading(store: Store) -> None:
     )
     assert store.prune(2) == 4  # days 0 and 1 of both tables; day 2 is exactly 2 days old
     assert [p[0] for p in store.read_facilities(0, 2**40)["A"]] == [T0 + k * day for k in (2, 3, 4)]
+    assert [p[0] for p in store.read_facilities(0, 2**40, 3600)["A"]] == [
+        T0 + k * day for k in (2, 3, 4)
+    ]
     assert store.prune(30) == 0
 
 

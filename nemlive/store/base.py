@@ -44,9 +44,11 @@ class Store(ABC):
     ) -> dict[str, list[Point]]:
         """facility_id -> [(ts, power_mw, co2_tonnes), ...] oldest first, ``t0 < ts <= t1``.
 
-        ``step_s`` 1800 or 3600 averages each facility over 30-minute or hourly buckets in
-        SQL (ts = the bucket's end; units unchanged: MW and t CO2-e per 5 minutes; None
-        only where every value in the bucket is missing). ``facility_ids``: only these.
+        ``step_s`` 1800 or 3600 gives each facility's averages over 30-minute or hourly
+        buckets (ts = the bucket's end, and the buckets whose end is in the window; units
+        unchanged: MW and t CO2-e per 5 minutes; None only where every value in the bucket
+        is missing), read from the rollup tables that each write keeps up to date.
+        ``facility_ids``: only these.
         """
 
     @abstractmethod

@@ -19,7 +19,14 @@ from psycopg import errors as pg_errors
 
 from nemlive.errors import StoreError, StoreUnavailable
 from nemlive.store.base import DAY_S, Store, check_window, group_points
-from nemlive.store.rows import Point, Reading, Resolution, Span, check_resolution
+from nemlive.store.rows import (
+    Point,
+    Reading,
+    Resolution,
+    Span,
+    check_resolution,
+    touched_buckets,
+)
 from nemlive.store.schema import POSTGRES_MIGRATIONS, SCHEMA_VERSION, plan_migrations
 from nemlive.store.url import StoreUrl, scrub
 
@@ -92,6 +99,10 @@ class PostgresStore(Store):
                 "(ident text, ts bigint, a double precision, b double precision) "
                 "ON COMMIT DELETE ROWS"
             )
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS stage_touched "
+                "(ident text, step integer, bucket bigint) ON COMMIT DELETE ROWS"
+            )
         except psycopg.Error as exc:
             conn.close()
             raise describe_postgres_error(exc, self.url, "open") from None
@@ -162,6 +173,21 @@ class PostgresStore(Store):
             f"ON CONFLICT ({id_col}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
         )
         cur.execute("TRUNCATE stage_readings")
+        # Recompute the 30-minute and hourly averages of the buckets this write touched.
+        with cur.copy("COPY stage_touched (ident, step, bucket) FROM STDIN") as copy:
+            for row in touched_buckets(readings):
+                copy.write_row(row)
+        # LATERAL: one index range scan per touched bucket. A plain join lets the planner,
+        # which knows nothing of the temporary table, hash-join the whole readings table.
+        cur.execute(
+            f"INSERT INTO {kind}_rollups (step_s, {id_col}, ts, {a}, {b}) "  # type: ignore[arg-type]
+            "SELECT t.step, t.ident, to_timestamp(t.bucket), agg.a, agg.b FROM stage_touched t "
+            f"CROSS JOIN LATERAL (SELECT avg(r.{a}) AS a, avg(r.{b}) AS b FROM {table} r "
+            f"WHERE r.{id_col} = t.ident AND r.ts > to_timestamp(t.bucket - t.step) "
+            "AND r.ts <= to_timestamp(t.bucket)) agg "
+            f"ON CONFLICT (step_s, {id_col}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
+        )
+        cur.execute("TRUNCATE stage_touched")
 
     def write(self, facility: Sequence[Reading], market: Sequence[Reading]) -> None:
         if not facility and not market:
@@ -188,12 +214,18 @@ class PostgresStore(Store):
                         return 0
                     cutoff = newest - int(keep_days * DAY_S)
                     deleted = 0
-                    for table in ("facility_readings", "market_readings"):
+                    for table in (
+                        "facility_readings",
+                        "market_readings",
+                        "facility_rollups",
+                        "market_rollups",
+                    ):
                         cur = conn.execute(
                             f"DELETE FROM {table} WHERE ts < to_timestamp(%s)",  # type: ignore[arg-type]
                             (cutoff,),
                         )
-                        deleted += cur.rowcount
+                        if table.endswith("_readings"):  # rollups are not readings
+                            deleted += cur.rowcount
                     return deleted
             except psycopg.Error as exc:
                 self._after_error()
@@ -212,24 +244,13 @@ class PostgresStore(Store):
         if ids is not None:
             where += f" AND {id_col} = ANY(%(ids)s)"
             params["ids"] = sorted(ids)
-        if step == 300:
-            sql = (
-                f"SELECT {id_col}, extract(epoch FROM ts)::bigint, {a}, {b} FROM {table} "
-                f"WHERE {where} ORDER BY {id_col}, ts"
-            )
-        else:
-            # Interval-ending buckets, as rows.bucket_end: the interval ending exactly on a
-            # boundary belongs to the bucket that ends there, hence the one second back.
-            bucket = (
-                f"date_bin('{step} seconds', ts - interval '1 second', "
-                "timestamptz '1970-01-01 00:00:00+00') "
-                f"+ interval '{step} seconds'"
-            )
-            sql = (
-                f"SELECT {id_col}, extract(epoch FROM {bucket})::bigint AS bucket, "
-                f"avg({a}), avg({b}) FROM {table} WHERE {where} "
-                f"GROUP BY {id_col}, {bucket} ORDER BY {id_col}, bucket"
-            )
+        if step != 300:
+            table = f"{kind}_rollups"
+            where += f" AND step_s = {step}"
+        sql = (
+            f"SELECT {id_col}, extract(epoch FROM ts)::bigint, {a}, {b} FROM {table} "
+            f"WHERE {where} ORDER BY {id_col}, ts"
+        )
         with self._lock:
             try:
                 conn = self._connection()

@@ -17,6 +17,8 @@ Point = tuple[int, float | None, float | None]
 # Seconds per point of a read: 5 minutes as recorded, or averaged to 30 minutes or 1 hour.
 Resolution = Literal[300, 1800, 3600]
 RESOLUTIONS: tuple[Resolution, ...] = (300, 1800, 3600)
+# Resolutions kept pre-averaged in the rollup tables, so a week's chart reads few rows.
+ROLLUP_STEPS: tuple[int, ...] = (1800, 3600)
 INTERVAL_S = 300
 
 
@@ -56,3 +58,12 @@ def bucket_end(ts: int, step_s: int) -> int:
     00:30 make the point at 00:30. The SQL of both backends computes the same.
     """
     return -(-ts // step_s) * step_s
+
+
+def touched_buckets(readings: Iterable[Reading]) -> list[tuple[str, int, int]]:
+    """``(id, step_s, bucket_end)`` of every rollup bucket that ``readings`` change, once each."""
+    seen: set[tuple[str, int, int]] = set()
+    for ident, ts, _a, _b in readings:
+        for step in ROLLUP_STEPS:
+            seen.add((ident, step, -(-ts // step) * step))
+    return sorted(seen)

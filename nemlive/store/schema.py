@@ -13,13 +13,29 @@ The tables (README, "Recording history"):
 
 ``ts`` is the interval's end: ``timestamptz`` in PostgreSQL, integer UTC epoch seconds in
 SQLite. An index on ``ts`` serves "every facility between t0 and t1".
+
+Beside them, from version 2, ``facility_rollups`` and ``market_rollups`` hold the same
+columns plus ``step_s`` (1800 or 3600): each id's averages over 30-minute and hourly buckets,
+``ts`` the bucket's end. The store keeps them in step with every write, in the same
+transaction, because averaging a week of 420 facilities on each read takes seconds.
 """
 
 from __future__ import annotations
 
 from nemlive.errors import StoreError
 
-SCHEMA_VERSION = 1
+
+def pg_bucket_end(column: str, step: int) -> str:
+    """PostgreSQL for rows.bucket_end: the end of the ``step``-second bucket holding the
+    interval that ends at ``column``. An interval ending on a boundary belongs to the bucket
+    that ends there, hence the one second back before binning."""
+    return (
+        f"(date_bin('{step} seconds', {column} - interval '1 second', "
+        f"timestamptz '1970-01-01 00:00:00+00') + interval '{step} seconds')"
+    )
+
+
+SCHEMA_VERSION = 2
 
 # SQLite: WITHOUT ROWID makes the primary key the table's order, so a facility's series is
 # one range scan and an upsert touches one b-tree besides the ts index.
@@ -42,6 +58,33 @@ SQLITE_MIGRATIONS: dict[int, tuple[str, ...]] = {
         ) WITHOUT ROWID""",
         "CREATE INDEX market_readings_ts ON market_readings (ts)",
     ),
+    2: (
+        """CREATE TABLE facility_rollups (
+            step_s INTEGER NOT NULL,
+            facility_id TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            power_mw REAL,
+            co2_tonnes REAL,
+            PRIMARY KEY (step_s, facility_id, ts)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE market_rollups (
+            step_s INTEGER NOT NULL,
+            region_id TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            price_dmwh REAL,
+            demand_mw REAL,
+            PRIMARY KEY (step_s, region_id, ts)
+        ) WITHOUT ROWID""",
+        *(
+            f"""INSERT INTO {kind}_rollups SELECT {step}, {ident}, (ts + {step - 1}) / {step} * {step}
+                AS bucket, avg({a}), avg({b}) FROM {kind}_readings GROUP BY {ident}, bucket"""
+            for kind, ident, a, b in (
+                ("facility", "facility_id", "power_mw", "co2_tonnes"),
+                ("market", "region_id", "price_dmwh", "demand_mw"),
+            )
+            for step in (1800, 3600)
+        ),
+    ),
 }
 
 POSTGRES_MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -62,6 +105,33 @@ POSTGRES_MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (region_id, ts)
         )""",
         "CREATE INDEX market_readings_ts ON market_readings (ts)",
+    ),
+    2: (
+        """CREATE TABLE facility_rollups (
+            step_s integer NOT NULL,
+            facility_id text NOT NULL,
+            ts timestamptz NOT NULL,
+            power_mw double precision,
+            co2_tonnes double precision,
+            PRIMARY KEY (step_s, facility_id, ts)
+        )""",
+        """CREATE TABLE market_rollups (
+            step_s integer NOT NULL,
+            region_id text NOT NULL,
+            ts timestamptz NOT NULL,
+            price_dmwh double precision,
+            demand_mw double precision,
+            PRIMARY KEY (step_s, region_id, ts)
+        )""",
+        *(
+            f"""INSERT INTO {kind}_rollups SELECT {step}, {ident}, {pg_bucket_end("ts", step)}
+                AS bucket, avg({a}), avg({b}) FROM {kind}_readings GROUP BY {ident}, bucket"""
+            for kind, ident, a, b in (
+                ("facility", "facility_id", "power_mw", "co2_tonnes"),
+                ("market", "region_id", "price_dmwh", "demand_mw"),
+            )
+            for step in (1800, 3600)
+        ),
     ),
 }
 

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from nemlive.errors import StoreError, StoreUnavailable
 from nemlive.store.base import DAY_S, Store, check_window, group_points
-from nemlive.store.rows import Point, Reading, Resolution, Span, check_resolution
+from nemlive.store.rows import (
+    Point,
+    Reading,
+    Resolution,
+    Span,
+    check_resolution,
+    touched_buckets,
+)
 from nemlive.store.schema import SCHEMA_VERSION, SQLITE_MIGRATIONS, plan_migrations
 from nemlive.store.url import StoreUrl
 
@@ -31,6 +38,22 @@ _UPSERT_MARKET = (
     "ON CONFLICT (region_id, ts) DO UPDATE SET "
     "price_dmwh = excluded.price_dmwh, demand_mw = excluded.demand_mw"
 )
+# Recompute the 30-minute and hourly averages of the buckets a write touched (temp.touched).
+_REFRESH = {
+    kind: (
+        f"INSERT INTO {kind}_rollups (step_s, {ident}, ts, {a}, {b}) "
+        f"SELECT t.step, t.ident, t.bucket, avg(r.{a}), avg(r.{b}) "
+        f"FROM temp.touched t JOIN {kind}_readings r "
+        f"ON r.{ident} = t.ident AND r.ts > t.bucket - t.step AND r.ts <= t.bucket "
+        "GROUP BY t.step, t.ident, t.bucket "
+        f"ON CONFLICT (step_s, {ident}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
+    )
+    for kind, ident, a, b in (
+        ("facility", "facility_id", "power_mw", "co2_tonnes"),
+        ("market", "region_id", "price_dmwh", "demand_mw"),
+    )
+}
+_ALL_TABLES = ("facility_readings", "market_readings", "facility_rollups", "market_rollups")
 _TABLES = {
     "facility": ("facility_readings", "facility_id", "power_mw", "co2_tonnes"),
     "market": ("market_readings", "region_id", "price_dmwh", "demand_mw"),
@@ -86,6 +109,10 @@ class SqliteStore(Store):
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS touched (ident TEXT, step INTEGER, bucket INTEGER)"
+            )
             self._migrate(create)
         except sqlite3.Error as exc:
             conn.close()
@@ -158,10 +185,18 @@ class SqliteStore(Store):
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    if facility:
-                        conn.executemany(_UPSERT_FACILITY, facility)
-                    if market:
-                        conn.executemany(_UPSERT_MARKET, market)
+                    for kind, upsert, readings in (
+                        ("facility", _UPSERT_FACILITY, facility),
+                        ("market", _UPSERT_MARKET, market),
+                    ):
+                        if readings:
+                            conn.executemany(upsert, readings)
+                            conn.executemany(
+                                "INSERT INTO temp.touched VALUES (?, ?, ?)",
+                                touched_buckets(readings),
+                            )
+                            conn.execute(_REFRESH[kind])
+                            conn.execute("DELETE FROM temp.touched")
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -180,10 +215,10 @@ class SqliteStore(Store):
                     deleted = 0
                     if newest is not None:
                         cutoff = newest - int(keep_days * DAY_S)
-                        for table in ("facility_readings", "market_readings"):
-                            deleted += conn.execute(
-                                f"DELETE FROM {table} WHERE ts < ?", (cutoff,)
-                            ).rowcount
+                        for table in _ALL_TABLES:
+                            cur = conn.execute(f"DELETE FROM {table} WHERE ts < ?", (cutoff,))
+                            if table.endswith("_readings"):  # rollups are not readings
+                                deleted += cur.rowcount
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -206,15 +241,10 @@ class SqliteStore(Store):
         if ids is not None:
             where += f" AND {id_col} IN (SELECT value FROM json_each(?))"
             params.append(json.dumps(sorted(ids)))
-        if step == 300:
-            sql = f"SELECT {id_col}, ts, {a}, {b} FROM {table} WHERE {where} ORDER BY {id_col}, ts"
-        else:
-            # Interval-ending buckets: ceil(ts / step) * step (rows.bucket_end).
-            sql = (
-                f"SELECT {id_col}, (ts + {step - 1}) / {step} * {step} AS bucket, "
-                f"avg({a}), avg({b}) FROM {table} WHERE {where} "
-                f"GROUP BY {id_col}, bucket ORDER BY {id_col}, bucket"
-            )
+        if step != 300:
+            table = f"{kind}_rollups"
+            where += f" AND step_s = {step}"
+        sql = f"SELECT {id_col}, ts, {a}, {b} FROM {table} WHERE {where} ORDER BY {id_col}, ts"
         with self._lock:
             try:
                 return group_points(self._connection().execute(sql, params))
