@@ -92,7 +92,7 @@ class Store(ABC):
 def group_points(
     rows: Iterable[tuple[str, int, float | None, float | None]],
 ) -> dict[str, list[Point]]:
-    """Rows ordered by (id, ts) -> id -> [(ts, a, b), ...]."""
+    """Rows grouped by id, each id's in ts order -> id -> [(ts, a, b), ...]."""
     out: dict[str, list[Point]] = {}
     current: list[Point] = []
     current_id: str | None = None

@@ -235,16 +235,30 @@ class SqliteStore(Store):
     ) -> dict[str, list[Point]]:
         check_window(t0, t1)
         step = check_resolution(step_s)
-        table, id_col, a, b = _TABLES[kind]
-        where = "ts > ? AND ts <= ?"
-        params: list[object] = [t0, t1]
+        readings, id_col, a, b = _TABLES[kind]
+        params: list[object] = []
         if ids is not None:
-            where += f" AND {id_col} IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(sorted(ids)))
-        if step != 300:
-            table = f"{kind}_rollups"
-            where += f" AND step_s = {step}"
-        sql = f"SELECT {id_col}, ts, {a}, {b} FROM {table} WHERE {where} ORDER BY {id_col}, ts"
+            ids_sql = "SELECT value AS id FROM json_each(?)"
+            params.append(json.dumps(sorted(set(ids))))
+        else:
+            # The distinct ids by skip-scan: one primary-key seek per id, not a table scan.
+            ids_sql = (
+                f"WITH RECURSIVE ids(id) AS (SELECT min({id_col}) FROM {readings} UNION ALL "
+                f"SELECT (SELECT min({id_col}) FROM {readings} WHERE {id_col} > ids.id) "
+                "FROM ids WHERE ids.id IS NOT NULL) SELECT id FROM ids WHERE id IS NOT NULL"
+            )
+        # Then one range of the primary key per id, in the table's own order, pages read in
+        # sequence (the ts index would fetch each row's values by a seek). SQLite keeps a
+        # CROSS JOIN's left table as the outer loop, so rows come by id, then ts, unsorted.
+        table, step_where = (
+            (readings, "") if step == 300 else (f"{kind}_rollups", f"r.step_s = {step} AND ")
+        )
+        sql = (
+            f"WITH wanted AS ({ids_sql}) SELECT r.{id_col}, r.ts, r.{a}, r.{b} "
+            f"FROM wanted CROSS JOIN {table} r "
+            f"ON {step_where}r.{id_col} = wanted.id AND r.ts > ? AND r.ts <= ?"
+        )
+        params += [t0, t1]
         with self._lock:
             try:
                 return group_points(self._connection().execute(sql, params))
