@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -239,7 +239,7 @@ def bench_recording(backends: list[str], messages: int, rounds: int, tmp: Path) 
     broker = Mosquitto(workdir=tmp, persistence=False).start()
     ok = True
     try:
-        with contextlib_stores(backends, tmp, "rec") as stores:
+        with fresh_stores(backends, tmp, "rec") as stores:
             bare = Bare(broker.port)
             ours = {b: Ours(broker.port, s, f"bench-record-{b}") for b, s in stores.items()}
             bare.session()
@@ -282,9 +282,7 @@ def bench_recording(backends: list[str], messages: int, rounds: int, tmp: Path) 
 
 
 @contextmanager
-def contextlib_stores(backends: list[str], tmp: Path, name: str) -> Iterator[dict[str, Store]]:
-    from contextlib import ExitStack
-
+def fresh_stores(backends: list[str], tmp: Path, name: str) -> Iterator[dict[str, Store]]:
     with ExitStack() as stack:
         yield {b: stack.enter_context(fresh_store(b, tmp, f"{name}_{b}")) for b in backends}
 

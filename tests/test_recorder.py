@@ -112,6 +112,24 @@ def test_a_replay_upserts_the_later_values(
         rec.stop_quietly()
 
 
+def test_sigterm_writes_what_has_arrived_and_exits_0(
+    tmp_path: Path, mosquitto: Mosquitto, store_url: str
+) -> None:
+    small = write_small_csv(tmp_path / "consolidate.csv", rows=3)
+    want = expected_readings(small.expected_messages())
+    rec = _recorder(tmp_path, mosquitto.port, store_url).start()
+    try:
+        _wait_subscribed(rec)
+        assert run_publisher(_publisher_args(small, mosquitto.port)).returncode == 0
+        # Delivered by now, but inside the 1-second batch window: SIGTERM must commit them.
+        time.sleep(0.4)
+        assert rec.terminate() == 0
+    finally:
+        rec.stop_quietly()
+    assert "SIGTERM received: writing what has arrived" in rec.output()
+    assert read_store(store_url) == want
+
+
 # --- crashes and restarts -------------------------------------------------------------------
 
 

@@ -41,7 +41,12 @@ _TABLES = {
 
 
 def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> StoreError:
-    """One line for a psycopg failure, without the password; StoreUnavailable if it may pass."""
+    """One line for a psycopg failure, without the password; StoreUnavailable if it may pass.
+
+    Callers raise it ``from None``, not ``from exc``: psycopg's own text can quote the
+    connection string, password included (a malformed URL), and a chained exception would
+    carry it into any traceback.
+    """
     detail = scrub(" ".join(str(exc).split()), url.password)
     head = f"cannot {doing} the PostgreSQL store {url.display}"
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
