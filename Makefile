@@ -46,6 +46,7 @@ bench: venv
 	$(PY) bench/extract.py
 	$(PY) bench/publish.py
 	$(PY) bench/ingest.py
+	$(PY) bench/record.py
 	$(PY) bench/render.py
 
 clean:

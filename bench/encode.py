@@ -16,8 +16,8 @@ warm-up run of each:
   ``FacilityEvent.model_construct(...)`` (dump only). Timestamps are parsed to datetimes
   before timing, since the model is strict: this favours Pydantic.
 
-Then byte identity with ``encode_facility_event`` over the whole realistic set and over edge
-values (-0.0, 1e-7, 123456.789, None, NaN, ...), with the first differing payload of each encoder.
+Then byte identity with ``encode_facility_event`` over the whole realistic set, and over edge
+values (-0.0, 1e-7, 123456.789, None, NaN, ...) with every row that differs or is rejected.
 """
 
 from __future__ import annotations

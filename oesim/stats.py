@@ -23,7 +23,7 @@ from oesim.nem_catalogue import FACILITIES
 from oesim.nem_demand import REGIONS
 from oesim.nem_series import NEM_OFFSET_S, nem_hour
 
-DEFAULT_SEED = 2025  # the shipped week's (nemlive.makedata.SIM_SEED)
+DEFAULT_SEED = 2025  # the shipped week's (nemlive.devtools.makedata.SIM_SEED)
 DEFAULT_START = date(2025, 10, 1)
 
 # Fuel groups as the dashboard draws them, from OE fueltechs.

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ OUR_ENV = (
     "MQTT_PASSWORD",
     "MQTT_TLS",
     "MQTT_CA_FILE",
+    "NEMLIVE_STORE",
+    "NEMLIVE_RECORDER_ID",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "http_proxy",
@@ -180,3 +183,68 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
         yield broker
     finally:
         broker.stop()
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+POSTGRES_ADMIN_URL = "postgresql://root@127.0.0.1:5432/postgres"
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A fresh database on the PostgreSQL server at 127.0.0.1:5432, owned by one test run."""
+
+    host: str
+    port: int
+    user: str
+    dbname: str
+
+    def url(self, *, password: str | None = None, port: int | None = None) -> str:
+        auth = f"{self.user}:{password}" if password else self.user
+        return f"postgresql://{auth}@{self.host}:{port or self.port}/{self.dbname}"
+
+    def reset(self) -> None:
+        """Drop the store's tables: the next open_store creates them afresh."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(
+                "DROP TABLE IF EXISTS facility_readings, market_readings, facility_rollups, "
+                "market_rollups, schema_version"
+            )
+
+
+def _postgres_unavailable(reason: str) -> None:
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        pytest.fail(reason + " (REQUIRE_POSTGRES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """A database created for this test run (unique name) and dropped afterwards.
+
+    Skips when the server on 127.0.0.1:5432 cannot be reached; fails under REQUIRE_POSTGRES=1.
+    """
+    try:
+        import psycopg
+    except ImportError:
+        _postgres_unavailable("psycopg is not installed (pip install -r requirements.txt)")
+    name = f"nemlive_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+    except psycopg.Error as exc:
+        _postgres_unavailable(f"PostgreSQL on 127.0.0.1:5432 is unavailable ({exc})".strip())
+    try:
+        yield Postgres("127.0.0.1", 5432, "root", name)
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres(postgres_server: Postgres) -> Postgres:
+    """The run's database with no NEM Live tables in it."""
+    postgres_server.reset()
+    return postgres_server

@@ -118,7 +118,7 @@ def test_shipped_week_looks_like_the_spring_nem(
         price = _series(shipped, f"price_{region}")
         midday_negative = [p < 0 for p, hh in zip(price, hours, strict=True) if 10 <= hh < 15]
         assert sum(midday_negative) / len(midday_negative) > 0.3, region
-    facilities = context.load_facilities(FACILITIES)
+    facilities = lookups.load_facilities(FACILITIES)
     renewable = total = 0.0
     for name in shipped[0][1:]:
         metric, code = parse_column(name)

@@ -7,6 +7,9 @@
   * BrokerError -> exit 1: the MQTT broker could not be reached or refused us.
   * TableCheckError -> exit 1: an extracted table breaks a rule of consolidate.csv; nothing is
     written.
+  * StoreError -> exit 1: the history store (SQLite or PostgreSQL) refused or failed;
+    StoreUnavailable, its subclass, is a state that may pass (unreachable, read-only, full,
+    locked): the recorder retries it.
 """
 
 
@@ -36,3 +39,19 @@ class TableCheckError(NemLiveError):
     """The table breaks a consolidate.csv rule (docs/contracts.md); nothing is written."""
 
     exit_code = 1
+
+
+class StoreError(NemLiveError):
+    exit_code = 1
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot take or give data right now; retrying later may succeed.
+
+    ``kind`` names the state for a caller that logs once per change of state:
+    ``unreachable``, ``read-only``, ``full``, ``locked`` or ``denied``.
+    """
+
+    def __init__(self, message: str, kind: str = "unreachable") -> None:
+        super().__init__(message)
+        self.kind = kind

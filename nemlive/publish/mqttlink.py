@@ -26,6 +26,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from nemlive.common.errors import BrokerError
 from nemlive.common.events import QOS, StatusEvent, build_status_topic, encode_status
 from nemlive.common.mqttconfig import MqttSettings, apply_auth_and_tls, new_client_id
+from nemlive.common.mqttretry import retry_connect
 
 log = logging.getLogger(__name__)
 
@@ -249,30 +250,16 @@ class Connection:
         retried: it will not change).
         """
         address = self.settings.address
-        delay = 0.5
-        last, closed_early = "no attempt", False
-        for attempt in range(1, retries + 1):
-            if stop.is_set():
-                return False
-            failure = self._attempt_connect()
-            if failure is None:
-                log.info("connected to %s as %s", address, self.client_id)
-                return True
-            last, closed_early = failure
-            if attempt < retries:
-                log.warning(
-                    "cannot reach %s (%s); attempt %d/%d, retrying in %gs",
-                    address,
-                    last,
-                    attempt,
-                    retries,
-                    delay,
-                )
-                if stop.wait(delay):
-                    log.info("stopped before connecting to %s", address)
-                    return False
-                delay = min(delay * 2, 8.0)
-        if closed_early and not self.settings.tls:
+        self._closed_early = False
+        outcome, last = retry_connect(
+            self._attempt_connect, address=address, retries=retries, stop=stop
+        )
+        if outcome == "connected":
+            log.info("connected to %s as %s", address, self.client_id)
+            return True
+        if outcome == "stopped":
+            return False
+        if self._closed_early and not self.settings.tls:
             raise BrokerError(
                 f"the MQTT broker at {address} closed the connection without answering: "
                 "if it expects TLS, set MQTT_TLS=1 (and MQTT_CA_FILE for your own CA); "
@@ -284,8 +271,9 @@ class Connection:
             f"(e.g. mosquitto -c mosquitto.conf) or check --host/--port{tls_hint}"
         )
 
-    def _attempt_connect(self) -> tuple[str, bool] | None:
-        """One connection attempt: None when connected, else (why, closed without answer).
+    def _attempt_connect(self) -> str | None:
+        """One connection attempt: None when connected, else why not (``_closed_early`` says
+        whether the broker closed the socket without a CONNACK).
 
         Raises BrokerError for what a retry cannot change: a refusal, an untrusted certificate.
         """
@@ -308,7 +296,8 @@ class Connection:
                 describe_certificate_failure(address, exc, self.settings.ca_file)
             ) from exc
         except OSError as exc:
-            return str(exc) or type(exc).__name__, False
+            self._closed_early = False
+            return str(exc) or type(exc).__name__
         refusal = self._refusal
         if refusal is not None:
             self.client.disconnect()
@@ -320,9 +309,10 @@ class Connection:
             raise BrokerError(
                 f"MQTT broker at {address} refused the connection ({refusal}): {hint}"
             )
-        if self._answered.is_set():
-            return "it closed the connection without answering", True
-        return f"no CONNACK within {CONNACK_TIMEOUT_S:g}s", False
+        self._closed_early = self._answered.is_set()
+        if self._closed_early:
+            return "it closed the connection without answering"
+        return f"no CONNACK within {CONNACK_TIMEOUT_S:g}s"
 
     def publish(self, topic: str, payload: bytes) -> None:
         """QoS 1, retained; registered with the tracker. BrokerError on a paho error code.

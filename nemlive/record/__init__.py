@@ -1,0 +1,12 @@
+"""Recording: the MQTT stream -> the history store (``recorder.py``).
+
+* ``recording``: raw messages -> validated readings and reject counts (pure; the wire schema is
+  ``nemlive.common.events``).
+* ``recorderlink``: the recorder's MQTT 5 session with manual acknowledgements: a message is
+  acknowledged only once its batch is committed.
+"""
+
+from nemlive.record.recorderlink import Inbox, Subscriber
+from nemlive.record.recording import Inbound, convert_messages, describe_rejects
+
+__all__ = ["Inbound", "Inbox", "Subscriber", "convert_messages", "describe_rejects"]

@@ -1,0 +1,292 @@
+"""The recorder's MQTT side: a persistent MQTT 5 session whose messages wait for the store.
+
+* :class:`Inbox` is where paho's callback puts each message; the recorder takes batches from
+  it (at most ``max_items``, or whatever arrived within ``max_wait`` seconds of the oldest).
+* :class:`Subscriber` connects with a fixed client id, ``clean_start=False`` and a session
+  that outlives the connection (``SESSION_EXPIRY_S``), subscribes to ``<base>/#`` at QoS 1,
+  and acknowledges nothing by itself (paho's ``manual_ack``): :meth:`Subscriber.ack` is
+  called once a batch is committed. So whatever the store has not committed, the broker
+  still holds, and sends again after a crash or a reconnect.
+
+Why MQTT 5: a broker sends a client only so many unacknowledged QoS 1 messages at once.
+For MQTT 3.1.1 that is the broker's setting (mosquitto: 20 by default), far below one
+batch, so the stream would stall until each commit. MQTT 5 lets the client raise it
+(Receive Maximum); ``RECEIVE_MAXIMUM`` also bounds the recorder's memory while the store is
+down. The broker must speak MQTT 5 (mosquitto 1.6 and later, EMQX, HiveMQ).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags, DisconnectFlags
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from nemlive.common.errors import BrokerError
+from nemlive.common.events import QOS, build_subscription
+from nemlive.common.mqttconfig import MqttSettings, apply_auth_and_tls
+from nemlive.common.mqttretry import retry_connect
+from nemlive.publish.mqttlink import describe_certificate_failure
+from nemlive.record.recording import Inbound
+
+log = logging.getLogger(__name__)
+
+RECEIVE_MAXIMUM = 65_535  # the protocol's maximum
+SESSION_EXPIRY_S = 7 * 86_400  # the broker keeps our messages for a recorder down a week
+CONNACK_TIMEOUT_S = 10.0
+KEEPALIVE_S = 30
+
+
+class Inbox:
+    """Messages from paho's thread to the recorder's, in arrival order."""
+
+    def __init__(self) -> None:
+        self._items: deque[Inbound] = deque()
+        self._cond = threading.Condition()
+        self._wake_at = 1  # notify when this many are waiting (the batch size)
+
+    def put(self, item: Inbound) -> None:
+        with self._cond:
+            self._items.append(item)
+            if len(self._items) >= self._wake_at:
+                self._cond.notify()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def take(self, max_items: int, max_wait: float, stop: threading.Event) -> list[Inbound]:
+        """Up to ``max_items`` messages, oldest first.
+
+        Returns when ``max_items`` are waiting, when the oldest has waited ``max_wait``
+        seconds, or when ``stop`` is set (then with whatever is there, maybe nothing).
+        """
+        with self._cond:
+            self._wake_at = max_items
+            while not stop.is_set():
+                if len(self._items) >= max_items:
+                    break
+                if self._items:
+                    left = self._items[0].arrived + max_wait - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                else:
+                    self._cond.wait(0.25)  # an empty inbox: look at `stop` now and then
+            n = min(len(self._items), max_items)
+            return [self._items.popleft() for _ in range(n)]
+
+
+class Subscriber:
+    """One paho client on a persistent MQTT 5 session; see the module docstring."""
+
+    def __init__(
+        self, settings: MqttSettings, client_id: str, inbox: Inbox, verbose: bool = False
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self.inbox = inbox
+        self.generation = 0  # +1 per successful connection
+        # Held while acknowledging and while a new connection bumps the generation, so that
+        # no acknowledgement of one connection's messages goes out on the next one.
+        self._ack_lock = threading.Lock()
+        self._subscription = build_subscription(settings.topic)
+        self._connected = threading.Event()
+        self._answered = threading.Event()
+        self._refusal: ReasonCode | None = None
+        self._closing = False
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        client.reconnect_delay_set(min_delay=1, max_delay=8)
+        apply_auth_and_tls(client, settings)
+        if verbose:
+            client.enable_logger(logging.getLogger("paho"))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self.client = client
+
+    # Callbacks run on paho's thread: record and return.
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self._refusal = reason_code
+            self._answered.set()
+            return
+        with self._ack_lock:
+            self.generation += 1
+        if not flags.session_present:
+            # A new session (first start, or the broker lost it): subscribe. A resumed
+            # session keeps its subscription, and the broker resends what we did not ack.
+            result, _mid = client.subscribe(self._subscription, qos=QOS)
+            if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                log.error(
+                    "cannot subscribe to %s: %s", self._subscription, mqtt.error_string(result)
+                )
+        if self.generation > 1:
+            log.warning(
+                "reconnected to %s (session %s)",
+                self.settings.address,
+                "resumed" if flags.session_present else "new",
+            )
+        self._connected.set()
+        self._answered.set()
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        for code in reason_codes:
+            if code.is_failure:
+                log.error("the broker refused the subscription to %s: %s", self._subscription, code)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        self._answered.set()
+        if was_connected and not self._closing:
+            log.warning(
+                "lost the connection to %s (%s); reconnecting", self.settings.address, reason_code
+            )
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        self.inbox.put(
+            Inbound(self.generation, msg.mid, msg.qos, msg.topic, msg.payload, time.monotonic())
+        )
+
+    # --- control ----------------------------------------------------------------------------
+
+    def connect(self, retries: int, stop: threading.Event) -> bool:
+        """Connect and start paho's thread, retrying with backoff (0.5 s doubling to 8 s).
+
+        True once connected (paho then reconnects by itself); False if ``stop`` was set first.
+        BrokerError naming host:port when every attempt fails, the broker refuses us (e.g. it
+        speaks only MQTT 3.1.1, or the login is wrong), or its certificate is not trusted.
+        """
+        address = self.settings.address
+        outcome, last = retry_connect(
+            self._attempt_connect, address=address, retries=retries, stop=stop
+        )
+        if outcome == "connected":
+            log.info(
+                "connected to %s as %s, subscribed to %s",
+                address,
+                self.client_id,
+                self._subscription,
+            )
+            return True
+        if outcome == "stopped":
+            return False
+        raise BrokerError(
+            f"cannot reach the MQTT broker at {address} ({last}): start one "
+            "(e.g. mosquitto -c mosquitto.conf) or check --host/--port"
+        )
+
+    def _attempt_connect(self) -> str | None:
+        """One MQTT 5 connection attempt with a persistent session: None when connected."""
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        try:
+            self._answered.clear()
+            self._refusal = None
+            rc = self.client.connect(
+                self.settings.host,
+                self.settings.port,
+                keepalive=KEEPALIVE_S,
+                clean_start=False,
+                properties=props,
+            )
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                raise OSError(mqtt.error_string(rc))
+            if self.client.loop_start() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                raise BrokerError("cannot start the MQTT network thread")
+            self._answered.wait(CONNACK_TIMEOUT_S)
+        except ssl.SSLCertVerificationError as exc:
+            raise BrokerError(
+                describe_certificate_failure(self.settings.address, exc, self.settings.ca_file)
+            ) from exc
+        except OSError as exc:
+            return str(exc) or type(exc).__name__
+        if self._connected.is_set():
+            return None
+        self.client.loop_stop()
+        if self._refusal is not None:
+            self.client.disconnect()
+            raise BrokerError(self._describe_refusal(self._refusal))
+        if self._answered.is_set():
+            return "it closed the connection without answering; it may not speak MQTT 5"
+        return (
+            f"no answer to an MQTT 5 CONNECT within {CONNACK_TIMEOUT_S:g}s; "
+            "it may speak only MQTT 3.1.1"
+        )
+
+    def _describe_refusal(self, refusal: ReasonCode) -> str:
+        address = self.settings.address
+        if refusal.value in (4, 5, 134, 135):
+            hint = "check MQTT_USERNAME/MQTT_PASSWORD"
+        elif refusal.value in (1, 132):
+            hint = "the recorder needs a broker that speaks MQTT 5, such as mosquitto"
+        elif refusal.value == 133:
+            hint = "choose another --client-id"
+        else:
+            hint = "check the broker"
+        return f"MQTT broker at {address} refused the connection ({refusal}): {hint}"
+
+    def ack(self, messages: Sequence[Inbound]) -> int:
+        """Acknowledge ``messages`` (committed) in arrival order; return how many were sent.
+
+        Messages of an earlier connection are skipped: a packet id is only meaningful on the
+        connection that delivered it, and the broker sends those messages again anyway.
+        """
+        sent = 0
+        ack = self.client.ack
+        with self._ack_lock:
+            generation = self.generation
+            if not self._connected.is_set():
+                return 0
+            for msg in messages:
+                if msg.qos and msg.generation == generation:
+                    ack(msg.mid, msg.qos)
+                    sent += 1
+        return sent
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected.is_set()
+
+    def close(self) -> None:
+        """Disconnect (the session stays on the broker) and stop paho's thread."""
+        self._closing = True
+        self.client.disconnect()
+        self.client.loop_stop()

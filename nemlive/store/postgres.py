@@ -1,0 +1,324 @@
+"""The PostgreSQL backend (psycopg 3): for many dashboards and for more than one machine.
+
+Writes go through ``COPY`` into a temporary staging table and one ``INSERT ... ON CONFLICT
+DO UPDATE`` per table: a 5,000-row batch is two round trips, not 5,000. ``ts`` is
+``timestamptz``; the Python side speaks epoch seconds and the SQL converts.
+
+A lost connection (server restarted, network down) is reopened on the next call, so a
+caller that retries a StoreUnavailable gets going again by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Collection, Sequence
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from nemlive.common.errors import StoreError, StoreUnavailable
+from nemlive.store.base import DAY_S, Store, check_window, group_points
+from nemlive.store.rows import (
+    Point,
+    Reading,
+    Resolution,
+    Span,
+    check_resolution,
+    touched_buckets,
+)
+from nemlive.store.schema import POSTGRES_MIGRATIONS, SCHEMA_VERSION, plan_migrations
+from nemlive.store.url import StoreUrl, scrub
+
+CONNECT_TIMEOUT_S = 5
+# Any fixed number: every NEM Live process migrating this database takes the same lock.
+_MIGRATION_LOCK = 0x4E454D4C  # "NEML"
+
+_TABLES = {
+    "facility": ("facility_readings", "facility_id", "power_mw", "co2_tonnes"),
+    "market": ("market_readings", "region_id", "price_dmwh", "demand_mw"),
+}
+
+
+def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> StoreError:
+    """One line for a psycopg failure, without the password; StoreUnavailable if it may pass.
+
+    Callers raise it ``from None``, not ``from exc``: psycopg's own text can quote the
+    connection string, password included (a malformed URL), and a chained exception would
+    carry it into any traceback.
+    """
+    detail = scrub(" ".join(str(exc).split()), url.password)
+    head = f"cannot {doing} the PostgreSQL store {url.display}"
+    if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
+        return StoreUnavailable(
+            f"{head}: it is read-only (a standby, or read-only by setting)", "read-only"
+        )
+    if isinstance(exc, pg_errors.DiskFull | pg_errors.InsufficientResources):
+        return StoreUnavailable(f"{head}: the server is out of disk space; free some", "full")
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        return StoreUnavailable(
+            f"{head}: permission denied ({detail}); grant the user access", "denied"
+        )
+    if isinstance(exc, pg_errors.InvalidCatalogName):
+        return StoreError(f"{head}: the database does not exist; create it (createdb)")
+    if isinstance(exc, psycopg.OperationalError):
+        return StoreUnavailable(f"{head} ({detail}): check that PostgreSQL runs and the URL")
+    return StoreError(f"{head} ({detail})")
+
+
+class PostgresStore(Store):
+    """A store in one PostgreSQL database. Open with ``open_store``."""
+
+    def __init__(self, url: StoreUrl, *, create: bool = True) -> None:
+        self.url = url
+        self._create = create
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection | None = None
+        self._closed = False
+        with self._lock:
+            self._connection()
+
+    # --- connection and schema ------------------------------------------------------------
+
+    def _connection(self) -> psycopg.Connection:
+        """The open connection, (re)connecting and checking the schema first if needed."""
+        if self._closed:
+            raise StoreError(f"the store {self.url.display} is closed")
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        self._drop_connection()
+        try:
+            conn = psycopg.connect(
+                self.url.target,
+                autocommit=True,  # reads hold no snapshot open; writes use transaction()
+                connect_timeout=CONNECT_TIMEOUT_S,
+                application_name="nemlive",
+            )
+        except psycopg.Error as exc:
+            raise describe_postgres_error(exc, self.url, "connect to") from None
+        try:
+            self._migrate(conn)
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS stage_readings "
+                "(ident text, ts bigint, a double precision, b double precision) "
+                "ON COMMIT DELETE ROWS"
+            )
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS stage_touched "
+                "(ident text, step integer, bucket bigint) ON COMMIT DELETE ROWS"
+            )
+        except psycopg.Error as exc:
+            conn.close()
+            raise describe_postgres_error(exc, self.url, "open") from None
+        except StoreError:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None
+
+    @staticmethod
+    def _current_version(conn: psycopg.Connection) -> int:
+        row = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+        if not row or not row[0]:
+            return 0
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self, conn: psycopg.Connection) -> None:
+        current = self._current_version(conn)
+        if not plan_migrations(current, self.url.display):
+            return
+        if not self._create:
+            raise StoreError(
+                f"the store {self.url.display} is at schema version {current}, not "
+                f"{SCHEMA_VERSION}: run recorder.py once to create or migrate it"
+            )
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            steps = plan_migrations(self._current_version(conn), self.url.display)
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            for number in steps:
+                for statement in POSTGRES_MIGRATIONS[number]:
+                    conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+
+    def schema_version(self) -> int:
+        with self._lock:
+            try:
+                return self._current_version(self._connection())
+            except psycopg.Error as exc:
+                self._after_error()
+                raise describe_postgres_error(exc, self.url, "read") from None
+
+    def _after_error(self) -> None:
+        # Start afresh after any error: a broken socket, and also a session that took
+        # read-only from the server's settings at connect time and would keep it.
+        self._drop_connection()
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def _upsert(self, cur: psycopg.Cursor, kind: str, readings: Sequence[Reading]) -> None:
+        table, id_col, a, b = _TABLES[kind]
+        with cur.copy("COPY stage_readings (ident, ts, a, b) FROM STDIN") as copy:
+            for reading in readings:
+                copy.write_row(reading)
+        cur.execute(
+            f"INSERT INTO {table} ({id_col}, ts, {a}, {b}) "  # type: ignore[arg-type]
+            f"SELECT ident, to_timestamp(ts), a, b FROM stage_readings "
+            f"ON CONFLICT ({id_col}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
+        )
+        cur.execute("TRUNCATE stage_readings")
+        # Recompute the 30-minute and hourly averages of the buckets this write touched.
+        with cur.copy("COPY stage_touched (ident, step, bucket) FROM STDIN") as copy:
+            for row in touched_buckets(readings):
+                copy.write_row(row)
+        # LATERAL: one index range scan per touched bucket. A plain join lets the planner,
+        # which knows nothing of the temporary table, hash-join the whole readings table.
+        cur.execute(
+            f"INSERT INTO {kind}_rollups (step_s, {id_col}, ts, {a}, {b}) "  # type: ignore[arg-type]
+            "SELECT t.step, t.ident, to_timestamp(t.bucket), agg.a, agg.b FROM stage_touched t "
+            f"CROSS JOIN LATERAL (SELECT avg(r.{a}) AS a, avg(r.{b}) AS b FROM {table} r "
+            f"WHERE r.{id_col} = t.ident AND r.ts > to_timestamp(t.bucket - t.step) "
+            "AND r.ts <= to_timestamp(t.bucket)) agg "
+            f"ON CONFLICT (step_s, {id_col}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
+        )
+        cur.execute("TRUNCATE stage_touched")
+
+    def write(self, facility: Sequence[Reading], market: Sequence[Reading]) -> None:
+        if not facility and not market:
+            return
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.transaction(), conn.cursor() as cur:
+                    if facility:
+                        self._upsert(cur, "facility", facility)
+                    if market:
+                        self._upsert(cur, "market", market)
+            except psycopg.Error as exc:
+                self._after_error()
+                raise describe_postgres_error(exc, self.url, "write to") from None
+
+    def prune(self, keep_days: float) -> int:
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    newest = self._latest(conn)
+                    if newest is None:
+                        return 0
+                    cutoff = newest - int(keep_days * DAY_S)
+                    deleted = 0
+                    for table in (
+                        "facility_readings",
+                        "market_readings",
+                        "facility_rollups",
+                        "market_rollups",
+                    ):
+                        cur = conn.execute(
+                            f"DELETE FROM {table} WHERE ts < to_timestamp(%s)",  # type: ignore[arg-type]
+                            (cutoff,),
+                        )
+                        if table.endswith("_readings"):  # rollups are not readings
+                            deleted += cur.rowcount
+                    return deleted
+            except psycopg.Error as exc:
+                self._after_error()
+                raise describe_postgres_error(exc, self.url, "prune") from None
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def _read(
+        self, kind: str, t0: int, t1: int, step_s: int, ids: Collection[str] | None
+    ) -> dict[str, list[Point]]:
+        check_window(t0, t1)
+        step = check_resolution(step_s)
+        table, id_col, a, b = _TABLES[kind]
+        where = "ts > to_timestamp(%(t0)s) AND ts <= to_timestamp(%(t1)s)"
+        params: dict[str, object] = {"t0": t0, "t1": t1}
+        if ids is not None:
+            where += f" AND {id_col} = ANY(%(ids)s)"
+            params["ids"] = sorted(ids)
+        if step != 300:
+            table = f"{kind}_rollups"
+            where += f" AND step_s = {step}"
+        sql = (
+            f"SELECT {id_col}, extract(epoch FROM ts)::bigint, {a}, {b} FROM {table} "
+            f"WHERE {where} ORDER BY {id_col}, ts"
+        )
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.cursor() as cur:
+                    cur.execute(sql, params)  # type: ignore[arg-type]
+                    return group_points(cur)
+            except psycopg.Error as exc:
+                self._after_error()
+                raise describe_postgres_error(exc, self.url, "read") from None
+
+    def read_facilities(
+        self,
+        t0: int,
+        t1: int,
+        step_s: Resolution = 300,
+        facility_ids: Collection[str] | None = None,
+    ) -> dict[str, list[Point]]:
+        return self._read("facility", t0, t1, step_s, facility_ids)
+
+    def read_markets(
+        self,
+        t0: int,
+        t1: int,
+        step_s: Resolution = 300,
+        region_ids: Collection[str] | None = None,
+    ) -> dict[str, list[Point]]:
+        return self._read("market", t0, t1, step_s, region_ids)
+
+    @staticmethod
+    def _latest(conn: psycopg.Connection) -> int | None:
+        row = conn.execute(
+            "SELECT extract(epoch FROM greatest("
+            "(SELECT max(ts) FROM facility_readings), (SELECT max(ts) FROM market_readings)"
+            "))::bigint"
+        ).fetchone()
+        return None if not row or row[0] is None else int(row[0])
+
+    def latest_ts(self) -> int | None:
+        with self._lock:
+            try:
+                return self._latest(self._connection())
+            except psycopg.Error as exc:
+                self._after_error()
+                raise describe_postgres_error(exc, self.url, "read") from None
+
+    def span(self) -> Span | None:
+        with self._lock:
+            try:
+                conn = self._connection()
+                row = conn.execute(
+                    "SELECT extract(epoch FROM least(f.lo, m.lo))::bigint, "
+                    "extract(epoch FROM greatest(f.hi, m.hi))::bigint, f.n, m.n FROM "
+                    "(SELECT min(ts) lo, max(ts) hi, count(*) n FROM facility_readings) f, "
+                    "(SELECT min(ts) lo, max(ts) hi, count(*) n FROM market_readings) m"
+                ).fetchone()
+            except psycopg.Error as exc:
+                self._after_error()
+                raise describe_postgres_error(exc, self.url, "read") from None
+        if not row or row[0] is None:
+            return None
+        return Span(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._drop_connection()

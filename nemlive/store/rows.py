@@ -1,0 +1,71 @@
+"""The plain data the store takes and gives (pure, no database).
+
+A reading is a tuple ``(id, ts, a, b)``: ``ts`` the interval's end in integer UTC epoch
+seconds; ``a, b`` = ``power_mw`` (MW), ``co2_tonnes`` (t CO2-e in that 5 minutes) for a
+facility, ``price_dmwh`` ($/MWh), ``demand_mw`` (MW) for a region; None = no data.
+Reads give :data:`Point` tuples ``(ts, a, b)``, the shape the dashboard keeps in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from nemlive.common import nemtime
+
+Reading = tuple[str, int, float | None, float | None]
+Point = tuple[int, float | None, float | None]
+# Seconds per point of a read: 5 minutes as recorded, or averaged to 30 minutes or 1 hour.
+Resolution = Literal[300, 1800, 3600]
+RESOLUTIONS: tuple[Resolution, ...] = (300, 1800, 3600)
+# Resolutions kept pre-averaged in the rollup tables, so a week's chart reads few rows.
+ROLLUP_STEPS: tuple[int, ...] = (1800, 3600)
+INTERVAL_S = nemtime.INTERVAL_S  # one interval, seconds
+
+
+@dataclass(frozen=True)
+class Span:
+    """The first and last interval ends held (UTC epoch seconds) and the readings held."""
+
+    first: int
+    last: int
+    facility_readings: int
+    market_readings: int
+
+
+def dedupe_readings(readings: Iterable[Reading]) -> list[Reading]:
+    """The last reading of each ``(id, ts)``, in first-seen order.
+
+    One batch can hold the same key twice (a retained copy and the live message);
+    PostgreSQL refuses to update one row twice in one INSERT ... ON CONFLICT.
+    """
+    latest: dict[tuple[str, int], Reading] = {}
+    for reading in readings:
+        latest[reading[0], reading[1]] = reading
+    return list(latest.values())
+
+
+def check_resolution(step_s: int) -> Resolution:
+    """``step_s`` if it is one of RESOLUTIONS; ValueError otherwise."""
+    if step_s not in RESOLUTIONS:
+        raise ValueError(f"resolution {step_s} s: use one of {', '.join(map(str, RESOLUTIONS))}")
+    return step_s  # type: ignore[return-value]
+
+
+def bucket_end(ts: int, step_s: int) -> int:
+    """The end of the ``step_s`` bucket holding the interval that ends at ``ts``.
+
+    Interval-ending, like the data: with 30-minute buckets the intervals ending 00:05 to
+    00:30 make the point at 00:30. The SQL of both backends computes the same.
+    """
+    return -(-ts // step_s) * step_s
+
+
+def touched_buckets(readings: Iterable[Reading]) -> list[tuple[str, int, int]]:
+    """``(id, step_s, bucket_end)`` of every rollup bucket that ``readings`` change, once each."""
+    seen: set[tuple[str, int, int]] = set()
+    for ident, ts, _a, _b in readings:
+        for step in ROLLUP_STEPS:
+            seen.add((ident, step, -(-ts // step) * step))
+    return sorted(seen)

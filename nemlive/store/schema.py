@@ -1,0 +1,150 @@
+"""The store's schema (a contract: other tools query it) and its numbered migrations.
+
+Version N of the code knows migrations 1..N for each backend. ``schema_version`` holds one
+row per migration applied; the store's version is the highest. A store at a higher
+version than the code was written by a newer NEM Live and is refused, never downgraded.
+
+The tables (README, "Recording history"):
+
+* ``facility_readings(facility_id text, ts, power_mw double, co2_tonnes double,
+  primary key (facility_id, ts))``
+* ``market_readings(region_id text, ts, price_dmwh double, demand_mw double,
+  primary key (region_id, ts))``
+
+``ts`` is the interval's end: ``timestamptz`` in PostgreSQL, integer UTC epoch seconds in
+SQLite. An index on ``ts`` serves "every facility between t0 and t1".
+
+Beside them, from version 2, ``facility_rollups`` and ``market_rollups`` hold the same
+columns plus ``step_s`` (1800 or 3600): each id's averages over 30-minute and hourly buckets,
+``ts`` the bucket's end. The store keeps them in step with every write, in the same
+transaction, because averaging a week of 420 facilities on each read takes seconds.
+"""
+
+from __future__ import annotations
+
+from nemlive.common.errors import StoreError
+
+
+def pg_bucket_end(column: str, step: int) -> str:
+    """PostgreSQL for rows.bucket_end: the end of the ``step``-second bucket holding the
+    interval that ends at ``column``. An interval ending on a boundary belongs to the bucket
+    that ends there, hence the one second back before binning."""
+    return (
+        f"(date_bin('{step} seconds', {column} - interval '1 second', "
+        f"timestamptz '1970-01-01 00:00:00+00') + interval '{step} seconds')"
+    )
+
+
+SCHEMA_VERSION = 2
+
+# SQLite: WITHOUT ROWID makes the primary key the table's order, so a facility's series is
+# one range scan and an upsert touches one b-tree besides the ts index.
+SQLITE_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE facility_readings (
+            facility_id TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            power_mw REAL,
+            co2_tonnes REAL,
+            PRIMARY KEY (facility_id, ts)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX facility_readings_ts ON facility_readings (ts)",
+        """CREATE TABLE market_readings (
+            region_id TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            price_dmwh REAL,
+            demand_mw REAL,
+            PRIMARY KEY (region_id, ts)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX market_readings_ts ON market_readings (ts)",
+    ),
+    2: (
+        """CREATE TABLE facility_rollups (
+            step_s INTEGER NOT NULL,
+            facility_id TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            power_mw REAL,
+            co2_tonnes REAL,
+            PRIMARY KEY (step_s, facility_id, ts)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE market_rollups (
+            step_s INTEGER NOT NULL,
+            region_id TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            price_dmwh REAL,
+            demand_mw REAL,
+            PRIMARY KEY (step_s, region_id, ts)
+        ) WITHOUT ROWID""",
+        *(
+            f"""INSERT INTO {kind}_rollups SELECT {step}, {ident}, (ts + {step - 1}) / {step} * {step}
+                AS bucket, avg({a}), avg({b}) FROM {kind}_readings GROUP BY {ident}, bucket"""
+            for kind, ident, a, b in (
+                ("facility", "facility_id", "power_mw", "co2_tonnes"),
+                ("market", "region_id", "price_dmwh", "demand_mw"),
+            )
+            for step in (1800, 3600)
+        ),
+    ),
+}
+
+POSTGRES_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE facility_readings (
+            facility_id text NOT NULL,
+            ts timestamptz NOT NULL,
+            power_mw double precision,
+            co2_tonnes double precision,
+            PRIMARY KEY (facility_id, ts)
+        )""",
+        "CREATE INDEX facility_readings_ts ON facility_readings (ts)",
+        """CREATE TABLE market_readings (
+            region_id text NOT NULL,
+            ts timestamptz NOT NULL,
+            price_dmwh double precision,
+            demand_mw double precision,
+            PRIMARY KEY (region_id, ts)
+        )""",
+        "CREATE INDEX market_readings_ts ON market_readings (ts)",
+    ),
+    2: (
+        """CREATE TABLE facility_rollups (
+            step_s integer NOT NULL,
+            facility_id text NOT NULL,
+            ts timestamptz NOT NULL,
+            power_mw double precision,
+            co2_tonnes double precision,
+            PRIMARY KEY (step_s, facility_id, ts)
+        )""",
+        """CREATE TABLE market_rollups (
+            step_s integer NOT NULL,
+            region_id text NOT NULL,
+            ts timestamptz NOT NULL,
+            price_dmwh double precision,
+            demand_mw double precision,
+            PRIMARY KEY (step_s, region_id, ts)
+        )""",
+        *(
+            f"""INSERT INTO {kind}_rollups SELECT {step}, {ident}, {pg_bucket_end("ts", step)}
+                AS bucket, avg({a}), avg({b}) FROM {kind}_readings GROUP BY {ident}, bucket"""
+            for kind, ident, a, b in (
+                ("facility", "facility_id", "power_mw", "co2_tonnes"),
+                ("market", "region_id", "price_dmwh", "demand_mw"),
+            )
+            for step in (1800, 3600)
+        ),
+    ),
+}
+
+
+def plan_migrations(current: int, display: str) -> range:
+    """The migration numbers to apply to a store at version ``current`` (0 = empty).
+
+    Raises StoreError when the store is newer than this code: one line naming the fix.
+    """
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store {display} has schema version {current}, newer than this NEM Live "
+            f"understands ({SCHEMA_VERSION}): upgrade NEM Live, or point --store/NEMLIVE_STORE "
+            "at another database"
+        )
+    return range(current + 1, SCHEMA_VERSION + 1)

@@ -1,0 +1,323 @@
+"""The SQLite backend: one file, WAL, so dashboards read while the recorder writes.
+
+``synchronous=FULL``: a commit is on disk before the recorder acknowledges its messages to
+the broker, which forgets them once acknowledged. With one commit per batch (at most one a
+second at the recorder's pace) that costs one fsync a second.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from nemlive.common.errors import StoreError, StoreUnavailable
+from nemlive.store.base import DAY_S, Store, check_window, group_points
+from nemlive.store.rows import (
+    Point,
+    Reading,
+    Resolution,
+    Span,
+    check_resolution,
+    touched_buckets,
+)
+from nemlive.store.schema import SCHEMA_VERSION, SQLITE_MIGRATIONS, plan_migrations
+from nemlive.store.url import StoreUrl
+
+BUSY_TIMEOUT_S = 5.0
+
+_UPSERT_FACILITY = (
+    "INSERT INTO facility_readings (facility_id, ts, power_mw, co2_tonnes) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (facility_id, ts) DO UPDATE SET "
+    "power_mw = excluded.power_mw, co2_tonnes = excluded.co2_tonnes"
+)
+_UPSERT_MARKET = (
+    "INSERT INTO market_readings (region_id, ts, price_dmwh, demand_mw) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (region_id, ts) DO UPDATE SET "
+    "price_dmwh = excluded.price_dmwh, demand_mw = excluded.demand_mw"
+)
+# Recompute the 30-minute and hourly averages of the buckets a write touched (temp.touched).
+_REFRESH = {
+    kind: (
+        f"INSERT INTO {kind}_rollups (step_s, {ident}, ts, {a}, {b}) "
+        f"SELECT t.step, t.ident, t.bucket, avg(r.{a}), avg(r.{b}) "
+        f"FROM temp.touched t JOIN {kind}_readings r "
+        f"ON r.{ident} = t.ident AND r.ts > t.bucket - t.step AND r.ts <= t.bucket "
+        "GROUP BY t.step, t.ident, t.bucket "
+        f"ON CONFLICT (step_s, {ident}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
+    )
+    for kind, ident, a, b in (
+        ("facility", "facility_id", "power_mw", "co2_tonnes"),
+        ("market", "region_id", "price_dmwh", "demand_mw"),
+    )
+}
+_ALL_TABLES = ("facility_readings", "market_readings", "facility_rollups", "market_rollups")
+_TABLES = {
+    "facility": ("facility_readings", "facility_id", "power_mw", "co2_tonnes"),
+    "market": ("market_readings", "region_id", "price_dmwh", "demand_mw"),
+}
+
+
+def describe_sqlite_error(exc: sqlite3.Error, display: str, doing: str) -> StoreError:
+    """One line for a SQLite failure; StoreUnavailable for those that may pass."""
+    text = str(exc)
+    lowered = text.lower()
+    head = f"cannot {doing} the SQLite store {display}"
+    if "readonly" in lowered or "read-only" in lowered:
+        return StoreUnavailable(
+            f"{head}: it is read-only; make the file and its folder writable", "read-only"
+        )
+    if "full" in lowered:
+        return StoreUnavailable(
+            f"{head}: the disk is full; free space or lower --keep-days", "full"
+        )
+    if "locked" in lowered or "busy" in lowered:
+        return StoreUnavailable(f"{head}: the database is locked by another program", "locked")
+    if "unable to open" in lowered:
+        return StoreUnavailable(f"{head} ({text}): check that its folder exists and is writable")
+    if "disk i/o" in lowered:
+        return StoreUnavailable(f"{head} (disk I/O error): check the disk")
+    if "not a database" in lowered or "malformed" in lowered:
+        return StoreError(f"{head}: the file is not a NEM Live store ({text}); use another file")
+    return StoreError(f"{head} ({text})")
+
+
+class SqliteStore(Store):
+    """A store in one SQLite file (see the module docstring). Open with ``open_store``."""
+
+    def __init__(self, url: StoreUrl, *, create: bool = True) -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        path = url.target
+        try:
+            if not create and path != ":memory:" and not Path(path).is_file():
+                raise StoreError(
+                    f"no store at {url.display}: start recorder.py to create it, "
+                    "or point NEMLIVE_STORE at an existing one"
+                )
+            conn = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,  # autocommit; transactions are explicit
+                check_same_thread=False,  # the lock serialises threads
+            )
+        except sqlite3.Error as exc:
+            raise describe_sqlite_error(exc, url.display, "open") from exc
+        self._conn: sqlite3.Connection | None = conn
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS touched (ident TEXT, step INTEGER, bucket INTEGER)"
+            )
+            self._migrate(create)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise describe_sqlite_error(exc, url.display, "open") from exc
+        except StoreError:
+            conn.close()
+            raise
+
+    # --- schema ---------------------------------------------------------------------------
+
+    def _current_version(self, conn: sqlite3.Connection) -> int:
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if not has_table:
+            return 0
+        (version,) = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        return int(version)
+
+    def _migrate(self, create: bool) -> None:
+        conn = self._connection()
+        steps = plan_migrations(self._current_version(conn), self.url.display)
+        if not steps:
+            return
+        if not create:
+            raise StoreError(
+                f"the store {self.url.display} is at schema version "
+                f"{self._current_version(conn)}, not {SCHEMA_VERSION}: run recorder.py once to "
+                "migrate it"
+            )
+        conn.execute("BEGIN IMMEDIATE")  # one writer migrates; another waits, then sees it done
+        try:
+            steps = plan_migrations(self._current_version(conn), self.url.display)
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            for number in steps:
+                for statement in SQLITE_MIGRATIONS[number]:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version (version, applied_at) "
+                    "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                    (number,),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the store {self.url.display} is closed")
+        return self._conn
+
+    def schema_version(self) -> int:
+        with self._lock:
+            try:
+                return self._current_version(self._connection())
+            except sqlite3.Error as exc:
+                raise describe_sqlite_error(exc, self.url.display, "read") from exc
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def write(self, facility: Sequence[Reading], market: Sequence[Reading]) -> None:
+        if not facility and not market:
+            return
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for kind, upsert, readings in (
+                        ("facility", _UPSERT_FACILITY, facility),
+                        ("market", _UPSERT_MARKET, market),
+                    ):
+                        if readings:
+                            conn.executemany(upsert, readings)
+                            conn.executemany(
+                                "INSERT INTO temp.touched VALUES (?, ?, ?)",
+                                touched_buckets(readings),
+                            )
+                            conn.execute(_REFRESH[kind])
+                            conn.execute("DELETE FROM temp.touched")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise describe_sqlite_error(exc, self.url.display, "write to") from exc
+
+    def prune(self, keep_days: float) -> int:
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    newest = self._latest(conn)
+                    deleted = 0
+                    if newest is not None:
+                        cutoff = newest - int(keep_days * DAY_S)
+                        for table in _ALL_TABLES:
+                            cur = conn.execute(f"DELETE FROM {table} WHERE ts < ?", (cutoff,))
+                            if table.endswith("_readings"):  # rollups are not readings
+                                deleted += cur.rowcount
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise describe_sqlite_error(exc, self.url.display, "prune") from exc
+            return deleted
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def _read(
+        self, kind: str, t0: int, t1: int, step_s: int, ids: Collection[str] | None
+    ) -> dict[str, list[Point]]:
+        check_window(t0, t1)
+        step = check_resolution(step_s)
+        readings, id_col, a, b = _TABLES[kind]
+        params: list[object] = []
+        if ids is not None:
+            ids_sql = "SELECT value AS id FROM json_each(?)"
+            params.append(json.dumps(sorted(set(ids))))
+        else:
+            # The distinct ids by skip-scan: one primary-key seek per id, not a table scan.
+            ids_sql = (
+                f"WITH RECURSIVE ids(id) AS (SELECT min({id_col}) FROM {readings} UNION ALL "
+                f"SELECT (SELECT min({id_col}) FROM {readings} WHERE {id_col} > ids.id) "
+                "FROM ids WHERE ids.id IS NOT NULL) SELECT id FROM ids WHERE id IS NOT NULL"
+            )
+        # Then one range of the primary key per id, in the table's own order, pages read in
+        # sequence (the ts index would fetch each row's values by a seek). SQLite keeps a
+        # CROSS JOIN's left table as the outer loop, so rows come by id, then ts, unsorted.
+        table, step_where = (
+            (readings, "") if step == 300 else (f"{kind}_rollups", f"r.step_s = {step} AND ")
+        )
+        sql = (
+            f"WITH wanted AS ({ids_sql}) SELECT r.{id_col}, r.ts, r.{a}, r.{b} "
+            f"FROM wanted CROSS JOIN {table} r "
+            f"ON {step_where}r.{id_col} = wanted.id AND r.ts > ? AND r.ts <= ?"
+        )
+        params += [t0, t1]
+        with self._lock:
+            try:
+                return group_points(self._connection().execute(sql, params))
+            except sqlite3.Error as exc:
+                raise describe_sqlite_error(exc, self.url.display, "read") from exc
+
+    def read_facilities(
+        self,
+        t0: int,
+        t1: int,
+        step_s: Resolution = 300,
+        facility_ids: Collection[str] | None = None,
+    ) -> dict[str, list[Point]]:
+        return self._read("facility", t0, t1, step_s, facility_ids)
+
+    def read_markets(
+        self,
+        t0: int,
+        t1: int,
+        step_s: Resolution = 300,
+        region_ids: Collection[str] | None = None,
+    ) -> dict[str, list[Point]]:
+        return self._read("market", t0, t1, step_s, region_ids)
+
+    @staticmethod
+    def _latest(conn: sqlite3.Connection) -> int | None:
+        (newest,) = conn.execute(
+            "SELECT max(m) FROM (SELECT max(ts) AS m FROM facility_readings "
+            "UNION ALL SELECT max(ts) FROM market_readings)"
+        ).fetchone()
+        return None if newest is None else int(newest)
+
+    def latest_ts(self) -> int | None:
+        with self._lock:
+            try:
+                return self._latest(self._connection())
+            except sqlite3.Error as exc:
+                raise describe_sqlite_error(exc, self.url.display, "read") from exc
+
+    def span(self) -> Span | None:
+        with self._lock:
+            try:
+                conn = self._connection()
+                f_min, f_max, f_n = conn.execute(
+                    "SELECT min(ts), max(ts), count(*) FROM facility_readings"
+                ).fetchone()
+                m_min, m_max, m_n = conn.execute(
+                    "SELECT min(ts), max(ts), count(*) FROM market_readings"
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise describe_sqlite_error(exc, self.url.display, "read") from exc
+        firsts = [t for t in (f_min, m_min) if t is not None]
+        lasts = [t for t in (f_max, m_max) if t is not None]
+        if not firsts:
+            return None
+        return Span(int(min(firsts)), int(max(lasts)), int(f_n), int(m_n))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -1,0 +1,349 @@
+"""nemlive.store against real backends: SQLite in tmp_path, PostgreSQL on 127.0.0.1:5432."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from nemlive.common.errors import ConfigError, StoreError, StoreUnavailable
+from nemlive.store import (
+    SCHEMA_VERSION,
+    Store,
+    bucket_end,
+    dedupe_readings,
+    open_store,
+    parse_store_url,
+)
+from nemlive.store.schema import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
+from tests.conftest import POSTGRES_ADMIN_URL, Postgres, free_port
+
+T0 = 1_759_240_800  # 2025-10-01T00:00+10:00, an hour boundary
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/history.db"
+    return request.getfixturevalue("postgres").url()
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    with open_store(store_url) as opened:
+        yield opened
+
+
+def _execute(url: str, sql: str) -> list[tuple]:
+    """SQL straight to the backend, beside the store (what psql or Grafana would see)."""
+    parsed = parse_store_url(url)
+    if parsed.backend == "sqlite":
+        with sqlite3.connect(parsed.target) as conn:
+            return conn.execute(sql).fetchall()
+    with psycopg.connect(parsed.target, autocommit=True) as conn:
+        cur = conn.execute(sql)
+        return cur.fetchall() if cur.description else []
+
+
+# --- URLs (pure) --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "backend", "target", "display"),
+    [
+        ("sqlite:///nemlive.db", "sqlite", "nemlive.db", "sqlite:///nemlive.db"),
+        ("sqlite:////var/lib/x.db", "sqlite", "/var/lib/x.db", "sqlite:////var/lib/x.db"),
+        (
+            "postgresql://nem@db.example:5433/nem",
+            "postgresql",
+            "postgresql://nem@db.example:5433/nem",
+            "postgresql://nem@db.example:5433/nem",
+        ),
+        (
+            "postgres://nem:s3cr%40t@db/nem",
+            "postgresql",
+            "postgresql://nem:s3cr%40t@db/nem",
+            "postgresql://nem:***@db/nem",
+        ),
+    ],
+    ids=["sqlite-relative", "sqlite-absolute", "postgres-no-password", "postgres-password"],
+)
+def test_parse_store_url(text: str, backend: str, target: str, display: str) -> None:
+    url = parse_store_url(text)
+    assert (url.backend, url.target, url.display, str(url)) == (backend, target, display, display)
+    assert "s3cr" not in repr(url)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nemlive.db",
+        "mysql://x@h/db",
+        "sqlite://nemlive.db",
+        "postgresql://u:pw@h/",
+        "postgresql:///db",
+    ],
+    ids=["no-scheme", "other-scheme", "two-slashes", "no-database", "no-host"],
+)
+def test_a_bad_store_url_is_one_config_line(text: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_store_url(text, "NEMLIVE_STORE")
+    message = str(info.value)
+    assert message.startswith("NEMLIVE_STORE ") and "sqlite:///nemlive.db" in message
+    assert "\n" not in message and "pw" not in message
+
+
+def test_bucket_end_is_interval_ending() -> None:
+    assert [bucket_end(T0 + k * 300, 1800) - T0 for k in (1, 5, 6, 7)] == [1800, 1800, 1800, 3600]
+
+
+def test_dedupe_keeps_the_last_reading_of_a_key() -> None:
+    rows = [("A", 300, 1.0, 1.0), ("B", 300, 2.0, 2.0), ("A", 300, 3.0, None)]
+    assert dedupe_readings(rows) == [("A", 300, 3.0, None), ("B", 300, 2.0, 2.0)]
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+
+def test_schema_is_the_contract(store: Store, store_url: str) -> None:
+    assert store.schema_version() == SCHEMA_VERSION
+    assert _execute(store_url, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
+    if store.url.backend == "sqlite":
+        cols = {
+            table: [(r[1], r[2], r[5]) for r in _execute(store_url, f"PRAGMA table_info({table})")]
+            for table in ("facility_readings", "market_readings")
+        }
+        assert cols["facility_readings"] == [
+            ("facility_id", "TEXT", 1),
+            ("ts", "INTEGER", 2),
+            ("power_mw", "REAL", 0),
+            ("co2_tonnes", "REAL", 0),
+        ]
+        assert cols["market_readings"] == [
+            ("region_id", "TEXT", 1),
+            ("ts", "INTEGER", 2),
+            ("price_dmwh", "REAL", 0),
+            ("demand_mw", "REAL", 0),
+        ]
+        plan = _execute(
+            store_url,
+            "EXPLAIN QUERY PLAN SELECT * FROM facility_readings WHERE ts >= 0 AND ts < 600",
+        )
+        assert "facility_readings_ts" in str(plan)
+        assert _execute(store_url, "PRAGMA journal_mode") == [("wal",)]
+    else:
+        cols = _execute(
+            store_url,
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_name IN ('facility_readings', 'market_readings') "
+            "ORDER BY table_name, ordinal_position",
+        )
+        assert cols == [
+            ("facility_readings", "facility_id", "text"),
+            ("facility_readings", "ts", "timestamp with time zone"),
+            ("facility_readings", "power_mw", "double precision"),
+            ("facility_readings", "co2_tonnes", "double precision"),
+            ("market_readings", "region_id", "text"),
+            ("market_readings", "ts", "timestamp with time zone"),
+            ("market_readings", "price_dmwh", "double precision"),
+            ("market_readings", "demand_mw", "double precision"),
+        ]
+        indexes = _execute(
+            store_url,
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'facility_readings' ORDER BY 1",
+        )
+        assert any("(ts)" in row[0] for row in indexes)
+        assert any("(facility_id, ts)" in row[0] for row in indexes)
+
+
+def test_opening_twice_migrates_once(store_url: str) -> None:
+    open_store(store_url).close()
+    with open_store(store_url) as again:
+        assert again.schema_version() == SCHEMA_VERSION
+    assert _execute(store_url, "SELECT count(*) FROM schema_version") == [(SCHEMA_VERSION,)]
+
+
+def test_a_version_1_store_is_migrated_and_its_rollups_filled(store_url: str) -> None:
+    backend = parse_store_url(store_url).backend
+    v1 = (SQLITE_MIGRATIONS if backend == "sqlite" else POSTGRES_MIGRATIONS)[1]
+    stamp = (lambda ts: str(ts)) if backend == "sqlite" else (lambda ts: f"to_timestamp({ts})")
+    _execute(
+        store_url, "CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at text)"
+    )
+    _execute(store_url, "INSERT INTO schema_version VALUES (1, 'then')")
+    for statement in v1:
+        _execute(store_url, statement)
+    for k in range(1, 7):
+        _execute(
+            store_url,
+            f"INSERT INTO facility_readings VALUES ('A', {stamp(T0 + 300 * k)}, {k}.0, NULL)",
+        )
+    with open_store(store_url) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.read_facilities(T0, T0 + 1800, 1800) == {"A": [(T0 + 1800, 3.5, None)]}
+        assert store.read_facilities(T0, T0 + 3600, 3600) == {"A": [(T0 + 3600, 3.5, None)]}
+
+
+def test_a_newer_schema_is_refused_with_the_fix(store_url: str) -> None:
+    open_store(store_url).close()
+    _execute(
+        store_url, "INSERT INTO schema_version (version, applied_at) VALUES (99, '2030-01-01')"
+    )
+    for create in (True, False):
+        with pytest.raises(StoreError) as info:
+            open_store(store_url, create=create)
+        message = str(info.value)
+        assert "schema version 99" in message and "upgrade NEM Live" in message
+        assert "\n" not in message
+
+
+def test_a_reader_never_creates_a_store(store_url: str, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"recorder\.py"):
+        open_store(store_url, create=False)
+    if store_url.startswith("sqlite"):
+        assert not (tmp_path / "history.db").exists()
+
+
+# --- writes --------------------------------------------------------------------------------
+
+
+def test_upsert_replaces_a_repeated_key(store: Store, store_url: str) -> None:
+    store.write([("BAYSW", T0, 100.0, None), ("ER01", T0, 5.0, 0.1)], [("NSW1", T0, 50.0, 7000.0)])
+    assert store.read_facilities(T0 - 1800, T0, 1800)["BAYSW"] == [(T0, 100.0, None)]
+    store.write([("BAYSW", T0, 120.5, 90.25)], [("NSW1", T0, None, 7100.0)])
+    assert store.read_facilities(T0 - 1800, T0, 1800)["BAYSW"] == [(T0, 120.5, 90.25)]
+    assert store.read_markets(T0 - 3600, T0, 3600) == {"NSW1": [(T0, None, 7100.0)]}
+    assert store.read_facilities(T0 - 300, T0) == {
+        "BAYSW": [(T0, 120.5, 90.25)],
+        "ER01": [(T0, 5.0, 0.1)],
+    }
+    assert store.read_markets(T0 - 300, T0) == {"NSW1": [(T0, None, 7100.0)]}
+    assert _execute(store_url, "SELECT count(*) FROM facility_readings") == [(2,)]
+
+
+def test_a_batch_of_5000_is_one_transaction_and_ts_is_the_contract_type(
+    store: Store, store_url: str
+) -> None:
+    rows = [(f"F{i % 500:03d}", T0 + 300 * (i // 500), float(i), 0.5) for i in range(5000)]
+    store.write(rows, [("SA1", T0, -1000.0, 0.0)])
+    assert store.span() is not None and store.span().facility_readings == 5000
+    if store.url.backend == "sqlite":
+        assert _execute(store_url, "SELECT typeof(ts), min(ts) FROM facility_readings") == [
+            ("integer", T0)
+        ]
+    else:
+        assert _execute(
+            store_url, "SELECT min(ts) = '2025-10-01T00:00:00+10:00' FROM facility_readings"
+        ) == [(True,)]
+
+
+def test_prune_keeps_days_before_the_newest_reading(store: Store) -> None:
+    day = 86_400
+    store.write(
+        [("A", T0 + k * day, 1.0, 1.0) for k in range(5)],
+        [("VIC1", T0 + k * day, 1.0, 1.0) for k in range(5)],
+    )
+    assert store.prune(2) == 4  # days 0 and 1 of both tables; day 2 is exactly 2 days old
+    assert [p[0] for p in store.read_facilities(0, 2**40)["A"]] == [T0 + k * day for k in (2, 3, 4)]
+    assert [p[0] for p in store.read_facilities(0, 2**40, 3600)["A"]] == [
+        T0 + k * day for k in (2, 3, 4)
+    ]
+    assert store.prune(30) == 0
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def test_windows_are_half_open_and_aggregate_in_sql(store: Store) -> None:
+    hour = [("A", T0 + 300 * k, float(k), 0.5 * k) for k in range(1, 13)]
+    hour.append(("B", T0 + 300, None, 1.0))
+    hour.append(("B", T0 + 600, None, 3.0))
+    store.write(hour, [("QLD1", T0 + 300 * k, 10.0 * k, 100.0) for k in range(1, 13)])
+    assert [p[0] - T0 for p in store.read_facilities(T0 + 300, T0 + 1200)["A"]] == [600, 900, 1200]
+    assert store.read_facilities(T0 + 1800, T0 + 3600, 1800) == {"A": [(T0 + 3600, 9.5, 4.75)]}
+    assert store.read_facilities(T0, T0 + 3600, 1800) == {
+        "A": [(T0 + 1800, 3.5, 1.75), (T0 + 3600, 9.5, 4.75)],
+        "B": [(T0 + 1800, None, 2.0)],
+    }
+    assert store.read_markets(T0, T0 + 3600, 3600) == {"QLD1": [(T0 + 3600, 65.0, 100.0)]}
+    assert store.read_facilities(T0, T0 + 3600, 300, facility_ids={"B"}) == {
+        "B": [(T0 + 300, None, 1.0), (T0 + 600, None, 3.0)]
+    }
+    assert store.read_facilities(T0, T0 + 3600, 300, facility_ids=[]) == {}
+    assert store.latest_ts() == T0 + 3600
+    span = store.span()
+    assert (span.first, span.last, span.facility_readings, span.market_readings) == (
+        T0 + 300,
+        T0 + 3600,
+        14,
+        12,
+    )
+    with pytest.raises(ValueError, match="resolution"):
+        store.read_facilities(T0, T0 + 1, 900)  # type: ignore[arg-type]
+
+
+def test_an_empty_store_reads_empty(store: Store) -> None:
+    assert store.read_facilities(0, 2**40) == {}
+    assert store.latest_ts() is None
+    assert store.span() is None
+    assert store.prune(1) == 0
+
+
+def test_a_reader_reads_while_the_writer_holds_the_store(store_url: str) -> None:
+    with open_store(store_url) as writer:
+        writer.write([("A", T0, 1.0, 2.0)], [])
+        with open_store(store_url, create=False) as reader:
+            assert reader.read_facilities(T0 - 1, T0) == {"A": [(T0, 1.0, 2.0)]}
+            writer.write([("A", T0 + 300, 3.0, 4.0)], [])
+            assert reader.latest_ts() == T0 + 300
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def test_sqlite_in_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable) as info:
+        open_store(f"sqlite:///{tmp_path}/no/such/dir/x.db")
+    assert str(info.value).startswith(f"cannot open the SQLite store sqlite:///{tmp_path}/no/such")
+    assert "folder" in str(info.value)
+
+
+def test_unreachable_postgres_is_one_line_without_the_password() -> None:
+    port = free_port()
+    with pytest.raises(StoreUnavailable) as info:
+        open_store(f"postgresql://nem:hunter2-secret@127.0.0.1:{port}/nem")
+    message = str(info.value)
+    assert message.startswith(
+        f"cannot connect to the PostgreSQL store postgresql://nem:***@127.0.0.1:{port}/nem"
+    )
+    assert "hunter2" not in message and "\n" not in message
+    assert info.value.__cause__ is None  # psycopg's text could hold the URL: never chained
+
+
+def test_postgres_read_only_is_unavailable_then_recovers(postgres: Postgres) -> None:
+    url = postgres.url()
+    with open_store(url) as store:
+        store.write([("A", T0, 1.0, 1.0)], [])
+        admin = POSTGRES_ADMIN_URL
+        _execute(admin, f"ALTER DATABASE {postgres.dbname} SET default_transaction_read_only = on")
+        try:
+            _execute(
+                admin,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{postgres.dbname}' AND application_name = 'nemlive'",
+            )
+            with pytest.raises(StoreUnavailable):  # the connection was cut
+                store.write([("A", T0 + 300, 2.0, 2.0)], [])
+            with pytest.raises(StoreUnavailable, match="read-only"):
+                store.write([("A", T0 + 300, 2.0, 2.0)], [])
+        finally:
+            _execute(admin, f"ALTER DATABASE {postgres.dbname} RESET default_transaction_read_only")
+            _execute(
+                admin,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{postgres.dbname}' AND application_name = 'nemlive'",
+            )
+        store.write([("A", T0 + 300, 2.0, 2.0)], [])  # reconnected by itself
+        assert len(store.read_facilities(0, 2**40)["A"]) == 2
