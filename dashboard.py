@@ -16,25 +16,26 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import ParamSpec
+from typing import ParamSpec, TypeVar
 
 import pandas as pd
 import streamlit as st
 
 import context
 from context import FUEL_GROUPS, FUEL_LABELS, Facility
-from nemlive.common.errors import ConfigError
+from nemlive.common.errors import ConfigError, StoreError
 from nemlive.common.events import REGIONS
 from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings, retarget
 from nemlive.common.nemtime import format_nem_epoch
-from nemlive.dashboard import charts, mapview
+from nemlive.dashboard import charts, history, mapview
 from nemlive.dashboard.charts import escape_markdown
 from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config
 from nemlive.dashboard.ingest import Hub
 from nemlive.dashboard.livestate import LiveState, Snapshot
+from nemlive.store import StoreUrl, open_store
 
 # --- constants ----------------------------------------------------------------------------
 
@@ -93,36 +94,50 @@ log = logging.getLogger("dashboard")
 
 
 @dataclass(frozen=True)
+class PastView:
+    """A range read from the store and the interval the figures and map show."""
+
+    choice: history.RangeChoice
+    facility_history: dict[str, list]
+    region_history: dict[str, list]
+    at_ts: int
+
+
+@dataclass(frozen=True)
 class Selection:
-    """What one viewer's page shows: the lookups, the filters (None = all) and map options."""
+    """What one viewer's page shows: the lookups, the filters (None = all), map options, and
+    a past range from the store (None = live)."""
 
     facilities: dict[str, Facility]
     regions_fc: dict | None
     regions: list[str] | None
     groups: list[str] | None
     options: mapview.MapOptions
+    past: PastView | None = None
 
 
 P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def guarded(part: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
+def guarded(part: str) -> Callable[[Callable[P, R]], Callable[P, R | None]]:
     """Draw one part of the page; if it fails, show one small error box in its place.
 
     No value that validation lets through is known to break a builder, but the page is shared:
     one part that fails must not take the rest of the page down for every viewer. The
-    traceback goes to the server's log, never to the page. Streamlit's own stop and rerun
-    signals are BaseExceptions and pass through.
+    traceback goes to the server's log, never to the page; the part then returns None.
+    Streamlit's own stop and rerun signals are BaseExceptions and pass through.
     """
 
-    def wrap(render: Callable[P, None]) -> Callable[P, None]:
+    def wrap(render: Callable[P, R]) -> Callable[P, R | None]:
         @functools.wraps(render)
-        def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        def run(*args: P.args, **kwargs: P.kwargs) -> R | None:
             try:
-                render(*args, **kwargs)
+                return render(*args, **kwargs)
             except Exception:
                 log.exception("the %s failed to draw", part)
                 st.error(f"The {part} could not be drawn; the rest of the page works.", icon="⚠️")
+                return None
 
         return run
 
@@ -166,16 +181,76 @@ def _release_hub(hub: Hub) -> None:
     hub.stop()
 
 
-@st.cache_resource(show_spinner=False, on_release=_release_hub)
+@st.cache_resource(
+    show_spinner="Reading the last 24 hours from the store ...", on_release=_release_hub
+)
 def get_hub(
-    _facilities: dict[str, Facility], facilities_path: str, host: str, port: int, topic: str
+    _facilities: dict[str, Facility],
+    facilities_path: str,
+    host: str,
+    port: int,
+    topic: str,
+    store_display: str | None,
+    _store: StoreUrl | None,
 ) -> Hub:
     """The one MQTT client + LiveState of this server process (stopped on cache release).
 
-    ``facilities_path`` is only part of the cache key: another lookup file gets a new Hub.
+    With a store, the windows are filled from its last 24 hours before the client starts, so
+    the first page opens full. ``facilities_path`` and ``store_display`` are only part of the
+    cache key: another lookup file or store gets a new Hub.
     """
     settings = resolve_mqtt_settings(os.environ, host=host, port=port, topic=topic)
-    return Hub(LiveState(_facilities.keys()), settings)
+    state = LiveState(_facilities.keys())
+    note = backfill_from_store(state, _store) if _store is not None else ""
+    hub = Hub(state, settings)
+    hub.history_note = note
+    return hub
+
+
+def backfill_from_store(state: LiveState, store_url: StoreUrl) -> str:
+    """Fill ``state`` with the store's newest ``history_len`` intervals; a line saying what
+    happened (a store that cannot be read leaves the windows empty, as without one)."""
+    try:
+        with open_store(store_url, create=False) as store:
+            latest = store.latest_ts()
+            if latest is None:
+                return f"The store {store_url.display} holds nothing yet."
+            t0 = latest - state.history_span_s
+            kept = state.backfill(store.read_facilities(t0, latest), store.read_markets(t0, latest))
+    except StoreError as exc:
+        log.warning("no backfill from %s: %s", store_url.display, exc)
+        return f"The store could not be read, so the windows start empty: {exc}"
+    return (
+        f"Opened with {kept:,} values from {store_url.display}, to {format_nem_epoch(latest)} NEM."
+    )
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_span(store_display: str, _store: StoreUrl) -> tuple[int, int] | None:
+    """The first and last interval ends the store holds (None: empty or unreadable)."""
+    try:
+        with open_store(_store, create=False) as store:
+            span = store.span()
+    except StoreError as exc:
+        log.warning("cannot read the span of %s: %s", store_display, exc)
+        return None
+    return None if span is None else (span.first, span.last)
+
+
+@st.cache_data(ttl=60, max_entries=16, show_spinner="Reading the store ...")
+def load_range(
+    store_display: str, _store: StoreUrl, t0: int, t1: int, step_s: int
+) -> tuple[dict, dict] | None:
+    """Facility and region histories of ``t0 < ts <= t1`` at ``step_s`` (None: unreadable)."""
+    try:
+        with open_store(_store, create=False) as store:
+            return (
+                store.read_facilities(t0, t1, step_s),  # type: ignore[arg-type]
+                store.read_markets(t0, t1, step_s),  # type: ignore[arg-type]
+            )
+    except StoreError as exc:
+        log.warning("cannot read %s: %s", store_display, exc)
+        return None
 
 
 # --- render functions ---------------------------------------------------------------------
@@ -351,10 +426,11 @@ def render_detail(snap: Snapshot, sel: Selection) -> None:
 
 
 @guarded("charts")
-def render_charts(snap: Snapshot, sel: Selection, at_ts: int | None) -> None:
-    """The four charts over the window for the selection, two by two, ending at ``at_ts``
-    (the figures' latest complete interval) and without a partly received first interval."""
-    start, end = charts.select_chart_window(snap.facility_history, at_ts, span=snap.history_len)
+def render_charts(snap: Snapshot, sel: Selection, window: tuple[int | None, int | None]) -> None:
+    """The four charts of the selection over ``window`` (first, last interval; None = all
+    held), two by two: live, it ends at the figures' latest complete interval and leaves out a
+    partly received first one (``charts.select_chart_window``)."""
+    start, end = window
     gen, emis = charts.build_fuel_frames(
         snap.facility_history,
         sel.facilities,
@@ -424,11 +500,19 @@ def render_tables(snap: Snapshot, sel: Selection) -> None:
 
 @guarded("live view")
 def render_live(hub: Hub, sel: Selection) -> None:
-    """Everything that changes with the stream: run as a fragment every refresh_s seconds."""
+    """Everything that changes with the stream: run as a fragment every refresh_s seconds.
+
+    With a past range picked in the sidebar, the same parts show the store's history instead:
+    figures and map at the chosen interval, charts over the range.
+    """
     snap = hub.state.snapshot()
-    at_ts = charts.select_figure_time(
-        snap.max_ts, snap.prev_ts, snap.market_regions_at_max, snap.last_message_age_s
-    )
+    if sel.past is None:
+        at_ts = charts.select_figure_time(
+            snap.max_ts, snap.prev_ts, snap.market_regions_at_max, snap.last_message_age_s
+        )
+        window = charts.select_chart_window(snap.facility_history, at_ts, span=snap.history_len)
+    else:
+        snap, at_ts, window = _past_view(snap, sel.past)
     fig = charts.compute_figures(
         snap.facility_history,
         snap.region_history,
@@ -437,7 +521,9 @@ def render_live(hub: Hub, sel: Selection) -> None:
         regions=sel.regions,
         groups=sel.groups,
     )
-    if at_ts is None:
+    if sel.past is not None and at_ts is not None:
+        st.caption(history.describe_view(sel.past.choice, at_ts))
+    elif at_ts is None:
         st.info(
             f"Waiting for data on {escape_markdown(snap.topic)}/# from {escape_markdown(snap.broker)}.",
             icon="⏳",
@@ -451,8 +537,27 @@ def render_live(hub: Hub, sel: Selection) -> None:
     render_map(snap, sel)
     with st.expander("Facility detail", expanded=st.session_state.get("live_detail") is not None):
         render_detail(snap, sel)
-    render_charts(snap, sel, at_ts)
-    render_tables(snap, sel)
+    render_charts(snap, sel, window)
+    if sel.past is None:
+        render_tables(snap, sel)
+    else:
+        st.caption("The tables list live events: pick *Live* in the sidebar to see them.")
+
+
+def _past_view(
+    snap: Snapshot, past: PastView
+) -> tuple[Snapshot, int, tuple[int | None, int | None]]:
+    """The live snapshot with the store's range in place of the windows, at ``past.at_ts``."""
+    view = replace(
+        snap,
+        facility_history=past.facility_history,
+        region_history=past.region_history,
+        facility_latest=history.values_at(past.facility_history, past.at_ts),
+        region_latest=history.values_at(past.region_history, past.at_ts),
+        recent_facility=[],
+        recent_market=[],
+    )
+    return view, past.at_ts, (None, None)
 
 
 def render_sidebar_controls(facilities: dict[str, Facility], regions_fc: dict | None) -> Selection:
@@ -505,6 +610,43 @@ def render_sidebar_controls(facilities: dict[str, Facility], regions_fc: dict | 
     )
 
 
+@guarded("range control")
+def render_range_control(store: StoreUrl, hub: Hub) -> PastView | None:
+    """Live, or a day / the whole span from the store, with the interval to show."""
+    st.subheader("History")
+    if hub.history_note:
+        st.caption(escape_markdown(hub.history_note))
+    span = load_span(store.display, store)
+    choices = history.build_range_choices(*(span or (None, None)))
+    choice = st.selectbox(
+        "Range",
+        choices,
+        format_func=lambda c: c.label,
+        key="h_range",
+        help="Live follows the stream; a day or the whole span reads what the recorder stored.",
+    )
+    if choice is None or choice.live:
+        return None
+    loaded = load_range(store.display, store, choice.t0, choice.t1, choice.step_s)
+    if loaded is None:
+        st.warning("The store could not be read: showing live data.", icon="⚠️")
+        return None
+    facility_history, region_history = loaded
+    stamps = history.stamps_of(facility_history, region_history)
+    if not stamps:
+        st.caption("Nothing stored in this range.")
+        return None
+    at_ts = st.select_slider(
+        "Interval",
+        stamps,
+        value=stamps[-1],
+        format_func=format_nem_epoch,
+        key=f"h_at_{choice.t0}_{choice.step_s}",
+        help="The figures and the map show this interval; the charts the whole range.",
+    )
+    return PastView(choice, facility_history, region_history, at_ts)
+
+
 # --- layout -------------------------------------------------------------------------------
 
 st.set_page_config(page_title="NEM Live", page_icon="⚡", layout="wide")
@@ -520,7 +662,13 @@ FACILITIES, REGIONS_FC, PROBLEMS = load_lookups(
     str(CONFIG.facilities_path), str(CONFIG.regions_path)
 )
 HUB: Hub = st.session_state.get(HUB_KEY) or get_hub(
-    FACILITIES, str(CONFIG.facilities_path), CONFIG.mqtt.host, CONFIG.mqtt.port, CONFIG.mqtt.topic
+    FACILITIES,
+    str(CONFIG.facilities_path),
+    CONFIG.mqtt.host,
+    CONFIG.mqtt.port,
+    CONFIG.mqtt.topic,
+    CONFIG.store.display if CONFIG.store else None,
+    CONFIG.store,
 )
 
 if CONFIG.refresh == "autorefresh":
@@ -548,6 +696,8 @@ with st.sidebar:
         render_broker_form(HUB, CONFIG.mqtt, CONFIG.allow_broker_change)
     status(HUB)
     SELECTION = render_sidebar_controls(FACILITIES, REGIONS_FC)
+    if CONFIG.store is not None:
+        SELECTION = replace(SELECTION, past=render_range_control(CONFIG.store, HUB))
 
 st.title("NEM Live", anchor=False)
 st.caption(

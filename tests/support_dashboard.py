@@ -183,8 +183,9 @@ def expected_figures_from_csv(
     regions: set[str] | None = None,
     groups: set[str] | None = None,
     facilities: Iterable[tuple] = TEST_FACILITIES,
+    row: int = -1,
 ) -> dict:
-    """The headline figures at the CSV's last row, computed straight from the file.
+    """The headline figures at the CSV's row ``row`` (the last by default), straight from the file.
 
     Deliberately independent of nemlive.dashboard.charts: generation = sum of positive power, emissions =
     sum, price = demand-weighted mean, renewable = bioenergy/hydro/wind/solar share.
@@ -192,7 +193,7 @@ def expected_figures_from_csv(
     """
     lookup = {f[0]: f for f in facilities}
     with open(path, newline="", encoding="utf-8") as fh:
-        last = list(csv.DictReader(fh))[-1]
+        last = list(csv.DictReader(fh))[row]
     gen = ren = co2 = 0.0
     for col, val in last.items():
         if not col.startswith("power_"):
@@ -231,9 +232,10 @@ def expected_figure_texts(
     path: Path,
     regions: set[str] | None = None,
     facilities: Iterable[tuple] = TEST_FACILITIES,
+    row: int = -1,
 ) -> dict[str, str]:
-    """The figures' display texts (label -> text) at the CSV's last row, from the file."""
-    want = expected_figures_from_csv(path, regions, facilities=facilities)
+    """The figures' display texts (label -> text) at the CSV's row ``row``, from the file."""
+    want = expected_figures_from_csv(path, regions, facilities=facilities, row=row)
     return charts.format_figures(
         charts.Figures(
             0,
@@ -312,3 +314,27 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def write_store_from_csv(csv_path: Path, db_path: Path) -> str:
+    """A SQLite store holding every value of ``csv_path``, written as the recorder would;
+    returns its URL."""
+    from nemlive.common.columns import parse_column
+    from nemlive.store import open_store
+
+    facility, market = [], []
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        for line in csv.DictReader(fh):
+            ts = int(datetime.fromisoformat(line["timestamp"]).timestamp())
+            codes = {parse_column(c)[1] for c in line if c != "timestamp"}
+            for code in codes:
+                if f"power_{code}" in line:
+                    a, b = line[f"power_{code}"], line[f"emissions_{code}"]
+                    facility.append((code, ts, float(a) if a else None, float(b) if b else None))
+                else:
+                    a, b = line[f"price_{code}"], line[f"demand_{code}"]
+                    market.append((code, ts, float(a) if a else None, float(b) if b else None))
+    url = f"sqlite:///{db_path}"
+    with open_store(url) as store:
+        store.write(facility, market)
+    return url

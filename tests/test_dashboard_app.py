@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,13 @@ import streamlit as st
 from conftest import ROOT, free_port
 from streamlit.testing.v1 import AppTest
 from support_dashboard import (
+    FIRST_TS,
     expected_figure_texts,
     read_csv_events,
     write_consolidate_csv,
     write_facilities_csv,
     write_regions_geojson,
+    write_store_from_csv,
 )
 from support_state import send
 
@@ -309,3 +312,57 @@ def test_retarget_refuses_bad_addresses(host: str, port: int, topic: str, compla
     configured = resolve_mqtt_settings({})
     with pytest.raises(ConfigError, match=complaint):
         retarget(configured, host, port, topic)
+
+
+# --- with a store: the page opens full, and looks back ------------------------------------
+
+
+@pytest.fixture
+def stored(lookups, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+    csv_path = write_consolidate_csv(tmp_path / "stored.csv", intervals=36)
+    monkeypatch.setenv("NEMLIVE_STORE", write_store_from_csv(csv_path, tmp_path / "h.db"))
+    return csv_path
+
+
+def test_with_a_store_the_first_page_opens_full(stored: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=30).run()  # the broker is down
+    assert not at.exception
+    assert _metrics(at) == expected_figure_texts(stored)  # the newest interval held
+    assert not any("No data in the window" in c.value for c in at.main.caption)
+    assert "Opened with 432 values" in " ".join(c.value for c in at.sidebar.caption)
+    assert at.selectbox(key="h_range").value.live
+
+
+def test_the_range_control_shows_a_past_interval_from_the_store(stored: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.selectbox(key="h_range").set_value(_choice(at, "Wed 2025-10-15")).run()
+    assert not at.exception
+    assert _metrics(at) == expected_figure_texts(stored)  # the slider starts at the newest
+    fifth = int((FIRST_TS + timedelta(minutes=20)).timestamp())
+    at.select_slider[0].set_value(fifth).run()
+    assert _metrics(at) == expected_figure_texts(stored, row=4)
+    caption = " ".join(c.value for c in at.main.caption)
+    assert "History: **Wed 2025-10-15**" in caption and "5-minute values from the store" in caption
+    assert any("The tables list live events" in c.value for c in at.main.caption)
+    at.selectbox(key="h_range").set_value(_choice(at, "Live (last 24 h)")).run()
+    assert _metrics(at) == expected_figure_texts(stored) and not at.select_slider
+
+
+def _choice(at: AppTest, label: str) -> object:
+    from nemlive.dashboard.history import LIVE, RangeChoice
+
+    if label == LIVE.label:
+        return LIVE
+    [c] = [c for c in _range_choices(at) if c.label == label]
+    assert isinstance(c, RangeChoice)
+    return c
+
+
+def _range_choices(at: AppTest) -> list:
+    from nemlive.dashboard import history
+    from nemlive.store import open_store
+
+    with open_store(os.environ["NEMLIVE_STORE"], create=False) as store:
+        span = store.span()
+    assert span is not None
+    return history.build_range_choices(span.first, span.last)

@@ -75,6 +75,7 @@ def test_make_run_starts_everything_and_one_sigint_stops_it(
     broker_port = mosquitto.port if mosquitto else free_port()
     dash_port = free_port()
     out, err = tmp_path / "run.out", tmp_path / "run.err"
+    store = tmp_path / "history.db"
     proc = _run(
         "--csv",
         str(csv_path),
@@ -84,6 +85,8 @@ def test_make_run_starts_everything_and_one_sigint_stops_it(
         str(dash_port),
         "--topic",
         TOPIC,
+        "--store",
+        f"sqlite:///{store}",
         stdout=out,
         stderr=err,
     )
@@ -111,6 +114,8 @@ def test_make_run_starts_everything_and_one_sigint_stops_it(
                 children[child.pid] = " ".join(child.cmdline())
             assert any("publisher.py" in c for c in children.values()), children
             assert any("streamlit" in c for c in children.values()), children
+            # A recorder keeps history on mosquitto; the embedded broker has no MQTT 5 for it.
+            assert any("recorder.py" in c for c in children.values()) == bool(mosquitto)
 
             proc.send_signal(signal.SIGINT)
             rc = proc.wait(timeout=STOP_TIMEOUT_S)
@@ -137,10 +142,16 @@ def test_make_run_starts_everything_and_one_sigint_stops_it(
     assert wait_until(lambda: not _listening(dash_port), timeout=10)
     assert _bindable(dash_port)
     if mosquitto:
+        from nemlive.store import open_store
+
+        with open_store(f"sqlite:///{store}", create=False) as history:
+            span = history.span()
+        assert span is not None and span.facility_readings > 0  # it recorded the stream
         # Not ours: make run must leave a broker it did not start running.
         assert mosquitto.proc is not None and mosquitto.proc.poll() is None
         assert _listening(broker_port)
     else:
+        assert "no recorder" in stderr and not store.exists()
         assert wait_until(lambda: not _listening(broker_port), timeout=10)
         assert _bindable(broker_port)
 
@@ -204,3 +215,24 @@ def test_a_stop_signal_inside_held_waits_for_its_end() -> None:
         signals.handle(signal.SIGTERM, None)  # outside held(): at once
     with signals.held():
         pass  # nothing pending: nothing raised
+
+
+def test_a_restarted_make_run_resumes_where_the_checkpoint_says(tmp_path: Path) -> None:
+    from nemlive.devtools.run import resume_args
+    from nemlive.publish.checkpoint import Checkpoint, default_checkpoint_path, write_checkpoint
+    from nemlive.publish.replay import read_replay_table, shift_timestamp
+
+    csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=12)
+    assert resume_args(csv_path, TOPIC) == []  # no checkpoint: from the first row
+    table = read_replay_table(csv_path)
+    mid = Checkpoint(
+        pass_number=2,
+        row=5,
+        timestamp=shift_timestamp(table, 5, 2),
+        first_timestamp=table.timestamps[0],
+        rows=table.rows,
+        topic=TOPIC,
+    )
+    write_checkpoint(default_checkpoint_path(csv_path), mid)
+    assert resume_args(csv_path, TOPIC) == ["--resume"]  # the history goes on from there
+    assert resume_args(csv_path, "another/topic") == []  # another stream's checkpoint

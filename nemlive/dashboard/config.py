@@ -10,6 +10,9 @@
   the sidebar (default ``0``: the sidebar only shows them). The server's one MQTT client is
   shared by every viewer, so only the operator should steer it; see ``mqttconfig.retarget``
   for what is sent when a viewer does.
+* ``NEMLIVE_STORE``: the recorder's store (``sqlite:///nemlive.db``, ``postgresql://...``): the
+  windows open filled from it, and the sidebar can look back over what it holds. Unset: live
+  only.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Literal
 from nemlive.common import lookups
 from nemlive.common.errors import ConfigError
 from nemlive.common.mqttconfig import MqttSettings, parse_bool, resolve_mqtt_settings
+from nemlive.store.url import StoreUrl, parse_store_url
 
 RefreshMode = Literal["fragment", "autorefresh"]
 
@@ -34,6 +38,7 @@ class DashboardConfig:
     refresh: RefreshMode = "fragment"
     refresh_s: float = 2.0
     allow_broker_change: bool = False
+    store: StoreUrl | None = None  # NEMLIVE_STORE: backfill and look back (None: live only)
 
 
 def resolve_dashboard_config(env: Mapping[str, str]) -> DashboardConfig:
@@ -56,4 +61,7 @@ def resolve_dashboard_config(env: Mapping[str, str]) -> DashboardConfig:
         allow_broker_change=parse_bool(
             "NEMLIVE_ALLOW_BROKER_CHANGE", env.get("NEMLIVE_ALLOW_BROKER_CHANGE", "")
         ),
+        store=parse_store_url(env["NEMLIVE_STORE"], "NEMLIVE_STORE")
+        if env.get("NEMLIVE_STORE", "").strip()
+        else None,
     )

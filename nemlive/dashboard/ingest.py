@@ -170,6 +170,7 @@ class Hub:
     def __init__(self, state: LiveState, settings: MqttSettings, *, autostart: bool = True) -> None:
         self.state = state
         self.settings = settings
+        self.history_note = ""  # what the store gave when the windows were filled from it
         self._lock = threading.Lock()
         self.ingest: Ingest | None = None
         if autostart:

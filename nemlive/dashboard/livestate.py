@@ -321,6 +321,11 @@ class LiveState:
         self._market_at_max = {r for r, s in self._regions.items() if self._max_ts in s.values}
 
     @property
+    def history_span_s(self) -> int:
+        """Seconds of data the windows keep (``history_len`` intervals)."""
+        return self._window_s
+
+    @property
     def queued(self) -> int:
         """Raw messages received but not yet validated (at most ``batch - 1``)."""
         return len(self._inbox)

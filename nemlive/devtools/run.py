@@ -27,7 +27,9 @@ from nemlive.publish.broker import (
     is_listening,
     is_port_free,
 )
-from nemlive.publish.replay import parse_header
+from nemlive.publish.checkpoint import default_checkpoint_path
+from nemlive.publish.replay import parse_header, read_replay_table
+from nemlive.publish.replayer import resolve_start
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 log = logging.getLogger("nemlive.devtools.run")
@@ -49,6 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--pace", type=float, default=1.0, help="5-minute intervals replayed per second (1)"
+    )
+    p.add_argument(
+        "--store",
+        default=os.environ.get("NEMLIVE_STORE", f"sqlite:///{ROOT / 'nemlive.db'}"),
+        help="where the recorder keeps history (NEMLIVE_STORE; default nemlive.db here); "
+        "'none' runs without a recorder",
     )
     return p.parse_args(argv)
 
@@ -178,7 +186,14 @@ def run(args: argparse.Namespace) -> int:
     if not csv_path.is_file():
         raise InputError(f"{csv_path} not found: run `make data` first, or pass --csv")
     per_row = count_messages_per_row(csv_path)
+    resume = resume_args(csv_path, args.topic)
     broker = start_broker_if_needed(args.broker_port)
+    # The recorder keeps an MQTT 5 session; the embedded broker speaks MQTT 3.1.1 only.
+    store = None if broker is not None or args.store == "none" else args.store
+    if store is None and args.store != "none":
+        log.info(
+            "no recorder: the embedded broker speaks MQTT 3.1.1 only (mosquitto keeps history)"
+        )
     dash_port = first_free_port(args.dashboard_port)
     env = dict(
         os.environ,
@@ -187,9 +202,18 @@ def run(args: argparse.Namespace) -> int:
         MQTT_TOPIC=args.topic,
         PYTHONUNBUFFERED="1",
     )
+    if store is not None:
+        env["NEMLIVE_STORE"] = store
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
-        spawn(procs, "publisher", publisher_command(csv_path, 1.0 / (args.pace * per_row)), env)
+        if store is not None:
+            spawn(procs, "recorder", recorder_command(store), env)
+        spawn(
+            procs,
+            "publisher",
+            [*publisher_command(csv_path, 1.0 / (args.pace * per_row)), *resume],
+            env,
+        )
         dashboard = spawn(
             procs,
             "dashboard",
@@ -211,7 +235,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for name, proc in procs:
+        # The publisher first (its `offline` goes out), then the recorder (it commits what
+        # came), then the dashboard.
+        for name, proc in sorted(procs, key=lambda p: STOP_ORDER.index(p[0])):
             stop_process(proc, name)
         if broker is not None:
             broker.stop()
@@ -227,6 +253,28 @@ def start_broker_if_needed(port: int) -> EmbeddedBroker | None:
     broker = EmbeddedBroker(port)
     broker.start()
     return broker
+
+
+STOP_ORDER = ("publisher", "recorder", "dashboard")
+
+
+def recorder_command(store: str) -> list[str]:
+    """The recorder into ``store``, quiet but for one progress line a minute."""
+    return [sys.executable, str(ROOT / "recorder.py"), "--store", store, "--progress-every", "60"]
+
+
+def resume_args(csv_path: Path, topic: str) -> list[str]:
+    """``--resume`` when a checkpoint of this file and topic says where the last run stopped,
+    so that a restarted ``make run`` goes on from there (and the history continues)."""
+    checkpoint = default_checkpoint_path(csv_path)
+    if not checkpoint.is_file():
+        return []
+    try:
+        start = resolve_start(True, checkpoint, read_replay_table(csv_path), topic, 0)
+    except NemLiveError as exc:
+        log.info("replaying from the first row (%s)", exc)
+        return []
+    return [] if start in (None, (0, 0)) else ["--resume"]
 
 
 def publisher_command(csv_path: Path, delay: float) -> list[str]:
