@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -63,29 +64,37 @@ def _need_chromium() -> None:
 def dashboard(mosquitto, tmp_path: Path) -> Iterator[tuple[str, Path, int]]:  # type: ignore[no-untyped-def]
     """``streamlit run dashboard.py`` on a free port, with test lookups; yields
     (url, csv, server pid)."""
+    csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=24)
+    with serve_dashboard(mosquitto.port, tmp_path) as (url, pid):
+        yield url, csv_path, pid
+
+
+@contextmanager
+def serve_dashboard(mqtt_port: int, tmp_path: Path, **env: str) -> Iterator[tuple[str, int]]:
+    """The dashboard as a real server; checks on the way out that it logged no traceback."""
     _need_chromium()
     fac = write_facilities_csv(tmp_path / "facilities.csv")
     reg = write_regions_geojson(tmp_path / "regions.geojson")
-    csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=24)
     port = free_port()
-    env = clean_subprocess_env(
+    server_env = clean_subprocess_env(
         MQTT_HOST="127.0.0.1",
-        MQTT_PORT=str(mosquitto.port),
+        MQTT_PORT=str(mqtt_port),
         MQTT_TOPIC=TOPIC,
         NEMLIVE_FACILITIES=str(fac),
         NEMLIVE_REGIONS=str(reg),
+        **env,
     )
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         dashboard_command(port, python=PYTHON),
         cwd=ROOT,
-        env=env,
+        env=server_env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}/", csv_path, proc.pid
+        yield f"http://127.0.0.1:{port}/", proc.pid
     finally:
         proc.terminate()
         try:
@@ -336,3 +345,46 @@ def test_hostile_traffic_leaves_every_page_working(dashboard, mosquitto, tmp_pat
     grew_mb = (rss_after - rss_before) / 2**20
     assert grew_mb < 100, f"the server grew by {grew_mb:.0f} MB under hostile traffic"
     print(f"server RSS {rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MiB ({grew_mb:+.1f} MB)")
+
+
+def test_with_a_store_the_page_opens_full_and_looks_back(mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: a freshly started dashboard shows the stored day on first load, and the range
+    control and the slider show a past interval's figures, in a real browser."""
+    from playwright.sync_api import expect, sync_playwright
+    from support_dashboard import write_store_from_csv
+
+    csv_path = write_consolidate_csv(tmp_path / "stored.csv", intervals=48)
+    store = write_store_from_csv(csv_path, tmp_path / "history.db")
+    errors: list[str] = []
+    with (
+        serve_dashboard(mosquitto.port, tmp_path, NEMLIVE_STORE=store) as (url, _),
+        sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            _expect_figures(page, expected_figure_texts(csv_path))  # nothing was published
+            expect(page.get_by_text("No data in the window yet.")).to_have_count(0)
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            sidebar.locator('[data-testid="stSelectbox"]', has_text="Range").click()
+            page.get_by_role("option", name="Wed 2025-10-15").click()
+            expect(page.get_by_text("History: Wed 2025-10-15")).to_be_visible(timeout=20_000)
+            _expect_figures(page, expected_figure_texts(csv_path))  # the slider ends newest
+            thumb = sidebar.get_by_role("slider")
+            thumb.focus()
+            thumb.press("Home")  # the first interval of the day
+            _expect_figures(page, expected_figure_texts(csv_path, row=0))
+            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+        finally:
+            browser.close()
+    assert errors == [], errors
+
+
+def _expect_figures(page, texts: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    for label, text in texts.items():
+        metric = page.locator('[data-testid="stMetric"]', has_text=label).first
+        expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(text, timeout=30_000)
