@@ -13,7 +13,7 @@ help:
 	@echo "make data    rebuild consolidate.csv and data/facilities.csv (real API with"
 	@echo "             OPENELECTRICITY_API_KEY, else the simulated week from the OE simulator)"
 	@echo "make lint    ruff check and format check"
-	@echo "make bench   run the benchmarks under bench/"
+	@echo "make bench   run every benchmark under bench/ (BENCH_QUICK=1: a short version)"
 	@echo "make venv    only set up .venv;  make format  ruff format + fix;  make clean  remove .venv"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -42,12 +42,18 @@ format: venv
 data: venv
 	$(PY) -m nemlive.devtools.makedata
 
+# BENCH_QUICK=1 make bench: the same figures from fewer, shorter runs (a few minutes in all).
+QUICK := $(filter 1,$(BENCH_QUICK))
 bench: venv
-	$(PY) bench/extract.py
-	$(PY) bench/publish.py
-	$(PY) bench/ingest.py
-	$(PY) bench/record.py
-	$(PY) bench/render.py
+	$(PY) bench/extract.py $(if $(QUICK),--runs 1)
+	$(PY) bench/publish.py $(if $(QUICK),--runs 1 --skip-rss)
+	$(PY) bench/ingest.py $(if $(QUICK),--rounds 1)
+	$(PY) bench/record.py $(if $(QUICK),--rounds 1 --messages 20000)
+	$(PY) bench/render.py $(if $(QUICK),--repeats 3 --apptest 1)
+	$(PY) bench/encode.py
+	$(PY) bench/parse.py
+	$(PY) bench/simplify.py
+	$(PY) bench/soak.py --hostile 100 $(if $(QUICK),--minutes 1 --warmup 30)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

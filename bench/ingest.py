@@ -34,7 +34,7 @@ from nemlive.common.events import REGIONS, encode_facility_event, encode_market_
 from nemlive.common.mqttconfig import resolve_mqtt_settings
 from nemlive.common.nemtime import NEM_TZ
 from nemlive.dashboard.ingest import Ingest
-from nemlive.dashboard.livestate import LiveState
+from nemlive.dashboard.livestate import DEFAULT_BATCH, LiveState
 
 BASE = "bench/ingest"
 N_FACILITIES = 500
@@ -120,9 +120,11 @@ class Bare:
 class Ours:
     """The dashboard's Ingest on a persistent session, writing into one LiveState."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, batch: int = DEFAULT_BATCH) -> None:
         self.settings = resolve_mqtt_settings({}, host="127.0.0.1", port=port, topic=BASE)
-        self.state = LiveState({f"F{i:04d}" for i in range(N_FACILITIES)}, history_len=288)
+        self.state = LiveState(
+            {f"F{i:04d}" for i in range(N_FACILITIES)}, history_len=288, batch=batch
+        )
 
     def _ingest(self) -> Ingest:
         return Ingest(self.settings, self.state, client_id="bench-ours", clean_session=False)
@@ -172,11 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=DEFAULT_BATCH,
+        help=f"raw messages queued before validation (default {DEFAULT_BATCH}; 1 = each at once)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         broker = Mosquitto(workdir=Path(tmp), persistence=False).start()
         try:
-            bare, ours = Bare(broker.port), Ours(broker.port)
+            bare, ours = Bare(broker.port), Ours(broker.port, args.batch)
             bare.session()
             ours.session()
             rates: dict[str, list[float]] = {"bare": [], "ours": []}
