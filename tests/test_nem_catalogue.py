@@ -247,8 +247,9 @@ def test_catalogue_roughly_agrees_with_the_real_facility_list(shared_oe: Path) -
         matched += 1
         same_region += region == f.region
         near += lat is not None and lng is not None and _km(f.lat, f.lon, lat, lng) < 25
-    if matched < 20:
-        pytest.skip(f"only {matched} of our unit codes appear in the recording")
+    # The catalogue uses real OE codes, so most of its units are in the recording: too few
+    # matches means the codes drifted, not that there is nothing to check.
+    assert matched >= 20, f"only {matched} of our unit codes appear in the recording"
     assert same_region / matched > 0.95
     assert near / matched > 0.8
 
