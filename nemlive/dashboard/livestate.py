@@ -51,7 +51,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -268,8 +268,8 @@ class LiveState:
 
     def backfill(
         self,
-        facility_history: Mapping[str, Iterable[Point]],
-        region_history: Mapping[str, Iterable[Point]],
+        facility_history: Mapping[str, Sequence[Point]],
+        region_history: Mapping[str, Sequence[Point]],
     ) -> int:
         """Fill the windows from recorded history (the store) before the stream starts.
 
