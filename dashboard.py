@@ -79,6 +79,10 @@ TABLE_COLUMNS = {
     "co2_tonnes": st.column_config.NumberColumn("CO₂-e (t/5 min)", format="%.3f"),
     "price_dmwh": st.column_config.NumberColumn("price ($/MWh)", format="%.2f"),
     "demand_mw": st.column_config.NumberColumn("demand (MW)", format="%.1f"),
+    "capacity_mw": st.column_config.NumberColumn("capacity (MW)", format="%.0f"),
+    "factor": st.column_config.ProgressColumn(
+        "capacity factor", format="percent", min_value=0.0, max_value=1.0
+    ),
 }
 # Short enough for the sidebar's filter chips (context.REGION_NAMES has the full names).
 REGION_CHIPS = {
@@ -368,7 +372,7 @@ def render_map(snap: Snapshot, sel: Selection) -> None:
         groups=sel.groups,
         size_by=options.size_by,
     )
-    deck = mapview.build_deck(rows, sel.regions_fc, options, sel.regions)
+    deck = mapview.build_deck(rows, sel.regions_fc, options, sel.regions, snap.region_latest)
     picked = st.pydeck_chart(
         deck,
         height=560,
@@ -384,6 +388,8 @@ def render_map(snap: Snapshot, sel: Selection) -> None:
     legend_cols = st.columns([3, 2])
     legend_cols[0].html(mapview.build_colour_legend_html())
     legend_cols[1].html(mapview.build_size_legend_html(options.size_by))
+    if options.polygons:
+        st.html(mapview.build_price_legend_html())
     st.caption(
         f"{len(rows):,} facilities drawn at their latest value"
         + ("" if options.markers else " (markers hidden)")
@@ -484,7 +490,9 @@ def render_event_table(table: pd.DataFrame, name: str) -> None:
 @guarded("tables")
 def render_tables(snap: Snapshot, sel: Selection) -> None:
     """Recent facility and market events of the selection, in tabs."""
-    fac_tab, mkt_tab = st.tabs(["Recent facility events", "Recent market events"])
+    fac_tab, mkt_tab, use_tab = st.tabs(
+        ["Recent facility events", "Recent market events", "Most and least utilised"]
+    )
     with fac_tab:
         render_event_table(
             charts.build_recent_facility_table(
@@ -496,6 +504,15 @@ def render_tables(snap: Snapshot, sel: Selection) -> None:
         render_event_table(
             charts.build_recent_market_table(snap.recent_market, regions=sel.regions), "market"
         )
+    with use_tab:
+        most, least = charts.build_utilisation_tables(
+            snap.facility_latest, sel.facilities, regions=sel.regions, groups=sel.groups
+        )
+        st.caption("Latest output ÷ registered capacity; batteries and pumps left out.")
+        left, right = st.columns(2)
+        for col, title, table in ((left, "Most utilised", most), (right, "Least utilised", least)):
+            col.markdown(f"###### {title}")
+            col.dataframe(table, hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
 
 
 @guarded("live view")

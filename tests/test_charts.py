@@ -393,3 +393,19 @@ def test_zero_or_negative_demand_gives_no_price_weight() -> None:
     fig = charts.compute_figures({}, regions, {}, AT)
     assert fig.price_dmwh == pytest.approx(80.0)
     assert fig.demand_mw == pytest.approx(0.0)
+
+
+def test_the_utilisation_tables_rank_generators_by_capacity_factor() -> None:
+    fac = {
+        f"G{i}": lookups.Facility(f"G{i}", f"Gen {i}", "SA1", -34, 138, ("wind",), ("wind",), 100.0)
+        for i in range(5)
+    }
+    fac["B"] = lookups.Facility("B", "Battery", "SA1", -34, 138, ("battery",), ("battery",), 50.0)
+    fac["N"] = lookups.Facility("N", "No cap", "SA1", -34, 138, ("gas",), ("gas_ocgt",), None)
+    latest = {f"G{i}": (AT, 20.0 * i, 0.0) for i in range(5)}
+    latest |= {"B": (AT, 50.0, 0.0), "N": (AT, 10.0, 0.0)}
+    most, least = charts.build_utilisation_tables(latest, fac, limit=2)
+    assert list(most["facility_id"]) == ["G4", "G3"] and list(most["factor"]) == [0.8, 0.6]
+    assert list(least["facility_id"]) == ["G0", "G1"]
+    markdown = charts.build_facility_markdown(fac["G3"], (AT, 60.0, 0.0))
+    assert "Capacity factor: **60%**" in markdown

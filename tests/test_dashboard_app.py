@@ -142,9 +142,11 @@ def test_filters_change_the_rows_and_the_figures(lookups, tmp_path: Path) -> Non
     assert not at.exception
     rows = {layer["id"]: layer for layer in _deck(at)["layers"]}["facilities"]["data"]
     assert {r["facility_id"] for r in rows} == {"TGAS1", "TBATT1"}
-    fac_table, mkt_table = (d.value for d in at.dataframe)
+    fac_table, mkt_table, most, least = (d.value for d in at.dataframe)
     assert set(fac_table["facility_id"]) == {"TGAS1", "TBATT1"}
     assert set(mkt_table["region_id"]) == {"VIC1"}
+    # The utilisation tables follow the filters too (the battery is not a generator).
+    assert set(most["facility_id"]) == set(least["facility_id"]) == {"TGAS1"}
     after = _metrics(at)
     assert after != before
     assert after == expected_figure_texts(csv_path, regions={"VIC1"})

@@ -37,7 +37,7 @@ def test_rows_skip_unknown_facilities_and_sort_largest_first(facilities) -> None
     coal = rows[0]
     assert coal["position"] == [150.9, -32.4]
     assert coal["icon"] == "coal" and coal["fuel"] == "Coal" and coal["region"] == "NSW1"
-    assert coal["mw_text"] == "1,500.0 MW" and coal["t_text"] == "112.50 t CO₂-e"
+    assert coal["mw_text"] == "1,500.0 MW (75% of 2,000 MW)" and coal["t_text"] == "112.50 t CO₂-e"
     assert coal["time"] == "2025-10-15 10:05 NEM"
     assert rows[2]["t_text"] == "no data"
 
@@ -93,7 +93,7 @@ def test_deck_json_has_layers_rows_no_basemap_and_a_constant_view(
         layers["regions"]["@@type"] == "GeoJsonLayer"
         and len(layers["regions"]["data"]["features"]) == 5
     )
-    assert layers["regions"]["pickable"] is False
+    assert layers["regions"]["pickable"] is True  # its tooltip: name, price, demand
     icon = layers["facilities"]
     assert icon["@@type"] == "IconLayer" and len(icon["data"]) == 4
     assert icon["iconAtlas"].startswith("data:image/png;base64,")  # local, not a URL
@@ -190,3 +190,50 @@ def test_icon_atlas_is_a_small_png_with_one_cell_per_group() -> None:
         px = rgba.getpixel((i * icons.ICON_PX + icons.ICON_PX // 2, 7))
         want = lookups.hex_to_rgb(lookups.FUEL_COLOURS[group])
         assert all(abs(a - b) <= 24 for a, b in zip(px[:3], want, strict=True)), group
+
+
+# --- the market at a glance: regions by price, capacity factors --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("price", "band", "text"),
+    [
+        (-1000.0, "negative", "$-1,000.00/MWh (negative)"),
+        (-0.01, "negative", "$-0.01/MWh (negative)"),
+        (0.0, "normal, $0–300", "$0.00/MWh"),
+        (299.99, "normal, $0–300", "$299.99/MWh"),
+        (300.0, "high, $300+", "$300.00/MWh"),
+        (mapview.NEAR_CAP - 0.01, "high, $300+", f"${mapview.NEAR_CAP - 0.01:,.2f}/MWh"),
+        (mapview.NEAR_CAP, "near the cap", f"${mapview.NEAR_CAP:,.2f}/MWh (near the cap)"),
+        (25_000.0, "near the cap", "$25,000.00/MWh (near the cap)"),
+    ],
+)
+def test_each_price_falls_in_the_band_traders_read(price: float, band: str, text: str) -> None:
+    found = mapview.price_band(price)
+    assert found is not None and found[0] == band
+    assert mapview.describe_price(price) == text
+
+
+def test_regions_are_filled_by_their_latest_price_with_name_price_and_demand() -> None:
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}
+    fc = {
+        "features": [
+            {"type": "Feature", "properties": {"region_id": r}, "geometry": square}
+            for r in ("SA1", "VIC1", "TAS1")
+        ]
+    }
+    market = {"SA1": (1_760_486_700, -35.5, 1_234.0), "VIC1": (1_760_486_700, 19_000.0, 6_000.0)}
+    layer = mapview.build_region_layer(fc, None, market)
+    props = {f["properties"]["region_id"]: f["properties"] for f in layer.data["features"]}
+    assert props["SA1"]["fill"] == mapview.PRICE_BANDS[0][2]
+    assert props["SA1"]["name"] == "South Australia"
+    assert props["SA1"]["fuel"] == "$-35.50/MWh (negative)"
+    assert props["SA1"]["mw_text"] == "demand 1,234 MW"
+    assert props["SA1"]["time"] == "2025-10-15 10:05 NEM"
+    assert props["VIC1"]["fill"] == mapview.PRICE_BANDS[3][2]
+    assert props["TAS1"]["fill"] == mapview.REGION_FILL and props["TAS1"]["fuel"] == "no price"
+    assert layer.pickable  # the tooltip shows a region's figures
+    dimmed = mapview.build_region_layer(fc, ["VIC1"], market)
+    assert dimmed.data["features"][0]["properties"]["fill"] == mapview.REGION_FILL_DIMMED
+    legend = mapview.build_price_legend_html()
+    assert all(label in legend for _, label, _ in mapview.PRICE_BANDS)

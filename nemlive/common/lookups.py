@@ -151,6 +151,14 @@ def facility_passes(
     )
 
 
+def capacity_factor(fac: Facility, mw: float | None) -> float | None:
+    """Output ÷ registered capacity (0.62 = 62%); negative while a battery charges or a pump
+    pumps; None without a value or a positive capacity."""
+    if mw is None or not fac.capacity_mw or fac.capacity_mw <= 0:
+        return None
+    return mw / fac.capacity_mw
+
+
 def parse_facilities(rows: list[dict[str, str]]) -> dict[str, Facility]:
     """Rows of data/facilities.csv -> {facility_id: Facility}; raise ValueError on a bad row."""
     out: dict[str, Facility] = {}

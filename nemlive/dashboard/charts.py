@@ -54,6 +54,7 @@ from nemlive.common.lookups import (
     REGION_NAMES,
     RENEWABLE_GROUPS,
     Facility,
+    capacity_factor,
     facility_passes,
     fuel_group_of,
 )
@@ -577,7 +578,51 @@ def build_facility_markdown(fac: Facility, latest: Point | None) -> str:
         t_text = "–" if t is None else f"{t:,.2f}"
         when = format_nem_epoch(ts)
         lines.append(f"Latest ({when} NEM): **{mw_text} MW**, **{t_text} t CO₂-e**")
+        cf = capacity_factor(fac, mw)
+        if cf is not None:
+            lines.append(f"Capacity factor: **{cf:.0%}** (latest output ÷ registered capacity)")
     return "  \n".join(lines)
+
+
+UTILISATION_COLUMNS = ["facility_id", "name", "region", "fuel", "power_mw", "capacity_mw", "factor"]
+LOAD_GROUPS = frozenset({"battery", "pumps"})  # their capacity is not an output to fill
+
+
+def build_utilisation_tables(
+    latest: Mapping[str, Point],
+    facilities: Mapping[str, Facility],
+    limit: int = 10,
+    *,
+    regions: Collection[str] | None = None,
+    groups: Collection[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The most and the least utilised generators of the selection at their latest values:
+    ``factor`` = output ÷ registered capacity (0..1). Batteries and pumps are left out."""
+    rows = []
+    for fid, (_, mw, _t) in latest.items():
+        fac = facilities.get(fid)
+        if fac is None or fuel_group_of(fac) in LOAD_GROUPS:
+            continue
+        if not facility_passes(fac, regions, groups):
+            continue
+        cf = capacity_factor(fac, mw)
+        if cf is None:
+            continue
+        rows.append(
+            {
+                "facility_id": fid,
+                "name": fac.name,
+                "region": fac.region_id,
+                "fuel": FUEL_LABELS.get(fuel_group_of(fac), ""),  # type: ignore[call-overload]
+                "power_mw": mw,
+                "capacity_mw": fac.capacity_mw,
+                "factor": cf,
+            }
+        )
+    rows.sort(key=lambda r: (-r["factor"], r["facility_id"]))
+    most = pd.DataFrame(rows[:limit], columns=UTILISATION_COLUMNS)
+    least = pd.DataFrame(list(reversed(rows[-limit:])), columns=UTILISATION_COLUMNS)
+    return most, least
 
 
 def describe_unknown(ids: list[str], overflow: bool, events: int, show: int = 10) -> str:

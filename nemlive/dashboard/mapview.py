@@ -29,6 +29,7 @@ from nemlive.common.lookups import (
     FUEL_LABELS,
     REGION_NAMES,
     Facility,
+    capacity_factor,
     facility_passes,
     fuel_group_of,
 )
@@ -58,6 +59,17 @@ LABEL_COLLISION_REACH_PX = 40
 REGION_FILL = [120, 144, 156, 28]
 REGION_FILL_DIMMED = [120, 144, 156, 8]
 REGION_LINE = [90, 110, 125, 200]
+# The market price cap from 1 July 2025 ($/MWh); "near the cap" is within 15% of it.
+MARKET_PRICE_CAP = 20_300.0
+NEAR_CAP = 0.85 * MARKET_PRICE_CAP
+# The price bands traders read, low to high: (lowest price, label, RGBA fill). A diverging
+# scale: blue below zero, grey for normal prices, orange from $300, deep red near the cap.
+PRICE_BANDS: tuple[tuple[float, str, list[int]], ...] = (
+    (float("-inf"), "negative", [37, 99, 235, 90]),
+    (0.0, "normal, $0–300", [148, 163, 184, 45]),
+    (300.0, "high, $300+", [234, 88, 12, 95]),
+    (NEAR_CAP, "near the cap", [153, 27, 27, 140]),
+)
 
 TOOLTIP = {
     "text": "{name}\n{fuel} · {region}\n{mw_text} · {t_text}\n{time}",
@@ -82,6 +94,11 @@ def icon_size_px(value: float | None, size_by: SizeBy) -> float:
 
 def _fmt(value: float | None, unit: str, digits: int = 1) -> str:
     return "no data" if value is None else f"{value:,.{digits}f} {unit}"
+
+
+def _cf_text(fac: Facility, mw: float | None) -> str:
+    cf = capacity_factor(fac, mw)
+    return "" if cf is None else f" ({cf:.0%} of {fac.capacity_mw:,.0f} MW)"
 
 
 def build_facility_rows(
@@ -114,7 +131,7 @@ def build_facility_rows(
                 "region": fac.region_id,
                 "position": [round(fac.lon, 4), round(fac.lat, 4)],
                 "size": round(icon_size_px(value, size_by), 1),
-                "mw_text": _fmt(mw, "MW"),
+                "mw_text": _fmt(mw, "MW") + _cf_text(fac, mw),
                 "t_text": _fmt(t, "t CO₂-e", 2),
                 "time": format_nem_epoch(ts) + " NEM",
                 "_value": abs(value) if value is not None else 0.0,
@@ -210,24 +227,54 @@ class MapOptions:
     basemap: bool = False  # opt-in: a basemap fetches tiles from the internet
 
 
+def price_band(price: float | None) -> tuple[str, list[int]] | None:
+    """The band of a $/MWh price (label, RGBA fill); None for no price."""
+    if price is None or not math.isfinite(price):
+        return None
+    label, fill = PRICE_BANDS[0][1:]
+    for lowest, band_label, band_fill in PRICE_BANDS:
+        if price >= lowest:
+            label, fill = band_label, band_fill
+    return label, fill
+
+
+def describe_price(price: float | None) -> str:
+    """``$-12.30/MWh (negative)``, ``$18,900.00/MWh (near the cap)``; ``no price`` for None."""
+    band = price_band(price)
+    if band is None or price is None:
+        return "no price"
+    flag = band[0] if band[0] in ("negative", "near the cap") else ""
+    return f"${price:,.2f}/MWh" + (f" ({flag})" if flag else "")
+
+
 def build_region_layer(
-    regions_fc: Mapping[str, Any], selected: Collection[str] | None = None
+    regions_fc: Mapping[str, Any],
+    selected: Collection[str] | None = None,
+    market: Mapping[str, Point] | None = None,
 ) -> pdk.Layer:
-    """Region polygons; regions outside the filter are drawn fainter. Not pickable."""
+    """Region polygons filled by their latest price (``market``: region -> (ts, price,
+    demand)), with the name, price and demand in the tooltip; regions outside the filter are
+    drawn fainter, regions without a price in plain grey."""
     selected_set = set(selected) if selected is not None else None
     features = []
     for f in regions_fc.get("features", []):
         rid = f["properties"].get("region_id")
         dim = selected_set is not None and rid not in selected_set
-        features.append(
-            {
-                **f,
-                "properties": {
-                    **f["properties"],
-                    "fill": REGION_FILL_DIMMED if dim else REGION_FILL,
-                },
-            }
-        )
+        ts, price, demand = (market or {}).get(rid) or (None, None, None)
+        band = price_band(price)
+        fill = REGION_FILL_DIMMED if dim else (band[1] if band else REGION_FILL)
+        props = {
+            **f["properties"],
+            "fill": fill,
+            # The facility tooltip's fields, filled for a region.
+            "name": REGION_NAMES.get(rid, rid),
+            "fuel": describe_price(price),
+            "region": rid,
+            "mw_text": "no demand" if demand is None else f"demand {demand:,.0f} MW",
+            "t_text": band[0] if band else "",
+            "time": "" if ts is None else format_nem_epoch(ts) + " NEM",
+        }
+        features.append({**f, "properties": props})
     return pdk.Layer(
         "GeoJsonLayer",
         id="regions",
@@ -237,7 +284,24 @@ def build_region_layer(
         get_fill_color="properties.fill",
         get_line_color=REGION_LINE,
         line_width_min_pixels=1.2,
-        pickable=False,
+        pickable=True,
+    )
+
+
+def build_price_legend_html() -> str:
+    """The region colours' legend: one swatch per price band."""
+    items = []
+    for _, label, (r, g, b, a) in PRICE_BANDS:
+        alpha = min(1.0, a / 255 * 2.2)
+        items.append(
+            f'<span style="display:inline-block;width:14px;height:14px;border-radius:3px;'
+            f'background:rgba({r},{g},{b},{alpha:.2f});vertical-align:middle"></span> '
+            f"{html.escape(label)}"
+        )
+    return (
+        '<div class="nemlive-legend" style="font-size:0.85rem">Region price: '
+        + " &nbsp; ".join(items)
+        + "</div>"
     )
 
 
@@ -308,11 +372,12 @@ def build_deck(
     regions_fc: Mapping[str, Any] | None,
     options: MapOptions = MapOptions(),
     selected_regions: Collection[str] | None = None,
+    market: Mapping[str, Point] | None = None,
 ) -> pdk.Deck:
     """The whole map. ``map_provider=None`` (no basemap, no request) unless options.basemap."""
     layers = []
     if options.polygons and regions_fc:
-        layers.append(build_region_layer(regions_fc, selected_regions))
+        layers.append(build_region_layer(regions_fc, selected_regions, market))
     if options.markers:
         layers.append(build_icon_layer(rows))
     if options.labels:
@@ -382,9 +447,12 @@ __all__ = [
     "MapOptions",
     "build_colour_legend_html",
     "build_deck",
+    "build_price_legend_html",
     "build_facility_rows",
     "build_selected_facility",
     "build_size_legend_html",
+    "describe_price",
     "icon_size_px",
+    "price_band",
     "simplify_regions",
 ]
