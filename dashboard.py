@@ -448,9 +448,12 @@ def render_charts(snap: Snapshot, sel: Selection, window: tuple[int | None, int 
     market = charts.build_market_frame(
         snap.region_history, regions=sel.regions, start=start, end=end
     )
+    share = charts.build_renewable_share_frame(
+        snap.facility_history, sel.facilities, regions=sel.regions, start=start, end=end
+    )
     panels = [
         ("Generation by fuel group", gen, lambda: charts.build_generation_chart(gen)),
-        ("Emissions", emis, lambda: charts.build_emissions_chart(emis)),
+        ("Renewable share by region", share, lambda: charts.build_share_chart(share)),
         (
             "Price by region",
             market,
@@ -461,9 +464,10 @@ def render_charts(snap: Snapshot, sel: Selection, window: tuple[int | None, int 
             market,
             lambda: charts.build_region_line_chart(market, "demand", "MW"),
         ),
+        ("Emissions", emis, lambda: charts.build_emissions_chart(emis)),
     ]
-    for row in (panels[:2], panels[2:]):
-        for col, (title, frame, build) in zip(st.columns(2), row, strict=True):
+    for row in (panels[:2], panels[2:4], panels[4:]):
+        for col, (title, frame, build) in zip(st.columns(2), row, strict=False):
             with col:
                 st.markdown(f"##### {title}")
                 if frame.empty:

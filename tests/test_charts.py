@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
 from support_dashboard import (
+    TEST_FACILITIES,
     expected_figures_from_csv,
     read_csv_events,
     write_consolidate_csv,
@@ -409,3 +411,34 @@ def test_the_utilisation_tables_rank_generators_by_capacity_factor() -> None:
     assert list(least["facility_id"]) == ["G0", "G1"]
     markdown = charts.build_facility_markdown(fac["G3"], (AT, 60.0, 0.0))
     assert "Capacity factor: **60%**" in markdown
+
+
+def test_renewable_share_by_region_equals_the_csv(tmp_path: Path) -> None:
+    snap, facilities, csv_path = _fed_state(tmp_path)
+    frame = charts.build_renewable_share_frame(snap.facility_history, facilities)
+    # Independently, from the file: positive output of renewable facilities over all positive
+    # output, per region and row.
+    by_id = {f[0]: f for f in TEST_FACILITIES}
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    want = {}
+    for row in rows:
+        gen: dict[str, float] = {}
+        ren: dict[str, float] = {}
+        for fid, fac in by_id.items():
+            mw = float(row[f"power_{fid}"]) if row[f"power_{fid}"] else 0.0
+            if mw > 0:
+                gen[fac[2]] = gen.get(fac[2], 0.0) + mw
+                if fac[5].split(";")[0] in ("bioenergy", "hydro", "wind", "solar"):
+                    ren[fac[2]] = ren.get(fac[2], 0.0) + mw
+        for region, total in gen.items():
+            want[(row["timestamp"][:16].replace("T", " "), region)] = ren.get(region, 0.0) / total
+    got = {
+        (t.strftime("%Y-%m-%d %H:%M"), r): s
+        for t, r, s in zip(frame["time"], frame["region"], frame["share"], strict=True)
+    }
+    assert got.keys() == want.keys()
+    for key, share in want.items():
+        assert got[key] == pytest.approx(share), key
+    only_sa = charts.build_renewable_share_frame(snap.facility_history, facilities, regions={"SA1"})
+    assert set(only_sa["region"]) == {"SA1"}

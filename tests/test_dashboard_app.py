@@ -191,7 +191,7 @@ def test_a_restart_earlier_in_time_shows_in_the_status_only_once_it_happened(
     status = " ".join(c.value for c in at.sidebar.caption)
     assert "Stream restarted: 1 (window cleared)" in status
     assert set(_metrics(at).values()) == {"–"}
-    assert sum("No data in the window" in c.value for c in at.main.caption) == 4
+    assert sum("No data in the window" in c.value for c in at.main.caption) == 5
 
 
 # --- the broker is the operator's: viewers see it, cannot steer it, never get the login ----

@@ -349,6 +349,40 @@ def build_fuel_frames(
     return gen_frame, co2_frame
 
 
+def build_renewable_share_frame(
+    facility_history: Mapping[str, list[Point]],
+    facilities: Mapping[str, Facility],
+    *,
+    regions: Collection[str] | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> pd.DataFrame:
+    """``time, region, share``: each region's renewable share of its generation per interval
+    (0..1; generation as in the figures: positive output, loads excluded). All fuel groups
+    count, whatever the fuel filter: a share of a filtered total would mean nothing."""
+    gen: dict[tuple[int, str], float] = {}
+    ren: dict[tuple[int, str], float] = {}
+    for fid, points in facility_history.items():
+        fac = facilities.get(fid)
+        if fac is None or not facility_passes(fac, regions, None):
+            continue
+        renewable = fuel_group_of(fac) in RENEWABLE_GROUPS
+        for ts, mw, _ in _in_window(points, start, end):
+            if mw is not None and mw > 0:
+                key = (ts, fac.region_id)
+                gen[key] = gen.get(key, 0.0) + mw
+                if renewable:
+                    ren[key] = ren.get(key, 0.0) + mw
+    keys = sorted(gen)
+    return pd.DataFrame(
+        {
+            "time": nem_naive_index([k[0] for k in keys]),
+            "region": [k[1] for k in keys],
+            "share": [ren.get(k, 0.0) / gen[k] for k in keys],
+        }
+    )
+
+
 def build_market_frame(
     region_history: Mapping[str, list[Point]],
     *,
@@ -530,6 +564,36 @@ def build_region_line_chart(
                 alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
                 "region:N",
                 alt.Tooltip(f"{field}:Q", format=",.2f"),
+            ],
+        )
+    )
+
+
+def build_share_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
+    """One line per region of its renewable share, 0-100%."""
+    seen = set(frame["region"].unique())
+    present = [r for r in REGIONS if r in seen] or list(REGIONS)
+    return (
+        alt.Chart(frame, height=height)
+        .mark_line(interpolate="step-before", strokeWidth=1.6)
+        .encode(
+            x=_TIME,
+            y=alt.Y(
+                "share:Q",
+                title="renewable share",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            color=alt.Color(
+                "region:N",
+                title=None,
+                scale=alt.Scale(domain=present, range=[REGION_COLOURS[r] for r in present]),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=[
+                alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
+                "region:N",
+                alt.Tooltip("share:Q", format=".1%"),
             ],
         )
     )
