@@ -372,7 +372,8 @@ def render_map(snap: Snapshot, sel: Selection) -> None:
         groups=sel.groups,
         size_by=options.size_by,
     )
-    deck = mapview.build_deck(rows, sel.regions_fc, options, sel.regions, snap.region_latest)
+    flows = {r: pts[-1] for r, pts in snap.interchange_history.items() if pts}
+    deck = mapview.build_deck(rows, sel.regions_fc, options, sel.regions, snap.region_latest, flows)
     picked = st.pydeck_chart(
         deck,
         height=560,
@@ -451,6 +452,9 @@ def render_charts(snap: Snapshot, sel: Selection, window: tuple[int | None, int 
     share = charts.build_renewable_share_frame(
         snap.facility_history, sel.facilities, regions=sel.regions, start=start, end=end
     )
+    flows = charts.build_interchange_frame(
+        snap.interchange_history, regions=sel.regions, start=start, end=end
+    )
     panels = [
         ("Generation by fuel group", gen, lambda: charts.build_generation_chart(gen)),
         ("Renewable share by region", share, lambda: charts.build_share_chart(share)),
@@ -463,6 +467,11 @@ def render_charts(snap: Snapshot, sel: Selection, window: tuple[int | None, int 
             "Demand by region",
             market,
             lambda: charts.build_region_line_chart(market, "demand", "MW"),
+        ),
+        (
+            "Net interchange by region",
+            flows,
+            lambda: charts.build_region_line_chart(flows, "net", "MW in (+) or out (−)"),
         ),
         ("Emissions", emis, lambda: charts.build_emissions_chart(emis)),
     ]
@@ -575,6 +584,7 @@ def _past_view(
         region_history=past.region_history,
         facility_latest=history.values_at(past.facility_history, past.at_ts),
         region_latest=history.values_at(past.region_history, past.at_ts),
+        interchange_history={},  # the store keeps no interchange yet
         recent_facility=[],
         recent_market=[],
     )

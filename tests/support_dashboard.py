@@ -24,6 +24,7 @@ from nemlive.common.events import (
     build_facility_topic,
     build_market_topic,
     encode_facility_event,
+    encode_interchange_event,
     encode_market_event,
 )
 from nemlive.common.nemtime import NEM_TZ
@@ -122,12 +123,18 @@ def market_value(j: int, k: int) -> tuple[float, float]:
     )
 
 
+def interchange_value(j: int, k: int) -> tuple[float, float]:
+    """(imports MW, exports MW) of region ``j`` at interval ``k``."""
+    return round(150.0 * j + 7.5 * k, 1), round(300.0 - 40.0 * j + 3.0 * k, 1)
+
+
 def write_consolidate_csv(path: Path, intervals: int = 12) -> Path:
     """A small consolidate.csv following docs/contracts.md §2 for TEST_FACILITIES and the five regions."""
     codes = sorted(f[0] for f in TEST_FACILITIES)
     info = {f[0]: (i, f[8], f[9]) for i, f in enumerate(TEST_FACILITIES)}
     header = ["timestamp"] + [f"power_{c}" for c in codes] + [f"emissions_{c}" for c in codes]
     header += [f"price_{r}" for r in REGIONS] + [f"demand_{r}" for r in REGIONS]
+    header += [f"imports_{r}" for r in REGIONS] + [f"exports_{r}" for r in REGIONS]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(header)
@@ -139,12 +146,15 @@ def write_consolidate_csv(path: Path, intervals: int = 12) -> Path:
             row += ["" if vals[c][1] is None else vals[c][1] for c in codes]
             mk = [market_value(j, k) for j in range(len(REGIONS))]
             row += [m[0] for m in mk] + [m[1] for m in mk]
+            flows = [interchange_value(j, k) for j in range(len(REGIONS))]
+            row += [f[0] for f in flows] + [f[1] for f in flows]
             w.writerow(row)
     return path
 
 
 def read_csv_events(path: Path) -> list[tuple[str, bytes]]:
-    """(topic suffix kind/id, payload) in publisher order: per row, facilities then markets."""
+    """(topic suffix kind/id, payload) in publisher order: per row, facilities, then
+    interchange, then markets."""
     out: list[tuple[str, bytes]] = []
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -165,6 +175,17 @@ def read_csv_events(path: Path) -> list[tuple[str, bytes]]:
                         ),
                     )
                 )
+            for r in reg:
+                i, e = row.get(f"imports_{r}", ""), row.get(f"exports_{r}", "")
+                if i or e:
+                    out.append(
+                        (
+                            f"interchange/{r}",
+                            encode_interchange_event(
+                                r, ts, float(i) if i else None, float(e) if e else None
+                            ),
+                        )
+                    )
             for r in reg:
                 p, d = row[f"price_{r}"], row[f"demand_{r}"]
                 out.append(

@@ -137,6 +137,10 @@ class Collector:
 START = datetime(2025, 10, 15, 10, 5, tzinfo=NEM_TZ)
 
 
+MARKET_KEYS = (("price", "demand"), ("price_dmwh", "demand_mw"))
+INTERCHANGE_KEYS = (("imports", "exports"), ("imports_mw", "exports_mw"))
+
+
 @dataclass
 class SmallCsv:
     """A consolidate.csv written with build_header; ``cells[row][column]`` is the text."""
@@ -176,20 +180,14 @@ class SmallCsv:
                             },
                         )
                     )
-            for r in regions:
-                p, d = row[build_column("price", r)], row[build_column("demand", r)]
-                if p or d:
-                    out.append(
-                        (
-                            f"{base}/market/{r}",
-                            {
-                                "region_id": r,
-                                "timestamp": ts,
-                                "price_dmwh": num(p),
-                                "demand_mw": num(d),
-                            },
-                        )
-                    )
+            # Interchange events before the market events, which close the row.
+            for kind, keys in (("interchange", INTERCHANGE_KEYS), ("market", MARKET_KEYS)):
+                for r in regions:
+                    a, b = (row.get(build_column(m, r), "") for m in keys[0])
+                    if a or b:
+                        payload = {"region_id": r, "timestamp": ts}
+                        payload |= {keys[1][0]: num(a), keys[1][1]: num(b)}
+                        out.append((f"{base}/{kind}/{r}", payload))
         return out
 
 
@@ -199,10 +197,11 @@ def write_small_csv(
     facilities: Sequence[str] = ("BAYSW", "ER01_X", "HPR1"),
     regions: Sequence[str] = ("NSW1", "SA1"),
     gaps: bool = True,
+    interchange: bool = True,
 ) -> SmallCsv:
     """A deterministic CSV: varied decimals, and (with ``gaps``) one half-missing and one
     all-missing facility cell pair and a half-missing market pair."""
-    header = build_header(facilities, regions)
+    header = build_header(facilities, regions, interchange=interchange)
     timestamps = [
         (START + timedelta(minutes=5 * i)).isoformat(timespec="seconds") for i in range(rows)
     ]

@@ -6,6 +6,7 @@ State is injected the way an embedding would: a Hub (LiveState + a not-started c
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections.abc import Iterator
@@ -117,7 +118,21 @@ def test_injected_state_gives_the_figures_and_deck_layers(lookups, tmp_path: Pat
     assert _metrics(at) == expected_figure_texts(csv_path)
     spec = _deck(at)
     layers = {layer["id"]: layer for layer in spec["layers"]}
-    assert set(layers) == {"regions", "facilities"}
+    assert set(layers) == {"regions", "interchange", "facilities"}
+    # Each region's net import on the map equals the CSV's last row, computed from the file.
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        last = list(csv.DictReader(fh))[-1]
+    want = set()
+    for r in ("NSW1", "QLD1", "SA1", "TAS1", "VIC1"):
+        net = float(last[f"imports_{r}"]) - float(last[f"exports_{r}"])
+        want.add(f"{r} {'+' if net >= 0 else '−'}{abs(net):,.0f} MW")
+    assert {d["text"] for d in layers["interchange"]["data"]} == want
+    region_tips = {
+        f["properties"]["region_id"]: f["properties"] for f in layers["regions"]["data"]["features"]
+    }
+    sa_net = float(last["imports_SA1"]) - float(last["exports_SA1"])
+    assert f"{abs(sa_net):,.0f} MW" in region_tips["SA1"]["t_text"]
+    assert region_tips["SA1"]["fuel"].startswith(f"${float(last['price_SA1']):,.2f}/MWh")
     assert {r["facility_id"] for r in layers["facilities"]["data"]} == {
         "TCOAL1",
         "TGAS1",
@@ -191,7 +206,7 @@ def test_a_restart_earlier_in_time_shows_in_the_status_only_once_it_happened(
     status = " ".join(c.value for c in at.sidebar.caption)
     assert "Stream restarted: 1 (window cleared)" in status
     assert set(_metrics(at).values()) == {"–"}
-    assert sum("No data in the window" in c.value for c in at.main.caption) == 5
+    assert sum("No data in the window" in c.value for c in at.main.caption) == 6
 
 
 # --- the broker is the operator's: viewers see it, cannot steer it, never get the login ----
@@ -330,7 +345,8 @@ def test_with_a_store_the_first_page_opens_full(stored: Path) -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()  # the broker is down
     assert not at.exception
     assert _metrics(at) == expected_figure_texts(stored)  # the newest interval held
-    assert not any("No data in the window" in c.value for c in at.main.caption)
+    # Every chart is full but interchange, which the store does not keep.
+    assert sum("No data in the window" in c.value for c in at.main.caption) == 1
     assert "Opened with 432 values" in " ".join(c.value for c in at.sidebar.caption)
     assert at.selectbox(key="h_range").value.live
 

@@ -101,7 +101,9 @@ def test_week_header_and_lookup_follow_the_contracts(clean_week: dict[str, Any])
         and any(u["status_id"] in ("operating", "commissioning") for u in f["units"])
     )
     assert sorted(r[0] for r in lookup_rows) == operational
-    assert header == build_header(operational, ["NSW1", "QLD1", "SA1", "TAS1", "VIC1"])
+    assert header == build_header(
+        operational, ["NSW1", "QLD1", "SA1", "TAS1", "VIC1"], interchange=True
+    )
     assert lookup_header[0] == "facility_id"
 
 

@@ -17,8 +17,8 @@ def test_a_week_offers_live_the_whole_span_and_each_day_newest_first() -> None:
     last = FIRST + 2015 * 300  # 2025-10-08T00:00: the week's last interval end
     choices = history.build_range_choices(FIRST, last)
     assert choices[0] == history.LIVE
-    assert choices[1].label == "Whole span: 7 days (5-minute values)"
-    assert (choices[1].t0, choices[1].t1, choices[1].step_s) == (FIRST - 300, last, 300)
+    assert choices[1].label == "Whole span: 7 days (30-minute averages)"
+    assert (choices[1].t0, choices[1].t1, choices[1].step_s) == (FIRST - 300, last, 1800)
     days = choices[2:]
     assert [c.label for c in days] == [
         "Tue 2025-10-07",
@@ -39,7 +39,7 @@ def test_an_empty_store_offers_only_live() -> None:
 
 
 @pytest.mark.parametrize(
-    ("days", "step"), [(1, 300), (7, 300), (7.01, 1800), (31, 1800), (31.5, 3600), (400, 3600)]
+    ("days", "step"), [(1, 300), (1.01, 1800), (7, 1800), (31, 1800), (31.5, 3600), (400, 3600)]
 )
 def test_the_resolution_coarsens_with_the_span(days: float, step: int) -> None:
     assert history.choose_step(0, int(days * DAY)) == step

@@ -83,7 +83,7 @@ def test_market_and_facilities_requests(scripted) -> None:
         client.fetch_facilities("NEM")
     market, facilities = server.seen
     assert market.path == "/v4/market/network/NEM"
-    assert market.query["metrics"] == ["price", "demand"]
+    assert market.query["metrics"] == ["price", "demand", "flow_imports", "flow_exports"]
     assert market.query["primary_grouping"] == ["network_region"]
     assert facilities.path == "/v4/facilities/"
     assert facilities.query == {"network_id": ["NEM"]}

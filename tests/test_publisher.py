@@ -63,10 +63,10 @@ def test_wire_format_order_qos_and_retained(
         events = live.events()
     assert [(m.topic, m.json()) for m in events] == expected
     assert all(m.qos == 1 for m in events)
+    keys = {topic.split("/")[2]: list(payload) for topic, payload in expected}
+    assert set(keys) == {"facility", "interchange", "market"}
     for m in events:
-        assert list(m.json()) == list(
-            dict(expected[0][1]) if "facility" in m.topic else expected[-1][1]
-        )
+        assert list(m.json()) == keys[m.topic.split("/")[2]]
         decode_event("nem/stream", m.topic, m.payload)  # the dashboard's validator accepts it
         assert b" " not in m.payload
 
@@ -96,12 +96,12 @@ def test_time_shift_on_later_passes(tmp_path: Path, mosquitto: Mosquitto) -> Non
 
 
 def test_delay_paces_messages_within_ten_percent(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    small = write_small_csv(tmp_path / "consolidate.csv", rows=8, gaps=False)  # 40 messages
+    small = write_small_csv(tmp_path / "consolidate.csv", rows=8, gaps=False, interchange=False)
     delay = 0.05
     with Collector(mosquitto.port) as live:
         assert publisher.main(_args(small, mosquitto.port, "--delay", str(delay))) == 0
         events = live.events()
-    assert len(events) == 40
+    assert len(events) == 40  # 8 rows of 3 facilities and 2 regions
     per_message = (events[-1].at - events[0].at) / (len(events) - 1)
     assert per_message == pytest.approx(delay, rel=0.10)
 
@@ -111,7 +111,7 @@ def test_progress_every_sets_the_progress_lines_and_not_the_status(
     tmp_path: Path, mosquitto: Mosquitto, every: str, at_least: int, at_most: int
 ) -> None:
     # 40 messages 0.16 s apart: 6.4 s, so the 5-second status goes out once within the pass.
-    small = write_small_csv(tmp_path / "consolidate.csv", rows=8, gaps=False)
+    small = write_small_csv(tmp_path / "consolidate.csv", rows=8, gaps=False, interchange=False)
     with Collector(mosquitto.port) as live:
         result = run_publisher(
             _args(small, mosquitto.port, "--delay", "0.16", "--progress-every", every)

@@ -271,8 +271,13 @@ def test_unknown_units_are_left_out_and_reported() -> None:
 
 def test_header_is_build_header_of_facilities_and_nem_regions() -> None:
     table = table_for(series_body({"power": {"M1": [(stamp(5), 1.0)]}}))
-    assert table.header == build_header(["BATT", "MULTI", "SPLIT"], rollup.NEM_REGIONS)
+    assert table.header == build_header(
+        ["BATT", "MULTI", "SPLIT"], rollup.NEM_REGIONS, interchange=True
+    )
     assert table.header[:2] == ["timestamp", "power_BATT"]
+    assert table.header[-10:] == [
+        f"{m}_{r}" for m in ("imports", "exports") for r in rollup.NEM_REGIONS
+    ]
 
 
 def test_market_is_left_joined_onto_facility_timestamps() -> None:
@@ -290,6 +295,21 @@ def test_market_is_left_joined_onto_facility_timestamps() -> None:
     assert cell(table, "demand_SA1", 1) == 1400.0
     assert cell(table, "demand_NSW1", 0) == 7000.0
     assert math.isnan(cell(table, "price_VIC1", 0))
+
+
+def test_interchange_comes_from_the_same_market_answer() -> None:
+    fac = series_body({"power": {"M1": [(stamp(5), 1.0), (stamp(10), 2.0)]}})
+    market = market_body(
+        {
+            "flow_imports": {"SA1": [(stamp(5), 420.5), (stamp(10), 0.0)]},
+            "flow_exports": {"SA1": [(stamp(5), 12.25)], "VIC1": [(stamp(10), 900.0)]},
+        }
+    )
+    table = table_for(fac, market)
+    assert (cell(table, "imports_SA1", 0), cell(table, "imports_SA1", 1)) == (420.5, 0.0)
+    assert cell(table, "exports_SA1", 0) == 12.25 and math.isnan(cell(table, "exports_SA1", 1))
+    assert cell(table, "exports_VIC1", 1) == 900.0
+    assert math.isnan(cell(table, "imports_NSW1", 0))
 
 
 def test_ungrouped_market_series_are_reported_not_written() -> None:

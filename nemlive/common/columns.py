@@ -16,10 +16,19 @@ TIMESTAMP = "timestamp"
 # all carry as it is. OE codes are upper-case letters, digits and underscores.
 CODE_PATTERN = r"^[A-Za-z0-9_.-]{1,40}$"
 _CODE_RE = re.compile(CODE_PATTERN)
-Metric = Literal["power", "emissions", "price", "demand"]
+Metric = Literal["power", "emissions", "price", "demand", "imports", "exports"]
 FACILITY_METRICS: tuple[Metric, ...] = ("power", "emissions")
-MARKET_METRICS: tuple[Metric, ...] = ("price", "demand")
+# A region's price ($/MWh) and demand (MW), then its interchange: MW flowing in over its
+# interconnectors and MW flowing out (both from the same market request).
+MARKET_METRICS: tuple[Metric, ...] = ("price", "demand", "imports", "exports")
 METRICS: tuple[Metric, ...] = FACILITY_METRICS + MARKET_METRICS
+# The API's names for the market metrics (docs/oe-api.md §5).
+API_MARKET_METRICS: dict[str, Metric] = {
+    "price": "price",
+    "demand": "demand",
+    "flow_imports": "imports",
+    "flow_exports": "exports",
+}
 
 
 def build_column(metric: Metric, code: str) -> str:
@@ -40,13 +49,17 @@ def is_valid_code(code: str) -> bool:
     return _CODE_RE.fullmatch(code) is not None
 
 
-def build_header(facility_codes: Iterable[str], region_codes: Iterable[str]) -> list[str]:
-    """The full header: timestamp, then power_*, emissions_*, price_*, demand_*, codes sorted."""
+def build_header(
+    facility_codes: Iterable[str], region_codes: Iterable[str], *, interchange: bool = False
+) -> list[str]:
+    """The full header: timestamp, then power_*, emissions_*, price_*, demand_*, and with
+    ``interchange`` imports_* and exports_*; codes sorted. Files without the interchange
+    columns stay valid: their regions simply have no interchange."""
     facilities = sorted(set(facility_codes))
     regions = sorted(set(region_codes))
     header = [TIMESTAMP]
     for metric in FACILITY_METRICS:
         header += [build_column(metric, c) for c in facilities]
-    for metric in MARKET_METRICS:
+    for metric in MARKET_METRICS if interchange else MARKET_METRICS[:2]:
         header += [build_column(metric, c) for c in regions]
     return header

@@ -7,6 +7,7 @@ Topics under one base topic (default ``nem/stream``):
 
 * ``<base>/facility/<FACILITY>``: ``{"facility_id", "timestamp", "power_mw", "co2_tonnes"}``
 * ``<base>/market/<REGION>``: ``{"region_id", "timestamp", "price_dmwh", "demand_mw"}``
+* ``<base>/interchange/<REGION>``: ``{"region_id", "timestamp", "imports_mw", "exports_mw"}``
 * ``<base>/status``: the publisher's state, ``online`` or ``offline`` (its last will).
 
 All three are published with QoS 1 and retained.
@@ -49,6 +50,7 @@ POWER_MW_BOUNDS = (-5_000.0, 5_000.0)
 CO2_T_BOUNDS = (0.0, 1_000.0)  # t CO2-e in one 5-minute interval
 PRICE_BOUNDS = (-1_000.0, 25_000.0)  # $/MWh; the NEM floor and cap sit inside
 DEMAND_MW_BOUNDS = (-1_000.0, 20_000.0)
+FLOW_MW_BOUNDS = (0.0, 20_000.0)  # MW into or out of a region over its interconnectors
 
 
 def _bounded(lo: float, hi: float) -> object:
@@ -78,6 +80,16 @@ class MarketEvent(_Strict):
     demand_mw: float | None = _bounded(*DEMAND_MW_BOUNDS)  # type: ignore[assignment]
 
 
+class InterchangeEvent(_Strict):
+    """MW flowing into (``imports_mw``) and out of (``exports_mw``) one NEM region over its
+    interconnectors in one 5-minute interval; the net import is their difference."""
+
+    region_id: Region
+    timestamp: AwareDatetime
+    imports_mw: float | None = _bounded(*FLOW_MW_BOUNDS)  # type: ignore[assignment]
+    exports_mw: float | None = _bounded(*FLOW_MW_BOUNDS)  # type: ignore[assignment]
+
+
 class StatusEvent(_Strict):
     """The publisher's retained status; ``offline`` is also its MQTT last will."""
 
@@ -90,8 +102,9 @@ class StatusEvent(_Strict):
     sent: int = Field(default=0, ge=0)
 
 
-Event = FacilityEvent | MarketEvent | StatusEvent
-TopicKind = Literal["facility", "market", "status"]
+Event = FacilityEvent | MarketEvent | InterchangeEvent | StatusEvent
+TopicKind = Literal["facility", "market", "interchange", "status"]
+DataKind = Literal["facility", "market", "interchange"]
 
 
 class InvalidEvent(ValueError):
@@ -112,6 +125,10 @@ def build_facility_topic(base: str, facility_id: str) -> str:
 
 def build_market_topic(base: str, region_id: str) -> str:
     return f"{base}/market/{region_id}"
+
+
+def build_interchange_topic(base: str, region_id: str) -> str:
+    return f"{base}/interchange/{region_id}"
 
 
 def build_status_topic(base: str) -> str:
@@ -135,7 +152,7 @@ def parse_topic(base: str, topic: str) -> tuple[TopicKind, str]:
     if rest == "status":
         return "status", ""
     kind, _, ident = rest.partition("/")
-    if kind in ("facility", "market") and ident and "/" not in ident:
+    if kind in ("facility", "market", "interchange") and ident and "/" not in ident:
         return kind, ident  # type: ignore[return-value]
     raise InvalidEvent("topic", "unknown topic")
 
@@ -180,6 +197,14 @@ def encode_market_event(
     )
 
 
+# Each data payload's keys in order: the id, then its two values.
+PAYLOAD_KEYS: dict[DataKind, tuple[str, str, str]] = {
+    "facility": ("facility_id", "power_mw", "co2_tonnes"),
+    "market": ("region_id", "price_dmwh", "demand_mw"),
+    "interchange": ("region_id", "imports_mw", "exports_mw"),
+}
+
+
 class PayloadTemplate:
     """A fast encoder for one facility or region, byte-identical to ``encode_*_event``.
 
@@ -192,12 +217,8 @@ class PayloadTemplate:
 
     __slots__ = ("_middle", "_prefix", "_suffix")
 
-    def __init__(self, kind: Literal["facility", "market"], ident: str) -> None:
-        id_key, a_key, b_key = (
-            ("facility_id", "power_mw", "co2_tonnes")
-            if kind == "facility"
-            else ("region_id", "price_dmwh", "demand_mw")
-        )
+    def __init__(self, kind: DataKind, ident: str) -> None:
+        id_key, a_key, b_key = PAYLOAD_KEYS[kind]
         self._prefix = f'{{"{id_key}":{json.dumps(ident)},"timestamp":"'
         self._middle = f'","{a_key}":'
         self._suffix = f',"{b_key}":'
@@ -206,6 +227,19 @@ class PayloadTemplate:
         a_text = "null" if a is None or a != a else repr(a)  # a != a: NaN
         b_text = "null" if b is None or b != b else repr(b)
         return f"{self._prefix}{timestamp}{self._middle}{a_text}{self._suffix}{b_text}}}".encode()
+
+
+def encode_interchange_event(
+    region_id: str, timestamp: str, imports_mw: float | None, exports_mw: float | None
+) -> bytes:
+    return _dumps(
+        {
+            "region_id": region_id,
+            "timestamp": timestamp,
+            "imports_mw": _num(imports_mw),
+            "exports_mw": _num(exports_mw),
+        }
+    )
 
 
 def encode_status(status: StatusEvent) -> bytes:
@@ -239,6 +273,7 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
 _VALIDATORS = {
     "facility": FacilityEvent.__pydantic_validator__,
     "market": MarketEvent.__pydantic_validator__,
+    "interchange": InterchangeEvent.__pydantic_validator__,
     "status": StatusEvent.__pydantic_validator__,
 }
 
@@ -263,7 +298,7 @@ def decode_event(base: str, topic: str, payload: bytes) -> Event:
         if event.facility_id != ident:  # type: ignore[union-attr]
             raise InvalidEvent("id_mismatch", "facility_id differs from the topic")
         check_interval_time(event.timestamp)  # type: ignore[union-attr]
-    elif kind == "market":
+    elif kind in ("market", "interchange"):
         if event.region_id != ident:  # type: ignore[union-attr]
             raise InvalidEvent("id_mismatch", "region_id differs from the topic")
         check_interval_time(event.timestamp)  # type: ignore[union-attr]

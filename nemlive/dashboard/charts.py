@@ -383,6 +383,30 @@ def build_renewable_share_frame(
     )
 
 
+def build_interchange_frame(
+    interchange_history: Mapping[str, list[Point]],
+    *,
+    regions: Collection[str] | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> pd.DataFrame:
+    """``time, region, net``: each region's net import (imports − exports, MW; negative is a
+    net export) per interval; an interval with neither value is left out."""
+    ts_list: list[int] = []
+    reg: list[str] = []
+    net: list[float] = []
+    for rid in sorted(interchange_history):
+        if regions is not None and rid not in regions:
+            continue
+        for ts, imports, exports in _in_window(interchange_history[rid], start, end):
+            if imports is None and exports is None:
+                continue
+            ts_list.append(ts)
+            reg.append(rid)
+            net.append((imports or 0.0) - (exports or 0.0))
+    return pd.DataFrame({"time": nem_naive_index(ts_list), "region": reg, "net": net})
+
+
 def build_market_frame(
     region_history: Mapping[str, list[Point]],
     *,

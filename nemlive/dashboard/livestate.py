@@ -59,6 +59,7 @@ from typing import Literal
 from nemlive.common.events import (
     MAX_PAYLOAD_BYTES,
     FacilityEvent,
+    InterchangeEvent,
     InvalidEvent,
     MarketEvent,
     StatusEvent,
@@ -122,6 +123,8 @@ class Snapshot:
     prev_ts: int | None
     market_regions_at_max: frozenset[str]
     history_len: int = DEFAULT_HISTORY_LEN
+    interchange_history: dict[str, list[Point]] = field(default_factory=dict)  # region ->
+    # (ts, imports MW, exports MW): what flowed in and out over its interconnectors
     restarts: int = 0  # times the stream restarted earlier in time (data windows cleared)
     backfilled: int = 0  # points filled in from the store when the server started
 
@@ -196,6 +199,10 @@ class LiveState:
         self._clock = clock
         self._facilities: dict[str, _Series] = {}
         self._regions: dict[str, _Series] = {}
+        self._interchange: dict[str, _Series] = {}  # region -> (imports MW, exports MW)
+        self._recent_interchange: deque[tuple[float, str, int, float | None, float | None]] = deque(
+            maxlen=recent_len
+        )
         self._recent_facility: deque[tuple[float, str, int, float | None, float | None]] = deque(
             maxlen=recent_len
         )
@@ -356,6 +363,17 @@ class LiveState:
             return self._put_facility(event, now, retained)  # type: ignore[arg-type]
         if kind is MarketEvent:
             return self._put_market(event, now, retained)  # type: ignore[arg-type]
+        if kind is InterchangeEvent:
+            return self._put(
+                self._interchange,
+                self._recent_interchange,
+                event.region_id,  # type: ignore[union-attr]
+                int(event.timestamp.timestamp()),  # type: ignore[union-attr]
+                event.imports_mw,  # type: ignore[union-attr]
+                event.exports_mw,  # type: ignore[union-attr]
+                now,
+                retained,
+            )
         self._put_status(event, retained, now)  # type: ignore[arg-type]
         return "stored"
 
@@ -488,6 +506,8 @@ class LiveState:
         # Caller holds the lock. Counters, unknown ids, the status and the publisher are kept.
         self._facilities = {}
         self._regions = {}
+        self._interchange = {}
+        self._recent_interchange.clear()
         self._recent_facility.clear()
         self._recent_market.clear()
         self._max_ts = None
@@ -548,6 +568,7 @@ class LiveState:
             )
             fac_hist = {k: s.points() for k, s in self._facilities.items()} if histories else {}
             reg_hist = {k: s.points() for k, s in self._regions.items()} if histories else {}
+            flow_hist = {k: s.points() for k, s in self._interchange.items()} if histories else {}
             return Snapshot(
                 taken_at=now,
                 status=self._status,
@@ -571,6 +592,7 @@ class LiveState:
                 region_latest=reg_latest,
                 facility_history=fac_hist,
                 region_history=reg_hist,
+                interchange_history=flow_hist,
                 recent_facility=list(self._recent_facility) if data else [],
                 recent_market=list(self._recent_market) if data else [],
                 max_ts=self._max_ts,

@@ -247,10 +247,60 @@ def describe_price(price: float | None) -> str:
     return f"${price:,.2f}/MWh" + (f" ({flag})" if flag else "")
 
 
+def describe_interchange(flows: Point | None) -> str:
+    """``net import 350 MW (in 420, out 70)``; ``no interchange data`` without a point."""
+    if flows is None or (flows[1] is None and flows[2] is None):
+        return "no interchange data"
+    imports, exports = flows[1] or 0.0, flows[2] or 0.0
+    net = imports - exports
+    way = "net import" if net >= 0 else "net export"
+    return f"{way} {abs(net):,.0f} MW (in {imports:,.0f}, out {exports:,.0f})"
+
+
+def region_anchor(geometry: Mapping[str, Any]) -> list[float]:
+    """[lon, lat] to write a region's figure at: the middle of its largest ring's extent."""
+    rings = (
+        geometry["coordinates"]
+        if geometry["type"] == "Polygon"
+        else [poly[0] for poly in geometry["coordinates"]]
+    )
+    ring = max(rings, key=len)
+    lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+    return [round((min(lons) + max(lons)) / 2, 3), round((min(lats) + max(lats)) / 2, 3)]
+
+
+def build_interchange_layer(
+    regions_fc: Mapping[str, Any], interchange: Mapping[str, Point]
+) -> pdk.Layer:
+    """Each region's net import as a signed figure (``+350 MW``, ``−120 MW``) on the map."""
+    data = []
+    for f in regions_fc.get("features", []):
+        rid = f["properties"].get("region_id")
+        flows = interchange.get(rid)
+        if flows is None or (flows[1] is None and flows[2] is None):
+            continue
+        net = (flows[1] or 0.0) - (flows[2] or 0.0)
+        text = f"{'+' if net >= 0 else '−'}{abs(net):,.0f} MW"
+        data.append({"position": region_anchor(f["geometry"]), "text": f"{rid} {text}"})
+    return pdk.Layer(
+        "TextLayer",
+        id="interchange",
+        data=data,
+        get_position="position",
+        get_text="text",
+        get_size=13,
+        get_color=[30, 41, 59, 230],
+        background=True,
+        get_background_color=[255, 255, 255, 200],
+        font_weight=600,
+    )
+
+
 def build_region_layer(
     regions_fc: Mapping[str, Any],
     selected: Collection[str] | None = None,
     market: Mapping[str, Point] | None = None,
+    interchange: Mapping[str, Point] | None = None,
 ) -> pdk.Layer:
     """Region polygons filled by their latest price (``market``: region -> (ts, price,
     demand)), with the name, price and demand in the tooltip; regions outside the filter are
@@ -271,7 +321,7 @@ def build_region_layer(
             "fuel": describe_price(price),
             "region": rid,
             "mw_text": "no demand" if demand is None else f"demand {demand:,.0f} MW",
-            "t_text": band[0] if band else "",
+            "t_text": describe_interchange((interchange or {}).get(rid)),
             "time": "" if ts is None else format_nem_epoch(ts) + " NEM",
         }
         features.append({**f, "properties": props})
@@ -373,11 +423,14 @@ def build_deck(
     options: MapOptions = MapOptions(),
     selected_regions: Collection[str] | None = None,
     market: Mapping[str, Point] | None = None,
+    interchange: Mapping[str, Point] | None = None,
 ) -> pdk.Deck:
     """The whole map. ``map_provider=None`` (no basemap, no request) unless options.basemap."""
     layers = []
     if options.polygons and regions_fc:
-        layers.append(build_region_layer(regions_fc, selected_regions, market))
+        layers.append(build_region_layer(regions_fc, selected_regions, market, interchange))
+        if interchange:
+            layers.append(build_interchange_layer(regions_fc, interchange))
     if options.markers:
         layers.append(build_icon_layer(rows))
     if options.labels:

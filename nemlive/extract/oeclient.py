@@ -209,7 +209,7 @@ class OEClient:
         network: str,
         start: datetime,
         end: datetime,
-        metrics: Sequence[str] = ("price", "demand"),
+        metrics: Sequence[str] = ("price", "demand", "flow_imports", "flow_exports"),
     ) -> dict[str, Any] | None:
         """``GET /market/network/<network>`` grouped by region, 5-minute, naive NEM
         ``[start, end)``. None when the API has no data there."""

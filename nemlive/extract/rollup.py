@@ -26,7 +26,13 @@ from typing import Any, Literal
 import numpy as np
 
 from nemlive.common import lookups
-from nemlive.common.columns import FACILITY_METRICS, MARKET_METRICS, build_header, is_valid_code
+from nemlive.common.columns import (
+    API_MARKET_METRICS,
+    FACILITY_METRICS,
+    MARKET_METRICS,
+    build_header,
+    is_valid_code,
+)
 from nemlive.common.events import REGIONS
 from nemlive.common.nemtime import NEM_TZ, format_nem
 
@@ -445,7 +451,7 @@ def build_wide_table(
     values = np.round(values, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
     return WideTable(
         times=times,
-        header=build_header(facility_ids, regions),
+        header=build_header(facility_ids, regions, interchange=True),
         values=values,
         window=window,
         facility_ids=facility_ids,
@@ -502,12 +508,13 @@ def _join_market(
 ) -> tuple[np.ndarray, list[str]]:
     """Price and demand columns of ``regions`` on ``times``, and the codes left out."""
     region_index = {r: i for i, r in enumerate(regions)}
-    values = np.full((len(times), 2 * len(regions)), np.nan, dtype=np.float64)
+    values = np.full((len(times), len(MARKET_METRICS) * len(regions)), np.nan, dtype=np.float64)
     unknown = sorted({s.code for s in market_series if s.code not in region_index})
     for s in market_series:
-        if s.metric not in MARKET_METRICS or s.code not in region_index:
+        metric = API_MARKET_METRICS.get(s.metric)
+        if metric is None or s.code not in region_index:
             continue
-        offset = MARKET_METRICS.index(s.metric) * len(regions)  # type: ignore[arg-type]
+        offset = MARKET_METRICS.index(metric) * len(regions)
         idx, vals = _align(times, s.times, s.values)
         values[idx, offset + region_index[s.code]] = vals
     return values, unknown

@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nemlive.common.columns import FACILITY_METRICS, TIMESTAMP, parse_column
+from nemlive.common.columns import FACILITY_METRICS, MARKET_METRICS, TIMESTAMP, parse_column
 from nemlive.common.errors import InputError
 from nemlive.common.events import (
     FACILITY_ID_PATTERN,
     REGIONS,
     PayloadTemplate,
     build_facility_topic,
+    build_interchange_topic,
     build_market_topic,
     format_timestamp,
 )
@@ -46,7 +47,8 @@ class ReplayTable:
     """consolidate.csv in memory.
 
     ``facility_values[row]`` is ``[power_mw, co2_tonnes]`` per facility, flattened in
-    ``facility_ids`` order; ``market_values[row]`` is ``[price_dmwh, demand_mw]`` per region.
+    ``facility_ids`` order; ``market_values[row]`` is ``[price_dmwh, demand_mw, imports_mw,
+    exports_mw]`` per region (a file without interchange columns has them all missing).
     Missing values are NaN. ``timestamps`` are the file's strings (pass 0 sends them verbatim).
     """
 
@@ -69,7 +71,7 @@ class ReplayTable:
     def messages_per_pass(self) -> int:
         """Messages one pass sends (facilities with both values missing send nothing)."""
         f = self.facility_values.reshape(self.rows, -1, 2)
-        m = self.market_values.reshape(self.rows, -1, 2)
+        m = self.market_values.reshape(self.rows, -1, 2)  # market, interchange, per region
         return int((~np.isnan(f).all(axis=2)).sum() + (~np.isnan(m).all(axis=2)).sum())
 
 
@@ -104,7 +106,8 @@ def parse_header(
         except ValueError:
             raise _fail(
                 name,
-                f"column {column!r} is not power_/emissions_/price_/demand_<code>",
+                f"column {column!r} is not power_/emissions_/price_/demand_/imports_/"
+                "exports_<code>",
             ) from None
         if metric in FACILITY_METRICS:
             if not FACILITY_ID_RE.match(code):
@@ -114,8 +117,8 @@ def parse_header(
         else:
             if code not in REGIONS:
                 raise _fail(name, f"column {column!r}: region is not one of {', '.join(REGIONS)}")
-            slots = regions.setdefault(code, [-1, -1])
-            slots[0 if metric == "price" else 1] = index
+            slots = regions.setdefault(code, [-1] * len(MARKET_METRICS))
+            slots[MARKET_METRICS.index(metric)] = index
     if not facilities:
         raise _fail(name, "no power_<FACILITY> or emissions_<FACILITY> column")
     facility_cols = [i for slots in facilities.values() for i in slots]
@@ -256,15 +259,21 @@ class RowEncoder:
             (build_facility_topic(base_topic, fid), PayloadTemplate("facility", fid))
             for fid in table.facility_ids
         ]
+        # Per region: its market event, then its interchange event.
         self._regions = [
-            (build_market_topic(base_topic, rid), PayloadTemplate("market", rid))
+            (topic, PayloadTemplate(kind, rid))
             for rid in table.region_ids
+            for kind, topic in (
+                ("market", build_market_topic(base_topic, rid)),
+                ("interchange", build_interchange_topic(base_topic, rid)),
+            )
         ]
 
     def build_row_messages(self, row: int, pass_number: int) -> list[Message]:
-        """Facility events, then market events, in column order (docs/contracts.md §3).
+        """Facility events, then interchange events, then market events, in column order
+        (docs/contracts.md §3): the market events close the row, as the dashboard expects.
 
-        A facility or region with both values missing sends nothing; one missing is null.
+        A payload with both values missing is not sent; one missing is null.
         """
         ts = shift_timestamp(self.table, row, pass_number)
         out: list[Message] = []
@@ -278,10 +287,12 @@ class RowEncoder:
                 continue
             append((topic, template.encode(ts, a, b)))
         values = self.table.market_values[row].tolist()
+        markets: list[Message] = []
         for i, (topic, template) in enumerate(self._regions):
             a = values[2 * i]
             b = values[2 * i + 1]
             if a != a and b != b:
                 continue
-            append((topic, template.encode(ts, a, b)))
+            (markets if i % 2 == 0 else out).append((topic, template.encode(ts, a, b)))
+        out += markets
         return out
