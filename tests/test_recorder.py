@@ -484,3 +484,29 @@ def test_issue_13_done_a_day_recorded_into_postgres_across_a_kill_9_exactly_once
         sum(1 for k in want if k[0] == "facility"),
         sum(1 for k in want if k[0] == "market"),
     )
+
+
+def test_a_broker_without_mqtt_5_is_one_line_naming_it(tmp_path: Path) -> None:
+    from nemlive.broker import EmbeddedBroker
+
+    port = free_port()
+    broker = EmbeddedBroker(port).start()  # amqtt: MQTT 3.1.1 only
+    try:
+        result = run_recorder(
+            [
+                "--port",
+                str(port),
+                "--store",
+                f"sqlite:///{tmp_path}/h.db",
+                "--connect-retries",
+                "1",
+            ],
+            timeout=60,
+        )
+    finally:
+        broker.stop(timeout=5.0)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"recorder.py: error: cannot reach the MQTT broker at localhost:{port}")
+    assert "MQTT 3.1.1" in last
