@@ -985,6 +985,7 @@ FOSSIL_FUELTECHS = frozenset(
 # The official SDK's FueltechGroupType adds these to the server's groups; the simulator
 # serves them as filters (the real server's enum refuses them).
 SDK_FUELTECH_GROUPS = ("renewable", "fossil", "other")
+SDK_NAMED_GROUPS = frozenset({"solar", "wind", "hydro", "battery", "gas", "coal"})
 NETWORK_FUELTECH_GROUPS = FUELTECH_GROUP_IDS + SDK_FUELTECH_GROUPS
 SPLIT_BATTERY = ("battery_charging", "battery_discharging")
 # Pseudo-metric for the market's storage output: the discharging side of each battery.
@@ -999,7 +1000,9 @@ def fueltech_in_group(fueltech: str, group: str) -> bool:
     if group == "fossil":
         return fueltech in FOSSIL_FUELTECHS
     if group == "other":
-        return fueltech not in SERVER_FUELTECH_GROUP
+        # The SDK's catch-all: whatever its own groups (solar, wind, hydro, battery, gas,
+        # coal) leave, e.g. bioenergy, distillate and pumps.
+        return SERVER_FUELTECH_GROUP.get(fueltech) not in SDK_NAMED_GROUPS
     return SERVER_FUELTECH_GROUP.get(fueltech) == group
 
 
@@ -1010,8 +1013,9 @@ SumKey = tuple[str, str, str, str]
 @dataclass
 class UnitSums:
     """5-min sums of unit (and rooftop) series per :data:`SumKey`, with the number of
-    series that had a value at each stamp (0 -> no data)."""
+    series that had a value at each stamp (0 -> no data); ``size`` stamps each."""
 
+    size: int
     sums: dict[SumKey, np.ndarray] = field(default_factory=dict)
     counts: dict[SumKey, np.ndarray] = field(default_factory=dict)
 
@@ -1022,10 +1026,10 @@ class UnitSums:
 
     def region_sum(self, metric: str, region: str, fueltechs: frozenset[str]) -> np.ndarray:
         """Sum over those fueltechs in one region (0 where none has a value)."""
-        out = np.zeros(0)
+        out = np.zeros(self.size)
         for (m, r, ft, _), s in self.sums.items():
             if m == metric and r == region and ft in fueltechs:
-                out = out + s if out.size else s.copy()
+                out += s
         return out
 
 
@@ -1102,7 +1106,7 @@ def sum_unit_series(
 ) -> UnitSums:
     """Every counted unit's 5-min series of each metric, summed per :data:`SumKey`, plus
     rooftop PV where the dataset models it. ``DISCHARGE`` sums battery output > 0."""
-    sums = UnitSums()
+    sums = UnitSums(len(t))
     price_cache: dict[str, np.ndarray] = {}
     regions: set[str] = set()
     for fac in config.dataset.facilities():
@@ -1138,8 +1142,7 @@ def _renewables(units: UnitSums, region: str, with_storage: bool) -> np.ndarray:
     storage, the discharging side of its batteries."""
     gen = units.region_sum("power", region, RENEWABLE_FUELTECHS)
     if with_storage:
-        out = units.region_sum(DISCHARGE, region, frozenset({"battery", "battery_discharging"}))
-        gen = gen + out if out.size and gen.size else (gen if gen.size else out)
+        gen += units.region_sum(DISCHARGE, region, frozenset({"battery", "battery_discharging"}))
     return gen
 
 
@@ -1161,8 +1164,7 @@ def _region_base(
         return wind + model_series(config, region, "curtailment_solar_utility", t)
     if name in ("generation_renewable", "generation_renewable_with_storage"):
         assert units is not None
-        gen = _renewables(units, region, with_storage=name.endswith("_storage"))
-        return gen if gen.size else np.zeros(t.shape)
+        return _renewables(units, region, with_storage=name.endswith("_storage"))
     raise KeyError(name)
 
 

@@ -71,13 +71,17 @@ def build_facility_item(fac: Facility) -> dict[str, Any]:
     }
     if fac.description:
         item["description"] = f"<p>{fac.description}</p>"
-    item["units"] = [build_unit_item(u, fac.code) for u in fac.units]
+    # Split battery units repeat their battery's storage, as OE lists them.
+    storage = next((u.storage_mwh for u in fac.units if u.fueltech_id == "battery"), None)
+    item["units"] = [build_unit_item(u, fac.code, storage) for u in fac.units]
     item["created_at"] = CMS_CREATED
     item["updated_at"] = CMS_UPDATED
     return item
 
 
-def build_unit_item(unit: Unit, fac_code: str = "") -> dict[str, Any]:
+def build_unit_item(
+    unit: Unit, fac_code: str = "", battery_storage: float | None = None
+) -> dict[str, Any]:
     """One unit as OE serves it: capacities in MW (storage MWh), factor in t CO2-e/MWh.
 
     ``data_first_seen`` is set for operating and retired units, ``data_last_seen`` only for
@@ -90,8 +94,11 @@ def build_unit_item(unit: Unit, fac_code: str = "") -> dict[str, Any]:
         "capacity_registered": unit.capacity_mw,
         "capacity_maximum": capacity_maximum(unit),
     }
-    if unit.storage_mwh:
-        item["capacity_storage"] = unit.storage_mwh
+    storage = unit.storage_mwh
+    if unit.fueltech_id in ("battery_charging", "battery_discharging"):
+        storage = storage or battery_storage
+    if storage:
+        item["capacity_storage"] = storage
     if unit.emissions_factor is not None:
         item["emissions_factor_co2"] = unit.emissions_factor
     if unit.status != "committed":
@@ -172,7 +179,8 @@ class NemDataset:
 
         Signs follow OE: ``battery`` is signed (negative charging), its split
         ``battery_charging``/``battery_discharging`` units are magnitudes with data only
-        while the battery flows their way (as OE serves them), ``pumps`` is a non-negative
+        while the battery flows their way (charging below 0 MW, discharging from 0 up; as
+        OE serves them), ``pumps`` is a non-negative
         load. Units that are not operating, and any unit before its ``data_first_seen``,
         have no data."""
         unit = self._units[unit_code]
@@ -183,9 +191,9 @@ class NemDataset:
         idle = np.zeros(t.shape, dtype=bool)
         if ft in ("battery_charging", "battery_discharging"):
             p = np.round(self.market.unit_mw(self._bidi[unit.family], t), 4)
-            p = -p if ft == "battery_charging" else p
-            idle = p <= 0.0
-            mw = np.maximum(p, 0.0)
+            # Each interval belongs to one side: charging below 0 MW, discharging from 0.
+            idle = p >= 0.0 if ft == "battery_charging" else p < 0.0
+            mw = np.abs(p)
         else:
             mw = self.market.unit_mw(unit_code, t)
         mw = np.round(np.clip(mw, -unit.capacity_mw, unit.capacity_mw), 4)

@@ -166,7 +166,7 @@ def test_split_battery_units_match_the_bidirectional_unit(week: Week) -> None:
         # Each split unit has points only while flowing its own way (as OE serves them).
         assert _equal(
             week.power[by_tech["battery_discharging"]],
-            np.where(np.isnan(p) | (p <= 0), np.nan, p),
+            np.where(np.isnan(p) | (p < 0), np.nan, p),
         )
         assert _equal(
             week.power[by_tech["battery_charging"]],
