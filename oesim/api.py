@@ -11,8 +11,9 @@ Simulator choices where the real API is unknown or too large to copy (also liste
 - Every interval of the official SDK is served, ``30m`` included (a 4.5.16 addition); the
   calendar buckets follow oe-api.md §7.5 (weeks from Sunday, ``season`` from 1 December,
   1 March, ..., ``fy`` labelled 1 January of the year the financial year ends).
-- Every market metric is served (:func:`market_region_values`): flows, rooftop PV and
-  curtailment come from the dataset's model where it has one, else 0; renewable generation
+- Every market metric is served (:func:`market_region_values`): rooftop PV and curtailment
+  come from the dataset's market model where it has one, else 0 (flows: no series without
+  a model); renewable generation
   is the sum of the dataset's own unit series plus rooftop PV, so it matches facility data.
 - Network data groups by ``fueltech``, ``fueltech_group``, ``status`` and ``renewable``, and
   also accepts the SDK's ``renewable``/``fossil``/``other`` groups as filters.
