@@ -24,8 +24,10 @@ Faults (--fault KIND[:N[:PATH_SUBSTRING]], repeatable; each hits the next N matc
 At run time: curl -X POST 'http://127.0.0.1:PORT/__sim__/faults?kind=503&count=2'
 Request log: curl http://127.0.0.1:PORT/__sim__/requests
 
-Simulator choices: Bearer auth on every route; intervals 5m, 1h, 1d; market metrics
-price, demand, demand_energy, demand_gross(_energy); history window not enforced.
+Simulator choices: Bearer auth on every route; every interval of the official SDK (5m to fy,
+30m included); all market metrics, computed from the dataset's own series and market model;
+network data grouped by fueltech, fueltech_group, status or renewable; history window not
+enforced. See docs/oe-api.md for the list of differences from the real API.
 """
 
 

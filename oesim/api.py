@@ -8,10 +8,15 @@ Simulator choices where the real API is unknown or too large to copy (also liste
 - Bearer auth is required on every route, market and network data included (the issue asks
   for it; the real server makes it optional there since 2026-06). ``anonymous_market=True``
   restores the real behaviour.
-- Intervals ``5m``, ``1h`` and ``1d`` are served; the other valid intervals answer 400
-  ``Interval 7d is not supported by the OE simulator``.
-- Market metrics other than price/demand/demand_energy/demand_gross(_energy) answer 400
-  ``Unsupported metrics: ...``.
+- Every interval of the official SDK is served, ``30m`` included (a 4.5.16 addition); the
+  calendar buckets follow oe-api.md §7.5 (weeks from Sunday, ``season`` from 1 December,
+  1 March, ..., ``fy`` labelled 1 January of the year the financial year ends).
+- Every market metric is served (:func:`market_region_values`): rooftop PV and curtailment
+  come from the dataset's market model where it has one, else 0 (flows: no series without
+  a model); renewable generation
+  is the sum of the dataset's own unit series plus rooftop PV, so it matches facility data.
+- Network data groups by ``fueltech``, ``fueltech_group``, ``status`` and ``renewable``, and
+  also accepts the SDK's ``renewable``/``fossil``/``other`` groups as filters.
 - The 730-day history window is enforced only with ``enforce_history=True`` (the datasets
   live at fixed dates and the tests must not rot).
 - ``unit_code`` without ``facility_code`` collapses all matching units into one
@@ -64,20 +69,10 @@ MARKET_METRICS = (
     "flow_exports",
     "flow_imports_energy",
     "flow_exports_energy",
+    # SDK 0.12 / server 4.5.16: rooftop PV forecast (MW); the series has forecast_run_time.
+    "solar_rooftop_forecast",
 )
 ALL_METRICS = FACILITY_METRICS + MARKET_METRICS
-MARKET_IMPLEMENTED = (
-    "price",
-    "demand",
-    "demand_energy",
-    "demand_gross",
-    "demand_gross_energy",
-    # Interchange: served by datasets that model it (the nem dataset), else no series.
-    "flow_imports",
-    "flow_exports",
-    "flow_imports_energy",
-    "flow_exports_energy",
-)
 METRIC_UNITS = {
     "power": "MW",
     "energy": "MWh",
@@ -85,13 +80,12 @@ METRIC_UNITS = {
     "market_value": "$",
     "storage_battery": "MWh",
     "price": "$/MWh",
-    "demand": "MW",
-    "demand_energy": "MWh",
-    "demand_gross": "MW",
-    "demand_gross_energy": "MWh",
+    **{m: "MWh" for m in MARKET_METRICS if m.endswith("_energy")},
+    **{m: "%" for m in MARKET_METRICS if m.endswith("_proportion")},
 }
-INTERVALS = ("5m", "1h", "1d", "7d", "1M", "3M", "season", "1y", "fy")
-INTERVAL_SECONDS = {"5m": 300, "1h": 3600, "1d": 86_400}
+INTERVALS = ("5m", "30m", "1h", "1d", "7d", "1M", "3M", "season", "1y", "fy")
+# Fixed-size buckets (seconds); the others are calendar buckets (make_buckets).
+INTERVAL_SECONDS = {"5m": 300, "30m": 1800, "1h": 3600, "1d": 86_400}
 STATUSES = ("committed", "operating", "commissioning", "retired")
 FUELTECHS = (
     "coal_black",
@@ -433,6 +427,15 @@ def check_network(config: SimulatorConfig, network: str) -> int:
     return NETWORK_OFFSET_H[network]
 
 
+def default_end(config: SimulatorConfig, offset_h: int) -> datetime:
+    """The default (exclusive) ``date_end``, naive network time: the last completed 5-min
+    boundary, minus the newest (still settling) interval."""
+    now_local = config.clock().astimezone(timezone(timedelta(hours=offset_h))).replace(tzinfo=None)
+    boundary = now_local.replace(second=0, microsecond=0)
+    boundary -= timedelta(minutes=boundary.minute % 5)
+    return boundary - timedelta(minutes=5)
+
+
 def resolve_window(
     config: SimulatorConfig,
     plan: str,
@@ -450,10 +453,7 @@ def resolve_window(
     max_days = RANGE_LIMIT_DAYS.get(plan, RANGE_LIMIT_DAYS["COMMUNITY"]).get(interval, 7)
     now_local = config.clock().astimezone(timezone(timedelta(hours=offset_h))).replace(tzinfo=None)
     if end is None:
-        # last completed 5-min boundary, minus the newest (still settling) interval
-        boundary = now_local.replace(second=0, microsecond=0)
-        boundary -= timedelta(minutes=boundary.minute % 5)
-        end = boundary - timedelta(minutes=5)
+        end = default_end(config, offset_h)
     if start is None:
         start = end - timedelta(days=max_days / 2)
     if check_order and start > end:
@@ -474,10 +474,6 @@ def resolve_window(
             400,
             f"Date start is too far in the past. Your plan allows data from the last {history} days.",
             config.version,
-        )
-    if interval not in INTERVAL_SECONDS:
-        raise oe_error(
-            400, f"Interval {interval} is not supported by the OE simulator", config.version
         )
     return start, end
 
@@ -501,16 +497,48 @@ class Buckets:
     starts: np.ndarray
 
 
+def _calendar_month(local: np.ndarray, interval: str) -> np.ndarray:
+    """Per local epoch second, the month (months since 1970-01) that labels its bucket."""
+    months = local.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
+    if interval == "1M":
+        return months
+    if interval == "3M":
+        return months - months % 3
+    if interval == "season":
+        # Southern seasons: Dec-Feb, Mar-May, Jun-Aug, Sep-Nov, labelled by their first month.
+        return months + 1 - (months + 1) % 3 - 1
+    year = months - months % 12
+    if interval == "fy":
+        # July to June, labelled 1 January of the year the financial year ends.
+        return year + np.where(months % 12 >= 6, 12, 0)
+    return year  # 1y
+
+
+def bucket_keys(t: np.ndarray, interval: str, offset_h: int) -> np.ndarray:
+    """Per interval-ending stamp, the epoch second of its bucket's label (oe-api.md §7.5):
+    the start of the hour, day, Sunday-started week, month, quarter, season or year of the
+    stamp in network time; ``fy`` is labelled 1 January of the year the FY ends."""
+    off = offset_h * 3600
+    local = t + off
+    size = INTERVAL_SECONDS.get(interval)
+    if size is not None:
+        return local // size * size - off
+    if interval == "7d":
+        day = local // 86_400
+        return (day - (day + 4) % 7) * 86_400 - off  # 1970-01-01 was a Thursday
+    months = _calendar_month(local, interval)
+    return months.astype("datetime64[M]").astype("datetime64[s]").astype(np.int64) - off
+
+
 def make_buckets(t: np.ndarray, interval: str, offset_h: int) -> Buckets:
-    """Start-of-bucket labels on interval-ending stamps (oe-api.md §8.5)."""
-    size = INTERVAL_SECONDS[interval]
-    if size == FIVE_MIN_S:
+    """Start-of-bucket labels on interval-ending stamps (oe-api.md §7.5); ``t`` ascending."""
+    if interval == "5m":
         return Buckets(labels=t, starts=np.arange(len(t)))
-    local = t + offset_h * 3600
-    bucket = local // size
-    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]]) if len(t) else np.zeros(0, int)
-    labels = bucket[starts] * size - offset_h * 3600
-    return Buckets(labels=labels, starts=starts)
+    if not len(t):
+        return Buckets(labels=t, starts=np.zeros(0, dtype=np.int64))
+    keys = bucket_keys(t, interval, offset_h)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return Buckets(labels=keys[starts], starts=starts)
 
 
 def aggregate(values: np.ndarray, buckets: Buckets, how: str) -> np.ndarray:
@@ -604,7 +632,7 @@ def series_envelope(
     return {
         "network_code": network,
         "metric": metric,
-        "unit": METRIC_UNITS.get(metric, ""),
+        "unit": METRIC_UNITS.get(metric, "MW"),
         "interval": interval,
         "date_start": ds,
         "date_end": de,
@@ -735,6 +763,18 @@ def storage_soc(unit: dict[str, Any], t: np.ndarray, offset_h: int) -> np.ndarra
 # GET /facilities/
 
 
+def _stamp_last_seen(
+    config: SimulatorConfig, fac: dict[str, Any], units: list[dict[str, Any]]
+) -> None:
+    """An operating unit was last seen at the newest interval the server serves now."""
+    offset_h = NETWORK_OFFSET_H.get(str(fac.get("network_id")), 10)
+    newest = default_end(config, offset_h) - timedelta(minutes=5)
+    stamp = newest.isoformat(timespec="seconds") + f"+{offset_h:02d}:00"
+    for unit in units:
+        if unit.get("status_id") == "operating" and "data_first_seen" in unit:
+            unit.setdefault("data_last_seen", stamp)
+
+
 def handle_facilities(config: SimulatorConfig, q: Query) -> Response:
     errors: list[dict[str, Any]] = []
     statuses = _validate_enum_list(q, "status_id", STATUSES, errors)
@@ -767,6 +807,8 @@ def handle_facilities(config: SimulatorConfig, q: Query) -> Response:
             units.append({k: v for k, v in unit.items() if v is not None})
         if not units:
             continue
+        if getattr(config.dataset, "live_last_seen", False):
+            _stamp_last_seen(config, fac, units)
         item = {k: v for k, v in fac.items() if v is not None and k != "units"}
         item["units"] = units
         out.append(item)
@@ -921,7 +963,75 @@ def handle_facility_data(config: SimulatorConfig, plan: str, network: str, q: Qu
 
 
 # ---------------------------------------------------------------------------------------
-# GET /market/network/{network}
+# Unit series summed by region, fueltech and status (network data, the market's renewables)
+
+# Renewable and fossil fueltechs (oe-api.md §3.4): the server's renewable flag, and the
+# official SDK's "fossil" group (coal, gas, distillate).
+RENEWABLE_FUELTECHS = frozenset(
+    {
+        "bioenergy_biogas",
+        "bioenergy_biomass",
+        "hydro",
+        "hydro_and_storage",
+        "solar_utility",
+        "solar_thermal",
+        "solar_rooftop",
+        "wind",
+        "wind_offshore",
+    }
+)
+FOSSIL_FUELTECHS = frozenset(
+    {k for k, g in SERVER_FUELTECH_GROUP.items() if g in ("coal", "gas", "distillate")}
+)
+# The official SDK's FueltechGroupType adds these to the server's groups; the simulator
+# serves them as filters (the real server's enum refuses them).
+SDK_FUELTECH_GROUPS = ("renewable", "fossil", "other")
+SDK_NAMED_GROUPS = frozenset({"solar", "wind", "hydro", "battery", "gas", "coal"})
+NETWORK_FUELTECH_GROUPS = FUELTECH_GROUP_IDS + SDK_FUELTECH_GROUPS
+SPLIT_BATTERY = ("battery_charging", "battery_discharging")
+# Pseudo-metric for the market's storage output: the discharging side of each battery.
+DISCHARGE = "_discharge"
+NEM_REGIONS = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
+
+
+def fueltech_in_group(fueltech: str, group: str) -> bool:
+    """Whether a fueltech belongs to a server group or one of the SDK's extra groups."""
+    if group == "renewable":
+        return fueltech in RENEWABLE_FUELTECHS
+    if group == "fossil":
+        return fueltech in FOSSIL_FUELTECHS
+    if group == "other":
+        # The SDK's catch-all: whatever its own groups (solar, wind, hydro, battery, gas,
+        # coal) leave, e.g. bioenergy, distillate and pumps.
+        return SERVER_FUELTECH_GROUP.get(fueltech) not in SDK_NAMED_GROUPS
+    return SERVER_FUELTECH_GROUP.get(fueltech) == group
+
+
+# (metric, region, fueltech, status)
+SumKey = tuple[str, str, str, str]
+
+
+@dataclass
+class UnitSums:
+    """5-min sums of unit (and rooftop) series per :data:`SumKey`, with the number of
+    series that had a value at each stamp (0 -> no data); ``size`` stamps each."""
+
+    size: int
+    sums: dict[SumKey, np.ndarray] = field(default_factory=dict)
+    counts: dict[SumKey, np.ndarray] = field(default_factory=dict)
+
+    def add(self, key: SumKey, values: np.ndarray) -> None:
+        present = ~np.isnan(values)
+        self.sums[key] = self.sums.get(key, 0.0) + np.where(present, values, 0.0)
+        self.counts[key] = self.counts.get(key, 0) + present
+
+    def region_sum(self, metric: str, region: str, fueltechs: frozenset[str]) -> np.ndarray:
+        """Sum over those fueltechs in one region (0 where none has a value)."""
+        out = np.zeros(self.size)
+        for (m, r, ft, _), s in self.sums.items():
+            if m == metric and r == region and ft in fueltechs:
+                out += s
+        return out
 
 
 def _network_regions(config: SimulatorConfig, network: str) -> list[str]:
@@ -930,25 +1040,205 @@ def _network_regions(config: SimulatorConfig, network: str) -> list[str]:
         for f in config.dataset.facilities()
         if network == "AU" or f.get("network_id") == network
     }
-    base = {"NEM": ["NSW1", "QLD1", "SA1", "TAS1", "VIC1"], "WEM": ["WEM"]}.get(network)
+    base = {"NEM": list(NEM_REGIONS), "WEM": ["WEM"]}.get(network)
     if base is None:
-        base = ["NSW1", "QLD1", "SA1", "TAS1", "VIC1", "WEM"]
+        base = [*NEM_REGIONS, "WEM"]
     return sorted(set(base) | {r for r in regions if r})
 
 
-def _market_values(config: SimulatorConfig, region: str, metric: str, t: np.ndarray) -> np.ndarray:
-    if metric in ("price", "demand", "flow_imports", "flow_exports"):
-        return region_market_array(config.dataset, region, metric, t)
-    if metric in ("flow_imports_energy", "flow_exports_energy"):
-        return region_market_array(config.dataset, region, metric.removesuffix("_energy"), t) / 12
-    demand = region_market_array(config.dataset, region, "demand", t)
-    if metric == "demand_energy":
-        return demand / 12.0
-    if metric == "demand_gross":
-        return demand * 1.04
-    if metric == "demand_gross_energy":
-        return demand * 1.04 / 12.0
-    raise KeyError(metric)
+def model_series(config: SimulatorConfig, region: str, name: str, t: np.ndarray) -> np.ndarray:
+    """A region series that only a dataset with a market model has (``solar_rooftop``,
+    ``curtailment_wind``, ``curtailment_solar_utility``); 0 MW for a dataset without one."""
+    try:
+        return region_market_array(config.dataset, region, name, t)
+    except KeyError:
+        return np.zeros(t.shape)
+
+
+def _counted_units(fac: dict[str, Any]) -> list[dict[str, Any]]:
+    """Units that count in network totals: not hidden, not retired, and split battery units
+    only where no bidirectional unit already counts the battery."""
+    units = fac.get("units", [])
+    has_bidi = any(u.get("fueltech_id") == "battery" for u in units)
+    return [
+        u
+        for u in units
+        if u.get("fueltech_id") not in HIDDEN_FUELTECHS
+        and u.get("status_id") != "retired"
+        and not (has_bidi and u.get("fueltech_id") in SPLIT_BATTERY)
+    ]
+
+
+def _add_rooftop(
+    config: SimulatorConfig, sums: UnitSums, metrics: Sequence[str], region: str, t: np.ndarray
+) -> None:
+    """Rooftop PV as the ``solar_rooftop`` fueltech (network data includes it, §5)."""
+    pv = model_series(config, region, "solar_rooftop", t)
+    if not pv.any():
+        return
+    for metric in metrics:
+        if metric == "power":
+            v = pv
+        elif metric == "energy":
+            v = pv / 12.0
+        elif metric == "emissions":
+            v = np.zeros(t.shape)
+        elif metric == "market_value":
+            v = pv / 12.0 * _region_price(config, region, t)
+        else:
+            continue
+        sums.add((metric, region, "solar_rooftop", "operating"), v)
+
+
+def _region_price(config: SimulatorConfig, region: str, t: np.ndarray) -> np.ndarray:
+    try:
+        return region_market_array(config.dataset, region, "price", t)
+    except KeyError:
+        return np.full(t.shape, np.nan)
+
+
+def sum_unit_series(
+    config: SimulatorConfig,
+    network: str,
+    metrics: Sequence[str],
+    t: np.ndarray,
+    offset_h: int,
+    region_filter: str | None,
+) -> UnitSums:
+    """Every counted unit's 5-min series of each metric, summed per :data:`SumKey`, plus
+    rooftop PV where the dataset models it. ``DISCHARGE`` sums battery output > 0."""
+    sums = UnitSums(len(t))
+    price_cache: dict[str, np.ndarray] = {}
+    regions: set[str] = set()
+    for fac in config.dataset.facilities():
+        region = fac.get("network_region", "")
+        if network != "AU" and fac.get("network_id") != network:
+            continue
+        if region_filter is not None and region != region_filter:
+            continue
+        regions.add(region)
+        for unit in _counted_units(fac):
+            ft, status = unit.get("fueltech_id", "other"), unit.get("status_id", "operating")
+            power = unit_power_array(config.dataset, unit["code"], t)
+            for metric in metrics:
+                if metric == DISCHARGE:
+                    if ft in ("battery", "battery_discharging"):
+                        sums.add((metric, region, ft, status), np.maximum(power, 0.0))
+                    continue
+                v = _facility_metric_values(
+                    config, metric, fac, unit, power, t, offset_h, price_cache
+                )
+                sums.add((metric, region, ft, status), v)
+    for region in sorted(regions):
+        _add_rooftop(config, sums, metrics, region, t)
+    return sums
+
+
+# ---------------------------------------------------------------------------------------
+# GET /market/network/{network}
+
+
+def _renewables(units: UnitSums, region: str, with_storage: bool) -> np.ndarray:
+    """Renewable output (MW) of a region: its renewable units plus rooftop PV, and with
+    storage, the discharging side of its batteries."""
+    gen = units.region_sum("power", region, RENEWABLE_FUELTECHS)
+    if with_storage:
+        gen += units.region_sum(DISCHARGE, region, frozenset({"battery", "battery_discharging"}))
+    return gen
+
+
+def _region_base(
+    config: SimulatorConfig, region: str, name: str, t: np.ndarray, units: UnitSums | None
+) -> np.ndarray:
+    """One MW (or $/MWh) quantity of a region at 5 minutes; KeyError when not served."""
+    if name in ("price", "demand", "flow_imports", "flow_exports"):
+        return region_market_array(config.dataset, region, name, t)
+    if name == "demand_gross":
+        demand = region_market_array(config.dataset, region, "demand", t)
+        return demand + model_series(config, region, "solar_rooftop", t)
+    if name == "solar_rooftop_forecast":
+        return model_series(config, region, "solar_rooftop", t)
+    if name in ("curtailment_wind", "curtailment_solar_utility"):
+        return model_series(config, region, name, t)
+    if name == "curtailment":
+        wind = model_series(config, region, "curtailment_wind", t)
+        return wind + model_series(config, region, "curtailment_solar_utility", t)
+    if name in ("generation_renewable", "generation_renewable_with_storage"):
+        assert units is not None
+        return _renewables(units, region, with_storage=name.endswith("_storage"))
+    raise KeyError(name)
+
+
+def market_region_values(
+    config: SimulatorConfig, region: str, metric: str, t: np.ndarray, units: UnitSums | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A market metric of one region at 5 minutes, as (values, denominator).
+
+    MW metrics and ``price`` come with no denominator; ``*_energy`` is MW / 12 (MWh in the
+    interval); a ``*_proportion`` is (renewable MW, gross demand MW): the server divides
+    their bucket sums (× 100). KeyError when the dataset does not serve it for the region.
+    """
+    if metric.endswith("_proportion"):
+        with_storage = metric.startswith("renewable_with_storage")
+        name = "generation_renewable_with_storage" if with_storage else "generation_renewable"
+        num = _region_base(config, region, name, t, units)
+        return num, _region_base(config, region, "demand_gross", t, units)
+    if metric.endswith("_energy"):
+        return _region_base(config, region, metric.removesuffix("_energy"), t, units) / 12.0, None
+    return _region_base(config, region, metric, t, units), None
+
+
+def _needs_units(metrics: Sequence[str]) -> bool:
+    return any(m.startswith(("generation_renewable", "renewable")) for m in metrics)
+
+
+def _combine_regions(
+    metric: str, per_region: dict[str, tuple[np.ndarray, np.ndarray | None]]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The whole network: unweighted mean of prices, else sums (of both ratio parts)."""
+    values = np.vstack([v for v, _ in per_region.values()])
+    with np.errstate(invalid="ignore"):
+        if metric == "price":
+            return np.nanmean(values, axis=0), None
+        total = np.where(np.isnan(values).all(axis=0), np.nan, np.nansum(values, axis=0))
+    dens = [d for _, d in per_region.values() if d is not None]
+    return total, (np.sum(dens, axis=0) if dens else None)
+
+
+def _bucket_values(
+    metric: str, values: np.ndarray, den: np.ndarray | None, buckets: Buckets
+) -> np.ndarray:
+    """Aggregate one result to its buckets: ratio of sums × 100 for a proportion (NaN
+    without a denominator), sum for energy, else mean."""
+    if den is not None:
+        num = aggregate(values, buckets, "sum")
+        total = aggregate(den, buckets, "sum")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, num / total * 100.0, np.nan)
+    return aggregate(values, buckets, "sum" if metric.endswith("_energy") else "mean")
+
+
+def _market_series(
+    config: SimulatorConfig,
+    metric: str,
+    regions: list[str],
+    grouping: str,
+    t: np.ndarray,
+    units: UnitSums | None,
+) -> list[tuple[str, dict[str, Any], np.ndarray, np.ndarray | None]]:
+    """(name, columns, 5-min values, denominator) per result of one metric."""
+    per_region: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+    for region in regions:
+        try:
+            per_region[region] = market_region_values(config, region, metric, t, units)
+        except KeyError:
+            continue
+    if not per_region:
+        return []
+    if grouping == "network_region":
+        return [(f"{metric}_{r}", {"region": r}, v, d) for r, (v, d) in per_region.items()]
+    total, den = _combine_regions(metric, per_region)
+    return [(f"{metric}_total", {}, total, den)]
 
 
 def handle_market(config: SimulatorConfig, plan: str, network: str, q: Query) -> Response:
@@ -966,7 +1256,7 @@ def handle_market(config: SimulatorConfig, plan: str, network: str, q: Query) ->
     if errors:
         raise HttpError(422, {"detail": errors})
     offset_h = check_network(config, network)
-    bad = [m for m in metrics if m not in MARKET_IMPLEMENTED]
+    bad = [m for m in metrics if m not in MARKET_METRICS]
     if bad:
         raise oe_error(400, f"Unsupported metrics: {', '.join(bad)}", config.version)
     start, end = resolve_window(config, plan, interval, start, end, offset_h, check_order=True)
@@ -976,59 +1266,134 @@ def handle_market(config: SimulatorConfig, plan: str, network: str, q: Query) ->
         config.version,
     )
     t = window_stamps(start, end, offset_h)
-    if not len(t):
-        raise nodata
     regions = _network_regions(config, network)
     if region_filter is not None:
         grouping = "network_region"
         regions = [r for r in regions if r == region_filter]
-    if not regions:
+    if not len(t) or not regions:
         raise nodata
+    units = None
+    if _needs_units(metrics):
+        units = sum_unit_series(config, network, ["power", DISCHARGE], t, offset_h, region_filter)
     buckets = make_buckets(t, interval, offset_h)
     stamps = format_stamps(buckets.labels, offset_h)
     data = []
     for metric in dict.fromkeys(metrics):
-        how = "sum" if metric.endswith("_energy") else "mean"
-        per_region: dict[str, np.ndarray] = {}
-        for region in regions:
-            try:
-                per_region[region] = _market_values(config, region, metric, t)
-            except KeyError:
-                continue
-        if not per_region:
-            continue
-        if grouping == "network_region":
-            named = [(f"{metric}_{r}", {"region": r}, v) for r, v in per_region.items()]
-        else:
-            stack = np.vstack(list(per_region.values()))
-            with np.errstate(invalid="ignore"):
-                if metric == "price":
-                    total = np.nanmean(stack, axis=0) if stack.shape[0] else stack
-                else:
-                    total = np.where(np.isnan(stack).all(axis=0), np.nan, np.nansum(stack, axis=0))
-            named = [(f"{metric}_total", {}, total)]
         results = []
-        for name, columns, raw in named:
-            values = clean(aggregate(raw, buckets, how))
+        for name, columns, raw, den in _market_series(config, metric, regions, grouping, t, units):
+            values = clean(_bucket_values(metric, raw, den, buckets))
             present = np.flatnonzero(~np.isnan(values))
-            if not len(present):
-                continue
-            results.append(
-                {
-                    "name": name,
-                    "columns": columns,
-                    "data": point_list(stamps, values, int(present[0]), int(present[-1])),
-                }
-            )
+            if len(present):
+                lo, hi = int(present[0]), int(present[-1])
+                results.append(
+                    {"name": name, "columns": columns, "data": point_list(stamps, values, lo, hi)}
+                )
         if results:
-            data.append(series_envelope(network, metric, interval, offset_h, results, []))
+            series = series_envelope(network, metric, interval, offset_h, results, [])
+            if metric == "solar_rooftop_forecast":
+                series["forecast_run_time"] = _forecast_run_time(config, offset_h)
+            data.append(series)
     if not data:
         raise nodata
     return Response(200, timeseries_body(config, data))
 
 
+def _forecast_run_time(config: SimulatorConfig, offset_h: int) -> str:
+    """The issue time of the newest (simulated) forecast run: the last half hour."""
+    now = config.clock().astimezone(timezone(timedelta(hours=offset_h)))
+    run = now.replace(minute=now.minute - now.minute % 30, second=0, microsecond=0)
+    return run.isoformat(timespec="seconds")
+
+
 # ---------------------------------------------------------------------------------------
-# GET /data/network/{network} (minimal: sums of unit series per network or region)
+# GET /data/network/{network}
+
+
+def _secondary_value(secondary: str, fueltech: str, status: str) -> str | bool:
+    if secondary == "fueltech":
+        return fueltech
+    if secondary == "fueltech_group":
+        return SERVER_FUELTECH_GROUP.get(fueltech, "other")
+    if secondary == "status":
+        return status
+    return fueltech in RENEWABLE_FUELTECHS  # renewable
+
+
+@dataclass(frozen=True)
+class NetworkGrouping:
+    """How network data groups and filters: ``primary`` is ``network`` or
+    ``network_region``; ``secondary`` None or a column; filters by fueltech or group."""
+
+    primary: str
+    secondary: str | None
+    fueltechs: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def keeps(self, fueltech: str) -> bool:
+        if self.fueltechs and fueltech not in self.fueltechs:
+            return False
+        return not self.groups or any(fueltech_in_group(fueltech, g) for g in self.groups)
+
+    @property
+    def groupings(self) -> list[str]:
+        return [self.primary, self.secondary] if self.secondary else []
+
+    def result_key(self, region: str, fueltech: str, status: str) -> tuple[Any, ...]:
+        parts: list[Any] = [region] if self.primary == "network_region" else []
+        if self.secondary:
+            parts.append(_secondary_value(self.secondary, fueltech, status))
+        return tuple(parts)
+
+    def name_and_columns(self, metric: str, key: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
+        if not key:
+            return f"{metric}_total", {}
+        columns: dict[str, Any] = {}
+        if self.primary == "network_region":
+            columns["region"] = key[0]
+        if self.secondary:
+            columns[self.secondary] = key[-1]
+        return f"{metric}_" + "|".join(str(k) for k in key), columns
+
+
+def _parse_network_grouping(q: Query, errors: list[dict[str, Any]]) -> NetworkGrouping:
+    primary = _validate_enum(q, "primary_grouping", PRIMARY_GROUPINGS, errors) or "network"
+    secondary = _validate_enum(q, "secondary_grouping", NETWORK_SECONDARY_GROUPINGS, errors)
+    fueltechs = _validate_enum_list(q, "fueltech", FUELTECHS, errors)
+    groups = _validate_enum_list(q, "fueltech_group", NETWORK_FUELTECH_GROUPS, errors)
+    if q.one("network_region") is not None:
+        primary = "network_region"
+    # A fueltech (group) filter forces its grouping (oe-api.md §5).
+    if secondary is None and fueltechs:
+        secondary = "fueltech"
+    elif secondary is None and groups:
+        secondary = "fueltech_group"
+    return NetworkGrouping(primary, secondary, tuple(fueltechs), tuple(groups))
+
+
+def _network_results(
+    metric: str, sums: UnitSums, grouping: NetworkGrouping, buckets: Buckets, stamps: list[str]
+) -> list[dict[str, Any]]:
+    """The results of one metric: unit sums merged per result key, aggregated to buckets."""
+    merged: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+    for skey, total in sums.sums.items():
+        m, region, ft, status = skey
+        if m != metric or not grouping.keeps(ft):
+            continue
+        key = grouping.result_key(region, ft, status)
+        prev_total, prev_count = merged.get(key, (0.0, 0))
+        merged[key] = (prev_total + total, prev_count + sums.counts[skey])
+    how = "mean" if metric in ("power", "storage_battery") else "sum"
+    results = []
+    for key in sorted(merged, key=lambda k: tuple(map(str, k))):
+        total, count = merged[key]
+        values = clean(aggregate(np.where(count > 0, total, np.nan), buckets, how))
+        present = np.flatnonzero(~np.isnan(values))
+        if not len(present):
+            continue
+        name, columns = grouping.name_and_columns(metric, key)
+        data = point_list(stamps, values, int(present[0]), int(present[-1]))
+        results.append({"name": name, "columns": columns, "data": data})
+    return results
 
 
 def handle_network_data(config: SimulatorConfig, plan: str, network: str, q: Query) -> Response:
@@ -1039,21 +1404,16 @@ def handle_network_data(config: SimulatorConfig, plan: str, network: str, q: Que
     else:
         _validate_enum_list(q, "metrics", ALL_METRICS, errors)
     interval = _validate_enum(q, "interval", INTERVALS, errors) or "5m"
-    grouping = _validate_enum(q, "primary_grouping", PRIMARY_GROUPINGS, errors) or "network"
-    secondary = _validate_enum(q, "secondary_grouping", NETWORK_SECONDARY_GROUPINGS, errors)
+    grouping = _parse_network_grouping(q, errors)
     region_filter = q.one("network_region")
     start = _validate_date(q, "date_start", errors)
     end = _validate_date(q, "date_end", errors)
     if errors:
         raise HttpError(422, {"detail": errors})
     offset_h = check_network(config, network)
-    bad = [m for m in metrics if m not in ("power", "energy", "emissions")]
+    bad = [m for m in metrics if m not in FACILITY_METRICS]
     if bad:
         raise oe_error(400, f"Unsupported metrics: {', '.join(bad)}", config.version)
-    if secondary or q.list("fueltech") or q.list("fueltech_group"):
-        raise oe_error(
-            400, "Secondary groupings are not supported by the OE simulator", config.version
-        )
     start, end = resolve_window(config, plan, interval, start, end, offset_h, check_order=True)
     nodata = oe_error(
         404, f"No data available for network {network} in the specified time range", config.version
@@ -1061,54 +1421,17 @@ def handle_network_data(config: SimulatorConfig, plan: str, network: str, q: Que
     t = window_stamps(start, end, offset_h)
     if not len(t):
         raise nodata
-    if region_filter is not None:
-        grouping = "network_region"
+    metrics = list(dict.fromkeys(metrics))
+    sums = sum_unit_series(config, network, metrics, t, offset_h, region_filter)
     buckets = make_buckets(t, interval, offset_h)
     stamps = format_stamps(buckets.labels, offset_h)
-    sums: dict[tuple[str, str], np.ndarray] = {}
-    counts: dict[tuple[str, str], np.ndarray] = {}
-    for fac in config.dataset.facilities():
-        if network != "AU" and fac.get("network_id") != network:
-            continue
-        region = fac.get("network_region", "")
-        if region_filter is not None and region != region_filter:
-            continue
-        key_region = region if grouping == "network_region" else ""
-        for unit in fac.get("units", []):
-            ft = unit.get("fueltech_id")
-            # split battery units would double-count the bidirectional unit
-            if ft in HIDDEN_FUELTECHS or ft in ("battery_charging", "battery_discharging"):
-                continue
-            if unit.get("status_id") == "retired":
-                continue
-            power = unit_power_array(config.dataset, unit["code"], t)
-            for metric in dict.fromkeys(metrics):
-                v = _facility_metric_values(config, metric, fac, unit, power, t, offset_h, {})
-                key = (metric, key_region)
-                present = ~np.isnan(v)
-                sums[key] = sums.get(key, 0.0) + np.where(present, v, 0.0)
-                counts[key] = counts.get(key, 0) + present
     data = []
-    for metric in dict.fromkeys(metrics):
-        results = []
-        for (m, region), total in sorted(sums.items()):
-            if m != metric:
-                continue
-            raw = np.where(counts[(m, region)] > 0, total, np.nan)
-            values = clean(aggregate(raw, buckets, "mean" if metric == "power" else "sum"))
-            present = np.flatnonzero(~np.isnan(values))
-            if not len(present):
-                continue
-            name = f"{metric}_{region}" if region else f"{metric}_total"
-            results.append(
-                {
-                    "name": name,
-                    "columns": {"region": region} if region else {},
-                    "data": point_list(stamps, values, int(present[0]), int(present[-1])),
-                }
-            )
+    for metric in metrics:
+        results = _network_results(metric, sums, grouping, buckets, stamps)
         if results:
-            data.append(series_envelope(network, metric, interval, offset_h, results, []))
+            data.append(
+                series_envelope(network, metric, interval, offset_h, results, grouping.groupings)
+            )
     if not data:
         raise nodata
     return Response(200, timeseries_body(config, data))
@@ -1117,8 +1440,23 @@ def handle_network_data(config: SimulatorConfig, plan: str, network: str, q: Que
 # ---------------------------------------------------------------------------------------
 # GET /me
 
+# Per plan: credits a day (oe-api.md §1.4) and requests per rate-limit window (a minute).
+PLAN_CREDITS = {"COMMUNITY": 500, "ACADEMIC": 2000, "PRO": 5000, "ENTERPRISE": 100_000}
+PLAN_RATE_PER_MINUTE = {"COMMUNITY": 120, "ACADEMIC": 120, "PRO": 300, "ENTERPRISE": 600}
+
+
+def _utc_stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 def handle_me(config: SimulatorConfig, plan: str) -> Response:
+    """The key's profile: roles ``["anonymous"]`` as the server gives every non-admin key,
+    a full rate-limit window resetting at the next UTC minute and full credits resetting at
+    the next UTC midnight (the simulator does not count requests)."""
+    now = config.clock().astimezone(UTC).replace(second=0, microsecond=0)
+    limit = PLAN_RATE_PER_MINUTE.get(plan, 120)
+    credits = PLAN_CREDITS.get(plan, 500)
+    midnight = now.replace(hour=0, minute=0) + timedelta(days=1)
     body = {
         "version": config.version,
         "created_at": created_at(config.clock()),
@@ -1128,13 +1466,14 @@ def handle_me(config: SimulatorConfig, plan: str) -> Response:
             "full_name": "OE Simulator User",
             "email": "simulator@example.invalid",
             "plan": plan,
-            "roles": ["user"],
-            "rate_limit": {"limit": 500, "remaining": 500, "reset": None},
-            "credits": {"remaining": 500},
+            "roles": ["anonymous"],
+            "rate_limit": {
+                "limit": limit,
+                "remaining": limit,
+                "reset": _utc_stamp(now + timedelta(minutes=1)),
+            },
+            "credits": {"remaining": credits, "reset": _utc_stamp(midnight)},
         },
-    }
-    body["data"]["rate_limit"] = {
-        k: v for k, v in body["data"]["rate_limit"].items() if v is not None
     }
     return Response(200, dump_json(body))
 

@@ -36,7 +36,9 @@ class Unit:
     def dispatch_type(self) -> DispatchType:
         if self.fueltech_id == "battery":
             return "BIDIRECTIONAL"
-        if self.fueltech_id in ("battery_charging", "pumps"):
+        # OE lists pumped-hydro pumps as GENERATOR (their registration), although the
+        # series is a load; only the charging side of a split battery is LOAD.
+        if self.fueltech_id == "battery_charging":
             return "LOAD"
         return "GENERATOR"
 

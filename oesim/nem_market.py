@@ -115,6 +115,25 @@ class DayResult:
     imports: dict[str, np.ndarray]  # >= 0
     exports: dict[str, np.ndarray]  # >= 0
     unit_mw: np.ndarray  # (units, SLOTS), in NemMarket.codes order; signed for batteries
+    # Available but not dispatched, per region (MW >= 0): wind, and utility solar.
+    curtailed_wind: dict[str, np.ndarray]
+    curtailed_solar: dict[str, np.ndarray]
+
+
+# The per-region series of a DayResult that NemMarket.region serves.
+DAY_SERIES = (
+    "price",
+    "demand",
+    "rooftop",
+    "imports",
+    "exports",
+    "curtailed_wind",
+    "curtailed_solar",
+)
+
+
+def _zeros() -> dict[str, np.ndarray]:
+    return {r: np.zeros(SLOTS) for r in REGIONS}
 
 
 def day_stamps(day: int) -> np.ndarray:
@@ -312,10 +331,11 @@ class NemMarket:
         return self._gather(t, lambda d: d.unit_mw[row])
 
     def region(self, metric: str, region: str, t: np.ndarray) -> np.ndarray:
-        """``price``, ``demand``, ``rooftop``, ``imports`` or ``exports`` of a region at ``t``."""
+        """One of :data:`DAY_SERIES` (``price``, ``demand``, ``rooftop``, ``imports``, ...)
+        of a region at ``t``."""
         if region not in REGIONS:
             raise KeyError(region)
-        if metric not in ("price", "demand", "rooftop", "imports", "exports"):
+        if metric not in DAY_SERIES:
             raise KeyError(metric)
         return self._gather(t, lambda d: getattr(d, metric)[region])
 
@@ -428,7 +448,14 @@ class NemMarket:
             exports[b] += neg
             imports[a] += neg
         price = {r: np.clip(p3[r], MARKET_FLOOR, MARKET_CAP) for r in REGIONS}
-        return DayResult(price, demand, rooftop, imports, exports, mw)
+        spilled = {"wind": _zeros(), "solar": _zeros()}
+        for i, u in enumerate(units):
+            kind = u.fueltech_id.split("_")[0]
+            if kind in spilled:
+                spilled[kind][u.region] += np.maximum(avail[i] - mw[i], 0.0)
+        return DayResult(
+            price, demand, rooftop, imports, exports, mw, spilled["wind"], spilled["solar"]
+        )
 
     def _net_export(self, region: str, flows: np.ndarray) -> np.ndarray:
         out = np.zeros(flows.shape[1])

@@ -164,7 +164,7 @@ def test_battery_shapes_bidirectional_and_split() -> None:
 
 def test_dispatch_types() -> None:
     for _, u in _units():
-        expected = {"battery": "BIDIRECTIONAL", "battery_charging": "LOAD", "pumps": "LOAD"}
+        expected = {"battery": "BIDIRECTIONAL", "battery_charging": "LOAD"}
         assert u.dispatch_type == expected.get(u.fueltech_id, "GENERATOR")
 
 
@@ -196,7 +196,8 @@ def test_raw_items_follow_the_oe_facility_shape() -> None:
     assert len(items) == len(FACILITIES)
     for item, fac in zip(items, FACILITIES, strict=True):
         assert set(item) <= {
-            "code", "name", "network_id", "network_region", "location", "description", "units"
+            "code", "name", "network_id", "network_region", "location", "description", "units",
+            "created_at", "updated_at",
         }  # fmt: skip
         assert item["network_id"] == "NEM"
         assert item["network_region"] == fac.region
@@ -210,6 +211,9 @@ def test_raw_items_follow_the_oe_facility_shape() -> None:
                 "dispatch_type",
             } <= set(u)
             assert None not in u.values()  # OE omits null keys
+            assert u["capacity_maximum"] >= u["capacity_registered"]
+            assert ("data_first_seen" in u) == (u["status_id"] != "committed")
+            assert ("data_last_seen" in u) == (u["status_id"] == "retired")
             assert ("emissions_factor_co2" in u) == (FACTOR_RANGE[u["fueltech_id"]] is not None)
     json.dumps(items)  # plain JSON data
 
