@@ -487,7 +487,7 @@ def test_issue_13_done_a_day_recorded_into_postgres_across_a_kill_9_exactly_once
 
 
 def test_a_broker_without_mqtt_5_is_one_line_naming_it(tmp_path: Path) -> None:
-    from nemlive.broker import EmbeddedBroker
+    from nemlive.publish.broker import EmbeddedBroker
 
     port = free_port()
     broker = EmbeddedBroker(port).start()  # amqtt: MQTT 3.1.1 only
