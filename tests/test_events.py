@@ -7,6 +7,8 @@ tests/test_replay.py.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from nemlive.common import events
@@ -213,3 +215,24 @@ def test_timestamps_the_page_cannot_show_or_no_stream_can_carry_are_refused(
 def test_timestamps_at_the_edges_that_are_real_intervals_pass(timestamp: str) -> None:
     for kind in ("facility", "market"):
         assert _decode(kind, _payload(kind, timestamp=timestamp)).timestamp is not None
+
+
+def test_a_payload_of_exactly_the_size_limit_passes_and_one_byte_more_is_oversize() -> None:
+    body = _payload("facility")
+    at_limit = body[:-1] + b" " * (events.MAX_PAYLOAD_BYTES - len(body)) + b"}"
+    assert len(at_limit) == events.MAX_PAYLOAD_BYTES
+    assert _decode("facility", at_limit).power_mw == 1.0
+    with pytest.raises(InvalidEvent) as err:
+        _decode("facility", at_limit + b" ")
+    assert err.value.reason == "oversize"
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf], ids=["inf", "minus-inf"])
+def test_the_encoders_refuse_an_infinite_value_rather_than_write_invalid_json(
+    value: float,
+) -> None:
+    # NaN is "missing" and becomes null; an infinity is a bug upstream, never a message.
+    with pytest.raises(ValueError):
+        events.encode_facility_event("BAYSW", TS, value, 1.0)
+    with pytest.raises(ValueError):
+        events.encode_market_event("VIC1", TS, 1.0, value)
