@@ -57,7 +57,7 @@ $(VENV)/.mutate-installed: requirements-mutate.txt $(STAMP)
 # from before a new test would still count that test's mutants as survivors.
 mutate: $(VENV)/.mutate-installed
 	rm -rf mutants
-	$(VENV)/bin/mutmut run --max-children 2
+	NEMLIVE_SHARED_OE=$(CURDIR)/../shared/oe $(VENV)/bin/mutmut run --max-children 2
 	$(PY) tools/mutation_score.py
 
 clean:
