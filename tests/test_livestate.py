@@ -751,3 +751,25 @@ def test_the_last_1024_publishers_are_remembered_and_older_ones_forgotten() -> N
     assert state.snapshot().restarts == 0
     _restart(state, "p0", T0)  # the oldest was forgotten: a new publisher to the page
     assert state.snapshot().restarts == 1
+
+
+def test_a_fresh_state_keeps_the_lookup_bounds_and_clock_and_nothing_else() -> None:
+    now = [T0.timestamp()]
+    state = LiveState(
+        {"A"}, history_len=2, recent_len=1, max_unknown=1, clock=lambda: now[0], batch=3
+    )
+    send_event(state, fac("A", 0))
+    fresh = state.fresh()
+    snap = fresh.snapshot()
+    assert (snap.received, snap.max_ts, snap.facility_latest) == (0, None, {})
+    assert snap.history_len == 2 and snap.taken_at == now[0]
+    for k in range(3):
+        assert send_event(fresh, fac("A", k)) == "stored"  # A is still known
+    for fid in ("X", "Y"):
+        send_event(fresh, fac(fid, 3))
+    fresh.receive("b", "b/facility/A", _payload(fac("A", 4)))
+    assert fresh.queued == 1  # batch 3: one message waits for two more
+    snap = fresh.snapshot()
+    assert [p[0] for p in snap.facility_history["A"]] == [epoch(2), epoch(4)]  # two intervals
+    assert len(snap.recent_facility) == 1
+    assert (snap.unknown_ids, snap.unknown_overflow) == (["X"], True)
