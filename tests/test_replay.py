@@ -267,3 +267,10 @@ def test_a_silent_facility_or_region_does_not_stop_the_ones_after_it(tmp_path: P
         {"region_id": "NSW1", "timestamp": T2, "price_dmwh": None, "demand_mw": 9.0},
     ]
     assert encoder.table.messages_per_pass() == 3
+
+
+def test_a_silent_region_does_not_stop_the_regions_after_it(tmp_path: Path) -> None:
+    header = build_header(["A"], ["NSW1", "SA1"])  # power_A, emissions_A, price_*, demand_*
+    path = _write(tmp_path / "consolidate.csv", header, f"{T1},1,2,,80,,900")
+    messages = RowEncoder(read_replay_table(path), "b").build_row_messages(0, 0)
+    assert [topic for topic, _ in messages] == ["b/facility/A", "b/market/SA1"]
