@@ -413,13 +413,19 @@ def test_no_figure_time_means_no_figures_and_no_counts() -> None:
 def test_figures_count_the_facilities_and_regions_with_a_value_at_their_time() -> None:
     facilities = {"A": _fac("A"), "B": _fac("B", region="VIC1"), "C": _fac("C")}
     history = {
+        "C": [(T - 300, 10.0, 2.0)],  # no value at T: the rest still counted
         "GONE": [(T, 50.0, 1.0)],  # not in the lookup: left out, the rest still counted
         "B": [(T, 20.0, None)],
         "A": [(T, 10.0, 2.0)],
-        "C": [(T - 300, 10.0, 2.0)],  # no value at T
     }
-    region_history = {"VIC1": [(T, 40.0, 100.0)], "SA1": [(T, 60.0, 300.0)]}
-    fig = charts.compute_figures(history, region_history, facilities, T, regions={"SA1", "VIC1"})
+    region_history = {
+        "QLD1": [(T - 300, 1.0, 1.0)],  # no value at T
+        "VIC1": [(T, 40.0, 100.0)],
+        "SA1": [(T, 60.0, 300.0)],
+    }
+    fig = charts.compute_figures(
+        history, region_history, facilities, T, regions={"SA1", "VIC1", "QLD1"}
+    )
     assert (fig.time, fig.facilities, fig.regions) == (T, 2, 2)
     assert fig.generation_mw == 30.0
     only_sa = charts.compute_figures(history, region_history, facilities, T, regions={"SA1"})
@@ -524,15 +530,24 @@ def test_recent_tables_list_the_newest_first_with_their_lookup_fields() -> None:
     ]
     empty = charts.build_recent_facility_table([], {})
     assert list(empty.columns) == charts.RECENT_FACILITY_COLUMNS
-    market = charts.build_recent_market_table([(T + 1.0, "SA1", T, 80.0, None)])
+    market = charts.build_recent_market_table(
+        [(T + 1.0, "SA1", T, 80.0, None), (T + 1.0, "VIC1", T, None, 5000.0)]
+    )
     assert _records(market) == [
+        {
+            "received": epoch_to_nem_naive(T + 1),
+            "timestamp": epoch_to_nem_naive(T),
+            "region_id": "VIC1",
+            "price_dmwh": None,
+            "demand_mw": 5000.0,
+        },
         {
             "received": epoch_to_nem_naive(T + 1),
             "timestamp": epoch_to_nem_naive(T),
             "region_id": "SA1",
             "price_dmwh": 80.0,
             "demand_mw": None,
-        }
+        },
     ]
     assert list(charts.build_recent_market_table([]).columns) == charts.RECENT_MARKET_COLUMNS
 

@@ -633,6 +633,7 @@ def test_fuel_techs_of_one_group_add_up_to_rank_the_group() -> None:
 def test_legacy_market_results_name_their_region_in_network_region() -> None:
     body = market_body({"price": {"SA1": [(stamp(5), 80.0)]}})
     body["data"][0]["results"][0]["columns"] = {"network_region": "SA1"}
+    body["data"][0]["results"][0]["name"] = "price"  # the code is in the columns only
     [series] = rollup.parse_series(body, "region")
     assert (series.metric, series.code, series.values.tolist()) == ("price", "SA1", [80.0])
 
@@ -664,3 +665,10 @@ def test_a_series_with_a_broken_point_is_a_malformed_series() -> None:
     body["data"][0]["results"][0]["data"] = [[stamp(5)]]
     with pytest.raises(ValueError, match=r"^malformed time series: "):
         rollup.parse_series(body, "unit_code")
+
+
+def test_the_table_names_its_window_facilities_and_regions() -> None:
+    table = table_for(series_body({"power": {"M1": [(stamp(5), 1.0)]}}))
+    assert table.window == DAY
+    assert table.facility_ids == ("BATT", "MULTI", "SPLIT")
+    assert table.region_ids == tuple(rollup.NEM_REGIONS)
