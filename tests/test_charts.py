@@ -579,3 +579,9 @@ def test_a_group_outside_the_palette_is_other() -> None:
 
 def test_line_breaks_in_a_name_become_spaces() -> None:
     assert charts.escape_markdown("a\r\nb X") == "a  b X"
+
+
+def test_a_facility_at_zero_megawatts_adds_no_generation_row() -> None:
+    gen, co2 = charts.build_fuel_frames({"A": [(T, 0.0, 1.0)]}, {"A": _fac("A", group="coal")})
+    assert gen.empty
+    assert co2["t"].tolist() == [1.0]

@@ -612,7 +612,7 @@ def _region_at(rid: str, when: datetime) -> bytes:
     ids=["history", "recent", "batch"],
 )
 def test_each_bound_must_be_at_least_one(bounds: dict[str, int]) -> None:
-    with pytest.raises(ValueError, match="history_len, recent_len and batch must be positive"):
+    with pytest.raises(ValueError, match=r"^history_len, recent_len and batch must be positive$"):
         LiveState({"A"}, **bounds)
 
 
@@ -769,6 +769,9 @@ def test_a_fresh_state_keeps_the_lookup_bounds_and_clock_and_nothing_else() -> N
         send_event(fresh, fac(fid, 3))
     fresh.receive("b", "b/facility/A", _payload(fac("A", 4)))
     assert fresh.queued == 1  # batch 3: one message waits for two more
+    for fid in ("X", "Y"):
+        fresh.receive("b", f"b/facility/{fid}", _payload(fac(fid, 4)))
+    assert fresh.queued == 0  # the third worked through the batch
     snap = fresh.snapshot()
     assert [p[0] for p in snap.facility_history["A"]] == [epoch(2), epoch(4)]  # two intervals
     assert len(snap.recent_facility) == 1

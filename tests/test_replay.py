@@ -216,6 +216,22 @@ EXACT_MESSAGES = {
         "line 3, column demand_NSW1: infinite value",
     ),
     "no-rows": (H, [], "no data rows"),
+    "no-offset": (
+        H,
+        ["2025-10-15T10:05:00,1,2,3,4,5,6"],
+        "line 2: timestamp '2025-10-15T10:05:00' is not ISO 8601 with offset like "
+        "2025-10-15T10:05:00+10:00",
+    ),
+    "a-quoted-comma-hides-a-cell": (
+        ["timestamp", "power_A", "emissions_A"],
+        [f'{T1},"1,2"'],
+        "line 2 has 2 cells, the header has 3",
+    ),
+    "a-number-python-reads-but-pandas-does-not": (
+        ["timestamp", "power_A"],
+        [f"{T1},1_0"],
+        "pandas could not read it as numbers",
+    ),
 }
 
 

@@ -558,9 +558,9 @@ def test_a_unit_listed_under_two_facilities_counts_under_the_first_and_the_rest_
 
 
 def test_a_body_that_is_not_an_object_is_not_a_facilities_list() -> None:
-    with pytest.raises(ValueError, match="the facilities response has no 'data' list"):
+    with pytest.raises(ValueError, match=r"^the facilities response has no 'data' list$"):
         rollup.build_lookup([facility("A", [])], "NEM")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="the response has no 'data' list"):
+    with pytest.raises(ValueError, match=r"^the response has no 'data' list$"):
         rollup.parse_series([], "unit_code")  # type: ignore[arg-type]
 
 
@@ -672,3 +672,31 @@ def test_the_table_names_its_window_facilities_and_regions() -> None:
     assert table.window == DAY
     assert table.facility_ids == ("BATT", "MULTI", "SPLIT")
     assert table.region_ids == tuple(rollup.NEM_REGIONS)
+
+
+def test_a_facility_code_the_csv_cannot_hold_names_the_way_out() -> None:
+    odd = facility("A,B", [unit("ODD1", "wind")])
+    with pytest.raises(ValueError) as err:
+        rollup.build_lookup(facilities_body(odd), "NEM")
+    assert str(err.value) == (
+        "facility code 'A,B' cannot be a consolidate.csv column (codes are 1-40 letters, "
+        "digits, '_', '.' or '-'); leave it out with --facilities"
+    )
+
+
+def test_a_window_without_facility_data_is_a_table_of_no_rows_with_the_full_header() -> None:
+    table = table_for(series_body({}), market_body({"price": {"SA1": [(stamp(5), 80.0)]}}))
+    assert table.times.tolist() == [] and table.values.shape == (0, len(table.header) - 1)
+    assert table.header == build_header(["BATT", "MULTI", "SPLIT"], rollup.NEM_REGIONS)
+
+
+def test_the_interval_ending_at_the_window_start_is_the_first_row() -> None:
+    table = table_for(series_body({"power": {"M1": [(stamp(0), 1.0), (stamp(5), 2.0)]}}))
+    assert table.stamps == [stamp(0), stamp(5)]
+
+
+def test_a_point_with_an_extra_element_is_a_malformed_series() -> None:
+    body = series_body({"power": {"U1": [(stamp(5), 1.0)]}})
+    body["data"][0]["results"][0]["data"] = [[stamp(5), 1.0], [stamp(10), 2.0, 3.0]]
+    with pytest.raises(ValueError, match=r"^malformed time series: "):
+        rollup.parse_series(body, "unit_code")
