@@ -14,7 +14,7 @@ help:
 	@echo "             OPENELECTRICITY_API_KEY, else the simulated week from the OE simulator)"
 	@echo "make lint    ruff check and format check"
 	@echo "make bench   run the benchmarks under bench/"
-	@echo "make mutate  mutation testing of the core modules (~17 min on 2 cores; docs/mutation.md)"
+	@echo "make mutate  mutation testing of the core modules (~10 min on 2 cores; docs/mutation-equivalent.txt)"
 	@echo "make venv    only set up .venv;  make format  ruff format + fix;  make clean  remove .venv"
 
 $(STAMP): requirements.txt requirements-dev.txt
