@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -210,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             if name == "json.loads":
                 del out[name]  # the same as `decoded`
         hand = out.pop("hand parser (baseline)")
-        seconds, from_models = cpu_time(lambda: series_from_models(out["model validate_json"]))
+        seconds, from_models = cpu_time(partial(series_from_models, out["model validate_json"]))
         times["models -> Series"].append(seconds)
-        seconds, from_dicts = cpu_time(lambda: series_from_dicts(out["typeddict validate_json"]))
+        seconds, from_dicts = cpu_time(partial(series_from_dicts, out["typeddict validate_json"]))
         times["typeddicts -> Series"].append(seconds)
         del out
 
