@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv run test lint format data bench clean
+.PHONY: help venv run test lint format data bench mutate clean
 
 help:
 	@echo "make run     set up .venv and start broker + publisher + dashboard on the shipped week"
@@ -14,6 +14,7 @@ help:
 	@echo "             OPENELECTRICITY_API_KEY, else the simulated week from the OE simulator)"
 	@echo "make lint    ruff check and format check"
 	@echo "make bench   run every benchmark under bench/ (BENCH_QUICK=1: a short version)"
+	@echo "make mutate  mutation testing of the core modules (~10 min on 2 cores; docs/mutation-equivalent.txt)"
 	@echo "make venv    only set up .venv;  make format  ruff format + fix;  make clean  remove .venv"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -55,5 +56,16 @@ bench: venv
 	$(PY) bench/simplify.py
 	$(PY) bench/soak.py --hostile 100 $(if $(QUICK),--minutes 1 --warmup 30)
 
+$(VENV)/.mutate-installed: requirements-mutate.txt $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-mutate.txt
+	@touch $@
+
+# A fresh run each time: mutmut re-tests only functions whose source changed, so a run kept
+# from before a new test would still count that test's mutants as survivors.
+mutate: $(VENV)/.mutate-installed
+	rm -rf mutants
+	NEMLIVE_SHARED_OE=$(CURDIR)/../shared/oe $(VENV)/bin/mutmut run --max-children 2
+	$(PY) tools/mutation_score.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache mutants

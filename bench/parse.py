@@ -1,26 +1,26 @@
 """Benchmark: parsing a 420-facility week of OE API JSON, hand parser against Pydantic v2.
 
-    .venv/bin/python bench/parse.py [--runs 2]
+    .venv/bin/python bench/parse.py [--runs 3]
     BENCH_QUICK=1 .venv/bin/python bench/parse.py       # 1 run
 
 1. Builds the 14 ``/data/facilities/NEM`` bodies of a week (30 facilities x 7 days each,
    power and emissions, 5-minute) with the OE simulator's own request handler and its
    ``scaled`` dataset (420 facilities, as bench/extract.py), without HTTP.
-2. Times the whole week, median of ``--runs``, in CPU seconds of this process (on a busy
-   machine wall time measures the neighbours too), body by body as extractor.py does, each
-   step timed on its own:
+2. Times, over the whole week, median of ``--runs`` (each step in turn within a run):
 
-   * raw bytes in: the baseline ``json.loads`` + ``rollup.SeriesParser().parse(body,
-     "unit_code")`` (timestamps -> epoch seconds, values -> float64 arrays; one parser per
-     week, as the extractor uses it) against ``TypeAdapter(Envelope).validate_json``, alone
-     and followed by the conversion to the same Series (what a replacement has to return);
-     and both again with the collector's first threshold raised to 50,000 (default 700);
-   * decoded dicts in (the week's dicts alive): the hand parser against ``validate_python``,
-     alone and + Series.
+   * ``json.loads`` of the raw bodies (the extractor's HTTP client does this);
+   * the baseline: ``rollup.SeriesParser().parse(body, "unit_code")`` on the decoded bodies
+     (timestamps -> epoch seconds, values -> float64 arrays; one parser per week, as the
+     extractor uses);
+   * Pydantic v2, minimal models of the envelope (data[] -> results[] -> ``[stamp,
+     value|null]``; timestamps kept as ``str``, the cheapest choice), as BaseModel and as
+     TypedDict: ``TypeAdapter.validate_python`` on the decoded bodies and ``validate_json``
+     on the raw bytes, each alone and followed by the conversion to the same Series the
+     hand parser returns (what a replacement would have to do).
 
-The models are minimal: envelope -> data[] -> results[] -> ``[stamp, value|null]`` points,
-with stamps kept as ``str`` (the cheapest choice; ``AwareDatetime`` would cost more).
-Ratios are Pydantic / baseline. The Pydantic Series are checked equal to the hand parser's.
+Ratios are Pydantic / hand parser for decoded input, and Pydantic / (json.loads + hand
+parser) for raw bytes. The Series from each Pydantic path are checked equal to the hand
+parser's.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pydantic import BaseModel, TypeAdapter
+from typing_extensions import TypedDict  # Pydantic needs it on Python < 3.12
 
 from nemlive.common.nemtime import format_request_time
 from nemlive.extract import rollup
@@ -53,7 +54,6 @@ from oesim.server import load_dataset
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 START, END = datetime(2025, 10, 1), datetime(2025, 10, 8)
-GC_GEN0 = 50_000
 HEADERS = {"Authorization": f"Bearer {DEMO_KEY}"}
 
 # --- minimal Pydantic models of a /data/facilities response ---------------------------
@@ -77,7 +77,24 @@ class EnvelopeModel(BaseModel):
     data: list[BlockModel]
 
 
+class ResultDict(TypedDict):
+    name: str
+    columns: dict[str, str]
+    data: list[Point]
+
+
+class BlockDict(TypedDict):
+    metric: str
+    results: list[ResultDict]
+
+
+class EnvelopeDict(TypedDict):
+    success: bool
+    data: list[BlockDict]
+
+
 MODEL = TypeAdapter(EnvelopeModel)
+TYPED = TypeAdapter(EnvelopeDict)
 
 
 def build_week_bodies() -> list[bytes]:
@@ -114,6 +131,28 @@ def series_from_models(envelopes: list[EnvelopeModel]) -> list[rollup.Series]:
     return out
 
 
+def series_from_dicts(envelopes: list[EnvelopeDict]) -> list[rollup.Series]:
+    get = rollup.SeriesParser().cache.__getitem__
+    out = []
+    for env in envelopes:
+        for block in env["data"]:
+            for result in block["results"]:
+                if not result["data"]:
+                    continue
+                stamps, values = zip(*result["data"], strict=True)
+                times = np.fromiter(map(get, stamps), dtype=np.int64, count=len(stamps))
+                code = result["columns"]["unit_code"]
+                out.append(
+                    rollup.Series(block["metric"], code, times, np.array(values, dtype=float))
+                )
+    return out
+
+
+def hand_parse(decoded: list[dict[str, Any]]) -> list[rollup.Series]:
+    parser = rollup.SeriesParser()
+    return [s for body in decoded for s in parser.parse(body, "unit_code")]
+
+
 def same_series(a: list[rollup.Series], b: list[rollup.Series]) -> bool:
     return len(a) == len(b) and all(
         x.metric == y.metric
@@ -124,155 +163,102 @@ def same_series(a: list[rollup.Series], b: list[rollup.Series]) -> bool:
     )
 
 
-def time_steps(
-    bodies: list[Any], first: Callable[[Any], Any], then: Callable[[Any], list[rollup.Series]]
-) -> tuple[float, float, list[rollup.Series]]:
-    """CPU seconds of ``first`` and of ``then`` summed over the bodies, one body at a time
-    (each intermediate dropped after use, as the extractor does), and the Series.
-
-    CPU time of this process: on a busy machine wall time measures the neighbours too. A
-    full collection first, so that every step starts from the same heap."""
+def cpu_time(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """(CPU seconds of this process, result): on a busy machine wall time measures the
+    neighbours too. A full collection first, so that every step starts from the same heap."""
     gc.collect()
-    clock = time.process_time
-    t_first = t_then = 0.0
-    out: list[rollup.Series] = []
-    for body in bodies:
-        t0 = clock()
-        mid = first(body)
-        t1 = clock()
-        out += then(mid)
-        t_first += t1 - t0
-        t_then += clock() - t1
-        del mid
-    return t_first, t_then, out
-
-
-@contextmanager
-def gc_threshold(gen0: int) -> Iterator[None]:
-    """The cyclic collector's first threshold raised for the block (default 700): the
-    millions of [stamp, value] lists json.loads makes otherwise set off dozens of full
-    collections per week, the collector's cost rather than the decoder's."""
-    old = gc.get_threshold()
-    gc.set_threshold(gen0, *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
-def run_week(raw: list[bytes], decoded: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """One timed pass over the week: {step: seconds} and {path: Series}.
-
-    With ``decoded`` None: raw bytes in (json.loads or validate_json). Otherwise: the
-    decoded dicts in (hand parser, or validate_python), with the whole week's dicts alive.
-    """
-    hand = rollup.SeriesParser()
-
-    def parse(d: dict[str, Any]) -> list[rollup.Series]:
-        return hand.parse(d, "unit_code")
-
-    def convert(m: EnvelopeModel) -> list[rollup.Series]:
-        return series_from_models([m])
-
-    if decoded is None:
-        loads, parsing, ours = time_steps(raw, json.loads, parse)
-        validate, converting, theirs = time_steps(raw, MODEL.validate_json, convert)
-        with gc_threshold(GC_GEN0):
-            loads_t, parsing_t, _ = time_steps(raw, json.loads, parse)
-            validate_t, converting_t, _ = time_steps(raw, MODEL.validate_json, convert)
-        return {
-            "json.loads": loads,
-            "hand parser": parsing,
-            "json.loads, threshold": loads_t,
-            "hand parser, threshold": parsing_t,
-            "validate_json, threshold": validate_t,
-            "to Series, threshold": converting_t,
-            "validate_json": validate,
-            "to Series": converting,
-            "series": (ours, theirs),
-        }
-    _, parsing, ours = time_steps(decoded, lambda d: d, parse)
-    validate, converting, theirs = time_steps(decoded, MODEL.validate_python, convert)
-    return {
-        "hand parser": parsing,
-        "validate_python": validate,
-        "to Series": converting,
-        "series": (ours, theirs),
-    }
-
-
-def print_rows(title: str, rows: list[tuple[str, float]]) -> None:
-    print(f"{title}:")
-    print(f"  {'step':<40} {'seconds':>8} {'ratio':>6}")
-    base = rows[0][1]
-    for name, seconds in rows:
-        print(f"  {name:<40} {seconds:8.3f} {seconds / base:6.2f}")
+    t0 = time.process_time()
+    out = fn()
+    return time.process_time() - t0, out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=int, default=1 if QUICK else 2)
+    p.add_argument("--runs", type=int, default=1 if QUICK else 3)
     args = p.parse_args(argv)
 
     t0 = time.perf_counter()
     raw = build_week_bodies()
     built = time.perf_counter() - t0
-    # Raw-bytes runs first, while no decoded week is alive to slow the collector down.
-    from_bytes = [run_week(raw, None) for _ in range(args.runs)]
     decoded = [json.loads(b) for b in raw]
-    from_dicts = [run_week(raw, decoded) for _ in range(args.runs)]
+    names = [
+        "json.loads",
+        "hand parser (baseline)",
+        "model validate_python",
+        "model validate_json",
+        "typeddict validate_python",
+        "typeddict validate_json",
+        "models -> Series",
+        "typeddicts -> Series",
+    ]
+    times: dict[str, list[float]] = {n: [] for n in names}
+    hand: list[rollup.Series] = []
+    from_models: list[rollup.Series] = []
+    from_dicts: list[rollup.Series] = []
+    for _ in range(args.runs):
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("json.loads", lambda: [json.loads(b) for b in raw]),
+            ("hand parser (baseline)", lambda: hand_parse(decoded)),
+            ("model validate_python", lambda: [MODEL.validate_python(d) for d in decoded]),
+            ("model validate_json", lambda: [MODEL.validate_json(b) for b in raw]),
+            ("typeddict validate_python", lambda: [TYPED.validate_python(d) for d in decoded]),
+            ("typeddict validate_json", lambda: [TYPED.validate_json(b) for b in raw]),
+        ]
+        out: dict[str, Any] = {}
+        for name, fn in steps:
+            seconds, out[name] = cpu_time(fn)
+            times[name].append(seconds)
+            if name == "json.loads":
+                del out[name]  # the same as `decoded`
+        hand = out.pop("hand parser (baseline)")
+        seconds, from_models = cpu_time(partial(series_from_models, out["model validate_json"]))
+        times["models -> Series"].append(seconds)
+        seconds, from_dicts = cpu_time(partial(series_from_dicts, out["typeddict validate_json"]))
+        times["typeddicts -> Series"].append(seconds)
+        del out
 
-    def med(runs: list[dict[str, Any]], *steps: str) -> float:
-        return statistics.median(sum(r[s] for s in steps) for r in runs)
-
-    hand = from_dicts[-1]["series"][0]
+    med = {n: statistics.median(t) for n, t in times.items()}
+    base, loads = med["hand parser (baseline)"], med["json.loads"]
+    full = loads + base
+    n_points = sum(len(s.times) for s in hand)
     print(
         f"week {START:%F}..{END:%F}: {len(raw)} facility-data bodies (30 facilities x 7 days), "
-        f"{sum(map(len, raw)) / 1e6:.1f} MB, {len(hand):,} series, "
-        f"{sum(len(s.times) for s in hand):,} points; built by the simulator in {built:.1f} s"
+        f"{sum(map(len, raw)) / 1e6:.1f} MB, {len(hand):,} series, {n_points:,} points; "
+        f"built by the simulator in {built:.1f} s"
     )
-    print(f"CPU seconds for the whole week, median of {args.runs} run(s); ratio = / baseline")
-    print_rows(
-        "decoded dicts in -> Series",
-        [
-            ("hand parser (baseline)", med(from_dicts, "hand parser")),
-            ("pydantic validate_python", med(from_dicts, "validate_python")),
-            (
-                "pydantic validate_python + to Series",
-                med(from_dicts, "validate_python", "to Series"),
-            ),
-        ],
+    print(f"CPU seconds for the whole week, median of {args.runs} run(s):")
+    print(f"  {'step':<40} {'seconds':>8} {'/ hand':>7}")
+    for name in names:
+        print(f"  {name:<40} {med[name]:8.3f} {med[name] / base:7.2f}")
+    print("decoded dicts in -> Series out:")
+    rows = [
+        ("hand parser (baseline)", base),
+        (
+            "model validate_python + to Series",
+            med["model validate_python"] + med["models -> Series"],
+        ),
+        (
+            "typeddict validate_python + to Series",
+            med["typeddict validate_python"] + med["typeddicts -> Series"],
+        ),
+    ]
+    for name, seconds in rows:
+        print(f"  {name:<40} {seconds:8.3f} {seconds / base:7.2f}")
+    print("raw bytes in -> Series out:")
+    rows = [
+        ("json.loads + hand parser (baseline)", full),
+        ("model validate_json + to Series", med["model validate_json"] + med["models -> Series"]),
+        (
+            "typeddict validate_json + to Series",
+            med["typeddict validate_json"] + med["typeddicts -> Series"],
+        ),
+    ]
+    for name, seconds in rows:
+        print(f"  {name:<40} {seconds:8.3f} {seconds / full:7.2f}")
+    print(
+        f"same Series as the hand parser: models {same_series(from_models, hand)}, "
+        f"typeddicts {same_series(from_dicts, hand)}"
     )
-    print_rows(
-        "raw bytes in -> Series, body by body as extractor.py",
-        [
-            ("json.loads + hand parser (baseline)", med(from_bytes, "json.loads", "hand parser")),
-            ("  of which json.loads", med(from_bytes, "json.loads")),
-            ("  of which hand parser", med(from_bytes, "hand parser")),
-            ("pydantic validate_json", med(from_bytes, "validate_json")),
-            ("pydantic validate_json + to Series", med(from_bytes, "validate_json", "to Series")),
-        ],
-    )
-    print_rows(
-        f"the same with gc.set_threshold({GC_GEN0:,}) (default 700)",
-        [
-            (
-                "json.loads + hand parser (baseline)",
-                med(from_bytes, "json.loads, threshold", "hand parser, threshold"),
-            ),
-            ("  of which json.loads", med(from_bytes, "json.loads, threshold")),
-            (
-                "pydantic validate_json + to Series",
-                med(from_bytes, "validate_json, threshold", "to Series, threshold"),
-            ),
-        ],
-    )
-    same = all(
-        same_series(theirs, ours)
-        for r in (from_bytes[-1], from_dicts[-1])
-        for ours, theirs in [r["series"]]
-    )
-    print(f"Pydantic paths give the same Series as the hand parser: {same}")
     return 0
 
 

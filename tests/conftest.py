@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_OE = ROOT.parent / "shared" / "oe"
+# The real recorded OE responses live beside the repo. make mutate runs the tests from a copy
+# in mutants/, so it names the folder in NEMLIVE_SHARED_OE.
+SHARED_OE = Path(os.environ.get("NEMLIVE_SHARED_OE") or ROOT.parent / "shared" / "oe")
 PYTHON = sys.executable
 
 # Environment variables the programs read; a developer's shell must not leak into tests.

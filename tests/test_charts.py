@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from support_dashboard import (
     TEST_FACILITIES,
@@ -442,3 +443,194 @@ def test_renewable_share_by_region_equals_the_csv(tmp_path: Path) -> None:
         assert got[key] == pytest.approx(share), key
     only_sa = charts.build_renewable_share_frame(snap.facility_history, facilities, regions={"SA1"})
     assert set(only_sa["region"]) == {"SA1"}
+
+
+# --- the edges of each figure, frame and table -------------------------------------------------
+
+T = 1_760_486_700  # 2025-10-15T10:05:00+10:00
+
+
+def _fac(fid: str, group: str = "wind", region: str = "SA1") -> lookups.Facility:
+    return lookups.Facility(fid, f"{fid} name", region, -34.0, 138.0, (group,), (group,), 100.0)
+
+
+def test_no_figure_time_means_no_figures_and_no_counts() -> None:
+    fig = charts.compute_figures({"A": [(T, 1.0, 1.0)]}, {"SA1": [(T, 1.0, 1.0)]}, {}, None)
+    assert fig == charts.Figures(None, None, None, None, None, None, None, None, 0, 0)
+
+
+def test_figures_count_the_facilities_and_regions_with_a_value_at_their_time() -> None:
+    facilities = {"A": _fac("A"), "B": _fac("B", region="VIC1"), "C": _fac("C")}
+    history = {
+        "C": [(T - 300, 10.0, 2.0)],  # no value at T: the rest still counted
+        "GONE": [(T, 50.0, 1.0)],  # not in the lookup: left out, the rest still counted
+        "B": [(T, 20.0, None)],
+        "A": [(T, 10.0, 2.0)],
+    }
+    region_history = {
+        "QLD1": [(T - 300, 1.0, 1.0)],  # no value at T
+        "VIC1": [(T, 40.0, 100.0)],
+        "SA1": [(T, 60.0, 300.0)],
+    }
+    fig = charts.compute_figures(
+        history, region_history, facilities, T, regions={"SA1", "VIC1", "QLD1"}
+    )
+    assert (fig.time, fig.facilities, fig.regions) == (T, 2, 2)
+    assert fig.generation_mw == 30.0
+    only_sa = charts.compute_figures(history, region_history, facilities, T, regions={"SA1"})
+    assert (only_sa.facilities, only_sa.regions, only_sa.price_dmwh) == (1, 1, 60.0)
+    # A region left out by the filter does not stop the ones after it.
+    assert charts.compute_figures({}, region_history, {}, T, regions={"SA1"}).regions == 1
+
+
+def test_figures_without_power_or_demand_show_none_not_zero() -> None:
+    fig = charts.compute_figures(
+        {"A": [(T, None, 3.0)]}, {"SA1": [(T, 80.0, None)]}, {"A": _fac("A")}, T
+    )
+    assert (fig.generation_mw, fig.demand_mw, fig.price_dmwh) == (None, None, None)
+    assert fig.emissions_t == 3.0
+    assert fig.intensity_t_per_mwh is None and fig.renewable_share is None
+
+
+def test_figures_of_a_fraction_of_a_megawatt_are_still_figures() -> None:
+    fig = charts.compute_figures(
+        {"A": [(T, 0.5, 0.25)], "B": [(T, 0.0, 0.0)]},
+        {"SA1": [(T, 80.0, 0.5)], "VIC1": [(T, 1000.0, 0.0)]},
+        {"A": _fac("A"), "B": _fac("B", group="coal")},
+        T,
+    )
+    assert fig.generation_mw == 0.5
+    assert fig.renewable_share == 1.0
+    assert fig.intensity_t_per_mwh == pytest.approx(0.25 / (0.5 / 12))
+    # Zero demand weighs nothing: the price is SA1's alone, not pulled towards VIC1's.
+    assert fig.price_dmwh == 80.0
+    assert fig.demand_mw == 0.5
+
+
+def test_emissions_with_no_generation_have_no_intensity() -> None:
+    fig = charts.compute_figures({"A": [(T, 0.0, 5.0)]}, {}, {"A": _fac("A", group="coal")}, T)
+    assert (fig.generation_mw, fig.emissions_t, fig.intensity_t_per_mwh) == (0.0, 5.0, None)
+
+
+def test_fuel_frames_leave_out_unknown_and_filtered_facilities_and_count_every_megawatt() -> None:
+    facilities = {"A": _fac("A"), "B": _fac("B", group="coal", region="VIC1")}
+    history = {"GONE": [(T, 9.0, 9.0)], "A": [(T, 0.5, 1.0)], "B": [(T, 30.0, 2.0)]}
+    gen, co2 = charts.build_fuel_frames(history, facilities)
+    assert gen[["group", "label", "mw"]].values.tolist() == [
+        ["coal", "Coal", 30.0],
+        ["wind", "Wind", 0.5],
+    ]
+    assert co2["t"].tolist() == [3.0]
+    gen, _ = charts.build_fuel_frames(history, facilities, regions={"SA1"})
+    assert gen["group"].tolist() == ["wind"]
+    gen, _ = charts.build_fuel_frames(history, facilities, groups={"coal"})
+    assert gen["group"].tolist() == ["coal"]
+
+
+def test_the_market_frame_keeps_the_window_and_missing_values_as_nan() -> None:
+    history = {
+        "SA1": [(T - 600, 1.0, 10.0), (T - 300, None, 20.0), (T, 3.0, None), (T + 300, 4.0, 40.0)]
+    }
+    frame = charts.build_market_frame(history, start=T - 300, end=T)
+    assert list(frame.columns) == ["time", "region", "price", "demand"]
+    assert frame["time"].tolist() == [epoch_to_nem_naive(T - 300), epoch_to_nem_naive(T)]
+    assert frame["price"].dtype == "float64" and frame["demand"].dtype == "float64"
+    assert frame["price"].isna().tolist() == [True, False] and frame["price"].iloc[1] == 3.0
+    assert frame["demand"].iloc[0] == 20.0 and frame["demand"].isna().iloc[1]
+
+
+def test_the_facility_history_frame_is_time_power_and_emissions_with_nan_for_missing() -> None:
+    frame = charts.build_facility_history_frame([(T, 1.5, None), (T + 300, None, 2.5)])
+    assert frame["time"].tolist() == [epoch_to_nem_naive(T), epoch_to_nem_naive(T + 300)]
+    assert frame["power_mw"].dtype == "float64" and frame["co2_tonnes"].dtype == "float64"
+    assert frame["power_mw"].iloc[0] == 1.5 and frame["power_mw"].isna().iloc[1]
+    assert frame["co2_tonnes"].isna().iloc[0] and frame["co2_tonnes"].iloc[1] == 2.5
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts, with pandas' NaN for a missing value read back as None."""
+    return [{k: None if pd.isna(v) else v for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def test_recent_tables_list_the_newest_first_with_their_lookup_fields() -> None:
+    recent = [(T + 1.5, "A", T, 1.0, 2.0), (T + 2.5, "GONE", T, 3.0, None)]
+    table = charts.build_recent_facility_table(recent, {"A": _fac("A", group="coal")})
+    assert _records(table) == [
+        {
+            "received": epoch_to_nem_naive(T + 2),
+            "timestamp": epoch_to_nem_naive(T),
+            "facility_id": "GONE",
+            "name": "(unknown)",
+            "region": "",
+            "fuel": "",
+            "power_mw": 3.0,
+            "co2_tonnes": None,
+        },
+        {
+            "received": epoch_to_nem_naive(T + 1),
+            "timestamp": epoch_to_nem_naive(T),
+            "facility_id": "A",
+            "name": "A name",
+            "region": "SA1",
+            "fuel": "Coal",
+            "power_mw": 1.0,
+            "co2_tonnes": 2.0,
+        },
+    ]
+    empty = charts.build_recent_facility_table([], {})
+    assert list(empty.columns) == charts.RECENT_FACILITY_COLUMNS
+    market = charts.build_recent_market_table(
+        [(T + 1.0, "SA1", T, 80.0, None), (T + 1.0, "VIC1", T, None, 5000.0)]
+    )
+    assert _records(market) == [
+        {
+            "received": epoch_to_nem_naive(T + 1),
+            "timestamp": epoch_to_nem_naive(T),
+            "region_id": "VIC1",
+            "price_dmwh": None,
+            "demand_mw": 5000.0,
+        },
+        {
+            "received": epoch_to_nem_naive(T + 1),
+            "timestamp": epoch_to_nem_naive(T),
+            "region_id": "SA1",
+            "price_dmwh": 80.0,
+            "demand_mw": None,
+        },
+    ]
+    assert list(charts.build_recent_market_table([]).columns) == charts.RECENT_MARKET_COLUMNS
+
+
+def test_recent_tables_hold_200_rows_by_default_after_the_filter() -> None:
+    facility_rows = [(float(T), "A" if i % 2 else "B", T, float(i), None) for i in range(450)]
+    facilities = {"A": _fac("A"), "B": _fac("B", region="VIC1")}
+    assert len(charts.build_recent_facility_table(facility_rows, facilities)) == 200
+    kept = charts.build_recent_facility_table(facility_rows, facilities, regions={"SA1"})
+    assert len(kept) == 200 and set(kept["facility_id"]) == {"A"}
+    market_rows = [(float(T), "SA1" if i % 2 else "VIC1", T, 1.0, 1.0) for i in range(450)]
+    assert len(charts.build_recent_market_table(market_rows)) == 200
+    kept = charts.build_recent_market_table(market_rows, regions={"SA1"})
+    assert len(kept) == 200 and set(kept["region_id"]) == {"SA1"}
+    assert len(charts.build_recent_market_table(market_rows[:3], limit=2)) == 2
+
+
+def test_a_value_is_found_only_at_its_own_time() -> None:
+    points = [(T - 600, 1.0, 1.0), (T, 2.0, 2.0)]
+    assert charts.value_at(points, T) == (T, 2.0, 2.0)
+    assert charts.value_at(points, T - 300) is None
+    assert charts.value_at(points, T - 600) == (T - 600, 1.0, 1.0)
+
+
+def test_a_group_outside_the_palette_is_other() -> None:
+    assert charts.fuel_group_of(_fac("A", group="unobtainium")) == "other"
+    assert charts.fuel_group_of(_fac("A", group="solar")) == "solar"
+
+
+def test_line_breaks_in_a_name_become_spaces() -> None:
+    assert charts.escape_markdown("a\r\nb X") == "a  b X"
+
+
+def test_a_facility_at_zero_megawatts_adds_no_generation_row() -> None:
+    gen, co2 = charts.build_fuel_frames({"A": [(T, 0.0, 1.0)]}, {"A": _fac("A", group="coal")})
+    assert gen.empty
+    assert co2["t"].tolist() == [1.0]

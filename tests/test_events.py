@@ -7,6 +7,8 @@ tests/test_replay.py.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from nemlive.common import events
@@ -213,3 +215,91 @@ def test_timestamps_the_page_cannot_show_or_no_stream_can_carry_are_refused(
 def test_timestamps_at_the_edges_that_are_real_intervals_pass(timestamp: str) -> None:
     for kind in ("facility", "market"):
         assert _decode(kind, _payload(kind, timestamp=timestamp)).timestamp is not None
+
+
+def test_a_payload_of_exactly_the_size_limit_passes_and_one_byte_more_is_oversize() -> None:
+    body = _payload("facility")
+    at_limit = body[:-1] + b" " * (events.MAX_PAYLOAD_BYTES - len(body)) + b"}"
+    assert len(at_limit) == events.MAX_PAYLOAD_BYTES
+    assert _decode("facility", at_limit).power_mw == 1.0
+    with pytest.raises(InvalidEvent) as err:
+        _decode("facility", at_limit + b" ")
+    assert err.value.reason == "oversize"
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf], ids=["inf", "minus-inf"])
+def test_the_encoders_refuse_an_infinite_value_rather_than_write_invalid_json(
+    value: float,
+) -> None:
+    # NaN is "missing" and becomes null; an infinity is a bug upstream, never a message.
+    with pytest.raises(ValueError):
+        events.encode_facility_event("BAYSW", TS, value, 1.0)
+    with pytest.raises(ValueError):
+        events.encode_market_event("VIC1", TS, 1.0, value)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "message"),
+    [
+        pytest.param(
+            FAC_TOPIC, _payload("facility", power_mw=1e9), "out_of_range: power_mw", id="range"
+        ),
+        pytest.param(
+            MKT_TOPIC, _payload("market", demand_mw=_DROP), "missing_key: demand_mw", id="missing"
+        ),
+        pytest.param(MKT_TOPIC, _payload("market", x=1), "extra_key: x", id="extra"),
+        pytest.param(
+            FAC_TOPIC,
+            _payload("facility", power_mw="1"),
+            "bad_type: power_mw (float_type)",
+            id="type",
+        ),
+        pytest.param(
+            FAC_TOPIC,
+            _payload("facility", timestamp="2025-10-15T10:05:00"),
+            "naive_timestamp: timestamp",
+            id="naive",
+        ),
+        pytest.param(FAC_TOPIC, b"{nope", "bad_json", id="json"),
+        pytest.param(FAC_TOPIC, b"[1]", "not_an_object", id="list"),
+        pytest.param(FAC_TOPIC, b" " * 1025, "oversize: 1025 bytes", id="oversize"),
+        pytest.param(
+            "nem/stream/facility/OTHER",
+            _payload("facility"),
+            "id_mismatch: facility_id differs from the topic",
+            id="facility-id",
+        ),
+        pytest.param(
+            "nem/stream/market/SA1",
+            _payload("market"),
+            "id_mismatch: region_id differs from the topic",
+            id="region-id",
+        ),
+        pytest.param(
+            FAC_TOPIC,
+            _payload("facility", timestamp="1990-10-15T10:05:00+10:00"),
+            "before_nem: timestamp before 1998-12-13",
+            id="before-nem",
+        ),
+        pytest.param(
+            FAC_TOPIC,
+            _payload("facility", timestamp="2200-10-15T10:05:00+10:00"),
+            "too_late: timestamp in 2200 or later",
+            id="too-late",
+        ),
+        pytest.param(
+            FAC_TOPIC,
+            _payload("facility", timestamp="2025-10-15T10:04:00+10:00"),
+            "off_grid: timestamp not on a 5-minute mark",
+            id="off-grid",
+        ),
+    ],
+)
+def test_a_refused_message_says_its_reason_and_where(
+    topic: str, payload: bytes, message: str
+) -> None:
+    with pytest.raises(InvalidEvent) as err:
+        events.decode_event(BASE, topic, payload)
+    assert str(err.value) == message
+    reason, _, detail = message.partition(": ")
+    assert (err.value.reason, err.value.detail) == (reason, detail)

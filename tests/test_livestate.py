@@ -631,3 +631,178 @@ def test_an_empty_store_backfills_nothing() -> None:
     state = LiveState({"A"})
     assert state.backfill({}, {"NSW1": []}) == 0
     assert state.snapshot().max_ts is None
+
+
+# --- the edges of each rule ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [{"history_len": 0}, {"recent_len": 0}, {"batch": 0}],
+    ids=["history", "recent", "batch"],
+)
+def test_each_bound_must_be_at_least_one(bounds: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match=r"^history_len, recent_len and batch must be positive$"):
+        LiveState({"A"}, **bounds)
+
+
+def test_bounds_of_one_keep_one_interval_one_recent_row_and_apply_each_message() -> None:
+    state = LiveState({"A"}, history_len=1, recent_len=1, batch=1)
+    for k in range(3):
+        state.receive("b", "b/facility/A", _payload(fac("A", k)))
+        assert state.queued == 0
+    snap = state.snapshot()
+    assert [p[0] for p in snap.facility_history["A"]] == [epoch(2)]
+    assert [row[2] for row in snap.recent_facility] == [epoch(2)]
+    assert snap.history_len == 1
+
+
+def test_a_state_that_has_heard_nothing_says_so() -> None:
+    snap = LiveState({"A"}, clock=lambda: 100.0).snapshot()
+    assert (snap.status, snap.status_detail, snap.broker, snap.topic) == ("connecting", "", "", "")
+    assert snap.last_message_at is None and snap.last_message_age_s is None
+    assert snap.publisher_status is None
+    assert snap.last_reject_reason == ""
+    assert snap.unknown_overflow is False
+    assert snap.rate_per_s == 0.0
+    assert snap.max_ts is None and snap.prev_ts is None
+    assert snap.history_len == 288
+
+
+def test_the_connection_status_broker_and_topic_reach_the_snapshot() -> None:
+    state = LiveState({"A"})
+    state.set_status("down", "cannot reach the broker", broker="h:1883", topic="nem/stream")
+    snap = state.snapshot(data=False)
+    assert (snap.status, snap.status_detail, snap.broker, snap.topic) == (
+        "down",
+        "cannot reach the broker",
+        "h:1883",
+        "nem/stream",
+    )
+    state.set_status("connected")  # the broker and topic stay
+    snap = state.snapshot()
+    assert (snap.status, snap.status_detail, snap.broker) == ("connected", "", "h:1883")
+
+
+def test_a_snapshot_without_histories_still_has_the_latest_values() -> None:
+    state = LiveState({"A"})
+    send_event(state, fac("A", 0))
+    send_event(state, mkt("SA1", 0))
+    snap = state.snapshot(histories=False)
+    assert snap.facility_history == {} and snap.region_history == {}
+    assert set(snap.facility_latest) == {"A"} and set(snap.region_latest) == {"SA1"}
+    assert len(snap.recent_facility) == 1 and len(snap.recent_market) == 1
+    counters = state.snapshot(data=False)
+    assert counters.facility_latest == {} and counters.region_latest == {}
+    assert counters.recent_facility == [] and counters.recent_market == []
+    assert counters.facility_history == {} and counters.region_history == {}
+
+
+def test_a_payload_of_exactly_the_size_limit_is_queued_not_refused_as_oversize() -> None:
+    state = LiveState({"A"})
+    body = _payload(fac("A", 0))
+    at_limit = body[:-1] + b" " * (1024 - len(body)) + b"}"
+    assert send(state, "b/facility/A", at_limit) == "stored"
+    assert send(state, "b/facility/A", at_limit + b" ") == "oversize"
+
+
+def test_a_late_event_inside_the_kept_span_fills_its_gap_in_a_full_history() -> None:
+    state = LiveState({"A"}, history_len=3)
+    for k in (1, 2, 4):
+        assert send_event(state, fac("A", k)) == "stored"
+    assert send_event(state, fac("A", 3)) == "stored"  # late, but inside the last 3 intervals
+    snap = state.snapshot()
+    assert [p[0] for p in snap.facility_history["A"]] == [epoch(2), epoch(3), epoch(4)]
+    assert snap.rejects_by_reason == {}
+
+
+def test_an_older_event_for_another_id_becomes_the_previous_interval() -> None:
+    state = LiveState({"A", "B"})
+    send_event(state, fac("A", 5))
+    send_event(state, fac("B", 4))
+    snap = state.snapshot()
+    assert (snap.max_ts, snap.prev_ts) == (epoch(5), epoch(4))
+
+
+def test_a_retained_market_event_far_ahead_is_stored_and_a_live_one_is_not() -> None:
+    state = LiveState(set(), clock=lambda: T0.timestamp())
+    far = T0 + timedelta(days=3 * 365)
+    assert send(state, "b/market/SA1", _region_at("SA1", far), retained=True) == "stored"
+    assert send(state, "b/market/VIC1", _region_at("VIC1", far + timedelta(days=8))) == "future"
+
+
+def _rate_after(arrivals: list[tuple[float, int]], at: float) -> float:
+    """The snapshot's rate at ``at`` after ``n`` messages arrived at each time ``t``."""
+    now = [0.0]
+    state = LiveState({"A"}, clock=lambda: now[0])
+    for t, n in arrivals:
+        now[0] = t
+        for _ in range(n):
+            state.receive("b", "b/facility/A", b"{not json")
+    now[0] = at
+    return state.snapshot(data=False).rate_per_s
+
+
+@pytest.mark.parametrize(
+    ("arrivals", "at", "rate"),
+    [
+        pytest.param(
+            [(100.0, 100), (105.0, 1)], 105.0, 100 / 5, id="counted-from-the-window-start"
+        ),
+        pytest.param([(100.0, 1), (110.0, 1)], 110.0, 1 / 10, id="a-sample-10-s-old-counts"),
+        pytest.param([(100.0, 5)], 100.5, 4 / 1, id="at-least-one-second"),
+        pytest.param([(100.0, 1), (101.0, 10)], 111.0, 9 / 10, id="a-second-later-is-a-sample"),
+        pytest.param([(100.0, 1), (101.0, 10)], 111.5, 0.0, id="older-than-10-s-forgotten"),
+    ],
+)
+def test_the_message_rate_is_over_the_last_ten_seconds(
+    arrivals: list[tuple[float, int]], at: float, rate: float
+) -> None:
+    assert _rate_after(arrivals, at) == pytest.approx(rate)
+
+
+def test_a_restart_position_exactly_a_week_ahead_is_not_a_restart() -> None:
+    state = LiveState({"A", "B"}, clock=lambda: LATE.timestamp())
+    _send_row(state, LATE)
+    _restart(state, "ahead", LATE + timedelta(days=7))
+    assert state.snapshot().restarts == 0
+    _restart(state, "further", LATE + timedelta(days=7, minutes=5))
+    assert state.snapshot().restarts == 1
+
+
+def test_the_last_1024_publishers_are_remembered_and_older_ones_forgotten() -> None:
+    now = [LATE.timestamp()]
+    state = LiveState({"A", "B"}, clock=lambda: now[0])
+    _send_row(state, LATE)
+    for i in range(1025):
+        _send_status(state, state="offline", client_id=f"p{i}")
+    now[0] += 3600
+    _restart(state, "p1", T0)  # still remembered: no clear
+    assert state.snapshot().restarts == 0
+    _restart(state, "p0", T0)  # the oldest was forgotten: a new publisher to the page
+    assert state.snapshot().restarts == 1
+
+
+def test_a_fresh_state_keeps_the_lookup_bounds_and_clock_and_nothing_else() -> None:
+    now = [T0.timestamp()]
+    state = LiveState(
+        {"A"}, history_len=2, recent_len=1, max_unknown=1, clock=lambda: now[0], batch=3
+    )
+    send_event(state, fac("A", 0))
+    fresh = state.fresh()
+    snap = fresh.snapshot()
+    assert (snap.received, snap.max_ts, snap.facility_latest) == (0, None, {})
+    assert snap.history_len == 2 and snap.taken_at == now[0]
+    for k in range(3):
+        assert send_event(fresh, fac("A", k)) == "stored"  # A is still known
+    for fid in ("X", "Y"):
+        send_event(fresh, fac(fid, 3))
+    fresh.receive("b", "b/facility/A", _payload(fac("A", 4)))
+    assert fresh.queued == 1  # batch 3: one message waits for two more
+    for fid in ("X", "Y"):
+        fresh.receive("b", f"b/facility/{fid}", _payload(fac(fid, 4)))
+    assert fresh.queued == 0  # the third worked through the batch
+    snap = fresh.snapshot()
+    assert [p[0] for p in snap.facility_history["A"]] == [epoch(2), epoch(4)]  # two intervals
+    assert len(snap.recent_facility) == 1
+    assert (snap.unknown_ids, snap.unknown_overflow) == (["X"], True)

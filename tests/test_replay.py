@@ -12,7 +12,7 @@ import pytest
 from nemlive.common.columns import build_header
 from nemlive.common.errors import InputError
 from nemlive.common.events import PayloadTemplate, encode_facility_event, encode_market_event
-from nemlive.publish.replay import RowEncoder, read_replay_table, shift_timestamp
+from nemlive.publish.replay import RowEncoder, parse_header, read_replay_table, shift_timestamp
 from tests.support_mqtt import write_small_csv
 
 
@@ -170,3 +170,123 @@ def test_empty_file_is_named_as_empty(tmp_path: Path) -> None:
     path.write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="the file is empty: re-run extractor"):
         read_replay_table(path)
+
+
+# The whole one-line message of each refused file: the line, the column and the problem,
+# so a reader can go straight to the bad cell.
+EXACT_MESSAGES = {
+    "timestamp-not-first": (
+        ["power_A", "timestamp"],
+        [f"1,{T1}"],
+        "the first column must be 'timestamp', found 'power_A'",
+    ),
+    "bad-facility-code": (
+        ["timestamp", "power_A<b>"],
+        [f"{T1},1"],
+        "column 'power_A<b>': facility code is not [A-Za-z0-9_-.]",
+    ),
+    "unknown-region": (
+        ["timestamp", "power_A", "price_XYZ1"],
+        [f"{T1},1,2"],
+        "column 'price_XYZ1': region is not one of NSW1, QLD1, SA1, TAS1, VIC1",
+    ),
+    "no-facility-columns": (
+        ["timestamp", "price_NSW1"],
+        [f"{T1},1"],
+        "no power_<FACILITY> or emissions_<FACILITY> column",
+    ),
+    "unsorted": (
+        H,
+        [f"{T1},1,2,3,4,5,6", f"{T2},1,2,3,4,5,6", f"{T1},1,2,3,4,5,6"],
+        f"line 4: timestamp {T1} is out of order; timestamps must be strictly increasing",
+    ),
+    "duplicate-timestamp": (
+        H,
+        [f"{T1},1,2,3,4,5,6", f"{T1},1,2,3,4,5,6"],
+        f"line 3: timestamp {T1} is duplicate; timestamps must be strictly increasing",
+    ),
+    "non-numeric-after-empty-cells": (
+        H,
+        [f"{T1},1,2,3,4,5,6", f"{T2},,,,x,5,6"],
+        "line 3, column emissions_B: 'x' is not a number (empty = missing)",
+    ),
+    "infinite-in-a-later-column": (
+        H,
+        [f"{T1},1,2,3,4,5,6", f"{T2},1,2,3,4,5,-inf"],
+        "line 3, column demand_NSW1: infinite value",
+    ),
+    "no-rows": (H, [], "no data rows"),
+    "no-offset": (
+        H,
+        ["2025-10-15T10:05:00,1,2,3,4,5,6"],
+        "line 2: timestamp '2025-10-15T10:05:00' is not ISO 8601 with offset like "
+        "2025-10-15T10:05:00+10:00",
+    ),
+    "a-quoted-comma-hides-a-cell": (
+        ["timestamp", "power_A", "emissions_A"],
+        [f'{T1},"1,2"'],
+        "line 2 has 2 cells, the header has 3",
+    ),
+    "a-number-python-reads-but-pandas-does-not": (
+        ["timestamp", "power_A"],
+        [f"{T1},1_0"],
+        "pandas could not read it as numbers",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(EXACT_MESSAGES), ids=list(EXACT_MESSAGES))
+def test_bad_csv_message_names_the_line_the_column_and_the_problem(
+    tmp_path: Path, case: str
+) -> None:
+    header, rows, problem = EXACT_MESSAGES[case]
+    path = _write(tmp_path / "consolidate.csv", header, *rows)
+    with pytest.raises(InputError) as info:
+        read_replay_table(path)
+    assert str(info.value) == f"{path}: {problem}: re-run extractor.py to rebuild it"
+
+
+def test_a_header_with_no_columns_says_it_found_nothing() -> None:
+    with pytest.raises(InputError) as info:
+        parse_header("consolidate.csv", [])
+    assert "found 'nothing'" in str(info.value)
+
+
+def test_a_file_with_only_power_or_only_price_columns_sends_the_others_as_null(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path / "consolidate.csv",
+        ["timestamp", "power_A", "emissions_B", "demand_NSW1", "price_SA1"],
+        f"{T1},10.5,2.25,7000.0,80.0",
+    )
+    table = read_replay_table(path)
+    assert table.messages_per_pass() == 4
+    sent = [json.loads(p) for _, p in RowEncoder(table, "b").build_row_messages(0, 0)]
+    assert sent == [
+        {"facility_id": "A", "timestamp": T1, "power_mw": 10.5, "co2_tonnes": None},
+        {"facility_id": "B", "timestamp": T1, "power_mw": None, "co2_tonnes": 2.25},
+        {"region_id": "NSW1", "timestamp": T1, "price_dmwh": None, "demand_mw": 7000.0},
+        {"region_id": "SA1", "timestamp": T1, "price_dmwh": 80.0, "demand_mw": None},
+    ]
+
+
+def test_a_silent_facility_or_region_does_not_stop_the_ones_after_it(tmp_path: Path) -> None:
+    # timestamp, power_A, power_B, emissions_A, emissions_B, price_NSW1, demand_NSW1
+    path = _write(tmp_path / "consolidate.csv", H, f"{T1},,3.5,,,,", f"{T2},1,,2,,,9")
+    encoder = RowEncoder(read_replay_table(path), "b")
+    assert [json.loads(p) for _, p in encoder.build_row_messages(0, 0)] == [
+        {"facility_id": "B", "timestamp": T1, "power_mw": 3.5, "co2_tonnes": None},
+    ]
+    assert [json.loads(p) for _, p in encoder.build_row_messages(1, 0)] == [
+        {"facility_id": "A", "timestamp": T2, "power_mw": 1.0, "co2_tonnes": 2.0},
+        {"region_id": "NSW1", "timestamp": T2, "price_dmwh": None, "demand_mw": 9.0},
+    ]
+    assert encoder.table.messages_per_pass() == 3
+
+
+def test_a_silent_region_does_not_stop_the_regions_after_it(tmp_path: Path) -> None:
+    header = build_header(["A"], ["NSW1", "SA1"])  # power_A, emissions_A, price_*, demand_*
+    path = _write(tmp_path / "consolidate.csv", header, f"{T1},1,2,,80,,900")
+    messages = RowEncoder(read_replay_table(path), "b").build_row_messages(0, 0)
+    assert [topic for topic, _ in messages] == ["b/facility/A", "b/market/SA1"]

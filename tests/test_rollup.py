@@ -547,3 +547,178 @@ def test_real_facility_day_parses_every_unit(shared_oe: Path) -> None:
     expected = sum(len(b["results"]) for b in body["data"])
     assert len(series) == expected
     assert {s.metric for s in series} == {"power", "emissions"}
+
+
+# ------------------------------------------------------------------ the edges of each rule
+
+
+def test_chunk_window_rejects_a_window_that_ends_where_it_starts() -> None:
+    with pytest.raises(ValueError, match="not before"):
+        rollup.chunk_window(datetime(2025, 10, 1), datetime(2025, 10, 1))
+
+
+def test_items_the_lookup_leaves_out_do_not_stop_the_ones_after_them() -> None:
+    retired = facility("OLD", [unit("OLD1", "coal_black", status="retired")])
+    wem = facility("WEMF", [unit("WEMF1", "wind")], region="WEM", network_id="WEM")
+    first = facility("DUP", [unit("DUP1", "wind")], name="first")
+    again = facility("DUP", [unit("DUP2", "solar_utility")], name="second")
+    body = facilities_body("not a facility", wem, retired, first, again, MULTI)
+    lookup = rollup.build_lookup(body, "NEM")
+    assert lookup.facility_ids == ("DUP", "MULTI")
+    assert lookup.facilities[0].name == "first"  # listed twice: the first is kept
+    assert "DUP2" not in lookup.unit_facility
+    assert lookup.unit_facility["M1"] == "MULTI"
+
+
+def test_a_unit_listed_under_two_facilities_counts_under_the_first_and_the_rest_still_map() -> None:
+    a = facility("AAA", [unit("SHARED", "wind")])
+    b = facility("BBB", [unit("SHARED", "wind"), unit("B2", "solar_utility")])
+    lookup = rollup.build_lookup(facilities_body(b, a), "NEM")
+    assert lookup.unit_facility == {"SHARED": "AAA", "B2": "BBB"}
+
+
+def test_a_body_that_is_not_an_object_is_not_a_facilities_list() -> None:
+    with pytest.raises(ValueError, match=r"^the facilities response has no 'data' list$"):
+        rollup.build_lookup([facility("A", [])], "NEM")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^the response has no 'data' list$"):
+        rollup.parse_series([], "unit_code")  # type: ignore[arg-type]
+
+
+def test_missing_names_fuel_techs_and_regions_have_their_stated_defaults() -> None:
+    bare = {
+        "code": "BARE",
+        "network_id": "NEM",
+        "units": [{"code": "B1", "status_id": "operating"}],
+    }
+    fac = rollup.parse_facility(bare)
+    assert fac.name == "BARE"  # no name: the code
+    assert fac.region_id == ""
+    assert fac.units[0].fueltech_id == "other"
+    assert (fac.lat, fac.lon) == (None, None)
+    assert rollup.parse_facility({"code": "X", "units": [{"code": "X1"}]}).units[0].status_id == ""
+
+
+def test_a_broken_facility_item_is_named_in_the_error() -> None:
+    with pytest.raises(ValueError, match=r"^facility item without 'code': \{'name': 'nameless'\}$"):
+        rollup.parse_facility({"name": "nameless"})
+
+
+def test_a_capacity_that_is_not_a_number_is_unknown() -> None:
+    units = [unit("T1", "wind", cap=True), unit("T2", "wind", cap=float("nan"))]  # type: ignore[arg-type]
+    assert [u.capacity_mw for u in rollup.parse_facility(facility("T", units)).units] == [
+        None,
+        None,
+    ]
+
+
+def test_a_facility_with_only_one_coordinate_is_skipped_from_the_lookup_table() -> None:
+    half = facility("HALF", [unit("H1", "hydro")], location={"lat": -35.5, "lng": None})
+    rows, skipped = rollup.build_facility_rows(rollup.build_lookup(facilities_body(half), "NEM"))
+    assert (rows, skipped) == ([], ["HALF"])
+
+
+def test_facility_rows_keep_six_decimals_of_location_and_count_every_unit() -> None:
+    # A split battery unit left out (a bidirectional one exists) does not stop the units after it.
+    item = facility(
+        "LOC",
+        [
+            unit("LC", "battery_charging", cap=40.0),
+            unit("LB", "battery", cap=40.0),
+            unit("LW", "wind", cap=25.0),
+            unit("LS", "solar_utility", cap=25.0),
+        ],
+        location={"lat": -35.12345678, "lng": 138.98765432},
+    )
+    ((row,), _) = rollup.build_facility_rows(rollup.build_lookup(facilities_body(item), "NEM"))
+    fields = dict(zip(lookups.FACILITIES_HEADER, row, strict=True))
+    assert (fields["lat"], fields["lon"]) == ("-35.123457", "138.987654")
+    assert fields["capacity_mw"] == "90"
+    # Equal capacity: the fuel-group order breaks the tie (wind before solar), not the name.
+    assert fields["fuel_groups"] == "battery;wind;solar"
+
+
+def test_fuel_techs_of_one_group_add_up_to_rank_the_group() -> None:
+    item = facility(
+        "MIX",
+        [
+            unit("G1", "gas_ocgt", cap=30.0),
+            unit("G2", "gas_ccgt", cap=30.0),
+            unit("W", "wind", cap=50.0),
+        ],
+    )
+    ((row,), _) = rollup.build_facility_rows(rollup.build_lookup(facilities_body(item), "NEM"))
+    assert dict(zip(lookups.FACILITIES_HEADER, row, strict=True))["fuel_groups"] == "gas;wind"
+
+
+def test_legacy_market_results_name_their_region_in_network_region() -> None:
+    body = market_body({"price": {"SA1": [(stamp(5), 80.0)]}})
+    body["data"][0]["results"][0]["columns"] = {"network_region": "SA1"}
+    body["data"][0]["results"][0]["name"] = "price"  # the code is in the columns only
+    [series] = rollup.parse_series(body, "region")
+    assert (series.metric, series.code, series.values.tolist()) == ("price", "SA1", [80.0])
+
+
+def test_a_result_without_columns_takes_its_code_from_its_name() -> None:
+    body = series_body({"power": {"U1": [(stamp(5), 1.0)], "U2": [(stamp(5), 2.0)]}})
+    for result in body["data"][0]["results"]:
+        del result["columns"]
+    body["data"][0]["results"][1]["name"] = "other name"
+    assert [(s.code, s.values.tolist()) for s in rollup.parse_series(body, "unit_code")] == [
+        ("U1", [1.0]),
+        ("", [2.0]),
+    ]
+
+
+def test_a_result_without_points_does_not_stop_the_results_after_it() -> None:
+    body = series_body({"power": {"U1": [], "U2": [(stamp(5), 2.0)]}})
+    assert [s.code for s in rollup.parse_series(body, "unit_code")] == ["U2"]
+
+
+def test_naive_stamps_are_nem_time() -> None:
+    body = series_body({"power": {"U1": [("2025-10-01T00:05:00", 1.0)]}})
+    [series] = rollup.parse_series(body, "unit_code")
+    assert series.times.tolist() == [int(datetime.fromisoformat(stamp(5)).timestamp())]
+
+
+def test_a_series_with_a_broken_point_is_a_malformed_series() -> None:
+    body = series_body({"power": {"U1": [(stamp(5), 1.0)]}})
+    body["data"][0]["results"][0]["data"] = [[stamp(5)]]
+    with pytest.raises(ValueError, match=r"^malformed time series: "):
+        rollup.parse_series(body, "unit_code")
+
+
+def test_the_table_names_its_window_facilities_and_regions() -> None:
+    table = table_for(series_body({"power": {"M1": [(stamp(5), 1.0)]}}))
+    assert table.window == DAY
+    assert table.facility_ids == ("BATT", "MULTI", "SPLIT")
+    assert table.region_ids == tuple(rollup.NEM_REGIONS)
+
+
+def test_a_facility_code_the_csv_cannot_hold_names_the_way_out() -> None:
+    odd = facility("A,B", [unit("ODD1", "wind")])
+    with pytest.raises(ValueError) as err:
+        rollup.build_lookup(facilities_body(odd), "NEM")
+    assert str(err.value) == (
+        "facility code 'A,B' cannot be a consolidate.csv column (codes are 1-40 letters, "
+        "digits, '_', '.' or '-'); leave it out with --facilities"
+    )
+
+
+def test_a_window_without_facility_data_is_a_table_of_no_rows_with_the_full_header() -> None:
+    table = table_for(series_body({}), market_body({"price": {"SA1": [(stamp(5), 80.0)]}}))
+    assert table.times.tolist() == [] and table.values.shape == (0, len(table.header) - 1)
+    assert table.header == build_header(
+        ["BATT", "MULTI", "SPLIT"], rollup.NEM_REGIONS, interchange=True
+    )
+
+
+def test_the_interval_ending_at_the_window_start_is_the_first_row() -> None:
+    table = table_for(series_body({"power": {"M1": [(stamp(0), 1.0), (stamp(5), 2.0)]}}))
+    assert table.stamps == [stamp(0), stamp(5)]
+
+
+def test_a_point_with_an_extra_element_is_a_malformed_series() -> None:
+    body = series_body({"power": {"U1": [(stamp(5), 1.0)]}})
+    body["data"][0]["results"][0]["data"] = [[stamp(5), 1.0], [stamp(10), 2.0, 3.0]]
+    with pytest.raises(ValueError, match=r"^malformed time series: "):
+        rollup.parse_series(body, "unit_code")

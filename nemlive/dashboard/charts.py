@@ -518,6 +518,9 @@ def build_recent_market_table(
 _TIME = alt.X("time:T", title=None, axis=alt.Axis(format="%a %H:%M", labelOverlap=True))
 
 
+# make mutate leaves out the Altair specs and the markdown texts from here on (all but
+# escape_markdown): they are presentation, checked by the app and browser tests.
+# pragma: no mutate start
 def build_generation_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
     """Stacked area of generation by fuel group in OpenElectricity's colours."""
     seen = set(frame["group"].unique())
@@ -638,6 +641,7 @@ def describe_publisher(status: Mapping[str, object]) -> str:
 # --- page texts (markdown) ------------------------------------------------------------------
 
 
+# pragma: no mutate end
 def escape_markdown(text: str) -> str:
     """``text`` with every markdown-active character backslash-escaped, so Streamlit shows it
     literally (names are data: ``**``, ``<b>``, ``&amp;``, ``$x$`` or ``:red[x]`` stay as typed).
@@ -647,6 +651,7 @@ def escape_markdown(text: str) -> str:
     return "".join("\\" + c if c in MARKDOWN_SPECIALS else " " if c in "\r\n" else c for c in text)
 
 
+# pragma: no mutate start
 def build_facility_markdown(fac: Facility, latest: Point | None) -> str:
     """A facility's metadata and latest value (NEM time) as markdown, every lookup string escaped."""
     esc = escape_markdown
@@ -726,3 +731,6 @@ def describe_unknown(ids: list[str], overflow: bool, events: int, show: int = 10
         text += " (more ids than listed)" if overflow else ""
         text += f"; {events:,} events"
     return text
+
+
+# pragma: no mutate end
