@@ -125,7 +125,7 @@ def test_injected_state_gives_the_figures_and_deck_layers(lookups, tmp_path: Pat
     want = set()
     for r in ("NSW1", "QLD1", "SA1", "TAS1", "VIC1"):
         net = float(last[f"imports_{r}"]) - float(last[f"exports_{r}"])
-        want.add(f"{r} {'+' if net >= 0 else '−'}{abs(net):,.0f} MW")
+        want.add(f"{r} {'+' if net >= 0 else '-'}{abs(net):,.0f} MW")
     assert {d["text"] for d in layers["interchange"]["data"]} == want
     region_tips = {
         f["properties"]["region_id"]: f["properties"] for f in layers["regions"]["data"]["features"]

@@ -272,7 +272,7 @@ def region_anchor(geometry: Mapping[str, Any]) -> list[float]:
 def build_interchange_layer(
     regions_fc: Mapping[str, Any], interchange: Mapping[str, Point]
 ) -> pdk.Layer:
-    """Each region's net import as a signed figure (``+350 MW``, ``−120 MW``) on the map."""
+    """Each region's net import as a signed figure (``+350 MW``, ``-120 MW``) on the map."""
     data = []
     for f in regions_fc.get("features", []):
         rid = f["properties"].get("region_id")
@@ -280,7 +280,7 @@ def build_interchange_layer(
         if flows is None or (flows[1] is None and flows[2] is None):
             continue
         net = (flows[1] or 0.0) - (flows[2] or 0.0)
-        text = f"{'+' if net >= 0 else '−'}{abs(net):,.0f} MW"
+        text = f"{'+' if net >= 0 else '-'}{abs(net):,.0f} MW"  # ASCII: the text layer's font has no U+2212
         data.append({"position": region_anchor(f["geometry"]), "text": f"{rid} {text}"})
     return pdk.Layer(
         "TextLayer",
