@@ -457,7 +457,11 @@ def render_charts(snap: Snapshot, sel: Selection, window: tuple[int | None, int 
     )
     panels = [
         ("Generation by fuel group", gen, lambda: charts.build_generation_chart(gen)),
-        ("Renewable share by region", share, lambda: charts.build_share_chart(share)),
+        (
+            "Renewable share by region",
+            share,
+            lambda: charts.build_region_line_chart(share, "share", "renewable share", share=True),
+        ),
         (
             "Price by region",
             market,

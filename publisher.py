@@ -31,6 +31,7 @@ from nemlive.common.errors import ConfigError, NemLiveError
 from nemlive.common.logsetup import configure_logging
 from nemlive.common.mqttconfig import (
     MqttSettings,
+    add_mqtt_arguments,
     resolve_mqtt_settings,
 )
 from nemlive.publish.broker import (
@@ -93,22 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Flags win over the environment.",
     )
     parser.add_argument("--csv", type=Path, default=Path("consolidate.csv"), help="input file")
-    parser.add_argument("--host", help="broker host (MQTT_HOST; default localhost)")
-    parser.add_argument("--port", help="broker port (MQTT_PORT; default 1883, 8883 with TLS)")
-    parser.add_argument("--topic", help="base topic (MQTT_TOPIC; default nem/stream)")
-    parser.add_argument("--username", help="broker user name (MQTT_USERNAME)")
-    parser.add_argument("--password", help="broker password (MQTT_PASSWORD; prefer the env)")
-    parser.add_argument(
-        "--tls",
-        action="store_const",
-        const=True,
-        help="connect with TLS, checking the broker's certificate (MQTT_TLS=1)",
-    )
-    parser.add_argument(
-        "--ca-file",
-        help="PEM CA certificate that signed the broker's certificate, e.g. for your own "
-        "mosquitto; needs --tls (MQTT_CA_FILE; default: the system CAs)",
-    )
+    add_mqtt_arguments(parser)
     parser.add_argument(
         "--delay", type=float, default=0.1, help="seconds between messages; 0 = as fast as acked"
     )

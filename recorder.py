@@ -32,7 +32,7 @@ from types import FrameType
 
 from nemlive.common.errors import ConfigError, NemLiveError, StoreUnavailable
 from nemlive.common.logsetup import configure_logging
-from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings
+from nemlive.common.mqttconfig import MqttSettings, add_mqtt_arguments, resolve_mqtt_settings
 from nemlive.record.recorderlink import Inbox, Subscriber
 from nemlive.record.recording import Inbound, convert_messages, describe_rejects
 from nemlive.store import DEFAULT_STORE_URL, Store, StoreUrl, open_store, parse_store_url
@@ -89,22 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"MQTT client id of the persistent session (NEMLIVE_RECORDER_ID; default "
         f"{DEFAULT_CLIENT_ID}); one recorder per id",
     )
-    parser.add_argument("--host", help="broker host (MQTT_HOST; default localhost)")
-    parser.add_argument("--port", help="broker port (MQTT_PORT; default 1883, 8883 with TLS)")
-    parser.add_argument("--topic", help="base topic (MQTT_TOPIC; default nem/stream)")
-    parser.add_argument("--username", help="broker user name (MQTT_USERNAME)")
-    parser.add_argument("--password", help="broker password (MQTT_PASSWORD; prefer the env)")
-    parser.add_argument(
-        "--tls",
-        action="store_const",
-        const=True,
-        help="connect with TLS, checking the broker's certificate (MQTT_TLS=1)",
-    )
-    parser.add_argument(
-        "--ca-file",
-        help="PEM CA certificate that signed the broker's certificate; needs --tls "
-        "(MQTT_CA_FILE; default: the system CAs)",
-    )
+    add_mqtt_arguments(parser)
     parser.add_argument(
         "--connect-retries", type=int, default=5, help="connection attempts before giving up"
     )

@@ -7,6 +7,7 @@ same way.
 
 from __future__ import annotations
 
+import argparse
 import ssl
 import uuid
 from collections.abc import Mapping
@@ -79,6 +80,26 @@ def _parse_ca_file(name: str, text: str | Path) -> Path:
             "that signed your broker's certificate, or unset it to trust the system CAs"
         )
     return path
+
+
+def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
+    """The broker flags the publisher and the recorder share; None = not given."""
+    parser.add_argument("--host", help="broker host (MQTT_HOST; default localhost)")
+    parser.add_argument("--port", help="broker port (MQTT_PORT; default 1883, 8883 with TLS)")
+    parser.add_argument("--topic", help="base topic (MQTT_TOPIC; default nem/stream)")
+    parser.add_argument("--username", help="broker user name (MQTT_USERNAME)")
+    parser.add_argument("--password", help="broker password (MQTT_PASSWORD; prefer the env)")
+    parser.add_argument(
+        "--tls",
+        action="store_const",
+        const=True,
+        help="connect with TLS, checking the broker's certificate (MQTT_TLS=1)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        help="PEM CA certificate that signed the broker's certificate, e.g. for your own "
+        "mosquitto; needs --tls (MQTT_CA_FILE; default: the system CAs)",
+    )
 
 
 def resolve_mqtt_settings(

@@ -570,47 +570,28 @@ def build_emissions_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
 
 
 def build_region_line_chart(
-    frame: pd.DataFrame, field: str, title: str, height: int = 260
+    frame: pd.DataFrame,
+    field: str,
+    title: str,
+    height: int = 260,
+    *,
+    share: bool = False,
 ) -> alt.Chart:
-    """One line per region for ``field`` (``price`` or ``demand``)."""
+    """One line per region for ``field`` (``price``, ``demand``, ``net`` or, with
+    ``share``, a 0..1 ``share`` drawn as 0-100%)."""
     seen = set(frame["region"].unique())
     present = [r for r in REGIONS if r in seen] or list(REGIONS)
-    return (
-        alt.Chart(frame, height=height)
-        .mark_line(interpolate="step-before", strokeWidth=1.6)
-        .encode(
-            x=_TIME,
-            y=alt.Y(f"{field}:Q", title=title),
-            color=alt.Color(
-                "region:N",
-                title=None,
-                scale=alt.Scale(domain=present, range=[REGION_COLOURS[r] for r in present]),
-                legend=alt.Legend(orient="bottom"),
-            ),
-            tooltip=[
-                alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
-                "region:N",
-                alt.Tooltip(f"{field}:Q", format=",.2f"),
-            ],
-        )
+    y = (
+        alt.Y(f"{field}:Q", title=title, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
+        if share
+        else alt.Y(f"{field}:Q", title=title)
     )
-
-
-def build_share_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
-    """One line per region of its renewable share, 0-100%."""
-    seen = set(frame["region"].unique())
-    present = [r for r in REGIONS if r in seen] or list(REGIONS)
     return (
         alt.Chart(frame, height=height)
         .mark_line(interpolate="step-before", strokeWidth=1.6)
         .encode(
             x=_TIME,
-            y=alt.Y(
-                "share:Q",
-                title="renewable share",
-                axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1]),
-            ),
+            y=y,
             color=alt.Color(
                 "region:N",
                 title=None,
@@ -620,7 +601,7 @@ def build_share_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
             tooltip=[
                 alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
                 "region:N",
-                alt.Tooltip("share:Q", format=".1%"),
+                alt.Tooltip(f"{field}:Q", format=".1%" if share else ",.2f"),
             ],
         )
     )
