@@ -369,8 +369,7 @@ def test_with_a_store_the_page_opens_full_and_looks_back(mosquitto, tmp_path: Pa
             # Every chart is full but interchange, which the store does not keep.
             expect(page.get_by_text("No data in the window yet.")).to_have_count(1)
             sidebar = page.locator('[data-testid="stSidebar"]')
-            sidebar.locator('[data-testid="stSelectbox"]', has_text="Range").click()
-            page.get_by_role("option", name="Wed 2025-10-15").click()
+            _pick_option(page, sidebar, "Range", "Wed 2025-10-15")
             expect(page.get_by_text("History: Wed 2025-10-15")).to_be_visible(timeout=20_000)
             _expect_figures(page, expected_figure_texts(csv_path))  # the slider ends newest
             thumb = sidebar.get_by_role("slider")
@@ -381,6 +380,25 @@ def test_with_a_store_the_page_opens_full_and_looks_back(mosquitto, tmp_path: Pa
         finally:
             browser.close()
     assert errors == [], errors
+
+
+def _pick_option(page, sidebar, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    """Open a selectbox and pick ``option``; a click that lands while the page redraws is
+    tried again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = sidebar.locator('[data-testid="stSelectbox"]', has_text=label)
+    choice = page.get_by_role("option", name=option)
+    for _ in range(6):
+        box.get_by_role("combobox").click()
+        try:
+            choice.wait_for(timeout=5_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
+        choice.click()
+        return
+    raise AssertionError(f"the {label} selectbox never offered {option!r}")
 
 
 def _expect_figures(page, texts: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
