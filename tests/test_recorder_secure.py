@@ -68,8 +68,7 @@ def test_refused_credentials_exit_1_with_one_line_and_no_secret(
     broker: Mosquitto = request.getfixturevalue("auth_broker")
     result = run_recorder(
         ["--port", str(broker.port), "--store", f"sqlite:///{tmp_path}/h.db", "-v"],
-        MQTT_USERNAME=USER,
-        MQTT_PASSWORD=WRONG_PASSWORD,
+        **{"MQTT_USERNAME": USER, "MQTT_PASSWORD": WRONG_PASSWORD},
     )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
