@@ -113,9 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="never start the embedded amqtt broker on 127.0.0.1",
     )
     parser.add_argument(
-        "--connect-retries", type=int, default=5, help="connection attempts before giving up"
-    )
-    parser.add_argument(
         "--progress-every",
         type=float,
         default=PROGRESS_EVERY_S,

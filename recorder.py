@@ -91,9 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_mqtt_arguments(parser)
     parser.add_argument(
-        "--connect-retries", type=int, default=5, help="connection attempts before giving up"
-    )
-    parser.add_argument(
         "--progress-every",
         type=float,
         default=PROGRESS_EVERY_S,

@@ -83,7 +83,8 @@ def _parse_ca_file(name: str, text: str | Path) -> Path:
 
 
 def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
-    """The broker flags the publisher and the recorder share; None = not given."""
+    """The broker flags the publisher and the recorder share (None = not given), and how
+    often to try connecting."""
     parser.add_argument("--host", help="broker host (MQTT_HOST; default localhost)")
     parser.add_argument("--port", help="broker port (MQTT_PORT; default 1883, 8883 with TLS)")
     parser.add_argument("--topic", help="base topic (MQTT_TOPIC; default nem/stream)")
@@ -99,6 +100,9 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
         "--ca-file",
         help="PEM CA certificate that signed the broker's certificate, e.g. for your own "
         "mosquitto; needs --tls (MQTT_CA_FILE; default: the system CAs)",
+    )
+    parser.add_argument(
+        "--connect-retries", type=int, default=5, help="connection attempts before giving up"
     )
 
 
