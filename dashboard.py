@@ -220,7 +220,15 @@ def backfill_from_store(state: LiveState, store_url: StoreUrl) -> str:
             if latest is None:
                 return f"The store {store_url.display} holds nothing yet."
             t0 = latest - state.history_span_s
-            kept = state.backfill(store.read_facilities(t0, latest), store.read_markets(t0, latest))
+            markets = store.read_markets(t0, latest)
+            # Up to the last whole row: the rest of a row being written comes live, not twice.
+            end = history.complete_through(markets) or latest
+            facilities = {
+                k: [p for p in v if p[0] <= end] for k, v in store.read_facilities(t0, end).items()
+            }
+            markets = {k: [p for p in v if p[0] <= end] for k, v in markets.items()}
+            kept = state.backfill(facilities, markets)
+            latest = end
     except StoreError as exc:
         log.warning("no backfill from %s: %s", store_url.display, exc)
         return f"The store could not be read, so the windows start empty: {exc}"

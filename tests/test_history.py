@@ -67,3 +67,11 @@ def test_the_caption_names_the_range_the_time_and_the_resolution() -> None:
     day = history.RangeChoice("Wed 2025-10-01", 0, 1)
     assert "interval ending **2025-10-01 00:05 NEM**" in history.describe_view(day, FIRST)
     assert timedelta(seconds=history.DAY_S) == timedelta(days=1)
+
+
+def test_the_backfill_stops_at_the_last_row_every_region_finished() -> None:
+    regions = {r: [(FIRST, 1.0, 1.0), (FIRST + 300, 1.0, 1.0)] for r in ("NSW1", "SA1")}
+    assert history.complete_through(regions) == FIRST + 300
+    regions["SA1"] = regions["SA1"][:1]  # the recorder was mid-row
+    assert history.complete_through(regions) == FIRST
+    assert history.complete_through({}) is None

@@ -92,6 +92,18 @@ def stamps_of(
     )
 
 
+def complete_through(region_history: Mapping[str, list[Point]]) -> int | None:
+    """The newest interval for which every region in the history has a market value: the
+    publisher sends a row's market events last, so a row the recorder was still writing
+    (its facilities in part) is after it. None when no interval is complete."""
+    counts: dict[int, int] = {}
+    for points in region_history.values():
+        for p in points:
+            counts[p[0]] = counts.get(p[0], 0) + 1
+    done = [ts for ts, n in counts.items() if n == len(region_history)]
+    return max(done) if done else None
+
+
 def values_at(histories: Mapping[str, list[Point]], ts: int) -> dict[str, Point]:
     """id -> its point at exactly ``ts`` (the map and figures of a past interval)."""
     out = {}
