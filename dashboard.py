@@ -53,22 +53,18 @@ STATUS_COLOURS = {
 }
 CSS = """
 <style>
-div[data-testid="stMetric"] {background: rgba(120,144,156,0.08); border-radius: 8px; padding: 8px 12px;}
-div[data-testid="stMetricValue"] {font-size: 1.45rem;}
+.nl-cards {display: grid; gap: 1rem; margin-bottom: 0.5rem;}
+.nl-cols-4 {grid-template-columns: repeat(4, minmax(0, 1fr));}
+.nl-cols-2 {grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 0.6rem;}
+.nl-card {background: rgba(120,144,156,0.08); border-radius: 8px; padding: 8px 12px; min-width: 0;}
+.nl-card[title] .nl-card-label {text-decoration: underline dotted rgba(49,51,63,0.4); cursor: help;}
+.nl-card-label {font-size: 0.875rem; color: rgba(49,51,63,0.75); overflow: hidden; text-overflow: ellipsis; white-space: nowrap;}
+.nl-card-value {font-size: 1.45rem; line-height: 1.6; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;}
+.nl-cols-2 .nl-card-value {font-size: 1.25rem;}
 .nemlive-legend img {vertical-align: middle;}
 </style>
 """
 
-# Figure label -> its definition, in page order (labels are format_figures' keys).
-FIGURE_HELP = {
-    "Generation": "Sum of positive facility output (loads such as battery charging excluded).",
-    "Demand": "Sum of regional demand.",
-    "Price (demand-weighted)": "Σ price × demand ÷ Σ demand over the selected regions.",
-    "Renewable share": "Bioenergy, hydro, wind and solar generation ÷ generation.",
-    "Emissions": "t CO₂-e in the 5-minute interval.",
-    "Emissions rate": "Emissions of the interval × 12.",
-    "Intensity": "Emissions ÷ energy generated in the interval.",
-}
 # Headers with units and zone for the event tables (the CSV downloads keep the raw names).
 TABLE_COLUMNS = {
     "received": st.column_config.DatetimeColumn(
@@ -269,17 +265,29 @@ def render_status(snap: Snapshot) -> None:
     )
     if snap.status_detail:
         st.caption(escape_markdown(snap.status_detail))
-    c1, c2 = st.columns(2)
-    c1.metric("Received", f"{snap.received:,}")
-    c2.metric("Messages/s", f"{snap.rate_per_s:,.1f}")
-    c1.metric("Rejected", f"{snap.rejected:,}")
-    c2.metric("Duplicates", f"{snap.duplicates:,}")
-    c1.metric(
-        "Unknown",
-        f"{snap.unknown_count:,}" + ("+" if snap.unknown_overflow else ""),
-        help=charts.describe_unknown(snap.unknown_ids, snap.unknown_overflow, snap.unknown_events),
+    unknown = f"{snap.unknown_count:,}" + ("+" if snap.unknown_overflow else "")
+    st.html(
+        views.build_cards_html(
+            [
+                ("Received", f"{snap.received:,}", None),
+                ("Messages/s", f"{snap.rate_per_s:,.1f}", None),
+                ("Rejected", f"{snap.rejected:,}", None),
+                ("Duplicates", f"{snap.duplicates:,}", None),
+                (
+                    "Unknown",
+                    unknown,
+                    charts.describe_unknown(
+                        snap.unknown_ids,
+                        snap.unknown_overflow,
+                        snap.unknown_events,
+                        markdown=False,
+                    ),
+                ),
+                ("Last message", _age(snap.last_message_age_s), None),
+            ],
+            columns=2,
+        )
     )
-    c2.metric("Last message", _age(snap.last_message_age_s))
     lines = []
     if snap.last_reject_reason:
         reasons = ", ".join(f"{k}: {v:,}" for k, v in sorted(snap.rejects_by_reason.items()))
@@ -340,11 +348,9 @@ def render_broker_form(hub: Hub, configured: MqttSettings, editable: bool) -> No
 
 
 @guarded("figures")
-def render_figures(texts: dict[str, str]) -> None:
-    """The headline figures of the selection, in two rows of metric cards."""
-    cols = [*st.columns(4), *st.columns(4)[:3]]  # two rows, same widths
-    for col, (label, help_text) in zip(cols, FIGURE_HELP.items(), strict=True):
-        col.metric(label, texts[label], help=help_text)
+def render_figures(view: views.FigureView) -> None:
+    """The headline figures of the selection: one element of cards, two rows of four."""
+    st.html(view.cards_html)
 
 
 @guarded("map")
@@ -508,7 +514,7 @@ def render_pulse(hub: Hub, sel: Selection, status_box: Any, shared: Shared) -> N
         )
     else:
         st.caption(view.caption)
-    render_figures(view.texts)
+    render_figures(view)
     drawn = st.session_state.get(DRAWN_KEY, NOT_DRAWN)
     if (
         not in_full_run

@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             received = rejected = ""
             if page is not None:
                 received, rejected = (
-                    page.locator('[data-testid="stMetric"]', has_text=label)
-                    .locator('[data-testid="stMetricValue"]')
+                    page.locator('[data-testid="nl-card"]', has_text=label)
+                    .locator('[data-testid="nl-card-value"]')
                     .inner_text()
                     for label in ("Received", "Rejected")
                 )

@@ -31,7 +31,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,9 +138,11 @@ class Sample:
     errors: int = 0
 
 
-def measure_window(proc: psutil.Process, seconds: float) -> float:
+def measure_window(
+    proc: psutil.Process, seconds: float, wait: Callable[[float], None] = time.sleep
+) -> float:
     c0, t0 = cpu_seconds(proc), time.monotonic()
-    time.sleep(seconds)
+    wait(seconds)
     return (cpu_seconds(proc) - c0) / (time.monotonic() - t0)
 
 
@@ -205,8 +207,14 @@ def browser_window(
                 page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
                 page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
                 pages.append(page)
-            time.sleep(warmup)
-            cores = measure_window(proc, seconds)
+
+            # Playwright's events are only read while it is called: wait through it, so that
+            # the browser is never held up by a full pipe (time.sleep would hold it).
+            def wait(s: float) -> None:
+                pages[0].wait_for_timeout(s * 1000)
+
+            wait(warmup)
+            cores = measure_window(proc, seconds, wait)
             rss = proc.memory_info().rss / 2**20
         finally:
             browser.close()

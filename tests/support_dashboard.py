@@ -7,8 +7,10 @@ the recorded OE responses). One facility has HTML in its name to check escaping 
 from __future__ import annotations
 
 import csv
+import html
 import json
 import math
+import re
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -359,3 +361,18 @@ def write_store_from_csv(csv_path: Path, db_path: Path) -> str:
     with open_store(url) as store:
         store.write(facility, market)
     return url
+
+
+CARD = re.compile(
+    r'data-testid="nl-card-label">(?P<label>.*?)</div>'
+    r'<div class="nl-card-value" data-testid="nl-card-value">(?P<value>.*?)</div>'
+)
+
+
+def cards_in(block) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Label -> value of the figure cards in an AppTest block (``at.main``, ``at.sidebar``)."""
+    found: dict[str, str] = {}
+    for element in block.get("html"):
+        for m in CARD.finditer(element.proto.body):
+            found[html.unescape(m["label"])] = html.unescape(m["value"])
+    return found

@@ -329,8 +329,8 @@ class Browser:
 
         expect(self.main).to_contain_text(f"Figures for {at} NEM", timeout=timeout_ms)
         for label, text in texts.items():
-            metric = self.main.locator('[data-testid="stMetric"]', has_text=label).first
-            expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(
+            metric = self.main.locator('[data-testid="nl-card"]', has_text=label).first
+            expect(metric.locator('[data-testid="nl-card-value"]')).to_have_text(
                 text, timeout=timeout_ms
             )
 

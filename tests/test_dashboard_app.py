@@ -19,6 +19,7 @@ from conftest import ROOT, free_port
 from streamlit.testing.v1 import AppTest
 from support_dashboard import (
     FIRST_TS,
+    cards_in,
     expected_figure_texts,
     read_csv_events,
     write_consolidate_csv,
@@ -57,7 +58,7 @@ def lookups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.main.metric}
+    return cards_in(at.main)
 
 
 def _deck(at: AppTest) -> dict:
@@ -142,7 +143,7 @@ def test_injected_state_gives_the_figures_and_deck_layers(lookups, tmp_path: Pat
         "THYDRO1",
         "TCOAL2",
     }
-    sidebar = {m.label: m.value for m in at.sidebar.metric}
+    sidebar = cards_in(at.sidebar)
     assert sidebar["Received"] == f"{len(read_csv_events(csv_path)):,}"
     assert sidebar["Rejected"] == "0" and sidebar["Unknown"] == "0"
 

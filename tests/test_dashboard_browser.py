@@ -257,8 +257,8 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
             expected = expected_figure_texts(csv_path)
             assert all(v != "–" and not v.startswith("0 ") for v in expected.values())
             for label, text in expected.items():
-                metric = page.locator('[data-testid="stMetric"]', has_text=label).first
-                expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(
+                metric = page.locator('[data-testid="nl-card"]', has_text=label).first
+                expect(metric.locator('[data-testid="nl-card-value"]')).to_have_text(
                     text, timeout=20_000
                 )
 
@@ -364,15 +364,15 @@ def test_hostile_traffic_leaves_every_page_working(dashboard, mosquitto, tmp_pat
             expected = expected_figure_texts(csv_path)
             for page in pages:
                 for label, text in expected.items():
-                    metric = page.locator('[data-testid="stMetric"]', has_text=label).first
-                    expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(
+                    metric = page.locator('[data-testid="nl-card"]', has_text=label).first
+                    expect(metric.locator('[data-testid="nl-card-value"]')).to_have_text(
                         text, timeout=30_000
                     )
                 sidebar = page.locator('[data-testid="stSidebar"]')
-                rejected = sidebar.locator('[data-testid="stMetric"]', has_text="Rejected").first
+                rejected = sidebar.locator('[data-testid="nl-card"]', has_text="Rejected").first
                 assert (
                     int(
-                        rejected.locator('[data-testid="stMetricValue"]')
+                        rejected.locator('[data-testid="nl-card-value"]')
                         .inner_text()
                         .replace(",", "")
                     )
@@ -450,5 +450,5 @@ def _expect_figures(page, texts: dict[str, str]) -> None:  # type: ignore[no-unt
     from playwright.sync_api import expect
 
     for label, text in texts.items():
-        metric = page.locator('[data-testid="stMetric"]', has_text=label).first
-        expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text(text, timeout=30_000)
+        metric = page.locator('[data-testid="nl-card"]', has_text=label).first
+        expect(metric.locator('[data-testid="nl-card-value"]')).to_have_text(text, timeout=30_000)

@@ -28,6 +28,7 @@ from streamlit.testing.v1 import AppTest
 from support_dashboard import (
     FIRST_TS,
     TEST_FACILITIES,
+    cards_in,
     read_csv_events,
     write_consolidate_csv,
     write_facilities_csv,
@@ -206,7 +207,7 @@ def _assert_page_whole(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     broken = [e.value for e in at.error if "could not be drawn" in e.value]
     assert not broken, broken
-    assert len(at.main.metric) == 7  # every figure card is there
+    assert len(cards_in(at.main)) == 7  # every figure card is there
     assert len(at.get("deck_gl_json_chart")) == 1  # and the map
     assert not at.warning  # the test lookups were loaded
 

@@ -699,16 +699,21 @@ def build_utilisation_tables(
     return most, least
 
 
-def describe_unknown(ids: list[str], overflow: bool, events: int, show: int = 10) -> str:
-    """Markdown help for the unknown-facility counter: what it means and the first ``show`` ids.
+def describe_unknown(
+    ids: list[str], overflow: bool, events: int, show: int = 10, *, markdown: bool = True
+) -> str:
+    """Help for the unknown-facility counter: what it means and the first ``show`` ids, as
+    Markdown (ids escaped) or, with ``markdown=False``, plain text (for a hover title).
 
     ``overflow``: more ids came than are listed. ``events``: their events (counted, not kept).
     """
     text = "Facilities missing from the lookup (data/facilities.csv): counted, not kept or drawn."
     if ids:
-        listed = ", ".join(escape_markdown(i) for i in ids[:show])
+        escape = escape_markdown if markdown else str
+        listed = ", ".join(escape(i) for i in ids[:show])
         more = len(ids) - min(len(ids), show)
-        text += f"  \nFirst seen: {listed}" + (f" and {more:,} more" if more > 0 else "")
+        text += ("  \n" if markdown else "\n") + f"First seen: {listed}"
+        text += f" and {more:,} more" if more > 0 else ""
         text += " (more ids than listed)" if overflow else ""
         text += f"; {events:,} events"
     return text

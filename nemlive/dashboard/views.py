@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import html
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -145,6 +146,32 @@ class SnapshotClock:
             return epoch.snap
 
 
+# Figure label -> its definition, in page order (labels are charts.format_figures' keys).
+FIGURE_HELP = {
+    "Generation": "Sum of positive facility output (loads such as battery charging excluded).",
+    "Demand": "Sum of regional demand.",
+    "Price (demand-weighted)": "Σ price × demand ÷ Σ demand over the selected regions.",
+    "Renewable share": "Bioenergy, hydro, wind and solar generation ÷ generation.",
+    "Emissions": "t CO₂-e in the 5-minute interval.",
+    "Emissions rate": "Emissions of the interval × 12.",
+    "Intensity": "Emissions ÷ energy generated in the interval.",
+}
+
+
+def build_cards_html(cards: Sequence[tuple[str, str, str | None]], columns: int) -> str:
+    """Figure cards (label, value, help shown on hover) in a grid of ``columns``, as one
+    element: every element a refresh sends costs the server, and these refresh every 2 s in
+    every page. Texts are escaped."""
+    items = "".join(
+        '<div class="nl-card" data-testid="nl-card"'
+        + (f' title="{html.escape(help_text)}"' if help_text else "")
+        + f'><div class="nl-card-label" data-testid="nl-card-label">{html.escape(label)}</div>'
+        f'<div class="nl-card-value" data-testid="nl-card-value">{html.escape(value)}</div></div>'
+        for label, value, help_text in cards
+    )
+    return f'<div class="nl-cards nl-cols-{columns}">{items}</div>'
+
+
 @dataclass(frozen=True)
 class FigureView:
     """The figures' interval, the figures and their texts, the chart window and a caption
@@ -155,6 +182,7 @@ class FigureView:
     texts: dict[str, str]
     window: tuple[int | None, int | None]
     caption: str | None
+    cards_html: str  # the figures as cards, four to a row, in FIGURE_HELP's order
 
 
 def with_past(snap: Snapshot, past: PastView) -> Snapshot:
@@ -201,7 +229,9 @@ def build_figure_view(snap: Snapshot, sel: Selection, quiet: bool = False) -> Fi
             f"Figures for **{format_nem_epoch(at_ts)} NEM** (latest complete interval): "
             f"{fig.facilities:,} facilities, {fig.regions} regions in the selection."
         )
-    return FigureView(at_ts, fig, charts.format_figures(fig), window, caption)
+    texts = charts.format_figures(fig)
+    cards = [(label, texts[label], help_text) for label, help_text in FIGURE_HELP.items()]
+    return FigureView(at_ts, fig, texts, window, caption, build_cards_html(cards, columns=4))
 
 
 @dataclass(frozen=True)
