@@ -55,6 +55,7 @@ bench: venv
 	$(PY) bench/parse.py
 	$(PY) bench/simplify.py
 	$(PY) bench/soak.py --hostile 100 $(if $(QUICK),--minutes 1 --warmup 30)
+	$(PY) bench/viewers.py $(if $(QUICK),--sessions 10,50 --measure 15 --warmup 12)
 
 $(VENV)/.mutate-installed: requirements-mutate.txt $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-mutate.txt
