@@ -192,24 +192,16 @@ def backfill_from_store(state: LiveState, store_url: StoreUrl) -> str:
     happened (a store that cannot be read leaves the windows empty, as without one)."""
     try:
         with open_store(store_url, create=False) as store:
-            latest = store.latest_ts()
-            if latest is None:
-                return f"The store {store_url.display} holds nothing yet."
-            t0 = latest - state.history_span_s
-            markets = store.read_markets(t0, latest)
-            # Up to the last whole row: the rest of a row being written comes live, not twice.
-            end = history.complete_through(markets) or latest
-            facilities = {
-                k: [p for p in v if p[0] <= end] for k, v in store.read_facilities(t0, end).items()
-            }
-            markets = {k: [p for p in v if p[0] <= end] for k, v in markets.items()}
-            kept = state.backfill(facilities, markets)
-            latest = end
+            stored = history.read_backfill(store, state.history_span_s)
+        if stored is None or stored.end is None:
+            return f"The store {store_url.display} holds nothing yet."
+        kept = state.backfill(stored.facility, stored.region, stored.interchange)
     except StoreError as exc:
         log.warning("no backfill from %s: %s", store_url.display, exc)
         return f"The store could not be read, so the windows start empty: {exc}"
     return (
-        f"Opened with {kept:,} values from {store_url.display}, to {format_nem_epoch(latest)} NEM."
+        f"Opened with {kept:,} values from {store_url.display}, "
+        f"to {format_nem_epoch(stored.end)} NEM."
     )
 
 
@@ -228,14 +220,11 @@ def load_span(store_display: str, _store: StoreUrl) -> tuple[int, int] | None:
 @st.cache_data(ttl=60, max_entries=16, show_spinner="Reading the store ...")
 def load_range(
     store_display: str, _store: StoreUrl, t0: int, t1: int, step_s: int
-) -> tuple[dict, dict] | None:
-    """Facility and region histories of ``t0 < ts <= t1`` at ``step_s`` (None: unreadable)."""
+) -> history.StoredHistory | None:
+    """The store's histories of ``t0 < ts <= t1`` at ``step_s`` (None: unreadable)."""
     try:
         with open_store(_store, create=False) as store:
-            return (
-                store.read_facilities(t0, t1, step_s),  # type: ignore[arg-type]
-                store.read_markets(t0, t1, step_s),  # type: ignore[arg-type]
-            )
+            return history.read_range(store, t0, t1, step_s)
     except StoreError as exc:
         log.warning("cannot read %s: %s", store_display, exc)
         return None
@@ -634,8 +623,7 @@ def render_range_control(store: StoreUrl, hub: Hub) -> PastView | None:
     if loaded is None:
         st.warning("The store could not be read: showing live data.", icon="⚠️")
         return None
-    facility_history, region_history = loaded
-    stamps = history.stamps_of(facility_history, region_history)
+    stamps = history.stamps_of(loaded.facility, loaded.region)
     if not stamps:
         st.caption("Nothing stored in this range.")
         return None
@@ -647,7 +635,7 @@ def render_range_control(store: StoreUrl, hub: Hub) -> PastView | None:
         key=f"h_at_{choice.t0}_{choice.step_s}",
         help="The figures and the map show this interval; the charts the whole range.",
     )
-    return PastView(choice, facility_history, region_history, at_ts)
+    return PastView(choice, loaded.facility, loaded.region, at_ts, loaded.interchange)
 
 
 # --- layout -------------------------------------------------------------------------------

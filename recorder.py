@@ -4,8 +4,8 @@
                        [--host localhost] [--port 1883] [--topic nem/stream]
 
 Subscribes to ``<base>/#`` on a persistent MQTT 5 session (fixed ``--client-id``), validates
-every message with the dashboard's schema, and upserts facility and market events into the
-store in batches (at most 5,000 messages, or what arrived within 1 s). A batch's messages are
+every message with the dashboard's schema, and upserts facility, market and interchange events
+into the store in batches (at most 5,000 messages, or what arrived within 1 s). A batch's messages are
 acknowledged to the broker only once it is committed, so after a crash (even ``kill -9``)
 the broker sends again whatever was not stored: every event lands exactly once. While the
 store is unreachable, read-only or full, the recorder retries with backoff and acknowledges
@@ -161,6 +161,7 @@ class Recorder:
         self.stop = stop
         self.facility_rows = 0
         self.market_rows = 0
+        self.interchange_rows = 0
         self.messages = 0
         self.rejects: Counter[str] = Counter()
         self.unwritten = 0  # messages left neither written nor acknowledged at the end
@@ -202,7 +203,7 @@ class Recorder:
         delay = RETRY_MIN_S
         while True:
             try:
-                self.store.write(converted.facility, converted.market)
+                self.store.write(converted.facility, converted.market, converted.interchange)
                 break
             except StoreUnavailable as exc:
                 if exc.kind != self._store_down:  # one line per change of state
@@ -221,6 +222,7 @@ class Recorder:
         self.messages += len(batch)
         self.facility_rows += len(converted.facility)
         self.market_rows += len(converted.market)
+        self.interchange_rows += len(converted.interchange)
         return True
 
     def prune(self) -> None:
@@ -248,12 +250,13 @@ class Recorder:
         if every and now - self._last_report >= every:
             rate = (self.messages - self._messages_at_report) / (now - self._last_report)
             log.info(
-                "%d messages recorded (%.0f/s): %d facility and %d market readings written, "
-                "%s rejected, %d waiting",
+                "%d messages recorded (%.0f/s): %d facility, %d market and %d interchange "
+                "readings written, %s rejected, %d waiting",
                 self.messages,
                 rate,
                 self.facility_rows,
                 self.market_rows,
+                self.interchange_rows,
                 describe_rejects(self.rejects),
                 len(self.inbox),
             )
@@ -310,11 +313,12 @@ def run(options: RecorderOptions, stop: threading.Event) -> int:
         finally:
             subscriber.close()
         log.info(
-            "stopped: %d messages recorded, %d facility and %d market readings written, "
-            "%s rejected",
+            "stopped: %d messages recorded, %d facility, %d market and %d interchange readings "
+            "written, %s rejected",
             recorder.messages,
             recorder.facility_rows,
             recorder.market_rows,
+            recorder.interchange_rows,
             describe_rejects(recorder.rejects),
         )
         if recorder.unwritten:

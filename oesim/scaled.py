@@ -119,11 +119,11 @@ def build_scaled_catalogue(
                     mirror=(f"{code}B1", "discharging"),
                 )
         else:
-            dispatch = "LOAD" if kind == "pumps" else "GENERATOR"
             for u in range(1, n_units + 1):
                 # a sprinkle of missing points keeps the extractor's gap handling honest
                 dropout = 0.002 if (i + u) % 17 == 0 else 0.0
-                add_unit(f"{code}U{u}", kind, dispatch, dropout=dropout)
+                # Pumps too are GENERATOR units in the real API's facility list.
+                add_unit(f"{code}U{u}", kind, "GENERATOR", dropout=dropout)
         items.append(
             {
                 "code": code,

@@ -259,8 +259,10 @@ class CatalogueDataset:
         if spec.mirror is not None:
             parent_code, direction = spec.mirror
             parent = self.unit_power_array(parent_code, t)
-            split = np.maximum(-parent, 0.0) if direction == "charging" else np.maximum(parent, 0.0)
-            return split + 0.0
+            # As the real API: a point only while the battery flows this unit's way (charging
+            # below 0 MW, discharging from 0 up), a magnitude; no data otherwise.
+            flowing = parent < 0.0 if direction == "charging" else parent >= 0.0
+            return np.where(flowing, np.abs(parent), np.nan) + 0.0
         return generate_power(spec, self.seed, t)
 
     def unit_power(self, unit_code: str, times: Sequence[datetime]) -> list[float | None]:

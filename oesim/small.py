@@ -13,8 +13,16 @@ time, end exclusive), where the tests look for them:
 - ``KRW5`` is retired without ``data_last_seen`` and ``OLDQ1`` is retired: neither has data.
 
 Battery facilities: ``TALLAWANG`` has the bidirectional ``TLWB1`` plus split units
-``TLWB1L1`` (charging) and ``TLWB1G1`` (discharging) with consistent values; ``EMUFLAT``
-has only the bidirectional ``EMUFB1``. ``0PELICAN`` is a ``0``-prefixed OE-style code.
+``TLWB1L1`` (charging) and ``TLWB1G1`` (discharging), each with points only while the battery
+flows its way, as the real API sends them; ``EMUFLAT`` has only the bidirectional ``EMUFB1``.
+``0PELICAN`` is a ``0``-prefixed OE-style code.
+
+Units carry what the recorded real facility list gives every unit of their fueltech: a
+``dispatch_type`` (pumps are ``GENERATOR``, charging units ``LOAD``; all 995 recorded units
+have one), ``capacity_registered`` (only some retired OCGT and hydro units lack it: here
+``OLDQ1``) and, for split battery units, ``capacity_storage``.
+So the official SDK (0.12) parses the catalogue but for the ``commissioning`` unit, whose
+status its enum lacks; the real API derives that status too (docs/oe-api.md §3).
 """
 
 from __future__ import annotations
@@ -45,10 +53,10 @@ EMISSIONS_FACTOR = {
     "bioenergy_biomass": 0.05,
     "bioenergy_biogas": 0.06,
 }
+# The real API's dispatch type per fueltech; any other fueltech is a GENERATOR.
 DISPATCH = {
     "battery": "BIDIRECTIONAL",
     "battery_charging": "LOAD",
-    "pumps": "LOAD",
 }
 
 # (code, name, network, region, lat, lng, units)
@@ -79,13 +87,19 @@ _FACILITIES: list[tuple[str, str, str, str, float, float, list[tuple]]] = [
         149.45,
         [
             ("TLWB1", "battery", "operating", 50.0, {"storage": 100.0}),
-            ("TLWB1L1", "battery_charging", "operating", 50.0, {"mirror": ("TLWB1", "charging")}),
+            (
+                "TLWB1L1",
+                "battery_charging",
+                "operating",
+                50.0,
+                {"storage": 100.0, "mirror": ("TLWB1", "charging")},
+            ),
             (
                 "TLWB1G1",
                 "battery_discharging",
                 "operating",
                 50.0,
-                {"mirror": ("TLWB1", "discharging")},
+                {"storage": 100.0, "mirror": ("TLWB1", "discharging")},
             ),
         ],
     ),
@@ -223,7 +237,7 @@ _FACILITIES: list[tuple[str, str, str, str, float, float, list[tuple]]] = [
         138.70,
         [
             ("KESTRL1", "wind", "operating", 120.0, {}),
-            ("KESTRL2", "wind", "operating", 90.0, {"no_capacity": True}),
+            ("KESTRL2", "wind", "operating", 90.0, {}),
         ],
     ),
     (
@@ -233,7 +247,8 @@ _FACILITIES: list[tuple[str, str, str, str, float, float, list[tuple]]] = [
         "SA1",
         -34.90,
         138.60,
-        [("OLDQ1", "gas_ocgt", "retired", 100.0, {"no_data": True})],
+        # Without capacity_registered, as some retired OCGT and hydro units of the real list.
+        [("OLDQ1", "gas_ocgt", "retired", 100.0, {"no_data": True, "no_capacity": True})],
     ),
     # TAS1
     (
@@ -256,7 +271,7 @@ _FACILITIES: list[tuple[str, str, str, str, float, float, list[tuple]]] = [
         -43.00,
         147.00,
         [
-            ("HUONB1", "bioenergy_biomass", "operating", 20.0, {"no_dispatch": True}),
+            ("HUONB1", "bioenergy_biomass", "operating", 20.0, {}),
             ("HUONG1", "bioenergy_biogas", "operating", 5.0, {}),
         ],
     ),
@@ -301,8 +316,7 @@ def _unit_item(code: str, fueltech: str, status: str, capacity: float, ex: dict,
             unit["data_last_seen"] = ex.get("last_seen", _LAST_SEEN.replace("+10:00", offset))
     if status == "retired" and ex.get("no_last_seen"):
         unit.pop("data_first_seen")
-    if not ex.get("no_dispatch"):
-        unit["dispatch_type"] = DISPATCH.get(fueltech, "GENERATOR")
+    unit["dispatch_type"] = DISPATCH.get(fueltech, "GENERATOR")
     unit["created_at"] = _CMS_CREATED
     unit["updated_at"] = _CMS_UPDATED
     return unit

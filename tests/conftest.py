@@ -212,7 +212,7 @@ class Postgres:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(
                 "DROP TABLE IF EXISTS facility_readings, market_readings, facility_rollups, "
-                "market_rollups, schema_version"
+                "market_rollups, interchange_readings, interchange_rollups, schema_version"
             )
 
 

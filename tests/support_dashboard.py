@@ -345,21 +345,23 @@ def write_store_from_csv(csv_path: Path, db_path: Path) -> str:
     from nemlive.common.columns import parse_column
     from nemlive.store import open_store
 
-    facility, market = [], []
+    readings: dict[str, list] = {"facility": [], "market": [], "interchange": []}
+    kinds = {"power": "facility", "price": "market", "imports": "interchange"}
+    second = {"power": "emissions", "price": "demand", "imports": "exports"}
     with open(csv_path, newline="", encoding="utf-8") as fh:
         for line in csv.DictReader(fh):
             ts = int(datetime.fromisoformat(line["timestamp"]).timestamp())
-            codes = {parse_column(c)[1] for c in line if c != "timestamp"}
-            for code in codes:
-                if f"power_{code}" in line:
-                    a, b = line[f"power_{code}"], line[f"emissions_{code}"]
-                    facility.append((code, ts, float(a) if a else None, float(b) if b else None))
-                else:
-                    a, b = line[f"price_{code}"], line[f"demand_{code}"]
-                    market.append((code, ts, float(a) if a else None, float(b) if b else None))
+            for column in line:
+                metric, code = parse_column(column) if column != "timestamp" else ("", "")
+                if metric in kinds:
+                    a, b = line[column], line[f"{second[metric]}_{code}"]
+                    if a or b:  # what the publisher sends: a pair with a value
+                        readings[kinds[metric]].append(
+                            (code, ts, float(a) if a else None, float(b) if b else None)
+                        )
     url = f"sqlite:///{db_path}"
     with open_store(url) as store:
-        store.write(facility, market)
+        store.write(readings["facility"], readings["market"], readings["interchange"])
     return url
 
 

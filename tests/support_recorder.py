@@ -94,6 +94,7 @@ def read_store(url: str) -> dict[Key, Values]:
         for kind, series in (
             ("facility", store.read_facilities(0, 2**40)),
             ("market", store.read_markets(0, 2**40)),
+            ("interchange", store.read_interchange(0, 2**40)),
         ):
             for ident, points in series.items():
                 for ts, a, b in points:
@@ -102,13 +103,15 @@ def read_store(url: str) -> dict[Key, Values]:
 
 
 def count_store(url: str) -> int:
-    """Facility plus market readings held (0 while the store does not exist yet)."""
+    """Facility, market and interchange readings held (0 while the store does not exist yet)."""
     try:
         with open_store(url, create=False) as store:
             span = store.span()
     except Exception:
         return 0
-    return 0 if span is None else span.facility_readings + span.market_readings
+    if span is None:
+        return 0
+    return span.facility_readings + span.market_readings + span.interchange_readings
 
 
 def expected_readings(messages: Sequence[tuple[str, dict]]) -> dict[Key, Values]:
@@ -122,7 +125,10 @@ def expected_readings(messages: Sequence[tuple[str, dict]]) -> dict[Key, Values]
                 payload["co2_tonnes"],
             )
         elif "/interchange/" in topic:
-            continue  # valid, but the store's schema has no interchange table
+            out["interchange", payload["region_id"], ts] = (
+                payload["imports_mw"],
+                payload["exports_mw"],
+            )
         else:
             out["market", payload["region_id"], ts] = (payload["price_dmwh"], payload["demand_mw"])
     return out

@@ -346,9 +346,11 @@ def test_with_a_store_the_first_page_opens_full(stored: Path) -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()  # the broker is down
     assert not at.exception
     assert _metrics(at) == expected_figure_texts(stored)  # the newest interval held
-    # Every chart is full but interchange, which the store does not keep.
-    assert sum("No data in the window" in c.value for c in at.main.caption) == 1
-    assert "Opened with 432 values" in " ".join(c.value for c in at.sidebar.caption)
+    # Every chart is full, interchange included; 36 intervals of 7 facilities and 5 regions'
+    # market and interchange (the solar park's gaps are no value, so not stored).
+    assert sum("No data in the window" in c.value for c in at.main.caption) == 0
+    assert "Opened with 603 values" in " ".join(c.value for c in at.sidebar.caption)
+    _assert_map_interchange_is_the_csv_row(at, stored, row=-1)
     assert at.selectbox(key="h_range").value.live
 
 
@@ -360,11 +362,24 @@ def test_the_range_control_shows_a_past_interval_from_the_store(stored: Path) ->
     fifth = int((FIRST_TS + timedelta(minutes=20)).timestamp())
     at.select_slider[0].set_value(fifth).run()
     assert _metrics(at) == expected_figure_texts(stored, row=4)
+    _assert_map_interchange_is_the_csv_row(at, stored, row=4)  # the slider's, not the newest
     caption = " ".join(c.value for c in at.main.caption)
     assert "History: **Wed 2025-10-15**" in caption and "5-minute values from the store" in caption
     assert any("The tables list live events" in c.value for c in at.main.caption)
     at.selectbox(key="h_range").set_value(_choice(at, "Live (last 24 h)")).run()
     assert _metrics(at) == expected_figure_texts(stored) and not at.select_slider
+
+
+def _assert_map_interchange_is_the_csv_row(at: AppTest, csv_path: Path, row: int) -> None:
+    """The map's net-interchange figures are the CSV's row ``row``, computed from the file."""
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        line = list(csv.DictReader(fh))[row]
+    want = set()
+    for r in ("NSW1", "QLD1", "SA1", "TAS1", "VIC1"):
+        net = float(line[f"imports_{r}"]) - float(line[f"exports_{r}"])
+        want.add(f"{r} {'+' if net >= 0 else '-'}{abs(net):,.0f} MW")
+    layers = {layer["id"]: layer for layer in _deck(at)["layers"]}
+    assert {d["text"] for d in layers["interchange"]["data"]} == want
 
 
 def _choice(at: AppTest, label: str) -> object:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pandas as pd
 import pytest
 from conftest import PYTHON, ROOT, clean_subprocess_env, free_port, wait_for_port
 from support_dashboard import (
@@ -411,8 +412,9 @@ def test_with_a_store_the_page_opens_full_and_looks_back(mosquitto, tmp_path: Pa
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(url)
             _expect_figures(page, expected_figure_texts(csv_path))  # nothing was published
-            # Every chart is full but interchange, which the store does not keep.
-            expect(page.get_by_text("No data in the window yet.")).to_have_count(1)
+            # Every chart is full, interchange included: the store keeps it.
+            expect(page.get_by_text("Net interchange by region")).to_be_visible(timeout=10_000)
+            expect(page.get_by_text("No data in the window yet.")).to_have_count(0)
             sidebar = page.locator('[data-testid="stSidebar"]')
             _pick_option(page, sidebar, "Range", "Wed 2025-10-15")
             expect(page.get_by_text("History: Wed 2025-10-15")).to_be_visible(timeout=20_000)
@@ -421,18 +423,22 @@ def test_with_a_store_the_page_opens_full_and_looks_back(mosquitto, tmp_path: Pa
             thumb.focus()
             thumb.press("Home")  # the first interval of the day
             _expect_figures(page, expected_figure_texts(csv_path, row=0))
+            # The map's interchange is the slider's interval's, read from the store.
+            _expect_region_tooltip(
+                page, "SA1", _interchange_text(pd.read_csv(csv_path).iloc[0], "SA1")
+            )
             expect(page.locator('[data-testid="stException"]')).to_have_count(0)
         finally:
             browser.close()
     assert errors == [], errors
 
 
-def _pick_option(page, sidebar, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
-    """Open a selectbox and pick ``option``; a click that lands while the page redraws is
-    tried again."""
+def _pick_option(page, container, label: str, option: str, kind: str = "stSelectbox") -> None:  # type: ignore[no-untyped-def]
+    """Open the selectbox (or multiselect: ``kind``) ``label`` in ``container`` and pick
+    ``option``; a click that lands while the page redraws is tried again."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    box = sidebar.locator('[data-testid="stSelectbox"]', has_text=label)
+    box = container.locator(f'[data-testid="{kind}"]', has_text=label)
     choice = page.get_by_role("option", name=option)
     for _ in range(6):
         box.get_by_role("combobox").click()
@@ -452,3 +458,197 @@ def _expect_figures(page, texts: dict[str, str]) -> None:  # type: ignore[no-unt
     for label, text in texts.items():
         metric = page.locator('[data-testid="nl-card"]', has_text=label).first
         expect(metric.locator('[data-testid="nl-card-value"]')).to_have_text(text, timeout=30_000)
+
+
+# --- the market view: figures read off the page equal values computed from the CSV ---------------
+
+RENEWABLE_GROUPS = {"bioenergy", "hydro", "wind", "solar"}
+LOAD_GROUPS = {"battery", "pumps"}
+# A point inside each test region's box (support_dashboard.REGION_BOXES) that no other box,
+# facility icon or label covers, for hovering the region.
+REGION_SPOTS = {
+    "NSW1": (146.0, -30.5),
+    "QLD1": (145.0, -20.0),
+    "SA1": (134.0, -30.0),
+    "TAS1": (145.2, -40.5),
+    "VIC1": (148.5, -38.5),
+}
+REGION_LABELS = {
+    "NSW1": "NSW1 · NSW + ACT",
+    "QLD1": "QLD1 · Queensland",
+    "SA1": "SA1 · South Australia",
+    "TAS1": "TAS1 · Tasmania",
+    "VIC1": "VIC1 · Victoria",
+}
+
+
+def _interchange_text(row: pd.Series, region: str) -> str:
+    """The net interchange of ``region`` in a CSV row, as the region's tooltip words it."""
+    imports, exports = row[f"imports_{region}"], row[f"exports_{region}"]
+    net = imports - exports
+    way = "net import" if net >= 0 else "net export"
+    return f"{way} {abs(net):,.0f} MW (in {imports:,.0f}, out {exports:,.0f})"
+
+
+def _facility_frame(csv_path: Path, facilities_csv: Path) -> pd.DataFrame:
+    """One row per facility of the lookup: its region, dominant fuel group, capacity and latest
+    output (the last value in its power column), from the two files with pandas."""
+    frame = pd.read_csv(csv_path)
+    table = pd.read_csv(facilities_csv).set_index("facility_id")
+    table["group"] = table["fuel_groups"].str.split(";").str[0]
+    table["latest_mw"] = [frame[f"power_{fid}"].dropna().iloc[-1] for fid in table.index]
+    table["last_row_mw"] = [frame[f"power_{fid}"].iloc[-1] for fid in table.index]
+    table["factor"] = table["latest_mw"] / table["capacity_mw"]
+    return table
+
+
+def _renewable_shares(table: pd.DataFrame) -> dict[str, str]:
+    """Each region's renewable share of its generation in the CSV's last row, as the
+    "Renewable share" figure words it ("–" for a region that generates nothing)."""
+    gen = table[table["last_row_mw"] > 0]
+    out = {}
+    for region in REGION_SPOTS:
+        mine = gen[gen["region_id"] == region]
+        total = mine["last_row_mw"].sum()
+        renewable = mine.loc[mine["group"].isin(RENEWABLE_GROUPS), "last_row_mw"].sum()
+        out[region] = f"{renewable / total * 100:.1f} %" if total > 0 else "–"
+    return out
+
+
+def _eventually(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Run ``check`` until it stops raising AssertionError (the page refreshes every few
+    seconds); the last failure is raised at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _expect_region_tooltip(page, region: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Hover ``region`` on the map and wait for its tooltip to say ``text``."""
+    from playwright.sync_api import expect
+
+    canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
+    expect(canvas).to_be_visible(timeout=10_000)
+    canvas.scroll_into_view_if_needed()
+    tooltip = page.locator(".deck-tooltip")
+
+    def hovered() -> None:
+        box = _sized_box(canvas)
+        x, y = _screen_xy(*REGION_SPOTS[region], box)
+        page.mouse.move(x - 2, y)  # a move, so the deck picks again after a redraw
+        page.mouse.move(x, y)
+        expect(tooltip).to_contain_text(REGION_LABELS[region].split(" · ")[0], timeout=3_000)
+        expect(tooltip).to_contain_text(text, timeout=3_000)
+
+    _eventually(hovered)
+    page.mouse.move(0, 0)
+
+
+def _grid_rows(grid) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The rows of a st.dataframe by column header, from the accessible table that
+    glide-data-grid keeps in the page for screen readers (raw values, unformatted)."""
+    table = grid.locator('table[role="grid"]')
+    headers = table.locator('th[role="columnheader"]').all_text_contents()
+    return [
+        dict(zip(headers, row.locator('td[role="gridcell"]').all_text_contents(), strict=True))
+        for row in table.locator('tbody tr[role="row"]').all()
+    ]
+
+
+def _expect_utilisation(page, title: str, want: list[tuple[str, float]]) -> None:  # type: ignore[no-untyped-def]
+    """The (name, capacity factor) rows of the "Most/Least utilised" table ``title``."""
+    column = page.locator('[data-testid="stColumn"]', has_text=title).last
+    grid = column.locator('[data-testid="stDataFrame"]')
+    grid.scroll_into_view_if_needed()
+
+    def shown() -> None:
+        rows = _grid_rows(grid)
+        got = [(r["name"], float(r["capacity factor"])) for r in rows]
+        assert [g[0] for g in got] == [w[0] for w in want], got
+        for (_, g), (name, w) in zip(got, want, strict=True):
+            assert math.isclose(g, w, rel_tol=1e-9), (name, g, w)
+
+    _eventually(shown)
+
+
+def _show_only_region(page, sidebar, region: str) -> None:  # type: ignore[no-untyped-def]
+    """Set the sidebar's Regions filter to ``region`` alone."""
+    from playwright.sync_api import expect
+
+    box = sidebar.locator('[data-testid="stMultiSelect"]', has_text="Regions")
+    box.get_by_role("button", name="Clear all").click()
+    expect(box.get_by_role("button", name=re.compile("^Remove "))).to_have_count(0)
+    # No region: no demand. Waiting for it lets the server take the empty filter first.
+    demand = page.locator('[data-testid="nl-card"]', has_text="Demand").first
+    expect(demand.locator('[data-testid="nl-card-value"]')).to_have_text("–", timeout=20_000)
+    _pick_option(page, sidebar, "Regions", REGION_LABELS[region], kind="stMultiSelect")
+    page.keyboard.press("Escape")
+    # Focus out of the widget: "Clear all" from inside it is not sent to the server (next call).
+    sidebar.get_by_text("Filters", exact=True).click()
+    chips = box.get_by_role("button", name=re.compile("^Remove "))
+    expect(chips).to_have_count(1, timeout=10_000)
+    expect(chips).to_have_accessible_name(f"Remove {REGION_LABELS[region]}")
+
+
+def test_the_market_view_read_off_the_page_equals_the_csv(
+    dashboard, mosquitto, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Each region's net interchange (its tooltip), its renewable share (the figure, one
+    region selected) and every facility's capacity factor (the facility detail and the
+    most/least utilised tables) equal values computed here from the CSV and the lookup with
+    pandas, independently of the dashboard's code."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, csv_path, _ = dashboard
+    last = pd.read_csv(csv_path).iloc[-1]
+    table = _facility_frame(csv_path, tmp_path / "facilities.csv")
+    shares = _renewable_shares(table)
+    assert len(set(shares.values())) >= 3  # 0 %, 100 % and a mixed region: a real check
+    generators = table[~table["group"].isin(LOAD_GROUPS)].sort_values("factor", ascending=False)
+    ranked = list(zip(generators["name"], generators["factor"], strict=True))
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            expect(sidebar.get_by_text("connected", exact=True)).to_be_visible(timeout=30_000)
+            _publish(csv_path, mosquitto.port, tmp_path)
+            _expect_figures(page, expected_figure_texts(csv_path))
+
+            for region in REGION_SPOTS:
+                _expect_region_tooltip(page, region, _interchange_text(last, region))
+
+            detail = page.locator('[data-testid="stExpander"]', has_text="Facility detail")
+            detail.get_by_text("Facility detail").click()
+            for fid, fac in table.iterrows():
+                _pick_option(page, detail, "Facility", f"{fac['name']} ({fid})")
+                cf = f"{fac['factor']:.0%}"
+                meta = detail.locator('[data-testid="stMarkdownContainer"]', has_text="Location:")
+                expect(meta).to_contain_text(
+                    re.compile(rf"· {fid}\b.*Capacity factor: {re.escape(cf)} \(latest", re.S),
+                    timeout=15_000,
+                )
+
+            page.get_by_role("tab", name="Most and least utilised").click()
+            _expect_utilisation(page, "Most utilised", ranked[:10])
+            _expect_utilisation(page, "Least utilised", ranked[::-1][:10])
+
+            for region, share in shares.items():
+                _show_only_region(page, sidebar, region)
+                metric = page.locator('[data-testid="nl-card"]', has_text="Renewable share").first
+                expect(metric.locator('[data-testid="nl-card-value"]')).to_have_text(
+                    share, timeout=20_000
+                )
+            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+        finally:
+            browser.close()
+    assert errors == [], errors

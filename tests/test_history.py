@@ -8,6 +8,7 @@ import pytest
 
 from nemlive.common.nemtime import NEM_TZ
 from nemlive.dashboard import history
+from nemlive.store import open_store
 
 FIRST = int(datetime(2025, 10, 1, 0, 5, tzinfo=NEM_TZ).timestamp())  # first interval end
 DAY = 24 * 3600
@@ -75,3 +76,59 @@ def test_the_backfill_stops_at_the_last_row_every_region_finished() -> None:
     regions["SA1"] = regions["SA1"][:1]  # the recorder was mid-row
     assert history.complete_through(regions) == FIRST
     assert history.complete_through({}) is None
+
+
+def _store_with_rows(tmp_path, rows: int, last_row_regions: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """A SQLite store with ``rows`` whole rows of one facility and two regions' market and
+    interchange, and a last row the recorder was still writing (``last_row_regions``' market
+    events in, the facility and both interchanges too)."""
+    store = open_store(f"sqlite:///{tmp_path}/h.db")
+    stamps = [FIRST + 300 * k for k in range(rows + 1)]
+    store.write(
+        [("A", ts, float(k), 0.5) for k, ts in enumerate(stamps)],
+        [(r, ts, 90.0, 1000.0) for ts in stamps[:-1] for r in ("NSW1", "SA1")]
+        + [(r, stamps[-1], 90.0, 1000.0) for r in last_row_regions],
+        [(r, ts, 10.0 * k, 5.0) for k, ts in enumerate(stamps) for r in ("NSW1", "SA1")],
+    )
+    return store, stamps
+
+
+def test_read_backfill_reads_the_three_histories_up_to_the_last_whole_row(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store, stamps = _store_with_rows(tmp_path, 4, ("NSW1",))
+    with store:
+        got = history.read_backfill(store, 3 * 300)
+        assert got is not None and got.end == stamps[-2]
+        # The last 3 intervals before the newest held, up to the last whole row.
+        assert got.facility == {"A": [(ts, float(k), 0.5) for k, ts in enumerate(stamps)][2:4]}
+        assert got.region == {
+            r: [(ts, 90.0, 1000.0) for ts in stamps[2:4]] for r in ("NSW1", "SA1")
+        }
+        assert got.interchange == {
+            r: [(stamps[k], 10.0 * k, 5.0) for k in (2, 3)] for r in ("NSW1", "SA1")
+        }
+        store.write([], [("SA1", stamps[-1], 90.0, 1000.0)])  # the row is finished
+        assert history.read_backfill(store, 300).interchange == {  # type: ignore[union-attr]
+            r: [(stamps[-1], 40.0, 5.0)] for r in ("NSW1", "SA1")
+        }
+
+
+def test_read_backfill_of_an_empty_store_is_none(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with open_store(f"sqlite:///{tmp_path}/h.db") as store:
+        assert history.read_backfill(store, DAY) is None
+
+
+def test_read_range_reads_interchange_at_the_range_resolution(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store, stamps = _store_with_rows(tmp_path, 12, ("NSW1", "SA1"))
+    with store:
+        t0 = FIRST - 300  # FIRST is 00:05: the range of the day's first hour
+        got = history.read_range(store, t0, t0 + 3600, 1800)
+        # Intervals 00:05..00:30 average k = 0..5, and 00:35..01:00 average k = 6..11.
+        assert got.interchange == {
+            r: [(t0 + 1800, 25.0, 5.0), (t0 + 3600, 85.0, 5.0)] for r in ("NSW1", "SA1")
+        }
+        assert got.facility == {"A": [(t0 + 1800, 2.5, 0.5), (t0 + 3600, 8.5, 0.5)]}
+        assert set(got.region) == {"NSW1", "SA1"} and got.end == t0 + 3600
+        fine = history.read_range(store, t0, t0 + 900, 300)
+        assert fine.interchange["SA1"] == [(stamps[k], 10.0 * k, 5.0) for k in range(3)]
+        with pytest.raises(ValueError, match="resolution"):
+            history.read_range(store, t0, t0 + 900, 900)

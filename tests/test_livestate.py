@@ -13,6 +13,7 @@ from nemlive.common.events import (
     MarketEvent,
     StatusEvent,
     encode_facility_event,
+    encode_interchange_event,
     encode_market_event,
     encode_status,
 )
@@ -625,6 +626,26 @@ def test_backfill_fills_the_window_and_live_events_continue_it_without_double_co
     snap = state.snapshot()
     assert snap.max_ts == epoch(300) and len(snap.facility_history["A"]) == 288
     assert snap.facility_history["A"][-2:] == [(epoch(299), 299.0, 1.0), (epoch(300), 300.0, 10.0)]
+
+
+def test_backfill_fills_the_interchange_window_too() -> None:
+    state = LiveState({"A"})
+    fac_hist = {"A": [(epoch(k), 1.0, 1.0) for k in range(290)]}
+    reg_hist = {"SA1": [(epoch(k), 50.0, 1000.0) for k in range(290)]}
+    flows = {"SA1": [(epoch(k), 400.0 + k, 0.0) for k in range(290)], "VIC1": []}
+    assert state.backfill(fac_hist, reg_hist, flows) == 3 * 288
+    snap = state.snapshot()
+    assert len(snap.interchange_history["SA1"]) == 288
+    assert snap.interchange_history["SA1"][0] == (epoch(2), 402.0, 0.0)
+    assert snap.interchange_latest == {"SA1": (epoch(289), 689.0, 0.0)}
+    # A live interchange event the store already gave is a duplicate; the next continues.
+    assert send(state, "b/interchange/SA1", encode_interchange_event(
+        "SA1", (T0 + timedelta(minutes=5 * 289)).isoformat(), 1.0, 1.0
+    )) == "duplicate"  # fmt: skip
+    assert send(state, "b/interchange/SA1", encode_interchange_event(
+        "SA1", (T0 + timedelta(minutes=5 * 290)).isoformat(), 1.0, 2.0
+    )) == "stored"  # fmt: skip
+    assert state.snapshot().interchange_latest["SA1"] == (epoch(290), 1.0, 2.0)
 
 
 def test_an_empty_store_backfills_nothing() -> None:

@@ -90,7 +90,13 @@ def test_records_every_event_of_a_stream(
         rec.stop_quietly()
     out = rec.output()
     assert "Traceback" not in out
-    assert f"{sum(1 for k in want if k[0] == 'facility')} facility and" in out
+    kinds = ("facility", "market", "interchange")
+    counts = {kind: sum(1 for k in want if k[0] == kind) for kind in kinds}
+    assert counts["interchange"] > 0  # the CSV has interchange columns: they are recorded
+    assert (
+        f"{counts['facility']} facility, {counts['market']} market and "
+        f"{counts['interchange']} interchange readings written"
+    ) in out
     assert "0 rejected" in out
 
 
@@ -271,7 +277,8 @@ def test_retention_prunes_what_is_older_than_keep_days(
     # 0.01 days = 14.4 minutes before the newest reading: the last three intervals stay.
     rec = _recorder(tmp_path, mosquitto.port, url, "--keep-days", "0.01", name="rec2").start()
     try:
-        rec.wait_for_line("pruned 25 readings more than 0.01 days older than the newest")
+        # 5 intervals of 3 facilities, 2 markets and 2 interchanges.
+        rec.wait_for_line("pruned 35 readings more than 0.01 days older than the newest")
         assert rec.terminate() == 0
     finally:
         rec.stop_quietly()
@@ -423,6 +430,7 @@ def _read_csv_day(path: Path) -> dict:
         pairs = {
             "facility": [c.partition("_")[2] for c in header if c.startswith("power_")],
             "market": [c.partition("_")[2] for c in header if c.startswith("price_")],
+            "interchange": [c.partition("_")[2] for c in header if c.startswith("imports_")],
         }
         index = {name: i for i, name in enumerate(header)}
         for row in rows:
@@ -430,6 +438,7 @@ def _read_csv_day(path: Path) -> dict:
             for kind, (first, second) in (
                 ("facility", ("power", "emissions")),
                 ("market", ("price", "demand")),
+                ("interchange", ("imports", "exports")),
             ):
                 for ident in pairs[kind]:
                     a, b = row[index[f"{first}_{ident}"]], row[index[f"{second}_{ident}"]]
@@ -478,12 +487,13 @@ def test_issue_13_done_a_day_recorded_into_postgres_across_a_kill_9_exactly_once
 
     with psycopg.connect(url) as conn:
         counts = conn.execute(
-            "SELECT (SELECT count(*) FROM facility_readings), (SELECT count(*) FROM market_readings)"
+            "SELECT (SELECT count(*) FROM facility_readings), (SELECT count(*) FROM market_readings), "
+            "(SELECT count(*) FROM interchange_readings)"
         ).fetchone()
-    assert counts == (
-        sum(1 for k in want if k[0] == "facility"),
-        sum(1 for k in want if k[0] == "market"),
+    assert counts == tuple(
+        sum(1 for k in want if k[0] == kind) for kind in ("facility", "market", "interchange")
     )
+    assert counts[2] == 288 * 5
 
 
 def test_a_broker_without_mqtt_5_is_one_line_naming_it(tmp_path: Path) -> None:

@@ -9,7 +9,11 @@ from collections import Counter
 
 import pytest
 
-from nemlive.common.events import encode_facility_event, encode_market_event
+from nemlive.common.events import (
+    encode_facility_event,
+    encode_interchange_event,
+    encode_market_event,
+)
 from nemlive.record.recorderlink import Inbox
 from nemlive.record.recording import Inbound, convert_messages, describe_rejects
 
@@ -27,11 +31,13 @@ def test_valid_events_become_readings_in_utc_epoch_seconds() -> None:
         [
             _msg("nem/stream/facility/BAYSW", encode_facility_event("BAYSW", TS, 245.7, None)),
             _msg("nem/stream/market/SA1", encode_market_event("SA1", TS, -1000.0, 1500.5)),
+            _msg("nem/stream/interchange/SA1", encode_interchange_event("SA1", TS, 420.5, None)),
             _msg("nem/stream/status", b'{"state":"online"}'),
         ],
     )
     assert out.facility == [("BAYSW", EPOCH, 245.7, None)]
     assert out.market == [("SA1", EPOCH, -1000.0, 1500.5)]
+    assert out.interchange == [("SA1", EPOCH, 420.5, None)]
     assert (out.statuses, out.rejects) == (1, Counter())
 
 
@@ -41,9 +47,12 @@ def test_a_key_seen_twice_in_a_batch_keeps_the_later_values() -> None:
         [
             _msg("nem/stream/facility/A", encode_facility_event("A", TS, 1.0, 1.0)),
             _msg("nem/stream/facility/A", encode_facility_event("A", TS, 2.0, None)),
+            _msg("nem/stream/interchange/TAS1", encode_interchange_event("TAS1", TS, 1.0, 2.0)),
+            _msg("nem/stream/interchange/TAS1", encode_interchange_event("TAS1", TS, 3.0, 0.0)),
         ],
     )
     assert out.facility == [("A", EPOCH, 2.0, None)]
+    assert out.interchange == [("TAS1", EPOCH, 3.0, 0.0)]
 
 
 @pytest.mark.parametrize(
@@ -67,7 +76,7 @@ def test_invalid_messages_are_counted_by_reason_and_dropped(
     topic: str, payload: bytes, reason: str
 ) -> None:
     out = convert_messages("nem/stream", [_msg(topic, payload), _msg(topic, payload)])
-    assert (out.facility, out.market) == ([], [])
+    assert (out.facility, out.market, out.interchange) == ([], [], [])
     assert out.rejects == Counter({reason: 2})
     assert out.first_reject[reason][0] == topic
 

@@ -109,11 +109,15 @@ def test_dedupe_keeps_the_last_reading_of_a_key() -> None:
 
 def test_schema_is_the_contract(store: Store, store_url: str) -> None:
     assert store.schema_version() == SCHEMA_VERSION
-    assert _execute(store_url, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
+    assert _execute(store_url, "SELECT version FROM schema_version ORDER BY 1") == [
+        (1,),
+        (2,),
+        (3,),
+    ]
     if store.url.backend == "sqlite":
         cols = {
             table: [(r[1], r[2], r[5]) for r in _execute(store_url, f"PRAGMA table_info({table})")]
-            for table in ("facility_readings", "market_readings")
+            for table in ("facility_readings", "market_readings", "interchange_readings")
         }
         assert cols["facility_readings"] == [
             ("facility_id", "TEXT", 1),
@@ -127,6 +131,12 @@ def test_schema_is_the_contract(store: Store, store_url: str) -> None:
             ("price_dmwh", "REAL", 0),
             ("demand_mw", "REAL", 0),
         ]
+        assert cols["interchange_readings"] == [
+            ("region_id", "TEXT", 1),
+            ("ts", "INTEGER", 2),
+            ("imports_mw", "REAL", 0),
+            ("exports_mw", "REAL", 0),
+        ]
         plan = _execute(
             store_url,
             "EXPLAIN QUERY PLAN SELECT * FROM facility_readings WHERE ts >= 0 AND ts < 600",
@@ -137,7 +147,7 @@ def test_schema_is_the_contract(store: Store, store_url: str) -> None:
         cols = _execute(
             store_url,
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_name IN ('facility_readings', 'market_readings') "
+            "WHERE table_name IN ('facility_readings', 'market_readings', 'interchange_readings') "
             "ORDER BY table_name, ordinal_position",
         )
         assert cols == [
@@ -145,6 +155,10 @@ def test_schema_is_the_contract(store: Store, store_url: str) -> None:
             ("facility_readings", "ts", "timestamp with time zone"),
             ("facility_readings", "power_mw", "double precision"),
             ("facility_readings", "co2_tonnes", "double precision"),
+            ("interchange_readings", "region_id", "text"),
+            ("interchange_readings", "ts", "timestamp with time zone"),
+            ("interchange_readings", "imports_mw", "double precision"),
+            ("interchange_readings", "exports_mw", "double precision"),
             ("market_readings", "region_id", "text"),
             ("market_readings", "ts", "timestamp with time zone"),
             ("market_readings", "price_dmwh", "double precision"),
@@ -181,9 +195,48 @@ def test_a_version_1_store_is_migrated_and_its_rollups_filled(store_url: str) ->
             f"INSERT INTO facility_readings VALUES ('A', {stamp(T0 + 300 * k)}, {k}.0, NULL)",
         )
     with open_store(store_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION == 3
         assert store.read_facilities(T0, T0 + 1800, 1800) == {"A": [(T0 + 1800, 3.5, None)]}
         assert store.read_facilities(T0, T0 + 3600, 3600) == {"A": [(T0 + 3600, 3.5, None)]}
+
+
+def _make_version_2_store(store_url: str) -> None:
+    """A store as NEM Live wrote it before interchange was recorded: migrations 1 and 2,
+    with a facility and a market reading in it."""
+    backend = parse_store_url(store_url).backend
+    migrations = SQLITE_MIGRATIONS if backend == "sqlite" else POSTGRES_MIGRATIONS
+    stamp = str(T0 + 300) if backend == "sqlite" else f"to_timestamp({T0 + 300})"
+    _execute(
+        store_url, "CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at text)"
+    )
+    for number in (1, 2):
+        for statement in migrations[number]:
+            _execute(store_url, statement)
+        _execute(store_url, f"INSERT INTO schema_version VALUES ({number}, 'then')")
+    _execute(store_url, f"INSERT INTO facility_readings VALUES ('A', {stamp}, 1.0, 2.0)")
+    _execute(store_url, f"INSERT INTO market_readings VALUES ('SA1', {stamp}, 90.0, 1500.0)")
+
+
+def test_a_version_2_store_gains_the_interchange_tables_and_keeps_its_readings(
+    store_url: str,
+) -> None:
+    _make_version_2_store(store_url)
+    with pytest.raises(StoreError, match=r"schema version 2, not 3: run recorder\.py"):
+        open_store(store_url, create=False)  # a dashboard never migrates
+    with open_store(store_url) as store:  # the recorder does
+        assert store.schema_version() == 3
+        assert store.read_facilities(T0, T0 + 300) == {"A": [(T0 + 300, 1.0, 2.0)]}
+        assert store.read_markets(T0, T0 + 300) == {"SA1": [(T0 + 300, 90.0, 1500.0)]}
+        assert store.read_interchange(T0, T0 + 300) == {}
+        store.write([], [], [("SA1", T0 + 300, 420.5, 0.0)])
+        assert store.read_interchange(T0, T0 + 1800, 1800) == {"SA1": [(T0 + 1800, 420.5, 0.0)]}
+    assert _execute(store_url, "SELECT version FROM schema_version ORDER BY 1") == [
+        (1,),
+        (2,),
+        (3,),
+    ]
+    with open_store(store_url, create=False) as reader:
+        assert reader.read_interchange(T0, T0 + 300) == {"SA1": [(T0 + 300, 420.5, 0.0)]}
 
 
 def test_a_newer_schema_is_refused_with_the_fix(store_url: str) -> None:
@@ -223,6 +276,33 @@ def test_upsert_replaces_a_repeated_key(store: Store, store_url: str) -> None:
     assert _execute(store_url, "SELECT count(*) FROM facility_readings") == [(2,)]
 
 
+def test_interchange_upserts_like_the_market(store: Store, store_url: str) -> None:
+    store.write([], [], [("SA1", T0, 420.5, 0.0), ("VIC1", T0, None, 300.0)])
+    store.write([], [], [("SA1", T0, None, 12.5), ("SA1", T0 + 300, 100.0, 50.0)])
+    assert store.read_interchange(T0 - 300, T0 + 300) == {
+        "SA1": [(T0, None, 12.5), (T0 + 300, 100.0, 50.0)],
+        "VIC1": [(T0, None, 300.0)],
+    }
+    assert store.read_interchange(T0 - 1800, T0 + 1800, 1800) == {
+        "SA1": [(T0, None, 12.5), (T0 + 1800, 100.0, 50.0)],
+        "VIC1": [(T0, None, 300.0)],
+    }
+    assert store.read_interchange(T0 - 300, T0 + 300, region_ids=["VIC1"]) == {
+        "VIC1": [(T0, None, 300.0)]
+    }
+    assert store.read_markets(T0 - 300, T0 + 300) == {}  # a table of its own
+    assert _execute(store_url, "SELECT count(*) FROM interchange_readings") == [(3,)]
+    span = store.span()
+    assert span is not None and span.interchange_readings == 3
+    assert (span.first, span.last, span.facility_readings, span.market_readings) == (
+        T0,
+        T0 + 300,
+        0,
+        0,
+    )
+    assert store.latest_ts() == T0 + 300
+
+
 def test_a_batch_of_5000_is_one_transaction_and_ts_is_the_contract_type(
     store: Store, store_url: str
 ) -> None:
@@ -244,8 +324,12 @@ def test_prune_keeps_days_before_the_newest_reading(store: Store) -> None:
     store.write(
         [("A", T0 + k * day, 1.0, 1.0) for k in range(5)],
         [("VIC1", T0 + k * day, 1.0, 1.0) for k in range(5)],
+        [("VIC1", T0 + k * day, 2.0, 0.0) for k in range(5)],
     )
-    assert store.prune(2) == 4  # days 0 and 1 of both tables; day 2 is exactly 2 days old
+    assert store.prune(2) == 6  # days 0 and 1 of the three tables; day 2 is exactly 2 days old
+    assert [p[0] for p in store.read_interchange(0, 2**40, 3600)["VIC1"]] == [
+        T0 + k * day for k in (2, 3, 4)
+    ]
     assert [p[0] for p in store.read_facilities(0, 2**40)["A"]] == [T0 + k * day for k in (2, 3, 4)]
     assert [p[0] for p in store.read_facilities(0, 2**40, 3600)["A"]] == [
         T0 + k * day for k in (2, 3, 4)
@@ -268,6 +352,13 @@ def test_windows_are_half_open_and_aggregate_in_sql(store: Store) -> None:
         "B": [(T0 + 1800, None, 2.0)],
     }
     assert store.read_markets(T0, T0 + 3600, 3600) == {"QLD1": [(T0 + 3600, 65.0, 100.0)]}
+    store.write([], [], [("QLD1", T0 + 300 * k, 10.0 * k, None) for k in range(1, 13)])
+    assert store.read_interchange(T0, T0 + 3600, 1800) == {
+        "QLD1": [(T0 + 1800, 35.0, None), (T0 + 3600, 95.0, None)]
+    }
+    assert store.read_interchange(T0 + 300, T0 + 900) == {
+        "QLD1": [(T0 + 600, 20.0, None), (T0 + 900, 30.0, None)]
+    }
     assert store.read_facilities(T0, T0 + 3600, 300, facility_ids={"B"}) == {
         "B": [(T0 + 300, None, 1.0), (T0 + 600, None, 3.0)]
     }

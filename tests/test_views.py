@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support_dashboard import FIRST_TS, read_csv_events, write_consolidate_csv, write_facilities_csv
+from support_dashboard import (
+    FIRST_TS,
+    read_csv_events,
+    write_consolidate_csv,
+    write_facilities_csv,
+    write_regions_geojson,
+)
 from support_state import send_event
 
 from nemlive.common import lookups
@@ -129,6 +136,24 @@ def test_figure_view_waits_for_data_and_shows_a_past_interval(fed: tuple[LiveSta
     view = views.build_figure_view(views.with_past(snap, past), selection(facilities, past=past))
     assert view.at_ts == at and view.window == (None, None)
     assert view.caption == history.describe_view(choice, at)
+
+
+def test_a_past_map_shows_the_stored_interchange_at_the_picked_interval(
+    fed: tuple[LiveState, dict], tmp_path: Path
+) -> None:
+    state, facilities = fed
+    snap = state.snapshot()
+    at = snap.max_ts - 3 * 300  # type: ignore[operator]
+    choice = history.RangeChoice("Yesterday", t0=at - 3600, t1=at + 3600)
+    flows = {"SA1": [(at - 300, 100.0, 0.0), (at, 420.0, 70.0), (at + 300, 0.0, 900.0)]}
+    past = views.PastView(choice, snap.facility_history, snap.region_history, at, flows)
+    then = views.with_past(snap, past)
+    assert then.interchange_history == flows  # the charts: the whole range
+    assert then.interchange_latest == {"SA1": (at, 420.0, 70.0)}  # the map: the picked interval
+    regions_fc = json.loads(write_regions_geojson(tmp_path / "r.geojson").read_text())
+    deck = views.build_map_view(then, selection(facilities, regions_fc=regions_fc)).deck
+    layers = {layer.id: layer for layer in deck.layers}
+    assert [d["text"] for d in layers["interchange"].data] == ["SA1 +350 MW"]
 
 
 def test_keys_differ_by_version_selection_and_quiet(fed: tuple[LiveState, dict]) -> None:

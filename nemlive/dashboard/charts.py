@@ -658,7 +658,8 @@ def build_facility_markdown(fac: Facility, latest: Point | None) -> str:
     return "  \n".join(lines)
 
 
-UTILISATION_COLUMNS = ["facility_id", "name", "region", "fuel", "power_mw", "capacity_mw", "factor"]
+# The factor next to the name: in a half-width column the last columns are off screen.
+UTILISATION_COLUMNS = ["name", "factor", "power_mw", "capacity_mw", "region", "fuel", "facility_id"]
 LOAD_GROUPS = frozenset({"battery", "pumps"})  # their capacity is not an output to fill
 
 

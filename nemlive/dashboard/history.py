@@ -1,7 +1,8 @@
 """Looking back: the ranges the dashboard offers from the store, and views at a past interval.
 
-Pure: the store is read by the page (``dashboard.py``), which hands the histories here. Times
-are integer UTC epoch seconds of interval ends; a range holds ``t0 < ts <= t1``.
+The page (``dashboard.py``) opens the store; ``read_range`` and ``read_backfill`` take the open
+store and read what a view needs through its interface; the rest is pure. Times are integer
+UTC epoch seconds of interval ends; a range holds ``t0 < ts <= t1``.
 
 * "Live (last 24 h)": the live window, as without a store.
 * Each NEM-time day the store holds (newest first), at 5-minute resolution.
@@ -20,6 +21,8 @@ from datetime import timedelta
 from nemlive.common.nemtime import INTERVAL_S, NEM_TZ, epoch_to_nem_naive, format_nem_epoch
 from nemlive.dashboard.charts import value_at
 from nemlive.dashboard.livestate import Point
+from nemlive.store import Store
+from nemlive.store.rows import check_resolution
 
 DAY_S = 24 * 3600
 MAX_FINE_DAYS = 1
@@ -39,6 +42,50 @@ class RangeChoice:
 
 
 LIVE = RangeChoice("Live (last 24 h)", live=True)
+
+
+@dataclass(frozen=True)
+class StoredHistory:
+    """Histories read from the store, id -> [(ts, a, b), ...] oldest first: facilities (MW,
+    t CO2-e), regions' market (price $/MWh, demand MW) and interchange (MW in, MW out).
+    ``end``: the newest interval end they hold (None when they hold nothing)."""
+
+    facility: dict[str, list[Point]]
+    region: dict[str, list[Point]]
+    interchange: dict[str, list[Point]]
+    end: int | None = None
+
+
+def read_range(store: Store, t0: int, t1: int, step_s: int) -> StoredHistory:
+    """The three histories of ``t0 < ts <= t1`` at ``step_s`` seconds a point (300, or the
+    store's 30-minute or hourly averages). StoreError when the store cannot be read."""
+    step = check_resolution(step_s)
+    facility = store.read_facilities(t0, t1, step)
+    region = store.read_markets(t0, t1, step)
+    interchange = store.read_interchange(t0, t1, step)
+    return StoredHistory(facility, region, interchange, _newest(facility, region, interchange))
+
+
+def _newest(*tables: Mapping[str, list[Point]]) -> int | None:
+    return max((pts[-1][0] for table in tables for pts in table.values() if pts), default=None)
+
+
+def read_backfill(store: Store, span_s: int) -> StoredHistory | None:
+    """The store's newest ``span_s`` seconds at 5 minutes, up to the last row every region
+    finished (``complete_through``): the rest of a row the recorder was still writing comes
+    live, not twice. None when the store is empty. StoreError when it cannot be read."""
+    latest = store.latest_ts()
+    if latest is None:
+        return None
+    t0 = latest - span_s
+    markets = store.read_markets(t0, latest)
+    end = complete_through(markets) or latest
+    return StoredHistory(
+        store.read_facilities(t0, end),
+        {k: kept for k, v in markets.items() if (kept := [p for p in v if p[0] <= end])},
+        store.read_interchange(t0, end),
+        end,
+    )
 
 
 def choose_step(t0: int, t1: int) -> int:

@@ -128,6 +128,7 @@ class Snapshot:
     history_len: int = DEFAULT_HISTORY_LEN
     interchange_history: dict[str, list[Point]] = field(default_factory=dict)  # region ->
     # (ts, imports MW, exports MW): what flowed in and out over its interconnectors
+    interchange_latest: dict[str, Point] = field(default_factory=dict)  # region -> its newest
     restarts: int = 0  # times the stream restarted earlier in time (data windows cleared)
     version: tuple[int, int] = (0, 0)  # (state, data version): moves whenever data is applied
     arrival_gap_s: float | None = None  # seconds between the arrivals of the two newest intervals
@@ -179,6 +180,11 @@ class _Series:
 
     def points(self) -> list[Point]:
         return list(self.values.values())
+
+
+def _latest_of(table: Mapping[str, _Series]) -> dict[str, Point]:
+    """id -> its newest point, for the series that hold one."""
+    return {k: p for k, s in table.items() if (p := s.latest()) is not None}
 
 
 class LiveState:
@@ -280,21 +286,23 @@ class LiveState:
         self,
         facility_history: Mapping[str, Sequence[Point]],
         region_history: Mapping[str, Sequence[Point]],
+        interchange_history: Mapping[str, Sequence[Point]] | None = None,
     ) -> int:
         """Fill the windows from recorded history (the store) before the stream starts.
 
-        Points go where live events would (facilities of the lookup and the regions; the last
-        ``history_len`` intervals before the newest), so a live event for an ``(id, ts)``
-        already here is a duplicate, and one after it continues the window without a gap. They
-        count as no message: ``received`` and the recent tables stay as they are. Returns the
-        points kept.
+        Points go where live events would (facilities of the lookup, the regions' market and
+        interchange; the last ``history_len`` intervals before the newest), so a live event
+        for an ``(id, ts)`` already here is a duplicate, and one after it continues the window
+        without a gap. They count as no message: ``received`` and the recent tables stay as
+        they are. Returns the points kept.
         """
+        interchange_history = interchange_history or {}
         with self._lock:
             self._drain()
             newest = max(
                 (
                     ts
-                    for table in (facility_history, region_history)
+                    for table in (facility_history, region_history, interchange_history)
                     for points in table.values()
                     for ts, _, _ in points
                 ),
@@ -307,6 +315,7 @@ class LiveState:
             for table, source in (
                 (self._facilities, {k: v for k, v in facility_history.items() if k in self._known}),
                 (self._regions, region_history),
+                (self._interchange, interchange_history),
             ):
                 for ident, points in source.items():
                     series = table.setdefault(ident, _Series(self._history_len))
@@ -322,7 +331,7 @@ class LiveState:
         """Newest and previous timestamps, and market regions at the newest, from the series."""
         stamps = {
             ts
-            for table in (self._facilities, self._regions)
+            for table in (self._facilities, self._regions, self._interchange)
             for s in table.values()
             for ts in s.values
         }
@@ -574,19 +583,12 @@ class LiveState:
         with self._lock:
             self._drain()
             now = self._clock()
-            fac_latest = (
-                {k: p for k, s in self._facilities.items() if (p := s.latest()) is not None}
-                if data
-                else {}
-            )
-            reg_latest = (
-                {k: p for k, s in self._regions.items() if (p := s.latest()) is not None}
-                if data
-                else {}
-            )
+            fac_latest = _latest_of(self._facilities) if data else {}
+            reg_latest = _latest_of(self._regions) if data else {}
             fac_hist = {k: s.points() for k, s in self._facilities.items()} if histories else {}
             reg_hist = {k: s.points() for k, s in self._regions.items()} if histories else {}
             flow_hist = {k: s.points() for k, s in self._interchange.items()} if histories else {}
+            flow_latest = _latest_of(self._interchange) if data else {}
             return Snapshot(
                 taken_at=now,
                 status=self._status,
@@ -611,6 +613,7 @@ class LiveState:
                 facility_history=fac_hist,
                 region_history=reg_hist,
                 interchange_history=flow_hist,
+                interchange_latest=flow_latest,
                 recent_facility=list(self._recent_facility) if data else [],
                 recent_market=list(self._recent_market) if data else [],
                 max_ts=self._max_ts,

@@ -16,7 +16,7 @@ import functools
 import html
 import threading
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import altair as alt
@@ -41,6 +41,7 @@ class PastView:
     facility_history: dict[str, list]
     region_history: dict[str, list]
     at_ts: int
+    interchange_history: dict[str, list] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,8 @@ def with_past(snap: Snapshot, past: PastView) -> Snapshot:
         region_history=past.region_history,
         facility_latest=history.values_at(past.facility_history, past.at_ts),
         region_latest=history.values_at(past.region_history, past.at_ts),
-        interchange_history={},  # the store keeps no interchange yet
+        interchange_history=past.interchange_history,
+        interchange_latest=history.values_at(past.interchange_history, past.at_ts),
         recent_facility=[],
         recent_market=[],
     )
@@ -265,7 +267,7 @@ def build_map_view(snap: Snapshot, sel: Selection) -> MapView:
         groups=sel.groups,
         size_by=options.size_by,
     )
-    flows = {r: pts[-1] for r, pts in snap.interchange_history.items() if pts}
+    flows = snap.interchange_latest
     deck = mapview.build_deck(rows, sel.regions_fc, options, sel.regions, snap.region_latest, flows)
     colours, sizes, prices = _legends(options.size_by)
     return MapView(

@@ -1,8 +1,8 @@
 """The recorder's pure core: MQTT messages -> store readings, and reject counts.
 
 Each message is validated with the wire schema's own decoder (``nemlive.common.events``), exactly as
-the dashboard validates it. Facility and market events become readings; the publisher's
-status is valid but not history; anything else is counted by its reason and dropped.
+the dashboard validates it. Facility, market and interchange events become readings; the
+publisher's status is valid but not history; anything else is counted by its reason and dropped.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ class Converted:
 
     facility: list[Reading] = field(default_factory=list)
     market: list[Reading] = field(default_factory=list)
+    interchange: list[Reading] = field(default_factory=list)
     rejects: Counter[str] = field(default_factory=Counter)
     first_reject: dict[str, tuple[str, str]] = field(
         default_factory=dict
     )  # reason -> topic, detail
     statuses: int = 0
-    interchange: int = 0  # valid interchange events: not recorded (no table in the schema)
 
 
 def convert_messages(base_topic: str, messages: Iterable[Inbound]) -> Converted:
@@ -56,6 +56,7 @@ def convert_messages(base_topic: str, messages: Iterable[Inbound]) -> Converted:
     out = Converted()
     facility: list[Reading] = []
     market: list[Reading] = []
+    interchange: list[Reading] = []
     for msg in messages:
         try:
             event = decode_event(base_topic, msg.topic, msg.payload)
@@ -82,11 +83,19 @@ def convert_messages(base_topic: str, messages: Iterable[Inbound]) -> Converted:
                 )
             )
         elif isinstance(event, InterchangeEvent):
-            out.interchange += 1  # valid; the store's schema has no interchange table yet
+            interchange.append(
+                (
+                    event.region_id,
+                    int(event.timestamp.timestamp()),
+                    event.imports_mw,
+                    event.exports_mw,
+                )
+            )
         else:
             out.statuses += 1
     out.facility = dedupe_readings(facility)
     out.market = dedupe_readings(market)
+    out.interchange = dedupe_readings(interchange)
     return out
 
 

@@ -2,8 +2,8 @@
 
     from nemlive.store import open_store
     with open_store("sqlite:///nemlive.db") as store:
-        store.write(facility_readings, market_readings)   # upsert, one transaction
-        history = store.read_facilities(t0, t1, step_s=1800)
+        store.write(facility_readings, market_readings, interchange_readings)  # one transaction
+        history = store.read_facilities(t0, t1, step_s=1800)   # also read_markets, read_interchange
 
 Times are integer UTC epoch seconds of interval ends; a window holds ``t0 < ts <= t1``
 (the intervals covering t0..t1). The

@@ -20,13 +20,18 @@ DAY_S = 86_400
 
 
 class Store(ABC):
-    """A history of facility and market readings in SQLite or PostgreSQL."""
+    """A history of facility, market and interchange readings in SQLite or PostgreSQL."""
 
     url: StoreUrl
 
     @abstractmethod
-    def write(self, facility: Sequence[Reading], market: Sequence[Reading]) -> None:
-        """Upsert both lists in one transaction: a repeated ``(id, ts)`` replaces the row's
+    def write(
+        self,
+        facility: Sequence[Reading],
+        market: Sequence[Reading],
+        interchange: Sequence[Reading] = (),
+    ) -> None:
+        """Upsert the lists in one transaction: a repeated ``(id, ts)`` replaces the row's
         values (the later message wins, None included). Returns once committed."""
 
     @abstractmethod
@@ -62,8 +67,19 @@ class Store(ABC):
         """region_id -> [(ts, price_dmwh, demand_mw), ...]; as :meth:`read_facilities`."""
 
     @abstractmethod
+    def read_interchange(
+        self,
+        t0: int,
+        t1: int,
+        step_s: Resolution = 300,
+        region_ids: Collection[str] | None = None,
+    ) -> dict[str, list[Point]]:
+        """region_id -> [(ts, imports_mw, exports_mw), ...]: MW into and out of the region
+        over its interconnectors; as :meth:`read_facilities`."""
+
+    @abstractmethod
     def latest_ts(self) -> int | None:
-        """The newest interval end held (facility or market), or None when empty."""
+        """The newest interval end held (facility, market or interchange), or None when empty."""
 
     @abstractmethod
     def span(self) -> Span | None:

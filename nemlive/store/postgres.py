@@ -27,17 +27,14 @@ from nemlive.store.rows import (
     check_resolution,
     touched_buckets,
 )
-from nemlive.store.schema import POSTGRES_MIGRATIONS, SCHEMA_VERSION, plan_migrations
+from nemlive.store.schema import KINDS, POSTGRES_MIGRATIONS, SCHEMA_VERSION, plan_migrations
 from nemlive.store.url import StoreUrl, scrub
 
 CONNECT_TIMEOUT_S = 5
 # Any fixed number: every NEM Live process migrating this database takes the same lock.
 _MIGRATION_LOCK = 0x4E454D4C  # "NEML"
 
-_TABLES = {
-    "facility": ("facility_readings", "facility_id", "power_mw", "co2_tonnes"),
-    "market": ("market_readings", "region_id", "price_dmwh", "demand_mw"),
-}
+_TABLES = {kind: (f"{kind}_readings", *columns) for kind, columns in KINDS.items()}
 
 
 def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> StoreError:
@@ -194,17 +191,22 @@ class PostgresStore(Store):
         )
         cur.execute("TRUNCATE stage_touched")
 
-    def write(self, facility: Sequence[Reading], market: Sequence[Reading]) -> None:
-        if not facility and not market:
+    def write(
+        self,
+        facility: Sequence[Reading],
+        market: Sequence[Reading],
+        interchange: Sequence[Reading] = (),
+    ) -> None:
+        batches = {"facility": facility, "market": market, "interchange": interchange}
+        if not any(batches.values()):
             return
         with self._lock:
             try:
                 conn = self._connection()
                 with conn.transaction(), conn.cursor() as cur:
-                    if facility:
-                        self._upsert(cur, "facility", facility)
-                    if market:
-                        self._upsert(cur, "market", market)
+                    for kind, readings in batches.items():
+                        if readings:
+                            self._upsert(cur, kind, readings)
             except psycopg.Error as exc:
                 self._after_error()
                 raise describe_postgres_error(exc, self.url, "write to") from None
@@ -219,12 +221,7 @@ class PostgresStore(Store):
                         return 0
                     cutoff = newest - int(keep_days * DAY_S)
                     deleted = 0
-                    for table in (
-                        "facility_readings",
-                        "market_readings",
-                        "facility_rollups",
-                        "market_rollups",
-                    ):
+                    for table in (f"{k}_{what}" for k in KINDS for what in ("readings", "rollups")):
                         cur = conn.execute(
                             f"DELETE FROM {table} WHERE ts < to_timestamp(%s)",  # type: ignore[arg-type]
                             (cutoff,),
@@ -286,11 +283,20 @@ class PostgresStore(Store):
     ) -> dict[str, list[Point]]:
         return self._read("market", t0, t1, step_s, region_ids)
 
+    def read_interchange(
+        self,
+        t0: int,
+        t1: int,
+        step_s: Resolution = 300,
+        region_ids: Collection[str] | None = None,
+    ) -> dict[str, list[Point]]:
+        return self._read("interchange", t0, t1, step_s, region_ids)
+
     @staticmethod
     def _latest(conn: psycopg.Connection) -> int | None:
         row = conn.execute(
-            "SELECT extract(epoch FROM greatest("
-            "(SELECT max(ts) FROM facility_readings), (SELECT max(ts) FROM market_readings)"
+            "SELECT extract(epoch FROM greatest((SELECT max(ts) FROM facility_readings), "
+            "(SELECT max(ts) FROM market_readings), (SELECT max(ts) FROM interchange_readings)"
             "))::bigint"
         ).fetchone()
         return None if not row or row[0] is None else int(row[0])
@@ -308,17 +314,18 @@ class PostgresStore(Store):
             try:
                 conn = self._connection()
                 row = conn.execute(
-                    "SELECT extract(epoch FROM least(f.lo, m.lo))::bigint, "
-                    "extract(epoch FROM greatest(f.hi, m.hi))::bigint, f.n, m.n FROM "
+                    "SELECT extract(epoch FROM least(f.lo, m.lo, i.lo))::bigint, "
+                    "extract(epoch FROM greatest(f.hi, m.hi, i.hi))::bigint, f.n, m.n, i.n FROM "
                     "(SELECT min(ts) lo, max(ts) hi, count(*) n FROM facility_readings) f, "
-                    "(SELECT min(ts) lo, max(ts) hi, count(*) n FROM market_readings) m"
+                    "(SELECT min(ts) lo, max(ts) hi, count(*) n FROM market_readings) m, "
+                    "(SELECT min(ts) lo, max(ts) hi, count(*) n FROM interchange_readings) i"
                 ).fetchone()
             except psycopg.Error as exc:
                 self._after_error()
                 raise describe_postgres_error(exc, self.url, "read") from None
         if not row or row[0] is None:
             return None
-        return Span(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+        return Span(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]))
 
     def close(self) -> None:
         with self._lock:

@@ -2,7 +2,8 @@
 
 A reading is a tuple ``(id, ts, a, b)``: ``ts`` the interval's end in integer UTC epoch
 seconds; ``a, b`` = ``power_mw`` (MW), ``co2_tonnes`` (t CO2-e in that 5 minutes) for a
-facility, ``price_dmwh`` ($/MWh), ``demand_mw`` (MW) for a region; None = no data.
+facility, ``price_dmwh`` ($/MWh), ``demand_mw`` (MW) for a region's market, ``imports_mw``,
+``exports_mw`` (MW into and out of it) for its interchange; None = no data.
 Reads give :data:`Point` tuples ``(ts, a, b)``, the shape the dashboard keeps in memory.
 """
 
@@ -32,6 +33,7 @@ class Span:
     last: int
     facility_readings: int
     market_readings: int
+    interchange_readings: int = 0
 
 
 def dedupe_readings(readings: Iterable[Reading]) -> list[Reading]:

@@ -10,12 +10,15 @@ The tables (README, "Recording history"):
   primary key (facility_id, ts))``
 * ``market_readings(region_id text, ts, price_dmwh double, demand_mw double,
   primary key (region_id, ts))``
+* ``interchange_readings(region_id text, ts, imports_mw double, exports_mw double,
+  primary key (region_id, ts))`` (from version 3: MW into and out of the region over its
+  interconnectors, the MQTT interchange payload's values)
 
 ``ts`` is the interval's end: ``timestamptz`` in PostgreSQL, integer UTC epoch seconds in
 SQLite. An index on ``ts`` serves "every facility between t0 and t1".
 
-Beside them, from version 2, ``facility_rollups`` and ``market_rollups`` hold the same
-columns plus ``step_s`` (1800 or 3600): each id's averages over 30-minute and hourly buckets,
+Beside them, from version 2, ``facility_rollups`` and ``market_rollups`` (from version 3
+``interchange_rollups`` too) hold the same columns plus ``step_s`` (1800 or 3600): each id's averages over 30-minute and hourly buckets,
 ``ts`` the bucket's end. The store keeps them in step with every write, in the same
 transaction, because averaging a week of 420 facilities on each read takes seconds.
 """
@@ -35,7 +38,62 @@ def pg_bucket_end(column: str, step: int) -> str:
     )
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# Each kind of reading: its table (``<kind>_readings``, rollups ``<kind>_rollups``), id
+# column and the two value columns, in the order of a Reading's ``a, b``.
+KINDS: dict[str, tuple[str, str, str]] = {
+    "facility": ("facility_id", "power_mw", "co2_tonnes"),
+    "market": ("region_id", "price_dmwh", "demand_mw"),
+    "interchange": ("region_id", "imports_mw", "exports_mw"),
+}
+
+
+def _sqlite_kind_tables(kind: str) -> tuple[str, ...]:
+    """The readings table, its ts index and the rollups table of ``kind`` (SQLite)."""
+    ident, a, b = KINDS[kind]
+    return (
+        f"""CREATE TABLE {kind}_readings (
+            {ident} TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            {a} REAL,
+            {b} REAL,
+            PRIMARY KEY ({ident}, ts)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {kind}_readings_ts ON {kind}_readings (ts)",
+        f"""CREATE TABLE {kind}_rollups (
+            step_s INTEGER NOT NULL,
+            {ident} TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            {a} REAL,
+            {b} REAL,
+            PRIMARY KEY (step_s, {ident}, ts)
+        ) WITHOUT ROWID""",
+    )
+
+
+def _postgres_kind_tables(kind: str) -> tuple[str, ...]:
+    """The readings table, its ts index and the rollups table of ``kind`` (PostgreSQL)."""
+    ident, a, b = KINDS[kind]
+    return (
+        f"""CREATE TABLE {kind}_readings (
+            {ident} text NOT NULL,
+            ts timestamptz NOT NULL,
+            {a} double precision,
+            {b} double precision,
+            PRIMARY KEY ({ident}, ts)
+        )""",
+        f"CREATE INDEX {kind}_readings_ts ON {kind}_readings (ts)",
+        f"""CREATE TABLE {kind}_rollups (
+            step_s integer NOT NULL,
+            {ident} text NOT NULL,
+            ts timestamptz NOT NULL,
+            {a} double precision,
+            {b} double precision,
+            PRIMARY KEY (step_s, {ident}, ts)
+        )""",
+    )
+
 
 # SQLite: WITHOUT ROWID makes the primary key the table's order, so a facility's series is
 # one range scan and an upsert touches one b-tree besides the ts index.
@@ -85,6 +143,8 @@ SQLITE_MIGRATIONS: dict[int, tuple[str, ...]] = {
             for step in (1800, 3600)
         ),
     ),
+    # Interchange, recorded from version 3; earlier stores never kept it, so nothing to fill.
+    3: _sqlite_kind_tables("interchange"),
 }
 
 POSTGRES_MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -133,6 +193,7 @@ POSTGRES_MIGRATIONS: dict[int, tuple[str, ...]] = {
             for step in (1800, 3600)
         ),
     ),
+    3: _postgres_kind_tables("interchange"),
 }
 
 

@@ -23,21 +23,19 @@ from nemlive.store.rows import (
     check_resolution,
     touched_buckets,
 )
-from nemlive.store.schema import SCHEMA_VERSION, SQLITE_MIGRATIONS, plan_migrations
+from nemlive.store.schema import KINDS, SCHEMA_VERSION, SQLITE_MIGRATIONS, plan_migrations
 from nemlive.store.url import StoreUrl
 
 BUSY_TIMEOUT_S = 5.0
 
-_UPSERT_FACILITY = (
-    "INSERT INTO facility_readings (facility_id, ts, power_mw, co2_tonnes) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (facility_id, ts) DO UPDATE SET "
-    "power_mw = excluded.power_mw, co2_tonnes = excluded.co2_tonnes"
-)
-_UPSERT_MARKET = (
-    "INSERT INTO market_readings (region_id, ts, price_dmwh, demand_mw) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (region_id, ts) DO UPDATE SET "
-    "price_dmwh = excluded.price_dmwh, demand_mw = excluded.demand_mw"
-)
+# Upsert one kind's readings: a repeated (id, ts) takes the later values.
+_UPSERT = {
+    kind: (
+        f"INSERT INTO {kind}_readings ({ident}, ts, {a}, {b}) VALUES (?, ?, ?, ?) "
+        f"ON CONFLICT ({ident}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
+    )
+    for kind, (ident, a, b) in KINDS.items()
+}
 # Recompute the 30-minute and hourly averages of the buckets a write touched (temp.touched).
 _REFRESH = {
     kind: (
@@ -48,16 +46,9 @@ _REFRESH = {
         "GROUP BY t.step, t.ident, t.bucket "
         f"ON CONFLICT (step_s, {ident}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
     )
-    for kind, ident, a, b in (
-        ("facility", "facility_id", "power_mw", "co2_tonnes"),
-        ("market", "region_id", "price_dmwh", "demand_mw"),
-    )
+    for kind, (ident, a, b) in KINDS.items()
 }
-_ALL_TABLES = ("facility_readings", "market_readings", "facility_rollups", "market_rollups")
-_TABLES = {
-    "facility": ("facility_readings", "facility_id", "power_mw", "co2_tonnes"),
-    "market": ("market_readings", "region_id", "price_dmwh", "demand_mw"),
-}
+_ALL_TABLES = tuple(f"{kind}_{what}" for kind in KINDS for what in ("readings", "rollups"))
 
 
 def describe_sqlite_error(exc: sqlite3.Error, display: str, doing: str) -> StoreError:
@@ -177,20 +168,23 @@ class SqliteStore(Store):
 
     # --- writes ---------------------------------------------------------------------------
 
-    def write(self, facility: Sequence[Reading], market: Sequence[Reading]) -> None:
-        if not facility and not market:
+    def write(
+        self,
+        facility: Sequence[Reading],
+        market: Sequence[Reading],
+        interchange: Sequence[Reading] = (),
+    ) -> None:
+        batches = {"facility": facility, "market": market, "interchange": interchange}
+        if not any(batches.values()):
             return
         with self._lock:
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for kind, upsert, readings in (
-                        ("facility", _UPSERT_FACILITY, facility),
-                        ("market", _UPSERT_MARKET, market),
-                    ):
+                    for kind, readings in batches.items():
                         if readings:
-                            conn.executemany(upsert, readings)
+                            conn.executemany(_UPSERT[kind], readings)
                             conn.executemany(
                                 "INSERT INTO temp.touched VALUES (?, ?, ?)",
                                 touched_buckets(readings),
@@ -235,7 +229,8 @@ class SqliteStore(Store):
     ) -> dict[str, list[Point]]:
         check_window(t0, t1)
         step = check_resolution(step_s)
-        readings, id_col, a, b = _TABLES[kind]
+        id_col, a, b = KINDS[kind]
+        readings = f"{kind}_readings"
         params: list[object] = []
         if ids is not None:
             ids_sql = "SELECT value AS id FROM json_each(?)"
@@ -283,11 +278,21 @@ class SqliteStore(Store):
     ) -> dict[str, list[Point]]:
         return self._read("market", t0, t1, step_s, region_ids)
 
+    def read_interchange(
+        self,
+        t0: int,
+        t1: int,
+        step_s: Resolution = 300,
+        region_ids: Collection[str] | None = None,
+    ) -> dict[str, list[Point]]:
+        return self._read("interchange", t0, t1, step_s, region_ids)
+
     @staticmethod
     def _latest(conn: sqlite3.Connection) -> int | None:
         (newest,) = conn.execute(
             "SELECT max(m) FROM (SELECT max(ts) AS m FROM facility_readings "
-            "UNION ALL SELECT max(ts) FROM market_readings)"
+            "UNION ALL SELECT max(ts) FROM market_readings "
+            "UNION ALL SELECT max(ts) FROM interchange_readings)"
         ).fetchone()
         return None if newest is None else int(newest)
 
@@ -302,19 +307,19 @@ class SqliteStore(Store):
         with self._lock:
             try:
                 conn = self._connection()
-                f_min, f_max, f_n = conn.execute(
-                    "SELECT min(ts), max(ts), count(*) FROM facility_readings"
-                ).fetchone()
-                m_min, m_max, m_n = conn.execute(
-                    "SELECT min(ts), max(ts), count(*) FROM market_readings"
-                ).fetchone()
+                counts = [
+                    conn.execute(
+                        f"SELECT min(ts), max(ts), count(*) FROM {kind}_readings"
+                    ).fetchone()
+                    for kind in KINDS
+                ]
             except sqlite3.Error as exc:
                 raise describe_sqlite_error(exc, self.url.display, "read") from exc
-        firsts = [t for t in (f_min, m_min) if t is not None]
-        lasts = [t for t in (f_max, m_max) if t is not None]
+        firsts = [lo for lo, _hi, _n in counts if lo is not None]
+        lasts = [hi for _lo, hi, _n in counts if hi is not None]
         if not firsts:
             return None
-        return Span(int(min(firsts)), int(max(lasts)), int(f_n), int(m_n))
+        return Span(int(min(firsts)), int(max(lasts)), *(int(n) for _lo, _hi, n in counts))
 
     def close(self) -> None:
         with self._lock:
