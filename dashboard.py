@@ -30,7 +30,7 @@ from nemlive.common.errors import ConfigError, StoreError
 from nemlive.common.events import REGIONS
 from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings, retarget
 from nemlive.common.nemtime import format_nem_epoch
-from nemlive.dashboard import charts, history, mapview
+from nemlive.dashboard import charts, freshness, history, mapview
 from nemlive.dashboard.charts import escape_markdown
 from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config
 from nemlive.dashboard.ingest import Hub
@@ -549,9 +549,8 @@ def render_live(hub: Hub, sel: Selection) -> None:
     """
     snap = hub.state.snapshot()
     if sel.past is None:
-        at_ts = charts.select_figure_time(
-            snap.max_ts, snap.prev_ts, snap.market_regions_at_max, snap.last_message_age_s
-        )
+        fresh = freshness.assess(snap)
+        at_ts = fresh.figure_ts
         window = charts.select_chart_window(snap.facility_history, at_ts, span=snap.history_len)
     else:
         snap, at_ts, window = _past_view(snap, sel.past)
@@ -571,10 +570,7 @@ def render_live(hub: Hub, sel: Selection) -> None:
             icon="⏳",
         )
     else:
-        st.caption(
-            f"Figures for **{format_nem_epoch(at_ts)} NEM** (latest complete interval): "
-            f"{fig.facilities:,} facilities, {fig.regions} regions in the selection."
-        )
+        st.caption(freshness.describe_figures(fresh, fig.facilities, fig.regions))
     render_figures(fig)
     render_map(snap, sel)
     with st.expander("Facility detail", expanded=st.session_state.get("live_detail") is not None):

@@ -155,9 +155,7 @@ def advance_market(marks: Watermarks, reached: int | None) -> Watermarks:
 def trim_marks(marks: Watermarks, codes: Iterable[str]) -> Watermarks:
     """Only the watermarks of ``codes`` (facilities no longer listed are forgotten)."""
     keep = set(codes)
-    return replace(
-        marks, facilities_to={c: t for c, t in marks.facilities_to.items() if c in keep}
-    )
+    return replace(marks, facilities_to={c: t for c, t in marks.facilities_to.items() if c in keep})
 
 
 # --- tables --------------------------------------------------------------------------------
