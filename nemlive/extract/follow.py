@@ -217,9 +217,15 @@ class Follower:
         marks = None
         try:
             meta = json.loads(self.settings.meta_out.read_text(encoding="utf-8"))
-            marks = livecache.read_follow_meta(meta, hashlib.sha256(data).hexdigest())
         except (OSError, ValueError):
-            pass
+            meta = {}
+        if isinstance(meta, dict) and meta.get("source") not in (None, self.ex.source):
+            raise ConfigError(
+                f"{path} holds data from the {meta.get('source')}, not the {self.ex.source}: "
+                "move it away or pass another --out"
+            )
+        if isinstance(meta, dict):
+            marks = livecache.read_follow_meta(meta, hashlib.sha256(data).hexdigest())
         marks = marks or livecache.derive_marks(table)
         assert self.lookup is not None
         self.table = table
@@ -278,7 +284,7 @@ class Follower:
         try:
             market = self.fetch_market(parser)
             if force_sweep or self.clock.now() >= self.next_sweep_at:
-                facility = self.sweep(parser, report)
+                facility = self.sweep(parser, report, fresh_me=force_sweep)
         finally:
             report.requests = self.client.stats.total - total_before
             if market or facility:
@@ -307,10 +313,13 @@ class Follower:
         self.marks = livecache.advance_market(self.marks, reached)
         return series
 
-    def sweep(self, parser: rollup.SeriesParser, report: PollReport) -> list[rollup.Series]:
-        """Re-read /v4/me and re-plan, then one request per batch from its watermark."""
+    def sweep(
+        self, parser: rollup.SeriesParser, report: PollReport, fresh_me: bool = False
+    ) -> list[rollup.Series]:
+        """Re-read /v4/me (unless ``fresh_me``: just read) and re-plan, then one request per
+        batch from its watermark."""
         assert self.lookup is not None
-        if self.may_spend(1):
+        if not fresh_me and self.may_spend(1):
             self.refresh_me()
         self.replan()
         assert self.plan is not None
