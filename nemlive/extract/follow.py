@@ -278,6 +278,9 @@ class Follower:
         assert self.lookup is not None
         report = PollReport(self.marks.market_to)
         total_before = self.client.stats.total
+        if self.plan is not None and self.clock.now() >= self.plan.reset.timestamp():
+            self.refresh_me()  # a new credit day: what was left is void
+            self.replan()
         parser = rollup.SeriesParser()
         market: list[rollup.Series] = []
         facility: list[rollup.Series] = []
