@@ -71,7 +71,9 @@ def test_missing_fields_fall_back_to_500_a_day_until_the_next_utc_midnight(
 
 
 def test_no_credits_plans_no_request_before_the_reset() -> None:
-    p = plan_budget(Credits(plan="COMMUNITY", remaining=0, reset=NOON + timedelta(hours=3)), 14, NOON)
+    p = plan_budget(
+        Credits(plan="COMMUNITY", remaining=0, reset=NOON + timedelta(hours=3)), 14, NOON
+    )
     assert p.spendable == 0
     assert p.market_every_s == p.window_s == 3 * 3600
     assert p.market_requests == 0 and p.sweep_every_s is None and p.sweeps == 0
@@ -180,7 +182,14 @@ def test_read_me_reads_the_older_meta_shape() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(-3, "0 s"), (45, "45 s"), (300, "5 min"), (7200, "2 h"), (7800, "2 h 10 min"), (90000, "1 d 1 h")],
+    [
+        (-3, "0 s"),
+        (45, "45 s"),
+        (300, "5 min"),
+        (7200, "2 h"),
+        (7800, "2 h 10 min"),
+        (90000, "1 d 1 h"),
+    ],
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert budget.format_duration(seconds) == text

@@ -17,7 +17,7 @@ from nemlive.common.nemtime import NEM_TZ
 from nemlive.dashboard import charts, freshness
 from nemlive.dashboard.livestate import LiveState
 
-I = 300
+STEP = 300
 T = int(datetime(2026, 11, 30, 14, 35, tzinfo=NEM_TZ).timestamp())  # the newest price
 F = int(datetime(2026, 11, 30, 12, 10, tzinfo=NEM_TZ).timestamp())  # the newest facilities
 
@@ -52,9 +52,9 @@ def status(state: LiveState, **fields: object) -> None:
 def live_state(clock: Clock) -> LiveState:
     state = LiveState(["A", "B"], clock=clock)
     status(state, source="simulator")
-    for ts in range(F - 6 * I, T + I, I):
+    for ts in range(F - 6 * STEP, T + STEP, STEP):
         market(state, ts)
-    for ts in range(F - 6 * I, F + I, I):
+    for ts in range(F - 6 * STEP, F + STEP, STEP):
         facilities(state, ts)
     return state
 
@@ -83,25 +83,25 @@ def test_facilities_behind_the_prices_are_late_not_missing() -> None:
 def test_while_a_sweep_streams_in_the_figures_stay_on_the_interval_before() -> None:
     clock = Clock()
     state = live_state(clock)
-    facilities(state, F + I, ids=("A",))  # the sweep's newest row is arriving
+    facilities(state, F + STEP, ids=("A",))  # the sweep's newest row is arriving
     clock.now += 1
     fresh = freshness.assess(state.snapshot())
-    assert fresh.facility_ts == F + I
+    assert fresh.facility_ts == F + STEP
     assert fresh.figure_ts == F
     clock.now += charts.SETTLE_S
-    assert freshness.assess(state.snapshot()).figure_ts == F + I
+    assert freshness.assess(state.snapshot()).figure_ts == F + STEP
 
 
 def test_the_figures_never_pass_the_newest_complete_market_interval() -> None:
     clock = Clock()
     state = LiveState(["A", "B"], clock=clock)
     status(state)
-    market(state, T - I)
+    market(state, T - STEP)
     facilities(state, T)
     market(state, T, regions=REGIONS[:2])  # T's market events are still arriving
     clock.now += 60
     fresh = freshness.assess(state.snapshot())
-    assert fresh.figure_ts == T - I
+    assert fresh.figure_ts == T - STEP
     assert not fresh.simulated
 
 
@@ -110,11 +110,11 @@ def test_the_figures_never_pass_the_newest_complete_market_interval() -> None:
     [
         pytest.param(None, F, None, 10.0, None, id="no-prices"),
         pytest.param(T, None, None, 10.0, None, id="no-facilities"),
-        pytest.param(T, F, F - I, 10.0, F, id="quiet-sweep-done"),
-        pytest.param(T, F, F - I, 1.0, F - I, id="sweep-arriving"),
+        pytest.param(T, F, F - STEP, 10.0, F, id="quiet-sweep-done"),
+        pytest.param(T, F, F - STEP, 1.0, F - STEP, id="sweep-arriving"),
         pytest.param(T, F, None, 1.0, F, id="first-interval"),
-        pytest.param(F - I, F, F - I, 10.0, F - I, id="market-behind"),
-        pytest.param(T, F, F - I, None, F, id="no-arrival-time"),
+        pytest.param(F - STEP, F, F - STEP, 10.0, F - STEP, id="market-behind"),
+        pytest.param(T, F, F - STEP, None, F, id="no-arrival-time"),
     ],
 )
 def test_select_live_figure_time(market_ts, facility_ts, prev, quiet, expected) -> None:  # type: ignore[no-untyped-def]
@@ -133,7 +133,9 @@ def test_a_replay_keeps_the_replays_rule() -> None:
         snap.max_ts, snap.prev_ts, snap.market_regions_at_max, snap.last_message_age_s
     )
     assert "Live:" not in freshness.describe_figures(fresh, 2, 5)
-    assert freshness.describe_figures(freshness.Freshness(False, False, None, None, None), 0, 0) == ""
+    assert (
+        freshness.describe_figures(freshness.Freshness(False, False, None, None, None), 0, 0) == ""
+    )
 
 
 def test_dates_are_given_when_the_two_are_on_different_days() -> None:
@@ -147,12 +149,13 @@ def test_the_publisher_line_of_a_live_status() -> None:
     text = charts.describe_publisher(
         {"state": "live", "market_to": iso(T), "facilities_to": iso(F), "source": "simulator"}
     )
-    assert text == "**live** from the simulator: prices to 2026-11-30 14:35, facilities to 2026-11-30 12:10 NEM"
+    assert (
+        text
+        == "**live** from the simulator: prices to 2026-11-30 14:35, facilities to 2026-11-30 12:10 NEM"
+    )
 
 
 def _known() -> dict:
     from nemlive.common.lookups import Facility
 
-    return {
-        f: Facility(f, f, "SA1", -34.0, 138.0, ("wind",), ("wind",), 100.0) for f in ("A", "B")
-    }
+    return {f: Facility(f, f, "SA1", -34.0, 138.0, ("wind",), ("wind",), 100.0) for f in ("A", "B")}

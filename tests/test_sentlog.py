@@ -13,8 +13,8 @@ import pytest
 from nemlive.publish.replay import read_replay_table
 from nemlive.publish.sentlog import SentLog, plan_outgoing, stream_key, table_epochs
 
-I = 300
-T0 = 1_796_000_100 // I * I
+STEP = 300
+T0 = 1_796_000_100 // STEP * STEP
 HEADER = (
     "timestamp,power_A,power_B,emissions_A,emissions_B,price_NSW1,demand_NSW1,"
     "imports_NSW1,exports_NSW1\n"
@@ -26,7 +26,7 @@ def stamp(k: int) -> str:
 
     from nemlive.common.nemtime import NEM_TZ
 
-    return datetime.fromtimestamp(T0 + k * I, NEM_TZ).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(T0 + k * STEP, NEM_TZ).isoformat(timespec="seconds")
 
 
 def write_cache(path: Path, rows: list[tuple[int, str]]) -> Path:
@@ -38,13 +38,19 @@ def write_cache(path: Path, rows: list[tuple[int, str]]) -> Path:
 def test_runs_merge_as_stamps_arrive_in_any_order() -> None:
     log = SentLog()
     for k in [3, 1, 2, 7, 5, 6, 4, 0, 2]:
-        log.add("facility/A", T0 + k * I)
-    assert log.to_runs() == {"facility/A": [[T0, T0 + 7 * I]]}
-    log.add("facility/A", T0 + 10 * I)
-    log.add("facility/A", T0 - 3 * I)
-    assert log.to_runs()["facility/A"] == [[T0 - 3 * I, T0 - 3 * I], [T0, T0 + 7 * I], [T0 + 10 * I] * 2]
+        log.add("facility/A", T0 + k * STEP)
+    assert log.to_runs() == {"facility/A": [[T0, T0 + 7 * STEP]]}
+    log.add("facility/A", T0 + 10 * STEP)
+    log.add("facility/A", T0 - 3 * STEP)
+    assert log.to_runs()["facility/A"] == [
+        [T0 - 3 * STEP, T0 - 3 * STEP],
+        [T0, T0 + 7 * STEP],
+        [T0 + 10 * STEP] * 2,
+    ]
     assert log.count() == 10 and log.run_count() == 3
-    assert log.contains("facility/A", T0 + 7 * I) and not log.contains("facility/A", T0 + 8 * I)
+    assert log.contains("facility/A", T0 + 7 * STEP) and not log.contains(
+        "facility/A", T0 + 8 * STEP
+    )
     assert not log.contains("facility/B", T0)
 
 
@@ -53,10 +59,10 @@ def test_random_adds_equal_a_set_of_pairs() -> None:
     log, expected = SentLog(), set()
     for _ in range(2000):
         key = rng.choice(["facility/A", "market/NSW1"])
-        epoch = T0 + rng.randrange(200) * I
+        epoch = T0 + rng.randrange(200) * STEP
         log.add(key, epoch)
         expected.add((key, epoch))
-    times = np.arange(T0 - 5 * I, T0 + 205 * I, I, dtype=np.int64)
+    times = np.arange(T0 - 5 * STEP, T0 + 205 * STEP, STEP, dtype=np.int64)
     for key in ("facility/A", "market/NSW1"):
         want = [(key, int(t)) in expected for t in times]
         assert log.mask(key, times).tolist() == want
@@ -65,19 +71,30 @@ def test_random_adds_equal_a_set_of_pairs() -> None:
 
 
 def test_trim_forgets_what_lies_before_the_window() -> None:
-    log = SentLog({"facility/A": [[T0, T0 + 5 * I], [T0 + 8 * I, T0 + 9 * I]], "market/SA1": [[T0, T0]]})
-    log.trim(T0 + 3 * I)
-    assert log.to_runs() == {"facility/A": [[T0 + 3 * I, T0 + 5 * I], [T0 + 8 * I, T0 + 9 * I]]}
-    assert log.newest("facility") == T0 + 9 * I and log.newest("market") is None
+    log = SentLog(
+        {
+            "facility/A": [[T0, T0 + 5 * STEP], [T0 + 8 * STEP, T0 + 9 * STEP]],
+            "market/SA1": [[T0, T0]],
+        }
+    )
+    log.trim(T0 + 3 * STEP)
+    assert log.to_runs() == {
+        "facility/A": [[T0 + 3 * STEP, T0 + 5 * STEP], [T0 + 8 * STEP, T0 + 9 * STEP]]
+    }
+    assert log.newest("facility") == T0 + 9 * STEP and log.newest("market") is None
 
 
 @pytest.mark.parametrize(
     "runs",
     [
-        pytest.param({"facility/A": [[T0 + 1, T0 + I]]}, id="off-grid"),
-        pytest.param({"facility/A": [[T0 + I, T0]]}, id="reversed"),
-        pytest.param({"facility/A": [[T0, T0 + I], [T0 + 2 * I, T0 + 3 * I]]}, id="touching"),
-        pytest.param({"facility/A": [[T0 + 5 * I, T0 + 6 * I], [T0, T0 + I]]}, id="unsorted"),
+        pytest.param({"facility/A": [[T0 + 1, T0 + STEP]]}, id="off-grid"),
+        pytest.param({"facility/A": [[T0 + STEP, T0]]}, id="reversed"),
+        pytest.param(
+            {"facility/A": [[T0, T0 + STEP], [T0 + 2 * STEP, T0 + 3 * STEP]]}, id="touching"
+        ),
+        pytest.param(
+            {"facility/A": [[T0 + 5 * STEP, T0 + 6 * STEP], [T0, T0 + STEP]]}, id="unsorted"
+        ),
     ],
 )
 def test_runs_that_no_log_writes_are_refused(runs: dict) -> None:
@@ -111,9 +128,7 @@ def test_only_values_not_sent_go_out_including_cells_filled_in_later(tmp_path: P
         for key in row.keys:
             sent.add(key, row.epoch)
     # The next version: a sweep filled A in both rows, a new market row came, row 0 is gone.
-    later = write_cache(
-        tmp_path / "c.csv", [(1, "11,,1.1,,51,7001,,"), (2, ",,,,52,7002,,")]
-    )
+    later = write_cache(tmp_path / "c.csv", [(1, "11,,1.1,,51,7001,,"), (2, ",,,,52,7002,,")])
     table = read_replay_table(later)
     sent.trim(int(table_epochs(table)[0]))
     rows = list(plan_outgoing(table, sent, "t"))
