@@ -360,8 +360,8 @@ def resolve_follow(args: argparse.Namespace, config: ExtractorConfig) -> FollowS
         raise ConfigError(
             f"--keep {args.keep:g}: use 1 to 30 days (fractions allowed, 5 minutes at least)"
         )
-    if args.poll_every is not None and not args.poll_every >= 1:
-        raise ConfigError(f"--poll-every {args.poll_every:g}: use 1 second or more")
+    if args.poll_every is not None and not args.poll_every > 0:
+        raise ConfigError(f"--poll-every {args.poll_every:g}: use more than 0 seconds")
     if not args.api_clock_speed > 0:
         raise ConfigError(f"--api-clock-speed {args.api_clock_speed:g}: use more than 0")
     return FollowSettings(

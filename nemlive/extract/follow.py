@@ -150,10 +150,21 @@ class Follower:
 
     # --- start ------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Read /v4/me, the facility list and the cache; plan. A refused key stops here."""
+    def start(self) -> bool:
+        """Read /v4/me, the facility list and the cache; plan. False when stopped first.
+
+        A key refused by /v4/me stops here (a wrong key and a spent one look alike); once
+        /v4/me has accepted it, a refusal means spent credits, and the start waits for them.
+        """
         self.refresh_me()
-        self.lookup = fetch_lookup(self.client, self.ex, Clock())
+        self.replan()
+        while self.lookup is None:
+            try:
+                self.lookup = fetch_lookup(self.client, self.ex, Clock())
+            except KeyRejected as exc:
+                self.wait_out_credits(exc)
+                if self.stop.is_set():
+                    return False
         rows, skipped = rollup.build_facility_rows(self.lookup)
         if skipped:
             log.warning(
@@ -170,6 +181,7 @@ class Follower:
             self.settings.out,
             self.plan.describe() if self.plan else "",
         )
+        return True
 
     @property
     def batches(self) -> int:
@@ -256,10 +268,12 @@ class Follower:
             self.stop.wait(max(started + self.poll_every_wall() - self.wall(), 0.0))
 
     def poll_every_wall(self) -> float:
-        if self.settings.poll_every is not None:
-            return self.settings.poll_every
-        every = self.plan.market_every_s if self.plan else INTERVAL_S
-        return self.clock.to_wall(every)
+        """Wall seconds to the next poll: ``--poll-every``, or one interval, but never more
+        often than the plan affords (it spaces the polls out when credits run short)."""
+        planned = self.clock.to_wall(self.plan.market_every_s if self.plan else INTERVAL_S)
+        if self.settings.poll_every is None:
+            return planned
+        return max(self.settings.poll_every, planned)
 
     def credits_left(self) -> int | None:
         if self.credits.remaining is None and self.plan is not None and self.plan.credits is None:
@@ -288,6 +302,9 @@ class Follower:
             market = self.fetch_market(parser)
             if force_sweep or self.clock.now() >= self.next_sweep_at:
                 facility = self.sweep(parser, report, fresh_me=force_sweep)
+        except KeyRejected:
+            report.failed = "refused (401)"
+            raise
         finally:
             report.requests = self.client.stats.total - total_before
             if market or facility:
@@ -296,8 +313,15 @@ class Follower:
             self.log_poll(report)
 
     def floor(self) -> int:
-        newest = self.marks.market_to
-        if newest is None:
+        """The oldest interval kept: ``--keep`` days ending at the newest interval held (the
+        market's, or a facility batch's when a sweep ran ahead of the last market poll)."""
+        held = [self.marks.market_to]
+        if self.table is not None and len(self.table.times):
+            held.append(int(self.table.times[-1]))
+        known = [t for t in held if t is not None]
+        if known:
+            newest = max(known)
+        else:
             newest = livecache.floor_interval(self.clock.now()) - 2 * INTERVAL_S
         return livecache.window_floor(newest, self.settings.keep_s)
 
@@ -417,9 +441,8 @@ class Follower:
                 else self.floor() - INTERVAL_S
             )
             new = max((self.marks.market_to - base) // INTERVAL_S, 0)
-        parts = [
-            f"market +{new} interval{'s' if new != 1 else ''}, prices to {_hhmm(self.marks.market_to)}"
-        ]
+        came = f"market +{new} interval{'s' if new != 1 else ''}"
+        parts = [f"{report.failed or came}, prices to {_hhmm(self.marks.market_to)}"]
         if report.planned_batches:
             parts.append(
                 f"sweep {report.swept}/{report.planned_batches} batches, +{report.cells:,} facility cells"
@@ -487,12 +510,13 @@ def run_follow(
     at the start (a refused key, an unreadable cache, an unwritable folder)."""
     follower = Follower(extraction, settings, client, stop)
     try:
-        follower.start()
+        started = follower.start()
     except KeyRejected as exc:
         raise ApiError(
             f"{exc}; a key out of credits is refused until its daily reset (see /v4/me)"
         ) from exc
-    follower.run()
+    if started:
+        follower.run()
     log.info(
         "stopped; %s holds %d rows",
         settings.out,
