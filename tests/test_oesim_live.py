@@ -176,6 +176,29 @@ def test_credits_run_out_and_come_back_after_simulated_midnight() -> None:
 
 
 @pytest.mark.parametrize(
+    ("plan", "credits", "days"), [("COMMUNITY", 500, 8), ("ACADEMIC", 2000, 30), ("PRO", 5000, 30)]
+)
+def test_the_plan_sets_the_daily_credits_and_ranges(plan: str, credits: int, days: int) -> None:
+    with run("--dataset", "small", "--live", "--plan", plan) as sim:
+        me = sim.get("/me").json()["data"]
+        end = datetime(2025, 9, 1)
+        ok, too_long = (
+            sim.get(
+                "/market/network/NEM",
+                metrics="price",
+                date_start=(end - timedelta(days=n)).isoformat(),
+                date_end=end.isoformat(),
+            )
+            for n in (days, days + 1)
+        )
+    assert (me["plan"], me["credits"]["remaining"]) == (plan, credits - 1)
+    assert ok.status_code == 200
+    assert too_long.json()["error"] == (
+        f"Date range too large for 5m interval. Maximum range is {days} days."
+    )
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--live", "--clock-speed", "0"], "--clock-speed must be above 0, not 0"),
