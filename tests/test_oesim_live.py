@@ -42,7 +42,10 @@ class Sim:
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
-        assert line.startswith("OE simulator listening on "), line
+        if not line.startswith("OE simulator listening on "):
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=10)
+            raise AssertionError(f"the simulator did not start: {line!r} {err!r}")
         self.url = line.rsplit(" ", 1)[1]
         self.root = self.url.removesuffix("/v4")
 
