@@ -13,7 +13,7 @@ import sys
 from types import FrameType
 
 from oesim.clock import SETTLE_DELAY_S, make_clock, parse_clock_start
-from oesim.credits import CreditLedger
+from oesim.credits import PLAN_CREDITS, CreditLedger
 from oesim.faults import FaultSpecError, parse_fault_spec
 from oesim.server import DEMO_KEY, SimulatorConfig, load_dataset, make_server
 
@@ -116,6 +116,12 @@ def _add_live_flags(p: argparse.ArgumentParser) -> None:
         help="simulated time at start, e.g. 2025-10-07T12:00 (NEM time) (default: now)",
     )
     p.add_argument(
+        "--plan",
+        default="COMMUNITY",
+        choices=tuple(PLAN_CREDITS),
+        help="every key's plan: its range limits and daily credits (default COMMUNITY)",
+    )
+    p.add_argument(
         "--credits",
         type=int,
         default=None,
@@ -135,7 +141,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     counted = args.live or args.credits is not None
     return SimulatorConfig(
         dataset=load_dataset(args.dataset, seed=args.seed),
-        keys=dict.fromkeys(keys, "COMMUNITY"),
+        keys=dict.fromkeys(keys, args.plan),
         exhausted_keys=frozenset(args.exhausted_key),
         anonymous_market=args.anonymous_market,
         slow_seconds=args.slow_seconds,
