@@ -15,11 +15,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -30,11 +31,13 @@ from nemlive.common.errors import ConfigError, StoreError
 from nemlive.common.events import REGIONS
 from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings, retarget
 from nemlive.common.nemtime import format_nem_epoch
-from nemlive.dashboard import charts, freshness, history, mapview
+from nemlive.dashboard import charts, history, mapview, views
 from nemlive.dashboard.charts import escape_markdown
 from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config
 from nemlive.dashboard.ingest import Hub
 from nemlive.dashboard.livestate import LiveState, Snapshot
+from nemlive.dashboard.sharedcache import SharedCache
+from nemlive.dashboard.views import PastView, Selection, SnapshotClock
 from nemlive.store import StoreUrl, open_store
 
 # --- constants ----------------------------------------------------------------------------
@@ -95,29 +98,6 @@ REGION_CHIPS = {
 
 
 log = logging.getLogger("dashboard")
-
-
-@dataclass(frozen=True)
-class PastView:
-    """A range read from the store and the interval the figures and map show."""
-
-    choice: history.RangeChoice
-    facility_history: dict[str, list]
-    region_history: dict[str, list]
-    at_ts: int
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What one viewer's page shows: the lookups, the filters (None = all), map options, and
-    a past range from the store (None = live)."""
-
-    facilities: dict[str, Facility]
-    regions_fc: dict | None
-    regions: list[str] | None
-    groups: list[str] | None
-    options: mapview.MapOptions
-    past: PastView | None = None
 
 
 P = ParamSpec("P")
@@ -280,9 +260,8 @@ def _age(seconds: float | None) -> str:
 
 
 @guarded("status panel")
-def render_status(hub: Hub) -> None:
+def render_status(snap: Snapshot) -> None:
     """Connection state and counters (sidebar); settings and error texts are escaped."""
-    snap = hub.state.snapshot(data=False)
     colour = STATUS_COLOURS.get(snap.status, "gray")
     word = "down — waiting for broker" if snap.status == "down" else snap.status
     st.markdown(
@@ -361,29 +340,18 @@ def render_broker_form(hub: Hub, configured: MqttSettings, editable: bool) -> No
 
 
 @guarded("figures")
-def render_figures(fig: charts.Figures) -> None:
+def render_figures(texts: dict[str, str]) -> None:
     """The headline figures of the selection, in two rows of metric cards."""
-    texts = charts.format_figures(fig)
     cols = [*st.columns(4), *st.columns(4)[:3]]  # two rows, same widths
     for col, (label, help_text) in zip(cols, FIGURE_HELP.items(), strict=True):
         col.metric(label, texts[label], help=help_text)
 
 
 @guarded("map")
-def render_map(snap: Snapshot, sel: Selection) -> None:
+def render_map(view: views.MapView, options: mapview.MapOptions) -> None:
     """The deck of the selection, its legends, and a click that opens a facility's detail."""
-    options = sel.options
-    rows = mapview.build_facility_rows(
-        snap.facility_latest,
-        sel.facilities,
-        regions=sel.regions,
-        groups=sel.groups,
-        size_by=options.size_by,
-    )
-    flows = {r: pts[-1] for r, pts in snap.interchange_history.items() if pts}
-    deck = mapview.build_deck(rows, sel.regions_fc, options, sel.regions, snap.region_latest, flows)
     picked = st.pydeck_chart(
-        deck,
+        view.deck,
         height=560,
         on_select="rerun",
         selection_mode="single-object",
@@ -395,12 +363,12 @@ def render_map(snap: Snapshot, sel: Selection) -> None:
         st.session_state["live_map_last_pick"] = fid
         st.session_state["live_detail"] = fid
     legend_cols = st.columns([3, 2])
-    legend_cols[0].html(mapview.build_colour_legend_html())
-    legend_cols[1].html(mapview.build_size_legend_html(options.size_by))
-    if options.polygons:
-        st.html(mapview.build_price_legend_html())
+    legend_cols[0].html(view.colour_legend)
+    legend_cols[1].html(view.size_legend)
+    if view.price_legend:
+        st.html(view.price_legend)
     st.caption(
-        f"{len(rows):,} facilities drawn at their latest value"
+        f"{view.drawn:,} facilities drawn at their latest value"
         + ("" if options.markers else " (markers hidden)")
         + ("; names of the largest where they fit (zoom in for more)" if options.labels else "")
     )
@@ -441,60 +409,16 @@ def render_detail(snap: Snapshot, sel: Selection) -> None:
 
 
 @guarded("charts")
-def render_charts(snap: Snapshot, sel: Selection, window: tuple[int | None, int | None]) -> None:
-    """The four charts of the selection over ``window`` (first, last interval; None = all
-    held), two by two: live, it ends at the figures' latest complete interval and leaves out a
-    partly received first one (``charts.select_chart_window``)."""
-    start, end = window
-    gen, emis = charts.build_fuel_frames(
-        snap.facility_history,
-        sel.facilities,
-        regions=sel.regions,
-        groups=sel.groups,
-        start=start,
-        end=end,
-    )
-    market = charts.build_market_frame(
-        snap.region_history, regions=sel.regions, start=start, end=end
-    )
-    share = charts.build_renewable_share_frame(
-        snap.facility_history, sel.facilities, regions=sel.regions, start=start, end=end
-    )
-    flows = charts.build_interchange_frame(
-        snap.interchange_history, regions=sel.regions, start=start, end=end
-    )
-    panels = [
-        ("Generation by fuel group", gen, lambda: charts.build_generation_chart(gen)),
-        (
-            "Renewable share by region",
-            share,
-            lambda: charts.build_region_line_chart(share, "share", "renewable share", share=True),
-        ),
-        (
-            "Price by region",
-            market,
-            lambda: charts.build_region_line_chart(market, "price", "$/MWh"),
-        ),
-        (
-            "Demand by region",
-            market,
-            lambda: charts.build_region_line_chart(market, "demand", "MW"),
-        ),
-        (
-            "Net interchange by region",
-            flows,
-            lambda: charts.build_region_line_chart(flows, "net", "MW in (+) or out (−)"),
-        ),
-        ("Emissions", emis, lambda: charts.build_emissions_chart(emis)),
-    ]
+def render_charts(panels: list[views.ChartPanel]) -> None:
+    """The six charts of the selection, two by two (``views.build_chart_views``)."""
     for row in (panels[:2], panels[2:4], panels[4:]):
-        for col, (title, frame, build) in zip(st.columns(2), row, strict=False):
+        for col, panel in zip(st.columns(2), row, strict=False):
             with col:
-                st.markdown(f"##### {title}")
-                if frame.empty:
+                st.markdown(f"##### {panel.title}")
+                if panel.spec is None:
                     st.caption("No data in the window yet.")
                 else:
-                    st.altair_chart(build(), width="stretch")
+                    st.vega_lite_chart(spec=panel.spec_for_page(), width="stretch")
 
 
 def render_event_table(table: pd.DataFrame, name: str) -> None:
@@ -513,90 +437,124 @@ def render_event_table(table: pd.DataFrame, name: str) -> None:
 
 
 @guarded("tables")
-def render_tables(snap: Snapshot, sel: Selection) -> None:
+def render_tables(view: views.TablesView) -> None:
     """Recent facility and market events of the selection, in tabs."""
     fac_tab, mkt_tab, use_tab = st.tabs(
         ["Recent facility events", "Recent market events", "Most and least utilised"]
     )
     with fac_tab:
-        render_event_table(
-            charts.build_recent_facility_table(
-                snap.recent_facility, sel.facilities, regions=sel.regions, groups=sel.groups
-            ),
-            "facility",
-        )
+        render_event_table(view.facility, "facility")
     with mkt_tab:
-        render_event_table(
-            charts.build_recent_market_table(snap.recent_market, regions=sel.regions), "market"
-        )
+        render_event_table(view.market, "market")
     with use_tab:
-        most, least = charts.build_utilisation_tables(
-            snap.facility_latest, sel.facilities, regions=sel.regions, groups=sel.groups
-        )
         st.caption("Latest output ÷ registered capacity; batteries and pumps left out.")
         left, right = st.columns(2)
-        for col, title, table in ((left, "Most utilised", most), (right, "Least utilised", least)):
+        for col, title, table in (
+            (left, "Most utilised", view.most),
+            (right, "Least utilised", view.least),
+        ):
             col.markdown(f"###### {title}")
             col.dataframe(table, hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
 
 
-@guarded("live view")
-def render_live(hub: Hub, sel: Selection) -> None:
-    """Everything that changes with the stream: run as a fragment every refresh_s seconds.
+@dataclass(frozen=True)
+class Shared:
+    """What every session of this server shares: the built views, and the snapshots the fast
+    part (figures, every refresh) and the slow part (map, charts, tables) draw from."""
 
-    With a past range picked in the sidebar, the same parts show the store's history instead:
-    figures and map at the chosen interval, charts over the range.
+    views: SharedCache
+    fast: SnapshotClock
+    slow: SnapshotClock
+
+
+@st.cache_resource(show_spinner=False)
+def get_shared(visuals_every_s: float) -> Shared:
+    return Shared(SharedCache(maxsize=128), SnapshotClock(0.0), SnapshotClock(visuals_every_s))
+
+
+FULL_RUN_KEY = "nl_full_run"  # set while the whole script runs (not a fragment)
+DRAWN_KEY = "nl_visuals_max_ts"  # the newest interval the map and charts were drawn with
+NOT_DRAWN = object()  # ... before they were drawn at all in this session
+
+
+def figure_view(shared: Shared, snap: Snapshot, sel: Selection, quiet: bool) -> views.FigureView:
+    """The figures of ``snap`` (past: of the stored range), built once for every viewer."""
+    if sel.past is not None:
+        snap = views.with_past(snap, sel.past)
+    key = views.view_key("figures", snap, sel, quiet)
+    return shared.views.get(key, lambda: views.build_figure_view(snap, sel, quiet))
+
+
+@guarded("live view")
+def render_pulse(hub: Hub, sel: Selection, status_box: Any, shared: Shared) -> None:
+    """The status (sidebar) and the figures: a fragment rerun every ``refresh_s`` seconds.
+
+    Cheap when nothing changed: the counters are a small copy and the figures are built once
+    per data version for every viewer. When a new interval comes 10 s or more after the one
+    before (a live stream), the whole page reruns so that the map and charts show it now
+    rather than on their own timer; so does the first data after an empty map.
     """
-    snap = hub.state.snapshot()
-    if sel.past is None:
-        fresh = freshness.assess(snap)
-        at_ts = fresh.figure_ts
-        window = charts.select_chart_window(snap.facility_history, at_ts, span=snap.history_len)
-    else:
-        snap, at_ts, window = _past_view(snap, sel.past)
-    fig = charts.compute_figures(
-        snap.facility_history,
-        snap.region_history,
-        sel.facilities,
-        at_ts,
-        regions=sel.regions,
-        groups=sel.groups,
-    )
-    if sel.past is not None and at_ts is not None:
-        st.caption(history.describe_view(sel.past.choice, at_ts))
-    elif at_ts is None:
+    counters = hub.state.snapshot(data=False)
+    with status_box.container():
+        render_status(counters)
+    in_full_run = bool(st.session_state.get(FULL_RUN_KEY))
+    snap = shared.fast.current(hub.state, counters, time.time(), force=in_full_run)
+    view = figure_view(shared, snap, sel, views.is_quiet(counters))
+    if view.caption is None:
         st.info(
-            f"Waiting for data on {escape_markdown(snap.topic)}/# from {escape_markdown(snap.broker)}.",
+            f"Waiting for data on {escape_markdown(counters.topic)}/# from "
+            f"{escape_markdown(counters.broker)}.",
             icon="⏳",
         )
     else:
-        st.caption(freshness.describe_figures(fresh, fig.facilities, fig.regions))
-    render_figures(fig)
-    render_map(snap, sel)
+        st.caption(view.caption)
+    render_figures(view.texts)
+    drawn = st.session_state.get(DRAWN_KEY, NOT_DRAWN)
+    if (
+        not in_full_run
+        and sel.past is None
+        and drawn is not NOT_DRAWN
+        and views.visuals_behind(counters, drawn, shared.slow.every_s)
+    ):
+        st.rerun()
+
+
+@guarded("live view")
+def render_visuals(hub: Hub, sel: Selection, shared: Shared) -> None:
+    """Map, facility detail, charts and tables: a fragment rerun every ``visuals_every_s``.
+
+    Drawn from a snapshot renewed at most once per period for every viewer (see
+    ``views.SnapshotClock``), so each map, chart and table is built once per period and
+    selection, however many pages are open. With a past range picked in the sidebar, the same
+    parts show the store's history: map at the chosen interval, charts over the range.
+    """
+    counters = hub.state.snapshot(data=False)
+    in_full_run = bool(st.session_state.get(FULL_RUN_KEY))
+    snap = shared.slow.current(hub.state, counters, time.time(), force=in_full_run)
+    quiet = views.is_quiet(counters)
+    view = figure_view(shared, snap, sel, quiet)
+    st.session_state[DRAWN_KEY] = snap.max_ts
+    if sel.past is not None:
+        snap = views.with_past(snap, sel.past)
+    get = shared.views.get
+    render_map(
+        get(views.view_key("map", snap, sel), lambda: views.build_map_view(snap, sel)),
+        sel.options,
+    )
     with st.expander("Facility detail", expanded=st.session_state.get("live_detail") is not None):
         render_detail(snap, sel)
-    render_charts(snap, sel, window)
+    render_charts(
+        get(
+            views.view_key("charts", snap, sel, quiet),
+            lambda: views.build_chart_views(snap, sel, view.window),
+        )
+    )
     if sel.past is None:
-        render_tables(snap, sel)
+        render_tables(
+            get(views.view_key("tables", snap, sel), lambda: views.build_tables_view(snap, sel))
+        )
     else:
         st.caption("The tables list live events: pick *Live* in the sidebar to see them.")
-
-
-def _past_view(
-    snap: Snapshot, past: PastView
-) -> tuple[Snapshot, int, tuple[int | None, int | None]]:
-    """The live snapshot with the store's range in place of the windows, at ``past.at_ts``."""
-    view = replace(
-        snap,
-        facility_history=past.facility_history,
-        region_history=past.region_history,
-        facility_latest=history.values_at(past.facility_history, past.at_ts),
-        region_latest=history.values_at(past.region_history, past.at_ts),
-        interchange_history={},  # the store keeps no interchange yet
-        recent_facility=[],
-        recent_market=[],
-    )
-    return view, past.at_ts, (None, None)
 
 
 def render_sidebar_controls(facilities: dict[str, Facility], regions_fc: dict | None) -> Selection:
@@ -710,6 +668,8 @@ HUB: Hub = st.session_state.get(HUB_KEY) or get_hub(
     CONFIG.store,
 )
 
+SHARED = get_shared(CONFIG.visuals_every_s)
+st.session_state[FULL_RUN_KEY] = True
 if CONFIG.refresh == "autorefresh":
     try:
         from streamlit_autorefresh import st_autorefresh
@@ -717,32 +677,35 @@ if CONFIG.refresh == "autorefresh":
         st.error(
             "NEMLIVE_REFRESH=autorefresh needs `pip install streamlit-autorefresh`; using the fragment."
         )
-        live, status = (
-            st.fragment(run_every=CONFIG.refresh_s)(render_live),
-            st.fragment(run_every=CONFIG.refresh_s)(render_status),
-        )
+        pulse = st.fragment(run_every=CONFIG.refresh_s)(render_pulse)
+        visuals = st.fragment(run_every=CONFIG.visuals_every_s)(render_visuals)
     else:
         st_autorefresh(interval=int(CONFIG.refresh_s * 1000), key="autorefresh")
-        live, status = render_live, render_status
+        pulse, visuals = render_pulse, render_visuals
 else:
-    live = st.fragment(run_every=CONFIG.refresh_s)(render_live)
-    status = st.fragment(run_every=CONFIG.refresh_s)(render_status)
+    pulse = st.fragment(run_every=CONFIG.refresh_s)(render_pulse)
+    visuals = st.fragment(run_every=CONFIG.visuals_every_s)(render_visuals)
 
 with st.sidebar:
     st.title("⚡ NEM Live")
     st.caption("Australia's National Electricity Market, replayed over MQTT.")
     with st.expander("Broker", expanded=False):
         render_broker_form(HUB, CONFIG.mqtt, CONFIG.allow_broker_change)
-    status(HUB)
+    STATUS_BOX = st.empty()
     SELECTION = render_sidebar_controls(FACILITIES, REGIONS_FC)
     if CONFIG.store is not None:
         SELECTION = replace(SELECTION, past=render_range_control(CONFIG.store, HUB))
 
 st.title("NEM Live", anchor=False)
 st.caption(
-    "Generation, emissions, price and demand across the National Electricity Market, "
-    f"refreshed every {CONFIG.refresh_s:g} s from the MQTT stream. Times are NEM time (UTC+10)."
+    "Generation, emissions, price and demand across the National Electricity Market: "
+    f"figures refreshed every {CONFIG.refresh_s:g} s and the map and charts every "
+    f"{CONFIG.visuals_every_s:g} s from the MQTT stream. Times are NEM time (UTC+10)."
 )
 for problem in PROBLEMS:
     st.warning(problem, icon="⚠️")
-live(HUB, SELECTION)
+try:
+    pulse(HUB, SELECTION, STATUS_BOX, SHARED)
+    visuals(HUB, SELECTION, SHARED)
+finally:
+    st.session_state[FULL_RUN_KEY] = False

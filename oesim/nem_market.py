@@ -91,6 +91,12 @@ OFFERS: dict[str, tuple[tuple[float, float, float], ...]] = {
 # Share of gas and hydro MW offered near the cap, normally and in a rebid half-hour.
 TOP_SHARE, REBID_SHARE = 0.07, 0.8
 REBID_PER_EVENING_BLOCK = 0.03  # chance that a region's evening half-hour is rebid
+# Supply within this many MW of a need meets it (and a link within it of a limit is at it).
+# A supply curve sums a few hundred offers; the rounding of that sum (~1e-10 MW) depends on
+# the order the BLAS kernel adds in, which differs between CPUs and numpy builds. Where the
+# curve is flat at the need (every offer below a price gap cleared, nothing above it needed)
+# an exact comparison would put the price at either end of the gap on those last bits.
+MATCH_MW = 1e-6
 BATTERY_EFFICIENCY = 0.85  # round trip
 BATTERY_HOURS = 2.0  # storage when the catalogue gives none
 PRICE_GRID = np.unique(
@@ -187,10 +193,11 @@ class _Bands:
 
 
 def crossing(m: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per row, the price at which ``m`` (rows, PRICE_GRID; non-decreasing along the grid,
-    linear between grid points) reaches ``y``: the floor when it is already above ``y``
-    at the floor, the cap when it never reaches it."""
-    idx = (m < y[:, None]).sum(axis=1)
+    """Per row, the lowest price at which ``m`` (rows, PRICE_GRID; non-decreasing along the
+    grid, linear between grid points) reaches ``y`` to within :data:`MATCH_MW`: the floor
+    when it is already there at the floor, the cap when it never gets there. Where ``m`` is
+    flat at ``y`` the price is the start of the flat stretch, however the last bits fall."""
+    idx = (m < (y - MATCH_MW)[:, None]).sum(axis=1)
     rows = np.arange(len(y))
     lo_i = np.clip(idx - 1, 0, len(PRICE_GRID) - 1)
     hi_i = np.clip(idx, 0, len(PRICE_GRID) - 1)
@@ -249,7 +256,7 @@ def clear_with_interchange(
             child, _, out_mw, in_mw = LINKS[j]
             flow = value_at(sent[j], p)
             flows[j] = flow
-            free = (flow < out_mw - 1e-6) & (flow > -in_mw + 1e-6)
+            free = (flow < out_mw - MATCH_MW) & (flow > -in_mw + MATCH_MW)
             down(child, np.where(free, p, crossing(own[child], flow)))
 
     down(ROOT, crossing(own[ROOT], np.zeros(n)))

@@ -176,14 +176,17 @@ def start_dashboard(
     topic: str,
     facilities: Path,
     regions: Path = REGIONS_GEOJSON,
+    **extra_env: str,
 ) -> Program:
-    """``streamlit run dashboard.py`` from the repository root, on 127.0.0.1:``port``."""
+    """``streamlit run dashboard.py`` from the repository root, on 127.0.0.1:``port``
+    (``extra_env``: more settings, e.g. ``NEMLIVE_REFRESH_S``)."""
     env = clean_subprocess_env(
         MQTT_HOST="127.0.0.1",
         MQTT_PORT=str(mqtt_port),
         MQTT_TOPIC=topic,
         NEMLIVE_FACILITIES=str(facilities),
         NEMLIVE_REGIONS=str(regions),
+        **extra_env,
     )
     prog = _spawn(
         "dashboard",

@@ -108,6 +108,41 @@ def serve_dashboard(mqtt_port: int, tmp_path: Path, **env: str) -> Iterator[tupl
         assert rc in (0, -15), f"streamlit exited with {rc}: {text[-2000:]}"
 
 
+def _hover_until(page, canvas, lon: float, lat: float, text: str, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+    """Hover (lon, lat) on the deck until its tooltip shows ``text``; the tooltip locator.
+
+    deck.gl picks on mouse moves, a deck just received draws its icons once their atlas has
+    loaded, and the page above the map may still settle: the canvas is measured each time.
+    """
+    tooltip = page.locator(".deck-tooltip")
+    deadline = time.monotonic() + timeout
+    nudge = 0
+    while True:
+        nudge = 1 - nudge
+        x, y = _screen_xy(lon, lat, _sized_box(canvas))
+        page.mouse.move(x + nudge, y)
+        time.sleep(0.3)
+        if tooltip.is_visible() and text in tooltip.inner_text():
+            return tooltip
+        if time.monotonic() > deadline:
+            return tooltip  # the caller's expect() says what it shows instead
+        time.sleep(0.2)
+
+
+def _facilities_with_data(csv_path: Path) -> int:
+    """Facilities of the lookup with a value in the CSV: what the map draws once all came."""
+    import csv
+
+    known = {f[0] for f in TEST_FACILITIES}
+    seen: set[str] = set()
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            for col, value in row.items():
+                if col.startswith("power_") and value != "" and col[6:] in known:
+                    seen.add(col[6:])
+    return len(seen)
+
+
 def _publish(csv_path: Path, port: int, tmp_path: Path) -> None:
     """Replay the CSV once with publisher.py (or paho directly if publisher.py is absent)."""
     if not (ROOT / "publisher.py").exists():
@@ -164,11 +199,18 @@ def _text_layer(frame: bytes) -> bool:
     return re.search(rb'"id":\s*"labels"', frame) is not None
 
 
-def _sized_box(canvas, timeout: float = 15.0) -> dict:  # type: ignore[no-untyped-def]
-    """The canvas's box once deck.gl has given it its layout size (> 300 x 300 px)."""
+def _sized_box(canvas, timeout: float = 45.0) -> dict:  # type: ignore[no-untyped-def]
+    """The canvas's box once deck.gl has given it its layout size (> 300 x 300 px); a busy
+    renderer may be slow to answer, and a redrawn deck briefly has no canvas."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     deadline = time.monotonic() + timeout
+    box = None
     while True:
-        box = canvas.bounding_box()
+        try:
+            box = canvas.bounding_box(timeout=5_000)
+        except PlaywrightTimeout:
+            box = None
         if box and box["width"] > 300 and box["height"] > 300:
             return box
         assert time.monotonic() < deadline, f"the deck canvas kept its default size: {box}"
@@ -220,6 +262,11 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
                     text, timeout=20_000
                 )
 
+            # The map follows on its own, slower timer: wait until it draws every facility.
+            drawn = _facilities_with_data(csv_path)
+            expect(
+                page.get_by_text(f"{drawn:,} facilities drawn at their latest value")
+            ).to_be_visible(timeout=20_000)
             canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
             expect(canvas).to_be_visible(timeout=10_000)
             # deck.gl sizes its canvas after the first frame (a busy machine may take a while).
@@ -233,9 +280,7 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
             by_id = {f[0]: f for f in TEST_FACILITIES}
             for fid, name in (("TCOAL1", "Test Coal One"), ("TGAS1", "Test Gas <b>&amp; Co</b>")):
                 lat, lon = by_id[fid][3], by_id[fid][4]
-                page.mouse.move(*_screen_xy(lon, lat, box))
-                tooltip = page.locator(".deck-tooltip")
-                expect(tooltip).to_be_visible(timeout=5_000)
+                tooltip = _hover_until(page, canvas, lon, lat, name)
                 expect(tooltip).to_contain_text(name)
                 assert "MW" in tooltip.inner_text() and "NEM" in tooltip.inner_text()
                 page.mouse.move(box["x"] + 5, box["y"] + 5)
@@ -268,7 +313,7 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
 
             # A click on an icon opens its detail; the name shows literally, as in the lookup.
             page.set_viewport_size(VIEWPORT)
-            page.mouse.click(*_screen_xy(by_id["TGAS1"][4], by_id["TGAS1"][3], box))
+            page.mouse.click(*_screen_xy(by_id["TGAS1"][4], by_id["TGAS1"][3], _sized_box(canvas)))
             detail = page.locator('[data-testid="stExpanderDetails"]', has_text="TGAS1")
             expect(detail).to_be_visible(timeout=10_000)
             expect(detail.locator("strong").first).to_have_text(

@@ -88,6 +88,8 @@ def test_while_a_sweep_streams_in_the_figures_stay_on_the_interval_before() -> N
     fresh = freshness.assess(state.snapshot())
     assert fresh.facility_ts == F + STEP
     assert fresh.figure_ts == F
+    # The whole stream gone quiet (the page's flag) means the sweep is done, too.
+    assert freshness.assess(state.snapshot(), quiet=True).figure_ts == F + STEP
     clock.now += charts.SETTLE_S
     assert freshness.assess(state.snapshot()).figure_ts == F + STEP
 
@@ -126,12 +128,16 @@ def test_a_replay_keeps_the_replays_rule() -> None:
     state = LiveState(["A", "B"], clock=clock)
     facilities(state, T)
     market(state, T)
+    facilities(state, T + STEP)  # the next row streams in
     snap = state.snapshot()
-    fresh = freshness.assess(snap)
-    assert not fresh.live
-    assert fresh.figure_ts == charts.select_figure_time(
-        snap.max_ts, snap.prev_ts, snap.market_regions_at_max, snap.last_message_age_s
-    )
+    for quiet in (False, True):
+        fresh = freshness.assess(snap, quiet)
+        assert not fresh.live
+        assert fresh.figure_ts == charts.select_figure_time(
+            snap.max_ts, snap.prev_ts, snap.market_regions_at_max, charts.SETTLE_S * quiet
+        )
+    assert freshness.assess(snap).figure_ts == T
+    assert freshness.assess(snap, quiet=True).figure_ts == T + STEP
     assert "Live:" not in freshness.describe_figures(fresh, 2, 5)
     assert (
         freshness.describe_figures(freshness.Freshness(False, False, None, None, None), 0, 0) == ""

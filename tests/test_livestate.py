@@ -818,3 +818,45 @@ def test_a_fresh_state_keeps_the_lookup_bounds_and_clock_and_nothing_else() -> N
     assert [p[0] for p in snap.facility_history["A"]] == [epoch(2), epoch(4)]  # two intervals
     assert len(snap.recent_facility) == 1
     assert (snap.unknown_ids, snap.unknown_overflow) == (["X"], True)
+
+
+def test_version_moves_only_when_data_is_applied() -> None:
+    state = LiveState({"A"})
+    uid, v0 = state.version
+    send_event(state, fac("A", 0))
+    assert state.version == (uid, v0 + 1)
+    assert send_event(state, fac("A", 0)) == "duplicate"  # nothing applied: same version
+    assert send_event(state, fac("B", 0)) == "unknown"  # counted only: same version
+    assert state.version == (uid, v0 + 1)
+    send_event(state, mkt("NSW1", 0))
+    assert state.snapshot().version == (uid, v0 + 2)
+    assert state.backfill({"A": [(epoch(1), 1.0, 2.0)]}, {}) == 1
+    assert state.version == (uid, v0 + 3)
+    assert state.fresh().version[0] != uid  # another broker's state never shares a version
+
+
+def test_version_reads_the_queue_first() -> None:
+    state = LiveState({"A"}, batch=100)
+    before = state.version
+    state.receive(
+        "b", "b/facility/A", encode_facility_event("A", fac("A", 0).timestamp.isoformat(), 1.0, 1.0)
+    )
+    assert state.queued == 1
+    assert state.version[1] == before[1] + 1
+
+
+def test_arrival_gap_is_the_time_between_the_two_newest_intervals() -> None:
+    now = [T0.timestamp()]
+    state = LiveState({"A"}, clock=lambda: now[0])
+    assert send_event(state, mkt("NSW1", 0)) == "stored"
+    assert state.snapshot(data=False).arrival_gap_s is None  # one interval: no gap yet
+    now[0] += 7.0
+    send_event(state, mkt("VIC1", 0))  # the same interval later: not a new one
+    now[0] += 300.0
+    send_event(state, mkt("NSW1", 1))
+    assert state.snapshot(data=False).arrival_gap_s == pytest.approx(307.0)
+    now[0] += 1.0
+    send_event(state, fac("A", 0))  # an older interval filled in: the gap stays
+    now[0] += 2.0
+    send_event(state, mkt("NSW1", 2))
+    assert state.snapshot(data=False).arrival_gap_s == pytest.approx(3.0)

@@ -5,7 +5,10 @@
 * ``NEMLIVE_REGIONS``: the region polygons (default ``data/regions.geojson``).
 * ``NEMLIVE_REFRESH``: ``fragment`` (default, ``st.fragment(run_every=...)``) or
   ``autorefresh`` (the streamlit-autorefresh component, kept for the refresh benchmark).
-* ``NEMLIVE_REFRESH_S``: seconds between refreshes (default 2).
+* ``NEMLIVE_REFRESH_S``: seconds between refreshes of the status and figures (default 2).
+* ``NEMLIVE_VISUALS_S``: seconds between refreshes of the map, charts and tables (default 10,
+  at least ``NEMLIVE_REFRESH_S``); a new interval that comes this long or longer after the one
+  before is drawn at the next figure refresh instead.
 * ``NEMLIVE_ALLOW_BROKER_CHANGE``: ``1`` lets viewers change the broker, port and topic from
   the sidebar (default ``0``: the sidebar only shows them). The server's one MQTT client is
   shared by every viewer, so only the operator should steer it; see ``mqttconfig.retarget``
@@ -37,8 +40,19 @@ class DashboardConfig:
     regions_path: Path
     refresh: RefreshMode = "fragment"
     refresh_s: float = 2.0
+    visuals_every_s: float = 10.0
     allow_broker_change: bool = False
     store: StoreUrl | None = None  # NEMLIVE_STORE: backfill and look back (None: live only)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    try:
+        value = float(env.get(name) or default)
+    except ValueError:
+        raise ConfigError(f"{name} is not a number: use e.g. {default:g}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range: use {low:g} to {high:g} seconds")
+    return value
 
 
 def resolve_dashboard_config(env: Mapping[str, str]) -> DashboardConfig:
@@ -46,18 +60,15 @@ def resolve_dashboard_config(env: Mapping[str, str]) -> DashboardConfig:
     refresh = (env.get("NEMLIVE_REFRESH") or "fragment").strip().lower()
     if refresh not in ("fragment", "autorefresh"):
         raise ConfigError(f"NEMLIVE_REFRESH={refresh!r} is not valid: use fragment or autorefresh")
-    try:
-        refresh_s = float(env.get("NEMLIVE_REFRESH_S") or 2.0)
-    except ValueError:
-        raise ConfigError("NEMLIVE_REFRESH_S is not a number: use e.g. 2") from None
-    if not 0.5 <= refresh_s <= 60:
-        raise ConfigError(f"NEMLIVE_REFRESH_S={refresh_s} is out of range: use 0.5 to 60 seconds")
+    refresh_s = _seconds(env, "NEMLIVE_REFRESH_S", 2.0, 0.5, 60)
+    visuals_s = _seconds(env, "NEMLIVE_VISUALS_S", max(10.0, refresh_s), refresh_s, 600)
     return DashboardConfig(
         mqtt=resolve_mqtt_settings(env),
         facilities_path=Path(env.get("NEMLIVE_FACILITIES") or lookups.FACILITIES_CSV),
         regions_path=Path(env.get("NEMLIVE_REGIONS") or lookups.REGIONS_GEOJSON),
         refresh=refresh,  # type: ignore[arg-type]
         refresh_s=refresh_s,
+        visuals_every_s=visuals_s,
         allow_broker_change=parse_bool(
             "NEMLIVE_ALLOW_BROKER_CHANGE", env.get("NEMLIVE_ALLOW_BROKER_CHANGE", "")
         ),

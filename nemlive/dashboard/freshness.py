@@ -93,22 +93,25 @@ def is_simulated(status: Mapping[str, object] | None) -> bool:
     return bool(status) and status.get("source") == "simulator"  # type: ignore[union-attr]
 
 
-def assess(snap: Snapshot, settle_s: float = SETTLE_S) -> Freshness:
-    """The freshness of a live snapshot, and its figures' interval (the replay's rule when
-    the publisher is not live)."""
+def assess(snap: Snapshot, quiet: bool = False, settle_s: float = SETTLE_S) -> Freshness:
+    """The freshness of a snapshot, and its figures' interval: the live rule when the
+    publisher says ``live``, else the replay's (``charts.select_figure_time``). ``quiet``:
+    no message for ``settle_s`` (``views.is_quiet``), so nothing is arriving."""
     status = snap.publisher_status
     live = is_live(status)
     market_ts, _ = newest_two(snap.region_history)
     facility_ts, facility_prev = newest_two(snap.facility_history)
     if live:
         last = snap.recent_facility[-1][0] if snap.recent_facility else None
-        quiet = None if last is None else max(snap.taken_at - last, 0.0)
+        since = None if last is None else max(snap.taken_at - last, 0.0)
+        if quiet:
+            since = max(since or 0.0, settle_s)
         figure_ts = select_live_figure_time(
-            market_complete(snap.region_history), facility_ts, facility_prev, quiet, settle_s
+            market_complete(snap.region_history), facility_ts, facility_prev, since, settle_s
         )
     else:
         figure_ts = select_figure_time(
-            snap.max_ts, snap.prev_ts, snap.market_regions_at_max, snap.last_message_age_s
+            snap.max_ts, snap.prev_ts, snap.market_regions_at_max, settle_s if quiet else 0.0
         )
     return Freshness(live, is_simulated(status), market_ts, facility_ts, figure_ts)
 

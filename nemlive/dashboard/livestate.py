@@ -47,6 +47,7 @@ clears the windows at most once per ``RESTART_MIN_GAP_S`` (60 s). The ids seen a
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -76,6 +77,8 @@ RATE_WINDOW_S = 10.0
 FUTURE_LIMIT_S = 7 * 24 * 3600  # a live event further ahead than this is forged (module doc)
 RESTART_MIN_GAP_S = 60.0  # at most one restart clear a minute, whoever sends statuses
 MAX_SEEN_PUBLISHERS = 1_024
+Recent = tuple[float, str, int, float | None, float | None]  # (arrival, id, ts, a, b)
+_STATE_IDS = itertools.count(1)  # tells apart the states of one process (a new broker's)
 DEFAULT_BATCH = 256  # raw messages queued before the MQTT thread validates them (see receive)
 
 IngestStatus = Literal["connecting", "connected", "reconnecting", "down", "stopped"]
@@ -126,6 +129,8 @@ class Snapshot:
     interchange_history: dict[str, list[Point]] = field(default_factory=dict)  # region ->
     # (ts, imports MW, exports MW): what flowed in and out over its interconnectors
     restarts: int = 0  # times the stream restarted earlier in time (data windows cleared)
+    version: tuple[int, int] = (0, 0)  # (state, data version): moves whenever data is applied
+    arrival_gap_s: float | None = None  # seconds between the arrivals of the two newest intervals
     backfilled: int = 0  # points filled in from the store when the server started
 
     @property
@@ -192,6 +197,10 @@ class LiveState:
         if history_len < 1 or recent_len < 1 or batch < 1:
             raise ValueError("history_len, recent_len and batch must be positive")
         self._lock = threading.Lock()
+        self._uid = next(_STATE_IDS)
+        self._version = 0  # moves whenever data is applied (shared page parts key on it)
+        self._advanced_at: float | None = None  # when the newest interval first arrived
+        self._arrival_gap_s: float | None = None  # ... and how long after the one before
         self._known = frozenset(known_facilities)
         self._history_len = history_len
         self._window_s = history_len * INTERVAL_S  # the span the histories keep
@@ -200,15 +209,9 @@ class LiveState:
         self._facilities: dict[str, _Series] = {}
         self._regions: dict[str, _Series] = {}
         self._interchange: dict[str, _Series] = {}  # region -> (imports MW, exports MW)
-        self._recent_interchange: deque[tuple[float, str, int, float | None, float | None]] = deque(
-            maxlen=recent_len
-        )
-        self._recent_facility: deque[tuple[float, str, int, float | None, float | None]] = deque(
-            maxlen=recent_len
-        )
-        self._recent_market: deque[tuple[float, str, int, float | None, float | None]] = deque(
-            maxlen=recent_len
-        )
+        self._recent_interchange: deque[Recent] = deque(maxlen=recent_len)
+        self._recent_facility: deque[Recent] = deque(maxlen=recent_len)
+        self._recent_market: deque[Recent] = deque(maxlen=recent_len)
         self._received = 0
         self._accepted = 0
         self._duplicates = 0
@@ -311,6 +314,7 @@ class LiveState:
                         series.add(ts, a, b) == "stored" for ts, a, b in points if ts > floor
                     )
             self._backfilled += kept
+            self._version += 1
             self._reset_newest()
             return kept
 
@@ -326,6 +330,14 @@ class LiveState:
         self._max_ts = ordered[-1] if ordered else None
         self._prev_ts = ordered[-2] if len(ordered) > 1 else None
         self._market_at_max = {r for r, s in self._regions.items() if self._max_ts in s.values}
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """(this state, its data version): equal versions hold equal data, so the parts of
+        the page built from them can be shared by every viewer. Applies the queue first."""
+        with self._lock:
+            self._drain()
+            return self._uid, self._version
 
     @property
     def history_span_s(self) -> int:
@@ -416,10 +428,14 @@ class LiveState:
         outcome = series.add(ts, a, b)
         if outcome == "stored":
             self._accepted += 1
+            self._version += 1
             recent.append((now, ident, ts, a, b))
             if max_ts is None or ts > max_ts:
                 self._prev_ts, self._max_ts = max_ts, ts
                 self._market_at_max = set()
+                if self._advanced_at is not None:
+                    self._arrival_gap_s = now - self._advanced_at
+                self._advanced_at = now
             elif ts < max_ts and (self._prev_ts is None or ts > self._prev_ts):
                 self._prev_ts = ts
         elif outcome == "duplicate":
@@ -509,6 +525,8 @@ class LiveState:
 
     def _clear_data(self) -> None:
         # Caller holds the lock. Counters, unknown ids, the status and the publisher are kept.
+        self._version += 1
+        self._advanced_at = self._arrival_gap_s = None
         self._facilities = {}
         self._regions = {}
         self._interchange = {}
@@ -606,6 +624,8 @@ class LiveState:
                 history_len=self._history_len,
                 restarts=self._restarts,
                 backfilled=self._backfilled,
+                version=(self._uid, self._version),
+                arrival_gap_s=self._arrival_gap_s,
             )
 
 
