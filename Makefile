@@ -1,14 +1,17 @@
-# NEM Live: `make run` starts the demo, `make test` runs the test suite.
+# NEM Live: `make run` starts the demo, `make live` follows the NEM, `make test` runs the tests.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv run test lint format data bench mutate clean
+.PHONY: help venv run live test lint format data bench mutate clean
 
 help:
 	@echo "make run     set up .venv and start broker + publisher + dashboard on the shipped week"
 	@echo "             (RUN_ARGS=\"--pace 2 --dashboard-port 8502\"; see python -m nemlive.devtools.run --help)"
+	@echo "make live    follow the NEM as it happens: broker + extractor --follow + publisher --follow"
+	@echo "             + dashboard; the real API with OPENELECTRICITY_API_KEY, else the OE simulator"
+	@echo "             in live mode, labelled simulated (LIVE_ARGS=\"--keep 2 --dashboard-port 8502\")"
 	@echo "make test    set up .venv and run the whole test suite"
 	@echo "make data    rebuild consolidate.csv and data/facilities.csv (real API with"
 	@echo "             OPENELECTRICITY_API_KEY, else the simulated week from the OE simulator)"
@@ -27,6 +30,9 @@ venv: $(STAMP)
 
 run: venv
 	$(PY) -m nemlive.devtools.run $(RUN_ARGS)
+
+live: venv
+	$(PY) -m nemlive.devtools.run --live $(LIVE_ARGS)
 
 test: venv
 	$(PY) -m pytest
@@ -54,6 +60,7 @@ bench: venv
 	$(PY) bench/encode.py
 	$(PY) bench/parse.py
 	$(PY) bench/simplify.py
+	$(PY) bench/follow.py $(if $(QUICK),--hours 3)
 	$(PY) bench/soak.py --hostile 100 $(if $(QUICK),--minutes 1 --warmup 30)
 	$(PY) bench/viewers.py $(if $(QUICK),--sessions 10,50 --measure 15 --warmup 12)
 

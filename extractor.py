@@ -18,11 +18,14 @@ import argparse
 import ipaddress
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from urllib.parse import urlsplit
 
 from nemlive.common.atomicfile import write_files_atomically
@@ -31,6 +34,7 @@ from nemlive.common.errors import ConfigError, NemLiveError
 from nemlive.common.logsetup import configure_logging
 from nemlive.common.nemtime import last_nem_midnight, parse_naive
 from nemlive.extract import consolidate
+from nemlive.extract.follow import FollowSettings, run_follow
 from nemlive.extract.oeclient import (
     DEFAULT_API_URL,
     KEY_SIGNUP_URL,
@@ -151,8 +155,43 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="first retry delay; doubles per retry, with jitter, up to 60 s (default 1)",
     )
+    add_follow_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return p
+
+
+def add_follow_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "follow mode",
+        "keep the cache current as the NEM settles, within the key's daily credits",
+    )
+    g.add_argument(
+        "--follow",
+        action="store_true",
+        help="fill the last --keep days, then poll the market every interval and sweep the "
+        "facilities as often as the key's credits allow (no --start/--end)",
+    )
+    g.add_argument(
+        "--keep",
+        type=float,
+        default=7.0,
+        metavar="DAYS",
+        help="days the cache keeps, ending at the newest interval (default 7)",
+    )
+    g.add_argument(
+        "--poll-every",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between market polls (default: one 5-minute interval, as the budget plans)",
+    )
+    g.add_argument(
+        "--api-clock-speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="the API's clock runs X times faster than this machine's: for a simulator run with "
+        "--clock-speed X (default 1)",
+    )
 
 
 def resolve_config(
@@ -313,11 +352,54 @@ def run(config: ExtractorConfig, client: OEClient) -> RunResult:
     return result
 
 
+def resolve_follow(args: argparse.Namespace, config: ExtractorConfig) -> FollowSettings:
+    """The follow flags -> FollowSettings; ConfigError for a bad value or a window flag."""
+    if args.start or args.end:
+        raise ConfigError("--follow keeps the last --keep days: drop --start/--end")
+    if not 1 / 288 <= args.keep <= 30:
+        raise ConfigError(
+            f"--keep {args.keep:g}: use 1 to 30 days (fractions allowed, 5 minutes at least)"
+        )
+    if args.poll_every is not None and not args.poll_every > 0:
+        raise ConfigError(f"--poll-every {args.poll_every:g}: use more than 0 seconds")
+    if not args.api_clock_speed > 0:
+        raise ConfigError(f"--api-clock-speed {args.api_clock_speed:g}: use more than 0")
+    return FollowSettings(
+        out=config.out,
+        facilities_out=config.facilities_out,
+        keep_days=args.keep,
+        poll_every=args.poll_every,
+        api_clock_speed=args.api_clock_speed,
+    )
+
+
+def follow(args: argparse.Namespace) -> int:
+    """``--follow``: SIGINT/SIGTERM end the loop cleanly (exit 0)."""
+    config = resolve_config(args, os.environ, datetime.now(UTC))
+    settings = resolve_follow(args, config)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        if not stop.is_set():
+            log.info("%s received: stopping after the current request", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with OEClient(config.client_settings(), sleep=stop.wait) as client:
+            return run_follow(config.extraction, settings, client, stop)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: exit 0 on success, 2 for usage/config errors, 1 for any other failure."""
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose, name="nemlive-extractor", quiet=("urllib3",))
     try:
+        if args.follow:
+            return follow(args)
         config = resolve_config(args, os.environ, datetime.now(UTC))
         with OEClient(config.client_settings()) as client:
             run(config, client)

@@ -40,7 +40,8 @@ from nemlive.publish.broker import (
     check_embedded_can_serve,
     is_listening,
 )
-from nemlive.publish.checkpoint import default_checkpoint_path
+from nemlive.publish.checkpoint import default_checkpoint_path, default_live_checkpoint_path
+from nemlive.publish.follow import FollowPlan, LivePublisher
 from nemlive.publish.mqttlink import AckTracker, Connection
 from nemlive.publish.replay import read_replay_table
 from nemlive.publish.replayer import Replayer, ReplayPlan, resolve_start
@@ -72,6 +73,17 @@ class PublisherOptions:
     connect_retries: int
     verbose: bool
     progress_every: float = PROGRESS_EVERY_S  # seconds between progress lines; 0 = off
+    follow: bool = False
+
+    @property
+    def follow_plan(self) -> FollowPlan:
+        return FollowPlan(
+            csv=self.csv,
+            checkpoint=self.checkpoint,
+            topic=self.mqtt.topic,
+            delay=self.delay,
+            progress_every=self.progress_every,
+        )
 
     @property
     def plan(self) -> ReplayPlan:
@@ -102,9 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cycles", type=int, default=0, help="passes over the file; 0 = forever")
     parser.add_argument("--resume", action="store_true", help="continue after the last checkpoint")
     parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="live: publish the cache with its real timestamps, then every value the "
+        "extractor's --follow adds to it, each once (--cooldown, --cycles and --resume do not "
+        "apply: the live checkpoint is always used)",
+    )
+    parser.add_argument(
         "--checkpoint",
         type=Path,
-        help="checkpoint file (default: beside the CSV, consolidate.checkpoint.json)",
+        help="checkpoint file (default: beside the CSV, consolidate.checkpoint.json, or "
+        "consolidate.live.checkpoint.json with --follow)",
     )
     parser.add_argument(
         "--no-embedded-broker",
@@ -153,11 +173,13 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> PublisherOptio
         cooldown=args.cooldown,
         cycles=args.cycles,
         resume=args.resume,
-        checkpoint=args.checkpoint or default_checkpoint_path(args.csv),
+        checkpoint=args.checkpoint
+        or (default_live_checkpoint_path if args.follow else default_checkpoint_path)(args.csv),
         embedded_broker=args.embedded_broker,
         connect_retries=args.connect_retries,
         verbose=args.verbose,
         progress_every=args.progress_every,
+        follow=args.follow,
     )
 
 
@@ -176,8 +198,38 @@ def _maybe_start_embedded(options: PublisherOptions) -> EmbeddedBroker | None:
     return EmbeddedBroker(settings.port).start()
 
 
+def run_live(options: PublisherOptions, stop: threading.Event) -> int:
+    """``--follow``: connect, publish the cache and its changes until ``stop``, drain, save
+    the live checkpoint, say offline, disconnect."""
+    embedded = _maybe_start_embedded(options)
+    try:
+        tracker = AckTracker()
+        conn = Connection(options.mqtt, tracker, options.verbose)
+        if not conn.connect(options.connect_retries, stop):
+            return 0
+        live = LivePublisher(options.follow_plan, conn, tracker, stop)
+        try:
+            live.run()
+        finally:
+            if not tracker.wait_all(DRAIN_TIMEOUT_S):
+                log.warning(
+                    "%d messages were not acknowledged; they are sent again after a restart",
+                    tracker.outstanding,
+                )
+            live.commit_acked()
+            live.save_checkpoint()
+            conn.close(live.status("offline"), timeout=5.0)
+        log.info("published %d messages; offline", live.published)
+        return 0
+    finally:
+        if embedded is not None:
+            embedded.stop(timeout=5.0)
+
+
 def run(options: PublisherOptions, stop: threading.Event) -> int:
     """The imperative shell: read, connect, replay, drain, say offline, disconnect."""
+    if options.follow:
+        return run_live(options, stop)
     table = read_replay_table(options.csv)
     log.info(
         "read %s: %d rows, %d facilities, %d regions, %d messages per pass, span %.4g days",

@@ -12,6 +12,8 @@ import signal
 import sys
 from types import FrameType
 
+from oesim.clock import SETTLE_DELAY_S, make_clock, parse_clock_start
+from oesim.credits import PLAN_CREDITS, CreditLedger
 from oesim.faults import FaultSpecError, parse_fault_spec
 from oesim.server import DEMO_KEY, SimulatorConfig, load_dataset, make_server
 
@@ -23,6 +25,12 @@ Faults (--fault KIND[:N[:PATH_SUBSTRING]], repeatable; each hits the next N matc
   500 502 503 504 429 416 401 slow truncated truncated_close
 At run time: curl -X POST 'http://127.0.0.1:PORT/__sim__/faults?kind=503&count=2'
 Request log: curl http://127.0.0.1:PORT/__sim__/requests
+
+Live (--live): data ends at the last settled interval, {SETTLE_DELAY_S // 60} minutes after its end
+by the simulated clock (--clock-speed, --clock-start); every request with a key costs one
+credit (default: the plan's 500 a day), refilled at midnight UTC of the simulated clock;
+a key out of credits gets 401 'Authentication failed'.
+Clock: curl http://127.0.0.1:PORT/__sim__/clock
 
 Simulator choices: Bearer auth on every route; every interval of the official SDK (5m to fy,
 30m included); all market metrics, computed from the dataset's own series and market model;
@@ -83,8 +91,66 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="answer in the 4.0.x shape: start/end, columns.network_region, UTC Z stamps",
     )
+    _add_live_flags(p)
     p.add_argument("--verbose", "-v", action="store_true", help="log each request to stderr")
     return p
+
+
+def _add_live_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="follow the clock: no data after the last settled interval; credits counted",
+    )
+    p.add_argument(
+        "--clock-speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="simulated seconds per wall second (default 1; 60 settles an interval every 5 s)",
+    )
+    p.add_argument(
+        "--clock-start",
+        default=None,
+        metavar="ISO",
+        help="simulated time at start, e.g. 2025-10-07T12:00 (NEM time) (default: now)",
+    )
+    p.add_argument(
+        "--plan",
+        default="COMMUNITY",
+        choices=tuple(PLAN_CREDITS),
+        help="every key's plan: its range limits and daily credits (default COMMUNITY)",
+    )
+    p.add_argument(
+        "--credits",
+        type=int,
+        default=None,
+        metavar="N",
+        help="credits a day per key, counted (default: the plan's with --live, else uncounted)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+    """The simulator's config from the parsed flags; ValueError with a one-line reason."""
+    keys = args.key if args.key else [DEMO_KEY]
+    if any(len(k) < 10 for k in keys):
+        raise ValueError("--key must be at least 10 characters (the real API rejects shorter keys)")
+    if args.credits is not None and args.credits < 0:
+        raise ValueError(f"--credits must be 0 or more, not {args.credits}")
+    start = parse_clock_start(args.clock_start) if args.clock_start else None
+    counted = args.live or args.credits is not None
+    return SimulatorConfig(
+        dataset=load_dataset(args.dataset, seed=args.seed),
+        keys=dict.fromkeys(keys, args.plan),
+        exhausted_keys=frozenset(args.exhausted_key),
+        anonymous_market=args.anonymous_market,
+        slow_seconds=args.slow_seconds,
+        retry_after=args.retry_after,
+        legacy_shape=args.legacy_shape,
+        clock=make_clock(start, args.clock_speed),
+        live=args.live,
+        credits=CreditLedger(args.credits) if counted else None,
+    )
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
@@ -100,27 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         rules = [parse_fault_spec(spec) for spec in args.fault]
-        dataset = load_dataset(args.dataset, seed=args.seed)
+        config = config_from_args(args)
     except (FaultSpecError, ValueError) as exc:
         print(f"oesim: {exc}", file=sys.stderr)
         return 2
-    keys = args.key if args.key else [DEMO_KEY]
-    short = [k for k in keys if len(k) < 10]
-    if short:
-        print(
-            "oesim: --key must be at least 10 characters (the real API rejects shorter keys)",
-            file=sys.stderr,
-        )
-        return 2
-    config = SimulatorConfig(
-        dataset=dataset,
-        keys=dict.fromkeys(keys, "COMMUNITY"),
-        exhausted_keys=frozenset(args.exhausted_key),
-        anonymous_market=args.anonymous_market,
-        slow_seconds=args.slow_seconds,
-        retry_after=args.retry_after,
-        legacy_shape=args.legacy_shape,
-    )
     try:
         server = make_server(config, args.host, args.port)
     except OSError as exc:

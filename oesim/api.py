@@ -35,6 +35,8 @@ from urllib.parse import parse_qs
 
 import numpy as np
 
+from oesim.clock import SETTLE_DELAY_S, settled_end
+from oesim.credits import CreditLedger, next_reset, plan_credits
 from oesim.dataset import Dataset
 from oesim.faults import FaultRule
 
@@ -182,6 +184,8 @@ RANGE_LIMIT_DAYS = {
         "1y": 36500,
     },
 }
+# PRO and ENTERPRISE have ACADEMIC's ranges (oe-api.md §1.4).
+RANGE_LIMIT_DAYS["PRO"] = RANGE_LIMIT_DAYS["ENTERPRISE"] = RANGE_LIMIT_DAYS["ACADEMIC"]
 HISTORY_DAYS = {"COMMUNITY": 730}
 
 HTML_502 = (
@@ -214,7 +218,9 @@ class SimulatorConfig:
 
     ``keys``: accepted API keys -> plan (``COMMUNITY``/``ACADEMIC``); ``exhausted_keys``
     answer 401 ``Authentication failed``; ``clock`` returns the aware "now" (default dates,
-    ``created_at``, history window); ``slow_seconds``/``retry_after`` are fault defaults.
+    ``created_at``, history window, credit days); ``slow_seconds``/``retry_after`` are fault
+    defaults. ``live``: no data after the last settled interval (``settle_delay_s`` after
+    its end, oesim.clock); ``credits``: count each key's daily credits (None: uncounted).
     """
 
     dataset: Dataset
@@ -227,6 +233,9 @@ class SimulatorConfig:
     slow_seconds: float = 3.0
     retry_after: int = 1
     legacy_shape: bool = False  # answer in the 4.0.x shape (see to_legacy_shape)
+    live: bool = False
+    settle_delay_s: int = SETTLE_DELAY_S
+    credits: CreditLedger | None = None
 
 
 @dataclass(frozen=True)
@@ -414,7 +423,16 @@ def authenticate(config: SimulatorConfig, headers: Mapping[str, str], required: 
     plan = config.keys.get(credentials)
     if plan is None:
         raise oe_error(401, "Invalid API key", config.version)
+    ledger = config.credits
+    if ledger is not None and not ledger.spend(credentials, plan, config.clock().timestamp()):
+        raise oe_error(401, "Authentication failed", config.version)
     return plan
+
+
+def bearer_key(headers: Mapping[str, str]) -> str:
+    """The key of a Bearer ``Authorization`` header ("" without one)."""
+    auth = headers.get("Authorization") or headers.get("authorization") or ""
+    return auth.partition(" ")[2].strip()
 
 
 # ---------------------------------------------------------------------------------------
@@ -428,12 +446,11 @@ def check_network(config: SimulatorConfig, network: str) -> int:
 
 
 def default_end(config: SimulatorConfig, offset_h: int) -> datetime:
-    """The default (exclusive) ``date_end``, naive network time: the last completed 5-min
-    boundary, minus the newest (still settling) interval."""
-    now_local = config.clock().astimezone(timezone(timedelta(hours=offset_h))).replace(tzinfo=None)
-    boundary = now_local.replace(second=0, microsecond=0)
-    boundary -= timedelta(minutes=boundary.minute % 5)
-    return boundary - timedelta(minutes=5)
+    """The default (exclusive) ``date_end``, naive network time: just after the last settled
+    interval (oesim.clock; with the default delay, the last completed 5-min boundary minus
+    the newest, still settling interval)."""
+    end = settled_end(config.clock().timestamp(), config.settle_delay_s)
+    return datetime.fromtimestamp(end, timezone(timedelta(hours=offset_h))).replace(tzinfo=None)
 
 
 def resolve_window(
@@ -444,8 +461,10 @@ def resolve_window(
     end: datetime | None,
     offset_h: int,
     check_order: bool,
+    clip: bool = True,
 ) -> tuple[datetime, datetime]:
-    """Validate the naive window (OE 400s) and fill defaults; returns naive network times."""
+    """Validate the naive window (OE 400s) and fill defaults; returns naive network times.
+    Live (``config.live`` and ``clip``), the window ends at the last settled interval."""
     if start is not None and start.tzinfo is not None:
         raise oe_error(400, "Date start must be timezone naive and in network time", config.version)
     if end is not None and end.tzinfo is not None:
@@ -475,6 +494,9 @@ def resolve_window(
             f"Date start is too far in the past. Your plan allows data from the last {history} days.",
             config.version,
         )
+    if config.live and clip:
+        # Nothing after the last settled interval: a window beyond it has no rows (404).
+        end = min(end, default_end(config, offset_h))
     return start, end
 
 
@@ -1259,7 +1281,9 @@ def handle_market(config: SimulatorConfig, plan: str, network: str, q: Query) ->
     bad = [m for m in metrics if m not in MARKET_METRICS]
     if bad:
         raise oe_error(400, f"Unsupported metrics: {', '.join(bad)}", config.version)
-    start, end = resolve_window(config, plan, interval, start, end, offset_h, check_order=True)
+    # A forecast reaches past now: a request for it alone is not cut at the settled interval.
+    clip = any(m != "solar_rooftop_forecast" for m in metrics)
+    start, end = resolve_window(config, plan, interval, start, end, offset_h, True, clip)
     nodata = oe_error(
         404,
         f"No market data available for network {network} in the specified time range",
@@ -1440,8 +1464,7 @@ def handle_network_data(config: SimulatorConfig, plan: str, network: str, q: Que
 # ---------------------------------------------------------------------------------------
 # GET /me
 
-# Per plan: credits a day (oe-api.md §1.4) and requests per rate-limit window (a minute).
-PLAN_CREDITS = {"COMMUNITY": 500, "ACADEMIC": 2000, "PRO": 5000, "ENTERPRISE": 100_000}
+# Per plan: requests per rate-limit window (a minute); credits a day are in oesim.credits.
 PLAN_RATE_PER_MINUTE = {"COMMUNITY": 120, "ACADEMIC": 120, "PRO": 300, "ENTERPRISE": 600}
 
 
@@ -1449,17 +1472,21 @@ def _utc_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def handle_me(config: SimulatorConfig, plan: str) -> Response:
+def handle_me(config: SimulatorConfig, plan: str, key: str) -> Response:
     """The key's profile: roles ``["anonymous"]`` as the server gives every non-admin key,
-    a full rate-limit window resetting at the next UTC minute and full credits resetting at
-    the next UTC midnight (the simulator does not count requests)."""
-    now = config.clock().astimezone(UTC).replace(second=0, microsecond=0)
+    a full rate-limit window (not enforced) resetting at the next UTC minute, and the key's
+    credits left today (this request's included; all of the plan's when uncounted),
+    resetting at the next UTC midnight of the simulated clock (oesim.credits)."""
+    clock = config.clock()
+    now = clock.astimezone(UTC).replace(second=0, microsecond=0)
     limit = PLAN_RATE_PER_MINUTE.get(plan, 120)
-    credits = PLAN_CREDITS.get(plan, 500)
-    midnight = now.replace(hour=0, minute=0) + timedelta(days=1)
+    ledger = config.credits
+    sim_s = clock.timestamp()
+    credits = plan_credits(plan) if ledger is None else ledger.remaining(key, plan, sim_s)
+    reset = datetime.fromtimestamp(next_reset(sim_s), UTC)
     body = {
         "version": config.version,
-        "created_at": created_at(config.clock()),
+        "created_at": created_at(clock),
         "success": True,
         "data": {
             "id": "user_simulator",
@@ -1472,7 +1499,7 @@ def handle_me(config: SimulatorConfig, plan: str) -> Response:
                 "remaining": limit,
                 "reset": _utc_stamp(now + timedelta(minutes=1)),
             },
-            "credits": {"remaining": credits, "reset": _utc_stamp(midnight)},
+            "credits": {"remaining": credits, "reset": _utc_stamp(reset)},
         },
     }
     return Response(200, dump_json(body))
@@ -1525,7 +1552,7 @@ def handle_api(
         if endpoint == "facilities":
             return handle_facilities(config, q)
         if endpoint == "me":
-            return handle_me(config, plan)
+            return handle_me(config, plan, bearer_key(headers))
         assert network is not None
         if endpoint == "facility_data":
             return handle_facility_data(config, plan, network, q)

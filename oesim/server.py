@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from oesim.api import (
     fault_response,
     handle_api,
 )
+from oesim.clock import NEM_TZ, newest_settled
 from oesim.dataset import Dataset
 from oesim.faults import FaultInjector, RequestLog, RequestRecord
 
@@ -169,6 +171,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         ``POST /__sim__/faults?kind=503&count=2&path=/data/&seconds=5`` arms a fault,
         ``DELETE /__sim__/faults`` clears them, ``GET /__sim__/faults`` lists them,
         ``GET /__sim__/requests`` returns the request log, ``DELETE /__sim__/requests`` clears it.
+        ``GET /__sim__/clock`` tells the simulated time and the last settled interval;
+        ``GET /__sim__/credits`` each key's credits left, ``POST /__sim__/credits?remaining=0``
+        (``&key=K``: one key) sets them until the next refill.
         """
         server = self.server
         q = Query(query)
@@ -190,9 +195,39 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 if method == "DELETE":
                     server.requests.clear()
                 return Response(200, dump_json({"requests": [vars(r) for r in server.requests]}))
+            if path == "/__sim__/clock":
+                return Response(200, dump_json(clock_status(server.config)))
+            if path == "/__sim__/credits":
+                return Response(200, dump_json(credits_admin(server.config, method, q)))
         except ValueError as exc:
             return Response(400, dump_json({"detail": str(exc)}))
         return Response(404, dump_json({"detail": "Not Found"}))
+
+
+def clock_status(config: SimulatorConfig) -> dict[str, Any]:
+    """The simulated now (UTC), its speed, and the newest interval served (NEM time)."""
+    now = config.clock()
+    newest = newest_settled(now.timestamp(), config.settle_delay_s)
+    return {
+        "now": now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "speed": getattr(config.clock, "speed", 1.0),
+        "live": config.live,
+        "newest_settled": datetime.fromtimestamp(newest, NEM_TZ).isoformat(timespec="seconds"),
+    }
+
+
+def credits_admin(config: SimulatorConfig, method: str, q: Query) -> dict[str, Any]:
+    """Each key's credits left today; POST ``remaining`` (and ``key``) sets them first."""
+    ledger = config.credits
+    if ledger is None:
+        raise ValueError("credits are not counted: start the simulator with --live or --credits")
+    sim_s = config.clock().timestamp()
+    if method == "POST":
+        remaining = int(q.one("remaining") or 0)
+        for key, plan in config.keys.items():
+            if q.one("key") in (None, key):
+                ledger.set_remaining(key, plan, sim_s, remaining)
+    return {"credits": {k: ledger.remaining(k, p, sim_s) for k, p in config.keys.items()}}
 
 
 def load_dataset(name: str, seed: int = 0, **options: Any) -> Dataset:

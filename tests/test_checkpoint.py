@@ -9,9 +9,13 @@ import pytest
 from nemlive.common.errors import ConfigError
 from nemlive.publish.checkpoint import (
     Checkpoint,
+    LiveCheckpoint,
     default_checkpoint_path,
+    default_live_checkpoint_path,
     read_checkpoint,
+    read_live_checkpoint,
     write_checkpoint,
+    write_live_checkpoint,
 )
 
 CP = Checkpoint(
@@ -45,3 +49,49 @@ def test_a_foreign_file_is_a_config_error(tmp_path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="is not a publisher checkpoint: delete it"):
         read_checkpoint(path)
+
+
+# --- the live publisher's checkpoint -------------------------------------------------------
+
+
+LIVE = LiveCheckpoint(
+    topic="nem/stream",
+    sent={"facility/BAYSW": [(1796000100, 1796003100)], "market/NSW1": [(1796000100, 1796000100)]},
+)
+
+
+def test_the_live_checkpoint_has_its_own_default_path() -> None:
+    assert default_live_checkpoint_path(Path("live/consolidate.csv")) == Path(
+        "live/consolidate.live.checkpoint.json"
+    )
+
+
+def test_the_live_checkpoint_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "c.live.checkpoint.json"
+    assert read_live_checkpoint(path) is None
+    write_live_checkpoint(path, LIVE)
+    assert read_live_checkpoint(path) == LIVE
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("{}", id="empty-object"),
+        pytest.param("not json", id="not-json"),
+        pytest.param(
+            '{"topic":"t","sent":{"facility/A":[["1","2"]]},"mode":"live","version":1}',
+            id="strings-for-numbers",
+        ),
+        pytest.param(
+            '{"pass_number":1,"row":7,"timestamp":"x","first_timestamp":"y","rows":12,'
+            '"topic":"t","version":1}',
+            id="a-replay-checkpoint",
+        ),
+    ],
+)
+def test_a_file_that_is_not_a_live_checkpoint_is_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="not a live publisher checkpoint: delete it"):
+        read_live_checkpoint(path)

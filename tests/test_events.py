@@ -100,6 +100,25 @@ def test_an_id_that_differs_from_its_topic_is_refused(topic: str, payload: bytes
     assert err.value.reason == "id_mismatch"
 
 
+def test_a_live_status_round_trips_and_a_replays_keeps_its_bytes() -> None:
+    live = events.StatusEvent(
+        state="live",
+        client_id="nemlive-pub-1",
+        position="2026-11-30T14:35:00+10:00",
+        market_to="2026-11-30T14:35:00+10:00",
+        facilities_to="2026-11-30T12:10:00+10:00",
+        source="simulator",
+    )
+    assert events.decode_event(BASE, "nem/stream/status", events.encode_status(live)) == live
+    replay = events.StatusEvent(state="online", client_id="c", pass_number=1, row=2, rows=3)
+    assert events.encode_status(replay) == (
+        b'{"state":"online","client_id":"c","pass_number":1,"position":null,"row":2,"rows":3,'
+        b'"sent":0}'
+    )
+    with pytest.raises(events.InvalidEvent, match="bad_type"):
+        events.decode_event(BASE, "nem/stream/status", b'{"state":"live","source":"somewhere"}')
+
+
 def test_status_round_trip() -> None:
     status = events.StatusEvent(state="online", pass_number=2, row=7, rows=288, sent=99)
     decoded = events.decode_event(BASE, "nem/stream/status", events.encode_status(status))

@@ -498,3 +498,59 @@ def test_facility_codes_a_csv_header_cannot_hold_are_refused_by_name(code: str) 
 
 def test_config_repr_hides_the_key() -> None:
     assert KEY not in repr(resolve([], {"OPENELECTRICITY_API_KEY": KEY}))
+
+
+# --- --follow: what stops it before it starts -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--start", "2025-10-01"], "drop --start/--end", id="with-a-window"),
+        pytest.param(["--keep", "0"], "--keep 0: use 1 to 30 days", id="keep-zero"),
+        pytest.param(["--keep", "31"], "--keep 31: use 1 to 30 days", id="keep-too-long"),
+        pytest.param(["--poll-every", "0"], "--poll-every 0: use more than 0", id="poll-zero"),
+        pytest.param(["--api-clock-speed", "-1"], "--api-clock-speed -1", id="speed-negative"),
+    ],
+)
+def test_follow_flags_are_checked_with_one_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    proc = run_extractor(
+        ["--follow", *args],
+        cwd=tmp_path,
+        OPENELECTRICITY_API_KEY=KEY,
+        OPENELECTRICITY_API_URL="http://127.0.0.1:9/v4",
+    )
+    assert proc.returncode == 2
+    assert message in one_line_error(proc)
+
+
+def test_follow_with_a_wrong_key_stops_at_once(sim: Any, tmp_path: Path) -> None:
+    proc = run_extractor(
+        ["--follow", "--out", str(tmp_path / "c.csv")],
+        cwd=tmp_path,
+        OPENELECTRICITY_API_KEY="wrong-key-Jd93kLmq01",
+        OPENELECTRICITY_API_URL=sim.url,
+    )
+    assert proc.returncode == 1
+    line = one_line_error(proc)
+    assert "401 Invalid API key" in line and "refused until its daily reset" in line
+    assert "wrong-key-Jd93kLmq01" not in proc.stderr
+    assert not (tmp_path / "c.csv").exists()
+
+
+def test_follow_refuses_a_cache_from_another_source(sim: Any, tmp_path: Path) -> None:
+    extract(sim, tmp_path, "--out", str(tmp_path / "c.csv"), check=True)
+    meta = tmp_path / "c.meta.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "source": "openelectricity"}))
+    before = (tmp_path / "c.csv").read_bytes()
+    proc = run_extractor(
+        ["--follow", "--out", str(tmp_path / "c.csv")],
+        cwd=tmp_path,
+        OPENELECTRICITY_API_KEY=KEY,
+        OPENELECTRICITY_API_URL=sim.url,
+    )
+    assert proc.returncode == 2
+    assert "holds data from the openelectricity, not the simulator" in one_line_error(proc)
+    assert (tmp_path / "c.csv").read_bytes() == before

@@ -283,9 +283,21 @@ def test_a_publisher_replaying_from_earlier_clears_the_windows_but_not_the_count
     assert [p[0] for p in snap.facility_history["A"]] == [snap.prev_ts, snap.max_ts]
 
 
+def test_a_live_publisher_months_after_a_replay_clears_the_replays_windows() -> None:
+    state = _state_at_18_50()
+    _send_status(state, state="live", client_id="live-1", position="2026-11-30T14:35:00+10:00")
+    snap = state.snapshot()
+    assert snap.restarts == 1 and snap.max_ts is None and not snap.facility_history
+
+
 @pytest.mark.parametrize(
     ("fields", "why"),
     [
+        pytest.param(
+            {"state": "live", "client_id": "live-2", "position": "2025-10-15T18:50:00+10:00"},
+            "a restarted live publisher continues at the newest data",
+            id="live-restarted",
+        ),
         pytest.param(
             {"state": "online", "client_id": "new-run", "position": "2025-10-15T18:55:00+10:00"},
             "a --resume'd publisher continues later",

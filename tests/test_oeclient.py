@@ -13,6 +13,7 @@ import pytest
 from nemlive.common.errors import ApiError
 from nemlive.extract.oeclient import (
     ClientSettings,
+    KeyRejected,
     OEClient,
     display_url,
     parse_retry_after,
@@ -88,6 +89,31 @@ def test_market_and_facilities_requests(scripted) -> None:
     assert facilities.path == "/v4/facilities/"
     assert facilities.query == {"network_id": ["NEM"]}
     assert client.stats.sent == {"market": 1, "facilities": 1}
+
+
+def test_an_open_ended_request_leaves_the_end_to_the_api_and_me_is_read(scripted) -> None:
+    me = Reply(200, {"data": {"plan": "COMMUNITY", "credits": {"remaining": 7}}})
+    with scripted(me) as server, make_client(base_url(server)) as client:
+        assert client.fetch_me()["data"]["credits"] == {"remaining": 7}
+        client.fetch_market("NEM", START, None)
+        client.fetch_facility_data("NEM", ["BAYSW"], START, None)
+    me_seen, market, data = server.seen
+    assert me_seen.path == "/v4/me" and me_seen.query == {}
+    for seen in (market, data):
+        assert seen.query["date_start"] == ["2025-10-01T00:00:00"]
+        assert "date_end" not in seen.query
+    assert client.stats.sent == {"me": 1, "market": 1, "facility_data": 1}
+
+
+def test_a_refused_key_is_its_own_error_with_the_servers_text(scripted) -> None:
+    with (
+        scripted(Reply(401, oe_error("Authentication failed"))) as server,
+        make_client(base_url(server)) as client,
+        pytest.raises(KeyRejected) as err,
+    ):
+        client.fetch_market("NEM", START, None)
+    assert err.value.message == "Authentication failed"
+    assert isinstance(err.value, ApiError) and len(server.seen) == 1
 
 
 @pytest.mark.parametrize(

@@ -297,6 +297,24 @@ def test_market_is_left_joined_onto_facility_timestamps() -> None:
     assert math.isnan(cell(table, "price_VIC1", 0))
 
 
+def test_a_follower_table_takes_rows_from_the_market_too() -> None:
+    fac = series_body({"power": {"M1": [(stamp(5), 1.0)]}})
+    market = market_body(
+        {
+            "price": {"NSW1": [(stamp(5), 55.5), (stamp(10), 9.0)]},
+            "demand": {"XX9": [(stamp(15), 1.0)]},  # not a region of the table: no row
+        }
+    )
+    lookup = rollup.build_lookup(facilities_body(BATTERY_BOTH, BATTERY_SPLIT, MULTI), "NEM")
+    parser = rollup.SeriesParser()
+    table = rollup.build_wide_table(
+        lookup, parser.parse(fac, "unit_code"), parser.parse(market, "region"), DAY, rows="any"
+    )
+    assert table.stamps == [stamp(5), stamp(10)]
+    assert cell(table, "price_NSW1", 1) == 9.0
+    assert math.isnan(cell(table, "power_MULTI", 1))  # facility data has not come: empty
+
+
 def test_interchange_comes_from_the_same_market_answer() -> None:
     fac = series_body({"power": {"M1": [(stamp(5), 1.0), (stamp(10), 2.0)]}})
     market = market_body(

@@ -236,3 +236,68 @@ def test_a_restarted_make_run_resumes_where_the_checkpoint_says(tmp_path: Path) 
     write_checkpoint(default_checkpoint_path(csv_path), mid)
     assert resume_args(csv_path, TOPIC) == ["--resume"]  # the history goes on from there
     assert resume_args(csv_path, "another/topic") == []  # another stream's checkpoint
+
+
+@pytest.mark.slow
+def test_make_live_without_a_key_follows_the_simulator_and_one_sigint_stops_it(
+    tmp_path: Path, mosquitto
+) -> None:  # type: ignore[no-untyped-def]
+    dash_port = free_port()
+    out, err = tmp_path / "live.out", tmp_path / "live.err"
+    live_dir = tmp_path / "live"
+    proc = _run(
+        "--live",
+        "--live-dir",
+        str(live_dir),
+        "--broker-port",
+        str(mosquitto.port),
+        "--dashboard-port",
+        str(dash_port),
+        "--topic",
+        TOPIC,
+        stdout=out,
+        stderr=err,
+    )
+    children: dict[int, str] = {}
+    try:
+        with Collector(mosquitto.port, TOPIC) as sub:
+            assert wait_until(
+                lambda: URL_LINE.search(out.read_text()) or proc.poll() is not None,
+                timeout=2 * START_TIMEOUT_S,
+                interval=0.2,
+            ), err.read_text()
+            assert URL_LINE.search(out.read_text()), err.read_text()
+            assert "following the simulated NEM" in out.read_text()
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{dash_port}/_stcore/health", timeout=10
+            ) as r:
+                assert r.status == 200
+            assert sub.wait_until(
+                lambda c: any(
+                    s["state"] == "live" and s.get("source") == "simulator" for s in c.statuses()
+                ),
+                timeout=30,
+            ), sub.statuses()
+            assert sub.wait_until(lambda c: any("/market/" in m.topic for m in c.events()))
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                children[child.pid] = " ".join(child.cmdline())
+            commands = " | ".join(children.values())
+            for part in ("oesim", "extractor.py --follow", "publisher.py --follow", "streamlit"):
+                assert part in commands, commands
+            proc.send_signal(signal.SIGINT)
+            rc = proc.wait(timeout=2 * STOP_TIMEOUT_S)
+            assert sub.wait_until(lambda c: any(s["state"] == "offline" for s in c.statuses()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        for pid in children:
+            if not _gone(pid):
+                psutil.Process(pid).kill()
+    stderr = err.read_text()
+    assert rc == 0, stderr
+    assert "Traceback" not in stderr, stderr
+    assert (live_dir / "simulator" / "consolidate.csv").is_file()
+    assert (live_dir / "simulator" / "facilities.csv").is_file()
+    assert wait_until(lambda: all(_gone(pid) for pid in children), timeout=10), children
+    assert not _listening(dash_port)

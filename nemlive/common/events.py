@@ -91,16 +91,26 @@ class InterchangeEvent(_Strict):
 
 
 class StatusEvent(_Strict):
-    """The publisher's retained status; ``offline`` is also its MQTT last will."""
+    """The publisher's retained status; ``offline`` is also its MQTT last will.
 
-    state: Literal["online", "offline", "cooldown", "done"]
+    ``live`` is a publisher following a cache that an extractor keeps current:
+    ``market_to``/``facilities_to`` are the newest market and facility intervals it has sent
+    (facility data arrives later than market data), ``source`` where the cache came from.
+    """
+
+    state: Literal["online", "offline", "cooldown", "done", "live"]
     client_id: str = Field(default="", max_length=128)
     pass_number: int = Field(default=0, ge=0)
     position: str | None = Field(default=None, max_length=64)
     row: int = Field(default=0, ge=0)
     rows: int = Field(default=0, ge=0)
     sent: int = Field(default=0, ge=0)
+    market_to: str | None = Field(default=None, max_length=64)
+    facilities_to: str | None = Field(default=None, max_length=64)
+    source: Literal["openelectricity", "simulator"] | None = None
 
+
+LIVE_STATUS_KEYS = ("market_to", "facilities_to", "source")
 
 Event = FacilityEvent | MarketEvent | InterchangeEvent | StatusEvent
 TopicKind = Literal["facility", "market", "interchange", "status"]
@@ -243,7 +253,9 @@ def encode_interchange_event(
 
 
 def encode_status(status: StatusEvent) -> bytes:
-    return status.model_dump_json().encode()
+    # The live keys only when set: a replay's status stays as it always was.
+    unset = {k for k in LIVE_STATUS_KEYS if getattr(status, k) is None}
+    return status.model_dump_json(exclude=unset).encode()
 
 
 # --- decoding (dashboard side) --------------------------------------------------------

@@ -612,6 +612,11 @@ def describe_publisher(status: Mapping[str, object]) -> str:
     state = status.get("state", "unknown")
     if state == "offline":
         return "**offline**"
+    if state == "live":
+        market = str(status.get("market_to") or "none yet")[:16].replace("T", " ")
+        facilities = str(status.get("facilities_to") or "none yet")[:16].replace("T", " ")
+        source = " from the simulator" if status.get("source") == "simulator" else ""
+        return f"**live**{source}: prices to {market}, facilities to {facilities} NEM"
     number = int(status.get("pass_number", 0)) + 1  # type: ignore[call-overload]
     if state == "cooldown":
         return f"**cooldown** before pass {number}"

@@ -34,7 +34,7 @@ Timestamps are stored as integer epoch seconds (UTC); the page formats them in N
 **A stream that restarts elsewhere in time.** Retained messages of an earlier run can leave the
 state at a later timestamp than a newly started publisher that replays from the beginning, and a
 new stream (another file, or a live follower) can start far ahead. When a live publisher status
-``online`` arrives whose ``position`` is more than one interval (``INTERVAL_S``) before the newest
+``online`` (or ``live``, a publisher following the present) arrives whose ``position`` is more than one interval (``INTERVAL_S``) before the newest
 data timestamp, or more than ``FUTURE_LIMIT_S`` after it, the data windows are cleared (latest
 values, histories, recent tables, newest/previous timestamps, market tracking) and ``restarts`` is
 counted; the counters and the status are kept. A ``--resume``d publisher continues where it was
@@ -504,6 +504,7 @@ class LiveState:
     def _put_status(self, event: StatusEvent, retained: bool, now: float) -> bool:
         # Caller holds the lock and has counted the arrival.
         self._accepted += 1
+        self._version += 1  # the figures' caption tells the publisher's state (freshness)
         self._publisher = event.model_dump(mode="json")
         seen = self._seen_publishers
         client_id = event.client_id
@@ -512,7 +513,12 @@ class LiveState:
             seen[client_id] = None
             if len(seen) > MAX_SEEN_PUBLISHERS:
                 del seen[next(iter(seen))]
-        if retained or not first_sight or event.state != "online" or self._max_ts is None:
+        if (
+            retained
+            or not first_sight
+            or event.state not in ("online", "live")
+            or self._max_ts is None
+        ):
             return False
         position = parse_position(event.position)
         if position is None:

@@ -24,8 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from nemlive.common.lookups import Facility
-from nemlive.common.nemtime import format_nem_epoch
-from nemlive.dashboard import charts, history, mapview
+from nemlive.dashboard import charts, freshness, history, mapview
 from nemlive.dashboard.charts import Figures
 from nemlive.dashboard.livestate import LiveState, Snapshot
 from nemlive.dashboard.sharedcache import SharedCache
@@ -204,13 +203,9 @@ def with_past(snap: Snapshot, past: PastView) -> Snapshot:
 def build_figure_view(snap: Snapshot, sel: Selection, quiet: bool = False) -> FigureView:
     """Figures of the selection at the latest complete interval (live; ``quiet``: the stream
     has gone quiet, see ``is_quiet``) or at the picked one (past)."""
+    fresh = freshness.assess(snap, quiet)
     if sel.past is None:
-        at_ts = charts.select_figure_time(
-            snap.max_ts,
-            snap.prev_ts,
-            snap.market_regions_at_max,
-            charts.SETTLE_S if quiet else 0.0,
-        )
+        at_ts = fresh.figure_ts
         window = charts.select_chart_window(snap.facility_history, at_ts, span=snap.history_len)
     else:
         at_ts, window = sel.past.at_ts, (None, None)
@@ -227,10 +222,7 @@ def build_figure_view(snap: Snapshot, sel: Selection, quiet: bool = False) -> Fi
     elif sel.past is not None:
         caption = history.describe_view(sel.past.choice, at_ts)
     else:
-        caption = (
-            f"Figures for **{format_nem_epoch(at_ts)} NEM** (latest complete interval): "
-            f"{fig.facilities:,} facilities, {fig.regions} regions in the selection."
-        )
+        caption = freshness.describe_figures(fresh, fig.facilities, fig.regions)
     texts = charts.format_figures(fig)
     cards = [(label, texts[label], help_text) for label, help_text in FIGURE_HELP.items()]
     return FigureView(at_ts, fig, texts, window, caption, build_cards_html(cards, columns=4))

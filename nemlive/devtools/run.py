@@ -1,9 +1,16 @@
-"""``make run``: the whole demo from one command.
+"""``make run`` and ``make live``: the whole demo from one command.
 
 Uses the MQTT broker on localhost:1883 if one is listening, or else starts the embedded one;
 replays the shipped consolidate.csv at about one 5-minute interval per second; starts the
 dashboard and prints its URL. One Ctrl-C stops everything: the publisher first (so that it
 publishes ``offline``), then the dashboard, then the broker.
+
+``--live`` (``make live``) follows the present instead: ``extractor.py --follow`` keeps a cache
+in ``live/<source>/`` current and ``publisher.py --follow`` publishes it. With
+``OPENELECTRICITY_API_KEY`` set the source is the real API; without it, the OE simulator in
+live mode (``python -m oesim --dataset nem --live``, at 1x) on a free port, and the page
+says the data is simulated. The publisher and the dashboard start once the first fill is
+written (the dashboard needs its facility table).
 """
 
 from __future__ import annotations
@@ -35,6 +42,10 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository
 log = logging.getLogger("nemlive.devtools.run")
 # The page shows the live rate and position; the terminal needs a line only now and then.
 PUBLISHER_PROGRESS_EVERY_S = 60
+# make live without a key: the simulator's demo key, its NEM seed, and the first port tried.
+SIM_KEY = "sim-demo-key-0000"
+SIM_SEED = "2025"
+SIM_FIRST_PORT = 8766
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,6 +62,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--pace", type=float, default=1.0, help="5-minute intervals replayed per second (1)"
+    )
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="make live: follow the present (the real API with OPENELECTRICITY_API_KEY, else "
+        "the simulator) instead of replaying --csv",
+    )
+    p.add_argument(
+        "--keep", type=float, default=1.0, help="--live: days the live cache keeps (default 1)"
+    )
+    p.add_argument(
+        "--live-dir",
+        default=str(ROOT / "live"),
+        help="--live: folder of the live caches, one per source (default live/)",
     )
     p.add_argument(
         "--store",
@@ -182,6 +207,8 @@ def spawn(
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.live:
+        return run_live(args)
     csv_path = Path(args.csv)
     if not csv_path.is_file():
         raise InputError(f"{csv_path} not found: run `make data` first, or pass --csv")
@@ -233,14 +260,132 @@ def run(args: argparse.Namespace) -> int:
         print("\nstopping NEM Live ...", file=sys.stderr, flush=True)
         return 0
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        # The publisher first (its `offline` goes out), then the recorder (it commits what
-        # came), then the dashboard.
-        for name, proc in sorted(procs, key=lambda p: STOP_ORDER.index(p[0])):
-            stop_process(proc, name)
-        if broker is not None:
-            broker.stop()
+        stop_all(procs, broker)
+
+
+def stop_all(
+    procs: list[tuple[str, subprocess.Popen[bytes]]], broker: EmbeddedBroker | None
+) -> None:
+    """Stop the children in STOP_ORDER, then the broker this process started."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for name, proc in sorted(procs, key=lambda p: STOP_ORDER.index(p[0])):
+        stop_process(proc, name)
+    if broker is not None:
+        broker.stop()
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """``make live`` (module doc): simulator if no key, extractor, publisher, dashboard."""
+    simulated = not os.environ.get("OPENELECTRICITY_API_KEY")
+    folder = Path(args.live_dir) / ("simulator" if simulated else "openelectricity")
+    csv_path, lookup = folder / "consolidate.csv", folder / "facilities.csv"
+    broker = start_broker_if_needed(args.broker_port)
+    dash_port = first_free_port(args.dashboard_port)
+    env = dict(
+        os.environ,
+        MQTT_HOST="127.0.0.1",
+        MQTT_PORT=str(args.broker_port),
+        MQTT_TOPIC=args.topic,
+        NEMLIVE_FACILITIES=str(lookup),
+        PYTHONUNBUFFERED="1",
+    )
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        if simulated:
+            env.update(start_live_simulator(procs, env))
+        spawn(procs, "extractor", extractor_follow_command(csv_path, lookup, args.keep), env)
+        log.info(
+            "filling the last %g day(s) into %s; the page opens once it is written",
+            args.keep,
+            csv_path,
+        )
+        wait_for_files(procs, (csv_path, lookup))
+        spawn(procs, "publisher", publisher_follow_command(csv_path), env)
+        dashboard = spawn(
+            procs,
+            "dashboard",
+            dashboard_command(dash_port, "--browser.gatherUsageStats", "false"),
+            env,
+        )
+        if not wait_for_port(dash_port, dashboard, timeout=60):
+            raise NemLiveError("the dashboard did not start: see the lines above")
+        what = (
+            "the simulated NEM (OE simulator, 1x)"
+            if simulated
+            else "the real NEM (OpenElectricity)"
+        )
+        print(
+            f"\n  NEM Live is following {what}: open http://localhost:{dash_port}\n"
+            f"  cache {csv_path}; Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        watch(procs)
+    except _Stop:
+        print("\nstopping NEM Live ...", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        stop_all(procs, broker)
+
+
+def start_live_simulator(
+    procs: list[tuple[str, subprocess.Popen[bytes]]], env: dict[str, str]
+) -> dict[str, str]:
+    """``python -m oesim --dataset nem --live`` on a free port; the extractor's environment."""
+    port = first_free_port(SIM_FIRST_PORT)
+    argv = [sys.executable, "-m", "oesim", "--dataset", "nem", "--live", "--seed", SIM_SEED]
+    sim = spawn(procs, "simulator", [*argv, "--port", str(port)], env)
+    if not wait_for_port(port, sim, timeout=120):
+        raise NemLiveError("the OE simulator did not start: see the lines above")
+    log.info(
+        "no OPENELECTRICITY_API_KEY: following the OE simulator on port %d (set the key for the real NEM)",
+        port,
+    )
+    return {
+        "OPENELECTRICITY_API_URL": f"http://127.0.0.1:{port}/v4",
+        "OPENELECTRICITY_API_KEY": SIM_KEY,
+    }
+
+
+def wait_for_files(
+    procs: list[tuple[str, subprocess.Popen[bytes]]], paths: tuple[Path, ...]
+) -> None:
+    """Return once every path exists; NemLiveError when a child exits first."""
+    while not all(p.is_file() for p in paths):
+        for name, proc in procs:
+            if proc.poll() is not None:
+                raise NemLiveError(f"the {name} stopped (exit {proc.returncode}): see above")
+        time.sleep(0.5)
+
+
+def extractor_follow_command(csv_path: Path, lookup: Path, keep: float) -> list[str]:
+    return [
+        sys.executable,
+        str(ROOT / "extractor.py"),
+        "--follow",
+        "--keep",
+        f"{keep:g}",
+        "--out",
+        str(csv_path),
+        "--facilities-out",
+        str(lookup),
+    ]
+
+
+def publisher_follow_command(csv_path: Path) -> list[str]:
+    """The live publisher: the cache as fast as the broker acknowledges, then its changes."""
+    return [
+        sys.executable,
+        str(ROOT / "publisher.py"),
+        "--follow",
+        "--csv",
+        str(csv_path),
+        "--delay",
+        "0",
+        "--no-embedded-broker",
+        "--progress-every",
+        str(PUBLISHER_PROGRESS_EVERY_S),
+    ]
 
 
 def start_broker_if_needed(port: int) -> EmbeddedBroker | None:
@@ -255,7 +400,9 @@ def start_broker_if_needed(port: int) -> EmbeddedBroker | None:
     return broker
 
 
-STOP_ORDER = ("publisher", "recorder", "dashboard")
+# The publisher first (its `offline` goes out), the extractor (it writes what came), then the
+# recorder (it commits what came), the dashboard, and the simulator the extractor reads.
+STOP_ORDER = ("publisher", "extractor", "recorder", "dashboard", "simulator")
 
 
 def recorder_command(store: str) -> list[str]:

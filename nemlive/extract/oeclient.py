@@ -39,6 +39,15 @@ KEY_SIGNUP_URL = "https://platform.openelectricity.org.au"
 USER_AGENT = f"nemlive-extractor/0.1 python-requests/{requests.__version__}"
 
 
+class KeyRejected(ApiError):
+    """401: the API refused the key. The origin answers so for a wrong key and for a key out
+    of credits alike (``Authentication failed``); ``message`` is the server's text."""
+
+    def __init__(self, text: str, message: str = "") -> None:
+        super().__init__(text)
+        self.message = message
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     """HTTP behaviour. Times in seconds. ``api_key`` is kept out of ``repr``."""
@@ -190,37 +199,40 @@ class OEClient:
         network: str,
         facility_codes: Sequence[str],
         start: datetime,
-        end: datetime,
+        end: datetime | None,
         metrics: Sequence[str] = ("power", "emissions"),
     ) -> dict[str, Any] | None:
         """``GET /data/facilities/<network>``: per-unit 5-minute series for up to 30
-        facilities, naive NEM ``[start, end)``. None when the API has no data there."""
+        facilities, naive NEM ``[start, end)``; ``end=None`` leaves ``date_end`` to the API
+        (its last settled interval). None when the API has no data there."""
         params = [("facility_code", c) for c in facility_codes]
         params += [("metrics", m) for m in metrics]
-        params += [
-            ("interval", "5m"),
-            ("date_start", format_request_time(start)),
-            ("date_end", format_request_time(end)),
-        ]
+        params += [("interval", "5m"), *_window_params(start, end)]
         return self.get_json(f"data/facilities/{network}", params, kind="facility_data")
 
     def fetch_market(
         self,
         network: str,
         start: datetime,
-        end: datetime,
+        end: datetime | None,
         metrics: Sequence[str] = ("price", "demand", "flow_imports", "flow_exports"),
     ) -> dict[str, Any] | None:
         """``GET /market/network/<network>`` grouped by region, 5-minute, naive NEM
-        ``[start, end)``. None when the API has no data there."""
+        ``[start, end)`` (``end=None``: to the API's last settled interval). None when the API
+        has no data there."""
         params = [("metrics", m) for m in metrics]
         params += [
             ("interval", "5m"),
-            ("date_start", format_request_time(start)),
-            ("date_end", format_request_time(end)),
+            *_window_params(start, end),
             ("primary_grouping", "network_region"),
         ]
         return self.get_json(f"market/network/{network}", params, kind="market")
+
+    def fetch_me(self) -> dict[str, Any]:
+        """``GET /me``: the key's plan, rate limit and credits (docs/oe-api.md §6)."""
+        payload = self.get_json("me", [], kind="me", empty_ok=False)
+        assert payload is not None
+        return payload
 
     # ------------------------------------------------------------------ core
 
@@ -353,9 +365,10 @@ class OEClient:
             log.info("%s: no data (%s)", kind, message)
             return None
         if status == 401:
-            raise ApiError(
+            raise KeyRejected(
                 f"the API key was rejected (401 {message}): check OPENELECTRICITY_API_KEY, "
-                f"or get a free key at {KEY_SIGNUP_URL}"
+                f"or get a free key at {KEY_SIGNUP_URL}",
+                message,
             )
         if status == 429 or status >= 500:
             return _Retry(
@@ -392,6 +405,13 @@ class OEClient:
         if key:
             text = text.replace(key, "***")
         return " ".join(text.split())[:300]
+
+
+def _window_params(start: datetime, end: datetime | None) -> list[tuple[str, str]]:
+    params = [("date_start", format_request_time(start))]
+    if end is not None:
+        params.append(("date_end", format_request_time(end)))
+    return params
 
 
 def _decode_object(body: bytes, kind: str) -> dict[str, Any] | _Retry:

@@ -419,11 +419,15 @@ def build_wide_table(
     facility_series: Sequence[Series],
     market_series: Sequence[Series],
     window: tuple[datetime, datetime],
+    *,
+    rows: Literal["facilities", "any"] = "facilities",
 ) -> WideTable:
     """Roll units up to facilities, pivot to columns and left-join the market.
 
     Rows: every timestamp in ``[start, end)`` at which the facility data has a point (null
-    or not) for any unit; the market is joined onto those and never adds rows. Columns:
+    or not) for any unit; the market is joined onto those and never adds rows. With
+    ``rows="any"`` (a follower, whose market data runs ahead of its facility data) market
+    points of the table's regions add rows too. Columns:
     ``build_header(facilities, regions)``: every facility of the lookup, even one without
     data (all empty), and the network's regions (NEM: NSW1, QLD1, SA1, TAS1, VIC1). Market
     series of any other code (``price_total`` of an ungrouped request) are left out and
@@ -438,13 +442,18 @@ def build_wide_table(
     lo, hi = _epoch(window[0]), _epoch(window[1])
     known = [s for s in facility_series if s.code in lookup.unit_facility]
     unknown = sorted({s.code for s in facility_series if s.code not in lookup.unit_facility})
-    if known:
-        all_times = np.unique(np.concatenate([s.times for s in known]))
+    facility_ids = lookup.facility_ids
+    regions = NEM_REGIONS if lookup.network == "NEM" else lookup.region_ids
+    stamped = [s.times for s in known]
+    if rows == "any":
+        stamped += [
+            s.times for s in market_series if s.code in regions and s.metric in API_MARKET_METRICS
+        ]
+    if stamped:
+        all_times = np.unique(np.concatenate(stamped))
         times = all_times[(all_times >= lo) & (all_times < hi)]
     else:
         times = np.empty(0, dtype=np.int64)
-    facility_ids = lookup.facility_ids
-    regions = NEM_REGIONS if lookup.network == "NEM" else lookup.region_ids
     facility_values = _sum_units(lookup, times, _unit_rows(times, known))
     market_values, unknown_regions = _join_market(times, regions, market_series)
     values = np.hstack([facility_values, market_values])

@@ -1,8 +1,11 @@
-"""The publisher's resume checkpoint: the last row whose messages the broker acknowledged.
+"""The publisher's checkpoints, rewritten atomically (temporary file, fsync, rename) so a kill
+at any moment leaves either the old or the new one, never half of one.
 
-A small JSON file, by default beside the CSV (``consolidate.csv`` ->
-``consolidate.checkpoint.json``), rewritten atomically (temporary file, fsync, rename) so a
-kill at any moment leaves either the old or the new checkpoint, never half of one.
+* A replay's (``--resume``): the last row whose messages the broker acknowledged; by default
+  beside the CSV (``consolidate.csv`` -> ``consolidate.checkpoint.json``).
+* A live publisher's (``--follow``): every ``(id, timestamp)`` the broker acknowledged, as the
+  runs of :class:`~nemlive.publish.sentlog.SentLog`, bounded to the cache's window; by
+  default ``consolidate.live.checkpoint.json``.
 """
 
 from __future__ import annotations
@@ -68,4 +71,49 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
     except ValidationError:
         raise ConfigError(
             f"checkpoint {path} is not a publisher checkpoint: delete it or run without --resume"
+        ) from None
+
+
+@with_config(ConfigDict(strict=True, extra="forbid"))
+@dataclass(frozen=True)
+class LiveCheckpoint:
+    """What a live publisher has sent on ``topic``: per stream key (``facility/BAYSW``), runs
+    ``[first, last]`` of acknowledged 5-minute stamps (epoch s)."""
+
+    topic: str
+    sent: dict[str, list[tuple[int, int]]]
+    mode: Literal["live"] = "live"
+    version: Literal[1] = VERSION
+
+
+_LIVE_READER = TypeAdapter(LiveCheckpoint)
+
+
+def default_live_checkpoint_path(csv_path: Path) -> Path:
+    """``live/consolidate.csv`` -> ``live/consolidate.live.checkpoint.json``."""
+    return csv_path.with_name(csv_path.stem + ".live.checkpoint.json")
+
+
+def write_live_checkpoint(path: Path, checkpoint: LiveCheckpoint) -> None:
+    """Replace ``path`` atomically with ``checkpoint`` as compact JSON; OSError on failure."""
+    data = json.dumps(asdict(checkpoint), separators=(",", ":")).encode("utf-8")
+    write_files_atomically([(path, data)])
+
+
+def read_live_checkpoint(path: Path) -> LiveCheckpoint | None:
+    """The live checkpoint at ``path``, None if there is none; ConfigError if unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(
+            f"checkpoint {path} cannot be read ({exc}): delete it or fix its permissions"
+        ) from exc
+    try:
+        return _LIVE_READER.validate_json(text)
+    except ValidationError:
+        raise ConfigError(
+            f"checkpoint {path} is not a live publisher checkpoint: delete it (everything in "
+            "the cache is then sent again) or pass another --checkpoint"
         ) from None
