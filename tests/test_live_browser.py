@@ -1,0 +1,127 @@
+"""Live mode in a real browser: the OE simulator on a clock 60 times faster than ours (one
+interval settles every 5 s), ``extractor.py --follow``, ``publisher.py --follow`` on a real
+mosquitto and the dashboard in headless Chromium. The page shows the freshness line and the
+"Simulated data" label, and its prices time, figures time and figures move with the clock."""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+from support_e2e import PAGE_TIMEOUT_MS, Browser, open_browser, start_dashboard
+from test_dashboard_browser import _need_chromium
+
+from tests.support_follow import LiveSim, extractor, publisher
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+TOPIC = "live/browser"
+INTERVAL_WAIT_MS = 40_000  # several simulated intervals (5 s each) on a loaded 2-core machine
+FRESHNESS = re.compile(r"Live: prices to (\d\d:\d\d), facilities to (\d\d:\d\d) NEM")
+FIGURES_AT = re.compile(r"Figures for (\d{4}-\d\d-\d\d \d\d:\d\d) NEM")
+
+
+def caption(page: Browser) -> str:
+    """The text of the caption over the figures (the paragraph that names their interval)."""
+    return page.main.locator("p", has_text="Figures for").first.inner_text()
+
+
+def read_caption(page: Browser) -> tuple[str, str]:
+    """(the prices time ``HH:MM``, the figures' interval ``YYYY-MM-DD HH:MM``)."""
+    text = caption(page)
+    prices, figures = FRESHNESS.search(text), FIGURES_AT.search(text)
+    assert prices and figures, text
+    return prices.group(1), figures.group(1)
+
+
+def card_texts(page: Browser) -> dict[str, str]:
+    cards = page.main.locator('[data-testid="nl-card"]')
+    return {
+        cards.nth(i).locator('[data-testid="nl-card-label"]').inner_text(): cards.nth(i)
+        .locator('[data-testid="nl-card-value"]')
+        .inner_text()
+        for i in range(cards.count())
+    }
+
+
+def minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def advanced(before: str, after: str) -> bool:
+    """``after`` is at least one 5-minute interval past ``before`` (across midnight too)."""
+    return (minutes(after) - minutes(before)) % 1440 >= 5
+
+
+@pytest.mark.timeout(150)
+def test_the_live_page_shows_its_freshness_and_figures_that_move_with_the_clock(
+    tmp_path: Path, mosquitto
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    _need_chromium()
+    port = free_port()
+    programs = []
+    with LiveSim() as sim:
+        try:
+            ext = extractor(tmp_path, sim).start()
+            programs.append(ext)
+            # The dashboard reads the facility table at start: the first poll writes it.
+            assert ext.wait_for(lambda: (tmp_path / "facilities.csv").is_file())
+            programs.append(publisher(tmp_path, mosquitto.port, TOPIC).start())
+            dash = start_dashboard(
+                tmp_path,
+                port,
+                mqtt_port=mosquitto.port,
+                topic=TOPIC,
+                facilities=tmp_path / "facilities.csv",
+                NEMLIVE_REFRESH_S="1",
+            )
+            programs.append(dash)
+            with open_browser(f"http://127.0.0.1:{port}/") as page:
+                main = page.main
+                expect(main).to_contain_text(FRESHNESS, timeout=PAGE_TIMEOUT_MS)
+                expect(main).to_contain_text("Simulated data", timeout=PAGE_TIMEOUT_MS)
+                prices0, figures0 = read_caption(page)
+                cards0 = card_texts(page)
+                assert cards0 and any(v not in ("", "–") for v in cards0.values()), cards0
+
+                # Wait (polling) until the prices time has moved by an interval or more,
+                # and the figures' interval with it.
+                page.page.wait_for_function(
+                    """([prices0, figures0]) => {
+                      const p = [...document.querySelectorAll(
+                        '[data-testid="stMainBlockContainer"] p')]
+                        .find(e => e.innerText.includes('Figures for'));
+                      if (!p) return false;
+                      const m = p.innerText.match(/prices to (\\d\\d):(\\d\\d)/);
+                      const f = p.innerText.match(/Figures for (\\S+ \\d\\d:\\d\\d) NEM/);
+                      if (!m || !f) return false;
+                      const [h0, m0] = prices0.split(':').map(Number);
+                      const moved = ((+m[1] * 60 + +m[2]) - (h0 * 60 + m0) + 1440) % 1440;
+                      return moved >= 5 && f[1] !== figures0;
+                    }""",
+                    arg=[prices0, figures0],
+                    timeout=INTERVAL_WAIT_MS,
+                )
+                prices1, figures1 = read_caption(page)
+                assert advanced(prices0, prices1), (prices0, prices1)
+                assert figures1 > figures0, (figures0, figures1)
+                expect(main).to_contain_text("Simulated data")
+                cards1 = card_texts(page)
+                assert cards1.keys() == cards0.keys()
+                assert cards1 != cards0, (cards0, cards1)  # the figures moved with the clock
+                assert page.errors == [], page.errors
+                page.assert_stayed_local()
+        finally:
+            for program in reversed(programs):
+                if hasattr(program, "kill"):
+                    program.kill()
+                else:
+                    program.stop(signal.SIGKILL)
+    for program in programs[:2]:
+        assert "Traceback" not in program.text(), program.text()[-3000:]
