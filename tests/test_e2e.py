@@ -34,7 +34,7 @@ from support_e2e import (
     start_dashboard,
     start_publisher,
 )
-from test_dashboard_browser import _need_chromium, _screen_xy
+from test_dashboard_browser import _hover_until, _need_chromium, _screen_xy, _sized_box
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -90,8 +90,7 @@ def test_extract_publish_dashboard_in_a_browser(mosquitto, tmp_path: Path) -> No
             expect(b.main).to_contain_text(f"{len(facilities)} facilities drawn")
             canvas = b.page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
             expect(canvas).to_be_visible()
-            box = canvas.bounding_box()
-            assert box and box["width"] > 300 and box["height"] > 300
+            box = _sized_box(canvas)
             for fid, _name, _region, lat, lon, *_ in facilities:
                 x, y = _screen_xy(lon, lat, box)
                 assert box["x"] < x < box["x"] + box["width"], fid
@@ -102,9 +101,8 @@ def test_extract_publish_dashboard_in_a_browser(mosquitto, tmp_path: Path) -> No
             assert len(shot.getcolors(maxcolors=1 << 20) or []) > 50, "the map canvas is blank"
             # Hover one facility: deck.gl picks its icon and shows its tooltip.
             fac = _isolated_facility(facilities, box, latest_mw)
-            b.page.mouse.move(*_screen_xy(fac[4], fac[3], box))
-            tooltip = b.page.locator(".deck-tooltip")
-            expect(tooltip).to_be_visible(timeout=10_000)
+            # (the map draws on its own timer: hover until its icons are in)
+            tooltip = _hover_until(b.page, canvas, fac[4], fac[3], fac[1])
             expect(tooltip).to_contain_text(fac[1])
             b.page.mouse.move(0, 0)
 
