@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
@@ -41,6 +41,8 @@ class Checkpoint:
     version: Literal[1] = VERSION
 
 
+T = TypeVar("T")
+
 # Validation of the file's JSON: exact keys and types, no coercion (a string row is refused).
 _READER = TypeAdapter(Checkpoint)
 
@@ -50,14 +52,15 @@ def default_checkpoint_path(csv_path: Path) -> Path:
     return csv_path.with_name(csv_path.stem + ".checkpoint.json")
 
 
-def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+def write_checkpoint(path: Path, checkpoint: Checkpoint | LiveCheckpoint) -> None:
     """Replace ``path`` atomically with ``checkpoint`` as compact JSON; OSError on failure."""
     data = json.dumps(asdict(checkpoint), separators=(",", ":")).encode("utf-8")
     write_files_atomically([(path, data)])
 
 
-def read_checkpoint(path: Path) -> Checkpoint | None:
-    """The checkpoint at ``path``, None if there is none; ConfigError if it is unreadable."""
+def _read(path: Path, reader: TypeAdapter[T], otherwise: str) -> T | None:
+    """The checkpoint at ``path`` through ``reader``, None if there is none; ConfigError if
+    it is unreadable (``otherwise``: what to do when it is not this kind of checkpoint)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -67,11 +70,14 @@ def read_checkpoint(path: Path) -> Checkpoint | None:
             f"checkpoint {path} cannot be read ({exc}): delete it or fix its permissions"
         ) from exc
     try:
-        return _READER.validate_json(text)
+        return reader.validate_json(text)
     except ValidationError:
-        raise ConfigError(
-            f"checkpoint {path} is not a publisher checkpoint: delete it or run without --resume"
-        ) from None
+        raise ConfigError(f"checkpoint {path} is not {otherwise}") from None
+
+
+def read_checkpoint(path: Path) -> Checkpoint | None:
+    """The checkpoint at ``path``, None if there is none; ConfigError if it is unreadable."""
+    return _read(path, _READER, "a publisher checkpoint: delete it or run without --resume")
 
 
 @with_config(ConfigDict(strict=True, extra="forbid"))
@@ -96,24 +102,14 @@ def default_live_checkpoint_path(csv_path: Path) -> Path:
 
 def write_live_checkpoint(path: Path, checkpoint: LiveCheckpoint) -> None:
     """Replace ``path`` atomically with ``checkpoint`` as compact JSON; OSError on failure."""
-    data = json.dumps(asdict(checkpoint), separators=(",", ":")).encode("utf-8")
-    write_files_atomically([(path, data)])
+    write_checkpoint(path, checkpoint)
 
 
 def read_live_checkpoint(path: Path) -> LiveCheckpoint | None:
     """The live checkpoint at ``path``, None if there is none; ConfigError if unreadable."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(
-            f"checkpoint {path} cannot be read ({exc}): delete it or fix its permissions"
-        ) from exc
-    try:
-        return _LIVE_READER.validate_json(text)
-    except ValidationError:
-        raise ConfigError(
-            f"checkpoint {path} is not a live publisher checkpoint: delete it (everything in "
-            "the cache is then sent again) or pass another --checkpoint"
-        ) from None
+    return _read(
+        path,
+        _LIVE_READER,
+        "a live publisher checkpoint: delete it (everything in the cache is then sent again) "
+        "or pass another --checkpoint",
+    )
