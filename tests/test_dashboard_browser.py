@@ -441,13 +441,15 @@ def _pick_option(page, container, label: str, option: str, kind: str = "stSelect
     box = container.locator(f'[data-testid="{kind}"]', has_text=label)
     choice = page.get_by_role("option", name=option)
     for _ in range(6):
-        box.get_by_role("combobox").click()
         try:
+            box.get_by_role("combobox").click(timeout=10_000)
             choice.wait_for(timeout=5_000)
+            # The list can be redrawn under the pointer (its part of the page refreshes on a
+            # timer): a click that cannot land in 5 s is tried again.
+            choice.click(timeout=5_000)
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
             continue
-        choice.click()
         return
     raise AssertionError(f"the {label} selectbox never offered {option!r}")
 
