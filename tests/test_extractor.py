@@ -527,16 +527,17 @@ def test_follow_flags_are_checked_with_one_line(
 
 
 def test_follow_with_a_wrong_key_stops_at_once(sim: Any, tmp_path: Path) -> None:
+    wrong = "unknown-" + "Jd93kLmq01"  # a key the simulator does not know
     proc = run_extractor(
         ["--follow", "--out", str(tmp_path / "c.csv")],
         cwd=tmp_path,
-        OPENELECTRICITY_API_KEY="wrong-key-Jd93kLmq01",
+        OPENELECTRICITY_API_KEY=wrong,
         OPENELECTRICITY_API_URL=sim.url,
     )
     assert proc.returncode == 1
     line = one_line_error(proc)
     assert "401 Invalid API key" in line and "refused until its daily reset" in line
-    assert "wrong-key-Jd93kLmq01" not in proc.stderr
+    assert wrong not in proc.stderr
     assert not (tmp_path / "c.csv").exists()
 
 
