@@ -18,6 +18,7 @@ from nemlive.common.events import (
     encode_status,
 )
 from nemlive.common.nemtime import NEM_TZ
+from nemlive.common.timeguard import FUTURE_MARGIN_S
 from nemlive.dashboard.livestate import LiveState
 
 T0 = datetime(2025, 10, 15, 10, 5, tzinfo=NEM_TZ)
@@ -458,10 +459,10 @@ def test_a_message_that_breaks_the_store_is_counted_and_the_rest_are_kept(
     state = LiveState({"A", "B"}, batch=100)
     real_put = state._put_facility
 
-    def put(event: FacilityEvent, now: float, retained: bool) -> str:
+    def put(event: FacilityEvent, now: float) -> str:
         if event.facility_id == "B":
             raise RuntimeError("boom")
-        return real_put(event, now, retained)
+        return real_put(event, now)
 
     monkeypatch.setattr(state, "_put_facility", put)
     for topic, payload in _raw_row(T0):  # A, B (breaks), NSW1
@@ -489,21 +490,38 @@ def test_an_oversize_payload_is_counted_before_it_is_queued() -> None:
 
 
 WEEK = 7 * 24 * 3600
+MARGIN = FUTURE_MARGIN_S
 
 
-def test_a_live_event_a_week_ahead_of_the_data_is_rejected_as_future() -> None:
-    clock = [T0.timestamp() - 30 * 24 * 3600]  # the data is a replay ahead of the wall clock
-    state = LiveState({"A"}, clock=lambda: clock[0])
-    assert send(state, "b/facility/A", _payload(fac("A", 0))) == "future"  # vs the clock
-    assert send(state, "b/facility/A", _payload(fac("A", 0)), retained=True) == "stored"
-    week_ahead = fac("A", WEEK // 300)  # exactly 7 days after the newest: still a stream
-    assert send(state, "b/facility/A", _payload(week_ahead)) == "stored"
-    forged = fac("A", 2 * WEEK // 300 + 1)  # 7 days and one interval after that
-    assert send(state, "b/facility/A", _payload(forged)) == "future"
-    assert send(state, "b/market/SA1", _market_payload(2 * WEEK // 300 + 1)) == "future"
+@pytest.mark.parametrize("retained", [False, True], ids=["live", "retained"])
+def test_an_event_past_the_margin_ahead_of_the_clock_is_future_retained_or_not(
+    retained: bool,
+) -> None:
+    now = T0.timestamp()
+    state = LiveState({"A"}, clock=lambda: now)
+    edge = int(now) + MARGIN  # on a 5-minute mark: T0 is one, and so is the margin
+    assert send(state, "b/facility/A", _at(edge), retained=retained) == "stored"
+    assert send(state, "b/facility/A", _at(edge + 300), retained=retained) == "future"
+    far = datetime(2199, 12, 31, 23, 55, tzinfo=NEM_TZ)
+    assert send(state, "b/market/SA1", _region_at("SA1", far), retained=retained) == "future"
     snap = state.snapshot()
-    assert snap.max_ts == epoch(WEEK // 300)
-    assert snap.rejects_by_reason == {"future": 3}
+    assert snap.max_ts == edge
+    assert snap.rejects_by_reason == {"future": 2}
+
+
+def test_a_forged_far_future_event_leaves_the_real_window_in_place() -> None:
+    now = (T0 + timedelta(hours=3)).timestamp()
+    state = LiveState({"A", "B"}, clock=lambda: now)
+    for k in range(24):
+        send_event(state, fac("A", k))
+    far = datetime(2199, 12, 31, 23, 55, tzinfo=NEM_TZ)
+    payload = encode_facility_event("A", far.isoformat(), 1.0, 1.0)
+    assert send(state, "b/facility/A", payload, retained=True) == "future"
+    assert send(state, "b/facility/A", payload) == "future"
+    assert send_event(state, fac("A", 24)) == "stored"  # the real stream goes on
+    snap = state.snapshot()
+    assert snap.max_ts == epoch(24)
+    assert len(snap.facility_history["A"]) == 25
 
 
 def test_the_wall_clock_bounds_a_live_event_when_the_data_is_older() -> None:
@@ -513,15 +531,19 @@ def test_the_wall_clock_bounds_a_live_event_when_the_data_is_older() -> None:
     # A live stream of today is far ahead of last year's data, but not of the wall clock.
     today = int(now) // 300 * 300
     assert send(state, "b/facility/A", _at(today)) == "stored"
-    assert send(state, "b/facility/A", _at(today + WEEK + 300)) == "future"
+    assert send(state, "b/facility/A", _at(today + MARGIN + 300)) == "future"
 
 
-def test_retained_events_are_exempt_from_the_future_rule() -> None:
-    # A fresh page joining a replay that has looped far ahead of the wall clock.
-    state = LiveState({"A"}, clock=lambda: T0.timestamp())
-    far = int(T0.timestamp()) + 3 * 365 * 24 * 3600
-    assert send(state, "b/facility/A", _at(far), retained=True) == "stored"
-    assert send(state, "b/facility/A", _at(far + 300)) == "stored"
+def test_a_backfill_skips_a_forged_future_row_of_the_store() -> None:
+    now = (T0 + timedelta(hours=2)).timestamp()
+    state = LiveState({"A"}, clock=lambda: now)
+    far = int(datetime(2199, 12, 31, 23, 55, tzinfo=NEM_TZ).timestamp())
+    real = [(epoch(k), 1.0, 1.0) for k in range(12)]
+    kept = state.backfill({"A": [*real, (far, 9.0, 9.0)]}, {})
+    assert kept == 12
+    snap = state.snapshot()
+    assert snap.max_ts == epoch(11)
+    assert [p[0] for p in snap.facility_history["A"]] == [p[0] for p in real]
 
 
 def _payload(event: FacilityEvent) -> bytes:
@@ -584,12 +606,13 @@ def test_a_new_stream_far_ahead_restarts_and_its_data_is_accepted() -> None:
     assert [p[0] for p in snap.facility_history["A"]] == [snap.max_ts]  # no year-long window
 
 
-def test_a_forged_restart_far_ahead_cannot_open_the_door_to_the_future() -> None:
+def test_a_forged_restart_ahead_of_the_clock_clears_nothing() -> None:
     now = LATE.timestamp()
     state = LiveState({"A", "B"}, clock=lambda: now)
     _send_row(state, LATE)
     far = datetime(2199, 12, 31, 23, 55, tzinfo=NEM_TZ)
-    _restart(state, "forger", far)  # clears once (rate-limited), but moves no bound
+    _restart(state, "forger", far)  # a position past the clock is no stream's
+    assert state.snapshot().restarts == 0
     payload = encode_facility_event("A", far.isoformat(), 1.0, 1.0)
     assert send(state, "b/facility/A", payload) == "future"
     _send_row(state, LATE + timedelta(minutes=5))  # the real stream goes on
@@ -757,11 +780,6 @@ def test_an_older_event_for_another_id_becomes_the_previous_interval() -> None:
     assert (snap.max_ts, snap.prev_ts) == (epoch(5), epoch(4))
 
 
-def test_a_retained_market_event_far_ahead_is_stored_and_a_live_one_is_not() -> None:
-    state = LiveState(set(), clock=lambda: T0.timestamp())
-    far = T0 + timedelta(days=3 * 365)
-    assert send(state, "b/market/SA1", _region_at("SA1", far), retained=True) == "stored"
-    assert send(state, "b/market/VIC1", _region_at("VIC1", far + timedelta(days=8))) == "future"
 
 
 def _rate_after(arrivals: list[tuple[float, int]], at: float) -> float:
@@ -795,7 +813,7 @@ def test_the_message_rate_is_over_the_last_ten_seconds(
 
 
 def test_a_restart_position_exactly_a_week_ahead_is_not_a_restart() -> None:
-    state = LiveState({"A", "B"}, clock=lambda: LATE.timestamp())
+    state = LiveState({"A", "B"}, clock=lambda: (LATE + timedelta(days=8)).timestamp())
     _send_row(state, LATE)
     _restart(state, "ahead", LATE + timedelta(days=7))
     assert state.snapshot().restarts == 0
@@ -817,7 +835,7 @@ def test_the_last_1024_publishers_are_remembered_and_older_ones_forgotten() -> N
 
 
 def test_a_fresh_state_keeps_the_lookup_bounds_and_clock_and_nothing_else() -> None:
-    now = [T0.timestamp()]
+    now = [T0.timestamp() + 3600]
     state = LiveState(
         {"A"}, history_len=2, recent_len=1, max_unknown=1, clock=lambda: now[0], batch=3
     )

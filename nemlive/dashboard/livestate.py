@@ -17,13 +17,13 @@ Bounds, so memory stays flat however long the dashboard runs:
 * ``batch`` (default 256) raw messages waiting in the inbox, each at most
   ``MAX_PAYLOAD_BYTES``: ``receive`` drops a larger one before it is queued.
 
-**Timestamps ahead of the data.** The wire schema bounds every timestamp to what the page can
-show (``nemlive.common.events.check_interval_time``). On top of that, a live (not retained) data event
-more than ``FUTURE_LIMIT_S`` (7 days) ahead of both the newest data held and the wall clock is
-rejected as ``future``: a real stream moves one interval at a time (a replay's next pass
-continues where the last one ended, and a live follower fills at most a week at once), so such
-a jump can only be forged. Retained messages are exempt: the broker replays one per topic on
-subscribe, and a replay that has looped ahead of the wall clock must still open on a fresh page.
+**Timestamps ahead of the clock.** The wire schema bounds every timestamp to what the page can
+show (``nemlive.common.events.check_interval_time``). On top of that, a data event whose interval
+ends more than ``timeguard.FUTURE_MARGIN_S`` after the wall clock is rejected as ``future``,
+retained or not (``nemlive.common.timeguard``, the rule the recorder and the store's reads share):
+a NEM interval is published once it has ended, so such an event can only be forged, and one
+would otherwise move the newest timestamp and push every real value out of the window. A replay
+that loops ahead of the clock starts again from its file's own times (``nemlive.publish``).
 
 **Timestamps behind the window.** Only the last ``history_len`` intervals before the newest data
 are kept, so an event older than that is ``stale`` even while its history is not full: an old
@@ -67,6 +67,7 @@ from nemlive.common.events import (
     decode_event,
 )
 from nemlive.common.nemtime import INTERVAL_S
+from nemlive.common.timeguard import FUTURE_REASON, is_future, latest_allowed
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ DEFAULT_HISTORY_LEN = 288  # 24 h of 5-minute intervals
 DEFAULT_RECENT_LEN = 500
 DEFAULT_MAX_UNKNOWN = 1_000
 RATE_WINDOW_S = 10.0
-FUTURE_LIMIT_S = 7 * 24 * 3600  # a live event further ahead than this is forged (module doc)
+FUTURE_LIMIT_S = 7 * 24 * 3600  # a restart this far ahead of the data starts a new stream
 RESTART_MIN_GAP_S = 60.0  # at most one restart clear a minute, whoever sends statuses
 MAX_SEEN_PUBLISHERS = 1_024
 Recent = tuple[float, str, int, float | None, float | None]  # (arrival, id, ts, a, b)
@@ -299,12 +300,14 @@ class LiveState:
         interchange_history = interchange_history or {}
         with self._lock:
             self._drain()
+            ceiling = latest_allowed(self._clock())  # a store may hold a forged future row
             newest = max(
                 (
                     ts
                     for table in (facility_history, region_history, interchange_history)
                     for points in table.values()
                     for ts, _, _ in points
+                    if ts <= ceiling
                 ),
                 default=None,
             )
@@ -320,7 +323,9 @@ class LiveState:
                 for ident, points in source.items():
                     series = table.setdefault(ident, _Series(self._history_len))
                     kept += sum(
-                        series.add(ts, a, b) == "stored" for ts, a, b in points if ts > floor
+                        series.add(ts, a, b) == "stored"
+                        for ts, a, b in points
+                        if floor < ts <= newest
                     )
             self._backfilled += kept
             self._version += 1
@@ -381,9 +386,9 @@ class LiveState:
             return exc.reason
         kind = type(event)
         if kind is FacilityEvent:
-            return self._put_facility(event, now, retained)  # type: ignore[arg-type]
+            return self._put_facility(event, now)  # type: ignore[arg-type]
         if kind is MarketEvent:
-            return self._put_market(event, now, retained)  # type: ignore[arg-type]
+            return self._put_market(event, now)  # type: ignore[arg-type]
         if kind is InterchangeEvent:
             return self._put(
                 self._interchange,
@@ -393,7 +398,6 @@ class LiveState:
                 event.imports_mw,  # type: ignore[union-attr]
                 event.exports_mw,  # type: ignore[union-attr]
                 now,
-                retained,
             )
         self._put_status(event, retained, now)  # type: ignore[arg-type]
         return "stored"
@@ -419,14 +423,13 @@ class LiveState:
         a: float | None,
         b: float | None,
         now: float,
-        retained: bool,
     ) -> Applied:
         """Store one value in its series, count it, and on success add it to the recent
         table and move the newest/previous timestamps. Caller holds the lock and has checked
         that ``ident`` may have a series (a known facility or a region)."""
         max_ts = self._max_ts
-        if not retained and ts > self._future_reference(now) + FUTURE_LIMIT_S:
-            self._reject("future")
+        if is_future(ts, now):
+            self._reject(FUTURE_REASON)
             return "future"
         if max_ts is not None and ts <= max_ts - self._window_s:
             self._stale += 1
@@ -453,14 +456,7 @@ class LiveState:
             self._stale += 1
         return outcome
 
-    def _future_reference(self, now: float) -> float:
-        """The later of the newest data held and the wall clock (epoch s)."""
-        ref = now
-        if self._max_ts is not None and self._max_ts > ref:
-            ref = self._max_ts
-        return ref
-
-    def _put_facility(self, event: FacilityEvent, now: float, retained: bool) -> Applied:
+    def _put_facility(self, event: FacilityEvent, now: float) -> Applied:
         # Caller holds the lock and has counted the arrival.
         ident = event.facility_id
         if ident not in self._known:
@@ -480,10 +476,9 @@ class LiveState:
             event.power_mw,
             event.co2_tonnes,
             now,
-            retained,
         )
 
-    def _put_market(self, event: MarketEvent, now: float, retained: bool) -> Applied:
+    def _put_market(self, event: MarketEvent, now: float) -> Applied:
         # Caller holds the lock and has counted the arrival.
         ident = event.region_id
         ts = int(event.timestamp.timestamp())
@@ -495,7 +490,6 @@ class LiveState:
             event.price_dmwh,
             event.demand_mw,
             now,
-            retained,
         )
         if outcome == "stored" and ts == self._max_ts:
             self._market_at_max.add(ident)
@@ -521,7 +515,7 @@ class LiveState:
         ):
             return False
         position = parse_position(event.position)
-        if position is None:
+        if position is None or is_future(position, now):
             return False
         if self._max_ts - INTERVAL_S <= position <= self._max_ts + FUTURE_LIMIT_S:
             return False
