@@ -31,6 +31,7 @@ from nemlive.common.errors import ConfigError, StoreError
 from nemlive.common.events import REGIONS
 from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings, retarget
 from nemlive.common.nemtime import format_nem_epoch
+from nemlive.common.timeguard import latest_allowed
 from nemlive.dashboard import charts, history, mapview, views
 from nemlive.dashboard.charts import escape_markdown
 from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config
@@ -192,7 +193,9 @@ def backfill_from_store(state: LiveState, store_url: StoreUrl) -> str:
     happened (a store that cannot be read leaves the windows empty, as without one)."""
     try:
         with open_store(store_url, create=False) as store:
-            stored = history.read_backfill(store, state.history_span_s)
+            stored = history.read_backfill(
+                store, state.history_span_s, state.known_facilities, time.time()
+            )
         if stored is None or stored.end is None:
             return f"The store {store_url.display} holds nothing yet."
         kept = state.backfill(stored.facility, stored.region, stored.interchange)
@@ -210,21 +213,22 @@ def load_span(store_display: str, _store: StoreUrl) -> tuple[int, int] | None:
     """The first and last interval ends the store holds (None: empty or unreadable)."""
     try:
         with open_store(_store, create=False) as store:
-            span = store.span()
+            span = store.span(at_most=latest_allowed(time.time()))
     except StoreError as exc:
         log.warning("cannot read the span of %s: %s", store_display, exc)
         return None
     return None if span is None else (span.first, span.last)
 
 
-@st.cache_data(ttl=60, max_entries=16, show_spinner="Reading the store ...")
+@st.cache_data(ttl=60, max_entries=4, show_spinner="Reading the store ...")
 def load_range(
-    store_display: str, _store: StoreUrl, t0: int, t1: int, step_s: int
+    store_display: str, _store: StoreUrl, t0: int, t1: int, step_s: int, _ids: frozenset[str]
 ) -> history.StoredHistory | None:
-    """The store's histories of ``t0 < ts <= t1`` at ``step_s`` (None: unreadable)."""
+    """The store's histories of ``t0 < ts <= t1`` at ``step_s`` of the lookup's facilities
+    ``_ids`` (one lookup per server) and the regions (None: unreadable)."""
     try:
         with open_store(_store, create=False) as store:
-            return history.read_range(store, t0, t1, step_s)
+            return history.read_range(store, t0, t1, step_s, _ids)
     except StoreError as exc:
         log.warning("cannot read %s: %s", store_display, exc)
         return None
@@ -619,7 +623,9 @@ def render_range_control(store: StoreUrl, hub: Hub) -> PastView | None:
     )
     if choice is None or choice.live:
         return None
-    loaded = load_range(store.display, store, choice.t0, choice.t1, choice.step_s)
+    loaded = load_range(
+        store.display, store, choice.t0, choice.t1, choice.step_s, hub.state.known_facilities
+    )
     if loaded is None:
         st.warning("The store could not be read: showing live data.", icon="⚠️")
         return None

@@ -7,11 +7,14 @@ from datetime import datetime, timedelta
 import pytest
 
 from nemlive.common.nemtime import NEM_TZ
+from nemlive.common.timeguard import latest_allowed
 from nemlive.dashboard import history
 from nemlive.store import open_store
 
 FIRST = int(datetime(2025, 10, 1, 0, 5, tzinfo=NEM_TZ).timestamp())  # first interval end
 DAY = 24 * 3600
+NOW = FIRST + 30 * DAY  # the wall clock, a month after the data
+FAR = int(datetime(2199, 12, 31, 23, 55, tzinfo=NEM_TZ).timestamp())  # a forged future
 
 
 def test_a_week_offers_live_the_whole_span_and_each_day_newest_first() -> None:
@@ -50,6 +53,56 @@ def test_a_long_span_is_offered_in_hourly_averages() -> None:
     choices = history.build_range_choices(FIRST, FIRST + 60 * DAY)
     assert choices[1].label == "Whole span: 60 days (hourly averages)" and choices[1].step_s == 3600
     assert len(choices) == 2 + 61  # 00:05 on the 61st day is that day's first interval
+
+
+def test_the_lists_and_one_load_are_bounded_whatever_the_store_holds() -> None:
+    # A store kept for 30 years (or holding one forged reading from 1999): the menu lists
+    # the newest MAX_DAY_CHOICES days, and the whole span reaches back MAX_SPAN_DAYS.
+    last = FIRST + 30 * 365 * DAY
+    choices = history.build_range_choices(FIRST, last)
+    assert len(choices) == 2 + history.MAX_DAY_CHOICES
+    whole = choices[1]
+    assert (
+        whole.label
+        == f"Last {history.MAX_SPAN_DAYS} days: {history.MAX_SPAN_DAYS} days (hourly averages)"
+    )
+    assert (whole.t1 - whole.t0, whole.step_s) == (history.MAX_SPAN_DAYS * DAY, 3600)
+    assert whole.t1 // 3600 - whole.t0 // 3600 <= 2208  # hourly points per series
+    assert (
+        choices[-1].t1
+        == history._nem_midnight_at_or_before(last - 1) - (history.MAX_DAY_CHOICES - 2) * DAY
+    )
+
+
+def _store_with_a_forged_future(tmp_path, ids: int = 0):  # type: ignore[no-untyped-def]
+    store, stamps = _store_with_rows(tmp_path, 4, ("NSW1", "SA1"))
+    store.write([("A", FAR, 1.0, 1.0)], [("SA1", FAR, 1.0, 1.0)], [("SA1", FAR, 1.0, 1.0)])
+    store.write([(f"X{k}", stamps[0], 1.0, 1.0) for k in range(ids)], [])
+    return store, stamps
+
+
+def test_a_forged_future_row_in_the_store_moves_neither_the_backfill_nor_the_menu(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    store, stamps = _store_with_a_forged_future(tmp_path)
+    with store:
+        got = history.read_backfill(store, DAY, {"A"}, NOW)
+        assert got is not None and got.end == stamps[-1]
+        assert [p[0] for p in got.facility["A"]] == stamps
+        span = store.span(at_most=latest_allowed(NOW))
+        assert span is not None and span.last == stamps[-1]
+        assert [c.label for c in history.build_range_choices(span.first, span.last)][2:] == [
+            "Wed 2025-10-01"
+        ]
+
+
+def test_reads_hold_only_the_lookup_facilities_and_the_regions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store, stamps = _store_with_a_forged_future(tmp_path, ids=5000)
+    with store:
+        got = history.read_backfill(store, DAY, {"A"}, NOW)
+        assert got is not None and set(got.facility) == {"A"}
+        ranged = history.read_range(store, FIRST - 300, stamps[-1], 300, {"A"})
+        assert set(ranged.facility) == {"A"} and set(ranged.region) == {"NSW1", "SA1"}
 
 
 def test_values_at_and_stamps_of_read_one_past_interval() -> None:
@@ -96,7 +149,7 @@ def _store_with_rows(tmp_path, rows: int, last_row_regions: tuple[str, ...]):  #
 def test_read_backfill_reads_the_three_histories_up_to_the_last_whole_row(tmp_path) -> None:  # type: ignore[no-untyped-def]
     store, stamps = _store_with_rows(tmp_path, 4, ("NSW1",))
     with store:
-        got = history.read_backfill(store, 3 * 300)
+        got = history.read_backfill(store, 3 * 300, {"A"}, NOW)
         assert got is not None and got.end == stamps[-2]
         # The last 3 intervals before the newest held, up to the last whole row.
         assert got.facility == {"A": [(ts, float(k), 0.5) for k, ts in enumerate(stamps)][2:4]}
@@ -107,28 +160,28 @@ def test_read_backfill_reads_the_three_histories_up_to_the_last_whole_row(tmp_pa
             r: [(stamps[k], 10.0 * k, 5.0) for k in (2, 3)] for r in ("NSW1", "SA1")
         }
         store.write([], [("SA1", stamps[-1], 90.0, 1000.0)])  # the row is finished
-        assert history.read_backfill(store, 300).interchange == {  # type: ignore[union-attr]
+        assert history.read_backfill(store, 300, {"A"}, NOW).interchange == {  # type: ignore[union-attr]
             r: [(stamps[-1], 40.0, 5.0)] for r in ("NSW1", "SA1")
         }
 
 
 def test_read_backfill_of_an_empty_store_is_none(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with open_store(f"sqlite:///{tmp_path}/h.db") as store:
-        assert history.read_backfill(store, DAY) is None
+        assert history.read_backfill(store, DAY, {"A"}, NOW) is None
 
 
 def test_read_range_reads_interchange_at_the_range_resolution(tmp_path) -> None:  # type: ignore[no-untyped-def]
     store, stamps = _store_with_rows(tmp_path, 12, ("NSW1", "SA1"))
     with store:
         t0 = FIRST - 300  # FIRST is 00:05: the range of the day's first hour
-        got = history.read_range(store, t0, t0 + 3600, 1800)
+        got = history.read_range(store, t0, t0 + 3600, 1800, {"A"})
         # Intervals 00:05..00:30 average k = 0..5, and 00:35..01:00 average k = 6..11.
         assert got.interchange == {
             r: [(t0 + 1800, 25.0, 5.0), (t0 + 3600, 85.0, 5.0)] for r in ("NSW1", "SA1")
         }
         assert got.facility == {"A": [(t0 + 1800, 2.5, 0.5), (t0 + 3600, 8.5, 0.5)]}
         assert set(got.region) == {"NSW1", "SA1"} and got.end == t0 + 3600
-        fine = history.read_range(store, t0, t0 + 900, 300)
+        fine = history.read_range(store, t0, t0 + 900, 300, {"A"})
         assert fine.interchange["SA1"] == [(stamps[k], 10.0 * k, 5.0) for k in range(3)]
         with pytest.raises(ValueError, match="resolution"):
-            history.read_range(store, t0, t0 + 900, 900)
+            history.read_range(store, t0, t0 + 900, 900, {"A"})

@@ -780,8 +780,6 @@ def test_an_older_event_for_another_id_becomes_the_previous_interval() -> None:
     assert (snap.max_ts, snap.prev_ts) == (epoch(5), epoch(4))
 
 
-
-
 def _rate_after(arrivals: list[tuple[float, int]], at: float) -> float:
     """The snapshot's rate at ``at`` after ``n`` messages arrived at each time ``t``."""
     now = [0.0]

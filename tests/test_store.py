@@ -303,6 +303,22 @@ def test_interchange_upserts_like_the_market(store: Store, store_url: str) -> No
     assert store.latest_ts() == T0 + 300
 
 
+def test_latest_and_span_at_most_a_bound_ignore_what_lies_after_it(store: Store) -> None:
+    far = T0 + 174 * 365 * 86_400  # a forged reading about 2199
+    store.write([("A", T0, 1.0, 1.0), ("A", far, 1.0, 1.0)], [("SA1", T0 + 300, 1.0, 1.0)])
+    store.write([], [], [("SA1", far, 1.0, 1.0)])
+    assert store.latest_ts() == far
+    assert store.latest_ts(at_most=T0 + 3600) == T0 + 300
+    assert store.latest_ts(at_most=T0 - 300) is None
+    span = store.span(at_most=T0 + 3600)
+    assert span is not None
+    assert (span.first, span.last) == (T0, T0 + 300)
+    assert (span.facility_readings, span.market_readings, span.interchange_readings) == (1, 1, 0)
+    assert store.span(at_most=T0 - 300) is None
+    full = store.span()
+    assert full is not None and (full.last, full.facility_readings) == (far, 2)
+
+
 def test_a_batch_of_5000_is_one_transaction_and_ts_is_the_contract_type(
     store: Store, store_url: str
 ) -> None:

@@ -5,20 +5,28 @@ store and read what a view needs through its interface; the rest is pure. Times 
 UTC epoch seconds of interval ends; a range holds ``t0 < ts <= t1``.
 
 * "Live (last 24 h)": the live window, as without a store.
-* Each NEM-time day the store holds (newest first), at 5-minute resolution.
+* Each NEM-time day the store holds (newest first), at 5-minute resolution: at most
+  ``MAX_DAY_CHOICES`` days, the newest, whatever the store holds.
 * The whole span: 5-minute points up to ``MAX_FINE_DAYS`` (a day), then 30-minute averages up
   to ``MAX_HALF_HOUR_DAYS``, then hourly averages, which the store keeps as rollups: a week of
   420 facilities reads in 0.1-0.2 s at 30 minutes against 0.8-1.8 s at 5 minutes
-  (``bench/record.py``).
+  (``bench/record.py``). It reaches back at most ``MAX_SPAN_DAYS``, so one load holds at most
+  about 2,200 points per series (420 facilities: under a million values).
+
+Every read is bounded by what the page can draw: the lookup's facilities and the five regions
+(never every id the store holds), and intervals no later than the time guard allows
+(``nemlive.common.timeguard``), so a forged future row in the store moves no window or list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from nemlive.common.events import REGIONS
 from nemlive.common.nemtime import INTERVAL_S, NEM_TZ, epoch_to_nem_naive, format_nem_epoch
+from nemlive.common.timeguard import latest_allowed
 from nemlive.dashboard.charts import value_at
 from nemlive.dashboard.livestate import Point
 from nemlive.store import Store
@@ -27,6 +35,8 @@ from nemlive.store.rows import check_resolution
 DAY_S = 24 * 3600
 MAX_FINE_DAYS = 1
 MAX_HALF_HOUR_DAYS = 31
+MAX_SPAN_DAYS = 92  # hourly: 2,208 points per series
+MAX_DAY_CHOICES = 366
 STEP_WORDS = {300: "5-minute values", 1800: "30-minute averages", 3600: "hourly averages"}
 
 
@@ -56,13 +66,16 @@ class StoredHistory:
     end: int | None = None
 
 
-def read_range(store: Store, t0: int, t1: int, step_s: int) -> StoredHistory:
+def read_range(
+    store: Store, t0: int, t1: int, step_s: int, facility_ids: Collection[str]
+) -> StoredHistory:
     """The three histories of ``t0 < ts <= t1`` at ``step_s`` seconds a point (300, or the
-    store's 30-minute or hourly averages). StoreError when the store cannot be read."""
+    store's 30-minute or hourly averages), of ``facility_ids`` and the five regions only.
+    StoreError when the store cannot be read."""
     step = check_resolution(step_s)
-    facility = store.read_facilities(t0, t1, step)
-    region = store.read_markets(t0, t1, step)
-    interchange = store.read_interchange(t0, t1, step)
+    facility = store.read_facilities(t0, t1, step, facility_ids)
+    region = store.read_markets(t0, t1, step, REGIONS)
+    interchange = store.read_interchange(t0, t1, step, REGIONS)
     return StoredHistory(facility, region, interchange, _newest(facility, region, interchange))
 
 
@@ -70,20 +83,24 @@ def _newest(*tables: Mapping[str, list[Point]]) -> int | None:
     return max((pts[-1][0] for table in tables for pts in table.values() if pts), default=None)
 
 
-def read_backfill(store: Store, span_s: int) -> StoredHistory | None:
-    """The store's newest ``span_s`` seconds at 5 minutes, up to the last row every region
-    finished (``complete_through``): the rest of a row the recorder was still writing comes
-    live, not twice. None when the store is empty. StoreError when it cannot be read."""
-    latest = store.latest_ts()
+def read_backfill(
+    store: Store, span_s: int, facility_ids: Collection[str], now: float
+) -> StoredHistory | None:
+    """The store's newest ``span_s`` seconds at 5 minutes, of ``facility_ids`` and the regions,
+    up to the last row every region finished (``complete_through``): the rest of a row the
+    recorder was still writing comes live, not twice. "Newest" is the newest reading the time
+    guard allows at wall time ``now``. None when the store holds none. StoreError when it
+    cannot be read."""
+    latest = store.latest_ts(latest_allowed(now))
     if latest is None:
         return None
     t0 = latest - span_s
-    markets = store.read_markets(t0, latest)
+    markets = store.read_markets(t0, latest, 300, REGIONS)
     end = complete_through(markets) or latest
     return StoredHistory(
-        store.read_facilities(t0, end),
+        store.read_facilities(t0, end, 300, facility_ids),
         {k: kept for k, v in markets.items() if (kept := [p for p in v if p[0] <= end])},
-        store.read_interchange(t0, end),
+        store.read_interchange(t0, end, 300, REGIONS),
         end,
     )
 
@@ -97,23 +114,25 @@ def choose_step(t0: int, t1: int) -> int:
 
 
 def build_range_choices(first: int | None, last: int | None) -> list[RangeChoice]:
-    """Live, the whole span, then every NEM day from ``last`` back to ``first`` (epoch s of the
-    first and last interval ends the store holds; None when it is empty)."""
+    """Live, the whole span (its newest ``MAX_SPAN_DAYS`` at most), then each NEM day from
+    ``last`` back to ``first``, the newest ``MAX_DAY_CHOICES`` at most (epoch s of the first
+    and last interval ends the store holds, as ``Store.span(at_most=...)`` gives them; None
+    when it is empty)."""
     if first is None or last is None or last < first:
         return [LIVE]
-    t0 = first - INTERVAL_S  # the range holds t0 < ts, so the first interval is in it
+    t0 = max(first - INTERVAL_S, last - MAX_SPAN_DAYS * DAY_S)  # t0 < ts: first is in it
     days = max(1, round((last - t0) / DAY_S))
+    step = choose_step(t0, last)
+    whole = "Whole span" if t0 < first else f"Last {MAX_SPAN_DAYS} days"
     choices = [
         LIVE,
         RangeChoice(
-            f"Whole span: {days} day{'s' if days != 1 else ''} ({STEP_WORDS[choose_step(t0, last)]})",
-            t0,
-            last,
-            choose_step(t0, last),
+            f"{whole}: {days} day{'s' if days != 1 else ''} ({STEP_WORDS[step]})", t0, last, step
         ),
     ]
     day = _nem_midnight_at_or_before(last - 1)
-    while day + DAY_S > first:  # a day holds the intervals ending in (midnight, next midnight]
+    # A day holds the intervals ending in (midnight, next midnight].
+    while day + DAY_S > first and len(choices) < MAX_DAY_CHOICES + 2:
         label = (epoch_to_nem_naive(day) or day).strftime("%a %Y-%m-%d")  # type: ignore[union-attr]
         choices.append(RangeChoice(label, day, day + DAY_S))
         day -= DAY_S

@@ -354,6 +354,12 @@ class LiveState:
             return self._uid, self._version
 
     @property
+    def known_facilities(self) -> frozenset[str]:
+        """The lookup's facility ids: the only ones with a history (and the only ones read
+        from a store)."""
+        return self._known
+
+    @property
     def history_span_s(self) -> int:
         """Seconds of data the windows keep (``history_len`` intervals)."""
         return self._window_s

@@ -17,6 +17,7 @@ from nemlive.store.rows import Point, Reading, Resolution, Span
 from nemlive.store.url import StoreUrl
 
 DAY_S = 86_400
+NO_BOUND = 2**40  # epoch s far past any timestamp the wire schema accepts (2200)
 
 
 class Store(ABC):
@@ -78,12 +79,16 @@ class Store(ABC):
         over its interconnectors; as :meth:`read_facilities`."""
 
     @abstractmethod
-    def latest_ts(self) -> int | None:
-        """The newest interval end held (facility, market or interchange), or None when empty."""
+    def latest_ts(self, at_most: int | None = None) -> int | None:
+        """The newest interval end held (facility, market or interchange), or None when empty.
+
+        ``at_most``: only readings at or before it count (the readers pass the time guard's
+        ``latest_allowed(now)``, so a forged future row left in a store moves nothing)."""
 
     @abstractmethod
-    def span(self) -> Span | None:
-        """First and last interval ends held and the row counts, or None when empty."""
+    def span(self, at_most: int | None = None) -> Span | None:
+        """First and last interval ends held and the row counts (of readings at or before
+        ``at_most``, when given), or None when there are none."""
 
     @abstractmethod
     def schema_version(self) -> int:

@@ -18,7 +18,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from nemlive.common.errors import StoreError, StoreUnavailable
-from nemlive.store.base import DAY_S, Store, check_window, group_points
+from nemlive.store.base import DAY_S, NO_BOUND, Store, check_window, group_points
 from nemlive.store.rows import (
     Point,
     Reading,
@@ -293,32 +293,42 @@ class PostgresStore(Store):
         return self._read("interchange", t0, t1, step_s, region_ids)
 
     @staticmethod
-    def _latest(conn: psycopg.Connection) -> int | None:
+    def _latest(conn: psycopg.Connection, at_most: int | None = None) -> int | None:
+        bound = {"hi": NO_BOUND if at_most is None else at_most}
         row = conn.execute(
-            "SELECT extract(epoch FROM greatest((SELECT max(ts) FROM facility_readings), "
-            "(SELECT max(ts) FROM market_readings), (SELECT max(ts) FROM interchange_readings)"
-            "))::bigint"
+            "SELECT extract(epoch FROM greatest("
+            + ", ".join(
+                f"(SELECT max(ts) FROM {kind}_readings WHERE ts <= to_timestamp(%(hi)s))"
+                for kind in KINDS
+            )
+            + "))::bigint",
+            bound,
         ).fetchone()
         return None if not row or row[0] is None else int(row[0])
 
-    def latest_ts(self) -> int | None:
+    def latest_ts(self, at_most: int | None = None) -> int | None:
         with self._lock:
             try:
-                return self._latest(self._connection())
+                return self._latest(self._connection(), at_most)
             except psycopg.Error as exc:
                 self._after_error()
                 raise describe_postgres_error(exc, self.url, "read") from None
 
-    def span(self) -> Span | None:
+    def span(self, at_most: int | None = None) -> Span | None:
+        bound = {"hi": NO_BOUND if at_most is None else at_most}
+        parts = ", ".join(
+            f"(SELECT min(ts) lo, max(ts) hi, count(*) n FROM {kind}_readings "
+            f"WHERE ts <= to_timestamp(%(hi)s)) {kind[0]}"
+            for kind in KINDS
+        )
         with self._lock:
             try:
                 conn = self._connection()
                 row = conn.execute(
                     "SELECT extract(epoch FROM least(f.lo, m.lo, i.lo))::bigint, "
                     "extract(epoch FROM greatest(f.hi, m.hi, i.hi))::bigint, f.n, m.n, i.n FROM "
-                    "(SELECT min(ts) lo, max(ts) hi, count(*) n FROM facility_readings) f, "
-                    "(SELECT min(ts) lo, max(ts) hi, count(*) n FROM market_readings) m, "
-                    "(SELECT min(ts) lo, max(ts) hi, count(*) n FROM interchange_readings) i"
+                    + parts,
+                    bound,
                 ).fetchone()
             except psycopg.Error as exc:
                 self._after_error()

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from nemlive.common.errors import StoreError, StoreUnavailable
-from nemlive.store.base import DAY_S, Store, check_window, group_points
+from nemlive.store.base import DAY_S, NO_BOUND, Store, check_window, group_points
 from nemlive.store.rows import (
     Point,
     Reading,
@@ -288,28 +288,34 @@ class SqliteStore(Store):
         return self._read("interchange", t0, t1, step_s, region_ids)
 
     @staticmethod
-    def _latest(conn: sqlite3.Connection) -> int | None:
+    def _latest(conn: sqlite3.Connection, at_most: int | None = None) -> int | None:
+        hi = NO_BOUND if at_most is None else at_most
         (newest,) = conn.execute(
-            "SELECT max(m) FROM (SELECT max(ts) AS m FROM facility_readings "
-            "UNION ALL SELECT max(ts) FROM market_readings "
-            "UNION ALL SELECT max(ts) FROM interchange_readings)"
+            "SELECT max(m) FROM ("
+            + " UNION ALL ".join(
+                f"SELECT max(ts) AS m FROM {kind}_readings WHERE ts <= :hi" for kind in KINDS
+            )
+            + ")",
+            {"hi": hi},
         ).fetchone()
         return None if newest is None else int(newest)
 
-    def latest_ts(self) -> int | None:
+    def latest_ts(self, at_most: int | None = None) -> int | None:
         with self._lock:
             try:
-                return self._latest(self._connection())
+                return self._latest(self._connection(), at_most)
             except sqlite3.Error as exc:
                 raise describe_sqlite_error(exc, self.url.display, "read") from exc
 
-    def span(self) -> Span | None:
+    def span(self, at_most: int | None = None) -> Span | None:
+        hi = NO_BOUND if at_most is None else at_most
         with self._lock:
             try:
                 conn = self._connection()
                 counts = [
                     conn.execute(
-                        f"SELECT min(ts), max(ts), count(*) FROM {kind}_readings"
+                        f"SELECT min(ts), max(ts), count(*) FROM {kind}_readings WHERE ts <= ?",
+                        (hi,),
                     ).fetchone()
                     for kind in KINDS
                 ]
