@@ -198,12 +198,13 @@ def write_small_csv(
     regions: Sequence[str] = ("NSW1", "SA1"),
     gaps: bool = True,
     interchange: bool = True,
+    start: datetime = START,
 ) -> SmallCsv:
-    """A deterministic CSV: varied decimals, and (with ``gaps``) one half-missing and one
-    all-missing facility cell pair and a half-missing market pair."""
+    """A deterministic CSV from ``start``: varied decimals, and (with ``gaps``) one half-missing
+    and one all-missing facility cell pair and a half-missing market pair."""
     header = build_header(facilities, regions, interchange=interchange)
     timestamps = [
-        (START + timedelta(minutes=5 * i)).isoformat(timespec="seconds") for i in range(rows)
+        (start + timedelta(minutes=5 * i)).isoformat(timespec="seconds") for i in range(rows)
     ]
     cells: list[dict[str, str]] = []
     for i in range(rows):

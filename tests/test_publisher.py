@@ -6,12 +6,14 @@ import json
 import re
 import signal
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 import publisher
 from nemlive.common.events import decode_event
+from nemlive.common.nemtime import NEM_TZ
 from nemlive.publish.checkpoint import read_checkpoint
 from tests.conftest import Mosquitto, free_port, wait_for_port
 from tests.support_mqtt import (
@@ -93,6 +95,35 @@ def test_time_shift_on_later_passes(tmp_path: Path, mosquitto: Mosquitto) -> Non
     assert passes == [0, 1, 2]
     # Pass 2 starts right after pass 1 ends: span = 3 rows x 5 min.
     assert want[-1][1]["timestamp"] == "2025-10-15T10:45:00+10:00"
+
+
+def test_a_pass_that_would_end_ahead_of_the_clock_starts_a_new_lap(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    # Twelve rows (an hour) ending on the last 5-minute mark an hour ago: pass 1 ends on that
+    # mark (now or before), pass 2 an hour after it, past the 15-minute margin for as long as
+    # the test runs (up to 45 minutes).
+    mark = int(time.time()) // 300 * 300
+    start = datetime.fromtimestamp(mark - 3600 - 55 * 60, NEM_TZ)
+    small = write_small_csv(tmp_path / "consolidate.csv", rows=12, start=start)
+    with Collector(mosquitto.port) as live:
+        code = publisher.main(_args(small, mosquitto.port, "--delay", "0", "--cycles", "4"))
+        assert code == 0
+        want = [m for k in (0, 1, 0, 1) for m in small.expected_messages(pass_number=k)]
+        assert live.wait_until(lambda c: len(c.events()) >= len(want))
+        assert [(m.topic, m.json()) for m in live.events()] == want
+        online = [s for s in live.statuses() if s["state"] == "online"]
+    assert (
+        max(
+            decode_event("nem/stream", m.topic, m.payload).timestamp.timestamp()
+            for m in live.events()
+            if "/status" not in m.topic
+        )
+        <= mark
+    )
+    ids = list(dict.fromkeys(s["client_id"] for s in online))
+    assert len(ids) == 2 and ids[1] == f"{ids[0]}.1"  # a new lap is a new stream to the page
+    assert sorted({s["pass_number"] for s in online}) == [0, 1]
 
 
 def test_delay_paces_messages_within_ten_percent(tmp_path: Path, mosquitto: Mosquitto) -> None:

@@ -3,6 +3,14 @@
 ``Replayer`` owns the order (rows, then each row's facility and market messages from
 ``RowEncoder``), the pacing (``Pacer``), the bound on unacknowledged messages, and the periodic
 jobs: a checkpoint every second, the retained status every 5 s, and a progress line.
+
+**Laps.** Pass k moves the file's times forward by k spans, so a replay left looping long
+enough would reach the present, and every consumer rejects an interval ahead of the wall clock
+(``nemlive.common.timeguard``). So before a pass whose last interval would be ahead of the clock,
+the replay starts a new lap: the times go back to the file's own (shift 0), and the status
+carries a new ``client_id`` (``<client id>.<lap>``), which is how the dashboard tells a
+publisher that started again from one replayed by a forger. The checkpoint and the status keep
+the shifted pass (``pass_number`` counts the time shift); the acknowledgement sequence runs on.
 """
 
 from __future__ import annotations
@@ -10,11 +18,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nemlive.common.errors import ConfigError
 from nemlive.common.events import StatusEvent
+from nemlive.common.timeguard import is_future
 from nemlive.publish.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from nemlive.publish.mqttlink import OUTSTANDING_LIMIT, AckTracker, Connection
 from nemlive.publish.pacing import Every, Pacer, Periodic
@@ -41,9 +51,17 @@ class ReplayPlan:
 
 @dataclass
 class Progress:
+    """Where the replay is. ``pass_number`` counts passes since the start (the acknowledgement
+    sequence); ``laps`` holds the pass numbers at which a lap began (shift back to 0)."""
+
     pass_number: int = 0
     row: int = 0
     sent: int = 0
+    laps: list[int] = field(default_factory=lambda: [0])
+
+    def shift_pass(self, pass_number: int) -> int:
+        """The time shift (in spans) of ``pass_number``: passes since its lap began."""
+        return pass_number - max(b for b in self.laps if b <= pass_number)
 
 
 class Replayer:
@@ -56,8 +74,10 @@ class Replayer:
         connection: Connection,
         tracker: AckTracker,
         stop: threading.Event,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.plan = plan
+        self.clock = clock
         self.table = table
         self.conn = connection
         self.tracker = tracker
@@ -79,11 +99,13 @@ class Replayer:
 
     def status(self, state: str) -> StatusEvent:
         p = self.progress
+        lap = len(p.laps) - 1
+        shift = p.shift_pass(p.pass_number)
         return StatusEvent(
             state=state,  # type: ignore[arg-type]
-            client_id=self.conn.client_id,
-            pass_number=p.pass_number,
-            position=shift_timestamp(self.table, min(p.row, self.table.rows - 1), p.pass_number),
+            client_id=f"{self.conn.client_id}.{lap}" if lap else self.conn.client_id,
+            pass_number=shift,
+            position=shift_timestamp(self.table, min(p.row, self.table.rows - 1), shift),
             row=p.row,
             rows=self.table.rows,
             sent=p.sent,
@@ -95,6 +117,7 @@ class Replayer:
         if seq < 0 or seq == self._written_seq:
             return
         pass_number, row = divmod(seq, self.table.rows)
+        pass_number = self.progress.shift_pass(pass_number)
         checkpoint = Checkpoint(
             pass_number=pass_number,
             row=row,
@@ -118,12 +141,13 @@ class Replayer:
     def run(self, start_pass: int, start_row: int) -> None:
         """Publish from (start_pass, start_row) until the cycles are done or ``stop`` is set."""
         plan = self.plan
-        self.progress = Progress(start_pass, start_row, 0)
+        self.progress = Progress(start_pass, start_row, 0, [0])
         self.jobs.start()
         self._last_report, self._sent_at_report = time.monotonic(), 0
         self.pacer.restart()
         pass_number, first_row = start_pass, start_row
         while not self.stop.is_set() and (plan.cycles == 0 or pass_number < plan.cycles):
+            self._start_lap_if_ahead(pass_number)
             if not self.publish_pass(pass_number, first_row):
                 return  # stopped
             pass_number, first_row = pass_number + 1, 0
@@ -131,21 +155,44 @@ class Replayer:
                 return
             self._cool_down(pass_number)
 
+    def _start_lap_if_ahead(self, pass_number: int) -> None:
+        """Begin a new lap at ``pass_number`` if its last interval is ahead of the clock."""
+        shift = self.progress.shift_pass(pass_number)
+        last = self.table.times[-1] + shift * self.table.span
+        if not is_future(last.timestamp(), self.clock()):
+            return
+        if not shift:
+            log.warning(
+                "%s, the file's last interval, is ahead of this machine's clock: consumers "
+                "reject it as future; check the clock (e.g. NTP)",
+                shift_timestamp(self.table, self.table.rows - 1, 0),
+            )
+        else:
+            self.progress.laps.append(pass_number)
+            log.info(
+                "pass %d would end at %s, ahead of this machine's clock: starting lap %d "
+                "from the file's own times",
+                pass_number + 1,
+                shift_timestamp(self.table, self.table.rows - 1, shift),
+                len(self.progress.laps),
+            )
+
     def publish_pass(self, pass_number: int, first_row: int) -> bool:
         """One pass from ``first_row``; False when stopped before its end."""
         self.progress.pass_number, self.progress.row = pass_number, first_row
         self.conn.publish_status(self.status("online"))
         started, sent_before = time.monotonic(), self.progress.sent
         table = self.table
+        shift = self.progress.shift_pass(pass_number)
         log.info(
             "pass %d%s: rows %d-%d, %s to %s (shifted by %s)",
             pass_number + 1,
             f"/{self.plan.cycles}" if self.plan.cycles else "",
             first_row + 1,
             table.rows,
-            shift_timestamp(table, first_row, pass_number),
-            shift_timestamp(table, table.rows - 1, pass_number),
-            pass_number * table.span,
+            shift_timestamp(table, first_row, shift),
+            shift_timestamp(table, table.rows - 1, shift),
+            shift * table.span,
         )
         for row in range(first_row, table.rows):
             if not self.publish_row(pass_number, row):
@@ -169,7 +216,8 @@ class Replayer:
             return False
         self.progress.row = row
         tracker.begin_row(pass_number * self.table.rows + row)
-        for topic, payload in self.encoder.build_row_messages(row, pass_number):
+        shift = self.progress.shift_pass(pass_number)
+        for topic, payload in self.encoder.build_row_messages(row, shift):
             if not self.pacer.wait_turn(stop):
                 return False
             if tracker.outstanding >= OUTSTANDING_LIMIT:
@@ -199,7 +247,7 @@ class Replayer:
             p.pass_number + 1,
             p.row + 1,
             self.table.rows,
-            shift_timestamp(self.table, p.row, p.pass_number),
+            shift_timestamp(self.table, p.row, p.shift_pass(p.pass_number)),
             p.sent,
             rate,
             self.tracker.outstanding,
