@@ -20,6 +20,17 @@ PROGRAMS = ["extractor.py", "publisher.py", "dashboard.py", "context.py"]
 DISTRIBUTIONS = {"PIL": "pillow", "paho": "paho-mqtt", "psycopg": "psycopg"}
 
 
+# A newcomer reads the README in five minutes; everything else has a page under docs/.
+README_MAX_LINES = 250
+
+
+def test_the_readme_is_read_in_five_minutes() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= README_MAX_LINES, (
+        f"README.md has {len(lines)} lines, at most {README_MAX_LINES}: move a topic to docs/"
+    )
+
+
 def _layout_block() -> list[str]:
     text = (ROOT / "docs" / "development.md").read_text()
     section = text.split("## Project layout", 1)[1]
