@@ -7,7 +7,7 @@ and so does the range every part of the project accepts for an interval timestam
 * ``LATEST``: 2200-01-01 UTC. The page converts times with pandas, whose datetimes end in
   April 2262, and Python's in year 9999; 2200 keeps every window and offset arithmetic far
   inside both, while a replay that moves a week forward on every pass needs months of
-  non-stop looping to get there (see the README's security section).
+  non-stop looping to get there (see docs/security.md, "Safe to expose").
 
 ``in_range`` says whether an epoch time is inside; the formatters return ``OUT_OF_RANGE_TEXT``
 rather than raise for a time outside it, so no value can make the page fail.

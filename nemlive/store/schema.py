@@ -4,7 +4,7 @@ Version N of the code knows migrations 1..N for each backend. ``schema_version``
 row per migration applied; the store's version is the highest. A store at a higher
 version than the code was written by a newer NEM Live and is refused, never downgraded.
 
-The tables (README, "Recording history"):
+The tables (docs/recording.md, "The schema"):
 
 * ``facility_readings(facility_id text, ts, power_mw double, co2_tonnes double,
   primary key (facility_id, ts))``
