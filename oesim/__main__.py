@@ -115,7 +115,12 @@ def _add_live_flags(p: argparse.ArgumentParser) -> None:
         "--clock-start",
         default=None,
         metavar="ISO",
-        help="simulated time at start, e.g. 2025-10-07T12:00 (NEM time) (default: now)",
+        help=(
+            "simulated time at start, e.g. 2025-10-07T12:00 (NEM time) (default: now at "
+            "--clock-speed 1, else 2 days before now, so that the simulated clock stays behind "
+            "the wall clock for 48 h / (X - 1): 49 minutes at 60, 12 minutes at 240, 5.3 hours "
+            "at 10)"
+        ),
     )
     p.add_argument(
         "--plan",
