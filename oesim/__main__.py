@@ -14,7 +14,7 @@ from types import FrameType
 
 from oesim.clock import SETTLE_DELAY_S, make_clock, parse_clock_start
 from oesim.credits import PLAN_CREDITS, CreditLedger
-from oesim.faults import FaultSpecError, parse_fault_spec
+from oesim.faults import REQUEST_LOG_LIMIT, FaultSpecError, parse_fault_spec
 from oesim.server import DEMO_KEY, SimulatorConfig, load_dataset, make_server
 
 EPILOG = f"""\
@@ -24,7 +24,9 @@ Point the extractor at it with OPENELECTRICITY_API_URL=http://127.0.0.1:PORT/v4.
 Faults (--fault KIND[:N[:PATH_SUBSTRING]], repeatable; each hits the next N matching requests):
   500 502 503 504 429 416 401 slow truncated truncated_close
 At run time: curl -X POST 'http://127.0.0.1:PORT/__sim__/faults?kind=503&count=2'
-Request log: curl http://127.0.0.1:PORT/__sim__/requests
+Request log: curl http://127.0.0.1:PORT/__sim__/requests (the newest {REQUEST_LOG_LIMIT:,})
+The /__sim__/ routes answer only callers on this machine (127.0.0.0/8, ::1): with --host 0.0.0.0
+anyone else gets 403.
 
 Live (--live): data ends at the last settled interval, {SETTLE_DELAY_S // 60} minutes after its end
 by the simulated clock (--clock-speed, --clock-start); every request with a key costs one
@@ -113,7 +115,12 @@ def _add_live_flags(p: argparse.ArgumentParser) -> None:
         "--clock-start",
         default=None,
         metavar="ISO",
-        help="simulated time at start, e.g. 2025-10-07T12:00 (NEM time) (default: now)",
+        help=(
+            "simulated time at start, e.g. 2025-10-07T12:00 (NEM time) (default: now at "
+            "--clock-speed 1, else 2 days before now, so that the simulated clock stays behind "
+            "the wall clock for 48 h / (X - 1): 49 minutes at 60, 12 minutes at 240, 5.3 hours "
+            "at 10)"
+        ),
     )
     p.add_argument(
         "--plan",

@@ -76,13 +76,30 @@ class SimClock:
         return datetime.fromtimestamp(self.epoch(), UTC)
 
 
-def make_clock(start: datetime | None, speed: float) -> Callable[[], datetime]:
+# A clock faster than the wall clock starts this far in the past unless --clock-start says
+# otherwise: the data it settles must stay behind the wall clock, or the recorder and the
+# dashboard reject it as ``future`` (nemlive/common/timeguard.py allows 15 minutes ahead).
+DEFAULT_START_BEHIND_S = 2 * 86_400
+
+
+def wall_seconds_behind(speed: float, behind_s: float = DEFAULT_START_BEHIND_S) -> float:
+    """Wall seconds until a clock ``speed`` times faster, started ``behind_s`` seconds in the
+    past, catches up with the wall clock: ``behind_s / (speed - 1)`` (inf at speed <= 1).
+    From the default start: 60x -> 48.8 minutes, 240x -> 12 minutes, 10x -> 5.3 hours."""
+    return behind_s / (speed - 1) if speed > 1 else float("inf")
+
+
+def make_clock(
+    start: datetime | None, speed: float, wall: Callable[[], float] = time.time
+) -> Callable[[], datetime]:
     """The clock ``python -m oesim`` runs on: the wall clock itself at speed 1 from now,
-    else a :class:`SimClock` from ``start`` (default: now)."""
+    else a :class:`SimClock` from ``start`` (default: ``DEFAULT_START_BEHIND_S`` before
+    now, so that a sped-up clock stays behind the wall clock for a while:
+    :func:`wall_seconds_behind`)."""
     if speed <= 0:
         raise ValueError(f"--clock-speed must be above 0, not {speed:g}")
     if start is None and speed == 1:
-        return lambda: datetime.now(UTC)
-    now = time.time()
-    begin = start or datetime.fromtimestamp(now, UTC)
-    return SimClock(start=begin, speed=speed, anchor_wall_s=now)
+        return lambda: datetime.fromtimestamp(wall(), UTC)
+    now = wall()
+    begin = start or datetime.fromtimestamp(now - DEFAULT_START_BEHIND_S, UTC)
+    return SimClock(start=begin, speed=speed, anchor_wall_s=now, wall=wall)

@@ -8,6 +8,7 @@ test's thread share one :class:`FaultInjector` and one :class:`RequestLog`.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -137,12 +138,17 @@ class RequestRecord:
     elapsed_s: float = 0.0
 
 
-class RequestLog:
-    """Append-only, thread-safe list of :class:`RequestRecord`."""
+# A simulator left running (``make live``, a long follow) answers a request every few seconds
+# for days: the log keeps the newest requests only, so its memory stays bounded (a few MB).
+REQUEST_LOG_LIMIT = 10_000
 
-    def __init__(self) -> None:
+
+class RequestLog:
+    """Thread-safe log of the newest ``limit`` :class:`RequestRecord` (older ones drop out)."""
+
+    def __init__(self, limit: int = REQUEST_LOG_LIMIT) -> None:
         self._lock = threading.Lock()
-        self._records: list[RequestRecord] = []
+        self._records: deque[RequestRecord] = deque(maxlen=limit)
 
     def append(self, record: RequestRecord) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ Standard library only. Use :func:`oesim.testing.run_simulator` in tests and
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -102,7 +103,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path, query = parts.path, parts.query
         if path.startswith("/__sim__/"):
-            self._send(self._admin(method, path, query), method)
+            if is_loopback_peer(self.client_address[0]):
+                self._send(self._admin(method, path, query), method)
+            else:
+                self._send(Response(403, dump_json({"detail": ADMIN_REFUSED})), method)
             return
         server = self.server
         config = server.config
@@ -166,7 +170,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return False
 
     def _admin(self, method: str, path: str, query: str) -> Response:
-        """Run-time control for a simulator started as a process (no auth: loopback test aid).
+        """Run-time control for a simulator started as a process (no key: callers on this
+        machine only, checked by :meth:`_serve`).
 
         ``POST /__sim__/faults?kind=503&count=2&path=/data/&seconds=5`` arms a fault,
         ``DELETE /__sim__/faults`` clears them, ``GET /__sim__/faults`` lists them,
@@ -202,6 +207,25 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         except ValueError as exc:
             return Response(400, dump_json({"detail": str(exc)}))
         return Response(404, dump_json({"detail": "Not Found"}))
+
+
+ADMIN_REFUSED = "the /__sim__/ routes answer only callers on the simulator's own machine"
+
+
+def is_loopback_peer(host: str) -> bool:
+    """True for a peer address on this machine: 127.0.0.0/8, ::1 or IPv4-mapped loopback.
+
+    The ``/__sim__/`` routes take no key and can hang every request (a ``slow`` fault), so a
+    simulator bound to 0.0.0.0 must not let other machines reach them. Anything that does
+    not parse as an address is refused.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def clock_status(config: SimulatorConfig) -> dict[str, Any]:

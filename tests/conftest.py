@@ -105,6 +105,7 @@ class Mosquitto:
     workdir: Path
     port: int = field(default_factory=free_port)
     persistence: bool = True
+    autosave_interval: int = 1
     max_queued: int = 1_000_000
     settings: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
@@ -135,7 +136,7 @@ class Mosquitto:
                     ),
                     f"persistence {'true' if self.persistence else 'false'}",
                     f"persistence_location {self.workdir}/",
-                    "autosave_interval 1",
+                    f"autosave_interval {self.autosave_interval}",
                     f"max_queued_messages {self.max_queued}",
                     "max_inflight_messages 100",
                     "log_dest stderr",

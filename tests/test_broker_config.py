@@ -6,15 +6,24 @@ broker of the test's own, so a change to a file is what the test checks.
 
 from __future__ import annotations
 
+import queue
+import subprocess
+import threading
 import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from conftest import ROOT, Mosquitto
+from paho.mqtt.client import ConnectFlags
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from support_mqtt import Collector
 from support_tls import write_password_file
+
+from nemlive.record.recorderlink import SESSION_EXPIRY_S
 
 ACL = ROOT / "docs" / "mosquitto" / "acl"
 SECURE_CONF = ROOT / "docs" / "mosquitto" / "secure.conf"
@@ -120,8 +129,127 @@ def test_the_shipped_configs_parse(conf: Path, tmp_path: Path) -> None:
     settings = [
         ln
         for ln in settings
-        if not ln.startswith(("persistence", "max_queued", "max_inflight", "log_", "password_file"))
+        if not ln.startswith(
+            ("persistence", "autosave", "max_queued", "max_inflight", "log_", "password_file")
+        )
     ]
     assert not passwd.exists()  # never shipped: each operator makes their own
     broker = Mosquitto(workdir=tmp_path, persistence=False, settings=settings).start()
     broker.stop()
+
+
+# --- persistence: what a broker restart keeps ----------------------------------------------
+
+
+@pytest.mark.parametrize("conf", [ROOT / "mosquitto.conf", SECURE_CONF])
+def test_the_shipped_configs_keep_state_in_the_repos_ignored_folder(conf: Path) -> None:
+    shipped = _directives(conf, "persistence", "persistence_location", "autosave_interval")
+    assert shipped == {
+        "persistence": "true",
+        "persistence_location": ".mosquitto/",
+        "autosave_interval": "60",
+    }
+    # mosquitto does not create the folder: it ships with the repo, its contents ignored
+    assert (ROOT / ".mosquitto").is_dir()
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", ".mosquitto/mosquitto.db"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0
+
+
+class Session:
+    """A recorder-style MQTT 5 client: fixed id, ``clean_start=False`` and a session that
+    outlives the connection (the recorder's ``SESSION_EXPIRY_S``)."""
+
+    def __init__(self, port: int, client_id: str) -> None:
+        self.received: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.session_present: bool | None = None
+        self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *args: self._subscribed.set()
+        self.client.on_message = lambda c, u, m: self.received.put((m.topic, m.payload))
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        self.client.connect("127.0.0.1", port, 10, clean_start=False, properties=props)
+        self.client.loop_start()
+        assert self._connected.wait(10), "no CONNACK"
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.session_present = flags.session_present
+        self._connected.set()
+
+    def subscribe(self, topic: str) -> None:
+        self.client.subscribe(topic, qos=1)
+        assert self._subscribed.wait(10), "no SUBACK"
+
+    def next(self, timeout: float = 10.0) -> tuple[str, bytes]:
+        return self.received.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _shipped_persistence(workdir: Path, settings: list[str] | None = None) -> Mosquitto:
+    """A broker with mosquitto.conf's persistence and autosave, keeping its state in
+    ``workdir`` (a temporary stand-in for the repo's .mosquitto/)."""
+    shipped = _directives(ROOT / "mosquitto.conf", "persistence", "autosave_interval")
+    return Mosquitto(
+        workdir=workdir,
+        persistence=shipped.get("persistence") == "true",
+        autosave_interval=int(shipped.get("autosave_interval", "1800")),
+        settings=settings or [],
+    )
+
+
+def test_a_broker_restart_keeps_the_session_its_queued_messages_and_retained(
+    tmp_path: Path,
+) -> None:
+    broker = _shipped_persistence(tmp_path).start()
+    try:
+        recorder = Session(broker.port, "nemlive-recorder-restart-test")
+        assert recorder.session_present is False
+        recorder.subscribe("nem/stream/#")
+        recorder.close()
+
+        publisher = _client(broker.port)
+        try:
+            _publish(publisher, "nem/stream/facility/BAYSW", b"queued while away")
+            info = publisher.publish("nem/stream/status", b"online", qos=1, retain=True)
+            info.wait_for_publish(timeout=5)
+        finally:
+            publisher.disconnect()
+            publisher.loop_stop()
+
+        broker.restart()  # SIGTERM, then the same port and folder
+
+        recorder = Session(broker.port, "nemlive-recorder-restart-test")
+        try:
+            assert recorder.session_present is True  # no SUBSCRIBE needed: it was kept
+            got = {recorder.next(), recorder.next()}
+        finally:
+            recorder.close()
+        assert got == {
+            ("nem/stream/facility/BAYSW", b"queued while away"),
+            ("nem/stream/status", b"online"),
+        }
+
+        newcomer = Session(broker.port, "a-dashboard-after-the-restart")
+        try:
+            newcomer.subscribe("nem/stream/status")
+            assert newcomer.next() == ("nem/stream/status", b"online")  # retained
+        finally:
+            newcomer.close()
+    finally:
+        broker.stop()

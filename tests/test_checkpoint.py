@@ -17,6 +17,7 @@ from nemlive.publish.checkpoint import (
     write_checkpoint,
     write_live_checkpoint,
 )
+from nemlive.publish.follow import read_source
 
 CP = Checkpoint(
     pass_number=1,
@@ -43,12 +44,18 @@ def test_round_trip_replaces_atomically_and_leaves_no_temp_file(tmp_path: Path) 
     assert [p.name for p in path.parent.iterdir()] == ["c.json"]
 
 
-@pytest.mark.parametrize("text", ["", "{", "[]", '{"version": 1}', '{"version": 9, "row": 1}'])
+DEEP = "[" * 100_000 + "]" * 100_000  # too deep for json.loads (RecursionError)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "{", "[]", '{"version": 1}', '{"version": 9, "row": 1}', DEEP]
+)
 def test_a_foreign_file_is_a_config_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "c.json"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError, match="is not a publisher checkpoint: delete it"):
+    with pytest.raises(ConfigError, match="is not a publisher checkpoint: delete it") as err:
         read_checkpoint(path)
+    assert "\n" not in str(err.value)
 
 
 # --- the live publisher's checkpoint -------------------------------------------------------
@@ -79,6 +86,7 @@ def test_the_live_checkpoint_round_trips(tmp_path: Path) -> None:
     [
         pytest.param("{}", id="empty-object"),
         pytest.param("not json", id="not-json"),
+        pytest.param(DEEP, id="nested-too-deeply"),
         pytest.param(
             '{"topic":"t","sent":{"facility/A":[["1","2"]]},"mode":"live","version":1}',
             id="strings-for-numbers",
@@ -93,5 +101,26 @@ def test_the_live_checkpoint_round_trips(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_live_checkpoint_is_refused(tmp_path: Path, text: str) -> None:
     path = tmp_path / "c.json"
     path.write_text(text)
-    with pytest.raises(ConfigError, match="not a live publisher checkpoint: delete it"):
+    with pytest.raises(ConfigError, match="not a live publisher checkpoint: delete it") as err:
         read_live_checkpoint(path)
+    assert "\n" not in str(err.value)
+
+
+# --- the cache's meta file, as the live publisher reads it ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "source"),
+    [
+        pytest.param('{"source": "simulator"}', "simulator", id="simulator"),
+        pytest.param('{"source": "elsewhere"}', None, id="unknown-source"),
+        pytest.param("[]", None, id="not-an-object"),
+        pytest.param("{", None, id="not-json"),
+        pytest.param(DEEP, None, id="nested-too-deeply"),
+    ],
+)
+def test_the_live_publisher_reads_the_source_or_nothing(
+    tmp_path: Path, text: str, source: str | None
+) -> None:
+    (tmp_path / "c.meta.json").write_text(text)
+    assert read_source(tmp_path / "c.csv") == source

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import signal
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,7 +22,17 @@ import extractor
 from nemlive.common.columns import build_header
 from nemlive.common.errors import ConfigError
 from oesim.testing import run_simulator  # test infrastructure; production never imports it
-from tests.support_extractor import column, read_csv, run_extractor
+from tests.support_extractor import (
+    EXTRACTOR,
+    Reply,
+    ScriptedServer,
+    base_url,
+    column,
+    read_csv,
+    run_extractor,
+    serve,
+)
+from tests.support_follow import Program
 
 KEY = "nemlive-test-key-Qx7Zr4Wp"  # distinctive, so a leak is easy to find
 WEEK = ["--start", "2025-10-01", "--end", "2025-10-08"]
@@ -555,3 +566,42 @@ def test_follow_refuses_a_cache_from_another_source(sim: Any, tmp_path: Path) ->
     assert proc.returncode == 2
     assert "holds data from the openelectricity, not the simulator" in one_line_error(proc)
     assert (tmp_path / "c.csv").read_bytes() == before
+
+
+# --- JSON nested too deeply: one line, never a RecursionError traceback --------------------
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError, not ValueError
+
+
+def test_an_answer_nested_too_deeply_exits_1_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENELECTRICITY_API_KEY", KEY)
+    with serve(ScriptedServer([], Reply(200, DEEP))) as server:
+        monkeypatch.setenv("OPENELECTRICITY_API_URL", base_url(server))
+        code = extractor.main([*WEEK, "--out", str(tmp_path / "c.csv")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in err and KEY not in err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"extractor.py: error: facilities request to {base_url(server)}/")
+    assert "nested too deeply" in line and "OPENELECTRICITY_API_URL" in line
+    assert not (tmp_path / "c.csv").exists()
+
+
+def test_follow_reads_past_a_meta_file_nested_too_deeply(sim: Any, tmp_path: Path) -> None:
+    out = tmp_path / "c.csv"
+    extract(sim, tmp_path, "--out", str(out), check=True)
+    (tmp_path / "c.meta.json").write_bytes(DEEP)
+    argv = [str(EXTRACTOR), "--follow", "--out", str(out)]
+    argv += ["--facilities-out", str(tmp_path / "f.csv")]
+    env = {"OPENELECTRICITY_API_KEY": KEY, "OPENELECTRICITY_API_URL": sim.url}
+    follower = Program("extractor", argv, tmp_path / "follow.log", env).start()
+    try:
+        # the meta file is only a hint: without it the watermarks are read off the cache
+        assert follower.wait_for(lambda: f"continuing {out}" in follower.text())
+        assert follower.stop(signal.SIGTERM) == 0
+    finally:
+        follower.kill()
+    assert "Traceback" not in follower.text()

@@ -381,6 +381,7 @@ def test_parse_retry_after_http_date() -> None:
             id="detail-list",
         ),
         pytest.param(b"<html>502</html>", "non-JSON body", id="html"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, "non-JSON body", id="nested-too-deep"),
     ],
 )
 def test_read_error_message(body: bytes, message: str) -> None:
@@ -417,3 +418,29 @@ def test_an_answer_just_under_the_cap_is_read(scripted) -> None:
     ):
         payload = client.fetch_facility_data("NEM", ["BAYSW"], START, END)
     assert payload is not None and len(payload["data"]) == 400_001
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError, not ValueError
+
+
+def test_json_nested_too_deeply_stops_with_one_line_naming_the_url(scripted) -> None:
+    with (
+        scripted(default=Reply(200, DEEP)) as server,
+        make_client(base_url(server)) as client,
+        pytest.raises(ApiError) as err,
+    ):
+        client.fetch_facilities("NEM")
+    message = str(err.value)
+    assert message.startswith(f"facilities request to {base_url(server)}/facilities: ")
+    assert "nested too deeply" in message and "OPENELECTRICITY_API_URL" in message
+    assert KEY not in message and "\n" not in message
+    assert len(server.seen) == 1  # the same question would get the same answer
+
+
+def test_an_error_answer_nested_too_deeply_is_a_wrong_url(scripted) -> None:
+    with (
+        scripted(default=Reply(404, DEEP)) as server,
+        make_client(base_url(server)) as client,
+        pytest.raises(ApiError, match="non-JSON body"),
+    ):
+        client.fetch_facilities("NEM")

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import requests
 
+from nemlive.common.timeguard import is_future
 from oesim.clock import (
+    DEFAULT_START_BEHIND_S,
     INTERVAL_S,
     SETTLE_DELAY_S,
     SimClock,
@@ -21,6 +23,7 @@ from oesim.clock import (
     parse_clock_start,
     settled_end,
     simulated_epoch,
+    wall_seconds_behind,
 )
 from oesim.dataset import Dataset
 from oesim.server import load_dataset
@@ -114,9 +117,6 @@ def test_make_clock() -> None:
     assert abs(fast().timestamp() - START.timestamp()) < 60 * 5
 
 
-# ------------------------------------------------------------------ the server on a clock
-
-
 class Wall:
     """A wall clock the test moves."""
 
@@ -125,6 +125,34 @@ class Wall:
 
     def __call__(self) -> float:
         return self.t
+
+
+def test_a_clock_at_speed_1_starts_now_and_any_other_two_days_before() -> None:
+    wall = Wall()
+    assert make_clock(None, 1.0, wall)().timestamp() == WALL0
+    assert DEFAULT_START_BEHIND_S == 2 * 86_400
+    for speed in (0.5, 2.0, 60.0, 240.0):
+        assert make_clock(None, speed, wall)().timestamp() == WALL0 - 2 * 86_400
+    assert make_clock(START, 60.0, wall)() == START  # an explicit start wins
+
+
+@pytest.mark.parametrize(
+    ("speed", "minutes"), [(60.0, 48.8), (240.0, 12.05), (10.0, 320.0), (1.0, float("inf"))]
+)
+def test_how_long_a_fast_clock_stays_behind_the_wall_clock(speed: float, minutes: float) -> None:
+    assert wall_seconds_behind(speed) / 60 == pytest.approx(minutes, rel=1e-3)
+
+
+def test_at_60x_the_default_start_settles_nothing_the_time_guard_rejects_for_49_minutes() -> None:
+    wall = Wall()
+    clock = make_clock(None, 60.0, wall)
+    wall.t = WALL0 + 49 * 60
+    assert not is_future(newest_settled(clock().timestamp()), wall.t)
+    wall.t = WALL0 + 50 * 60
+    assert is_future(newest_settled(clock().timestamp()), wall.t)
+
+
+# ------------------------------------------------------------------ the server on a clock
 
 
 @pytest.fixture(scope="module")

@@ -229,7 +229,7 @@ class Follower:
         marks = None
         try:
             meta = json.loads(self.settings.meta_out.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # deep nesting is no ValueError
             meta = {}
         if isinstance(meta, dict) and meta.get("source") not in (None, self.ex.source):
             raise ConfigError(

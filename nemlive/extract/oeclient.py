@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://api.openelectricity.org.au/v4"
 KEY_SIGNUP_URL = "https://platform.openelectricity.org.au"
 USER_AGENT = f"nemlive-extractor/0.1 python-requests/{requests.__version__}"
+# What json.loads raises for a body it cannot read: bad syntax or encoding, and a nesting
+# deeper than the interpreter's recursion limit (``[[[[...]]]]``), which is no ValueError.
+UNREADABLE_JSON = (ValueError, UnicodeDecodeError, RecursionError)
 
 
 class KeyRejected(ApiError):
@@ -121,7 +124,7 @@ def read_error_message(body: bytes) -> str:
     (FastAPI; a 422 list becomes ``loc: msg; ...``), else a note that the body is not JSON."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except UNREADABLE_JSON:
         return "non-JSON body"
     if isinstance(payload, Mapping):
         if payload.get("error"):
@@ -302,7 +305,7 @@ class OEClient:
             return answer
         status, body, headers = answer
         if status == 200:
-            return _decode_object(body, kind)
+            return _decode_object(body, kind, url)
         return self._judge_failure(status, body, headers, url, kind=kind, empty_ok=empty_ok)
 
     def _get(
@@ -414,21 +417,31 @@ def _window_params(start: datetime, end: datetime | None) -> list[tuple[str, str
     return params
 
 
-def _decode_object(body: bytes, kind: str) -> dict[str, Any] | _Retry:
-    """A 200's JSON object; _Retry for a cut or broken body, ApiError for other JSON."""
+def _decode_object(body: bytes, kind: str, url: str) -> dict[str, Any] | _Retry:
+    """A 200's JSON object; _Retry for a cut or broken body, ApiError for JSON nested too
+    deeply to decode (no network fault makes that: the same question gets the same answer)
+    or for JSON that is not an object."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except RecursionError as exc:
+        raise ApiError(
+            f"{kind} request to {display_url(url)}: the answer is JSON nested too deeply to "
+            "read; check that OPENELECTRICITY_API_URL is the OpenElectricity API"
+        ) from exc
+    except UNREADABLE_JSON:
         return _Retry(f"truncated or invalid JSON ({len(body)} bytes)")
     if not isinstance(payload, dict):
-        raise ApiError(f"{kind}: the API answered with JSON that is not an object")
+        raise ApiError(
+            f"{kind} request to {display_url(url)}: the answer is JSON but not an object; "
+            "check that OPENELECTRICITY_API_URL is the OpenElectricity API"
+        )
     return payload
 
 
 def _is_oe_envelope(body: bytes) -> bool:
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except UNREADABLE_JSON:
         return False
     return isinstance(payload, Mapping) and "error" in payload and "detail" not in payload
 

@@ -72,7 +72,7 @@ def read_source(csv: Path) -> str | None:
     """The cache's ``source`` from its meta file (``simulator`` or ``openelectricity``)."""
     try:
         meta = json.loads(csv.with_name(csv.stem + ".meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # deep nesting is no ValueError
         return None
     source = meta.get("source") if isinstance(meta, dict) else None
     return source if source in SOURCES else None
