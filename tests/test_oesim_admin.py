@@ -37,36 +37,23 @@ def test_loopback_peer(host: str, loopback: bool) -> None:
     assert is_loopback_peer(host) is loopback
 
 
-def bindable(address: str) -> bool:
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind((address, 0))
-    except OSError:
-        return False
-    return True
+class ElsewhereServer(SimulatorServer):
+    """A simulator on 127.0.0.1 whose connections are reported as coming from ``peer``, as
+    they would be from another machine with ``--host 0.0.0.0`` (no test traffic leaves
+    loopback). ``peer = None``: the real peer address."""
 
+    peer: str | None = None
 
-def find_other_address() -> str | None:
-    """An IPv4 address of this machine that is not loopback, or None."""
-    candidates: list[str] = []
-    # connect() on UDP sends nothing: it only asks the kernel which source address it
-    # would use on the default route
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.connect(("198.51.100.1", 9))
-        candidates.append(udp.getsockname()[0])
-    with contextlib.suppress(OSError):
-        candidates += socket.gethostbyname_ex(socket.gethostname())[2]
-    for address in candidates:
-        if not is_loopback_peer(address) and bindable(address):
-            return address
-    return None
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        sock, address = super().get_request()
+        return sock, (address if self.peer is None else (self.peer, address[1]))
 
 
 @contextlib.contextmanager
-def serve_everywhere() -> Iterator[SimulatorServer]:
-    """A simulator bound to 0.0.0.0, as ``python -m oesim --host 0.0.0.0`` runs it."""
+def serve_elsewhere(peer: str) -> Iterator[ElsewhereServer]:
     config = SimulatorConfig(dataset=load_dataset("small"), keys={DEMO_KEY: "COMMUNITY"})
-    server = SimulatorServer(("0.0.0.0", 0), config)
+    server = ElsewhereServer(("127.0.0.1", 0), config)
+    server.peer = peer
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -76,9 +63,9 @@ def serve_everywhere() -> Iterator[SimulatorServer]:
         thread.join(timeout=10)
 
 
-def call(port: int, method: str, path: str, source: str) -> tuple[int, bytes]:
-    """One request to ``source``:``port``, sent from the address ``source``."""
-    conn = http.client.HTTPConnection(source, port, timeout=10, source_address=(source, 0))
+def call(port: int, method: str, path: str) -> tuple[int, bytes]:
+    """One request to 127.0.0.1:``port``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request(method, path)
         answer = conn.getresponse()
@@ -87,29 +74,28 @@ def call(port: int, method: str, path: str, source: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def test_admin_routes_refuse_a_caller_on_another_address() -> None:
-    other = find_other_address()
-    if other is None:
-        pytest.skip("this machine has no address but loopback: no other caller to refuse")
-    with serve_everywhere() as server:
-        status, body = call(server.port, "POST", "/__sim__/faults?kind=slow&count=5", other)
+@pytest.mark.parametrize("peer", ["192.0.2.2", "::ffff:192.0.2.2", "fd00::2"])
+def test_admin_routes_refuse_a_caller_on_another_address(peer: str) -> None:
+    with serve_elsewhere(peer) as server:
+        status, body = call(server.port, "POST", "/__sim__/faults?kind=slow&count=5")
         assert status == 403
         assert body.count(b"\n") == 0
         assert "own machine" in json.loads(body)["detail"]
         assert server.faults.pending() == []  # the handler never ran
 
         for method, path in (("GET", "/__sim__/requests"), ("DELETE", "/__sim__/faults")):
-            assert call(server.port, method, path, other)[0] == 403
+            assert call(server.port, method, path)[0] == 403
+        assert call(server.port, "GET", "/v4/me")[0] == 401  # the API itself still answers
 
-        # the same server still obeys a caller on loopback
-        status, body = call(server.port, "POST", "/__sim__/faults?kind=503", "127.0.0.1")
+        server.peer = None  # the same server still obeys a caller on loopback
+        status, body = call(server.port, "POST", "/__sim__/faults?kind=503")
         assert status == 200
         assert [rule.kind for rule in server.faults.pending()] == ["503"]
 
 
 def test_admin_routes_answer_loopback() -> None:
     with run_simulator() as sim:
-        status, body = call(sim.port, "POST", "/__sim__/faults?kind=503", "127.0.0.1")
+        status, body = call(sim.port, "POST", "/__sim__/faults?kind=503")
         assert status == 200
         assert json.loads(body)["faults"][0]["kind"] == "503"
 
@@ -132,7 +118,7 @@ def test_served_requests_past_the_limit_drop_the_oldest() -> None:
     with run_simulator() as sim:
         sim.server.requests = RequestLog(limit=3)
         for _ in range(6):
-            assert call(sim.port, "GET", "/v4/me", "127.0.0.1")[0] == 401
-        status, body = call(sim.port, "GET", "/__sim__/requests", "127.0.0.1")
+            assert call(sim.port, "GET", "/v4/me")[0] == 401
+        status, body = call(sim.port, "GET", "/__sim__/requests")
         assert status == 200
         assert len(json.loads(body)["requests"]) == 3
