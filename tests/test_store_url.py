@@ -86,7 +86,7 @@ def test_the_viewer_text_names_no_user_query_or_folder() -> None:
     [
         (f"postgresql://nem:{SECRET}@db/nem", f'invalid percent-encoded token: "{SECRET}"'),
         ("postgresql://nem:Zq81%40s3cret@db/nem", "authentication failed for Zq81@s3cret"),
-        ("postgresql://nem:Zq81%40s3cret@db/nem", 'invalid token: "Zq81%40s3cret"'),
+        ("postgresql://nem:Zq81!s3cret@db/nem", 'invalid token: "Zq81%21s3cret"'),
         ("postgresql://nem:Zq81%zzs3cret@db/nem", 'invalid percent-encoded token: "Zq81%zzs3cret"'),
         (f"postgresql://nem@db/nem?sslpassword={SECRET}", f"could not decrypt key {SECRET}"),
         (
@@ -94,7 +94,7 @@ def test_the_viewer_text_names_no_user_query_or_folder() -> None:
             f"in postgresql://nem@db/nem?password={SECRET}",
         ),
     ],
-    ids=["as-written", "decoded", "quoted", "bad-escape", "sslpassword", "echoed-url"],
+    ids=["as-written", "decoded", "re-quoted", "bad-escape", "sslpassword", "echoed-url"],
 )
 def test_scrub_removes_the_url_secrets_from_a_driver_message(
     text: str, driver_message: str
