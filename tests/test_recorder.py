@@ -420,9 +420,9 @@ def test_a_password_in_the_store_url_never_reaches_the_output(
         assert dead.terminate() == 0  # stopped while waiting for the store: not a failure
     finally:
         dead.stop_quietly()
-    assert shown in rec.output() and shown in dead.output()
     for text in (rec.output(), dead.output()):
         assert secret not in text
+    assert shown in rec.output() and shown in dead.output()
 
 
 # --- issue 13, "done when" ------------------------------------------------------------------------
