@@ -27,7 +27,7 @@ import streamlit as st
 
 import context
 from context import FUEL_GROUPS, FUEL_LABELS, Facility
-from nemlive.common.errors import ConfigError, StoreError
+from nemlive.common.errors import ConfigError, StoreError, StoreUnavailable
 from nemlive.common.events import REGIONS
 from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings, retarget
 from nemlive.common.nemtime import format_nem_epoch
@@ -189,23 +189,32 @@ def get_hub(
 
 
 def backfill_from_store(state: LiveState, store_url: StoreUrl) -> str:
-    """Fill ``state`` with the store's newest ``history_len`` intervals; a line saying what
-    happened (a store that cannot be read leaves the windows empty, as without one)."""
+    """Fill ``state`` with the store's newest ``history_len`` intervals; a line for the page
+    saying what happened (a store that cannot be read leaves the windows empty, as without
+    one). The line names the store by its kind and host only: every viewer reads it, so the
+    reason a read failed, which names the user, goes to the server's log."""
+    where = store_url.for_viewers
     try:
         with open_store(store_url, create=False) as store:
             stored = history.read_backfill(
                 store, state.history_span_s, state.known_facilities, time.time()
             )
         if stored is None or stored.end is None:
-            return f"The store {store_url.display} holds nothing yet."
+            return f"The store ({where}) holds nothing yet."
         kept = state.backfill(stored.facility, stored.region, stored.interchange)
     except StoreError as exc:
         log.warning("no backfill from %s: %s", store_url.display, exc)
-        return f"The store could not be read, so the windows start empty: {exc}"
-    return (
-        f"Opened with {kept:,} values from {store_url.display}, "
-        f"to {format_nem_epoch(stored.end)} NEM."
-    )
+        return explain_unread_store(where, exc)
+    return f"Opened with {kept:,} values from {where}, to {format_nem_epoch(stored.end)} NEM."
+
+
+def explain_unread_store(where: str, exc: StoreError) -> str:
+    """The page's line for a store that could not be read: its kind of failure, not its text
+    (a driver's message can name the database user)."""
+    head = f"The store ({where}) could not be read, so the windows start empty"
+    if isinstance(exc, StoreUnavailable):
+        return f"{head} ({exc.kind}); the server's log says more."
+    return f"{head}: it may need recorder.py to create or migrate it; the server's log says why."
 
 
 @st.cache_data(ttl=30, show_spinner=False)

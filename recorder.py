@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--store",
         help=f"where to record: sqlite:///FILE or postgresql://USER@HOST:PORT/DB "
-        f"(NEMLIVE_STORE; default {DEFAULT_STORE_URL}; prefer the environment for a password)",
+        f"(NEMLIVE_STORE; default {DEFAULT_STORE_URL}). A URL with a password belongs in "
+        "NEMLIVE_STORE: a command line is visible to every local user",
     )
     parser.add_argument(
         "--keep-days",

@@ -339,9 +339,9 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool
     return bool(predicate())
 
 
-def write_store_from_csv(csv_path: Path, db_path: Path) -> str:
-    """A SQLite store holding every value of ``csv_path``, written as the recorder would;
-    returns its URL."""
+def write_store_from_csv(csv_path: Path, db_path: Path | None, url: str = "") -> str:
+    """A store holding every value of ``csv_path``, written as the recorder would: SQLite at
+    ``db_path``, or the store at ``url``; returns its URL."""
     from nemlive.common.columns import parse_column
     from nemlive.store import open_store
 
@@ -359,7 +359,7 @@ def write_store_from_csv(csv_path: Path, db_path: Path) -> str:
                         readings[kinds[metric]].append(
                             (code, ts, float(a) if a else None, float(b) if b else None)
                         )
-    url = f"sqlite:///{db_path}"
+    url = url or f"sqlite:///{db_path}"
     with open_store(url) as store:
         store.write(readings["facility"], readings["market"], readings["interchange"])
     return url

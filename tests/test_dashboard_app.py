@@ -400,3 +400,55 @@ def _range_choices(at: AppTest) -> list:
         span = store.span()
     assert span is not None
     return history.build_range_choices(span.first, span.last)
+
+
+# --- the store's secrets stay off the page ---------------------------------------------------
+
+PG_SECRET = "pw-Vx93-page-secret"
+
+
+def _page_text(at: AppTest) -> str:
+    """Every string of every element the page drew (bodies, labels, help, options, charts),
+    without the backslashes of Markdown escapes (which would hide an escaped leak)."""
+
+    def walk(node: object) -> Iterator[object]:
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    text = "\n".join(str(n.proto) for n in walk(at._tree) if getattr(n, "proto", None))
+    return text.replace("\\", "")
+
+
+def test_a_postgres_store_is_named_by_kind_and_host_only(
+    lookups, tmp_path: Path, postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    csv_path = write_consolidate_csv(tmp_path / "stored.csv", intervals=4)
+    write_store_from_csv(csv_path, None, postgres.url())
+    # The server trusts local connections: the password is sent and ignored.
+    url = f"{postgres.url(password=PG_SECRET)}?sslpassword={PG_SECRET}&application_name=nl-page"
+    monkeypatch.setenv("NEMLIVE_STORE", url)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    text = _page_text(at)
+    for leak in (PG_SECRET, "postgresql://", "root@", "root:", "sslpassword", "nl-page"):
+        assert leak not in text, leak
+    assert "values from PostgreSQL on 127.0.0.1:5432, to " in text
+
+
+def test_an_unreadable_store_says_so_without_its_user_or_password(
+    lookups, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()  # nothing listens there
+    user = "nl-store-writer"
+    monkeypatch.setenv(
+        "NEMLIVE_STORE",
+        f"postgresql://{user}:{PG_SECRET}@127.0.0.1:{port}/nem?password={PG_SECRET}x&sslmode=disable",
+    )
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    text = _page_text(at)
+    for leak in (PG_SECRET, user, "sslmode", "postgresql://"):
+        assert leak not in text, leak
+    assert f"The store (PostgreSQL on 127.0.0.1:{port}) could not be read" in text
+    assert "(unreachable)" in text

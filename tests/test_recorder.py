@@ -386,14 +386,25 @@ def test_a_store_that_comes_back_is_written_without_a_restart(
     assert "is reachable again" in out
 
 
+@pytest.mark.parametrize("form", ["userinfo", "query"])
 def test_a_password_in_the_store_url_never_reaches_the_output(
-    tmp_path: Path, mosquitto: Mosquitto, postgres: Postgres
+    form: str, tmp_path: Path, mosquitto: Mosquitto, postgres: Postgres
 ) -> None:
     secret = "pw-Zq81-secret"
-    # The server trusts local connections, so the password is sent and ignored.
-    url = postgres.url(password=secret)
+
+    def url(port: int | None = None) -> str:
+        # The server trusts local connections, so the password is sent and ignored.
+        if form == "userinfo":
+            return postgres.url(password=secret, port=port)
+        return f"{postgres.url(port=port)}?password={secret}&application_name=rec"
+
+    shown = (
+        "postgresql://root:***@127.0.0.1"
+        if form == "userinfo"
+        else f"/{postgres.dbname}?password=***&application_name=rec"
+    )
     small = write_small_csv(tmp_path / "a.csv", rows=3)
-    rec = _recorder(tmp_path, mosquitto.port, url, "-v").start()
+    rec = _recorder(tmp_path, mosquitto.port, url(), "-v").start()
     try:
         _wait_subscribed(rec)
         assert run_publisher(_publisher_args(small, mosquitto.port)).returncode == 0
@@ -402,16 +413,16 @@ def test_a_password_in_the_store_url_never_reaches_the_output(
     finally:
         rec.stop_quietly()
     dead = RecorderProcess(["--port", str(mosquitto.port)], tmp_path / "dead.log")
-    dead.env["NEMLIVE_STORE"] = postgres.url(password=secret, port=free_port())
+    dead.env["NEMLIVE_STORE"] = url(port=free_port())
     dead.start()
     try:
-        dead.wait_for_line("cannot connect to the PostgreSQL store postgresql://root:***@")
+        dead.wait_for_line("cannot connect to the PostgreSQL store postgresql://root")
         assert dead.terminate() == 0  # stopped while waiting for the store: not a failure
     finally:
         dead.stop_quietly()
-    assert "postgresql://root:***@127.0.0.1" in rec.output()
     for text in (rec.output(), dead.output()):
         assert secret not in text
+    assert shown in rec.output() and shown in dead.output()
 
 
 # --- issue 13, "done when" ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ SIGINT (Ctrl-C) stops everything: exit 0, no child process left, both ports free
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import socket
@@ -20,6 +21,9 @@ from support_dashboard import wait_until, write_consolidate_csv
 from support_mqtt import Collector
 
 from nemlive.devtools.run import _Stop, _StopSignals
+from tests import test_publisher_secure
+
+auth_broker = test_publisher_secure.auth_broker  # the login broker, for getfixturevalue
 
 TOPIC = "nem/run"
 URL_LINE = re.compile(r"open (http://localhost:(\d+))")
@@ -27,12 +31,14 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 
 
-def _run(*args: str, stdout: Path, stderr: Path) -> subprocess.Popen[bytes]:
+def _run(
+    *args: str, stdout: Path, stderr: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         return subprocess.Popen(
             [PYTHON, "-m", "nemlive.devtools.run", *args],
             cwd=ROOT,
-            env=clean_subprocess_env(),
+            env=clean_subprocess_env(**(env or {})),
             stdout=out,
             stderr=err,
         )
@@ -301,3 +307,112 @@ def test_make_live_without_a_key_follows_the_simulator_and_one_sigint_stops_it(
     assert (live_dir / "simulator" / "facilities.csv").is_file()
     assert wait_until(lambda: all(_gone(pid) for pid in children), timeout=10), children
     assert not _listening(dash_port)
+
+
+# --- no secret on a child's command line ----------------------------------------------------
+
+STORE_SECRET = "pw-Kd27-store-secret"
+
+
+def _command_lines(pid: int) -> dict[int, str]:
+    """Every descendant of ``pid`` and its command line, as ``ps`` shows it to any user."""
+    lines = {}
+    for child in psutil.Process(pid).children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            lines[child.pid] = " ".join(child.cmdline())
+    return lines
+
+
+def _run_until_open(
+    proc: subprocess.Popen[bytes], out: Path, err: Path, timeout: float
+) -> dict[int, str]:
+    """Wait for the URL line; then the command lines of every child."""
+    assert wait_until(
+        lambda: URL_LINE.search(out.read_text()) or proc.poll() is not None,
+        timeout=timeout,
+        interval=0.2,
+    )
+    assert URL_LINE.search(out.read_text()), f"{out.read_text()}\n{err.read_text()}"
+    return _command_lines(proc.pid)
+
+
+def _stop(proc: subprocess.Popen[bytes], children: dict[int, str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=2 * STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    for pid in children:
+        if not _gone(pid):
+            psutil.Process(pid).kill()
+
+
+@pytest.mark.slow
+def test_make_run_puts_no_password_on_a_command_line(
+    tmp_path: Path, request: pytest.FixtureRequest, postgres
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.support_recorder import count_store
+    from tests.test_publisher_secure import PASSWORD, USER
+
+    broker = request.getfixturevalue("auth_broker")  # wants the login: the children need it
+    csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=12)
+    # PostgreSQL trusts local connections: the store's password is sent and ignored.
+    store = f"{postgres.url(password=STORE_SECRET)}?sslpassword={STORE_SECRET}x"
+    env = {"NEMLIVE_STORE": store, "MQTT_USERNAME": USER, "MQTT_PASSWORD": PASSWORD}
+    out, err = tmp_path / "run.out", tmp_path / "run.err"
+    proc = _run(
+        *("--csv", str(csv_path), "--broker-port", str(broker.port)),
+        *("--dashboard-port", str(free_port()), "--topic", TOPIC),
+        stdout=out,
+        stderr=err,
+        env=env,
+    )
+    children: dict[int, str] = {}
+    try:
+        children = _run_until_open(proc, out, err, START_TIMEOUT_S)
+        # The recorder got the store and the login (from its environment): it records.
+        assert wait_until(lambda: count_store(postgres.url()) > 0, timeout=30), err.read_text()
+        children |= _command_lines(proc.pid)
+    finally:
+        _stop(proc, children)
+    assert any("recorder.py" in c for c in children.values()), children
+    for command in children.values():
+        assert STORE_SECRET not in command and PASSWORD not in command, command
+    assert STORE_SECRET not in out.read_text() + err.read_text()
+
+
+@pytest.mark.slow
+def test_make_live_puts_no_api_key_on_a_command_line(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from tests.support_follow import LiveSim
+    from tests.test_publisher_secure import PASSWORD, USER
+
+    key = "nemlive-run-key-Tq58Lw"
+    broker = request.getfixturevalue("auth_broker")
+    out, err = tmp_path / "live.out", tmp_path / "live.err"
+    live_dir = tmp_path / "live"
+    with LiveSim(speed=1.0, extra=("--key", key)) as sim:
+        env = {"OPENELECTRICITY_API_URL": sim.url, "OPENELECTRICITY_API_KEY": key}
+        proc = _run(
+            *("--live", "--live-dir", str(live_dir), "--broker-port", str(broker.port)),
+            *("--dashboard-port", str(free_port()), "--topic", TOPIC),
+            stdout=out,
+            stderr=err,
+            env=env | {"MQTT_USERNAME": USER, "MQTT_PASSWORD": PASSWORD},
+        )
+        children: dict[int, str] = {}
+        try:
+            children = _run_until_open(proc, out, err, 2 * START_TIMEOUT_S)
+        finally:
+            _stop(proc, children)
+    commands = " | ".join(children.values())
+    for part in ("extractor.py --follow", "publisher.py --follow", "streamlit"):
+        assert part in commands, commands
+    assert key not in commands and PASSWORD not in commands, commands
+    # Nor in what the followers logged or wrote (the live cache, its meta and checkpoints).
+    assert key not in out.read_text() + err.read_text()
+    for path in live_dir.rglob("*"):
+        assert not path.is_file() or key.encode() not in path.read_bytes(), path

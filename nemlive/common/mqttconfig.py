@@ -89,7 +89,11 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", help="broker port (MQTT_PORT; default 1883, 8883 with TLS)")
     parser.add_argument("--topic", help="base topic (MQTT_TOPIC; default nem/stream)")
     parser.add_argument("--username", help="broker user name (MQTT_USERNAME)")
-    parser.add_argument("--password", help="broker password (MQTT_PASSWORD; prefer the env)")
+    parser.add_argument(
+        "--password",
+        help="broker password (MQTT_PASSWORD, which is better: a command line is visible to "
+        "every local user)",
+    )
     parser.add_argument(
         "--tls",
         action="store_const",

@@ -81,7 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--store",
         default=os.environ.get("NEMLIVE_STORE", f"sqlite:///{ROOT / 'nemlive.db'}"),
         help="where the recorder keeps history (NEMLIVE_STORE; default nemlive.db here); "
-        "'none' runs without a recorder",
+        "'none' runs without a recorder. Prefer NEMLIVE_STORE for a URL with a password: a "
+        "command line is visible to every local user",
     )
     return p.parse_args(argv)
 
@@ -234,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
         if store is not None:
-            spawn(procs, "recorder", recorder_command(store), env)
+            spawn(procs, "recorder", recorder_command(), env)
         spawn(
             procs,
             "publisher",
@@ -405,9 +406,11 @@ def start_broker_if_needed(port: int) -> EmbeddedBroker | None:
 STOP_ORDER = ("publisher", "extractor", "recorder", "dashboard", "simulator")
 
 
-def recorder_command(store: str) -> list[str]:
-    """The recorder into ``store``, quiet but for one progress line a minute."""
-    return [sys.executable, str(ROOT / "recorder.py"), "--store", store, "--progress-every", "60"]
+def recorder_command() -> list[str]:
+    """The recorder, quiet but for one progress line a minute. Its store comes in
+    NEMLIVE_STORE: a URL may hold a password, and a command line is visible to every local
+    user (``ps``), a process's environment only to its owner."""
+    return [sys.executable, str(ROOT / "recorder.py"), "--progress-every", "60"]
 
 
 def resume_args(csv_path: Path, topic: str) -> list[str]:

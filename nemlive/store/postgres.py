@@ -28,7 +28,7 @@ from nemlive.store.rows import (
     touched_buckets,
 )
 from nemlive.store.schema import KINDS, POSTGRES_MIGRATIONS, SCHEMA_VERSION, plan_migrations
-from nemlive.store.url import StoreUrl, scrub
+from nemlive.store.url import StoreUrl
 
 CONNECT_TIMEOUT_S = 5
 # Any fixed number: every NEM Live process migrating this database takes the same lock.
@@ -38,13 +38,13 @@ _TABLES = {kind: (f"{kind}_readings", *columns) for kind, columns in KINDS.items
 
 
 def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> StoreError:
-    """One line for a psycopg failure, without the password; StoreUnavailable if it may pass.
+    """One line for a psycopg failure, without any secret; StoreUnavailable if it may pass.
 
     Callers raise it ``from None``, not ``from exc``: psycopg's own text can quote the
     connection string, password included (a malformed URL), and a chained exception would
     carry it into any traceback.
     """
-    detail = scrub(" ".join(str(exc).split()), url.password)
+    detail = url.scrub(" ".join(str(exc).split()))
     head = f"cannot {doing} the PostgreSQL store {url.display}"
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction):
         return StoreUnavailable(
