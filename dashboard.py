@@ -292,8 +292,12 @@ def render_status(snap: Snapshot) -> None:
     )
     lines = []
     if snap.last_reject_reason:
-        reasons = ", ".join(f"{k}: {v:,}" for k, v in sorted(snap.rejects_by_reason.items()))
-        lines.append(f"Last reject reason: **{snap.last_reject_reason}** ({reasons})")
+        reasons = ", ".join(
+            f"{escape_markdown(k)}: {v:,}" for k, v in sorted(snap.rejects_by_reason.items())
+        )
+        lines.append(
+            f"Last reject reason: **{escape_markdown(snap.last_reject_reason)}** ({reasons})"
+        )
     if snap.stale:
         lines.append(f"Older than the window: {snap.stale:,}")
     if snap.restarts:

@@ -175,6 +175,30 @@ def test_publisher_status_counts_passes_from_one(status: dict, text: str) -> Non
     assert charts.describe_publisher(status) == text
 
 
+FORGED_TEXT = "![x](http://203.0.113.9/p.png) **bold** [click](http://203.0.113.9/) <b>b</b>"
+
+
+def test_a_forged_live_status_shows_its_text_literally() -> None:
+    """Anyone who can publish sets the status's free-text fields: rendered as CommonMark,
+    the line has the state in bold and nothing else active (no image, link, emphasis, HTML)."""
+    from markdown_it import MarkdownIt
+
+    forged = {"state": "live", "market_to": FORGED_TEXT[:64], "facilities_to": "_it_ `c` $x$"}
+    text = charts.describe_publisher(forged)
+    page = MarkdownIt("commonmark").render(text)
+    assert page.count("<strong>") == 1 and "<strong>live</strong>" in page
+    for active in ("<img", "<a ", "<em>", "<code>", "<b>"):
+        assert active not in page
+    assert text.count("$") == text.count("\\$") == 2  # no unescaped LaTeX delimiter
+    shown = page.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+    assert FORGED_TEXT[:64] in shown and "_it_ `c` $x$" in shown
+    # a real time, whatever its offset, shows in NEM time
+    real = {"state": "live", "market_to": "2026-11-30T04:35:00+00:00", "facilities_to": None}
+    assert "prices to 2026-11-30 14:35, facilities to none yet NEM" in charts.describe_publisher(
+        real
+    )
+
+
 def test_tables_follow_the_filters(tmp_path: Path) -> None:
     snap, facilities, _ = _fed_state(tmp_path, intervals=3)
     recent = [*snap.recent_facility, (0.0, "NOTINLOOKUP", snap.max_ts, 1.0, None)]

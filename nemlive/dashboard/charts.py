@@ -59,7 +59,7 @@ from nemlive.common.lookups import (
     fuel_group_of,
 )
 from nemlive.common.nemtime import INTERVAL_S, epoch_to_nem_naive, format_nem_epoch, nem_naive_index
-from nemlive.dashboard.livestate import DEFAULT_HISTORY_LEN, Point
+from nemlive.dashboard.livestate import DEFAULT_HISTORY_LEN, Point, parse_position
 
 SETTLE_S = 5.0
 PARTIAL_RATIO = 0.9
@@ -608,13 +608,14 @@ def build_region_line_chart(
 
 
 def describe_publisher(status: Mapping[str, object]) -> str:
-    """The publisher's status in words; its ``pass_number`` counts from 0, people from 1."""
-    state = status.get("state", "unknown")
+    """The publisher's status in words, as Markdown with every text from the wire escaped; its
+    ``pass_number`` counts from 0, people from 1."""
+    state = escape_markdown(str(status.get("state", "unknown")))
     if state == "offline":
         return "**offline**"
     if state == "live":
-        market = str(status.get("market_to") or "none yet")[:16].replace("T", " ")
-        facilities = str(status.get("facilities_to") or "none yet")[:16].replace("T", " ")
+        market = describe_stamp(status.get("market_to"))
+        facilities = describe_stamp(status.get("facilities_to"))
         source = " from the simulator" if status.get("source") == "simulator" else ""
         return f"**live**{source}: prices to {market}, facilities to {facilities} NEM"
     number = int(status.get("pass_number", 0)) + 1  # type: ignore[call-overload]
@@ -628,6 +629,16 @@ def describe_publisher(status: Mapping[str, object]) -> str:
 
 
 # pragma: no mutate end
+def describe_stamp(value: object) -> str:
+    """A status's interval time as Markdown: ``2026-11-30 14:35`` (NEM time) for an ISO 8601
+    time with its offset, ``none yet`` when absent, else the value escaped: anyone who can
+    publish on the topic writes these fields, so they are data, never Markdown."""
+    if value is None or value == "":
+        return "none yet"
+    epoch = parse_position(str(value))
+    return escape_markdown(str(value)) if epoch is None else format_nem_epoch(epoch)
+
+
 def escape_markdown(text: str) -> str:
     """``text`` with every markdown-active character backslash-escaped, so Streamlit shows it
     literally (names are data: ``**``, ``<b>``, ``&amp;``, ``$x$`` or ``:red[x]`` stay as typed).
