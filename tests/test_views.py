@@ -18,9 +18,10 @@ from support_dashboard import (
 from support_state import send_event
 
 from nemlive.common import lookups
-from nemlive.common.events import MarketEvent
+from nemlive.common.events import MarketEvent, StatusEvent, encode_status
 from nemlive.dashboard import charts, history, mapview, views
 from nemlive.dashboard.livestate import LiveState
+from nemlive.dashboard.sharedcache import SharedCache
 from nemlive.dashboard.views import Epoch, Selection, SnapshotClock, epoch_is_due
 
 
@@ -102,6 +103,36 @@ def test_snapshot_clock_shares_one_snapshot_per_period(fed: tuple[LiveState, dic
     assert fast.current(state, _counters(state), 0.0) is a  # no new data: the same one
     send_event(state, mkt(13))
     assert fast.current(state, _counters(state), 0.0).max_ts > a.max_ts  # type: ignore[operator]
+
+
+def test_a_flood_of_statuses_rebuilds_no_figures(fed: tuple[LiveState, dict]) -> None:
+    """10,000 statuses from as many publishers, read by a page refreshing every 100: the
+    data version does not move, no full snapshot is taken, and the figures are built once
+    per status mode (replay, then live; back to replay is the first build again), while
+    each refresh sees the newest status (the sidebar's line)."""
+    state, facilities = fed
+    sel = selection(facilities)
+    cache, clock = SharedCache(), SnapshotClock(0.0)
+    version = state.version
+
+    def refresh(now: float) -> tuple[dict | None, views.FigureView]:
+        snap = clock.current(state, _counters(state), now)
+        key = views.view_key("figures", snap, sel)
+        return snap.publisher_status, cache.get(key, lambda: views.build_figure_view(snap, sel))
+
+    _, first = refresh(0.0)
+    for i in range(10_000):
+        mode = "live" if i < 5_000 else "online"
+        status = StatusEvent(state=mode, client_id=f"forger-{i}", market_to=f"**{i}**")  # type: ignore[arg-type]
+        state.receive("b", "b/status", encode_status(status))
+        if i % 100 == 99:
+            shown, view = refresh(float(i))
+            assert shown is not None and shown["market_to"] == f"**{i}**"
+            assert (view.caption is not None and "Live:" in view.caption) == (mode == "live")
+    assert state.version == version  # no data version moved
+    assert clock.taken == 1  # ... so no full snapshot was taken again
+    assert cache.builds == 2  # one figure view per mode: replay, live
+    assert view is first  # the replay's view, built before the flood, served again
 
 
 # --- the parts ------------------------------------------------------------------------

@@ -132,6 +132,7 @@ class Snapshot:
     interchange_latest: dict[str, Point] = field(default_factory=dict)  # region -> its newest
     restarts: int = 0  # times the stream restarted earlier in time (data windows cleared)
     version: tuple[int, int] = (0, 0)  # (state, data version): moves whenever data is applied
+    status_version: int = 0  # moves with every publisher status (the data version does not)
     arrival_gap_s: float | None = None  # seconds between the arrivals of the two newest intervals
     backfilled: int = 0  # points filled in from the store when the server started
 
@@ -206,6 +207,7 @@ class LiveState:
         self._lock = threading.Lock()
         self._uid = next(_STATE_IDS)
         self._version = 0  # moves whenever data is applied (shared page parts key on it)
+        self._status_version = 0  # moves with every publisher status, which is not data
         self._advanced_at: float | None = None  # when the newest interval first arrived
         self._arrival_gap_s: float | None = None  # ... and how long after the one before
         self._known = frozenset(known_facilities)
@@ -348,7 +350,10 @@ class LiveState:
     @property
     def version(self) -> tuple[int, int]:
         """(this state, its data version): equal versions hold equal data, so the parts of
-        the page built from them can be shared by every viewer. Applies the queue first."""
+        the page built from them can be shared by every viewer. Applies the queue first.
+
+        A publisher status is not data: it moves the snapshot's ``status_version`` only (a
+        restart it causes clears the windows, and that moves this version)."""
         with self._lock:
             self._drain()
             return self._uid, self._version
@@ -504,7 +509,10 @@ class LiveState:
     def _put_status(self, event: StatusEvent, retained: bool, now: float) -> bool:
         # Caller holds the lock and has counted the arrival.
         self._accepted += 1
-        self._version += 1  # the figures' caption tells the publisher's state (freshness)
+        # Not the data version: anyone who can publish can send statuses by the thousand,
+        # and each would rebuild every shared part of every page. The parts that tell the
+        # status read it from the snapshot (views.status_mode).
+        self._status_version += 1
         self._publisher = event.model_dump(mode="json")
         seen = self._seen_publishers
         client_id = event.client_id
@@ -629,6 +637,7 @@ class LiveState:
                 restarts=self._restarts,
                 backfilled=self._backfilled,
                 version=(self._uid, self._version),
+                status_version=self._status_version,
                 arrival_gap_s=self._arrival_gap_s,
             )
 

@@ -67,13 +67,29 @@ def selection_key(sel: Selection) -> Hashable:
     )
 
 
+# The parts whose content depends on the publisher's status (see status_mode).
+STATUS_PARTS = frozenset({"figures", "charts"})
+
+
+def status_mode(snap: Snapshot) -> tuple[bool, bool]:
+    """What the figures and charts take from the publisher's status: whether the stream is
+    live (which interval the figures show, so the charts' window, and the caption's words)
+    and whether it is simulated (the caption's note). Nothing else of a status is drawn but
+    the sidebar's line, made afresh at every refresh."""
+    status = snap.publisher_status
+    return freshness.is_live(status), freshness.is_simulated(status)
+
+
 def view_key(part: str, snap: Snapshot, sel: Selection, quiet: bool = False) -> Hashable:
     """The cache key of one part: equal keys draw equal things.
 
     A live figure time also depends on whether the stream has gone quiet
-    (``charts.select_figure_time``), so that is part of the key.
+    (``charts.select_figure_time``), so that is part of the key. A publisher status does not
+    move the data version: the figures and charts key on its :func:`status_mode` instead, so
+    a flood of statuses costs at most one build per mode (four) and data version.
     """
-    return (part, snap.version, quiet, selection_key(sel))
+    mode = status_mode(snap) if part in STATUS_PARTS else None
+    return (part, snap.version, quiet, mode, selection_key(sel))
 
 
 def visuals_behind(counters: Snapshot, drawn_max_ts: int | None, every_s: float) -> bool:
@@ -143,7 +159,21 @@ class SnapshotClock:
                 epoch = self._epoch = Epoch(state.snapshot(), now)
                 self.taken += 1
             assert epoch is not None
+            if counters.status_version > epoch.snap.status_version:
+                # A new status, which moves no data version: the same data, its status
+                # swapped in from the counters (a small copy, not the histories).
+                snap = with_status(epoch.snap, counters)
+                epoch = self._epoch = Epoch(snap, epoch.taken_at)
             return epoch.snap
+
+
+def with_status(snap: Snapshot, counters: Snapshot) -> Snapshot:
+    """``snap`` with the publisher status of ``counters`` (a snapshot taken later)."""
+    return replace(
+        snap,
+        publisher_status=counters.publisher_status,
+        status_version=counters.status_version,
+    )
 
 
 # Figure label -> its definition, in page order (labels are charts.format_figures' keys).
