@@ -32,7 +32,7 @@ from nemlive.common.events import REGIONS
 from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings, retarget
 from nemlive.common.nemtime import format_nem_epoch
 from nemlive.common.timeguard import latest_allowed
-from nemlive.dashboard import charts, history, mapview, views
+from nemlive.dashboard import charts, csvexport, history, mapview, views
 from nemlive.dashboard.charts import escape_markdown
 from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config
 from nemlive.dashboard.ingest import Hub
@@ -440,7 +440,7 @@ def render_event_table(table: pd.DataFrame, name: str) -> None:
         "Download CSV",
         # Deferred: a CSV made on every refresh would be a new media file each time, and a
         # browser still holding the previous one's URL gets a 404.
-        partial(table.to_csv, index=False),
+        partial(csvexport.build_csv, table),  # names and ids: formulas escaped
         f"{name}_events.csv",
         "text/csv",
         key=f"live_dl_{name}",
