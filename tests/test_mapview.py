@@ -237,3 +237,44 @@ def test_regions_are_filled_by_their_latest_price_with_name_price_and_demand() -
     assert dimmed.data["features"][0]["properties"]["fill"] == mapview.REGION_FILL_DIMMED
     legend = mapview.build_price_legend_html()
     assert all(label in legend for _, label, _ in mapview.PRICE_BANDS)
+
+
+def _strings(value: object) -> list[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_no_string_in_the_decks_data_is_code_to_deck_gl() -> None:
+    """A name, id or region string that starts with ``@@`` would be an expression, constant
+    or class to deck.gl's JSON converter: in the built deck, none of the layers' data does,
+    and each still reads the same (a zero-width space in front)."""
+    hostile = ["@@=console.log(1)", "@@#GL.ONE", "@@type", "@@function"]
+    facilities = {
+        f"F{i}": lookups.Facility(f"F{i}", name, "SA1", -34.0, 138.0, ("wind",), ("wind",), 9.0)
+        for i, name in enumerate(hostile)
+    }
+    latest = {fid: (1_760_486_700, 5.0, 1.0) for fid in facilities}
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}
+    props = {"region_id": "@@=evil", "name": "@@#GL.ONE", "@@type": "ScatterplotLayer"}
+    fc = {"features": [{"type": "Feature", "properties": props, "geometry": square}]}
+    rows = mapview.build_facility_rows(latest, facilities)
+    deck = mapview.build_deck(
+        rows, fc, mapview.MapOptions(labels=True), None, {}, {"@@=evil": (1, 5.0, 1.0)}
+    )
+    spec = json.loads(deck.to_json())
+    layers = {layer["id"]: layer for layer in spec["layers"]}
+    assert list(layers) == ["regions", "interchange", "facilities", "labels"]
+    data = [s for layer in spec["layers"] for s in _strings(layer["data"])]
+    assert [s for s in data if s.startswith("@@")] == []
+    names = {d["name"] for d in layers["labels"]["data"]}
+    assert names == {mapview.ZERO_WIDTH_SPACE + n for n in hostile}
+    assert layers["interchange"]["data"][0]["text"] == mapview.ZERO_WIDTH_SPACE + "@@=evil +4 MW"
+    # the layers' own settings still speak to deck.gl
+    assert layers["labels"]["extensions"] == [{"@@type": "CollisionFilterExtension"}]
+    assert rows[0]["name"] in hostile  # the rows handed in are not changed

@@ -10,6 +10,11 @@ tables, the user's options) and returns rows, ``pydeck`` objects or HTML strings
 * Unknown facilities (not in data/facilities.csv) are counted elsewhere and not drawn.
 * The tooltip uses deck.gl's ``text`` mode: values are put in with ``innerText``, so a name can
   never be parsed as HTML. The legends are HTML built here with every value escaped.
+* deck.gl's JSON converter in the browser reads every string of the deck, its layers' rows
+  included, and one that starts with ``@@`` is code to it (``@@=`` an expression, ``@@#`` a
+  constant, ``@@type``/``@@function`` keys a class or a call). Names come from the API and
+  the region file, so :func:`build_deck` puts a zero-width space before a leading ``@@`` in
+  every string (key or value) of the layers' data: shown the same, read as text.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from nemlive.dashboard.icons import ICON_PX, atlas_data_url, build_icon_mapping,
 from nemlive.dashboard.livestate import Point
 
 SizeBy = Literal["power", "emissions"]
+
+DECK_CODE_PREFIX = "@@"  # what deck.gl's JSON converter takes for code (module doc)
+ZERO_WIDTH_SPACE = "\u200b"
 
 # Constant on purpose: Streamlit keeps the user's pan and zoom while this does not change.
 # Fits the whole NEM, Far North Queensland (-15.5 deg) to southern Tasmania (-44 deg), in the
@@ -435,6 +443,8 @@ def build_deck(
         layers.append(build_icon_layer(rows))
     if options.labels:
         layers.append(build_label_layer(rows))
+    for layer in layers:
+        layer.data = neutralise_deck_strings(layer.data)
     # No basemap: map_provider=None with pydeck's default map_style (its "__MAP_STYLE__" sentinel).
     # Passing map_style=None instead makes Streamlit's frontend fetch a Carto basemap.
     basemap: dict[str, Any] = (
@@ -448,6 +458,21 @@ def build_deck(
         tooltip=TOOLTIP,  # type: ignore[arg-type]
         **basemap,
     )
+
+
+def neutralise_deck_strings(value: Any) -> Any:
+    """``value`` (a layer's rows: dicts, lists, strings, numbers) with a zero-width space
+    before every string's, and every key's, leading ``@@`` (module doc); the rest unchanged.
+    Never edits ``value``: containers are new, except lists of numbers, returned as they are."""
+    if isinstance(value, str):
+        return ZERO_WIDTH_SPACE + value if value.startswith(DECK_CODE_PREFIX) else value
+    if isinstance(value, Mapping):
+        return {neutralise_deck_strings(k): neutralise_deck_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, (int, float)) for v in value):
+            return value  # a position or a colour: nothing to read (the polygons are many)
+        return [neutralise_deck_strings(v) for v in value]
+    return value
 
 
 def build_colour_legend_html(groups: Collection[str] = FUEL_GROUPS, px: int = 16) -> str:
