@@ -191,7 +191,9 @@ def test_a_forged_live_status_shows_its_text_literally() -> None:
         assert active not in page
     assert text.count("$") == text.count("\\$") == 2  # no unescaped LaTeX delimiter
     shown = page.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+    shown = shown.replace(charts.WORD_JOINER, "")
     assert FORGED_TEXT[:64] in shown and "_it_ `c` $x$" in shown
+    assert "://" not in page  # no autolink either (GitHub's, in Streamlit, finds bare URLs)
     # a real time, whatever its offset, shows in NEM time
     real = {"state": "live", "market_to": "2026-11-30T04:35:00+00:00", "facilities_to": None}
     assert "prices to 2026-11-30 14:35, facilities to none yet NEM" in charts.describe_publisher(
@@ -235,9 +237,9 @@ def test_escape_markdown_leaves_no_active_character(text: str) -> None:
             rest.append(out[i])
             i += 1
     assert not set(rest) & charts.MARKDOWN_SPECIALS and "\n" not in rest
-    assert out.replace("\\", "").replace(" ", "") == text.replace("\\", "").replace(
-        "\n", ""
-    ).replace(" ", "")
+    assert out.replace("\\", "").replace(" ", "").replace(charts.WORD_JOINER, "") == text.replace(
+        "\\", ""
+    ).replace("\n", "").replace(" ", "")
 
 
 def test_facility_markdown_escapes_the_lookup_strings(tmp_path: Path) -> None:
@@ -648,6 +650,21 @@ def test_a_value_is_found_only_at_its_own_time() -> None:
 def test_a_group_outside_the_palette_is_other() -> None:
     assert charts.fuel_group_of(_fac("A", group="unobtainium")) == "other"
     assert charts.fuel_group_of(_fac("A", group="solar")) == "solar"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("see http://203.0.113.9/x", "see http\\:\u2060//203\\.0\\.113\\.9/x"),
+        ("HTTPS://a.b", "HTTPS\\:\u2060//a\\.b"),
+        ("go to WWW.example.com", "go to WWW\u2060\\.example\\.com"),
+        ("mail ops@example.com", "mail ops@\u2060example\\.com"),
+        ("a: b // c, wwwx.y, ww.z", "a\\: b // c, wwwx\\.y, ww\\.z"),
+    ],
+    ids=["url", "upper-case", "www", "email", "look-alikes"],
+)
+def test_escaped_text_holds_nothing_an_autolink_finds(text: str, shown: str) -> None:
+    assert charts.escape_markdown(text) == shown
 
 
 def test_line_breaks_in_a_name_become_spaces() -> None:

@@ -37,6 +37,7 @@ NEM-time (UTC+10) datetimes so that charts show NEM time whatever the browser's 
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Mapping
@@ -79,6 +80,12 @@ RECENT_MARKET_COLUMNS = ["received", "timestamp", "region_id", "price_dmwh", "de
 # Backslash-escaping these makes CommonMark, Streamlit's colour/directive syntax (``:red[..]``),
 # LaTeX (``$..$``) and raw HTML show literally; ``&`` stops entities such as ``&amp;``.
 MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()<>#+-.!|&$:~=\"'")
+# GitHub's autolinks are found in the text once escapes are resolved, so a bare
+# ``http://host``, ``www.host`` or ``name@host`` still becomes a link: a word joiner (U+2060,
+# shown as nothing) after ``:`` before ``//``, between ``www`` and ``.`` and after ``@``
+# leaves nothing for them to find.
+WORD_JOINER = "\u2060"
+_AUTOLINK_SPOTS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
 REGION_COLOURS = {
     "NSW1": "#1f77b4",
     "QLD1": "#9467bd",
@@ -641,10 +648,12 @@ def describe_stamp(value: object) -> str:
 
 def escape_markdown(text: str) -> str:
     """``text`` with every markdown-active character backslash-escaped, so Streamlit shows it
-    literally (names are data: ``**``, ``<b>``, ``&amp;``, ``$x$`` or ``:red[x]`` stay as typed).
+    literally (names are data: ``**``, ``<b>``, ``&amp;``, ``$x$`` or ``:red[x]`` stay as typed),
+    and a word joiner where an autolink would start (``WORD_JOINER``): a URL is no link.
 
     Newlines become spaces: a name is one line.
     """
+    text = _AUTOLINK_SPOTS.sub(WORD_JOINER, text)
     return "".join("\\" + c if c in MARKDOWN_SPECIALS else " " if c in "\r\n" else c for c in text)
 
 
