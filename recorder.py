@@ -231,7 +231,7 @@ class Recorder:
         if not self.options.keep_days:
             return
         try:
-            deleted = self.store.prune(self.options.keep_days)
+            deleted = self.store.prune(self.options.keep_days, time.time()).deleted
         except StoreUnavailable as exc:
             log.warning("prune skipped: %s", exc)
             return
