@@ -189,7 +189,7 @@ class Recorder:
 
         False if ``stop`` was set before the store came back (nothing acknowledged).
         """
-        converted = convert_messages(self.options.mqtt.topic, batch)
+        converted = convert_messages(self.options.mqtt.topic, batch, time.time())
         for reason, count in converted.rejects.items():
             if reason not in self.rejects:
                 topic, detail = converted.first_reject[reason]
