@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import PYTHON, ROOT, clean_subprocess_env, free_port
-from support_dashboard import wait_until, write_consolidate_csv
+from support_dashboard import wait_until, write_consolidate_csv, write_facilities_csv
 from support_mqtt import Collector
 
 from nemlive.devtools.run import _Stop, _StopSignals
@@ -27,12 +27,12 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 
 
-def _run(*args: str, stdout: Path, stderr: Path) -> subprocess.Popen[bytes]:
+def _run(*args: str, stdout: Path, stderr: Path, **env: str) -> subprocess.Popen[bytes]:
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         return subprocess.Popen(
             [PYTHON, "-m", "nemlive.devtools.run", *args],
             cwd=ROOT,
-            env=clean_subprocess_env(),
+            env=clean_subprocess_env(**env),
             stdout=out,
             stderr=err,
         )
@@ -89,6 +89,8 @@ def test_make_run_starts_everything_and_one_sigint_stops_it(
         f"sqlite:///{store}",
         stdout=out,
         stderr=err,
+        # The CSV's facilities are the tests' own: the recorder records only those it knows.
+        NEMLIVE_FACILITIES=str(write_facilities_csv(tmp_path / "facilities.csv")),
     )
     children: dict[int, str] = {}
     try:

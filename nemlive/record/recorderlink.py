@@ -120,6 +120,11 @@ class Inbox:
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def qos0_waiting(self) -> int:
+        """QoS 0 messages waiting (no broker sends those again)."""
+        return self._qos0
+
     def take(self, max_items: int, max_wait: float, stop: threading.Event) -> list[Inbound]:
         """Up to ``max_items`` messages, oldest first.
 
