@@ -1,6 +1,7 @@
 """Record the MQTT stream into a history store (SQLite by default, or PostgreSQL).
 
     python recorder.py [--store sqlite:///nemlive.db] [--keep-days 30]
+                       [--facilities data/facilities.csv | --record-all]
                        [--host localhost] [--port 1883] [--topic nem/stream]
 
 Subscribes to ``<base>/#`` on a persistent MQTT 5 session (fixed ``--client-id``), validates
@@ -9,11 +10,20 @@ into the store in batches (at most 5,000 messages, or what arrived within 1 s). 
 acknowledged to the broker only once it is committed, so after a crash (even ``kill -9``)
 the broker sends again whatever was not stored: every event lands exactly once. While the
 store is unreachable, read-only or full, the recorder retries with backoff and acknowledges
-nothing. Readings more than ``--keep-days`` days older than the newest are pruned at start
-and every hour.
+nothing.
+
+What anyone who can publish on the topic could otherwise do to the store is bounded: an
+interval ahead of the clock is rejected (``future``); only the facilities of the lookup table
+and the five regions are recorded (others are counted ``unknown``, the first 1,000 by name;
+``--record-all`` records every id); the inbox is bounded (``nemlive.record.recorderlink``).
+Readings more than ``--keep-days`` days older than the newest, or than the clock when that is
+earlier, are pruned at start and every hour; a prune that deletes more than half of the store
+says so in a WARNING line. A SQLite store's write-ahead log is folded back and emptied every
+``CHECKPOINT_EVERY_COMMITS`` commits or ``CHECKPOINT_EVERY_S`` seconds.
 
 Exit status: 0 stopped by Ctrl-C/SIGTERM (after writing and acknowledging what it had);
-2 bad flags; 1 broker unreachable or a store it cannot use (newer schema, not a store).
+2 bad flags or an unreadable facility lookup; 1 broker unreachable or a store it cannot use
+(newer schema, not a store).
 """
 
 from __future__ import annotations
@@ -26,16 +36,40 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
-from nemlive.common.errors import ConfigError, NemLiveError, StoreUnavailable
+from nemlive.common import lookups, nemtime
+from nemlive.common.errors import ConfigError, NemLiveError, StoreError, StoreUnavailable
+from nemlive.common.events import MAX_PAYLOAD_BYTES
 from nemlive.common.logsetup import configure_logging
-from nemlive.common.mqttconfig import MqttSettings, add_mqtt_arguments, resolve_mqtt_settings
-from nemlive.record.recorderlink import Inbox, Subscriber
-from nemlive.record.recording import Inbound, convert_messages, describe_rejects
-from nemlive.store import DEFAULT_STORE_URL, Store, StoreUrl, open_store, parse_store_url
+from nemlive.common.mqttconfig import (
+    MqttSettings,
+    add_mqtt_arguments,
+    parse_bool,
+    resolve_mqtt_settings,
+)
+from nemlive.record.recorderlink import INBOX_FULL, OVERSIZE, Inbox, Subscriber
+from nemlive.record.recording import (
+    ADMIT_ALL,
+    UNKNOWN_REASON,
+    Admission,
+    Converted,
+    Inbound,
+    UnknownIds,
+    convert_messages,
+    describe_rejects,
+)
+from nemlive.store import (
+    DEFAULT_STORE_URL,
+    Pruned,
+    Store,
+    StoreUrl,
+    open_store,
+    parse_store_url,
+)
 
 log = logging.getLogger("recorder")
 
@@ -45,6 +79,9 @@ MAX_BATCH = 5_000  # messages per transaction
 FLUSH_S = 1.0  # the oldest message waits at most this long for its commit
 PRUNE_EVERY_S = 3_600.0
 PROGRESS_EVERY_S = 60.0
+PRUNE_WARN_SHARE = 0.5  # a prune deleting more than this share of the readings held warns
+CHECKPOINT_EVERY_COMMITS = 20
+CHECKPOINT_EVERY_S = 60.0
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 30.0
 
@@ -63,13 +100,16 @@ class RecorderOptions:
     connect_retries: int
     progress_every: float  # seconds between progress lines; 0 = off
     verbose: bool
+    facilities: Path = lookups.FACILITIES_CSV  # the lookup: facility ids that are recorded
+    record_all: bool = False  # record every facility id, known to the lookup or not
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recorder.py",
         description="Record the MQTT stream into SQLite or PostgreSQL.",
-        epilog="Environment: NEMLIVE_STORE, NEMLIVE_RECORDER_ID, MQTT_HOST, MQTT_PORT, "
+        epilog="Environment: NEMLIVE_STORE, NEMLIVE_RECORDER_ID, NEMLIVE_FACILITIES, "
+        "NEMLIVE_RECORD_ALL (1 = --record-all), MQTT_HOST, MQTT_PORT, "
         "MQTT_TOPIC, MQTT_USERNAME, MQTT_PASSWORD, MQTT_TLS (1 = TLS), MQTT_CA_FILE. "
         "Flags win over the environment.",
     )
@@ -83,7 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-days",
         type=float,
         default=DEFAULT_KEEP_DAYS,
-        help="days of history kept before the newest reading; 0 = keep all (default 30)",
+        help="days of history kept before the newest reading (or the clock, if earlier); "
+        "0 = keep all (default 30)",
+    )
+    parser.add_argument(
+        "--facilities",
+        metavar="PATH",
+        help="the facility lookup: only its facilities are recorded (NEMLIVE_FACILITIES; "
+        "default data/facilities.csv, as the dashboard)",
+    )
+    parser.add_argument(
+        "--record-all",
+        action="store_true",
+        default=None,
+        help="record every facility id, in the lookup or not (NEMLIVE_RECORD_ALL=1), for a "
+        "stream wider than the lookup; anyone who can publish can then add ids",
     )
     parser.add_argument(
         "--client-id",
@@ -130,6 +184,9 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> RecorderOption
         tls=args.tls,
         ca_file=args.ca_file,
     )
+    record_all = args.record_all or parse_bool(
+        "NEMLIVE_RECORD_ALL", env.get("NEMLIVE_RECORD_ALL", "")
+    )
     return RecorderOptions(
         mqtt=settings,
         store=store,
@@ -138,14 +195,43 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> RecorderOption
         connect_retries=args.connect_retries,
         progress_every=args.progress_every,
         verbose=args.verbose,
+        facilities=Path(args.facilities or env.get("NEMLIVE_FACILITIES") or lookups.FACILITIES_CSV),
+        record_all=bool(record_all),
     )
+
+
+def load_admission(options: RecorderOptions) -> Admission:
+    """What is recorded: the lookup's facilities and the five regions, or every id with
+    ``record_all``. ConfigError (exit 2) naming the file when the lookup cannot be read."""
+    if options.record_all:
+        return ADMIT_ALL
+    path = options.facilities
+    try:
+        facilities = lookups.load_facilities(path)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"facility lookup {path} not found: run make data (or git checkout "
+            "data/facilities.csv), point --facilities/NEMLIVE_FACILITIES at one, or pass "
+            "--record-all to record every id"
+        ) from None
+    except (ValueError, OSError) as exc:
+        raise ConfigError(
+            f"facility lookup {path} is unreadable ({exc}): fix or replace it, or pass "
+            "--record-all to record every id"
+        ) from None
+    return Admission(frozenset(facilities))
 
 
 # --- the writer loop ----------------------------------------------------------------------
 
 
 class Recorder:
-    """The one writer: takes batches from the inbox, commits them, then acknowledges them."""
+    """The one writer: takes batches from the inbox, commits them, then acknowledges them.
+
+    ``admission``: the ids recorded. ``clock``: the wall clock (epoch s) that the future guard
+    and retention count from; ``monotonic``: the clock of the hourly prune, the checkpoints and
+    the progress lines. Tests pass their own.
+    """
 
     def __init__(
         self,
@@ -154,22 +240,34 @@ class Recorder:
         subscriber: Subscriber,
         inbox: Inbox,
         stop: threading.Event,
+        *,
+        admission: Admission,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options
         self.store = store
         self.subscriber = subscriber
         self.inbox = inbox
         self.stop = stop
+        self.admission = admission
+        self.clock = clock
+        self.monotonic = monotonic
         self.facility_rows = 0
         self.market_rows = 0
         self.interchange_rows = 0
         self.messages = 0
         self.rejects: Counter[str] = Counter()
+        self.unknown = UnknownIds()
         self.unwritten = 0  # messages left neither written nor acknowledged at the end
+        self.unwritten_qos0 = 0  # of which QoS 0: no broker keeps those
         self._store_down: str | None = None  # the StoreUnavailable kind, while down
-        self._last_prune = time.monotonic()
-        self._last_report = time.monotonic()
+        self._drops_told: set[str] = set()  # inbox drop reasons already logged
+        self._last_prune = self.monotonic()
+        self._last_report = self.monotonic()
         self._messages_at_report = 0
+        self._last_checkpoint = self.monotonic()
+        self._commits_since_checkpoint = 0
 
     def run(self) -> None:
         """Record until ``stop``; then write and acknowledge what has arrived, and return."""
@@ -184,23 +282,19 @@ class Recorder:
             if not self.flush(batch):
                 break
         self.unwritten += len(self.inbox)
+        self.unwritten_qos0 += self.inbox.qos0_waiting
+
+    def all_rejects(self) -> Counter[str]:
+        """Every message not recorded, by reason: those of the batches and the inbox's drops."""
+        return self.rejects + self.inbox.dropped()
 
     def flush(self, batch: list[Inbound]) -> bool:
         """Write ``batch``, retrying while the store is unavailable, then acknowledge it.
 
         False if ``stop`` was set before the store came back (nothing acknowledged).
         """
-        converted = convert_messages(self.options.mqtt.topic, batch)
-        for reason, count in converted.rejects.items():
-            if reason not in self.rejects:
-                topic, detail = converted.first_reject[reason]
-                log.warning(
-                    "dropped an invalid message on %.120r: %s%s (counting further ones)",
-                    topic,
-                    reason,
-                    f" ({detail})" if detail else "",
-                )
-            self.rejects[reason] += count
+        converted = convert_messages(self.options.mqtt.topic, batch, self.clock(), self.admission)
+        self._count(converted)
         delay = RETRY_MIN_S
         while True:
             try:
@@ -214,7 +308,9 @@ class Recorder:
                     log.debug("still unavailable: %s", exc)
                 if self.stop.wait(delay):
                     self.unwritten = len(batch)
+                    self.unwritten_qos0 = sum(1 for m in batch if not m.qos)
                     return False
+                self._report()  # the inbox fills meanwhile: say what it drops
                 delay = min(delay * 2, RETRY_MAX_S)
         if self._store_down is not None:
             log.warning("the store %s takes writes again", self.options.store)
@@ -224,44 +320,122 @@ class Recorder:
         self.facility_rows += len(converted.facility)
         self.market_rows += len(converted.market)
         self.interchange_rows += len(converted.interchange)
+        self._commits_since_checkpoint += 1
         return True
+
+    def _count(self, converted: Converted) -> None:
+        """Add a batch's rejects to the totals, with one line for each reason's first."""
+        for reason, count in converted.rejects.items():
+            if reason not in self.rejects:
+                topic, detail = converted.first_reject[reason]
+                if reason == UNKNOWN_REASON:
+                    log.warning(
+                        "not recording %.120r: its id is not in the lookup %s (--record-all "
+                        "records every id; counting further ones)",
+                        topic,
+                        self.options.facilities,
+                    )
+                else:
+                    log.warning(
+                        "dropped an invalid message on %.120r: %s%s (counting further ones)",
+                        topic,
+                        reason,
+                        f" ({detail})" if detail else "",
+                    )
+            self.rejects[reason] += count
+        self.unknown.add(converted.unknown_ids)
 
     def prune(self) -> None:
         """Delete what is older than --keep-days; a failure waits for the next hour."""
-        self._last_prune = time.monotonic()
+        self._last_prune = self.monotonic()
         if not self.options.keep_days:
             return
         try:
-            deleted = self.store.prune(self.options.keep_days)
+            pruned = self.store.prune(self.options.keep_days, self.clock())
         except StoreUnavailable as exc:
             log.warning("prune skipped: %s", exc)
             return
-        if deleted:
+        if pruned.deleted:
             log.info(
-                "pruned %d readings more than %g days older than the newest",
-                deleted,
+                "pruned %d readings more than %g days older than %s",
+                pruned.deleted,
                 self.options.keep_days,
+                "the clock" if pruned.from_clock else "the newest",
             )
+        if pruned.share > PRUNE_WARN_SHARE:
+            log.warning("%s", describe_large_prune(pruned, self.options.keep_days))
+
+    def checkpoint(self) -> None:
+        """Shrink the store's write-ahead log (SQLite); a failure waits for the next time."""
+        self._last_checkpoint = self.monotonic()
+        self._commits_since_checkpoint = 0
+        try:
+            emptied = self.store.checkpoint()
+        except StoreError as exc:
+            log.warning("checkpoint skipped: %s", exc)
+            return
+        if not emptied:
+            log.debug("a reader still reads the write-ahead log: it is emptied next time")
 
     def _tick(self) -> None:
-        now = time.monotonic()
+        now = self.monotonic()
         if now - self._last_prune >= PRUNE_EVERY_S:
             self.prune()
+        if self._commits_since_checkpoint >= CHECKPOINT_EVERY_COMMITS or (
+            self._commits_since_checkpoint and now - self._last_checkpoint >= CHECKPOINT_EVERY_S
+        ):
+            self.checkpoint()
+        self._report()
+
+    def _report(self) -> None:
+        """The inbox's drops (one line for each reason's first) and the progress line."""
+        drops = self.inbox.dropped()
+        for reason in drops.keys() - self._drops_told:
+            self._drops_told.add(reason)
+            if reason == OVERSIZE:
+                log.warning(
+                    "dropped a message over %d bytes before queueing it (counting further ones)",
+                    MAX_PAYLOAD_BYTES,
+                )
+            elif reason == INBOX_FULL:
+                log.warning(
+                    "%d QoS 0 messages wait for the store: further QoS 0 messages are dropped "
+                    "until it takes writes (counting them; QoS 1 ones wait on the broker)",
+                    self.inbox.qos0_max,
+                )
+        now = self.monotonic()
         every = self.options.progress_every
         if every and now - self._last_report >= every:
             rate = (self.messages - self._messages_at_report) / (now - self._last_report)
             log.info(
                 "%d messages recorded (%.0f/s): %d facility, %d market and %d interchange "
-                "readings written, %s rejected, %d waiting",
+                "readings written, %s rejected%s, %d waiting",
                 self.messages,
                 rate,
                 self.facility_rows,
                 self.market_rows,
                 self.interchange_rows,
-                describe_rejects(self.rejects),
+                describe_rejects(self.all_rejects()),
+                f" ({self.unknown.count_text()} unknown ids)" if self.unknown.names else "",
                 len(self.inbox),
             )
             self._last_report, self._messages_at_report = now, self.messages
+
+
+def describe_large_prune(pruned: Pruned, keep_days: float) -> str:
+    """The one line that says why a prune deleted most of the store, and what to check."""
+    reference = (
+        "the clock, as the newest reading held is later"
+        if pruned.from_clock
+        else f"the newest reading held ({nemtime.format_nem_epoch(pruned.reference or 0)})"
+    )
+    cutoff = nemtime.format_nem_epoch(pruned.cutoff or 0, "%Y-%m-%d %H:%M:%S")
+    return (
+        f"the prune deleted {pruned.deleted:,} of the {pruned.held:,} readings held "
+        f"({pruned.share:.0%}): every one before {cutoff} "
+        f"NEM time, --keep-days {keep_days:g} counted back from {reference}; if that is not "
+        "meant, check --keep-days and this machine's clock"
+    )
 
 
 # --- entry point --------------------------------------------------------------------------
@@ -291,21 +465,61 @@ def open_store_with_retry(url: StoreUrl, stop: threading.Event) -> Store | None:
         return store
 
 
-def run(options: RecorderOptions, stop: threading.Event) -> int:
+def log_stop(recorder: Recorder) -> None:
+    """The lines that end a run: totals, the unknown ids, and what was left unwritten."""
+    options = recorder.options
+    log.info(
+        "stopped: %d messages recorded, %d facility, %d market and %d interchange readings "
+        "written, %s rejected",
+        recorder.messages,
+        recorder.facility_rows,
+        recorder.market_rows,
+        recorder.interchange_rows,
+        describe_rejects(recorder.all_rejects()),
+    )
+    if recorder.unknown.names:
+        log.info(
+            "not recorded, as the lookup %s lacks them: %s",
+            options.facilities,
+            recorder.unknown.describe(),
+        )
+    if recorder.unwritten:
+        log.warning(
+            "%d messages were not written: the broker keeps the %d QoS 1 ones for the next start%s",
+            recorder.unwritten,
+            recorder.unwritten - recorder.unwritten_qos0,
+            f"; the {recorder.unwritten_qos0} QoS 0 ones are lost"
+            if recorder.unwritten_qos0
+            else "",
+        )
+
+
+def run(
+    options: RecorderOptions,
+    stop: threading.Event,
+    admission: Admission,
+    clock: Callable[[], float] = time.time,
+) -> int:
     """The imperative shell: open the store, connect, record, drain, disconnect."""
     store = open_store_with_retry(options.store, stop)
     if store is None:
         return 0
     try:
         log.info(
-            "recording into %s (schema version %d), keeping %s",
+            "recording into %s (schema version %d), keeping %s, %s",
             options.store,
             store.schema_version(),
             f"{options.keep_days:g} days" if options.keep_days else "everything",
+            "every id (--record-all)"
+            if admission.facilities is None
+            else f"the {len(admission.facilities)} facilities of {options.facilities} and "
+            "the five regions",
         )
         inbox = Inbox()
         subscriber = Subscriber(options.mqtt, options.client_id, inbox, options.verbose)
-        recorder = Recorder(options, store, subscriber, inbox, stop)
+        recorder = Recorder(
+            options, store, subscriber, inbox, stop, admission=admission, clock=clock
+        )
         recorder.prune()
         if not subscriber.connect(options.connect_retries, stop):
             return 0
@@ -313,29 +527,17 @@ def run(options: RecorderOptions, stop: threading.Event) -> int:
             recorder.run()
         finally:
             subscriber.close()
-        log.info(
-            "stopped: %d messages recorded, %d facility, %d market and %d interchange readings "
-            "written, %s rejected",
-            recorder.messages,
-            recorder.facility_rows,
-            recorder.market_rows,
-            recorder.interchange_rows,
-            describe_rejects(recorder.rejects),
-        )
-        if recorder.unwritten:
-            log.warning(
-                "%d messages were not written: the broker keeps them for the next start",
-                recorder.unwritten,
-            )
+        log_stop(recorder)
         return 0
     finally:
         store.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 0 stopped, 2 bad flags, 1 broker or store failure."""
+    """Entry point: exit 0 stopped, 2 bad flags or lookup, 1 broker or store failure."""
     try:
         options = parse_options(sys.argv[1:] if argv is None else argv, os.environ)
+        admission = load_admission(options)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2, already printed)
         return int(exc.code or 0)
     except NemLiveError as exc:
@@ -356,7 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, _on_signal)
     try:
-        return run(options, stop)
+        return run(options, stop, admission)
     except NemLiveError as exc:
         print(f"recorder.py: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -49,6 +49,7 @@ from nemlive.common.events import REGIONS, encode_facility_event, encode_market_
 from nemlive.common.mqttconfig import resolve_mqtt_settings
 from nemlive.common.nemtime import NEM_TZ
 from nemlive.record.recorderlink import RECEIVE_MAXIMUM, SESSION_EXPIRY_S, Inbox, Subscriber
+from nemlive.record.recording import ADMIT_ALL
 from nemlive.store import Store, open_store, parse_store_url
 
 BASE = "bench/record"
@@ -175,7 +176,8 @@ class Ours:
         stop = threading.Event()
         inbox = Inbox()
         sub = Subscriber(self.options.mqtt, self.client_id, inbox)
-        rec = recorder.Recorder(self.options, self.store, sub, inbox, stop)
+        # The bench's facility ids are invented: record them all.
+        rec = recorder.Recorder(self.options, self.store, sub, inbox, stop, admission=ADMIT_ALL)
         if not sub.connect(3, stop):
             raise SystemExit("cannot connect")
         thread = threading.Thread(target=rec.run, daemon=True)

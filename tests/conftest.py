@@ -35,6 +35,8 @@ OUR_ENV = (
     "MQTT_CA_FILE",
     "NEMLIVE_STORE",
     "NEMLIVE_RECORDER_ID",
+    "NEMLIVE_FACILITIES",
+    "NEMLIVE_RECORD_ALL",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "http_proxy",

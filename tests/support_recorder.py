@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from nemlive.common.lookups import FACILITIES_CSV
 from nemlive.store import open_store
 from tests.conftest import PYTHON, ROOT, clean_subprocess_env, free_port
 
@@ -76,6 +77,15 @@ def run_recorder(
         cwd=ROOT,
         timeout=timeout,
     )
+
+
+def write_lookup(path: Path, extra_ids: Sequence[str] = ()) -> Path:
+    """A facility lookup: the shipped data/facilities.csv and ``extra_ids`` (test facilities,
+    in NSW1 at a made-up place), for ``--facilities``/``NEMLIVE_FACILITIES``."""
+    lines = FACILITIES_CSV.read_text(encoding="utf-8").splitlines()
+    lines += [f"{ident},Test {ident},NSW1,-33.0,151.0,coal,coal_black,100" for ident in extra_ids]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, every: float = 0.1) -> bool:

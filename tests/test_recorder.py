@@ -22,6 +22,7 @@ from tests.support_recorder import (
     read_store,
     run_recorder,
     wait_until,
+    write_lookup,
 )
 
 FACILITIES = tuple(f"F{i:02d}" for i in range(20))
@@ -38,8 +39,15 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def _recorder(
     tmp_path: Path, port: int, store: str, *extra: str, name: str = "rec"
 ) -> RecorderProcess:
+    """The recorder, with a lookup that knows the shipped facilities and the tests' own."""
+    lookup = tmp_path / "facilities.csv"
+    if not lookup.exists():
+        write_lookup(lookup, (*FACILITIES, "ER01_X", "HPR1"))
     return RecorderProcess(
-        ["--port", str(port), "--store", store, "--client-id", "test-recorder", *extra],
+        [
+            *("--port", str(port), "--store", store, "--client-id", "test-recorder"),
+            *("--facilities", str(lookup), *extra),
+        ],
         tmp_path / f"{name}.log",
     )
 
@@ -282,6 +290,12 @@ def test_retention_prunes_what_is_older_than_keep_days(
         assert rec.terminate() == 0
     finally:
         rec.stop_quietly()
+    # Most of the store went: one WARNING line says how much, up to when and from what.
+    assert (
+        "WARNING recorder: the prune deleted 35 of the 56 readings held (62%): every one "
+        "before 2025-10-15 10:25:36 NEM time, --keep-days 0.01 counted back from the newest reading "
+        "held (2025-10-15 10:40); if that is not meant, check --keep-days and this machine's clock"
+    ) in rec.output()
     newest = max(ts for _k, _i, ts in want)
     assert read_store(url) == {k: v for k, v in want.items() if k[2] >= newest - 864}
 

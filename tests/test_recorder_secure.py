@@ -19,6 +19,7 @@ from tests.support_recorder import (
     read_store,
     run_recorder,
     wait_until,
+    write_lookup,
 )
 from tests.support_tls import TlsFiles
 from tests.test_publisher_secure import PASSWORD, USER, WRONG_PASSWORD
@@ -35,6 +36,7 @@ def _record_once(
     url = f"sqlite:///{tmp_path}/history.db"
     small = write_small_csv(tmp_path / "consolidate.csv", rows=3)
     rec = RecorderProcess(["--port", str(port), "--store", url, "-v"], tmp_path / "rec.log")
+    rec.env["NEMLIVE_FACILITIES"] = str(write_lookup(tmp_path / "lookup.csv", ("ER01_X", "HPR1")))
     rec.env.update(recorder_env)
     rec.start()
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import PYTHON, ROOT, clean_subprocess_env, free_port
-from support_dashboard import wait_until, write_consolidate_csv
+from support_dashboard import wait_until, write_consolidate_csv, write_facilities_csv
 from support_mqtt import Collector
 
 from nemlive.devtools.run import _Stop, _StopSignals
@@ -95,6 +95,8 @@ def test_make_run_starts_everything_and_one_sigint_stops_it(
         f"sqlite:///{store}",
         stdout=out,
         stderr=err,
+        # The CSV's facilities are the tests' own: the recorder records only those it knows.
+        env={"NEMLIVE_FACILITIES": str(write_facilities_csv(tmp_path / "facilities.csv"))},
     )
     children: dict[int, str] = {}
     try:
@@ -361,6 +363,7 @@ def test_make_run_puts_no_password_on_a_command_line(
     # PostgreSQL trusts local connections: the store's password is sent and ignored.
     store = f"{postgres.url(password=STORE_SECRET)}?sslpassword={STORE_SECRET}x"
     env = {"NEMLIVE_STORE": store, "MQTT_USERNAME": USER, "MQTT_PASSWORD": PASSWORD}
+    env["NEMLIVE_FACILITIES"] = str(write_facilities_csv(tmp_path / "facilities.csv"))
     out, err = tmp_path / "run.out", tmp_path / "run.err"
     proc = _run(
         *("--csv", str(csv_path), "--broker-port", str(broker.port)),

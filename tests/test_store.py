@@ -11,6 +11,7 @@ import pytest
 from nemlive.common.errors import ConfigError, StoreError, StoreUnavailable
 from nemlive.store import (
     SCHEMA_VERSION,
+    Pruned,
     Store,
     bucket_end,
     dedupe_readings,
@@ -342,7 +343,10 @@ def test_prune_keeps_days_before_the_newest_reading(store: Store) -> None:
         [("VIC1", T0 + k * day, 1.0, 1.0) for k in range(5)],
         [("VIC1", T0 + k * day, 2.0, 0.0) for k in range(5)],
     )
-    assert store.prune(2) == 6  # days 0 and 1 of the three tables; day 2 is exactly 2 days old
+    late = T0 + 100 * day  # a clock far after the data: the newest reading is the reference
+    pruned = store.prune(2, late)
+    assert pruned == Pruned(6, 15, T0 + 2 * day, T0 + 4 * day, T0 + 4 * day)
+    # days 0 and 1 of the three tables; day 2 is exactly 2 days old
     assert [p[0] for p in store.read_interchange(0, 2**40, 3600)["VIC1"]] == [
         T0 + k * day for k in (2, 3, 4)
     ]
@@ -350,7 +354,60 @@ def test_prune_keeps_days_before_the_newest_reading(store: Store) -> None:
     assert [p[0] for p in store.read_facilities(0, 2**40, 3600)["A"]] == [
         T0 + k * day for k in (2, 3, 4)
     ]
-    assert store.prune(30) == 0
+    assert store.prune(30, late).deleted == 0
+
+
+def _a_real_day_and_one_row_in_2199(store: Store) -> tuple[int, int]:
+    """288 intervals of a facility, a market and an interchange from T0, and one forged facility
+    reading stamped 2199; returns (real readings, the forged ts)."""
+    day = [T0 + 300 * k for k in range(1, 289)]
+    store.write(
+        [("BAYSW", ts, 100.0, 80.0) for ts in day],
+        [("NSW1", ts, 90.0, 7000.0) for ts in day],
+        [("NSW1", ts, 10.0, 20.0) for ts in day],
+    )
+    forged = 7_226_582_400  # 2199-01-01 UTC, well-formed and on the 5-minute grid
+    store.write([("BAYSW", forged, 1.0, 1.0)], [])
+    return 3 * 288, forged
+
+
+def test_one_reading_far_ahead_cannot_make_a_prune_delete_the_history(store: Store) -> None:
+    real, forged = _a_real_day_and_one_row_in_2199(store)
+    noon = T0 + 12 * 3600  # the clock, within the recorded day
+    pruned = store.prune(30, noon)
+    # Counting back 30 days from 2199 would delete every real row; from the clock, none.
+    assert (pruned.deleted, pruned.held, pruned.newest) == (0, real + 1, forged)
+    assert (pruned.reference, pruned.from_clock) == (noon, True)
+    assert pruned.cutoff == noon - 30 * 86_400
+    span = store.span()
+    assert span is not None and (span.facility_readings, span.market_readings) == (289, 288)
+    assert span.interchange_readings == 288
+    # With half a day kept, the clock still counts: what ended before 00:00 is kept.
+    half = store.prune(0.5, noon)
+    assert (half.deleted, half.cutoff) == (0, T0)
+    assert len(store.read_facilities(0, 2**40, 300, ["BAYSW"])["BAYSW"]) == 289
+
+
+def test_a_prune_reports_how_much_of_the_store_it_deleted(store: Store) -> None:
+    _a_real_day_and_one_row_in_2199(store)
+    noon = T0 + 12 * 3600
+    pruned = store.prune(0.25, noon)  # keep 6 hours before the clock
+    # Intervals ending at or after 06:00 stay: 06:00 .. 24:00 is 217 of the 288.
+    assert (pruned.deleted, pruned.held) == (3 * 71, 3 * 288 + 1)
+    assert pruned.share == pytest.approx(213 / 865)
+
+
+def test_a_read_with_an_id_list_returns_only_those_ids_of_10000(store: Store) -> None:
+    ids = [f"X{i:05d}" for i in range(10_000)]
+    store.write([(ident, T0 + 300, 1.0, 2.0) for ident in ids], [])
+    store.write([], [("SA1", T0 + 300, 1.0, 2.0), ("VIC1", T0 + 300, 3.0, 4.0)])
+    store.write([], [], [("SA1", T0 + 300, 5.0, 6.0), ("VIC1", T0 + 300, 7.0, 8.0)])
+    wanted = ["X00007", "X04242", "X09999", "BAYSW", "X00000"]  # BAYSW: not held
+    for step in (300, 1800, 3600):
+        got = store.read_facilities(T0, T0 + 3600, step, wanted)
+        assert sorted(got) == ["X00000", "X00007", "X04242", "X09999"]
+        assert store.read_markets(T0, T0 + 3600, step, ["SA1"]).keys() == {"SA1"}
+        assert store.read_interchange(T0, T0 + 3600, step, ["VIC1"]).keys() == {"VIC1"}
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -395,7 +452,7 @@ def test_an_empty_store_reads_empty(store: Store) -> None:
     assert store.read_facilities(0, 2**40) == {}
     assert store.latest_ts() is None
     assert store.span() is None
-    assert store.prune(1) == 0
+    assert store.prune(1, T0) == Pruned(0, 0)
 
 
 def test_a_reader_reads_while_the_writer_holds_the_store(store_url: str) -> None:
@@ -405,6 +462,39 @@ def test_a_reader_reads_while_the_writer_holds_the_store(store_url: str) -> None
             assert reader.read_facilities(T0 - 1, T0) == {"A": [(T0, 1.0, 2.0)]}
             writer.write([("A", T0 + 300, 3.0, 4.0)], [])
             assert reader.latest_ts() == T0 + 300
+
+
+def test_a_checkpoint_empties_the_sqlite_log_that_steady_readers_let_grow(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    wal = Path(f"{path}-wal")
+    readers = [sqlite3.connect(path, isolation_level=None) for _ in range(2)]
+    with open_store(f"sqlite:///{path}") as store:
+        # Two readers take turns so that one always holds a snapshot while the writer commits:
+        # SQLite can then never start the log afresh, and it grows with every write.
+        for k in range(40):
+            reader = readers[k % 2]
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM facility_readings").fetchone()
+            if k:
+                readers[(k + 1) % 2].execute("COMMIT")
+            store.write([(f"F{i:03d}", T0 + 300 * (k + 1), float(i), 1.0) for i in range(500)], [])
+        grown = wal.stat().st_size
+        assert grown > 2_000_000
+        assert store.checkpoint() is False  # a reader still reads from the log: not emptied
+        assert wal.stat().st_size == grown
+        readers[39 % 2].execute("COMMIT")
+        assert store.checkpoint() is True
+        assert wal.stat().st_size == 0
+        store.write([("F000", T0 + 300 * 41, 1.0, 1.0)], [])  # the log starts afresh
+        assert 0 < wal.stat().st_size < 100_000
+        assert store.span().facility_readings == 40 * 500 + 1  # type: ignore[union-attr]
+    for reader in readers:
+        reader.close()
+
+
+def test_a_checkpoint_of_postgres_is_a_no_op(postgres: Postgres) -> None:
+    with open_store(postgres.url()) as store:
+        assert store.checkpoint() is True
 
 
 # --- failures ------------------------------------------------------------------------------

@@ -7,6 +7,22 @@
 """
 
 from nemlive.record.recorderlink import Inbox, Subscriber
-from nemlive.record.recording import Inbound, convert_messages, describe_rejects
+from nemlive.record.recording import (
+    ADMIT_ALL,
+    Admission,
+    Inbound,
+    UnknownIds,
+    convert_messages,
+    describe_rejects,
+)
 
-__all__ = ["Inbound", "Inbox", "Subscriber", "convert_messages", "describe_rejects"]
+__all__ = [
+    "ADMIT_ALL",
+    "Admission",
+    "Inbound",
+    "Inbox",
+    "Subscriber",
+    "UnknownIds",
+    "convert_messages",
+    "describe_rejects",
+]

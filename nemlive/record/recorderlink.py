@@ -11,8 +11,20 @@
 Why MQTT 5: a broker sends a client only so many unacknowledged QoS 1 messages at once.
 For MQTT 3.1.1 that is the broker's setting (mosquitto: 20 by default), far below one
 batch, so the stream would stall until each commit. MQTT 5 lets the client raise it
-(Receive Maximum); ``RECEIVE_MAXIMUM`` also bounds the recorder's memory while the store is
-down. The broker must speak MQTT 5 (mosquitto 1.6 and later, EMQX, HiveMQ).
+(Receive Maximum). The broker must speak MQTT 5 (mosquitto 1.6 and later, EMQX, HiveMQ).
+
+**The inbox is bounded** (``Inbox.bound``), whatever the publishers send and however long the
+store is away:
+
+* a payload over ``MAX_PAYLOAD_BYTES`` is counted (``oversize``) and dropped in the callback,
+  before it is queued;
+* QoS 1: nothing is acknowledged before it is committed, so ``RECEIVE_MAXIMUM`` (two batches)
+  caps the QoS 1 messages of one connection, and the broker holds the rest. On a resumed
+  session the broker sends again every message the last connection left unacknowledged, so
+  the inbox's copies of those are dropped then: the inbox never holds more QoS 1 messages than
+  that cap, and none is lost (only a session the broker lost leaves the copies, the only ones);
+* QoS 0 has no flow control: past ``QOS0_MAX_WAITING`` waiting, further QoS 0 messages are
+  dropped and counted (``inbox_full``). Their publisher loses them; QoS 1 loses nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ import logging
 import ssl
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 
 import paho.mqtt.client as mqtt
@@ -32,7 +44,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nemlive.common.errors import BrokerError
-from nemlive.common.events import QOS, build_subscription
+from nemlive.common.events import MAX_PAYLOAD_BYTES, QOS, build_subscription
 from nemlive.common.mqttconfig import MqttSettings, apply_auth_and_tls
 from nemlive.common.mqttretry import retry_connect
 from nemlive.publish.mqttlink import describe_certificate_failure
@@ -40,28 +52,78 @@ from nemlive.record.recording import Inbound
 
 log = logging.getLogger(__name__)
 
-RECEIVE_MAXIMUM = 65_535  # the protocol's maximum
+# QoS 1 messages the broker may send before we acknowledge any: two batches (MAX_BATCH in
+# recorder.py), so one arrives while the other commits. With 1 KB payloads at most ~10 MB.
+RECEIVE_MAXIMUM = 10_000
+QOS0_MAX_WAITING = 10_000  # QoS 0 messages waiting for the store; more are dropped
 SESSION_EXPIRY_S = 7 * 86_400  # the broker keeps our messages for a recorder down a week
 CONNACK_TIMEOUT_S = 10.0
 KEEPALIVE_S = 30
+OVERSIZE = "oversize"
+INBOX_FULL = "inbox_full"
 
 
 class Inbox:
-    """Messages from paho's thread to the recorder's, in arrival order."""
+    """Messages from paho's thread to the recorder's, in arrival order; bounded (module docstring).
 
-    def __init__(self) -> None:
+    ``drops`` counts what was never queued, by reason (``oversize``, ``inbox_full``); ``peak``
+    is the most messages ever waiting at once.
+    """
+
+    def __init__(self, qos1_max: int = RECEIVE_MAXIMUM, qos0_max: int = QOS0_MAX_WAITING) -> None:
         self._items: deque[Inbound] = deque()
         self._cond = threading.Condition()
         self._wake_at = 1  # notify when this many are waiting (the batch size)
+        self._qos0 = 0  # QoS 0 messages waiting
+        self.qos0_max = qos0_max
+        self.bound = qos1_max + qos0_max
+        self.drops: Counter[str] = Counter()
+        self.peak = 0
 
-    def put(self, item: Inbound) -> None:
+    def put(self, item: Inbound) -> bool:
+        """Queue ``item``; False (counted ``inbox_full``) for a QoS 0 message past its cap."""
         with self._cond:
+            if not item.qos:
+                if self._qos0 >= self.qos0_max:
+                    self.drops[INBOX_FULL] += 1
+                    return False
+                self._qos0 += 1
             self._items.append(item)
+            self.peak = max(self.peak, len(self._items))
             if len(self._items) >= self._wake_at:
                 self._cond.notify()
+        return True
+
+    def count_drop(self, reason: str) -> None:
+        """Count a message dropped before it was queued."""
+        with self._cond:
+            self.drops[reason] += 1
+
+    def dropped(self) -> Counter[str]:
+        """A copy of ``drops``, safe to read from any thread."""
+        with self._cond:
+            return Counter(self.drops)
+
+    def forget_resent(self, generation: int) -> int:
+        """Drop the QoS 1 messages of connections before ``generation``; return how many.
+
+        Call on a resumed session only: the broker then sends each of them again (MQTT 5
+        resends every unacknowledged message), and an acknowledgement can only go out on the
+        connection that delivered the copy, so the old copy is a duplicate.
+        """
+        with self._cond:
+            kept = deque(m for m in self._items if not (m.qos and m.generation < generation))
+            dropped = len(self._items) - len(kept)
+            self._items = kept
+            return dropped
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def qos0_waiting(self) -> int:
+        """QoS 0 messages waiting (no broker sends those again)."""
+        return self._qos0
 
     def take(self, max_items: int, max_wait: float, stop: threading.Event) -> list[Inbound]:
         """Up to ``max_items`` messages, oldest first.
@@ -82,7 +144,9 @@ class Inbox:
                 else:
                     self._cond.wait(0.25)  # an empty inbox: look at `stop` now and then
             n = min(len(self._items), max_items)
-            return [self._items.popleft() for _ in range(n)]
+            batch = [self._items.popleft() for _ in range(n)]
+            self._qos0 -= sum(1 for m in batch if not m.qos)
+            return batch
 
 
 class Subscriber:
@@ -134,7 +198,11 @@ class Subscriber:
             return
         with self._ack_lock:
             self.generation += 1
-        if not flags.session_present:
+        if flags.session_present:
+            resent = self.inbox.forget_resent(self.generation)
+            if resent:
+                log.debug("%d unacknowledged messages will come again on this session", resent)
+        else:
             # A new session (first start, or the broker lost it): subscribe. A resumed
             # session keeps its subscription, and the broker resends what we did not ack.
             result, _mid = client.subscribe(self._subscription, qos=QOS)
@@ -180,6 +248,15 @@ class Subscriber:
             )
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        if len(msg.payload) > MAX_PAYLOAD_BYTES:
+            self.inbox.count_drop(OVERSIZE)
+            if msg.qos:
+                # Acknowledged although never stored: the validation would reject it anyway,
+                # and unacknowledged it would hold one of the RECEIVE_MAXIMUM slots until we
+                # stop and come back on every reconnect, so a few thousand of them would
+                # stall the stream for good. This runs on the connection that delivered it.
+                client.ack(msg.mid, msg.qos)
+            return
         self.inbox.put(
             Inbound(self.generation, msg.mid, msg.qos, msg.topic, msg.payload, time.monotonic())
         )

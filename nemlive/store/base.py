@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Sequence
 from types import TracebackType
 
-from nemlive.store.rows import Point, Reading, Resolution, Span
+from nemlive.store.rows import Point, Pruned, Reading, Resolution, Span
 from nemlive.store.url import StoreUrl
 
 DAY_S = 86_400
@@ -36,9 +36,19 @@ class Store(ABC):
         values (the later message wins, None included). Returns once committed."""
 
     @abstractmethod
-    def prune(self, keep_days: float) -> int:
-        """Delete readings more than ``keep_days`` days older than the newest held; return
-        how many. Relative to the data, not the clock, so a replayed old week is kept."""
+    def prune(self, keep_days: float, now: float) -> Pruned:
+        """Delete readings (and their rollups) more than ``keep_days`` days older than
+        ``timeguard.retention_reference(newest, now)``: the newest reading held, but never
+        later than the clock ``now`` (epoch s). Relative to the data, so a replayed old week is
+        kept; capped by the clock, so one reading stamped far ahead (forged, or kept from before
+        the recorder rejected such readings) cannot make it delete the real history. Readings
+        ahead of the clock are not deleted. Returns what it did, in one transaction."""
+
+    def checkpoint(self) -> bool:
+        """Fold the write-ahead log back into the database and shrink it, where the backend
+        keeps one that readers can make grow (SQLite); a no-op elsewhere. True when the log was
+        emptied (or there is none to empty), False when a reader still needs it."""
+        return True
 
     @abstractmethod
     def read_facilities(

@@ -17,10 +17,12 @@ from collections.abc import Collection, Sequence
 import psycopg
 from psycopg import errors as pg_errors
 
+from nemlive.common import timeguard
 from nemlive.common.errors import StoreError, StoreUnavailable
 from nemlive.store.base import DAY_S, NO_BOUND, Store, check_window, group_points
 from nemlive.store.rows import (
     Point,
+    Pruned,
     Reading,
     Resolution,
     Span,
@@ -211,27 +213,36 @@ class PostgresStore(Store):
                 self._after_error()
                 raise describe_postgres_error(exc, self.url, "write to") from None
 
-    def prune(self, keep_days: float) -> int:
+    def prune(self, keep_days: float, now: float) -> Pruned:
         with self._lock:
             try:
                 conn = self._connection()
                 with conn.transaction():
-                    newest = self._latest(conn)
-                    if newest is None:
-                        return 0
-                    cutoff = newest - int(keep_days * DAY_S)
-                    deleted = 0
-                    for table in (f"{k}_{what}" for k in KINDS for what in ("readings", "rollups")):
-                        cur = conn.execute(
-                            f"DELETE FROM {table} WHERE ts < to_timestamp(%s)",  # type: ignore[arg-type]
-                            (cutoff,),
-                        )
-                        if table.endswith("_readings"):  # rollups are not readings
-                            deleted += cur.rowcount
-                    return deleted
+                    return self._prune(conn, keep_days, now)
             except psycopg.Error as exc:
                 self._after_error()
                 raise describe_postgres_error(exc, self.url, "prune") from None
+
+    def _prune(self, conn: psycopg.Connection, keep_days: float, now: float) -> Pruned:
+        newest = self._latest(conn)
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM facility_readings) + (SELECT count(*) FROM "
+            "market_readings) + (SELECT count(*) FROM interchange_readings)"
+        ).fetchone()
+        held = int(row[0]) if row else 0
+        if newest is None:
+            return Pruned(0, held)
+        reference = timeguard.retention_reference(newest, now)
+        cutoff = reference - int(keep_days * DAY_S)
+        deleted = 0
+        for table in (f"{k}_{what}" for k in KINDS for what in ("readings", "rollups")):
+            cur = conn.execute(
+                f"DELETE FROM {table} WHERE ts < to_timestamp(%s)",  # type: ignore[arg-type]
+                (cutoff,),
+            )
+            if table.endswith("_readings"):  # rollups are not readings
+                deleted += cur.rowcount
+        return Pruned(deleted, held, cutoff, newest, reference)
 
     # --- reads ----------------------------------------------------------------------------
 

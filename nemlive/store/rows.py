@@ -36,6 +36,33 @@ class Span:
     interchange_readings: int = 0
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What one prune did (times: UTC epoch seconds of interval ends).
+
+    ``held``: readings (facility, market and interchange) before the prune, ``deleted`` of
+    them: those with ``ts < cutoff``. ``reference`` is what the cutoff counts back from: the
+    newest reading held (``newest``), or the clock when that is earlier. All but the counts are
+    None for an empty store.
+    """
+
+    deleted: int
+    held: int
+    cutoff: int | None = None
+    newest: int | None = None
+    reference: int | None = None
+
+    @property
+    def from_clock(self) -> bool:
+        """True when the cutoff counts back from the clock, not from the newest reading."""
+        return self.reference is not None and self.reference != self.newest
+
+    @property
+    def share(self) -> float:
+        """The share of the readings held that were deleted, 0 to 1."""
+        return self.deleted / self.held if self.held else 0.0
+
+
 def dedupe_readings(readings: Iterable[Reading]) -> list[Reading]:
     """The last reading of each ``(id, ts)``, in first-seen order.
 

@@ -13,10 +13,12 @@ import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+from nemlive.common import timeguard
 from nemlive.common.errors import StoreError, StoreUnavailable
 from nemlive.store.base import DAY_S, NO_BOUND, Store, check_window, group_points
 from nemlive.store.rows import (
     Point,
+    Pruned,
     Reading,
     Resolution,
     Span,
@@ -27,6 +29,7 @@ from nemlive.store.schema import KINDS, SCHEMA_VERSION, SQLITE_MIGRATIONS, plan_
 from nemlive.store.url import StoreUrl
 
 BUSY_TIMEOUT_S = 5.0
+CHECKPOINT_WAIT_MS = 200  # how long a checkpoint waits for a reader to finish
 
 # Upsert one kind's readings: a repeated (id, ts) takes the later values.
 _UPSERT = {
@@ -199,20 +202,13 @@ class SqliteStore(Store):
             except sqlite3.Error as exc:
                 raise describe_sqlite_error(exc, self.url.display, "write to") from exc
 
-    def prune(self, keep_days: float) -> int:
+    def prune(self, keep_days: float, now: float) -> Pruned:
         with self._lock:
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    newest = self._latest(conn)
-                    deleted = 0
-                    if newest is not None:
-                        cutoff = newest - int(keep_days * DAY_S)
-                        for table in _ALL_TABLES:
-                            cur = conn.execute(f"DELETE FROM {table} WHERE ts < ?", (cutoff,))
-                            if table.endswith("_readings"):  # rollups are not readings
-                                deleted += cur.rowcount
+                    pruned = self._prune(conn, keep_days, now)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -220,7 +216,43 @@ class SqliteStore(Store):
                     raise
             except sqlite3.Error as exc:
                 raise describe_sqlite_error(exc, self.url.display, "prune") from exc
-            return deleted
+            return pruned
+
+    def _prune(self, conn: sqlite3.Connection, keep_days: float, now: float) -> Pruned:
+        newest = self._latest(conn)
+        held = sum(
+            conn.execute(f"SELECT count(*) FROM {kind}_readings").fetchone()[0] for kind in KINDS
+        )
+        if newest is None:
+            return Pruned(0, held)
+        reference = timeguard.retention_reference(newest, now)
+        cutoff = reference - int(keep_days * DAY_S)
+        deleted = 0
+        for table in _ALL_TABLES:
+            cur = conn.execute(f"DELETE FROM {table} WHERE ts < ?", (cutoff,))
+            if table.endswith("_readings"):  # rollups are not readings
+                deleted += cur.rowcount
+        return Pruned(deleted, held, cutoff, newest, reference)
+
+    def checkpoint(self) -> bool:
+        """``PASSIVE`` first (copies what no reader needs, never waits), then ``TRUNCATE``,
+        which empties the -wal file if no reader is still reading from it, waiting at most
+        ``CHECKPOINT_WAIT_MS`` for one that is. Without this, readers that keep arriving can
+        keep SQLite from ever starting the log afresh, and the -wal file grows without end."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+                try:
+                    (busy, _frames, _done) = conn.execute(
+                        "PRAGMA wal_checkpoint(TRUNCATE)"
+                    ).fetchone()
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            except sqlite3.Error as exc:
+                raise describe_sqlite_error(exc, self.url.display, "checkpoint") from exc
+            return not busy
 
     # --- reads ----------------------------------------------------------------------------
 
