@@ -16,8 +16,8 @@ What anyone who can publish on the topic could otherwise do to the store is boun
 interval ahead of the clock is rejected (``future``); only the facilities of the lookup table
 and the five regions are recorded (others are counted ``unknown``, the first 1,000 by name;
 ``--record-all`` records every id); the inbox is bounded (``nemlive.record.recorderlink``).
-Readings more than ``--keep-days`` days older than the newest, or than the clock when that is
-earlier, are pruned at start and every hour; a prune that deletes more than half of the store
+Readings more than ``--keep-days`` days older than the newest reading not ahead of the clock
+are pruned at start and every hour; a prune that deletes more than half of the store
 says so in a WARNING line. A SQLite store's write-ahead log is folded back and emptied every
 ``CHECKPOINT_EVERY_COMMITS`` commits or ``CHECKPOINT_EVERY_S`` seconds.
 
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-days",
         type=float,
         default=DEFAULT_KEEP_DAYS,
-        help="days of history kept before the newest reading (or the clock, if earlier); "
+        help="days of history kept before the newest reading not ahead of the clock; "
         "0 = keep all (default 30)",
     )
     parser.add_argument(
@@ -357,10 +357,10 @@ class Recorder:
             return
         if pruned.deleted:
             log.info(
-                "pruned %d readings more than %g days older than %s",
+                "pruned %d readings more than %g days older than the newest%s",
                 pruned.deleted,
                 self.options.keep_days,
-                "the clock" if pruned.from_clock else "the newest",
+                " not ahead of the clock" if pruned.skipped_future else "",
             )
         if pruned.share > PRUNE_WARN_SHARE:
             log.warning("%s", describe_large_prune(pruned, self.options.keep_days))
@@ -424,11 +424,9 @@ class Recorder:
 
 def describe_large_prune(pruned: Pruned, keep_days: float) -> str:
     """The one line that says why a prune deleted most of the store, and what to check."""
-    reference = (
-        "the clock, as the newest reading held is later"
-        if pruned.from_clock
-        else f"the newest reading held ({nemtime.format_nem_epoch(pruned.reference or 0)})"
-    )
+    reference = f"the newest reading held ({nemtime.format_nem_epoch(pruned.reference or 0)})"
+    if pruned.skipped_future:
+        reference += ", not counting readings ahead of this machine's clock"
     cutoff = nemtime.format_nem_epoch(pruned.cutoff or 0, "%Y-%m-%d %H:%M:%S")
     return (
         f"the prune deleted {pruned.deleted:,} of the {pruned.held:,} readings held "

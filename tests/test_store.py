@@ -375,26 +375,35 @@ def test_one_reading_far_ahead_cannot_make_a_prune_delete_the_history(store: Sto
     real, forged = _a_real_day_and_one_row_in_2199(store)
     noon = T0 + 12 * 3600  # the clock, within the recorded day
     pruned = store.prune(30, noon)
-    # Counting back 30 days from 2199 would delete every real row; from the clock, none.
+    # Counting back 30 days from 2199 would delete every real row; from the newest reading
+    # not ahead of the clock (12:15, the guard's margin past noon), none.
     assert (pruned.deleted, pruned.held, pruned.newest) == (0, real + 1, forged)
-    assert (pruned.reference, pruned.from_clock) == (noon, True)
-    assert pruned.cutoff == noon - 30 * 86_400
+    assert (pruned.reference, pruned.skipped_future) == (noon + 900, True)
+    assert pruned.cutoff == noon + 900 - 30 * 86_400
     span = store.span()
     assert span is not None and (span.facility_readings, span.market_readings) == (289, 288)
     assert span.interchange_readings == 288
-    # With half a day kept, the clock still counts: what ended before 00:00 is kept.
+    # With half a day kept, it counts back from 12:15: the two intervals before 00:15 go.
     half = store.prune(0.5, noon)
-    assert (half.deleted, half.cutoff) == (0, T0)
-    assert len(store.read_facilities(0, 2**40, 300, ["BAYSW"])["BAYSW"]) == 289
+    assert (half.deleted, half.cutoff) == (3 * 2, T0 + 900)
+    assert len(store.read_facilities(0, 2**40, 300, ["BAYSW"])["BAYSW"]) == 287
+
+
+def test_an_old_week_is_kept_however_far_behind_the_clock(store: Store) -> None:
+    real, forged = _a_real_day_and_one_row_in_2199(store)
+    years_later = T0 + 3 * 365 * 86_400  # a replayed old day, and a forged row, in the store
+    pruned = store.prune(30, years_later)
+    assert (pruned.deleted, pruned.held) == (0, real + 1)
+    assert (pruned.reference, pruned.newest) == (T0 + 288 * 300, forged)
 
 
 def test_a_prune_reports_how_much_of_the_store_it_deleted(store: Store) -> None:
     _a_real_day_and_one_row_in_2199(store)
     noon = T0 + 12 * 3600
-    pruned = store.prune(0.25, noon)  # keep 6 hours before the clock
-    # Intervals ending at or after 06:00 stay: 06:00 .. 24:00 is 217 of the 288.
-    assert (pruned.deleted, pruned.held) == (3 * 71, 3 * 288 + 1)
-    assert pruned.share == pytest.approx(213 / 865)
+    pruned = store.prune(0.25, noon)  # keep 6 hours before 12:15
+    # Intervals ending at or after 06:15 stay: 06:15 .. 24:00 is 214 of the 288.
+    assert (pruned.deleted, pruned.held) == (3 * 74, 3 * 288 + 1)
+    assert pruned.share == pytest.approx(222 / 865)
 
 
 def test_a_read_with_an_id_list_returns_only_those_ids_of_10000(store: Store) -> None:

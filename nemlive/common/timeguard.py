@@ -32,9 +32,7 @@ def is_future(ts: float, now: float) -> bool:
     return ts > latest_allowed(now)
 
 
-def retention_reference(newest: int, now: float) -> int:
-    """What retention counts back from: the newest reading held, but never later than the
-    clock, so neither a forged future reading nor one left from before this rule can make a
-    prune delete the real history. An old replayed week (newest far behind the clock) is
-    measured from its own newest reading, as before."""
-    return min(newest, int(now))
+# Retention counts back from the newest reading at or before ``latest_allowed(now)``
+# (``Store.prune``): neither a forged future reading nor one left from before this rule can
+# make a prune delete the real history, and an old replayed week is measured from its own
+# newest reading.

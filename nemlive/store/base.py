@@ -37,12 +37,13 @@ class Store(ABC):
 
     @abstractmethod
     def prune(self, keep_days: float, now: float) -> Pruned:
-        """Delete readings (and their rollups) more than ``keep_days`` days older than
-        ``timeguard.retention_reference(newest, now)``: the newest reading held, but never
-        later than the clock ``now`` (epoch s). Relative to the data, so a replayed old week is
-        kept; capped by the clock, so one reading stamped far ahead (forged, or kept from before
-        the recorder rejected such readings) cannot make it delete the real history. Readings
-        ahead of the clock are not deleted. Returns what it did, in one transaction."""
+        """Delete readings (and their rollups) more than ``keep_days`` days older than the
+        newest reading that the time guard allows at the clock ``now`` (epoch s:
+        ``timeguard.latest_allowed``). Relative to the data, so a replayed old week is kept;
+        blind to readings ahead of the clock, so one stamped far ahead (forged, or kept from
+        before the recorder rejected such readings) cannot make it delete the real history.
+        Readings ahead of the clock are not deleted. Returns what it did, in one
+        transaction."""
 
     def checkpoint(self) -> bool:
         """Fold the write-ahead log back into the database and shrink it, where the backend

@@ -225,14 +225,14 @@ class PostgresStore(Store):
 
     def _prune(self, conn: psycopg.Connection, keep_days: float, now: float) -> Pruned:
         newest = self._latest(conn)
+        reference = self._latest(conn, timeguard.latest_allowed(now))
         row = conn.execute(
             "SELECT (SELECT count(*) FROM facility_readings) + (SELECT count(*) FROM "
             "market_readings) + (SELECT count(*) FROM interchange_readings)"
         ).fetchone()
         held = int(row[0]) if row else 0
-        if newest is None:
-            return Pruned(0, held)
-        reference = timeguard.retention_reference(newest, now)
+        if newest is None or reference is None:
+            return Pruned(0, held, newest=newest)
         cutoff = reference - int(keep_days * DAY_S)
         deleted = 0
         for table in (f"{k}_{what}" for k in KINDS for what in ("readings", "rollups")):

@@ -42,8 +42,8 @@ class Pruned:
 
     ``held``: readings (facility, market and interchange) before the prune, ``deleted`` of
     them: those with ``ts < cutoff``. ``reference`` is what the cutoff counts back from: the
-    newest reading held (``newest``), or the clock when that is earlier. All but the counts are
-    None for an empty store.
+    newest reading not ahead of the clock; ``newest`` the newest held, ahead or not. None
+    where there is no such reading (nothing is then deleted).
     """
 
     deleted: int
@@ -53,9 +53,9 @@ class Pruned:
     reference: int | None = None
 
     @property
-    def from_clock(self) -> bool:
-        """True when the cutoff counts back from the clock, not from the newest reading."""
-        return self.reference is not None and self.reference != self.newest
+    def skipped_future(self) -> bool:
+        """True when the store holds readings ahead of the clock, which retention ignores."""
+        return self.newest is not None and self.newest != self.reference
 
     @property
     def share(self) -> float:

@@ -220,12 +220,12 @@ class SqliteStore(Store):
 
     def _prune(self, conn: sqlite3.Connection, keep_days: float, now: float) -> Pruned:
         newest = self._latest(conn)
+        reference = self._latest(conn, timeguard.latest_allowed(now))
         held = sum(
             conn.execute(f"SELECT count(*) FROM {kind}_readings").fetchone()[0] for kind in KINDS
         )
-        if newest is None:
-            return Pruned(0, held)
-        reference = timeguard.retention_reference(newest, now)
+        if newest is None or reference is None:
+            return Pruned(0, held, newest=newest)
         cutoff = reference - int(keep_days * DAY_S)
         deleted = 0
         for table in _ALL_TABLES:
