@@ -63,11 +63,11 @@ def _forged_events() -> list[tuple[str, bytes]]:
     ]
 
 
-def _recorder(url: str, port: int, tmp_path: Path, facilities: Path) -> RecorderProcess:
+def _recorder(url: str, port: int, log: Path, facilities: Path) -> RecorderProcess:
     args = ["--store", url, "--host", "127.0.0.1", "--port", str(port), "--topic", TOPIC]
     args += ["--client-id", "forged-future-test", "--progress-every", "0"]
     env = {"NEMLIVE_FACILITIES": str(facilities)}
-    return RecorderProcess(args, tmp_path / "recorder.log", env).start()
+    return RecorderProcess(args, log, env).start()
 
 
 def test_a_forged_far_future_event_costs_no_recorded_value_and_hides_nothing(
@@ -81,7 +81,7 @@ def test_a_forged_far_future_event_costs_no_recorded_value_and_hides_nothing(
     day = read_csv_events(csv_path)
     want = expected_readings([(f"{TOPIC}/{s}", json.loads(p)) for s, p in day])
 
-    recorder = _recorder(store_url, mosquitto.port, tmp_path, facilities)
+    recorder = _recorder(store_url, mosquitto.port, tmp_path / "first.log", facilities)
     try:
         recorder.wait_for_line("connected to")
         publish_events(mosquitto.port, TOPIC, day, retain=False)
@@ -97,7 +97,7 @@ def test_a_forged_far_future_event_costs_no_recorded_value_and_hides_nothing(
     assert "future 4" in recorder.output(), recorder.output()
 
     # Retention runs when the recorder starts: every real value must survive it.
-    recorder = _recorder(store_url, mosquitto.port, tmp_path, facilities)
+    recorder = _recorder(store_url, mosquitto.port, tmp_path / "second.log", facilities)
     try:
         recorder.wait_for_line("connected to")
         assert recorder.terminate() == 0
