@@ -32,12 +32,12 @@ from nemlive.common.events import REGIONS
 from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings, retarget
 from nemlive.common.nemtime import format_nem_epoch
 from nemlive.common.timeguard import latest_allowed
-from nemlive.dashboard import charts, csvexport, history, mapview, views
-from nemlive.dashboard.charts import escape_markdown
+from nemlive.dashboard import charts, csvexport, history, mapview, status, views
 from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config
 from nemlive.dashboard.ingest import Hub
 from nemlive.dashboard.livestate import LiveState, Snapshot
 from nemlive.dashboard.sharedcache import SharedCache
+from nemlive.dashboard.text import build_facility_markdown, escape_markdown
 from nemlive.dashboard.views import PastView, Selection, SnapshotClock
 from nemlive.store import StoreUrl, open_store
 
@@ -278,7 +278,7 @@ def render_status(snap: Snapshot) -> None:
                 (
                     "Unknown",
                     unknown,
-                    charts.describe_unknown(
+                    status.describe_unknown(
                         snap.unknown_ids,
                         snap.unknown_overflow,
                         snap.unknown_events,
@@ -308,7 +308,7 @@ def render_status(snap: Snapshot) -> None:
     )
     pub = snap.publisher_status
     if pub:
-        lines.append(f"Publisher: {charts.describe_publisher(pub)}")
+        lines.append(f"Publisher: {status.describe_publisher(pub)}")
     else:
         lines.append("Publisher: no status received")
     st.caption("  \n".join(lines))
@@ -406,7 +406,7 @@ def render_detail(snap: Snapshot, sel: Selection) -> None:
     if not fid:
         return
     meta, hist = st.columns([1, 2])
-    meta.markdown(charts.build_facility_markdown(facilities[fid], snap.facility_latest.get(fid)))
+    meta.markdown(build_facility_markdown(facilities[fid], snap.facility_latest.get(fid)))
     frame = charts.build_facility_history_frame(snap.facility_history.get(fid, []))
     hist.line_chart(frame, x="time", y=["power_mw"], height=180, x_label="", y_label="MW")
     hist.line_chart(

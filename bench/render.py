@@ -33,6 +33,7 @@ from nemlive.common.nemtime import NEM_TZ
 from nemlive.dashboard import (
     charts,
     mapview,
+    tables,
 )
 from nemlive.dashboard.ingest import Hub
 from nemlive.dashboard.livestate import LiveState
@@ -142,8 +143,8 @@ def one_refresh(state: LiveState, facilities: dict, regions_fc: dict) -> int:
         charts.build_region_line_chart(market, "demand", "MW"),
     ):
         to_vega_lite(chart)
-    charts.build_recent_facility_table(snap.recent_facility, facilities).to_csv(index=False)
-    charts.build_recent_market_table(snap.recent_market).to_csv(index=False)
+    tables.build_recent_facility_table(snap.recent_facility, facilities).to_csv(index=False)
+    tables.build_recent_market_table(snap.recent_market).to_csv(index=False)
     return len(deck_json.encode())
 
 

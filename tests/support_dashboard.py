@@ -18,6 +18,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from support_state import send
 
 from nemlive.common import lookups
 from nemlive.common.events import (
@@ -31,6 +32,7 @@ from nemlive.common.events import (
 )
 from nemlive.common.nemtime import NEM_TZ
 from nemlive.dashboard import charts
+from nemlive.dashboard.livestate import LiveState, Snapshot
 
 # facility_id, name, region, lat, lon, fuel_groups, fuel_techs, capacity, base MW, t/MWh
 TEST_FACILITIES = [
@@ -378,3 +380,17 @@ def cards_in(block) -> dict[str, str]:  # type: ignore[no-untyped-def]
         for m in CARD.finditer(element.proto.body):
             found[html.unescape(m["label"])] = html.unescape(m["value"])
     return found
+
+
+def fed_state(
+    tmp_path: Path, intervals: int = 12, upto: int | None = None
+) -> tuple[Snapshot, dict, Path]:
+    """A snapshot of a LiveState fed the first ``upto`` events of a small consolidate.csv of
+    ``intervals`` rows, the test lookup, and the CSV's path."""
+    facilities = lookups.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
+    csv_path = write_consolidate_csv(tmp_path / "c.csv", intervals=intervals)
+    state = LiveState(facilities.keys())
+    events = read_csv_events(csv_path)
+    for suffix, payload in events[:upto]:
+        assert send(state, f"b/{suffix}", payload) == "stored"
+    return state.snapshot(), facilities, csv_path

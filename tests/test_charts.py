@@ -1,4 +1,4 @@
-"""Pure builders of figures, chart frames and tables, checked against a small consolidate.csv."""
+"""Pure builders of figures, chart frames and charts, checked against a small consolidate.csv."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import csv
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from support_dashboard import (
     TEST_FACILITIES,
     expected_figures_from_csv,
+    fed_state,
     read_csv_events,
     write_consolidate_csv,
     write_facilities_csv,
@@ -42,25 +42,13 @@ def test_select_figure_time(max_ts, prev_ts, regions, quiet, expected) -> None: 
     assert charts.select_figure_time(max_ts, prev_ts, regions, quiet) == expected
 
 
-def _fed_state(
-    tmp_path: Path, intervals: int = 12, upto: int | None = None
-) -> tuple[Snapshot, dict, Path]:
-    facilities = lookups.load_facilities(write_facilities_csv(tmp_path / "f.csv"))
-    csv_path = write_consolidate_csv(tmp_path / "c.csv", intervals=intervals)
-    state = LiveState(facilities.keys())
-    events = read_csv_events(csv_path)
-    for suffix, payload in events[:upto]:
-        assert send(state, f"b/{suffix}", payload) == "stored"
-    return state.snapshot(), facilities, csv_path
-
-
 @pytest.mark.parametrize(
     ("regions", "groups"),
     [(None, None), ({"VIC1", "QLD1"}, None), (None, {"coal", "solar"}), ({"QLD1"}, {"coal"})],
     ids=["all", "regions", "groups", "both"],
 )
 def test_figures_equal_the_csv_at_the_last_timestamp(tmp_path: Path, regions, groups) -> None:  # type: ignore[no-untyped-def]
-    snap, facilities, csv_path = _fed_state(tmp_path)
+    snap, facilities, csv_path = fed_state(tmp_path)
     at = charts.select_figure_time(snap.max_ts, snap.prev_ts, snap.market_regions_at_max, 0.0)
     assert at == snap.max_ts  # the whole last row arrived, markets included
     fig = charts.compute_figures(
@@ -78,10 +66,10 @@ def test_figures_equal_the_csv_at_the_last_timestamp(tmp_path: Path, regions, gr
 
 
 def test_figures_stay_on_the_complete_row_while_the_next_streams_in(tmp_path: Path) -> None:
-    full, facilities, csv_path = _fed_state(tmp_path, intervals=12)
+    full, facilities, csv_path = fed_state(tmp_path, intervals=12)
     # Stop three facility events into the last row (its 7 facility events, then 5 market events).
     events = read_csv_events(csv_path)
-    partial, _, _ = _fed_state(tmp_path, intervals=12, upto=len(events) - 5 - 4)
+    partial, _, _ = fed_state(tmp_path, intervals=12, upto=len(events) - 5 - 4)
     at = charts.select_figure_time(
         partial.max_ts, partial.prev_ts, partial.market_regions_at_max, 0.1
     )
@@ -111,7 +99,7 @@ def test_format_figures() -> None:
 
 
 def test_chart_frames(tmp_path: Path) -> None:
-    snap, facilities, _ = _fed_state(tmp_path, intervals=12)
+    snap, facilities, _ = fed_state(tmp_path, intervals=12)
     gen, _ = charts.build_fuel_frames(snap.facility_history, facilities)
     assert set(gen.columns) == {"time", "group", "label", "mw"}
     assert gen["time"].nunique() == 12
@@ -135,128 +123,6 @@ def test_chart_frames(tmp_path: Path) -> None:
         charts.build_region_line_chart(market, "price", "$/MWh"),
     ):
         assert chart.to_dict()["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
-
-
-def test_tables_newest_first_with_lookup_names(tmp_path: Path) -> None:
-    snap, facilities, _ = _fed_state(tmp_path, intervals=3)
-    fac = charts.build_recent_facility_table(snap.recent_facility, facilities, limit=5)
-    assert len(fac) == 5 and fac.iloc[0]["facility_id"] == snap.recent_facility[-1][1]
-    assert fac.iloc[0]["name"] == facilities[fac.iloc[0]["facility_id"]].name
-    mkt = charts.build_recent_market_table(snap.recent_market)
-    assert len(mkt) == 15 and list(mkt.columns) == [
-        "received",
-        "timestamp",
-        "region_id",
-        "price_dmwh",
-        "demand_mw",
-    ]
-    assert "facility_id" in fac.to_csv(index=False).splitlines()[0]
-    hist = charts.build_facility_history_frame(snap.facility_history["TSOLAR1"])
-    assert list(hist.columns) == ["time", "power_mw", "co2_tonnes"]
-
-
-@pytest.mark.parametrize(
-    ("status", "text"),
-    [
-        pytest.param(
-            {"state": "online", "pass_number": 0, "row": 55, "rows": 2016},
-            "**online**, pass 1, 55/2,016 intervals sent",
-            id="online",
-        ),
-        pytest.param(
-            {"state": "cooldown", "pass_number": 1, "row": 0, "rows": 288},
-            "**cooldown** before pass 2",
-            id="cooldown",
-        ),
-        pytest.param({"state": "offline", "client_id": "x"}, "**offline**", id="last-will"),
-    ],
-)
-def test_publisher_status_counts_passes_from_one(status: dict, text: str) -> None:
-    assert charts.describe_publisher(status) == text
-
-
-FORGED_TEXT = "![x](http://203.0.113.9/p.png) **bold** [click](http://203.0.113.9/) <b>b</b>"
-
-
-def test_a_forged_live_status_shows_its_text_literally() -> None:
-    """Anyone who can publish sets the status's free-text fields: rendered as CommonMark,
-    the line has the state in bold and nothing else active (no image, link, emphasis, HTML)."""
-    from markdown_it import MarkdownIt
-
-    forged = {"state": "live", "market_to": FORGED_TEXT[:64], "facilities_to": "_it_ `c` $x$"}
-    text = charts.describe_publisher(forged)
-    page = MarkdownIt("commonmark").render(text)
-    assert page.count("<strong>") == 1 and "<strong>live</strong>" in page
-    for active in ("<img", "<a ", "<em>", "<code>", "<b>"):
-        assert active not in page
-    assert text.count("$") == text.count("\\$") == 2  # no unescaped LaTeX delimiter
-    shown = page.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
-    shown = shown.replace(charts.WORD_JOINER, "")
-    assert FORGED_TEXT[:64] in shown and "_it_ `c` $x$" in shown
-    assert "://" not in page  # no autolink either (GitHub's, in Streamlit, finds bare URLs)
-    # a real time, whatever its offset, shows in NEM time
-    real = {"state": "live", "market_to": "2026-11-30T04:35:00+00:00", "facilities_to": None}
-    assert "prices to 2026-11-30 14:35, facilities to none yet NEM" in charts.describe_publisher(
-        real
-    )
-
-
-def test_tables_follow_the_filters(tmp_path: Path) -> None:
-    snap, facilities, _ = _fed_state(tmp_path, intervals=3)
-    recent = [*snap.recent_facility, (0.0, "NOTINLOOKUP", snap.max_ts, 1.0, None)]
-    everything = charts.build_recent_facility_table(recent, facilities)
-    assert everything.iloc[0]["name"] == "(unknown)" and len(everything) == len(recent)
-    vic = charts.build_recent_facility_table(recent, facilities, regions={"VIC1"})
-    assert set(vic["facility_id"]) == {"TGAS1", "TBATT1"} and len(vic) == 6
-    coal = charts.build_recent_facility_table(recent, facilities, groups={"coal"}, limit=2)
-    assert list(coal["facility_id"]) == ["TCOAL2", "TCOAL1"]  # newest first, after filtering
-    mkt = charts.build_recent_market_table(snap.recent_market, regions={"SA1"})
-    assert list(mkt["region_id"]) == ["SA1"] * 3
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Test Gas <b>&amp; Co</b>",
-        "**bold** _it_ `code` [link](http://x) ![img](y)",
-        ":red[coloured] :material/bolt: $x^2$ ~~gone~~",
-        "# heading\n- item\n1. item > quote | cell",
-        "back\\slash",
-    ],
-    ids=["html", "emphasis-links", "streamlit-directives", "blocks", "backslash"],
-)
-def test_escape_markdown_leaves_no_active_character(text: str) -> None:
-    out = charts.escape_markdown(text)
-    # Drop every escaped pair: what is left must hold no markdown-active character.
-    rest, i = [], 0
-    while i < len(out):
-        if out[i] == "\\":
-            assert out[i + 1] in charts.MARKDOWN_SPECIALS
-            i += 2
-        else:
-            rest.append(out[i])
-            i += 1
-    assert not set(rest) & charts.MARKDOWN_SPECIALS and "\n" not in rest
-    assert out.replace("\\", "").replace(" ", "").replace(charts.WORD_JOINER, "") == text.replace(
-        "\\", ""
-    ).replace("\n", "").replace(" ", "")
-
-
-def test_facility_markdown_escapes_the_lookup_strings(tmp_path: Path) -> None:
-    snap, facilities, _ = _fed_state(tmp_path, intervals=3)
-    text = charts.build_facility_markdown(facilities["TGAS1"], snap.facility_latest["TGAS1"])
-    assert text.startswith(r"**Test Gas \<b\>\&amp; Co\</b\>** · TGAS1" + "  \n")
-    assert "Victoria" in text and "Fuel: Gas (gas\\_ccgt)" in text
-    assert "Capacity: 500 MW" in text and "NEM): **" in text
-    assert "Latest" not in charts.build_facility_markdown(facilities["TGAS1"], None)
-
-
-def test_unknown_help_lists_the_first_ids_escaped() -> None:
-    assert "First seen" not in charts.describe_unknown([], False, 0)
-    text = charts.describe_unknown(["A_1", "B-2", "C"], False, 25, show=2)
-    assert text.endswith(r"First seen: A\_1, B\-2 and 1 more; 25 events")
-    more = charts.describe_unknown(["A_1", "B-2", "C"], True, 9_000, show=3)
-    assert more.endswith("C (more ids than listed); 9,000 events")
 
 
 # --- the charts' window: ends at the figure time, without a partly received first interval ---
@@ -424,24 +290,8 @@ def test_zero_or_negative_demand_gives_no_price_weight() -> None:
     assert fig.demand_mw == pytest.approx(0.0)
 
 
-def test_the_utilisation_tables_rank_generators_by_capacity_factor() -> None:
-    fac = {
-        f"G{i}": lookups.Facility(f"G{i}", f"Gen {i}", "SA1", -34, 138, ("wind",), ("wind",), 100.0)
-        for i in range(5)
-    }
-    fac["B"] = lookups.Facility("B", "Battery", "SA1", -34, 138, ("battery",), ("battery",), 50.0)
-    fac["N"] = lookups.Facility("N", "No cap", "SA1", -34, 138, ("gas",), ("gas_ocgt",), None)
-    latest = {f"G{i}": (AT, 20.0 * i, 0.0) for i in range(5)}
-    latest |= {"B": (AT, 50.0, 0.0), "N": (AT, 10.0, 0.0)}
-    most, least = charts.build_utilisation_tables(latest, fac, limit=2)
-    assert list(most["facility_id"]) == ["G4", "G3"] and list(most["factor"]) == [0.8, 0.6]
-    assert list(least["facility_id"]) == ["G0", "G1"]
-    markdown = charts.build_facility_markdown(fac["G3"], (AT, 60.0, 0.0))
-    assert "Capacity factor: **60%**" in markdown
-
-
 def test_renewable_share_by_region_equals_the_csv(tmp_path: Path) -> None:
-    snap, facilities, csv_path = _fed_state(tmp_path)
+    snap, facilities, csv_path = fed_state(tmp_path)
     frame = charts.build_renewable_share_frame(snap.facility_history, facilities)
     # Independently, from the file: positive output of renewable facilities over all positive
     # output, per region and row.
@@ -573,73 +423,6 @@ def test_the_facility_history_frame_is_time_power_and_emissions_with_nan_for_mis
     assert frame["co2_tonnes"].isna().iloc[0] and frame["co2_tonnes"].iloc[1] == 2.5
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts, with pandas' NaN for a missing value read back as None."""
-    return [{k: None if pd.isna(v) else v for k, v in r.items()} for r in frame.to_dict("records")]
-
-
-def test_recent_tables_list_the_newest_first_with_their_lookup_fields() -> None:
-    recent = [(T + 1.5, "A", T, 1.0, 2.0), (T + 2.5, "GONE", T, 3.0, None)]
-    table = charts.build_recent_facility_table(recent, {"A": _fac("A", group="coal")})
-    assert _records(table) == [
-        {
-            "received": epoch_to_nem_naive(T + 2),
-            "timestamp": epoch_to_nem_naive(T),
-            "facility_id": "GONE",
-            "name": "(unknown)",
-            "region": "",
-            "fuel": "",
-            "power_mw": 3.0,
-            "co2_tonnes": None,
-        },
-        {
-            "received": epoch_to_nem_naive(T + 1),
-            "timestamp": epoch_to_nem_naive(T),
-            "facility_id": "A",
-            "name": "A name",
-            "region": "SA1",
-            "fuel": "Coal",
-            "power_mw": 1.0,
-            "co2_tonnes": 2.0,
-        },
-    ]
-    empty = charts.build_recent_facility_table([], {})
-    assert list(empty.columns) == charts.RECENT_FACILITY_COLUMNS
-    market = charts.build_recent_market_table(
-        [(T + 1.0, "SA1", T, 80.0, None), (T + 1.0, "VIC1", T, None, 5000.0)]
-    )
-    assert _records(market) == [
-        {
-            "received": epoch_to_nem_naive(T + 1),
-            "timestamp": epoch_to_nem_naive(T),
-            "region_id": "VIC1",
-            "price_dmwh": None,
-            "demand_mw": 5000.0,
-        },
-        {
-            "received": epoch_to_nem_naive(T + 1),
-            "timestamp": epoch_to_nem_naive(T),
-            "region_id": "SA1",
-            "price_dmwh": 80.0,
-            "demand_mw": None,
-        },
-    ]
-    assert list(charts.build_recent_market_table([]).columns) == charts.RECENT_MARKET_COLUMNS
-
-
-def test_recent_tables_hold_200_rows_by_default_after_the_filter() -> None:
-    facility_rows = [(float(T), "A" if i % 2 else "B", T, float(i), None) for i in range(450)]
-    facilities = {"A": _fac("A"), "B": _fac("B", region="VIC1")}
-    assert len(charts.build_recent_facility_table(facility_rows, facilities)) == 200
-    kept = charts.build_recent_facility_table(facility_rows, facilities, regions={"SA1"})
-    assert len(kept) == 200 and set(kept["facility_id"]) == {"A"}
-    market_rows = [(float(T), "SA1" if i % 2 else "VIC1", T, 1.0, 1.0) for i in range(450)]
-    assert len(charts.build_recent_market_table(market_rows)) == 200
-    kept = charts.build_recent_market_table(market_rows, regions={"SA1"})
-    assert len(kept) == 200 and set(kept["region_id"]) == {"SA1"}
-    assert len(charts.build_recent_market_table(market_rows[:3], limit=2)) == 2
-
-
 def test_a_value_is_found_only_at_its_own_time() -> None:
     points = [(T - 600, 1.0, 1.0), (T, 2.0, 2.0)]
     assert charts.value_at(points, T) == (T, 2.0, 2.0)
@@ -650,25 +433,6 @@ def test_a_value_is_found_only_at_its_own_time() -> None:
 def test_a_group_outside_the_palette_is_other() -> None:
     assert charts.fuel_group_of(_fac("A", group="unobtainium")) == "other"
     assert charts.fuel_group_of(_fac("A", group="solar")) == "solar"
-
-
-@pytest.mark.parametrize(
-    ("text", "shown"),
-    [
-        ("see http://203.0.113.9/x", "see http\\:\u2060//203\\.0\\.113\\.9/x"),
-        ("HTTPS://a.b", "HTTPS\\:\u2060//a\\.b"),
-        ("go to WWW.example.com", "go to WWW\u2060\\.example\\.com"),
-        ("mail ops@example.com", "mail ops@\u2060example\\.com"),
-        ("a: b // c, wwwx.y, ww.z", "a\\: b // c, wwwx\\.y, ww\\.z"),
-    ],
-    ids=["url", "upper-case", "www", "email", "look-alikes"],
-)
-def test_escaped_text_holds_nothing_an_autolink_finds(text: str, shown: str) -> None:
-    assert charts.escape_markdown(text) == shown
-
-
-def test_line_breaks_in_a_name_become_spaces() -> None:
-    assert charts.escape_markdown("a\r\nb X") == "a  b X"
 
 
 def test_a_facility_at_zero_megawatts_adds_no_generation_row() -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from nemlive.common.lookups import Facility
-from nemlive.dashboard import charts, csvexport
+from nemlive.dashboard import csvexport, tables
 
 T = 1_760_490_000
 
@@ -65,7 +65,7 @@ def test_the_facility_table_download_escapes_names_and_keeps_numbers() -> None:
         (float(T), fid, T, mw, None)
         for fid, mw in (("-A1", -7.5), ("B1", 12.0), ("C1", 3.0), ("NOPE", -1.0))
     ]
-    table = charts.build_recent_facility_table(recent, facilities)
+    table = tables.build_recent_facility_table(recent, facilities)
     rows = _rows(csvexport.build_csv(table))
     by_id = {r["facility_id"]: r for r in rows}
     assert set(by_id) == {"'-A1", "B1", "C1", "NOPE"}
@@ -78,7 +78,7 @@ def test_the_facility_table_download_escapes_names_and_keeps_numbers() -> None:
 
 
 def test_the_market_table_download_keeps_negative_prices() -> None:
-    table = charts.build_recent_market_table([(float(T), "SA1", T, -7.5, -12.0)])
+    table = tables.build_recent_market_table([(float(T), "SA1", T, -7.5, -12.0)])
     [row] = _rows(csvexport.build_csv(table))
     assert (row["region_id"], row["price_dmwh"], row["demand_mw"]) == ("SA1", "-7.5", "-12.0")
 

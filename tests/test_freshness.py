@@ -16,6 +16,7 @@ from nemlive.common.events import (
 from nemlive.common.nemtime import NEM_TZ
 from nemlive.dashboard import charts, freshness
 from nemlive.dashboard.livestate import LiveState
+from nemlive.dashboard.status import describe_publisher
 
 STEP = 300
 T = int(datetime(2026, 11, 30, 14, 35, tzinfo=NEM_TZ).timestamp())  # the newest price
@@ -152,7 +153,7 @@ def test_dates_are_given_when_the_two_are_on_different_days() -> None:
 
 
 def test_the_publisher_line_of_a_live_status() -> None:
-    text = charts.describe_publisher(
+    text = describe_publisher(
         {"state": "live", "market_to": iso(T), "facilities_to": iso(F), "source": "simulator"}
     )
     assert (

@@ -20,7 +20,7 @@ from support_e2e import open_browser
 from test_dashboard_browser import TOPIC, serve_dashboard
 
 from nemlive.common.events import StatusEvent, encode_status
-from nemlive.dashboard.charts import WORD_JOINER
+from nemlive.dashboard.text import WORD_JOINER
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

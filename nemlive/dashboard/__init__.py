@@ -2,7 +2,8 @@
 
 * ``livestate``: the locked, bounded state the MQTT thread writes and the page reads.
 * ``ingest``: the one MQTT client per server process that feeds it.
-* ``charts``: the headline figures, chart frames and tables (pure).
+* ``charts``, ``tables``: the headline figures, chart frames, charts and tables (pure).
+* ``text``, ``status``: Markdown escaping of text from the wire; the status panel's texts (pure).
 * ``mapview``, ``icons``: the PyDeck layers and the icon atlas (pure).
 * ``config``: the dashboard's settings from the environment.
 """

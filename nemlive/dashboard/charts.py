@@ -1,4 +1,6 @@
-"""Pure builders of the headline figures, the chart frames and the tables (no Streamlit).
+"""Pure builders of the headline figures, the chart frames and the charts (no Streamlit).
+
+The tables are in ``tables.py``, the status texts in ``status.py``, Markdown escaping in ``text.py``.
 
 **Which timestamp the figures describe.** Facility events of one 5-minute interval arrive one by
 one, and the publisher sends a row's market events after all of its facility events
@@ -37,7 +39,6 @@ NEM-time (UTC+10) datetimes so that charts show NEM time whatever the browser's 
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Mapping
@@ -52,40 +53,18 @@ from nemlive.common.lookups import (
     FUEL_COLOURS,
     FUEL_GROUPS,
     FUEL_LABELS,
-    REGION_NAMES,
     RENEWABLE_GROUPS,
     Facility,
-    capacity_factor,
     facility_passes,
     fuel_group_of,
 )
-from nemlive.common.nemtime import INTERVAL_S, epoch_to_nem_naive, format_nem_epoch, nem_naive_index
-from nemlive.dashboard.livestate import DEFAULT_HISTORY_LEN, Point, parse_position
+from nemlive.common.nemtime import INTERVAL_S, nem_naive_index
+from nemlive.dashboard.livestate import DEFAULT_HISTORY_LEN, Point
 
 SETTLE_S = 5.0
 PARTIAL_RATIO = 0.9
 MAX_PARTIAL = 12  # leading intervals at most (an hour): bounds the work per refresh
 INTERVAL_H = 5 / 60
-RECENT_FACILITY_COLUMNS = [
-    "received",
-    "timestamp",
-    "facility_id",
-    "name",
-    "region",
-    "fuel",
-    "power_mw",
-    "co2_tonnes",
-]
-RECENT_MARKET_COLUMNS = ["received", "timestamp", "region_id", "price_dmwh", "demand_mw"]
-# Backslash-escaping these makes CommonMark, Streamlit's colour/directive syntax (``:red[..]``),
-# LaTeX (``$..$``) and raw HTML show literally; ``&`` stops entities such as ``&amp;``.
-MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()<>#+-.!|&$:~=\"'")
-# GitHub's autolinks are found in the text once escapes are resolved, so a bare
-# ``http://host``, ``www.host`` or ``name@host`` still becomes a link: a word joiner (U+2060,
-# shown as nothing) after ``:`` before ``//``, between ``www`` and ``.`` and after ``@``
-# leaves nothing for them to find.
-WORD_JOINER = "\u2060"
-_AUTOLINK_SPOTS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
 REGION_COLOURS = {
     "NSW1": "#1f77b4",
     "QLD1": "#9467bd",
@@ -458,75 +437,13 @@ def build_facility_history_frame(points: list[Point]) -> pd.DataFrame:
     )
 
 
-def build_recent_facility_table(
-    recent: list[tuple[float, str, int, float | None, float | None]],
-    facilities: Mapping[str, Facility],
-    limit: int = 200,
-    *,
-    regions: Collection[str] | None = None,
-    groups: Collection[str] | None = None,
-) -> pd.DataFrame:
-    """The newest ``limit`` facility events that pass the filters, newest first.
-
-    Name, region and fuel come from the lookup. ``received`` (arrival) and ``timestamp`` are
-    naive NEM time (UTC+10). With no filter, unknown facilities are listed as ``(unknown)``;
-    with a filter they are left out (their region and fuel are not known).
-    """
-    rows = []
-    filtered = regions is not None or groups is not None
-    for arrived, fid, ts, mw, t in reversed(recent):
-        if len(rows) >= limit:
-            break
-        fac = facilities.get(fid)
-        if filtered and (fac is None or not facility_passes(fac, regions, groups)):
-            continue
-        rows.append(
-            {
-                "received": epoch_to_nem_naive(int(arrived)),
-                "timestamp": epoch_to_nem_naive(ts),
-                "facility_id": fid,
-                "name": fac.name if fac else "(unknown)",
-                "region": fac.region_id if fac else "",
-                "fuel": FUEL_LABELS.get(fuel_group_of(fac), "") if fac else "",  # type: ignore[call-overload]
-                "power_mw": mw,
-                "co2_tonnes": t,
-            }
-        )
-    return pd.DataFrame(rows, columns=RECENT_FACILITY_COLUMNS)
-
-
-def build_recent_market_table(
-    recent: list[tuple[float, str, int, float | None, float | None]],
-    limit: int = 200,
-    *,
-    regions: Collection[str] | None = None,
-) -> pd.DataFrame:
-    """The newest ``limit`` market events of the selected regions, newest first (NEM time)."""
-    rows = []
-    for a, rid, ts, p, d in reversed(recent):
-        if len(rows) >= limit:
-            break
-        if regions is not None and rid not in regions:
-            continue
-        rows.append(
-            {
-                "received": epoch_to_nem_naive(int(a)),
-                "timestamp": epoch_to_nem_naive(ts),
-                "region_id": rid,
-                "price_dmwh": p,
-                "demand_mw": d,
-            }
-        )
-    return pd.DataFrame(rows, columns=RECENT_MARKET_COLUMNS)
-
-
 # --- Vega-Lite charts (Altair ships with Streamlit) -------------------------------------
 
 _TIME = alt.X("time:T", title=None, axis=alt.Axis(format="%a %H:%M", labelOverlap=True))
 
 
-# make mutate leaves out the Altair specs and the markdown texts from here on (all but
-# escape_markdown): they are presentation, checked by the app and browser tests.
+# make mutate leaves out the Altair specs: they are presentation, checked by the app and
+# browser tests.
 # pragma: no mutate start
 def build_generation_chart(frame: pd.DataFrame, height: int = 260) -> alt.Chart:
     """Stacked area of generation by fuel group in OpenElectricity's colours."""
@@ -612,137 +529,6 @@ def build_region_line_chart(
             ],
         )
     )
-
-
-def describe_publisher(status: Mapping[str, object]) -> str:
-    """The publisher's status in words, as Markdown with every text from the wire escaped; its
-    ``pass_number`` counts from 0, people from 1."""
-    state = escape_markdown(str(status.get("state", "unknown")))
-    if state == "offline":
-        return "**offline**"
-    if state == "live":
-        market = describe_stamp(status.get("market_to"))
-        facilities = describe_stamp(status.get("facilities_to"))
-        source = " from the simulator" if status.get("source") == "simulator" else ""
-        return f"**live**{source}: prices to {market}, facilities to {facilities} NEM"
-    number = int(status.get("pass_number", 0)) + 1  # type: ignore[call-overload]
-    if state == "cooldown":
-        return f"**cooldown** before pass {number}"
-    sent = f"{status.get('row', 0):,}/{status.get('rows', 0):,}"
-    return f"**{state}**, pass {number}, {sent} intervals sent"
-
-
-# --- page texts (markdown) ------------------------------------------------------------------
-
-
-# pragma: no mutate end
-def describe_stamp(value: object) -> str:
-    """A status's interval time as Markdown: ``2026-11-30 14:35`` (NEM time) for an ISO 8601
-    time with its offset, ``none yet`` when absent, else the value escaped: anyone who can
-    publish on the topic writes these fields, so they are data, never Markdown."""
-    if value is None or value == "":
-        return "none yet"
-    epoch = parse_position(str(value))
-    return escape_markdown(str(value)) if epoch is None else format_nem_epoch(epoch)
-
-
-def escape_markdown(text: str) -> str:
-    """``text`` with every markdown-active character backslash-escaped, so Streamlit shows it
-    literally (names are data: ``**``, ``<b>``, ``&amp;``, ``$x$`` or ``:red[x]`` stay as typed),
-    and a word joiner where an autolink would start (``WORD_JOINER``): a URL is no link.
-
-    Newlines become spaces: a name is one line.
-    """
-    text = _AUTOLINK_SPOTS.sub(WORD_JOINER, text)
-    return "".join("\\" + c if c in MARKDOWN_SPECIALS else " " if c in "\r\n" else c for c in text)
-
-
-# pragma: no mutate start
-def build_facility_markdown(fac: Facility, latest: Point | None) -> str:
-    """A facility's metadata and latest value (NEM time) as markdown, every lookup string escaped."""
-    esc = escape_markdown
-    fuels = ", ".join(esc(FUEL_LABELS.get(g, g)) for g in fac.fuel_groups) or "unknown"  # type: ignore[call-overload]
-    techs = ", ".join(esc(t) for t in fac.fuel_techs)
-    capacity = "unknown" if fac.capacity_mw is None else f"{fac.capacity_mw:,.0f} MW"
-    lines = [
-        f"**{esc(fac.name)}** · {esc(fac.facility_id)}",
-        esc(REGION_NAMES.get(fac.region_id, fac.region_id)),
-        f"Fuel: {fuels}" + (f" ({techs})" if techs else ""),
-        f"Capacity: {capacity}",
-        f"Location: {fac.lat:.4f}, {fac.lon:.4f}",
-    ]
-    if latest is not None:
-        ts, mw, t = latest
-        mw_text = "–" if mw is None else f"{mw:,.1f}"
-        t_text = "–" if t is None else f"{t:,.2f}"
-        when = format_nem_epoch(ts)
-        lines.append(f"Latest ({when} NEM): **{mw_text} MW**, **{t_text} t CO₂-e**")
-        cf = capacity_factor(fac, mw)
-        if cf is not None:
-            lines.append(f"Capacity factor: **{cf:.0%}** (latest output ÷ registered capacity)")
-    return "  \n".join(lines)
-
-
-# The factor next to the name: in a half-width column the last columns are off screen.
-UTILISATION_COLUMNS = ["name", "factor", "power_mw", "capacity_mw", "region", "fuel", "facility_id"]
-LOAD_GROUPS = frozenset({"battery", "pumps"})  # their capacity is not an output to fill
-
-
-def build_utilisation_tables(
-    latest: Mapping[str, Point],
-    facilities: Mapping[str, Facility],
-    limit: int = 10,
-    *,
-    regions: Collection[str] | None = None,
-    groups: Collection[str] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The most and the least utilised generators of the selection at their latest values:
-    ``factor`` = output ÷ registered capacity (0..1). Batteries and pumps are left out."""
-    rows = []
-    for fid, (_, mw, _t) in latest.items():
-        fac = facilities.get(fid)
-        if fac is None or fuel_group_of(fac) in LOAD_GROUPS:
-            continue
-        if not facility_passes(fac, regions, groups):
-            continue
-        cf = capacity_factor(fac, mw)
-        if cf is None:
-            continue
-        rows.append(
-            {
-                "facility_id": fid,
-                "name": fac.name,
-                "region": fac.region_id,
-                "fuel": FUEL_LABELS.get(fuel_group_of(fac), ""),  # type: ignore[call-overload]
-                "power_mw": mw,
-                "capacity_mw": fac.capacity_mw,
-                "factor": cf,
-            }
-        )
-    rows.sort(key=lambda r: (-r["factor"], r["facility_id"]))
-    most = pd.DataFrame(rows[:limit], columns=UTILISATION_COLUMNS)
-    least = pd.DataFrame(list(reversed(rows[-limit:])), columns=UTILISATION_COLUMNS)
-    return most, least
-
-
-def describe_unknown(
-    ids: list[str], overflow: bool, events: int, show: int = 10, *, markdown: bool = True
-) -> str:
-    """Help for the unknown-facility counter: what it means and the first ``show`` ids, as
-    Markdown (ids escaped) or, with ``markdown=False``, plain text (for a hover title).
-
-    ``overflow``: more ids came than are listed. ``events``: their events (counted, not kept).
-    """
-    text = "Facilities missing from the lookup (data/facilities.csv): counted, not kept or drawn."
-    if ids:
-        escape = escape_markdown if markdown else str
-        listed = ", ".join(escape(i) for i in ids[:show])
-        more = len(ids) - min(len(ids), show)
-        text += ("  \n" if markdown else "\n") + f"First seen: {listed}"
-        text += f" and {more:,} more" if more > 0 else ""
-        text += " (more ids than listed)" if overflow else ""
-        text += f"; {events:,} events"
-    return text
 
 
 # pragma: no mutate end

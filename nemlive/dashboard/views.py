@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from nemlive.common.lookups import Facility
-from nemlive.dashboard import charts, freshness, history, mapview
+from nemlive.dashboard import charts, freshness, history, mapview, tables
 from nemlive.dashboard.charts import Figures
 from nemlive.dashboard.livestate import LiveState, Snapshot
 from nemlive.dashboard.sharedcache import SharedCache
@@ -414,14 +414,14 @@ class TablesView:
 
 
 def build_tables_view(snap: Snapshot, sel: Selection) -> TablesView:
-    most, least = charts.build_utilisation_tables(
+    most, least = tables.build_utilisation_tables(
         snap.facility_latest, sel.facilities, regions=sel.regions, groups=sel.groups
     )
     return TablesView(
-        facility=charts.build_recent_facility_table(
+        facility=tables.build_recent_facility_table(
             snap.recent_facility, sel.facilities, regions=sel.regions, groups=sel.groups
         ),
-        market=charts.build_recent_market_table(snap.recent_market, regions=sel.regions),
+        market=tables.build_recent_market_table(snap.recent_market, regions=sel.regions),
         most=most,
         least=least,
     )

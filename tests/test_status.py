@@ -1,0 +1,77 @@
+"""The status panel's texts: the publisher's state, unknown facilities, the last message's age."""
+
+from __future__ import annotations
+
+import pytest
+
+from nemlive.dashboard.status import describe_age, describe_publisher, describe_unknown
+from nemlive.dashboard.text import WORD_JOINER
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        pytest.param(
+            {"state": "online", "pass_number": 0, "row": 55, "rows": 2016},
+            "**online**, pass 1, 55/2,016 intervals sent",
+            id="online",
+        ),
+        pytest.param(
+            {"state": "cooldown", "pass_number": 1, "row": 0, "rows": 288},
+            "**cooldown** before pass 2",
+            id="cooldown",
+        ),
+        pytest.param({"state": "offline", "client_id": "x"}, "**offline**", id="last-will"),
+    ],
+)
+def test_publisher_status_counts_passes_from_one(status: dict, text: str) -> None:
+    assert describe_publisher(status) == text
+
+
+FORGED_TEXT = "![x](http://203.0.113.9/p.png) **bold** [click](http://203.0.113.9/) <b>b</b>"
+
+
+def test_a_forged_live_status_shows_its_text_literally() -> None:
+    """Anyone who can publish sets the status's free-text fields: rendered as CommonMark,
+    the line has the state in bold and nothing else active (no image, link, emphasis, HTML)."""
+    from markdown_it import MarkdownIt
+
+    forged = {"state": "live", "market_to": FORGED_TEXT[:64], "facilities_to": "_it_ `c` $x$"}
+    text = describe_publisher(forged)
+    page = MarkdownIt("commonmark").render(text)
+    assert page.count("<strong>") == 1 and "<strong>live</strong>" in page
+    for active in ("<img", "<a ", "<em>", "<code>", "<b>"):
+        assert active not in page
+    assert text.count("$") == text.count("\\$") == 2  # no unescaped LaTeX delimiter
+    shown = page.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+    shown = shown.replace(WORD_JOINER, "")
+    assert FORGED_TEXT[:64] in shown and "_it_ `c` $x$" in shown
+    assert "://" not in page  # no autolink either (GitHub's, in Streamlit, finds bare URLs)
+    # a real time, whatever its offset, shows in NEM time
+    real = {"state": "live", "market_to": "2026-11-30T04:35:00+00:00", "facilities_to": None}
+    assert "prices to 2026-11-30 14:35, facilities to none yet NEM" in describe_publisher(real)
+
+
+def test_unknown_help_lists_the_first_ids_escaped() -> None:
+    assert "First seen" not in describe_unknown([], False, 0)
+    text = describe_unknown(["A_1", "B-2", "C"], False, 25, show=2)
+    assert text.endswith(r"First seen: A\_1, B\-2 and 1 more; 25 events")
+    more = describe_unknown(["A_1", "B-2", "C"], True, 9_000, show=3)
+    assert more.endswith("C (more ids than listed); 9,000 events")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "never"),
+        (0.4, "0 s ago"),
+        (59.4, "59 s ago"),
+        (60.0, "1 min ago"),
+        (3599.0, "60 min ago"),
+        (3600.0, "1.0 h ago"),
+        (5400.0, "1.5 h ago"),
+    ],
+    ids=["never", "now", "under-a-minute", "a-minute", "under-an-hour", "an-hour", "hours"],
+)
+def test_the_last_message_age_in_words(seconds: float | None, text: str) -> None:
+    assert describe_age(seconds) == text
