@@ -9,7 +9,7 @@ through a private mosquitto, then for each dashboard (this checkout, and the one
 
 - measures the server's CPU with no page open (ingest only);
 - validates the load client: N = 1, 2, 3 Chromium pages (Debian's /usr/bin/chromium), then
-  N = 1, 2, 3 protocol sessions (nemlive/devtools/stclient.py), and prints the CPU per session of each
+  N = 1, 2, 3 protocol sessions (tests/support_stclient.py), and prints the CPU per session of each
   and their ratio (the client must cost what a browser does, within 20%);
 - prints, for N protocol sessions, the server CPU per viewer ((CPU - ingest) / N, in cores),
   viewers per core, the slowest session's longest gap between two refreshes of a 2-second
@@ -38,10 +38,11 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
+
+from support_stclient import Viewer, gaps
 
 from nemlive.devtools.run import count_messages_per_row, publisher_command
-from nemlive.devtools.stclient import Viewer, gaps
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The commit before the page was split into a 2-second and a 10-second part.

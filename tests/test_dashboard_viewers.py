@@ -1,6 +1,6 @@
 """The page's two refresh rates, read off what a real server sends one viewer.
 
-A headless viewer (nemlive/devtools/stclient.py) speaks Streamlit's websocket protocol to a
+A headless viewer (tests/support_stclient.py) speaks Streamlit's websocket protocol to a
 real ``streamlit run dashboard.py`` on a real mosquitto, and records every element it is sent.
 The figures refresh every ``NEMLIVE_REFRESH_S``; the map and charts only every
 ``NEMLIVE_VISUALS_S``, except that a new interval coming that long or longer after the one
@@ -28,8 +28,7 @@ from support_dashboard import (
     write_facilities_csv,
 )
 from support_e2e import start_dashboard
-
-from nemlive.devtools.stclient import FULL_RUN, Viewer
+from support_stclient import FULL_RUN, Viewer
 
 REFRESH_S = 1.0
 VISUALS_S = 5.0
