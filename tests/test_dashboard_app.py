@@ -1,7 +1,7 @@
 """dashboard.py through Streamlit's AppTest: broker down, injected state, filters, missing lookups.
 
 State is injected the way an embedding would: a Hub (LiveState + a not-started client) under
-``dashboard.HUB_KEY`` in session state, filled through the real decode/store path.
+``page_cache.HUB_KEY`` in session state, filled through the real decode/store path.
 """
 
 from __future__ import annotations

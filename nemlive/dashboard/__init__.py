@@ -6,6 +6,9 @@
 * ``text``, ``status``: Markdown escaping of text from the wire; the status panel's texts (pure).
 * ``mapview``, ``icons``: the PyDeck layers and the icon atlas (pure).
 * ``config``: the dashboard's settings from the environment.
+* ``storeread``: the page's reads of the history store.
+* ``page_*``: the page's Streamlit parts (cached loaders, sidebar, live part), which
+  ``dashboard.py`` lays out; no other module of the library imports Streamlit.
 """
 
 from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config

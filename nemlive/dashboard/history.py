@@ -1,6 +1,6 @@
 """Looking back: the ranges the dashboard offers from the store, and views at a past interval.
 
-The page (``dashboard.py``) opens the store; ``read_range`` and ``read_backfill`` take the open
+The page opens the store (``storeread``); ``read_range`` and ``read_backfill`` take the open
 store and read what a view needs through its interface; the rest is pure. Times are integer
 UTC epoch seconds of interval ends; a range holds ``t0 < ts <= t1``.
 

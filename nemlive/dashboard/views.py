@@ -2,9 +2,9 @@
 
 The page has a fast part (status and figures, every ``refresh_s``) and a slow part (map,
 charts, tables, every ``visuals_every_s``). The views here are everything those parts draw,
-computed from a Snapshot and a Selection and nothing else; ``dashboard.py`` keeps them in one
-``SharedCache`` keyed on :func:`view_key`, so every viewer with the same filters shares one
-build per new interval (see docs/design.md, "Many viewers, one server").
+computed from a Snapshot and a Selection and nothing else; the page (``page_live``) keeps
+them in one ``SharedCache`` keyed on :func:`view_key`, so every viewer with the same filters
+shares one build per new interval (see docs/design.md, "Many viewers, one server").
 
 Views are shared between sessions and threads: nothing may change them after they are built.
 """
