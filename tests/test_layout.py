@@ -82,6 +82,40 @@ def _product_files() -> list[Path]:
     return sorted(LIBRARY.rglob("*.py")) + [ROOT / p for p in PROGRAMS if (ROOT / p).exists()]
 
 
+# The page program keeps only its layout; its parts live in nemlive/dashboard/.
+DASHBOARD_MAX_LINES = 250
+
+
+def test_the_page_program_is_only_its_layout() -> None:
+    lines = (ROOT / "dashboard.py").read_text().splitlines()
+    assert len(lines) <= DASHBOARD_MAX_LINES, (
+        f"dashboard.py has {len(lines)} lines, at most {DASHBOARD_MAX_LINES}: "
+        "move its parts into nemlive/dashboard/"
+    )
+
+
+def _imports_streamlit(path: Path) -> bool:
+    return any(name.startswith("streamlit") for name in _imports(path))
+
+
+def test_only_the_page_modules_import_streamlit() -> None:
+    """Streamlit is the page's: in the library only nemlive/dashboard/page_*.py import it (or
+    a component such as streamlit_autorefresh); every other module runs without a page."""
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in LIBRARY.rglob("*.py")
+        if _imports_streamlit(p) and not p.match("nemlive/dashboard/page_*.py")
+    ]
+    assert offenders == []
+    assert [p.name for p in (LIBRARY / "dashboard").glob("page_*.py") if _imports_streamlit(p)]
+
+
+def test_developer_tools_of_the_tests_stay_out_of_the_library() -> None:
+    """The headless Streamlit viewer is test and benchmark tooling (tests/support_stclient.py)."""
+    assert not (LIBRARY / "devtools" / "stclient.py").exists()
+    assert (ROOT / "tests" / "support_stclient.py").exists()
+
+
 def test_no_library_module_imports_the_programs_context() -> None:
     offenders = [
         str(p.relative_to(ROOT)) for p in LIBRARY.rglob("*.py") if "context" in _imports(p)
