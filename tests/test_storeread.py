@@ -1,0 +1,37 @@
+"""The page's store reads: what a readable store gives, and one line or None when it is not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support_dashboard import write_consolidate_csv, write_facilities_csv, write_store_from_csv
+
+from nemlive.common.lookups import load_facilities
+from nemlive.dashboard import storeread
+from nemlive.dashboard.livestate import LiveState
+from nemlive.store import parse_store_url
+
+
+def _state(tmp_path: Path) -> LiveState:
+    return LiveState(load_facilities(write_facilities_csv(tmp_path / "f.csv")).keys())
+
+
+def test_a_stored_day_fills_the_windows_and_gives_its_span_and_range(tmp_path: Path) -> None:
+    csv_path = write_consolidate_csv(tmp_path / "c.csv", intervals=4)
+    url = parse_store_url(write_store_from_csv(csv_path, tmp_path / "h.db"))
+    state = _state(tmp_path)
+    line = storeread.backfill_from_store(state, url)
+    assert line.startswith("Opened with ") and line.endswith(" NEM.")
+    assert url.for_viewers in line
+    span = storeread.read_span(url)
+    assert span is not None and span[1] - span[0] == 3 * 300
+    stored = storeread.read_range(url, span[0] - 300, span[1], 300, state.known_facilities)
+    assert stored is not None and stored.facility and stored.region
+
+
+def test_a_store_that_cannot_be_read_gives_a_line_or_none(tmp_path: Path) -> None:
+    url = parse_store_url(f"sqlite:///{tmp_path / 'absent.db'}")  # not created by a reader
+    line = storeread.backfill_from_store(_state(tmp_path), url)
+    assert line.startswith(f"The store ({url.for_viewers}) could not be read")
+    assert storeread.read_span(url) is None
+    assert storeread.read_range(url, 0, 300, 300, frozenset()) is None
