@@ -15,7 +15,7 @@ nothing.
 What anyone who can publish on the topic could otherwise do to the store is bounded: an
 interval ahead of the clock is rejected (``future``); only the facilities of the lookup table
 and the five regions are recorded (others are counted ``unknown``, the first 1,000 by name;
-``--record-all`` records every id); the inbox is bounded (``nemlive.record.recorderlink``).
+``--record-all`` records every id); the inbox is bounded (``nemlive.record.subscriber``).
 Readings more than ``--keep-days`` days older than the newest reading not ahead of the clock
 are pruned at start and every hour; a prune that deletes more than half of the store
 says so in a WARNING line. A SQLite store's write-ahead log is folded back and emptied every
@@ -51,7 +51,6 @@ from nemlive.common.mqttconfig import (
     parse_bool,
     resolve_mqtt_settings,
 )
-from nemlive.record.recorderlink import INBOX_FULL, OVERSIZE, Inbox, Subscriber
 from nemlive.record.recording import (
     ADMIT_ALL,
     UNKNOWN_REASON,
@@ -62,6 +61,7 @@ from nemlive.record.recording import (
     convert_messages,
     describe_rejects,
 )
+from nemlive.record.subscriber import INBOX_FULL, OVERSIZE, Inbox, Subscriber
 from nemlive.store import (
     DEFAULT_STORE_URL,
     Pruned,

@@ -48,8 +48,8 @@ import recorder
 from nemlive.common.events import REGIONS, encode_facility_event, encode_market_event
 from nemlive.common.mqttconfig import resolve_mqtt_settings
 from nemlive.common.nemtime import NEM_TZ
-from nemlive.record.recorderlink import RECEIVE_MAXIMUM, SESSION_EXPIRY_S, Inbox, Subscriber
 from nemlive.record.recording import ADMIT_ALL
+from nemlive.record.subscriber import RECEIVE_MAXIMUM, SESSION_EXPIRY_S, Inbox, Subscriber
 from nemlive.store import Store, open_store, parse_store_url
 
 BASE = "bench/record"

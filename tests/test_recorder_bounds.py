@@ -15,8 +15,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import recorder
 from nemlive.common.events import encode_facility_event, encode_market_event
-from nemlive.record.recorderlink import INBOX_FULL, OVERSIZE, Inbox, Subscriber
 from nemlive.record.recording import ADMIT_ALL, Inbound
+from nemlive.record.subscriber import INBOX_FULL, OVERSIZE, Inbox, Subscriber
 from nemlive.store import open_store
 from tests.conftest import Mosquitto
 from tests.support_recorder import (
