@@ -4,6 +4,8 @@
   ``nemlive.common.events``).
 * ``subscriber``: the recorder's MQTT 5 session with manual acknowledgements: a message is
   acknowledged only once its batch is committed.
+* ``writer``: the one writer (``Recorder``): batches from the inbox, committed, then
+  acknowledged; the store's retries, the prune and the checkpoints.
 """
 
 from nemlive.record.recording import (

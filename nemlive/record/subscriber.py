@@ -58,7 +58,7 @@ from nemlive.record.recording import Inbound
 log = logging.getLogger(__name__)
 
 # QoS 1 messages the broker may send before we acknowledge any: two batches (MAX_BATCH in
-# recorder.py), so one arrives while the other commits. With 1 KB payloads at most ~10 MB.
+# writer.py), so one arrives while the other commits. With 1 KB payloads at most ~10 MB.
 RECEIVE_MAXIMUM = 10_000
 QOS0_MAX_WAITING = 10_000  # QoS 0 messages waiting for the store; more are dropped
 SESSION_EXPIRY_S = 7 * 86_400  # the broker keeps our messages for a recorder down a week
