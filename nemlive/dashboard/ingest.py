@@ -4,8 +4,8 @@ The paho ``loop_start`` thread is the only background thread. Its callbacks hand
 to ``LiveState.receive``, which validates it with ``nemlive.common.events.decode_event`` and stores
 it under the LiveState's lock, in batches (see there); they never touch Streamlit. The client
 is built and started by ``nemlive.common.mqttclient``: the connection is asynchronous
-(``connect_async``) and paho reconnects with a backoff of 1 to ``MAX_RECONNECT_DELAY_S`` seconds, re-subscribing on every
-(re)connect because the session is clean.
+(``connect_async``) and paho reconnects with a backoff of 1 to ``MAX_RECONNECT_DELAY_S``
+seconds, re-subscribing on every (re)connect because the session is clean.
 """
 
 from __future__ import annotations
