@@ -41,8 +41,8 @@ from nemlive.publish.broker import (
     is_listening,
 )
 from nemlive.publish.checkpoint import default_checkpoint_path, default_live_checkpoint_path
+from nemlive.publish.connection import AckTracker, Connection
 from nemlive.publish.follow import FollowPlan, LivePublisher
-from nemlive.publish.mqttlink import AckTracker, Connection
 from nemlive.publish.replay import read_replay_table
 from nemlive.publish.replayer import Replayer, ReplayPlan, resolve_start
 

@@ -15,7 +15,7 @@ nothing.
 What anyone who can publish on the topic could otherwise do to the store is bounded: an
 interval ahead of the clock is rejected (``future``); only the facilities of the lookup table
 and the five regions are recorded (others are counted ``unknown``, the first 1,000 by name;
-``--record-all`` records every id); the inbox is bounded (``nemlive.record.recorderlink``).
+``--record-all`` records every id); the inbox is bounded (``nemlive.record.subscriber``).
 Readings more than ``--keep-days`` days older than the newest reading not ahead of the clock
 are pruned at start and every hour; a prune that deletes more than half of the store
 says so in a WARNING line. A SQLite store's write-ahead log is folded back and emptied every
@@ -35,15 +35,13 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from nemlive.common import lookups, nemtime
-from nemlive.common.errors import ConfigError, NemLiveError, StoreError, StoreUnavailable
-from nemlive.common.events import MAX_PAYLOAD_BYTES
+from nemlive.common import lookups
+from nemlive.common.errors import ConfigError, NemLiveError
 from nemlive.common.logsetup import configure_logging
 from nemlive.common.mqttconfig import (
     MqttSettings,
@@ -51,23 +49,15 @@ from nemlive.common.mqttconfig import (
     parse_bool,
     resolve_mqtt_settings,
 )
-from nemlive.record.recorderlink import INBOX_FULL, OVERSIZE, Inbox, Subscriber
 from nemlive.record.recording import (
     ADMIT_ALL,
-    UNKNOWN_REASON,
     Admission,
-    Converted,
-    Inbound,
-    UnknownIds,
-    convert_messages,
-    describe_rejects,
 )
+from nemlive.record.subscriber import Inbox, Subscriber
+from nemlive.record.writer import Recorder, log_stop, open_store_with_retry
 from nemlive.store import (
     DEFAULT_STORE_URL,
-    Pruned,
-    Store,
     StoreUrl,
-    open_store,
     parse_store_url,
 )
 
@@ -75,15 +65,7 @@ log = logging.getLogger("recorder")
 
 DEFAULT_CLIENT_ID = "nemlive-recorder"
 DEFAULT_KEEP_DAYS = 30.0
-MAX_BATCH = 5_000  # messages per transaction
-FLUSH_S = 1.0  # the oldest message waits at most this long for its commit
-PRUNE_EVERY_S = 3_600.0
 PROGRESS_EVERY_S = 60.0
-PRUNE_WARN_SHARE = 0.5  # a prune deleting more than this share of the readings held warns
-CHECKPOINT_EVERY_COMMITS = 20
-CHECKPOINT_EVERY_S = 60.0
-RETRY_MIN_S = 0.5
-RETRY_MAX_S = 30.0
 
 
 # --- options ------------------------------------------------------------------------------
@@ -222,276 +204,6 @@ def load_admission(options: RecorderOptions) -> Admission:
     return Admission(frozenset(facilities))
 
 
-# --- the writer loop ----------------------------------------------------------------------
-
-
-class Recorder:
-    """The one writer: takes batches from the inbox, commits them, then acknowledges them.
-
-    ``admission``: the ids recorded. ``clock``: the wall clock (epoch s) that the future guard
-    and retention count from; ``monotonic``: the clock of the hourly prune, the checkpoints and
-    the progress lines. Tests pass their own.
-    """
-
-    def __init__(
-        self,
-        options: RecorderOptions,
-        store: Store,
-        subscriber: Subscriber,
-        inbox: Inbox,
-        stop: threading.Event,
-        *,
-        admission: Admission,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.options = options
-        self.store = store
-        self.subscriber = subscriber
-        self.inbox = inbox
-        self.stop = stop
-        self.admission = admission
-        self.clock = clock
-        self.monotonic = monotonic
-        self.facility_rows = 0
-        self.market_rows = 0
-        self.interchange_rows = 0
-        self.messages = 0
-        self.rejects: Counter[str] = Counter()
-        self.unknown = UnknownIds()
-        self.unwritten = 0  # messages left neither written nor acknowledged at the end
-        self.unwritten_qos0 = 0  # of which QoS 0: no broker keeps those
-        self._store_down: str | None = None  # the StoreUnavailable kind, while down
-        self._drops_told: set[str] = set()  # inbox drop reasons already logged
-        self._last_prune = self.monotonic()
-        self._last_report = self.monotonic()
-        self._messages_at_report = 0
-        self._last_checkpoint = self.monotonic()
-        self._commits_since_checkpoint = 0
-
-    def run(self) -> None:
-        """Record until ``stop``; then write and acknowledge what has arrived, and return."""
-        while not self.stop.is_set():
-            batch = self.inbox.take(MAX_BATCH, FLUSH_S, self.stop)
-            if batch and not self.flush(batch):
-                break
-            self._tick()
-        # Stopping: what arrived is written and acknowledged; the session keeps the rest.
-        while len(self.inbox) and not self.unwritten:
-            batch = self.inbox.take(MAX_BATCH, 0.0, self.stop)
-            if not self.flush(batch):
-                break
-        self.unwritten += len(self.inbox)
-        self.unwritten_qos0 += self.inbox.qos0_waiting
-
-    def all_rejects(self) -> Counter[str]:
-        """Every message not recorded, by reason: those of the batches and the inbox's drops."""
-        return self.rejects + self.inbox.dropped()
-
-    def flush(self, batch: list[Inbound]) -> bool:
-        """Write ``batch``, retrying while the store is unavailable, then acknowledge it.
-
-        False if ``stop`` was set before the store came back (nothing acknowledged).
-        """
-        converted = convert_messages(self.options.mqtt.topic, batch, self.clock(), self.admission)
-        self._count(converted)
-        delay = RETRY_MIN_S
-        while True:
-            try:
-                self.store.write(converted.facility, converted.market, converted.interchange)
-                break
-            except StoreUnavailable as exc:
-                if exc.kind != self._store_down:  # one line per change of state
-                    log.error("%s; retrying, and acknowledging nothing until it is written", exc)
-                    self._store_down = exc.kind
-                else:
-                    log.debug("still unavailable: %s", exc)
-                if self.stop.wait(delay):
-                    self.unwritten = len(batch)
-                    self.unwritten_qos0 = sum(1 for m in batch if not m.qos)
-                    return False
-                self._report()  # the inbox fills meanwhile: say what it drops
-                delay = min(delay * 2, RETRY_MAX_S)
-        if self._store_down is not None:
-            log.warning("the store %s takes writes again", self.options.store)
-            self._store_down = None
-        self.subscriber.ack(batch)
-        self.messages += len(batch)
-        self.facility_rows += len(converted.facility)
-        self.market_rows += len(converted.market)
-        self.interchange_rows += len(converted.interchange)
-        self._commits_since_checkpoint += 1
-        return True
-
-    def _count(self, converted: Converted) -> None:
-        """Add a batch's rejects to the totals, with one line for each reason's first."""
-        for reason, count in converted.rejects.items():
-            if reason not in self.rejects:
-                topic, detail = converted.first_reject[reason]
-                if reason == UNKNOWN_REASON:
-                    log.warning(
-                        "not recording %.120r: its id is not in the lookup %s (--record-all "
-                        "records every id; counting further ones)",
-                        topic,
-                        self.options.facilities,
-                    )
-                else:
-                    log.warning(
-                        "dropped an invalid message on %.120r: %s%s (counting further ones)",
-                        topic,
-                        reason,
-                        f" ({detail})" if detail else "",
-                    )
-            self.rejects[reason] += count
-        self.unknown.add(converted.unknown_ids)
-
-    def prune(self) -> None:
-        """Delete what is older than --keep-days; a failure waits for the next hour."""
-        self._last_prune = self.monotonic()
-        if not self.options.keep_days:
-            return
-        try:
-            pruned = self.store.prune(self.options.keep_days, self.clock())
-        except StoreUnavailable as exc:
-            log.warning("prune skipped: %s", exc)
-            return
-        if pruned.deleted:
-            log.info(
-                "pruned %d readings more than %g days older than the newest%s",
-                pruned.deleted,
-                self.options.keep_days,
-                " not ahead of the clock" if pruned.skipped_future else "",
-            )
-        if pruned.share > PRUNE_WARN_SHARE:
-            log.warning("%s", describe_large_prune(pruned, self.options.keep_days))
-
-    def checkpoint(self) -> None:
-        """Shrink the store's write-ahead log (SQLite); a failure waits for the next time."""
-        self._last_checkpoint = self.monotonic()
-        self._commits_since_checkpoint = 0
-        try:
-            emptied = self.store.checkpoint()
-        except StoreError as exc:
-            log.warning("checkpoint skipped: %s", exc)
-            return
-        if not emptied:
-            log.debug("a reader still reads the write-ahead log: it is emptied next time")
-
-    def _tick(self) -> None:
-        now = self.monotonic()
-        if now - self._last_prune >= PRUNE_EVERY_S:
-            self.prune()
-        if self._commits_since_checkpoint >= CHECKPOINT_EVERY_COMMITS or (
-            self._commits_since_checkpoint and now - self._last_checkpoint >= CHECKPOINT_EVERY_S
-        ):
-            self.checkpoint()
-        self._report()
-
-    def _report(self) -> None:
-        """The inbox's drops (one line for each reason's first) and the progress line."""
-        drops = self.inbox.dropped()
-        for reason in drops.keys() - self._drops_told:
-            self._drops_told.add(reason)
-            if reason == OVERSIZE:
-                log.warning(
-                    "dropped a message over %d bytes before queueing it (counting further ones)",
-                    MAX_PAYLOAD_BYTES,
-                )
-            elif reason == INBOX_FULL:
-                log.warning(
-                    "%d QoS 0 messages wait for the store: further QoS 0 messages are dropped "
-                    "until it takes writes (counting them; QoS 1 ones wait on the broker)",
-                    self.inbox.qos0_max,
-                )
-        now = self.monotonic()
-        every = self.options.progress_every
-        if every and now - self._last_report >= every:
-            rate = (self.messages - self._messages_at_report) / (now - self._last_report)
-            log.info(
-                "%d messages recorded (%.0f/s): %d facility, %d market and %d interchange "
-                "readings written, %s rejected%s, %d waiting",
-                self.messages,
-                rate,
-                self.facility_rows,
-                self.market_rows,
-                self.interchange_rows,
-                describe_rejects(self.all_rejects()),
-                f" ({self.unknown.count_text()} unknown ids)" if self.unknown.names else "",
-                len(self.inbox),
-            )
-            self._last_report, self._messages_at_report = now, self.messages
-
-
-def describe_large_prune(pruned: Pruned, keep_days: float) -> str:
-    """The one line that says why a prune deleted most of the store, and what to check."""
-    reference = f"the newest reading held ({nemtime.format_nem_epoch(pruned.reference or 0)})"
-    if pruned.skipped_future:
-        reference += ", not counting readings ahead of this machine's clock"
-    cutoff = nemtime.format_nem_epoch(pruned.cutoff or 0, "%Y-%m-%d %H:%M:%S")
-    return (
-        f"the prune deleted {pruned.deleted:,} of the {pruned.held:,} readings held "
-        f"({pruned.share:.0%}): every one before {cutoff} "
-        f"NEM time, --keep-days {keep_days:g} counted back from {reference}; if that is not "
-        "meant, check --keep-days and this machine's clock"
-    )
-
-
-# --- entry point --------------------------------------------------------------------------
-
-
-def open_store_with_retry(url: StoreUrl, stop: threading.Event) -> Store | None:
-    """open_store, retrying StoreUnavailable with backoff; None if stopped while waiting.
-
-    A StoreError that retrying cannot mend (a newer schema, not a store) is raised at once.
-    """
-    delay, reported = RETRY_MIN_S, None
-    while True:
-        try:
-            store = open_store(url)
-        except StoreUnavailable as exc:
-            if exc.kind != reported:  # one line per change of state
-                log.error("%s; retrying", exc)
-                reported = exc.kind
-            else:
-                log.debug("still unavailable: %s", exc)
-            if stop.wait(delay):
-                return None
-            delay = min(delay * 2, RETRY_MAX_S)
-            continue
-        if reported is not None:
-            log.warning("the store %s is reachable again", url)
-        return store
-
-
-def log_stop(recorder: Recorder) -> None:
-    """The lines that end a run: totals, the unknown ids, and what was left unwritten."""
-    options = recorder.options
-    log.info(
-        "stopped: %d messages recorded, %d facility, %d market and %d interchange readings "
-        "written, %s rejected",
-        recorder.messages,
-        recorder.facility_rows,
-        recorder.market_rows,
-        recorder.interchange_rows,
-        describe_rejects(recorder.all_rejects()),
-    )
-    if recorder.unknown.names:
-        log.info(
-            "not recorded, as the lookup %s lacks them: %s",
-            options.facilities,
-            recorder.unknown.describe(),
-        )
-    if recorder.unwritten:
-        log.warning(
-            "%d messages were not written: the broker keeps the %d QoS 1 ones for the next start%s",
-            recorder.unwritten,
-            recorder.unwritten - recorder.unwritten_qos0,
-            f"; the {recorder.unwritten_qos0} QoS 0 ones are lost"
-            if recorder.unwritten_qos0
-            else "",
-        )
-
-
 def run(
     options: RecorderOptions,
     stop: threading.Event,
@@ -499,7 +211,7 @@ def run(
     clock: Callable[[], float] = time.time,
 ) -> int:
     """The imperative shell: open the store, connect, record, drain, disconnect."""
-    store = open_store_with_retry(options.store, stop)
+    store = open_store_with_retry(options.store, stop, log)
     if store is None:
         return 0
     try:
@@ -516,7 +228,7 @@ def run(
         inbox = Inbox()
         subscriber = Subscriber(options.mqtt, options.client_id, inbox, options.verbose)
         recorder = Recorder(
-            options, store, subscriber, inbox, stop, admission=admission, clock=clock
+            options, store, subscriber, inbox, stop, admission=admission, clock=clock, logger=log
         )
         recorder.prune()
         if not subscriber.connect(options.connect_retries, stop):

@@ -4,7 +4,7 @@
 
 **Recording.** One mosquitto (ephemeral port, 127.0.0.1). A bare paho subscriber that only
 counts (MQTT 5, QoS 1, the same Receive Maximum, acknowledging on receipt) and the recorder
-(``recorder.Recorder``: validation, batches of 5,000, one transaction each, acknowledgement
+(``nemlive.record.writer.Recorder``: validation, batches of 5,000, one transaction each, acknowledgement
 after commit) each own a persistent session. The same ``--messages`` facility and market
 events are published once per round and queued by the broker for every session; each
 subscriber then connects in turn and is timed until its last message is counted (ours:
@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -44,13 +45,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import Mosquitto
 
-import recorder
 from nemlive.common.events import REGIONS, encode_facility_event, encode_market_event
-from nemlive.common.mqttconfig import resolve_mqtt_settings
+from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings
 from nemlive.common.nemtime import NEM_TZ
-from nemlive.record.recorderlink import RECEIVE_MAXIMUM, SESSION_EXPIRY_S, Inbox, Subscriber
 from nemlive.record.recording import ADMIT_ALL
-from nemlive.store import Store, open_store, parse_store_url
+from nemlive.record.subscriber import RECEIVE_MAXIMUM, SESSION_EXPIRY_S, Inbox, Subscriber
+from nemlive.record.writer import Recorder
+from nemlive.store import Store, StoreUrl, open_store, parse_store_url
 
 BASE = "bench/record"
 N_FACILITIES = 500
@@ -154,30 +155,36 @@ class Bare:
         return elapsed
 
 
+@dataclass(frozen=True)
+class OursOptions:
+    """What the writer reads of recorder.py's options (``WriterOptions``)."""
+
+    mqtt: MqttSettings
+    store: StoreUrl
+    keep_days: float = 0
+    progress_every: float = 0
+    facilities: Path = Path("data/facilities.csv")  # named in log lines only
+
+
 class Ours:
-    """recorder.Recorder on its persistent session, writing into ``store``."""
+    """nemlive.record.writer.Recorder on its persistent session, writing into ``store``."""
 
     def __init__(self, port: int, store: Store, client_id: str) -> None:
         self.port = port
         self.store = store
         self.client_id = client_id
-        self.options = recorder.RecorderOptions(
+        self.options = OursOptions(
             mqtt=resolve_mqtt_settings({}, host="127.0.0.1", port=port, topic=BASE),
             store=store.url,
-            keep_days=0,
-            client_id=client_id,
-            connect_retries=3,
-            progress_every=0,
-            verbose=False,
         )
 
     @contextmanager
-    def _running(self, until: Callable[[recorder.Recorder], bool]) -> Iterator[recorder.Recorder]:
+    def _running(self, until: Callable[[Recorder], bool]) -> Iterator[Recorder]:
         stop = threading.Event()
         inbox = Inbox()
         sub = Subscriber(self.options.mqtt, self.client_id, inbox)
         # The bench's facility ids are invented: record them all.
-        rec = recorder.Recorder(self.options, self.store, sub, inbox, stop, admission=ADMIT_ALL)
+        rec = Recorder(self.options, self.store, sub, inbox, stop, admission=ADMIT_ALL)
         if not sub.connect(3, stop):
             raise SystemExit("cannot connect")
         thread = threading.Thread(target=rec.run, daemon=True)

@@ -23,7 +23,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from support_mqtt import Collector
 from support_tls import write_password_file
 
-from nemlive.record.recorderlink import SESSION_EXPIRY_S
+from nemlive.record.subscriber import SESSION_EXPIRY_S
 
 ACL = ROOT / "docs" / "mosquitto" / "acl"
 SECURE_CONF = ROOT / "docs" / "mosquitto" / "secure.conf"

@@ -159,3 +159,86 @@ def test_each_package_names_its_public_api(package: str) -> None:
     assert module.__doc__ and module.__all__
     for name in module.__all__:
         assert hasattr(module, name), name
+
+
+# --- one way to do each thing -----------------------------------------------------------------
+
+STAGES = ("extract", "publish", "record", "dashboard")
+
+
+def _calls_paho_client(path: Path) -> bool:
+    """Whether ``path`` calls paho's ``Client(...)``: through the module (``mqtt.Client``,
+    whatever the alias of ``paho.mqtt.client``) or imported by name."""
+    tree = ast.parse(path.read_text(), str(path))
+    modules, names = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules |= {a.asname or a.name for a in node.names if a.name.startswith("paho")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("paho"):
+            names |= {a.asname or a.name for a in node.names if a.name == "Client"}
+            modules |= {a.asname or a.name for a in node.names if a.name == "client"}
+    for node in ast.walk(tree):
+        func = node.func if isinstance(node, ast.Call) else None
+        if isinstance(func, ast.Name) and func.id in names:
+            return True
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "Client"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in modules
+        ):
+            return True
+    return False
+
+
+def test_one_module_builds_mqtt_clients() -> None:
+    builders = [str(p.relative_to(ROOT)) for p in LIBRARY.rglob("*.py") if _calls_paho_client(p)]
+    assert builders == ["nemlive/common/mqttclient.py"], (
+        "build paho clients with nemlive.common.mqttclient.build_client"
+    )
+
+
+def _stage_imports(path: Path) -> set[str]:
+    """The ``nemlive.<stage>`` packages ``path`` imports (absolute, ``from nemlive import``)."""
+    tree = ast.parse(path.read_text(), str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "nemlive" and len(parts) > 1 and parts[1] in STAGES:
+                found.add(parts[1])
+    return found
+
+
+def test_stages_share_code_only_through_common_and_store() -> None:
+    crossings = {
+        f"{path.relative_to(ROOT)} imports nemlive.{other}"
+        for stage in STAGES
+        for path in (LIBRARY / stage).rglob("*.py")
+        for other in _stage_imports(path) - {stage}
+    }
+    assert crossings == set(), "move what two stages share into nemlive/common"
+
+
+# A delay that grows geometrically: min(delay * 2, cap), delay *= 2, 2 ** attempt, x ** retry.
+# Written anywhere but the retry module, it is a second backoff loop.
+_BACKOFF_STEP = re.compile(
+    r"min\([^)]*\*\s*2(?![\d.])|\*=\s*2(?![\d.])|\b2\s*\*\*\s*[A-Za-z_]|\*\*\s*(attempt|retry|tries)\b"
+)
+
+
+def test_backoff_is_computed_only_by_the_retry_module() -> None:
+    steps = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in [*_product_files(), ROOT / "recorder.py"]
+        if path != LIBRARY / "common" / "retry.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if _BACKOFF_STEP.search(line)
+    ]
+    assert steps == [], "retry with nemlive.common.retry (Backoff, call_with_retries)"

@@ -15,8 +15,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import recorder
 from nemlive.common.events import encode_facility_event, encode_market_event
-from nemlive.record.recorderlink import INBOX_FULL, OVERSIZE, Inbox, Subscriber
 from nemlive.record.recording import ADMIT_ALL, Inbound
+from nemlive.record.subscriber import INBOX_FULL, OVERSIZE, Inbox, Subscriber
+from nemlive.record.writer import CHECKPOINT_EVERY_COMMITS, Recorder
 from nemlive.store import open_store
 from tests.conftest import Mosquitto
 from tests.support_recorder import (
@@ -160,7 +161,7 @@ def test_a_qos_0_flood_while_the_store_is_locked_stays_within_the_inbox_bound(
     store = open_store(options.store)
     inbox, stop = Inbox(), threading.Event()
     subscriber = Subscriber(options.mqtt, options.client_id, inbox)
-    rec = recorder.Recorder(
+    rec = Recorder(
         options, store, subscriber, inbox, stop, admission=recorder.load_admission(options)
     )
     lock = sqlite3.connect(path, isolation_level=None)
@@ -210,7 +211,7 @@ def test_the_recorder_empties_the_sqlite_log_every_so_many_commits(tmp_path: Pat
     frozen = 1000.0  # no time passes: only the count of commits can call for a checkpoint
     acks = _Acks()
     with open_store(options.store) as store:
-        rec = recorder.Recorder(
+        rec = Recorder(
             options,
             store,
             acks,  # type: ignore[arg-type]
@@ -220,12 +221,12 @@ def test_the_recorder_empties_the_sqlite_log_every_so_many_commits(tmp_path: Pat
             clock=lambda: EPOCH + 86_400.0,
             monotonic=lambda: frozen,
         )
-        for k in range(1, recorder.CHECKPOINT_EVERY_COMMITS + 1):
+        for k in range(1, CHECKPOINT_EVERY_COMMITS + 1):
             ts = f"2025-10-15T{10 + k // 12:02d}:{5 * (k % 12):02d}:00+10:00"
             payload = encode_facility_event("BAYSW", ts, float(k), 1.0)
             assert rec.flush([Inbound(1, k, 1, "nem/stream/facility/BAYSW", payload)])
             rec._tick()
-            if k < recorder.CHECKPOINT_EVERY_COMMITS:
+            if k < CHECKPOINT_EVERY_COMMITS:
                 assert wal.stat().st_size > 0
         assert wal.stat().st_size == 0  # emptied after the last of them
         assert (acks.acked, rec.facility_rows) == (k, k)

@@ -1,4 +1,4 @@
-"""The recorder's pure core (nemlive.record.recording) and its inbox (nemlive.record.recorderlink.Inbox)."""
+"""The recorder's pure core (nemlive.record.recording) and its inbox (nemlive.record.subscriber.Inbox)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from nemlive.common.events import (
     encode_market_event,
 )
 from nemlive.common.timeguard import FUTURE_MARGIN_S
-from nemlive.record.recorderlink import INBOX_FULL, Inbox
 from nemlive.record.recording import (
     Admission,
     Inbound,
@@ -23,6 +22,7 @@ from nemlive.record.recording import (
     convert_messages,
     describe_rejects,
 )
+from nemlive.record.subscriber import INBOX_FULL, Inbox
 
 TS = "2025-10-15T10:05:00+10:00"
 EPOCH = 1760486700

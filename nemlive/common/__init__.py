@@ -5,6 +5,8 @@
 * ``nemtime``: NEM time (UTC+10) and the range of timestamps the project accepts.
 * ``lookups``: facilities, regions, fuel groups and colours (``context.py`` for the programs).
 * ``mqttconfig``: MQTT settings, resolved from flags, then the environment, then defaults.
+* ``mqttclient``: the one place a paho client is built and connected; one-line errors.
+* ``retry``: the one retry policy (exponential backoff, stopped by an Event).
 * ``errors``: the exception tree and its exit codes.
 * ``atomicfile``, ``logsetup``: atomic file replacement, logging for the entry points.
 """

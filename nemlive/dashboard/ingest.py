@@ -2,9 +2,10 @@
 
 The paho ``loop_start`` thread is the only background thread. Its callbacks hand each message
 to ``LiveState.receive``, which validates it with ``nemlive.common.events.decode_event`` and stores
-it under the LiveState's lock, in batches (see there); they never touch Streamlit. The connection is asynchronous (``connect_async``) and paho
-reconnects with a backoff of 1 to ``MAX_RECONNECT_DELAY_S`` seconds, re-subscribing on every
-(re)connect because the session is clean.
+it under the LiveState's lock, in batches (see there); they never touch Streamlit. The client
+is built and started by ``nemlive.common.mqttclient``: the connection is asynchronous
+(``connect_async``) and paho reconnects with a backoff of 1 to ``MAX_RECONNECT_DELAY_S``
+seconds, re-subscribing on every (re)connect because the session is clean.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import threading
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from nemlive.common.errors import ConfigError
 from nemlive.common.events import QOS, build_subscription
-from nemlive.common.mqttconfig import MqttSettings, apply_auth_and_tls, new_client_id
+from nemlive.common.mqttclient import build_client, connect_in_background
+from nemlive.common.mqttconfig import MqttSettings, new_client_id
 from nemlive.dashboard.livestate import LiveState
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,6 @@ log = logging.getLogger(__name__)
 MIN_RECONNECT_DELAY_S = 1
 # Small on purpose: after a broker restart the dashboard is back within this many seconds.
 MAX_RECONNECT_DELAY_S = 4
-KEEPALIVE_S = 30
 CLIENT_ID_PREFIX = "nemlive-dash"
 
 
@@ -55,20 +56,17 @@ class Ingest:
         self._stopped = threading.Event()
         self._started = False
         self.connects = 0
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=clean_session,
-            protocol=mqtt.MQTTv311,
-        )
         # A CA file that will not load leaves the client unusable: connecting without the
-        # TLS that was asked for would send the password in clear.
+        # TLS that was asked for would send the password in clear, so start() refuses to.
         self._config_error: str | None = None
-        try:
-            apply_auth_and_tls(client, settings)
-        except ConfigError as exc:
-            self._config_error = str(exc)
-        client.reconnect_delay_set(MIN_RECONNECT_DELAY_S, MAX_RECONNECT_DELAY_S)
+        client = build_client(
+            settings,
+            self.client_id,
+            protocol="3.1.1",
+            clean_session=clean_session,
+            reconnect_delays=(MIN_RECONNECT_DELAY_S, MAX_RECONNECT_DELAY_S),
+            on_config_error=self._refuse_to_connect,
+        )
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -80,6 +78,9 @@ class Ingest:
             broker=settings.address,
             topic=settings.topic,
         )
+
+    def _refuse_to_connect(self, exc: ConfigError) -> None:
+        self._config_error = str(exc)
 
     # --- callbacks (paho's loop thread) -------------------------------------------------
 
@@ -126,16 +127,9 @@ class Ingest:
         if self._started or self._config_error:
             return self
         self._started = True
-        try:
-            self.client.connect_async(self.settings.host, self.settings.port, keepalive=KEEPALIVE_S)
-        except (OSError, ValueError) as exc:
-            self.state.set_status("down", f"cannot connect to {self.settings.address}: {exc}")
-            return self
-        result = self.client.loop_start()
-        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            self.state.set_status(
-                "down", f"cannot start the MQTT loop: {mqtt.error_string(result)}"
-            )
+        failure = connect_in_background(self.client, self.settings)
+        if failure is not None:
+            self.state.set_status("down", failure)
         return self
 
     def stop(self) -> None:

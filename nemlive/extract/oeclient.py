@@ -31,6 +31,7 @@ import requests
 
 from nemlive.common.errors import ApiError, ConfigError
 from nemlive.common.nemtime import format_request_time
+from nemlive.common.retry import Backoff, Failure, call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,14 @@ class RequestStats:
 class _Retry:
     reason: str
     retry_after: float | None = None
+
+
+class _RetryWanted(Exception):
+    """A failure worth retrying, as the retry loop sees it."""
+
+    def __init__(self, retry: _Retry) -> None:
+        super().__init__(retry.reason)
+        self.retry = retry
 
 
 def display_url(url: str) -> str:
@@ -251,34 +260,56 @@ class OEClient:
         (only when ``empty_ok``). Raise ApiError (or ConfigError for an unusable URL)."""
         url = self.settings.base_url.rstrip("/") + "/" + path.lstrip("/")
         limit = self.settings.max_retries
-        for attempt in range(limit + 1):
-            outcome = self._attempt(url, params, kind=kind, empty_ok=empty_ok)
-            if not isinstance(outcome, _Retry):
-                return outcome
-            if attempt == limit:
-                raise ApiError(
-                    f"{kind} request to {display_url(url)} failed {attempt + 1} times, "
-                    f"last: {outcome.reason}; try again later or raise --max-retries"
-                )
-            delay = self._backoff(attempt, outcome.retry_after)
-            self.stats.retries += 1
-            log.warning(
-                "%s: %s; retry %d of %d in %.1f s", kind, outcome.reason, attempt + 1, limit, delay
-            )
-            self._wait(delay)
-        raise AssertionError("unreachable")
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            if retry_after > self.settings.max_retry_after:
-                raise ApiError(
-                    f"the API asks to wait {retry_after:.0f} s before the next request "
-                    "(rate limit or daily credits): try again later"
-                )
-            return retry_after
-        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2**attempt)
-        # "Equal jitter": at least half the exponential step, so retries never bunch up at 0.
-        return ceiling / 2 + self._jitter() * ceiling / 2
+        def attempt() -> dict[str, Any] | None:
+            outcome = self._attempt(url, params, kind=kind, empty_ok=empty_ok)
+            if isinstance(outcome, _Retry):
+                raise _RetryWanted(outcome)
+            return outcome
+
+        def on_retry(failure: Failure) -> None:
+            self.stats.retries += 1
+            reason = failure.error.retry.reason  # type: ignore[attr-defined]
+            log.warning(
+                "%s: %s; retry %d of %d in %.1f s",
+                kind,
+                reason,
+                failure.number,
+                limit,
+                failure.delay,
+            )
+
+        try:
+            return call_with_retries(
+                attempt,
+                Backoff(self.settings.backoff_base, self.settings.backoff_cap, jitter=0.5),
+                retry_on=_RetryWanted,
+                wait=self._wait_to_retry,
+                tries=limit + 1,
+                on_retry=on_retry,
+                server_delay=self._server_delay,
+                draw=self._jitter,
+            )
+        except _RetryWanted as exc:
+            raise ApiError(
+                f"{kind} request to {display_url(url)} failed {limit + 1} times, "
+                f"last: {exc.retry.reason}; try again later or raise --max-retries"
+            ) from None
+
+    def _server_delay(self, error: BaseException) -> float | None:
+        """The server's Retry-After, None without one (then the backoff's "equal jitter":
+        at least half the exponential step, so retries never bunch up at 0)."""
+        retry_after = error.retry.retry_after if isinstance(error, _RetryWanted) else None
+        if retry_after is not None and retry_after > self.settings.max_retry_after:
+            raise ApiError(
+                f"the API asks to wait {retry_after:.0f} s before the next request "
+                "(rate limit or daily credits): try again later"
+            )
+        return retry_after
+
+    def _wait_to_retry(self, seconds: float) -> bool:
+        self._wait(seconds)
+        return False  # nothing stops the extractor's waits but Ctrl-C
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:

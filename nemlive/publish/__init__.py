@@ -2,13 +2,13 @@
 
 * ``replay``: the CSV as rows of ready-to-send messages, and the time shift of each pass (pure).
 * ``pacing``: the replay loop's pieces: pacing, the message order and the periodic jobs.
-* ``mqttlink``: the publisher's connection: retries, backpressure, acknowledgements.
+* ``connection``: the publisher's acknowledged connection: backpressure, acknowledgements.
 * ``checkpoint``: where a replay can resume.
 * ``broker``: the embedded broker, for a machine without one.
 """
 
 from nemlive.publish.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
-from nemlive.publish.mqttlink import AckTracker, Connection
+from nemlive.publish.connection import AckTracker, Connection
 from nemlive.publish.replay import ReplayTable, RowEncoder, read_replay_table
 
 __all__ = [

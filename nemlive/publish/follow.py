@@ -35,7 +35,7 @@ from nemlive.publish.checkpoint import (
     read_live_checkpoint,
     write_live_checkpoint,
 )
-from nemlive.publish.mqttlink import OUTSTANDING_LIMIT, AckTracker, Connection
+from nemlive.publish.connection import OUTSTANDING_LIMIT, AckTracker, Connection
 from nemlive.publish.pacing import Every, Pacer, Periodic
 from nemlive.publish.replay import ReplayTable, read_replay_table
 from nemlive.publish.sentlog import FACILITY, MARKET, Outgoing, SentLog, plan_outgoing, table_epochs

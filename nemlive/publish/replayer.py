@@ -26,7 +26,7 @@ from nemlive.common.errors import ConfigError
 from nemlive.common.events import StatusEvent
 from nemlive.common.timeguard import is_future
 from nemlive.publish.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
-from nemlive.publish.mqttlink import OUTSTANDING_LIMIT, AckTracker, Connection
+from nemlive.publish.connection import OUTSTANDING_LIMIT, AckTracker, Connection
 from nemlive.publish.pacing import Every, Pacer, Periodic
 from nemlive.publish.replay import ReplayTable, RowEncoder, shift_timestamp
 

@@ -2,11 +2,12 @@
 
 * ``recording``: raw messages -> validated readings and reject counts (pure; the wire schema is
   ``nemlive.common.events``).
-* ``recorderlink``: the recorder's MQTT 5 session with manual acknowledgements: a message is
+* ``subscriber``: the recorder's MQTT 5 session with manual acknowledgements: a message is
   acknowledged only once its batch is committed.
+* ``writer``: the one writer (``Recorder``): batches from the inbox, committed, then
+  acknowledged; the store's retries, the prune and the checkpoints.
 """
 
-from nemlive.record.recorderlink import Inbox, Subscriber
 from nemlive.record.recording import (
     ADMIT_ALL,
     Admission,
@@ -15,6 +16,7 @@ from nemlive.record.recording import (
     convert_messages,
     describe_rejects,
 )
+from nemlive.record.subscriber import Inbox, Subscriber
 
 __all__ = [
     "ADMIT_ALL",

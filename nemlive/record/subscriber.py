@@ -30,7 +30,6 @@ store is away:
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections import Counter, deque
@@ -38,28 +37,37 @@ from collections.abc import Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nemlive.common.errors import BrokerError
 from nemlive.common.events import MAX_PAYLOAD_BYTES, QOS, build_subscription
-from nemlive.common.mqttconfig import MqttSettings, apply_auth_and_tls
-from nemlive.common.mqttretry import retry_connect
-from nemlive.publish.mqttlink import describe_certificate_failure
+from nemlive.common.mqttclient import (
+    CONNACK_TIMEOUT_S,
+    Handshake,
+    attempt_connect,
+    build_client,
+    connect_with_retries,
+    describe_refusal,
+)
+from nemlive.common.mqttconfig import MqttSettings
 from nemlive.record.recording import Inbound
 
 log = logging.getLogger(__name__)
 
 # QoS 1 messages the broker may send before we acknowledge any: two batches (MAX_BATCH in
-# recorder.py), so one arrives while the other commits. With 1 KB payloads at most ~10 MB.
+# writer.py), so one arrives while the other commits. With 1 KB payloads at most ~10 MB.
 RECEIVE_MAXIMUM = 10_000
 QOS0_MAX_WAITING = 10_000  # QoS 0 messages waiting for the store; more are dropped
 SESSION_EXPIRY_S = 7 * 86_400  # the broker keeps our messages for a recorder down a week
-CONNACK_TIMEOUT_S = 10.0
-KEEPALIVE_S = 30
 OVERSIZE = "oversize"
+_REFUSAL_HINTS = {
+    1: "the recorder needs a broker that speaks MQTT 5, such as mosquitto",
+    132: "the recorder needs a broker that speaks MQTT 5, such as mosquitto",
+    133: "choose another --client-id",
+}
 INBOX_FULL = "inbox_full"
 
 
@@ -163,20 +171,16 @@ class Subscriber:
         # no acknowledgement of one connection's messages goes out on the next one.
         self._ack_lock = threading.Lock()
         self._subscription = build_subscription(settings.topic)
-        self._connected = threading.Event()
-        self._answered = threading.Event()
-        self._refusal: ReasonCode | None = None
+        self._handshake = Handshake()
+        self._connected = self._handshake.connected
         self._closing = False
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=mqtt.MQTTv5,
+        client = build_client(
+            settings,
+            client_id,
+            protocol="5",
             manual_ack=True,
+            logger=logging.getLogger("paho") if verbose else None,
         )
-        client.reconnect_delay_set(min_delay=1, max_delay=8)
-        apply_auth_and_tls(client, settings)
-        if verbose:
-            client.enable_logger(logging.getLogger("paho"))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
@@ -193,8 +197,7 @@ class Subscriber:
         properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
-            self._refusal = reason_code
-            self._answered.set()
+            self._handshake.refused(reason_code)
             return
         with self._ack_lock:
             self.generation += 1
@@ -216,8 +219,7 @@ class Subscriber:
                 self.settings.address,
                 "resumed" if flags.session_present else "new",
             )
-        self._connected.set()
-        self._answered.set()
+        self._handshake.accepted()
 
     def _on_subscribe(
         self,
@@ -239,9 +241,7 @@ class Subscriber:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        was_connected = self._connected.is_set()
-        self._connected.clear()
-        self._answered.set()
+        was_connected = self._handshake.lost()
         if was_connected and not self._closing:
             log.warning(
                 "lost the connection to %s (%s); reconnecting", self.settings.address, reason_code
@@ -271,7 +271,7 @@ class Subscriber:
         speaks only MQTT 3.1.1, or the login is wrong), or its certificate is not trusted.
         """
         address = self.settings.address
-        outcome, last = retry_connect(
+        outcome, last = connect_with_retries(
             self._attempt_connect, address=address, retries=retries, stop=stop
         )
         if outcome == "connected":
@@ -294,51 +294,23 @@ class Subscriber:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = RECEIVE_MAXIMUM
-        try:
-            self._answered.clear()
-            self._refusal = None
-            rc = self.client.connect(
-                self.settings.host,
-                self.settings.port,
-                keepalive=KEEPALIVE_S,
-                clean_start=False,
-                properties=props,
-            )
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                raise OSError(mqtt.error_string(rc))
-            if self.client.loop_start() != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                raise BrokerError("cannot start the MQTT network thread")
-            self._answered.wait(CONNACK_TIMEOUT_S)
-        except ssl.SSLCertVerificationError as exc:
-            raise BrokerError(
-                describe_certificate_failure(self.settings.address, exc, self.settings.ca_file)
-            ) from exc
-        except OSError as exc:
-            return str(exc) or type(exc).__name__
-        if self._connected.is_set():
-            return None
-        self.client.loop_stop()
-        if self._refusal is not None:
-            self.client.disconnect()
-            raise BrokerError(self._describe_refusal(self._refusal))
-        if self._answered.is_set():
-            return "it closed the connection without answering; it may not speak MQTT 5"
-        return (
-            f"no answer to an MQTT 5 CONNECT within {CONNACK_TIMEOUT_S:g}s; "
-            "it may speak only MQTT 3.1.1"
+        answer = attempt_connect(
+            self.client, self.settings, self._handshake, clean_start=False, properties=props
         )
-
-    def _describe_refusal(self, refusal: ReasonCode) -> str:
-        address = self.settings.address
-        if refusal.value in (4, 5, 134, 135):
-            hint = "check MQTT_USERNAME/MQTT_PASSWORD"
-        elif refusal.value in (1, 132):
-            hint = "the recorder needs a broker that speaks MQTT 5, such as mosquitto"
-        elif refusal.value == 133:
-            hint = "choose another --client-id"
-        else:
-            hint = "check the broker"
-        return f"MQTT broker at {address} refused the connection ({refusal}): {hint}"
+        if answer.kind == "connected":
+            return None
+        if answer.refusal is not None:
+            raise BrokerError(
+                describe_refusal(self.settings.address, answer.refusal, _REFUSAL_HINTS)
+            )
+        if answer.kind == "closed":
+            return "it closed the connection without answering; it may not speak MQTT 5"
+        if answer.kind == "silent":
+            return (
+                f"no answer to an MQTT 5 CONNECT within {CONNACK_TIMEOUT_S:g}s; "
+                "it may speak only MQTT 3.1.1"
+            )
+        return answer.reason
 
     def ack(self, messages: Sequence[Inbound]) -> int:
         """Acknowledge ``messages`` (committed) in arrival order; return how many were sent.

@@ -1,8 +1,9 @@
-"""The publisher's MQTT link: one paho client with retries, backpressure and ack tracking.
+"""The publisher's acknowledged connection: one paho client, backpressure and ack tracking.
 
 * :class:`AckTracker` follows which rows are fully acknowledged (for the checkpoint) and
   keeps at most ``OUTSTANDING_LIMIT`` messages unacknowledged, so memory stays flat.
-* :class:`Connection` connects with retry and backoff, sets the retained ``offline`` last
+* :class:`Connection` builds and connects its client through ``nemlive.common.mqttclient``
+  (retries and backoff, one-line errors), sets the retained ``offline`` last
   will, and closes cleanly. paho keeps every unacknowledged QoS 1 message and sends it again
   (DUP) after a reconnect, whatever the session; the session is clean, because a publisher
   subscribes to nothing and a persistent one would stay on the broker after every run.
@@ -11,29 +12,33 @@
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections import deque
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nemlive.common.errors import BrokerError
 from nemlive.common.events import QOS, StatusEvent, build_status_topic, encode_status
-from nemlive.common.mqttconfig import MqttSettings, apply_auth_and_tls, new_client_id
-from nemlive.common.mqttretry import retry_connect
+from nemlive.common.mqttclient import (
+    CONNACK_TIMEOUT_S,
+    Handshake,
+    Will,
+    attempt_connect,
+    build_client,
+    connect_with_retries,
+    describe_refusal,
+)
+from nemlive.common.mqttconfig import MqttSettings, new_client_id
 
 log = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 100  # paho's window of unacknowledged QoS 1 messages on the wire
 OUTSTANDING_LIMIT = 1_000  # published but unacknowledged, incl. paho's queue: memory stays flat
-CONNACK_TIMEOUT_S = 10.0
-KEEPALIVE_S = 30
 
 
 # --- acknowledgement tracking -------------------------------------------------------------
@@ -132,28 +137,6 @@ class AckTracker:
 
 # --- the MQTT connection ------------------------------------------------------------------
 
-# OpenSSL's X509_V_ERR_* codes that need a hint other than "trust the right CA".
-_X509_EXPIRED = frozenset({9, 10})  # not yet valid, expired
-_X509_NAME_MISMATCH = frozenset({62, 64})  # hostname, IP address
-
-
-def describe_certificate_failure(
-    address: str, exc: ssl.SSLCertVerificationError, ca_file: Path | None
-) -> str:
-    """One line for a TLS certificate the client rejected: what failed and what to set."""
-    reason = exc.verify_message or exc.reason or str(exc)
-    head = f"the TLS certificate of the MQTT broker at {address} was rejected ({reason})"
-    if exc.verify_code in _X509_NAME_MISMATCH:
-        return f"{head}: connect with a host name the certificate lists (--host/MQTT_HOST)"
-    if exc.verify_code in _X509_EXPIRED:
-        return f"{head}: renew the broker's certificate or check this machine's clock"
-    if ca_file is None:
-        return (
-            f"{head}: the system CAs do not trust it; if the broker uses its own CA, "
-            "set MQTT_CA_FILE (or --ca-file) to that CA's certificate"
-        )
-    return f"{head}: set MQTT_CA_FILE (or --ca-file) to the CA that signed it, not {ca_file}"
-
 
 class Connection:
     """One paho client: connect with retries, publish with backpressure, close cleanly."""
@@ -163,33 +146,29 @@ class Connection:
         self.tracker = tracker
         self.client_id = new_client_id("nemlive-pub")
         self.status_topic = build_status_topic(settings.topic)
-        self._connected = threading.Event()
-        self._answered = threading.Event()  # this attempt got a CONNACK or lost the socket
-        self._refusal: ReasonCode | None = None  # a failing CONNACK of the current attempt
+        self._handshake = Handshake()
         self._closing = False
         self._ever_connected = False
+        self._closed_early = False
 
         # A clean session: paho re-sends unacknowledged QoS 1 messages after a reconnect either
         # way (its _messages_reconnect_reset_out), and a persistent session of a new client id
         # per run would be kept by the broker for ever.
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
+        client = build_client(
+            settings,
+            self.client_id,
+            protocol="3.1.1",  # amqtt (the embedded broker) speaks 3.1.1 only
             clean_session=True,
-            protocol=mqtt.MQTTv311,  # amqtt (the embedded broker) speaks 3.1.1 only
+            will=Will(
+                self.status_topic,
+                encode_status(StatusEvent(state="offline", client_id=self.client_id)),
+                qos=QOS,
+                retain=True,
+            ),
+            logger=logging.getLogger("paho") if verbose else None,
         )
         client.max_inflight_messages_set(MAX_INFLIGHT)
         client.max_queued_messages_set(OUTSTANDING_LIMIT + 100)  # a hard bound behind ours
-        client.reconnect_delay_set(min_delay=1, max_delay=8)
-        client.will_set(
-            self.status_topic,
-            encode_status(StatusEvent(state="offline", client_id=self.client_id)),
-            qos=QOS,
-            retain=True,
-        )
-        apply_auth_and_tls(client, settings)
-        if verbose:
-            client.enable_logger(logging.getLogger("paho"))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -205,16 +184,14 @@ class Connection:
         properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
-            self._refusal = reason_code
-            self._answered.set()
+            self._handshake.refused(reason_code)
             return
         if self._ever_connected:
             log.warning(
                 "reconnected to %s; resending unacknowledged messages", self.settings.address
             )
         self._ever_connected = True
-        self._connected.set()
-        self._answered.set()
+        self._handshake.accepted()
 
     def _on_disconnect(
         self,
@@ -224,8 +201,7 @@ class Connection:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        self._connected.clear()
-        self._answered.set()
+        self._handshake.lost()
         if not self._closing and self._ever_connected:  # connect() reports its own failures
             log.warning(
                 "lost the connection to %s (%s); reconnecting", self.settings.address, reason_code
@@ -251,7 +227,7 @@ class Connection:
         """
         address = self.settings.address
         self._closed_early = False
-        outcome, last = retry_connect(
+        outcome, last = connect_with_retries(
             self._attempt_connect, address=address, retries=retries, stop=stop
         )
         if outcome == "connected":
@@ -277,42 +253,17 @@ class Connection:
 
         Raises BrokerError for what a retry cannot change: a refusal, an untrusted certificate.
         """
-        address = self.settings.address
-        try:
-            self._answered.clear()
-            self._refusal = None
-            rc = self.client.connect(self.settings.host, self.settings.port, keepalive=KEEPALIVE_S)
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                raise OSError(mqtt.error_string(rc))
-            rc = self.client.loop_start()
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                raise BrokerError(f"cannot start the MQTT network thread: {mqtt.error_string(rc)}")
-            self._answered.wait(CONNACK_TIMEOUT_S)
-            if self._connected.is_set():
-                return None
-            self.client.loop_stop()
-        except ssl.SSLCertVerificationError as exc:
-            raise BrokerError(
-                describe_certificate_failure(address, exc, self.settings.ca_file)
-            ) from exc
-        except OSError as exc:
-            self._closed_early = False
-            return str(exc) or type(exc).__name__
-        refusal = self._refusal
-        if refusal is not None:
-            self.client.disconnect()
-            hint = (
-                "check MQTT_USERNAME/MQTT_PASSWORD"
-                if refusal.value in (4, 5, 134, 135)
-                else "check the broker"
-            )
-            raise BrokerError(
-                f"MQTT broker at {address} refused the connection ({refusal}): {hint}"
-            )
-        self._closed_early = self._answered.is_set()
-        if self._closed_early:
+        answer = attempt_connect(self.client, self.settings, self._handshake)
+        self._closed_early = answer.kind == "closed"
+        if answer.kind == "connected":
+            return None
+        if answer.refusal is not None:
+            raise BrokerError(describe_refusal(self.settings.address, answer.refusal))
+        if answer.kind == "closed":
             return "it closed the connection without answering"
-        return f"no CONNACK within {CONNACK_TIMEOUT_S:g}s"
+        if answer.kind == "silent":
+            return f"no CONNACK within {CONNACK_TIMEOUT_S:g}s"
+        return answer.reason
 
     def publish(self, topic: str, payload: bytes) -> None:
         """QoS 1, retained; registered with the tracker. BrokerError on a paho error code.
