@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from nemlive.common.atomicfile import write_files_atomically
 from nemlive.common.columns import is_valid_code
-from nemlive.common.errors import ConfigError, NemLiveError
+from nemlive.common.errors import ConfigError, NemLiveError, OutputError
 from nemlive.common.logsetup import configure_logging
 from nemlive.common.nemtime import last_nem_midnight, parse_naive
 from nemlive.extract import consolidate
@@ -329,7 +329,7 @@ def run(config: ExtractorConfig, client: OEClient) -> RunResult:
         )
     except OSError as exc:
         # exc.filename names what failed: data/facilities.csv is written before the CSV.
-        raise ConfigError(
+        raise OutputError(
             f"cannot write {exc.filename or config.out} ({exc.strerror or exc}): check the "
             "folder exists and is writable, or pass --out/--facilities-out"
         ) from exc

@@ -15,6 +15,7 @@ from nemlive.common.errors import (
     ConfigError,
     InputError,
     NemLiveError,
+    OutputError,
     TableCheckError,
 )
 from nemlive.common.events import (
@@ -36,6 +37,7 @@ __all__ = [
     "MarketEvent",
     "MqttSettings",
     "NemLiveError",
+    "OutputError",
     "StatusEvent",
     "TableCheckError",
     "decode_event",
