@@ -89,20 +89,34 @@ def test_no_library_module_imports_the_programs_context() -> None:
     assert offenders == []
 
 
-def test_every_imported_package_is_declared() -> None:
-    declared = {
+def _declared(*files: str) -> set[str]:
+    return {
         re.split(r"[<>=\[ ;]", line.strip(), maxsplit=1)[0].lower()
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        for file in files
+        for line in (ROOT / file).read_text().splitlines()
         if line.strip() and not line.startswith(("#", "-"))
     }
+
+
+def _third_party(paths: list[Path]) -> set[str]:
     local = {"nemlive", "context", "extractor", "publisher", "dashboard", "recorder"}
-    third_party = set()
-    for path in _product_files():
+    found = set()
+    for path in paths:
         for name in _imports(path) - local:
             if name in sys.stdlib_module_names or name == "__future__":
                 continue
-            third_party.add(DISTRIBUTIONS.get(name, name).lower().replace("_", "-"))
-    assert third_party - declared == set()
+            found.add(DISTRIBUTIONS.get(name, name).lower().replace("_", "-"))
+    return found
+
+
+def test_every_imported_package_is_declared() -> None:
+    """The programs' imports in requirements.txt (what pip install . installs); the
+    developer tools' (nemlive/devtools/) may also use the test and benchmark requirements."""
+    devtools = LIBRARY / "devtools"
+    product = [p for p in _product_files() if not p.is_relative_to(devtools)]
+    assert _third_party(product) - _declared("requirements.txt") == set()
+    everything = _declared("requirements.txt", "requirements-test.txt", "requirements-bench.txt")
+    assert _third_party(sorted(devtools.rglob("*.py"))) - everything == set()
 
 
 def test_no_function_is_too_long_or_too_branchy() -> None:
