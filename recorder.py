@@ -41,23 +41,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from nemlive.common import lookups, nemtime
-from nemlive.common.errors import ConfigError, NemLiveError, StoreError, StoreUnavailable
-from nemlive.common.events import MAX_PAYLOAD_BYTES
-from nemlive.common.logsetup import configure_logging
-from nemlive.common.mqttconfig import (
+from nemlive.common import (
+    MAX_PAYLOAD_BYTES,
+    ConfigError,
     MqttSettings,
+    NemLiveError,
+    StoreError,
+    StoreUnavailable,
     add_mqtt_arguments,
+    configure_logging,
+    lookups,
+    nemtime,
     parse_bool,
     resolve_mqtt_settings,
 )
-from nemlive.record.recorderlink import INBOX_FULL, OVERSIZE, Inbox, Subscriber
-from nemlive.record.recording import (
+from nemlive.record import (
     ADMIT_ALL,
+    INBOX_FULL,
+    OVERSIZE,
     UNKNOWN_REASON,
     Admission,
     Converted,
     Inbound,
+    Inbox,
+    Subscriber,
     UnknownIds,
     convert_messages,
     describe_rejects,

@@ -29,21 +29,30 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-from nemlive.common.atomicfile import write_files_atomically
-from nemlive.common.columns import is_valid_code
-from nemlive.common.errors import ConfigError, NemLiveError, OutputError
-from nemlive.common.logsetup import configure_logging
-from nemlive.common.nemtime import last_nem_midnight, parse_naive
-from nemlive.extract import consolidate
-from nemlive.extract.follow import FollowSettings, run_follow
-from nemlive.extract.oeclient import (
+from nemlive.common import (
+    ConfigError,
+    NemLiveError,
+    OutputError,
+    configure_logging,
+    is_valid_code,
+    last_nem_midnight,
+    parse_naive,
+    write_files_atomically,
+)
+from nemlive.extract import (
     DEFAULT_API_URL,
     KEY_SIGNUP_URL,
     ClientSettings,
+    Clock,
+    Extraction,
+    FollowSettings,
     OEClient,
+    RunResult,
+    consolidate,
     display_url,
+    run_extraction,
+    run_follow,
 )
-from nemlive.extract.pipeline import Clock, Extraction, RunResult, run_extraction
 
 log = logging.getLogger("extractor")
 

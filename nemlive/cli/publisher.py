@@ -28,24 +28,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from nemlive.common.errors import ConfigError, NemLiveError
-from nemlive.common.logsetup import configure_logging
-from nemlive.common.mqttconfig import (
+from nemlive.common import (
+    ConfigError,
     MqttSettings,
+    NemLiveError,
     add_mqtt_arguments,
+    configure_logging,
     resolve_mqtt_settings,
 )
-from nemlive.publish.broker import (
+from nemlive.publish import (
     EMBEDDED_HOST,
+    AckTracker,
+    Connection,
     EmbeddedBroker,
+    FollowPlan,
+    LivePublisher,
+    Replayer,
+    ReplayPlan,
     check_embedded_can_serve,
+    default_checkpoint_path,
+    default_live_checkpoint_path,
     is_listening,
+    read_replay_table,
+    resolve_start,
 )
-from nemlive.publish.checkpoint import default_checkpoint_path, default_live_checkpoint_path
-from nemlive.publish.follow import FollowPlan, LivePublisher
-from nemlive.publish.mqttlink import AckTracker, Connection
-from nemlive.publish.replay import read_replay_table
-from nemlive.publish.replayer import Replayer, ReplayPlan, resolve_start
 
 log = logging.getLogger("publisher")
 

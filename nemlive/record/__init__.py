@@ -6,10 +6,12 @@
   acknowledged only once its batch is committed.
 """
 
-from nemlive.record.recorderlink import Inbox, Subscriber
+from nemlive.record.recorderlink import INBOX_FULL, OVERSIZE, Inbox, Subscriber
 from nemlive.record.recording import (
     ADMIT_ALL,
+    UNKNOWN_REASON,
     Admission,
+    Converted,
     Inbound,
     UnknownIds,
     convert_messages,
@@ -18,7 +20,11 @@ from nemlive.record.recording import (
 
 __all__ = [
     "ADMIT_ALL",
+    "INBOX_FULL",
+    "OVERSIZE",
+    "UNKNOWN_REASON",
     "Admission",
+    "Converted",
     "Inbound",
     "Inbox",
     "Subscriber",
