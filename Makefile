@@ -20,7 +20,7 @@ help:
 	@echo "make mutate  mutation testing of the core modules (~10 min on 2 cores; docs/mutation-equivalent.txt)"
 	@echo "make venv    only set up .venv;  make format  ruff format + fix;  make clean  remove .venv"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-test.txt requirements-bench.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "NEM Live needs Python 3.11 or later: run make PYTHON=python3.12")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

@@ -40,21 +40,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from nemlive.common import lookups
-from nemlive.common.errors import ConfigError, NemLiveError
-from nemlive.common.logsetup import configure_logging
-from nemlive.common.mqttconfig import (
+from nemlive.common import (
+    ConfigError,
     MqttSettings,
+    NemLiveError,
     add_mqtt_arguments,
+    configure_logging,
+    lookups,
     parse_bool,
     resolve_mqtt_settings,
 )
-from nemlive.record.recording import (
+from nemlive.record import (
     ADMIT_ALL,
     Admission,
+    Inbox,
+    Recorder,
+    Subscriber,
+    log_stop,
+    open_store_with_retry,
 )
-from nemlive.record.subscriber import Inbox, Subscriber
-from nemlive.record.writer import Recorder, log_stop, open_store_with_retry
 from nemlive.store import (
     DEFAULT_STORE_URL,
     StoreUrl,

@@ -100,11 +100,14 @@ def _imports_streamlit(path: Path) -> bool:
 
 def test_only_the_page_modules_import_streamlit() -> None:
     """Streamlit is the page's: in the library only nemlive/dashboard/page_*.py import it (or
-    a component such as streamlit_autorefresh); every other module runs without a page."""
+    a component such as streamlit_autorefresh), and the launcher that starts its server
+    (nemlive/cli/launch.py); every other module runs without a page."""
     offenders = [
         str(p.relative_to(ROOT))
         for p in LIBRARY.rglob("*.py")
-        if _imports_streamlit(p) and not p.match("nemlive/dashboard/page_*.py")
+        if _imports_streamlit(p)
+        and not p.match("nemlive/dashboard/page_*.py")
+        and p != LIBRARY / "cli" / "launch.py"
     ]
     assert offenders == []
     assert [p.name for p in (LIBRARY / "dashboard").glob("page_*.py") if _imports_streamlit(p)]
@@ -123,20 +126,34 @@ def test_no_library_module_imports_the_programs_context() -> None:
     assert offenders == []
 
 
-def test_every_imported_package_is_declared() -> None:
-    declared = {
+def _declared(*files: str) -> set[str]:
+    return {
         re.split(r"[<>=\[ ;]", line.strip(), maxsplit=1)[0].lower()
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        for file in files
+        for line in (ROOT / file).read_text().splitlines()
         if line.strip() and not line.startswith(("#", "-"))
     }
+
+
+def _third_party(paths: list[Path]) -> set[str]:
     local = {"nemlive", "context", "extractor", "publisher", "dashboard", "recorder"}
-    third_party = set()
-    for path in _product_files():
+    found = set()
+    for path in paths:
         for name in _imports(path) - local:
             if name in sys.stdlib_module_names or name == "__future__":
                 continue
-            third_party.add(DISTRIBUTIONS.get(name, name).lower().replace("_", "-"))
-    assert third_party - declared == set()
+            found.add(DISTRIBUTIONS.get(name, name).lower().replace("_", "-"))
+    return found
+
+
+def test_every_imported_package_is_declared() -> None:
+    """The programs' imports in requirements.txt (what pip install . installs); the
+    developer tools' (nemlive/devtools/) may also use the test and benchmark requirements."""
+    devtools = LIBRARY / "devtools"
+    product = [p for p in _product_files() if not p.is_relative_to(devtools)]
+    assert _third_party(product) - _declared("requirements.txt") == set()
+    everything = _declared("requirements.txt", "requirements-test.txt", "requirements-bench.txt")
+    assert _third_party(sorted(devtools.rglob("*.py"))) - everything == set()
 
 
 def test_no_function_is_too_long_or_too_branchy() -> None:

@@ -1,7 +1,7 @@
 """The OE simulator through the official client (issue 15).
 
 ``python -m oesim --dataset nem`` and ``--dataset small`` run as processes on loopback and the
-official ``openelectricity`` SDK (pinned in requirements-dev.txt) talks to them as a user's
+official ``openelectricity`` SDK (pinned in requirements-test.txt) talks to them as a user's
 script would: every public method of the sync and async clients, every market metric,
 interval and grouping a COMMUNITY key may ask for, on both datasets (their facilities are
 shaped as the real API sends them); and the week rolled up from what the SDK returns equals

@@ -11,24 +11,38 @@
 * ``atomicfile``, ``logsetup``: atomic file replacement, logging for the entry points.
 """
 
+from nemlive.common.atomicfile import write_files_atomically
+from nemlive.common.columns import is_valid_code
 from nemlive.common.errors import (
     ApiError,
     BrokerError,
     ConfigError,
     InputError,
     NemLiveError,
+    OutputError,
+    StoreError,
+    StoreUnavailable,
     TableCheckError,
 )
 from nemlive.common.events import (
+    MAX_PAYLOAD_BYTES,
     FacilityEvent,
     InvalidEvent,
     MarketEvent,
     StatusEvent,
     decode_event,
 )
-from nemlive.common.mqttconfig import MqttSettings, resolve_mqtt_settings
+from nemlive.common.logsetup import configure_logging
+from nemlive.common.mqttconfig import (
+    MqttSettings,
+    add_mqtt_arguments,
+    parse_bool,
+    resolve_mqtt_settings,
+)
+from nemlive.common.nemtime import last_nem_midnight, parse_naive
 
 __all__ = [
+    "MAX_PAYLOAD_BYTES",
     "ApiError",
     "BrokerError",
     "ConfigError",
@@ -38,8 +52,18 @@ __all__ = [
     "MarketEvent",
     "MqttSettings",
     "NemLiveError",
+    "OutputError",
     "StatusEvent",
+    "StoreError",
+    "StoreUnavailable",
     "TableCheckError",
+    "add_mqtt_arguments",
+    "configure_logging",
     "decode_event",
+    "is_valid_code",
+    "last_nem_midnight",
+    "parse_bool",
+    "parse_naive",
     "resolve_mqtt_settings",
+    "write_files_atomically",
 ]

@@ -3,6 +3,8 @@
 * NemLiveError: the base; ``str(exc)`` is the one line shown to the user.
   * ConfigError -> exit 2: bad flags or environment (missing key, bad port, unreadable file).
   * InputError -> exit 2: an input file that does not follow its contract.
+  * OutputError -> exit 2: an output file that cannot be written (missing or read-only
+    folder, a file where a folder should be, a full disk).
   * ApiError -> exit 1: the OpenElectricity API (or the simulator) refused or failed.
   * BrokerError -> exit 1: the MQTT broker could not be reached or refused us.
   * TableCheckError -> exit 1: an extracted table breaks a rule of consolidate.csv; nothing is
@@ -24,6 +26,13 @@ class ConfigError(NemLiveError):
 
 
 class InputError(NemLiveError):
+    exit_code = 2
+
+
+class OutputError(NemLiveError):
+    """A file the program writes cannot be written; the message names it and the flag that
+    moves it."""
+
     exit_code = 2
 
 

@@ -15,8 +15,12 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository
-DATA_DIR = ROOT / "data"
+ROOT = Path(__file__).resolve().parents[2]  # the repository, when run from a clone
+# The clone's data/ when the library runs from one; installed (pip install .), the working
+# directory's data/, where extractor.py writes data/facilities.csv by default. A file that
+# is missing there is named, with the fix, by the recorder's and the dashboard's messages
+# (NEMLIVE_FACILITIES and NEMLIVE_REGIONS point elsewhere).
+DATA_DIR = ROOT / "data" if (ROOT / "pyproject.toml").is_file() else Path("data")
 FACILITIES_CSV = DATA_DIR / "facilities.csv"
 REGIONS_GEOJSON = DATA_DIR / "regions.geojson"
 FACILITIES_HEADER = (

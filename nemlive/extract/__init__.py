@@ -6,7 +6,26 @@
 * ``pipeline``: the named steps of one extraction, which ``extractor.py`` runs.
 """
 
-from nemlive.extract.oeclient import ClientSettings, OEClient
-from nemlive.extract.pipeline import Extraction, RunResult, run_extraction
+from nemlive.extract.follow import FollowSettings, run_follow
+from nemlive.extract.oeclient import (
+    DEFAULT_API_URL,
+    KEY_SIGNUP_URL,
+    ClientSettings,
+    OEClient,
+    display_url,
+)
+from nemlive.extract.pipeline import Clock, Extraction, RunResult, run_extraction
 
-__all__ = ["ClientSettings", "Extraction", "OEClient", "RunResult", "run_extraction"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "KEY_SIGNUP_URL",
+    "ClientSettings",
+    "Clock",
+    "Extraction",
+    "FollowSettings",
+    "OEClient",
+    "RunResult",
+    "display_url",
+    "run_extraction",
+    "run_follow",
+]

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from nemlive.common.atomicfile import write_files_atomically
-from nemlive.common.errors import ApiError, ConfigError, TableCheckError
+from nemlive.common.errors import ApiError, ConfigError, OutputError, TableCheckError
 from nemlive.common.lookups import FACILITIES_HEADER
 from nemlive.common.nemtime import INTERVAL_S, format_nem_epoch
 from nemlive.extract import consolidate, livecache, rollup
@@ -422,7 +422,7 @@ class Follower:
         except OSError as exc:
             where = exc.filename or self.settings.out
             if not self.wrote_once:
-                raise ConfigError(
+                raise OutputError(
                     f"cannot write {where} ({exc.strerror or exc}): check the folder exists and "
                     "is writable, or pass --out/--facilities-out"
                 ) from exc

@@ -7,17 +7,42 @@
 * ``broker``: the embedded broker, for a machine without one.
 """
 
-from nemlive.publish.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
+from nemlive.publish.broker import (
+    EMBEDDED_HOST,
+    EmbeddedBroker,
+    check_embedded_can_serve,
+    is_listening,
+)
+from nemlive.publish.checkpoint import (
+    Checkpoint,
+    default_checkpoint_path,
+    default_live_checkpoint_path,
+    read_checkpoint,
+    write_checkpoint,
+)
 from nemlive.publish.connection import AckTracker, Connection
+from nemlive.publish.follow import FollowPlan, LivePublisher
 from nemlive.publish.replay import ReplayTable, RowEncoder, read_replay_table
+from nemlive.publish.replayer import Replayer, ReplayPlan, resolve_start
 
 __all__ = [
+    "EMBEDDED_HOST",
     "AckTracker",
     "Checkpoint",
     "Connection",
+    "EmbeddedBroker",
+    "FollowPlan",
+    "LivePublisher",
+    "ReplayPlan",
     "ReplayTable",
+    "Replayer",
     "RowEncoder",
+    "check_embedded_can_serve",
+    "default_checkpoint_path",
+    "default_live_checkpoint_path",
+    "is_listening",
     "read_checkpoint",
     "read_replay_table",
+    "resolve_start",
     "write_checkpoint",
 ]

@@ -10,21 +10,31 @@
 
 from nemlive.record.recording import (
     ADMIT_ALL,
+    UNKNOWN_REASON,
     Admission,
+    Converted,
     Inbound,
     UnknownIds,
     convert_messages,
     describe_rejects,
 )
-from nemlive.record.subscriber import Inbox, Subscriber
+from nemlive.record.subscriber import INBOX_FULL, OVERSIZE, Inbox, Subscriber
+from nemlive.record.writer import Recorder, log_stop, open_store_with_retry
 
 __all__ = [
     "ADMIT_ALL",
+    "INBOX_FULL",
+    "OVERSIZE",
+    "UNKNOWN_REASON",
     "Admission",
+    "Converted",
     "Inbound",
     "Inbox",
+    "Recorder",
     "Subscriber",
     "UnknownIds",
     "convert_messages",
     "describe_rejects",
+    "log_stop",
+    "open_store_with_retry",
 ]

@@ -5,27 +5,38 @@ UTC epoch seconds of interval ends. A window ``(t0, t1)`` holds the intervals th
 cover the time from t0 to t1: ``t0 < ts <= t1``, so consecutive windows never overlap and
 30-minute or hourly buckets of aligned windows are whole. Errors are StoreError (StoreUnavailable when retrying
 may help), with one line that names the store by its password-free URL.
+
+The public methods are written once here; a backend supplies only its dialect: the
+connection, its error translation (``_errors``), its transactions and the SQL of each step.
 """
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
+from typing import Generic, TypeVar
 
+from nemlive.common import timeguard
 from nemlive.store.rows import Point, Pruned, Reading, Resolution, Span
 from nemlive.store.url import StoreUrl
 
 DAY_S = 86_400
 NO_BOUND = 2**40  # epoch s far past any timestamp the wire schema accepts (2200)
 
+ConnT = TypeVar("ConnT")
+# One kind's readings at or before a bound: (first ts, last ts, count); None, None, 0 if none.
+KindSpan = tuple[int | None, int | None, int]
 
-class Store(ABC):
+
+class Store(ABC, Generic[ConnT]):
     """A history of facility, market and interchange readings in SQLite or PostgreSQL."""
 
     url: StoreUrl
+    _lock: threading.Lock
 
-    @abstractmethod
     def write(
         self,
         facility: Sequence[Reading],
@@ -34,8 +45,16 @@ class Store(ABC):
     ) -> None:
         """Upsert the lists in one transaction: a repeated ``(id, ts)`` replaces the row's
         values (the later message wins, None included). Returns once committed."""
+        batches = {"facility": facility, "market": market, "interchange": interchange}
+        if not any(batches.values()):
+            return
+        with self._lock, self._errors("write to"):
+            conn = self._connection()
+            with self._transaction(conn):
+                for kind, readings in batches.items():
+                    if readings:
+                        self._upsert(conn, kind, readings)
 
-    @abstractmethod
     def prune(self, keep_days: float, now: float) -> Pruned:
         """Delete readings (and their rollups) more than ``keep_days`` days older than the
         newest reading that the time guard allows at the clock ``now`` (epoch s:
@@ -44,6 +63,17 @@ class Store(ABC):
         before the recorder rejected such readings) cannot make it delete the real history.
         Readings ahead of the clock are not deleted. Returns what it did, in one
         transaction."""
+        with self._lock, self._errors("prune"):
+            conn = self._connection()
+            with self._transaction(conn):
+                newest = self._latest(conn)
+                reference = self._latest(conn, timeguard.latest_allowed(now))
+                held = self._count_readings(conn)
+                if newest is None or reference is None:
+                    return Pruned(0, held, newest=newest)
+                cutoff = reference - int(keep_days * DAY_S)
+                deleted = self._delete_before(conn, cutoff)
+                return Pruned(deleted, held, cutoff, newest, reference)
 
     def checkpoint(self) -> bool:
         """Fold the write-ahead log back into the database and shrink it, where the backend
@@ -51,7 +81,6 @@ class Store(ABC):
         emptied (or there is none to empty), False when a reader still needs it."""
         return True
 
-    @abstractmethod
     def read_facilities(
         self,
         t0: int,
@@ -67,8 +96,8 @@ class Store(ABC):
         is missing), read from the rollup tables that each write keeps up to date.
         ``facility_ids``: only these.
         """
+        return self._read("facility", t0, t1, step_s, facility_ids)
 
-    @abstractmethod
     def read_markets(
         self,
         t0: int,
@@ -77,8 +106,8 @@ class Store(ABC):
         region_ids: Collection[str] | None = None,
     ) -> dict[str, list[Point]]:
         """region_id -> [(ts, price_dmwh, demand_mw), ...]; as :meth:`read_facilities`."""
+        return self._read("market", t0, t1, step_s, region_ids)
 
-    @abstractmethod
     def read_interchange(
         self,
         t0: int,
@@ -88,28 +117,37 @@ class Store(ABC):
     ) -> dict[str, list[Point]]:
         """region_id -> [(ts, imports_mw, exports_mw), ...]: MW into and out of the region
         over its interconnectors; as :meth:`read_facilities`."""
+        return self._read("interchange", t0, t1, step_s, region_ids)
 
-    @abstractmethod
     def latest_ts(self, at_most: int | None = None) -> int | None:
         """The newest interval end held (facility, market or interchange), or None when empty.
 
         ``at_most``: only readings at or before it count (the readers pass the time guard's
         ``latest_allowed(now)``, so a forged future row left in a store moves nothing)."""
+        with self._lock, self._errors("read"):
+            return self._latest(self._connection(), at_most)
 
-    @abstractmethod
     def span(self, at_most: int | None = None) -> Span | None:
         """First and last interval ends held and the row counts (of readings at or before
         ``at_most``, when given), or None when there are none."""
+        with self._lock, self._errors("read"):
+            kinds = self._kind_spans(self._connection(), NO_BOUND if at_most is None else at_most)
+        firsts = [lo for lo, _hi, _n in kinds if lo is not None]
+        lasts = [hi for _lo, hi, _n in kinds if hi is not None]
+        if not firsts:
+            return None
+        return Span(int(min(firsts)), int(max(lasts)), *(int(n) for _lo, _hi, n in kinds))
 
-    @abstractmethod
     def schema_version(self) -> int:
         """The highest migration applied to this store."""
+        with self._lock, self._errors("read"):
+            return self._current_version(self._connection())
 
     @abstractmethod
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards. Idempotent."""
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Store[ConnT]:
         return self
 
     def __exit__(
@@ -119,6 +157,52 @@ class Store(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    # --- the dialect: each backend's connection, errors and SQL ---------------------------
+
+    @abstractmethod
+    def _connection(self) -> ConnT:
+        """The open connection (called with the lock held); StoreError when closed."""
+
+    @abstractmethod
+    def _errors(self, doing: str) -> AbstractContextManager[None]:
+        """The driver's errors inside the block raised as one StoreError line ("cannot
+        {doing} the ... store ...")."""
+
+    @abstractmethod
+    def _transaction(self, conn: ConnT) -> AbstractContextManager[None]:
+        """One write transaction: committed at the block's end, rolled back on any error."""
+
+    @abstractmethod
+    def _current_version(self, conn: ConnT) -> int:
+        """The highest migration applied, 0 for a store without the schema_version table."""
+
+    @abstractmethod
+    def _upsert(self, conn: ConnT, kind: str, readings: Sequence[Reading]) -> None:
+        """Upsert one kind's readings and refresh the rollup buckets they touch."""
+
+    @abstractmethod
+    def _latest(self, conn: ConnT, at_most: int | None = None) -> int | None:
+        """The newest ts of every kind's readings at or before ``at_most``; None if none."""
+
+    @abstractmethod
+    def _count_readings(self, conn: ConnT) -> int:
+        """The readings held, of every kind."""
+
+    @abstractmethod
+    def _delete_before(self, conn: ConnT, cutoff: int) -> int:
+        """Delete readings and rollups with ``ts < cutoff``; the number of readings deleted."""
+
+    @abstractmethod
+    def _kind_spans(self, conn: ConnT, at_most: int) -> list[KindSpan]:
+        """(first, last, count) of the readings at or before ``at_most``, one per kind in
+        KINDS order."""
+
+    @abstractmethod
+    def _read(
+        self, kind: str, t0: int, t1: int, step_s: int, ids: Collection[str] | None
+    ) -> dict[str, list[Point]]:
+        """One kind's points in the window, as :meth:`read_facilities` describes them."""
 
 
 def group_points(

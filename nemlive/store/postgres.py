@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import psycopg
 from psycopg import errors as pg_errors
 
-from nemlive.common import timeguard
 from nemlive.common.errors import StoreError, StoreUnavailable
-from nemlive.store.base import DAY_S, NO_BOUND, Store, check_window, group_points
+from nemlive.store.base import NO_BOUND, KindSpan, Store, check_window, group_points
 from nemlive.store.rows import (
     Point,
-    Pruned,
     Reading,
-    Resolution,
-    Span,
     check_resolution,
     touched_buckets,
 )
@@ -65,7 +61,7 @@ def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> St
     return StoreError(f"{head} ({detail})")
 
 
-class PostgresStore(Store):
+class PostgresStore(Store[psycopg.Connection]):
     """A store in one PostgreSQL database. Open with ``open_store``."""
 
     def __init__(self, url: StoreUrl, *, create: bool = True) -> None:
@@ -87,34 +83,45 @@ class PostgresStore(Store):
         if conn is not None and not conn.closed and not conn.broken:
             return conn
         self._drop_connection()
-        try:
+        with self._errors("connect to"):
             conn = psycopg.connect(
                 self.url.target,
                 autocommit=True,  # reads hold no snapshot open; writes use transaction()
                 connect_timeout=CONNECT_TIMEOUT_S,
                 application_name="nemlive",
             )
-        except psycopg.Error as exc:
-            raise describe_postgres_error(exc, self.url, "connect to") from None
-        try:
-            self._migrate(conn)
-            conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS stage_readings "
-                "(ident text, ts bigint, a double precision, b double precision) "
-                "ON COMMIT DELETE ROWS"
-            )
-            conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS stage_touched "
-                "(ident text, step integer, bucket bigint) ON COMMIT DELETE ROWS"
-            )
-        except psycopg.Error as exc:
-            conn.close()
-            raise describe_postgres_error(exc, self.url, "open") from None
-        except StoreError:
-            conn.close()
-            raise
+        with self._errors("open"):
+            try:
+                self._migrate(conn)
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS stage_readings "
+                    "(ident text, ts bigint, a double precision, b double precision) "
+                    "ON COMMIT DELETE ROWS"
+                )
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS stage_touched "
+                    "(ident text, step integer, bucket bigint) ON COMMIT DELETE ROWS"
+                )
+            except (psycopg.Error, StoreError):
+                conn.close()
+                raise
         self._conn = conn
         return conn
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """psycopg errors in the block as describe_postgres_error's StoreError, raised
+        ``from None`` (see there), after dropping the connection (``_after_error``)."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            self._after_error()
+            raise describe_postgres_error(exc, self.url, doing) from None
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: psycopg.Connection) -> Iterator[None]:
+        with conn.transaction():
+            yield
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
@@ -122,8 +129,7 @@ class PostgresStore(Store):
                 self._conn.close()
             self._conn = None
 
-    @staticmethod
-    def _current_version(conn: psycopg.Connection) -> int:
+    def _current_version(self, conn: psycopg.Connection) -> int:
         row = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
         if not row or not row[0]:
             return 0
@@ -151,14 +157,6 @@ class PostgresStore(Store):
                     conn.execute(statement)  # type: ignore[arg-type]
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
 
-    def schema_version(self) -> int:
-        with self._lock:
-            try:
-                return self._current_version(self._connection())
-            except psycopg.Error as exc:
-                self._after_error()
-                raise describe_postgres_error(exc, self.url, "read") from None
-
     def _after_error(self) -> None:
         # Start afresh after any error: a broken socket, and also a session that took
         # read-only from the server's settings at connect time and would keep it.
@@ -166,74 +164,42 @@ class PostgresStore(Store):
 
     # --- writes ---------------------------------------------------------------------------
 
-    def _upsert(self, cur: psycopg.Cursor, kind: str, readings: Sequence[Reading]) -> None:
+    def _upsert(self, conn: psycopg.Connection, kind: str, readings: Sequence[Reading]) -> None:
         table, id_col, a, b = _TABLES[kind]
-        with cur.copy("COPY stage_readings (ident, ts, a, b) FROM STDIN") as copy:
-            for reading in readings:
-                copy.write_row(reading)
-        cur.execute(
-            f"INSERT INTO {table} ({id_col}, ts, {a}, {b}) "  # type: ignore[arg-type]
-            f"SELECT ident, to_timestamp(ts), a, b FROM stage_readings "
-            f"ON CONFLICT ({id_col}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
-        )
-        cur.execute("TRUNCATE stage_readings")
-        # Recompute the 30-minute and hourly averages of the buckets this write touched.
-        with cur.copy("COPY stage_touched (ident, step, bucket) FROM STDIN") as copy:
-            for row in touched_buckets(readings):
-                copy.write_row(row)
-        # LATERAL: one index range scan per touched bucket. A plain join lets the planner,
-        # which knows nothing of the temporary table, hash-join the whole readings table.
-        cur.execute(
-            f"INSERT INTO {kind}_rollups (step_s, {id_col}, ts, {a}, {b}) "  # type: ignore[arg-type]
-            "SELECT t.step, t.ident, to_timestamp(t.bucket), agg.a, agg.b FROM stage_touched t "
-            f"CROSS JOIN LATERAL (SELECT avg(r.{a}) AS a, avg(r.{b}) AS b FROM {table} r "
-            f"WHERE r.{id_col} = t.ident AND r.ts > to_timestamp(t.bucket - t.step) "
-            "AND r.ts <= to_timestamp(t.bucket)) agg "
-            f"ON CONFLICT (step_s, {id_col}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
-        )
-        cur.execute("TRUNCATE stage_touched")
+        with conn.cursor() as cur:
+            with cur.copy("COPY stage_readings (ident, ts, a, b) FROM STDIN") as copy:
+                for reading in readings:
+                    copy.write_row(reading)
+            cur.execute(
+                f"INSERT INTO {table} ({id_col}, ts, {a}, {b}) "  # type: ignore[arg-type]
+                f"SELECT ident, to_timestamp(ts), a, b FROM stage_readings "
+                f"ON CONFLICT ({id_col}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
+            )
+            cur.execute("TRUNCATE stage_readings")
+            # Recompute the 30-minute and hourly averages of the buckets this write touched.
+            with cur.copy("COPY stage_touched (ident, step, bucket) FROM STDIN") as copy:
+                for row in touched_buckets(readings):
+                    copy.write_row(row)
+            # LATERAL: one index range scan per touched bucket. A plain join lets the planner,
+            # which knows nothing of the temporary table, hash-join the whole readings table.
+            cur.execute(
+                f"INSERT INTO {kind}_rollups (step_s, {id_col}, ts, {a}, {b}) "  # type: ignore[arg-type]
+                "SELECT t.step, t.ident, to_timestamp(t.bucket), agg.a, agg.b FROM stage_touched t "
+                f"CROSS JOIN LATERAL (SELECT avg(r.{a}) AS a, avg(r.{b}) AS b FROM {table} r "
+                f"WHERE r.{id_col} = t.ident AND r.ts > to_timestamp(t.bucket - t.step) "
+                "AND r.ts <= to_timestamp(t.bucket)) agg "
+                f"ON CONFLICT (step_s, {id_col}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
+            )
+            cur.execute("TRUNCATE stage_touched")
 
-    def write(
-        self,
-        facility: Sequence[Reading],
-        market: Sequence[Reading],
-        interchange: Sequence[Reading] = (),
-    ) -> None:
-        batches = {"facility": facility, "market": market, "interchange": interchange}
-        if not any(batches.values()):
-            return
-        with self._lock:
-            try:
-                conn = self._connection()
-                with conn.transaction(), conn.cursor() as cur:
-                    for kind, readings in batches.items():
-                        if readings:
-                            self._upsert(cur, kind, readings)
-            except psycopg.Error as exc:
-                self._after_error()
-                raise describe_postgres_error(exc, self.url, "write to") from None
-
-    def prune(self, keep_days: float, now: float) -> Pruned:
-        with self._lock:
-            try:
-                conn = self._connection()
-                with conn.transaction():
-                    return self._prune(conn, keep_days, now)
-            except psycopg.Error as exc:
-                self._after_error()
-                raise describe_postgres_error(exc, self.url, "prune") from None
-
-    def _prune(self, conn: psycopg.Connection, keep_days: float, now: float) -> Pruned:
-        newest = self._latest(conn)
-        reference = self._latest(conn, timeguard.latest_allowed(now))
+    def _count_readings(self, conn: psycopg.Connection) -> int:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM facility_readings) + (SELECT count(*) FROM "
             "market_readings) + (SELECT count(*) FROM interchange_readings)"
         ).fetchone()
-        held = int(row[0]) if row else 0
-        if newest is None or reference is None:
-            return Pruned(0, held, newest=newest)
-        cutoff = reference - int(keep_days * DAY_S)
+        return int(row[0]) if row else 0
+
+    def _delete_before(self, conn: psycopg.Connection, cutoff: int) -> int:
         deleted = 0
         for table in (f"{k}_{what}" for k in KINDS for what in ("readings", "rollups")):
             cur = conn.execute(
@@ -242,7 +208,7 @@ class PostgresStore(Store):
             )
             if table.endswith("_readings"):  # rollups are not readings
                 deleted += cur.rowcount
-        return Pruned(deleted, held, cutoff, newest, reference)
+        return deleted
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -266,45 +232,13 @@ class PostgresStore(Store):
             f"SELECT {id_col}, date_part('epoch', ts)::bigint, {a}, {b} FROM {table} "
             f"WHERE {where} ORDER BY {id_col}, ts"
         )
-        with self._lock:
-            try:
-                conn = self._connection()
-                with conn.cursor(binary=True) as cur:
-                    cur.execute(sql, params)  # type: ignore[arg-type]
-                    return group_points(cur)
-            except psycopg.Error as exc:
-                self._after_error()
-                raise describe_postgres_error(exc, self.url, "read") from None
+        with self._lock, self._errors("read"):
+            conn = self._connection()
+            with conn.cursor(binary=True) as cur:
+                cur.execute(sql, params)  # type: ignore[arg-type]
+                return group_points(cur)
 
-    def read_facilities(
-        self,
-        t0: int,
-        t1: int,
-        step_s: Resolution = 300,
-        facility_ids: Collection[str] | None = None,
-    ) -> dict[str, list[Point]]:
-        return self._read("facility", t0, t1, step_s, facility_ids)
-
-    def read_markets(
-        self,
-        t0: int,
-        t1: int,
-        step_s: Resolution = 300,
-        region_ids: Collection[str] | None = None,
-    ) -> dict[str, list[Point]]:
-        return self._read("market", t0, t1, step_s, region_ids)
-
-    def read_interchange(
-        self,
-        t0: int,
-        t1: int,
-        step_s: Resolution = 300,
-        region_ids: Collection[str] | None = None,
-    ) -> dict[str, list[Point]]:
-        return self._read("interchange", t0, t1, step_s, region_ids)
-
-    @staticmethod
-    def _latest(conn: psycopg.Connection, at_most: int | None = None) -> int | None:
+    def _latest(self, conn: psycopg.Connection, at_most: int | None = None) -> int | None:
         bound = {"hi": NO_BOUND if at_most is None else at_most}
         row = conn.execute(
             "SELECT extract(epoch FROM greatest("
@@ -317,36 +251,20 @@ class PostgresStore(Store):
         ).fetchone()
         return None if not row or row[0] is None else int(row[0])
 
-    def latest_ts(self, at_most: int | None = None) -> int | None:
-        with self._lock:
-            try:
-                return self._latest(self._connection(), at_most)
-            except psycopg.Error as exc:
-                self._after_error()
-                raise describe_postgres_error(exc, self.url, "read") from None
-
-    def span(self, at_most: int | None = None) -> Span | None:
-        bound = {"hi": NO_BOUND if at_most is None else at_most}
+    def _kind_spans(self, conn: psycopg.Connection, at_most: int) -> list[KindSpan]:
+        names = [kind[0] for kind in KINDS]
         parts = ", ".join(
             f"(SELECT min(ts) lo, max(ts) hi, count(*) n FROM {kind}_readings "
             f"WHERE ts <= to_timestamp(%(hi)s)) {kind[0]}"
             for kind in KINDS
         )
-        with self._lock:
-            try:
-                conn = self._connection()
-                row = conn.execute(
-                    "SELECT extract(epoch FROM least(f.lo, m.lo, i.lo))::bigint, "
-                    "extract(epoch FROM greatest(f.hi, m.hi, i.hi))::bigint, f.n, m.n, i.n FROM "
-                    + parts,
-                    bound,
-                ).fetchone()
-            except psycopg.Error as exc:
-                self._after_error()
-                raise describe_postgres_error(exc, self.url, "read") from None
-        if not row or row[0] is None:
-            return None
-        return Span(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+        columns = ", ".join(
+            f"extract(epoch FROM {k}.lo)::bigint, extract(epoch FROM {k}.hi)::bigint, {k}.n"
+            for k in names
+        )
+        row = conn.execute(f"SELECT {columns} FROM {parts}", {"hi": at_most}).fetchone()  # type: ignore[arg-type]
+        assert row is not None  # aggregates without GROUP BY give one row
+        return [(row[i], row[i + 1], row[i + 2]) for i in range(0, len(row), 3)]
 
     def close(self) -> None:
         with self._lock:

@@ -7,21 +7,18 @@ second at the recorder's pace) that costs one fsync a second.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
-from nemlive.common import timeguard
 from nemlive.common.errors import StoreError, StoreUnavailable
-from nemlive.store.base import DAY_S, NO_BOUND, Store, check_window, group_points
+from nemlive.store.base import NO_BOUND, KindSpan, Store, check_window, group_points
 from nemlive.store.rows import (
     Point,
-    Pruned,
     Reading,
-    Resolution,
-    Span,
     check_resolution,
     touched_buckets,
 )
@@ -78,14 +75,14 @@ def describe_sqlite_error(exc: sqlite3.Error, display: str, doing: str) -> Store
     return StoreError(f"{head} ({text})")
 
 
-class SqliteStore(Store):
+class SqliteStore(Store[sqlite3.Connection]):
     """A store in one SQLite file (see the module docstring). Open with ``open_store``."""
 
     def __init__(self, url: StoreUrl, *, create: bool = True) -> None:
         self.url = url
         self._lock = threading.Lock()
         path = url.target
-        try:
+        with self._errors("open"):
             if not create and path != ":memory:" and not Path(path).is_file():
                 raise StoreError(
                     f"no store at {url.display}: start recorder.py to create it, "
@@ -97,22 +94,40 @@ class SqliteStore(Store):
                 isolation_level=None,  # autocommit; transactions are explicit
                 check_same_thread=False,  # the lock serialises threads
             )
-        except sqlite3.Error as exc:
-            raise describe_sqlite_error(exc, url.display, "open") from exc
         self._conn: sqlite3.Connection | None = conn
+        with self._errors("open"):
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA temp_store=MEMORY")
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS touched "
+                    "(ident TEXT, step INTEGER, bucket INTEGER)"
+                )
+                self._migrate(create)
+            except (sqlite3.Error, StoreError):
+                conn.close()
+                raise
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """sqlite3 errors in the block as describe_sqlite_error's StoreError, chained."""
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA temp_store=MEMORY")
-            conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS touched (ident TEXT, step INTEGER, bucket INTEGER)"
-            )
-            self._migrate(create)
+            yield
         except sqlite3.Error as exc:
-            conn.close()
-            raise describe_sqlite_error(exc, url.display, "open") from exc
-        except StoreError:
-            conn.close()
+            raise describe_sqlite_error(exc, self.url.display, doing) from exc
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
+        # IMMEDIATE takes the write lock at BEGIN: a second writer waits there (busy
+        # timeout) rather than failing at its first write.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     # --- schema ---------------------------------------------------------------------------
@@ -137,8 +152,8 @@ class SqliteStore(Store):
                 f"{self._current_version(conn)}, not {SCHEMA_VERSION}: run recorder.py once to "
                 "migrate it"
             )
-        conn.execute("BEGIN IMMEDIATE")  # one writer migrates; another waits, then sees it done
-        try:
+        # One writer migrates; another waits, then sees it done.
+        with self._transaction(conn):
             steps = plan_migrations(self._current_version(conn), self.url.display)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version "
@@ -152,87 +167,32 @@ class SqliteStore(Store):
                     "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
                     (number,),
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StoreError(f"the store {self.url.display} is closed")
         return self._conn
 
-    def schema_version(self) -> int:
-        with self._lock:
-            try:
-                return self._current_version(self._connection())
-            except sqlite3.Error as exc:
-                raise describe_sqlite_error(exc, self.url.display, "read") from exc
-
     # --- writes ---------------------------------------------------------------------------
 
-    def write(
-        self,
-        facility: Sequence[Reading],
-        market: Sequence[Reading],
-        interchange: Sequence[Reading] = (),
-    ) -> None:
-        batches = {"facility": facility, "market": market, "interchange": interchange}
-        if not any(batches.values()):
-            return
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for kind, readings in batches.items():
-                        if readings:
-                            conn.executemany(_UPSERT[kind], readings)
-                            conn.executemany(
-                                "INSERT INTO temp.touched VALUES (?, ?, ?)",
-                                touched_buckets(readings),
-                            )
-                            conn.execute(_REFRESH[kind])
-                            conn.execute("DELETE FROM temp.touched")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise describe_sqlite_error(exc, self.url.display, "write to") from exc
+    def _upsert(self, conn: sqlite3.Connection, kind: str, readings: Sequence[Reading]) -> None:
+        conn.executemany(_UPSERT[kind], readings)
+        conn.executemany("INSERT INTO temp.touched VALUES (?, ?, ?)", touched_buckets(readings))
+        conn.execute(_REFRESH[kind])
+        conn.execute("DELETE FROM temp.touched")
 
-    def prune(self, keep_days: float, now: float) -> Pruned:
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    pruned = self._prune(conn, keep_days, now)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise describe_sqlite_error(exc, self.url.display, "prune") from exc
-            return pruned
-
-    def _prune(self, conn: sqlite3.Connection, keep_days: float, now: float) -> Pruned:
-        newest = self._latest(conn)
-        reference = self._latest(conn, timeguard.latest_allowed(now))
-        held = sum(
+    def _count_readings(self, conn: sqlite3.Connection) -> int:
+        return sum(
             conn.execute(f"SELECT count(*) FROM {kind}_readings").fetchone()[0] for kind in KINDS
         )
-        if newest is None or reference is None:
-            return Pruned(0, held, newest=newest)
-        cutoff = reference - int(keep_days * DAY_S)
+
+    def _delete_before(self, conn: sqlite3.Connection, cutoff: int) -> int:
         deleted = 0
         for table in _ALL_TABLES:
             cur = conn.execute(f"DELETE FROM {table} WHERE ts < ?", (cutoff,))
             if table.endswith("_readings"):  # rollups are not readings
                 deleted += cur.rowcount
-        return Pruned(deleted, held, cutoff, newest, reference)
+        return deleted
 
     def checkpoint(self) -> bool:
         """``PASSIVE`` first (copies what no reader needs, never waits), then ``TRUNCATE``,
@@ -241,7 +201,7 @@ class SqliteStore(Store):
         keep SQLite from ever starting the log afresh, and the -wal file grows without end."""
         with self._lock:
             conn = self._connection()
-            try:
+            with self._errors("checkpoint"):
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
                 try:
@@ -250,8 +210,6 @@ class SqliteStore(Store):
                     ).fetchone()
                 finally:
                     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            except sqlite3.Error as exc:
-                raise describe_sqlite_error(exc, self.url.display, "checkpoint") from exc
             return not busy
 
     # --- reads ----------------------------------------------------------------------------
@@ -286,41 +244,10 @@ class SqliteStore(Store):
             f"ON {step_where}r.{id_col} = wanted.id AND r.ts > ? AND r.ts <= ?"
         )
         params += [t0, t1]
-        with self._lock:
-            try:
-                return group_points(self._connection().execute(sql, params))
-            except sqlite3.Error as exc:
-                raise describe_sqlite_error(exc, self.url.display, "read") from exc
+        with self._lock, self._errors("read"):
+            return group_points(self._connection().execute(sql, params))
 
-    def read_facilities(
-        self,
-        t0: int,
-        t1: int,
-        step_s: Resolution = 300,
-        facility_ids: Collection[str] | None = None,
-    ) -> dict[str, list[Point]]:
-        return self._read("facility", t0, t1, step_s, facility_ids)
-
-    def read_markets(
-        self,
-        t0: int,
-        t1: int,
-        step_s: Resolution = 300,
-        region_ids: Collection[str] | None = None,
-    ) -> dict[str, list[Point]]:
-        return self._read("market", t0, t1, step_s, region_ids)
-
-    def read_interchange(
-        self,
-        t0: int,
-        t1: int,
-        step_s: Resolution = 300,
-        region_ids: Collection[str] | None = None,
-    ) -> dict[str, list[Point]]:
-        return self._read("interchange", t0, t1, step_s, region_ids)
-
-    @staticmethod
-    def _latest(conn: sqlite3.Connection, at_most: int | None = None) -> int | None:
+    def _latest(self, conn: sqlite3.Connection, at_most: int | None = None) -> int | None:
         hi = NO_BOUND if at_most is None else at_most
         (newest,) = conn.execute(
             "SELECT max(m) FROM ("
@@ -332,32 +259,14 @@ class SqliteStore(Store):
         ).fetchone()
         return None if newest is None else int(newest)
 
-    def latest_ts(self, at_most: int | None = None) -> int | None:
-        with self._lock:
-            try:
-                return self._latest(self._connection(), at_most)
-            except sqlite3.Error as exc:
-                raise describe_sqlite_error(exc, self.url.display, "read") from exc
-
-    def span(self, at_most: int | None = None) -> Span | None:
-        hi = NO_BOUND if at_most is None else at_most
-        with self._lock:
-            try:
-                conn = self._connection()
-                counts = [
-                    conn.execute(
-                        f"SELECT min(ts), max(ts), count(*) FROM {kind}_readings WHERE ts <= ?",
-                        (hi,),
-                    ).fetchone()
-                    for kind in KINDS
-                ]
-            except sqlite3.Error as exc:
-                raise describe_sqlite_error(exc, self.url.display, "read") from exc
-        firsts = [lo for lo, _hi, _n in counts if lo is not None]
-        lasts = [hi for _lo, hi, _n in counts if hi is not None]
-        if not firsts:
-            return None
-        return Span(int(min(firsts)), int(max(lasts)), *(int(n) for _lo, _hi, n in counts))
+    def _kind_spans(self, conn: sqlite3.Connection, at_most: int) -> list[KindSpan]:
+        return [
+            conn.execute(
+                f"SELECT min(ts), max(ts), count(*) FROM {kind}_readings WHERE ts <= ?",
+                (at_most,),
+            ).fetchone()
+            for kind in KINDS
+        ]
 
     def close(self) -> None:
         with self._lock:
