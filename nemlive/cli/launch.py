@@ -1,14 +1,14 @@
-"""``nemlive-recorder`` and ``nemlive-dashboard``: the top-level recorder.py and dashboard.py,
-run as ``python recorder.py`` and ``streamlit run dashboard.py`` would run them.
+"""``nemlive-dashboard``: the top-level dashboard.py, run as ``streamlit run dashboard.py``
+would run it.
 
-Those two programs stay files at the top of the repository, where the README runs them. A
-wheel ships every top-level program under ``nemlive/_programs/`` (pyproject.toml maps that
-package to the repository's root), and in a clone they sit next to ``nemlive/``.
+The page stays a file at the top of the repository, where the README runs it: Streamlit runs a
+script, not a module. A wheel ships the top-level files under ``nemlive/_programs/``
+(pyproject.toml maps that package to the repository's root), and in a clone they sit next to
+``nemlive/``.
 """
 
 from __future__ import annotations
 
-import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,20 +36,6 @@ def find_program(name: str) -> Path:
         f"{name} is neither in {PACKAGE / '_programs'} nor in {PACKAGE.parent}: "
         "reinstall NEM Live (pip install . in a clone)"
     )
-
-
-def run_recorder() -> int:
-    """Entry point of ``nemlive-recorder``: recorder.py as ``__main__``, with its flags.
-
-    Its own ``sys.exit`` ends the process with its exit code."""
-    try:
-        path = find_program("recorder.py")
-    except NemLiveError as exc:
-        print(f"nemlive-recorder: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    sys.path.insert(0, str(path.parent))  # as `python recorder.py` puts its folder first
-    runpy.run_path(str(path), run_name="__main__")
-    return 0
 
 
 def run_dashboard(argv: Sequence[str] | None = None) -> int:
