@@ -83,7 +83,7 @@ import sys, threading, time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 sys.path.insert(0, sys.argv[4])
-from nemlive.publish.replay import RowEncoder, read_replay_table
+from nemlive.publish.replaytable import RowEncoder, read_replay_table
 port, base, csv_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 table = read_replay_table(__import__("pathlib").Path(csv_path))
 encoder = RowEncoder(table, base)
@@ -200,7 +200,7 @@ def finish_subscriber(proc: subprocess.Popen, expected: int) -> float:
 
 
 def count_messages(csv_path: Path) -> int:
-    from nemlive.publish.replay import read_replay_table
+    from nemlive.publish.replaytable import read_replay_table
 
     return read_replay_table(csv_path).messages_per_pass()
 

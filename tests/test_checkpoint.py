@@ -17,7 +17,7 @@ from nemlive.publish.checkpoint import (
     write_checkpoint,
     write_live_checkpoint,
 )
-from nemlive.publish.follow import read_source
+from nemlive.publish.livefeed import read_source
 
 CP = Checkpoint(
     pass_number=1,

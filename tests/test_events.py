@@ -2,7 +2,7 @@
 
 The table of good and bad payloads runs through the dashboard's ingest path in
 tests/test_ingest.py; the publisher's fast template is checked against the encoders in
-tests/test_replay.py.
+tests/test_replaytable.py.
 """
 
 from __future__ import annotations

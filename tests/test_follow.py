@@ -14,7 +14,7 @@ import pytest
 
 from nemlive.extract.livecache import to_naive
 from nemlive.publish.checkpoint import read_live_checkpoint
-from nemlive.publish.replay import read_replay_table
+from nemlive.publish.replaytable import read_replay_table
 from nemlive.publish.sentlog import SentLog, plan_outgoing, table_epochs
 from tests.support_follow import (
     INTERVAL_S,

@@ -228,7 +228,7 @@ def test_a_stop_signal_inside_held_waits_for_its_end() -> None:
 def test_a_restarted_make_run_resumes_where_the_checkpoint_says(tmp_path: Path) -> None:
     from nemlive.devtools.run import resume_args
     from nemlive.publish.checkpoint import Checkpoint, default_checkpoint_path, write_checkpoint
-    from nemlive.publish.replay import read_replay_table, shift_timestamp
+    from nemlive.publish.replaytable import read_replay_table, shift_timestamp
 
     csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=12)
     assert resume_args(csv_path, TOPIC) == []  # no checkpoint: from the first row

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nemlive.publish.replay import read_replay_table
+from nemlive.publish.replaytable import read_replay_table
 from nemlive.publish.sentlog import SentLog, plan_outgoing, stream_key, table_epochs
 
 STEP = 300

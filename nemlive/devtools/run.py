@@ -35,8 +35,8 @@ from nemlive.publish.broker import (
     is_port_free,
 )
 from nemlive.publish.checkpoint import default_checkpoint_path
-from nemlive.publish.replay import parse_header, read_replay_table
 from nemlive.publish.replayer import resolve_start
+from nemlive.publish.replaytable import parse_header, read_replay_table
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 log = logging.getLogger("nemlive.devtools.run")

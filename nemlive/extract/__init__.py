@@ -6,7 +6,7 @@
 * ``pipeline``: the named steps of one extraction, which ``extractor.py`` runs.
 """
 
-from nemlive.extract.follow import FollowSettings, run_follow
+from nemlive.extract.cachekeeper import FollowSettings, run_follow
 from nemlive.extract.oeclient import (
     DEFAULT_API_URL,
     KEY_SIGNUP_URL,

@@ -1,6 +1,6 @@
 """The follower's cache in memory: what each poll asks for, how its answer joins the cache,
 the trim to the kept days, and the watermarks that say what was fetched. Pure: no clock, no
-HTTP, no files (``nemlive.extract.follow`` is the shell).
+HTTP, no files (``nemlive.extract.cachekeeper`` is the shell).
 
 **Watermarks.** ``market_to`` is the newest market interval fetched, ``facilities_to[code]``
 the newest interval through which a facility's data was asked for and answered (epoch

@@ -21,9 +21,9 @@ from nemlive.publish.checkpoint import (
     write_checkpoint,
 )
 from nemlive.publish.connection import AckTracker, Connection
-from nemlive.publish.follow import FollowPlan, LivePublisher
-from nemlive.publish.replay import ReplayTable, RowEncoder, read_replay_table
+from nemlive.publish.livefeed import FollowPlan, LivePublisher
 from nemlive.publish.replayer import Replayer, ReplayPlan, resolve_start
+from nemlive.publish.replaytable import ReplayTable, RowEncoder, read_replay_table
 
 __all__ = [
     "EMBEDDED_HOST",

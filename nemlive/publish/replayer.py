@@ -28,7 +28,7 @@ from nemlive.common.timeguard import is_future
 from nemlive.publish.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from nemlive.publish.connection import OUTSTANDING_LIMIT, AckTracker, Connection
 from nemlive.publish.pacing import Every, Pacer, Periodic
-from nemlive.publish.replay import ReplayTable, RowEncoder, shift_timestamp
+from nemlive.publish.replaytable import ReplayTable, RowEncoder, shift_timestamp
 
 log = logging.getLogger("publisher")
 

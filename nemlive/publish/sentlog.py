@@ -31,7 +31,7 @@ from nemlive.common.events import (
     build_market_topic,
 )
 from nemlive.common.nemtime import INTERVAL_S
-from nemlive.publish.replay import Message, ReplayTable
+from nemlive.publish.replaytable import Message, ReplayTable
 
 FACILITY, MARKET, INTERCHANGE = "facility", "market", "interchange"
 

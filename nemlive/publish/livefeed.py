@@ -37,7 +37,7 @@ from nemlive.publish.checkpoint import (
 )
 from nemlive.publish.connection import OUTSTANDING_LIMIT, AckTracker, Connection
 from nemlive.publish.pacing import Every, Pacer, Periodic
-from nemlive.publish.replay import ReplayTable, read_replay_table
+from nemlive.publish.replaytable import ReplayTable, read_replay_table
 from nemlive.publish.sentlog import FACILITY, MARKET, Outgoing, SentLog, plan_outgoing, table_epochs
 
 log = logging.getLogger("publisher")

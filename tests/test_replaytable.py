@@ -1,4 +1,4 @@
-"""nemlive.publish.replay: reading and checking consolidate.csv, rows -> ordered messages, time shift."""
+"""nemlive.publish.replaytable: reading and checking consolidate.csv, rows -> ordered messages, time shift."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from nemlive.common.columns import build_header
 from nemlive.common.errors import InputError
 from nemlive.common.events import PayloadTemplate, encode_facility_event, encode_market_event
-from nemlive.publish.replay import RowEncoder, parse_header, read_replay_table, shift_timestamp
+from nemlive.publish.replaytable import RowEncoder, parse_header, read_replay_table, shift_timestamp
 from tests.support_mqtt import write_small_csv
 
 
