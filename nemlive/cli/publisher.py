@@ -34,7 +34,7 @@ from nemlive.common import (
     NemLiveError,
     add_mqtt_arguments,
     configure_logging,
-    resolve_mqtt_settings,
+    resolve_mqtt_arguments,
 )
 from nemlive.publish import (
     EMBEDDED_HOST,
@@ -161,18 +161,7 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> PublisherOptio
         raise ConfigError(f"--cycles {args.cycles} is negative: use 0 (forever) or more")
     if not args.progress_every >= 0:
         raise ConfigError(f"--progress-every {args.progress_every}: use 0 (off) or more seconds")
-    if args.connect_retries < 1:
-        raise ConfigError(f"--connect-retries {args.connect_retries}: use 1 or more")
-    settings = resolve_mqtt_settings(
-        env,
-        host=args.host,
-        port=args.port,
-        topic=args.topic,
-        username=args.username,
-        password=args.password,
-        tls=args.tls,
-        ca_file=args.ca_file,
-    )
+    settings = resolve_mqtt_arguments(args, env)
     return PublisherOptions(
         csv=args.csv,
         mqtt=settings,

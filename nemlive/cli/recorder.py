@@ -48,7 +48,7 @@ from nemlive.common import (
     configure_logging,
     lookups,
     parse_bool,
-    resolve_mqtt_settings,
+    resolve_mqtt_arguments,
 )
 from nemlive.record import (
     ADMIT_ALL,
@@ -149,8 +149,6 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> RecorderOption
         raise ConfigError(f"--keep-days {args.keep_days}: use 0 (keep all) or more days")
     if not args.progress_every >= 0:
         raise ConfigError(f"--progress-every {args.progress_every}: use 0 (off) or more seconds")
-    if args.connect_retries < 1:
-        raise ConfigError(f"--connect-retries {args.connect_retries}: use 1 or more")
     if args.store is not None:
         store = parse_store_url(args.store, "--store")
     elif env.get("NEMLIVE_STORE"):
@@ -160,16 +158,7 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> RecorderOption
     client_id = (args.client_id or env.get("NEMLIVE_RECORDER_ID") or DEFAULT_CLIENT_ID).strip()
     if not client_id or len(client_id) > 128:
         raise ConfigError("--client-id/NEMLIVE_RECORDER_ID: use 1 to 128 characters")
-    settings = resolve_mqtt_settings(
-        env,
-        host=args.host,
-        port=args.port,
-        topic=args.topic,
-        username=args.username,
-        password=args.password,
-        tls=args.tls,
-        ca_file=args.ca_file,
-    )
+    settings = resolve_mqtt_arguments(args, env)
     record_all = args.record_all or parse_bool(
         "NEMLIVE_RECORD_ALL", env.get("NEMLIVE_RECORD_ALL", "")
     )

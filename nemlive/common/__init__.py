@@ -37,6 +37,7 @@ from nemlive.common.mqttconfig import (
     MqttSettings,
     add_mqtt_arguments,
     parse_bool,
+    resolve_mqtt_arguments,
     resolve_mqtt_settings,
 )
 from nemlive.common.nemtime import last_nem_midnight, parse_naive
@@ -64,6 +65,7 @@ __all__ = [
     "last_nem_midnight",
     "parse_bool",
     "parse_naive",
+    "resolve_mqtt_arguments",
     "resolve_mqtt_settings",
     "write_files_atomically",
 ]

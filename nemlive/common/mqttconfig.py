@@ -110,6 +110,23 @@ def add_mqtt_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def resolve_mqtt_arguments(args: argparse.Namespace, env: Mapping[str, str]) -> MqttSettings:
+    """The settings of the flags ``add_mqtt_arguments`` added (and ``env``), resolved once;
+    ConfigError for bad values, and ``--connect-retries`` below 1."""
+    if args.connect_retries < 1:
+        raise ConfigError(f"--connect-retries {args.connect_retries}: use 1 or more")
+    return resolve_mqtt_settings(
+        env,
+        host=args.host,
+        port=args.port,
+        topic=args.topic,
+        username=args.username,
+        password=args.password,
+        tls=args.tls,
+        ca_file=args.ca_file,
+    )
+
+
 def resolve_mqtt_settings(
     env: Mapping[str, str],
     *,
