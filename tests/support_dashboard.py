@@ -18,7 +18,6 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from support_state import send
 
 from nemlive.common import lookups
 from nemlive.common.events import (
@@ -33,6 +32,7 @@ from nemlive.common.events import (
 from nemlive.common.nemtime import NEM_TZ
 from nemlive.dashboard import charts
 from nemlive.dashboard.livestate import LiveState, Snapshot
+from tests.support_state import send
 
 # facility_id, name, region, lat, lon, fuel_groups, fuel_techs, capacity, base MW, t/MWh
 TEST_FACILITIES = [

@@ -25,13 +25,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
-from conftest import PYTHON, ROOT, clean_subprocess_env, wait_for_port
-from support_dashboard import expected_figure_texts as dashboard_figure_texts
-from test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS
 
 from nemlive.common.nemtime import format_nem_epoch
 from nemlive.devtools.run import dashboard_command
 from oesim.testing import DEMO_KEY, run_simulator  # test infrastructure only
+from tests.conftest import PYTHON, ROOT, clean_subprocess_env, wait_for_port
+from tests.support_dashboard import expected_figure_texts as dashboard_figure_texts
+from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS
 
 REGIONS_GEOJSON = ROOT / "data" / "regions.geojson"
 VIEWPORT = {"width": 1500, "height": 1000}

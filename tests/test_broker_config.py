@@ -14,16 +14,16 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import ROOT, Mosquitto
 from paho.mqtt.client import ConnectFlags
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from support_mqtt import Collector
-from support_tls import write_password_file
 
 from nemlive.record.subscriber import SESSION_EXPIRY_S
+from tests.conftest import ROOT, Mosquitto
+from tests.support_mqtt import Collector
+from tests.support_tls import write_password_file
 
 ACL = ROOT / "docs" / "mosquitto" / "acl"
 SECURE_CONF = ROOT / "docs" / "mosquitto" / "secure.conf"

@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from support_dashboard import (
+
+from nemlive.common import lookups
+from nemlive.common.events import REGIONS
+from nemlive.common.nemtime import epoch_to_nem_naive
+from nemlive.dashboard import charts
+from nemlive.dashboard.livestate import LiveState, Snapshot
+from tests.support_dashboard import (
     TEST_FACILITIES,
     expected_figures_from_csv,
     fed_state,
@@ -15,13 +21,7 @@ from support_dashboard import (
     write_consolidate_csv,
     write_facilities_csv,
 )
-from support_state import send
-
-from nemlive.common import lookups
-from nemlive.common.events import REGIONS
-from nemlive.common.nemtime import epoch_to_nem_naive
-from nemlive.dashboard import charts
-from nemlive.dashboard.livestate import LiveState, Snapshot
+from tests.support_state import send
 
 ALL = set(REGIONS)
 

@@ -15,9 +15,16 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import ROOT, free_port
 from streamlit.testing.v1 import AppTest
-from support_dashboard import (
+
+from nemlive.common.errors import ConfigError
+from nemlive.common.events import StatusEvent, encode_status
+from nemlive.common.lookups import load_facilities
+from nemlive.common.mqttconfig import resolve_mqtt_settings, retarget
+from nemlive.dashboard.ingest import Hub
+from nemlive.dashboard.livestate import LiveState
+from tests.conftest import ROOT, free_port
+from tests.support_dashboard import (
     FIRST_TS,
     cards_in,
     expected_figure_texts,
@@ -27,14 +34,7 @@ from support_dashboard import (
     write_regions_geojson,
     write_store_from_csv,
 )
-from support_state import send
-
-from nemlive.common.errors import ConfigError
-from nemlive.common.events import StatusEvent, encode_status
-from nemlive.common.lookups import load_facilities
-from nemlive.common.mqttconfig import resolve_mqtt_settings, retarget
-from nemlive.dashboard.ingest import Hub
-from nemlive.dashboard.livestate import LiveState
+from tests.support_state import send
 
 APP = str(ROOT / "dashboard.py")
 HUB_KEY = "nemlive_hub"

@@ -21,8 +21,11 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
-from conftest import PYTHON, ROOT, clean_subprocess_env, free_port, wait_for_port
-from support_dashboard import (
+
+from nemlive.dashboard import mapview
+from nemlive.devtools.run import dashboard_command
+from tests.conftest import PYTHON, ROOT, clean_subprocess_env, free_port, wait_for_port
+from tests.support_dashboard import (
     TEST_FACILITIES,
     expected_figure_texts,
     publish_events,
@@ -31,9 +34,6 @@ from support_dashboard import (
     write_facilities_csv,
     write_regions_geojson,
 )
-
-from nemlive.dashboard import mapview
-from nemlive.devtools.run import dashboard_command
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -335,8 +335,9 @@ def test_hostile_traffic_leaves_every_page_working(dashboard, mosquitto, tmp_pat
 
     import psutil
     from playwright.sync_api import expect, sync_playwright
-    from support_dashboard import publish_raw
-    from support_hostile import hostile_messages, take
+
+    from tests.support_dashboard import publish_raw
+    from tests.support_hostile import hostile_messages, take
 
     url, csv_path, pid = dashboard
     server = psutil.Process(pid)
@@ -397,7 +398,8 @@ def test_with_a_store_the_page_opens_full_and_looks_back(mosquitto, tmp_path: Pa
     """Issue 13: a freshly started dashboard shows the stored day on first load, and the range
     control and the slider show a past interval's figures, in a real browser."""
     from playwright.sync_api import expect, sync_playwright
-    from support_dashboard import write_store_from_csv
+
+    from tests.support_dashboard import write_store_from_csv
 
     csv_path = write_consolidate_csv(tmp_path / "stored.csv", intervals=48)
     store = write_store_from_csv(csv_path, tmp_path / "history.db")

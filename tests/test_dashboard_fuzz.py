@@ -21,19 +21,9 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import ROOT, free_port
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as hs
 from streamlit.testing.v1 import AppTest
-from support_dashboard import (
-    FIRST_TS,
-    TEST_FACILITIES,
-    cards_in,
-    read_csv_events,
-    write_consolidate_csv,
-    write_facilities_csv,
-    write_regions_geojson,
-)
 
 from nemlive.common import events
 from nemlive.common.events import REGIONS, StatusEvent, encode_status
@@ -45,6 +35,16 @@ from nemlive.dashboard.livestate import (
     DEFAULT_HISTORY_LEN,
     DEFAULT_MAX_UNKNOWN,
     LiveState,
+)
+from tests.conftest import ROOT, free_port
+from tests.support_dashboard import (
+    FIRST_TS,
+    TEST_FACILITIES,
+    cards_in,
+    read_csv_events,
+    write_consolidate_csv,
+    write_facilities_csv,
+    write_regions_geojson,
 )
 
 APP = str(ROOT / "dashboard.py")

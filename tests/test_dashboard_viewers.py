@@ -20,15 +20,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import free_port
-from support_dashboard import (
+
+from tests.conftest import free_port
+from tests.support_dashboard import (
     publish_events,
     read_csv_events,
     write_consolidate_csv,
     write_facilities_csv,
 )
-from support_e2e import start_dashboard
-from support_stclient import FULL_RUN, Viewer
+from tests.support_e2e import start_dashboard
+from tests.support_stclient import FULL_RUN, Viewer
 
 REFRESH_S = 1.0
 VISUALS_S = 5.0

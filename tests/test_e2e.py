@@ -19,9 +19,10 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 from playwright.sync_api import expect
-from support_e2e import (
+
+from tests.conftest import free_port
+from tests.support_e2e import (
     VIEWPORT,
     SocketWatch,
     assert_clean_exit,
@@ -34,7 +35,7 @@ from support_e2e import (
     start_dashboard,
     start_publisher,
 )
-from test_dashboard_browser import _hover_until, _need_chromium, _screen_xy, _sized_box
+from tests.test_dashboard_browser import _hover_until, _need_chromium, _screen_xy, _sized_box
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -16,29 +16,29 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from support_dashboard import (
+
+from nemlive.store import open_store
+from tests.support_dashboard import (
     expected_figure_texts,
     publish_events,
     read_csv_events,
     write_consolidate_csv,
     write_facilities_csv,
 )
-from test_dashboard_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    TOPIC,
-    VIEWPORT,
-    _expect_figures,
-    serve_dashboard,
-)
-
-from nemlive.store import open_store
 from tests.support_recorder import (
     RecorderProcess,
     count_store,
     expected_readings,
     read_store,
     wait_until,
+)
+from tests.test_dashboard_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TOPIC,
+    VIEWPORT,
+    _expect_figures,
+    serve_dashboard,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

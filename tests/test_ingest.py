@@ -8,19 +8,19 @@ import time
 from pathlib import Path
 
 import pytest
-from support_dashboard import (
+
+from nemlive.common.mqttconfig import resolve_mqtt_settings
+from nemlive.dashboard.ingest import Hub, Ingest
+from nemlive.dashboard.livestate import LiveState
+from tests.conftest import free_port
+from tests.support_dashboard import (
     publish_events,
     publish_raw,
     read_csv_events,
     wait_until,
     write_consolidate_csv,
 )
-from support_state import send
-
-from nemlive.common.mqttconfig import resolve_mqtt_settings
-from nemlive.dashboard.ingest import Hub, Ingest
-from nemlive.dashboard.livestate import LiveState
-from tests.conftest import free_port
+from tests.support_state import send
 from tests.support_tls import TlsFiles, make_tls_files, start_tls_broker
 
 BASE = "nem/test"
@@ -291,7 +291,7 @@ def test_reconnects_within_five_seconds_after_the_broker_restarts(
 
 
 def test_broker_down_is_reported_and_stop_is_clean(tmp_path: Path) -> None:
-    from conftest import free_port
+    from tests.conftest import free_port
 
     state, settings = _state_and_settings(free_port())
     ingest = Ingest(settings, state).start()  # type: ignore[arg-type]

@@ -16,7 +16,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, clean_subprocess_env
+
+from tests.conftest import ROOT, clean_subprocess_env
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from tests.conftest import ROOT
 
 LIBRARY = ROOT / "nemlive"
 PROGRAMS = ["extractor.py", "publisher.py", "dashboard.py", "context.py"]

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port
-from support_e2e import PAGE_TIMEOUT_MS, Browser, open_browser, start_dashboard
-from test_dashboard_browser import _need_chromium
 
+from tests.conftest import free_port
+from tests.support_e2e import PAGE_TIMEOUT_MS, Browser, open_browser, start_dashboard
 from tests.support_follow import LiveSim, extractor, publisher
+from tests.test_dashboard_browser import _need_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

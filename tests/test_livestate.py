@@ -6,7 +6,6 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
-from support_state import count_points, send, send_event
 
 from nemlive.common.events import (
     FacilityEvent,
@@ -20,6 +19,7 @@ from nemlive.common.events import (
 from nemlive.common.nemtime import NEM_TZ
 from nemlive.common.timeguard import FUTURE_MARGIN_S
 from nemlive.dashboard.livestate import LiveState
+from tests.support_state import count_points, send, send_event
 
 T0 = datetime(2025, 10, 15, 10, 5, tzinfo=NEM_TZ)
 

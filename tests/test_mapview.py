@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from support_dashboard import write_facilities_csv, write_regions_geojson
 
 from nemlive.common import lookups
 from nemlive.common.lookups import FUEL_GROUPS
 from nemlive.dashboard import icons, mapview
+from tests.support_dashboard import write_facilities_csv, write_regions_geojson
 
 
 @pytest.fixture

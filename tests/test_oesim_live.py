@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ROOT, clean_subprocess_env
 from openelectricity import OEClient
 
 from oesim.testing import DEMO_KEY
+from tests.conftest import ROOT, clean_subprocess_env
 
 AUTH = {"Authorization": f"Bearer {DEMO_KEY}"}
 NEM = timezone(timedelta(hours=10))

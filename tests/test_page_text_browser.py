@@ -10,17 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support_dashboard import (
+
+from nemlive.common.events import StatusEvent, encode_status
+from nemlive.dashboard.text import WORD_JOINER
+from tests.support_dashboard import (
     publish_events,
     read_csv_events,
     wait_until,
     write_consolidate_csv,
 )
-from support_e2e import open_browser
-from test_dashboard_browser import TOPIC, serve_dashboard
-
-from nemlive.common.events import StatusEvent, encode_status
-from nemlive.dashboard.text import WORD_JOINER
+from tests.support_e2e import open_browser
+from tests.test_dashboard_browser import TOPIC, serve_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PYTHON, ROOT, clean_subprocess_env, free_port
-from support_dashboard import wait_until, write_consolidate_csv, write_facilities_csv
-from support_mqtt import Collector
 
 from nemlive.devtools.run import _Stop, _StopSignals
 from tests import test_publisher_secure
+from tests.conftest import PYTHON, ROOT, clean_subprocess_env, free_port
+from tests.support_dashboard import wait_until, write_consolidate_csv, write_facilities_csv
+from tests.support_mqtt import Collector
 
 auth_broker = test_publisher_secure.auth_broker  # the login broker, for getfixturevalue
 

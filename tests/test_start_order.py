@@ -14,9 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import free_port, wait_for_port
 from playwright.sync_api import expect
-from support_e2e import (
+
+from tests.conftest import free_port, wait_for_port
+from tests.support_e2e import (
     assert_clean_exit,
     expected_figure_texts,
     extract_from_simulator,
@@ -25,7 +26,7 @@ from support_e2e import (
     start_dashboard,
     start_publisher,
 )
-from test_dashboard_browser import _need_chromium
+from tests.test_dashboard_browser import _need_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

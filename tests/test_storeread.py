@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support_dashboard import write_consolidate_csv, write_facilities_csv, write_store_from_csv
-
 from nemlive.common.lookups import load_facilities
 from nemlive.dashboard import storeread
 from nemlive.dashboard.livestate import LiveState
 from nemlive.store import parse_store_url
+from tests.support_dashboard import (
+    write_consolidate_csv,
+    write_facilities_csv,
+    write_store_from_csv,
+)
 
 
 def _state(tmp_path: Path) -> LiveState:

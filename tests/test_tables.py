@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from support_dashboard import fed_state
 
 from nemlive.common import lookups
 from nemlive.common.nemtime import epoch_to_nem_naive
 from nemlive.dashboard import charts, tables
 from nemlive.dashboard.text import build_facility_markdown
+from tests.support_dashboard import fed_state
 
 AT = 1_760_000_100 // 300 * 300
 T = 1_760_486_700  # 2025-10-15T10:05:00+10:00

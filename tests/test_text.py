@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support_dashboard import fed_state
 
 from nemlive.dashboard import text as texts
+from tests.support_dashboard import fed_state
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support_dashboard import (
-    FIRST_TS,
-    read_csv_events,
-    write_consolidate_csv,
-    write_facilities_csv,
-    write_regions_geojson,
-)
-from support_state import send_event
 
 from nemlive.common import lookups
 from nemlive.common.events import MarketEvent, StatusEvent, encode_status
@@ -23,6 +15,14 @@ from nemlive.dashboard import charts, history, mapview, views
 from nemlive.dashboard.livestate import LiveState
 from nemlive.dashboard.sharedcache import SharedCache
 from nemlive.dashboard.views import Epoch, Selection, SnapshotClock, epoch_is_due
+from tests.support_dashboard import (
+    FIRST_TS,
+    read_csv_events,
+    write_consolidate_csv,
+    write_facilities_csv,
+    write_regions_geojson,
+)
+from tests.support_state import send_event
 
 
 @pytest.fixture
