@@ -10,12 +10,13 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 from types import FrameType
 
 from oesim.clock import SETTLE_DELAY_S, make_clock, parse_clock_start
 from oesim.credits import PLAN_CREDITS, CreditLedger
 from oesim.faults import REQUEST_LOG_LIMIT, FaultSpecError, parse_fault_spec
-from oesim.server import DEMO_KEY, SimulatorConfig, load_dataset, make_server
+from oesim.server import DEMO_KEY, SimulatorConfig, SimulatorServer, load_dataset, make_server
 
 EPILOG = f"""\
 The demo key {DEMO_KEY} is accepted unless --key is given.
@@ -39,12 +40,6 @@ Simulator choices: Bearer auth on every route; every interval of the official SD
 network data grouped by fueltech, fueltech_group, status or renewable; history window not
 enforced. See docs/oe-api.md for the list of differences from the real API.
 """
-
-
-class _Stop(BaseException):
-    """Raised by the signal handler. A BaseException, like KeyboardInterrupt, so that no
-    ``except Exception`` on the way (socketserver's request error handler, for one) can
-    swallow it."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,8 +155,20 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     )
 
 
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise _Stop
+def _stop_on_signals(server: SimulatorServer) -> None:
+    """SIGTERM and SIGINT stop ``serve_forever`` at its next poll.
+
+    The handler raises nothing: an exception raised in the main thread while socketserver
+    starts a request's thread makes it close that request's socket under the thread (a
+    traceback on stderr). ``shutdown`` waits for the loop to end, so it runs on its own thread.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.stopping.set()  # wakes handlers sleeping on a slow fault
+        threading.Thread(target=server.shutdown, name="oesim-stop", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,13 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for rule in rules:
         server.faults.add(rule)
-    signal.signal(signal.SIGTERM, _raise_stop)
+    _stop_on_signals(server)
     host = args.host if ":" not in args.host else f"[{args.host}]"
     print(f"OE simulator listening on http://{host}:{server.port}/v4", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
-    except (KeyboardInterrupt, _Stop):
-        pass
     finally:
         server.stopping.set()
         server.server_close()

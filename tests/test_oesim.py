@@ -1103,6 +1103,55 @@ def test_cli_stops_on_sigterm_while_serving_requests() -> None:
         assert "Traceback" not in err
 
 
+# python -m oesim with a SIGTERM that lands just as socketserver has started a request's
+# thread, and that thread slow to reach the socket (as on a loaded machine).
+SIGTERM_AS_A_REQUEST_STARTS = """
+import os, signal, sys, time
+from oesim import server
+from oesim.__main__ import main
+
+start_request = server.SimulatorServer.process_request
+setup = server.SimulatorHandler.setup
+
+def process_request(self, request, address):
+    start_request(self, request, address)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.2)  # the signal handler runs here, before process_request returns
+
+def slow_setup(self):
+    time.sleep(0.5)
+    setup(self)
+
+server.SimulatorServer.process_request = process_request
+server.SimulatorHandler.setup = slow_setup
+code = main(["--port", "0"])
+time.sleep(1)  # interpreter shutdown, slow on a loaded machine: the request's thread runs on
+sys.exit(code)
+"""
+
+
+def test_a_sigterm_as_a_request_thread_starts_stops_the_server_without_a_traceback() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SIGTERM_AS_A_REQUEST_STARTS],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip().rsplit(" ", 1)[1]
+        # Answered, or dropped with the process (handler threads are daemons).
+        with contextlib.suppress(requests.ConnectionError):
+            requests.get(url + "/facilities/", headers=AUTH, timeout=30)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "Exception" not in err, err
+
+
 def test_cli_scaled_dataset() -> None:
     proc, line = start_cli("--dataset", "scaled", "--port", "0")
     try:
