@@ -56,6 +56,9 @@ from nemlive.extract.pipeline import Clock, Extraction, fetch_lookup, parse_seri
 log = logging.getLogger("extractor")
 
 RETRY_REFUSED_S = 60.0  # API seconds between tries once a refused key should be back
+# A poll that starts on time is not early: Event.wait may wake a rounding error before the
+# deadline it was given, and a sweep due then must not wait a whole poll more.
+ON_TIME_S = 0.001  # wall seconds
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,12 @@ class ApiClock:
 
     def now(self) -> float:
         """The API's time now, epoch seconds."""
+        return self.at(self._wall())
+
+    def at(self, wall_time: float) -> float:
+        """The API's time at ``wall_time`` (a reading of ``wall``), epoch seconds."""
         api, wall = self._anchor
-        return api + (self._wall() - wall) * self.speed
+        return api + (wall_time - wall) * self.speed
 
     def now_dt(self) -> datetime:
         return datetime.fromtimestamp(self.now(), UTC)
@@ -258,7 +265,7 @@ class Follower:
         while not self.stop.is_set():
             started = self.wall()
             try:
-                self.poll(force_sweep=first)
+                self.poll(force_sweep=first, started=started)
                 first = False
             except KeyRejected as exc:
                 self.wait_out_credits(exc)
@@ -287,9 +294,15 @@ class Follower:
         reserve = self.plan.reserve if self.plan else 0
         return may_spend(self.credits_left(), requests, reserve)
 
-    def poll(self, force_sweep: bool = False) -> None:
-        """One market poll, and a sweep when due; then merge, trim, write, log."""
+    def poll(self, force_sweep: bool = False, started: float | None = None) -> None:
+        """One market poll, and a sweep when due; then merge, trim, write, log.
+
+        ``started``: the wall time the poll began (default now). Sweeps are timed from the
+        starts of the polls that ran them, not from when a request came back: with a sweep
+        planned every poll, each poll sweeps, however long its market request took.
+        """
         assert self.lookup is not None
+        started = self.wall() if started is None else started
         report = PollReport(self.marks.market_to)
         total_before = self.client.stats.total
         if self.plan is not None and self.clock.now() >= self.plan.reset.timestamp():
@@ -300,8 +313,8 @@ class Follower:
         facility: list[rollup.Series] = []
         try:
             market = self.fetch_market(parser)
-            if force_sweep or self.clock.now() >= self.next_sweep_at:
-                facility = self.sweep(parser, report, fresh_me=force_sweep)
+            if force_sweep or self.clock.at(started + ON_TIME_S) >= self.next_sweep_at:
+                facility = self.sweep(parser, report, fresh_me=force_sweep, started=started)
         except KeyRejected:
             report.failed = "refused (401)"
             raise
@@ -341,18 +354,27 @@ class Follower:
         return series
 
     def sweep(
-        self, parser: rollup.SeriesParser, report: PollReport, fresh_me: bool = False
+        self,
+        parser: rollup.SeriesParser,
+        report: PollReport,
+        fresh_me: bool = False,
+        started: float | None = None,
     ) -> list[rollup.Series]:
         """Re-read /v4/me (unless ``fresh_me``: just read) and re-plan, then one request per
-        batch from its watermark."""
+        batch from its watermark. The next sweep is due ``sweep_every_s`` after ``started``
+        (the wall time of the poll's start; default now), on the clock /v4/me just set."""
         assert self.lookup is not None
+        started = self.wall() if started is None else started
         if not fresh_me and self.may_spend(1):
             self.refresh_me()
         self.replan()
         assert self.plan is not None
         now = self.clock.now()
         every = self.plan.sweep_every_s
-        self.next_sweep_at = now + every if every is not None else self.plan.reset.timestamp()
+        if every is None:
+            self.next_sweep_at = self.plan.reset.timestamp()
+        else:
+            self.next_sweep_at = self.clock.at(started) + every
         windows = livecache.plan_sweep(self.lookup.facility_ids, self.marks, self.floor(), int(now))
         report.planned_batches = len(windows)
         left = self.credits_left()
