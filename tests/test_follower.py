@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
+from nemlive.common.nemtime import INTERVAL_S
 from nemlive.extract import rollup
 from nemlive.extract.follow import Follower, FollowSettings
+from nemlive.extract.livecache import Watermarks
 from nemlive.extract.pipeline import Extraction
 
 SPEED = 60.0  # API seconds per wall second, as test_follow.py runs the simulator
@@ -79,11 +82,18 @@ def follower(tmp_path: Path, latencies: list[float]) -> tuple[Follower, StubClie
     f.lookup = rollup.Lookup(
         "NEM",
         tuple(
-            rollup.FacilityInfo(f"F{i:02d}", f"F{i:02d}", "NSW1", -33.0, 151.0, ())
+            rollup.FacilityInfo(
+                f"F{i:02d}",
+                f"F{i:02d}",
+                "NSW1",
+                -33.0,
+                151.0,
+                (rollup.UnitInfo(f"U{i:02d}", "coal_black", "operating", 100.0),),
+            )
             for i in range(40)
         ),
-        {},
-        {},
+        {f"U{i:02d}": f"F{i:02d}" for i in range(40)},
+        {f"U{i:02d}": 1.0 for i in range(40)},
     )
     f.refresh_me()
     f.replan()
@@ -129,3 +139,18 @@ def test_a_sweep_planned_every_other_poll_runs_every_other_poll(tmp_path: Path) 
         started += POLL_S / 2
         wall.now = started
     assert swept == [True, False] * 6, swept
+
+
+def test_a_sweep_ahead_of_the_market_keeps_the_cache_to_keep_days(tmp_path: Path) -> None:
+    # One poll: the market reached `newest`, then a sweep brought one interval more.
+    f, _, _ = follower(tmp_path, [0.0])
+    newest = int(f.clock.now()) // INTERVAL_S * INTERVAL_S - 2 * INTERVAL_S
+    day = np.arange(newest - 287 * INTERVAL_S, newest + INTERVAL_S, INTERVAL_S, dtype=np.int64)
+    ahead = np.append(day, newest + INTERVAL_S)
+    market = [rollup.Series(m, "NSW1", day, np.full(len(day), 50.0)) for m in ("price", "demand")]
+    facility = [rollup.Series("power", "U01", ahead, np.full(len(ahead), 80.0))]
+    f.marks = Watermarks(market_to=newest)
+    f.merge(facility, market)
+    assert f.table is not None
+    assert len(f.table.times) == 288  # --keep 1: a day of intervals
+    assert int(f.table.times[-1]) == newest + INTERVAL_S  # ending at the newest

@@ -408,6 +408,9 @@ class Follower:
         before = _facility_cells(self.table)
         merged = livecache.merge_tables(self.table, update)
         filled = _facility_cells(merged) - before
+        # The floor counts back from the newest interval held, the one just merged included
+        # (a sweep may bring an interval newer than the market's): else one row too many.
+        self.table = merged
         self.table = livecache.fit_window(livecache.trim_table(merged, self.floor()))
         return filled
 
