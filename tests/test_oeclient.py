@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 
@@ -318,19 +318,45 @@ def test_400_and_422_stop_with_the_server_message(scripted, reply: Reply, text: 
     assert len(server.seen) == 1
 
 
-def test_requests_are_paced_to_two_a_second(scripted) -> None:
-    # The issue asks for at most 2 requests a second; allow 10 % scheduling slack.
-    with (
-        scripted() as server,
-        make_client(base_url(server), sleeps=None, min_interval=0.5) as client,
-    ):
-        client._sleep = time.sleep  # real waits here: this test measures the pacing
-        for _ in range(4):
-            client.fetch_market("NEM", START, END)
-    arrivals = [s.at for s in server.seen]
-    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    assert len(gaps) == 3
-    assert min(gaps) >= 0.45
+class FakeClock:
+    """The client's clock and sleep: a sleep moves the time on, and so does each request,
+    by the next of ``latencies``; ``starts`` are the times the requests were sent."""
+
+    def __init__(self, latencies: list[float]) -> None:
+        self.now = 100.0
+        self.latencies = itertools.cycle(latencies)
+        self.starts: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def timed(self, get: Callable[..., Any]) -> Callable[..., Any]:
+        def timed_get(*args: Any, **kwargs: Any) -> Any:
+            self.starts.append(self.now)
+            self.now += next(self.latencies)
+            return get(*args, **kwargs)
+
+        return timed_get
+
+
+@pytest.mark.parametrize("latencies", [[0.0], [0.05, 0.7, 0.3, 0.49], [0.6, 0.01]])
+def test_requests_are_paced_to_two_a_second(scripted, latencies: list[float]) -> None:
+    # The issue asks for at most 2 request starts a second, whatever each request takes.
+    clock = FakeClock(latencies)
+    with scripted() as server:
+        settings = ClientSettings(base_url=base_url(server), api_key=KEY, min_interval=0.5)
+        with OEClient(settings, sleep=clock.sleep, clock=clock) as client:
+            client._session.get = clock.timed(client._session.get)  # type: ignore[method-assign]
+            for _ in range(6):
+                client.fetch_market("NEM", START, END)
+    gaps = [b - a for a, b in itertools.pairwise(clock.starts)]
+    assert len(gaps) == 5 and len(server.seen) == 6
+    # Each start is 0.5 s after the one before, or at once when the request took longer.
+    took = [latencies[i % len(latencies)] for i in range(5)]
+    assert gaps == pytest.approx([max(0.5, t) for t in took])
 
 
 def test_retries_are_paced_too(scripted) -> None:
