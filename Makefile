@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv run live test lint format data bench mutate clean
+.PHONY: help venv run live test check lint format data bench mutate clean
 
 help:
 	@echo "make run     set up .venv and start broker + publisher + dashboard on the shipped week"
@@ -12,7 +12,8 @@ help:
 	@echo "make live    follow the NEM as it happens: broker + extractor --follow + publisher --follow"
 	@echo "             + dashboard; the real API with OPENELECTRICITY_API_KEY, else the OE simulator"
 	@echo "             in live mode, labelled simulated (LIVE_ARGS=\"--keep 2 --dashboard-port 8502\")"
-	@echo "make test    set up .venv and run the whole test suite"
+	@echo "make test    set up .venv and run the whole test suite, in parallel (TEST_WORKERS=4)"
+	@echo "make check   lint and the unit tests only (no broker, browser, program or database): < 1 min"
 	@echo "make data    rebuild consolidate.csv and data/facilities.csv (real API with"
 	@echo "             OPENELECTRICITY_API_KEY, else the simulated week from the OE simulator)"
 	@echo "make lint    ruff check and format check"
@@ -34,8 +35,20 @@ run: venv
 live: venv
 	$(PY) -m nemlive.devtools.run --live $(LIVE_ARGS)
 
+# The tests wait on brokers, programs and browsers more than they compute: more workers than
+# cores keep the cores busy. worksteal hands a long test's neighbours to idle workers.
+TEST_WORKERS ?= 4
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+
+# Unit tests: those not marked integration (starts a broker, a program, a browser or uses
+# PostgreSQL), browser or slow. NEMLIVE_UNIT_ONLY=1 fails any of them that starts one.
+UNIT := not integration and not browser and not slow and not live
+check: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) tools/check_functions.py
+	NEMLIVE_UNIT_ONLY=1 $(PY) -m pytest -n 2 -q -m "$(UNIT)"
 
 lint: venv
 	$(PY) -m ruff check .

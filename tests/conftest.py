@@ -55,6 +55,40 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("NEMLIVE_TEST_LIVE_KEY", live_key)
 
 
+# make check runs the unit tests only (-m "not integration ..."), with NEMLIVE_UNIT_ONLY=1: a
+# test there that starts a program (broker, browser, simulator, publisher...) or connects to
+# PostgreSQL fails, naming the marker it lacks, instead of slowing the check down unnoticed.
+UNIT_ONLY = os.environ.get("NEMLIVE_UNIT_ONLY") == "1"
+NOT_A_UNIT_TEST = (
+    "{what} in a unit test: mark the test or its module "
+    "(pytestmark = pytest.mark.integration) so that make check leaves it out"
+)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _unit_tests_start_nothing() -> Iterator[None]:
+    if not UNIT_ONLY:
+        yield
+        return
+
+    def no_program(self: subprocess.Popen, args: object, *rest: object, **kw: object) -> None:
+        pytest.fail(NOT_A_UNIT_TEST.format(what=f"a program started ({args!r})"))
+
+    def no_database(*args: object, **kwargs: object) -> None:
+        pytest.fail(NOT_A_UNIT_TEST.format(what="a PostgreSQL connection"))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess.Popen, "__init__", no_program)
+        try:
+            import psycopg
+        except ImportError:
+            pass
+        else:
+            patch.setattr(psycopg, "connect", no_database)
+            patch.setattr(psycopg.Connection, "connect", no_database)
+        yield
+
+
 def clean_subprocess_env(**extra: str) -> dict[str, str]:
     """os.environ without our variables, plus ``extra``: for programs run as subprocesses."""
     env = {k: v for k, v in os.environ.items() if k not in OUR_ENV}

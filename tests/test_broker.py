@@ -15,6 +15,8 @@ from nemlive.publish.broker import EmbeddedBroker, build_amqtt_config, is_listen
 from tests.conftest import Mosquitto, free_port
 from tests.support_mqtt import Collector
 
+pytestmark = pytest.mark.integration
+
 
 def test_is_listening_tells_a_broker_from_a_free_port(mosquitto: Mosquitto) -> None:
     assert is_listening("127.0.0.1", mosquitto.port)

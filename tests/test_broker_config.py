@@ -25,6 +25,8 @@ from tests.conftest import ROOT, Mosquitto
 from tests.support_mqtt import Collector
 from tests.support_tls import write_password_file
 
+pytestmark = pytest.mark.integration
+
 ACL = ROOT / "docs" / "mosquitto" / "acl"
 SECURE_CONF = ROOT / "docs" / "mosquitto" / "secure.conf"
 PUBLISHER, PASSWORD = "nem-publisher", "pw-for-the-acl-test-1"

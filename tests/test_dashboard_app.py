@@ -420,6 +420,7 @@ def _page_text(at: AppTest) -> str:
     return text.replace("\\", "")
 
 
+@pytest.mark.integration
 def test_a_postgres_store_is_named_by_kind_and_host_only(
     lookups, tmp_path: Path, postgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
@@ -436,6 +437,7 @@ def test_a_postgres_store_is_named_by_kind_and_host_only(
     assert "values from PostgreSQL on 127.0.0.1:5432, to " in text
 
 
+@pytest.mark.integration
 def test_an_unreadable_store_says_so_without_its_user_or_password(
     lookups, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]

@@ -49,7 +49,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 TOPIC = "nem/browser"
 VIEWPORT = {"width": 1500, "height": 1000}
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration]
 
 
 def _need_chromium() -> None:

@@ -232,6 +232,7 @@ def _message(fid: str, ts: str) -> Message:
     return f"{BASE}/facility/{fid}", events.encode_facility_event(fid, ts, 1.0, 1.0), False
 
 
+@pytest.mark.slow
 @settings(
     max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "25")),
     deadline=None,

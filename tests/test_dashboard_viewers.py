@@ -31,6 +31,8 @@ from tests.support_dashboard import (
 from tests.support_e2e import start_dashboard
 from tests.support_stclient import FULL_RUN, Viewer
 
+pytestmark = pytest.mark.integration
+
 REFRESH_S = 1.0
 VISUALS_S = 5.0
 TOPIC = "viewers"

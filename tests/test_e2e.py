@@ -37,7 +37,7 @@ from tests.support_e2e import (
 )
 from tests.test_dashboard_browser import _hover_until, _need_chromium, _screen_xy, _sized_box
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration]
 
 TOPIC = "nem/e2e"
 

@@ -34,6 +34,8 @@ from tests.support_extractor import (
 )
 from tests.support_follow import Program
 
+pytestmark = pytest.mark.integration
+
 KEY = "nemlive-test-key-Qx7Zr4Wp"  # distinctive, so a leak is easy to find
 WEEK = ["--start", "2025-10-01", "--end", "2025-10-08"]
 SPLIT = {"battery_charging", "battery_discharging"}

@@ -26,6 +26,8 @@ from tests.support_extractor import (
     serve,
 )
 
+pytestmark = pytest.mark.integration
+
 KEY = "recorded-stub-key-7Hq2"
 SPLIT = {"battery_charging", "battery_discharging"}
 

@@ -28,7 +28,7 @@ from tests.support_follow import (
 )
 from tests.support_mqtt import Collector, Received
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 TOPIC = "follow/test"
 POLL_S = 5.0  # one simulated interval at --clock-speed 60

@@ -41,7 +41,7 @@ from tests.test_dashboard_browser import (
     serve_dashboard,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration]
 
 FORGED_TS = "2199-12-31T23:55:00+10:00"
 FORGED_EPOCH = 7_258_082_100  # FORGED_TS in epoch seconds

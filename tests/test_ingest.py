@@ -134,6 +134,7 @@ def _state_and_settings(port: int, topic: str = BASE) -> tuple[LiveState, object
     ), settings
 
 
+@pytest.mark.integration
 def test_published_messages_reach_the_state(mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     state, settings = _state_and_settings(mosquitto.port)
     ingest = Ingest(settings, state).start()  # type: ignore[arg-type]
@@ -152,6 +153,7 @@ def test_published_messages_reach_the_state(mosquitto, tmp_path: Path) -> None: 
     assert state.snapshot(histories=False).status == "stopped"
 
 
+@pytest.mark.integration
 def test_retained_messages_arrive_on_connect_and_repeat_as_duplicates(
     mosquitto, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -175,6 +177,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return make_tls_files(tmp_path_factory.mktemp("tls"))
 
 
+@pytest.mark.integration
 def test_tls_trusts_the_ca_file_from_the_environment(tmp_path: Path, tls_files: TlsFiles) -> None:
     # The broker's certificate is signed by a throwaway CA: only MQTT_CA_FILE makes it trusted
     # (the ingest used to ignore it and check against the system CAs).
@@ -233,6 +236,7 @@ def _hostile_payloads(n: int, seed: int = 7) -> list[tuple[str, bytes]]:
     return [rng.choice(shapes)() for _ in range(n)]
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_ten_thousand_hostile_payloads_are_all_counted_and_valid_data_still_arrives(
     mosquitto, tmp_path: Path
@@ -264,6 +268,7 @@ def test_ten_thousand_hostile_payloads_are_all_counted_and_valid_data_still_arri
         ingest.stop()
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_reconnects_within_five_seconds_after_the_broker_restarts(
     mosquitto, tmp_path: Path

@@ -168,6 +168,7 @@ def test_every_imported_package_is_declared() -> None:
     assert _third_party(sorted(devtools.rglob("*.py"))) - everything == set()
 
 
+@pytest.mark.integration
 def test_no_function_is_too_long_or_too_branchy() -> None:
     sys.path.insert(0, str(ROOT / "tools"))
     try:

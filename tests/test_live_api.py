@@ -19,7 +19,7 @@ from nemlive.extract import rollup
 from nemlive.extract.oeclient import DEFAULT_API_URL, ClientSettings, OEClient
 from tests.support_extractor import read_csv, run_extractor
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.integration]
 
 
 @pytest.fixture

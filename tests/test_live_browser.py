@@ -17,7 +17,7 @@ from tests.support_e2e import PAGE_TIMEOUT_MS, Browser, open_browser, start_dash
 from tests.support_follow import LiveSim, extractor, publisher
 from tests.test_dashboard_browser import _need_chromium
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration]
 
 TOPIC = "live/browser"
 INTERVAL_WAIT_MS = 40_000  # several simulated intervals (5 s each) on a loaded 2-core machine

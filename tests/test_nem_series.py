@@ -268,6 +268,7 @@ def test_sa_and_vic_prices_go_negative_at_midday(week: Week) -> None:
         assert days.sum() >= 4, region
 
 
+@pytest.mark.slow
 def test_price_spikes_are_rare_but_happen() -> None:
     spikes = total = 0
     for seed in range(3):
@@ -306,12 +307,14 @@ def test_same_seed_twice_is_identical(week: Week) -> None:
         assert _equal(week.demand[r], again.demand[r]) and _equal(week.price[r], again.price[r])
 
 
+@pytest.mark.slow
 def test_another_seed_differs(week: Week) -> None:
     other = _generate(1)
     assert not _equal(week.power["HDWF1"], other.power["HDWF1"])
     assert not _equal(week.price["SA1"], other.price["SA1"])
 
 
+@pytest.mark.slow
 def test_chunked_equals_whole(week: Week) -> None:
     ds = NemDataset(seed=0)
     cuts = [0, 1, 37, 288, 289, 1000, 1500, 2015, len(T)]
@@ -390,6 +393,7 @@ def test_evening_prices_above_midday_and_spikes_come_from_scarcity(week: Week) -
         assert np.all((p < 300) | (HOUR > 6)), r  # no spikes in the small hours
 
 
+@pytest.mark.slow
 def test_interchange_balances_and_respects_limits() -> None:
     from oesim.nem_market import LINKS
 
@@ -444,6 +448,7 @@ def test_batteries_follow_prices(week: Week) -> None:
             assert p[v > 0.5 * UNITS[code][1].capacity_mw].mean() > p[v < 0].mean(), code
 
 
+@pytest.mark.slow
 def test_stats_are_within_their_tolerance() -> None:
     from oesim import stats
 
@@ -454,6 +459,7 @@ def test_stats_are_within_their_tolerance() -> None:
     assert got["days with a duck curve"] == 7
 
 
+@pytest.mark.integration
 def test_stats_command_prints_the_table() -> None:
     import subprocess
     import sys
@@ -465,6 +471,7 @@ def test_stats_command_prints_the_table() -> None:
     assert "negative prices SA1" in proc.stdout and "OUT" not in proc.stdout
 
 
+@pytest.mark.slow
 def test_flows_are_deterministic_and_window_independent() -> None:
     whole = _flows("flow_imports")
     again = _flows("flow_imports")

@@ -952,6 +952,7 @@ def stop_cli(proc: subprocess.Popen) -> tuple[int, str]:
     return proc.returncode, err
 
 
+@pytest.mark.integration
 def test_cli_serves_and_stops_on_sigterm() -> None:
     proc, line = start_cli("--fault", "503:2", "--fault", "429:1:/me", "--key", "my-own-key-123")
     try:
@@ -974,6 +975,7 @@ def test_cli_serves_and_stops_on_sigterm() -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -1080,6 +1082,7 @@ def _hammer(url: str, done: threading.Event) -> None:
             requests.get(url + "/facilities/", headers=AUTH, timeout=5)
 
 
+@pytest.mark.integration
 def test_cli_stops_on_sigterm_while_serving_requests() -> None:
     # A SIGTERM that lands while a request is being handled must still stop the server:
     # socketserver's per-request error handler must not swallow the stop.
@@ -1130,6 +1133,7 @@ sys.exit(code)
 """
 
 
+@pytest.mark.integration
 def test_a_sigterm_as_a_request_thread_starts_stops_the_server_without_a_traceback() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", SIGTERM_AS_A_REQUEST_STARTS],
@@ -1152,6 +1156,7 @@ def test_a_sigterm_as_a_request_thread_starts_stops_the_server_without_a_traceba
     assert "Traceback" not in err and "Exception" not in err, err
 
 
+@pytest.mark.integration
 def test_cli_scaled_dataset() -> None:
     proc, line = start_cli("--dataset", "scaled", "--port", "0")
     try:

@@ -24,6 +24,8 @@ from openelectricity import OEClient
 from oesim.testing import DEMO_KEY
 from tests.conftest import ROOT, clean_subprocess_env
 
+pytestmark = pytest.mark.integration
+
 AUTH = {"Authorization": f"Bearer {DEMO_KEY}"}
 NEM = timezone(timedelta(hours=10))
 

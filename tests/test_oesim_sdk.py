@@ -47,6 +47,8 @@ from oesim.api import RANGE_LIMIT_DAYS
 from oesim.testing import run_simulator
 from tests.conftest import PYTHON, ROOT, clean_subprocess_env, shared_oe_dir
 
+pytestmark = pytest.mark.integration
+
 # The SDK configures a DEBUG handler on import; its request lines would drown the output.
 logging.getLogger("openelectricity").setLevel(logging.WARNING)
 

@@ -25,6 +25,8 @@ from tests.support_mqtt import (
 )
 from tests.support_proxy import HoldingProxy
 
+pytestmark = pytest.mark.integration
+
 
 def _args(small: SmallCsv, port: int, *extra: str) -> list[str]:
     return [

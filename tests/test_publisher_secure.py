@@ -25,6 +25,8 @@ from tests.support_tls import (
     write_password_file,
 )
 
+pytestmark = pytest.mark.integration
+
 USER = "nemlive-user"
 PASSWORD = "Pw-7f3a9c-zebra-quartz"  # distinctive: grep for it in the output
 WRONG_PASSWORD = "Wrong-4d2e81-otter-basalt"

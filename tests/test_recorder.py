@@ -25,6 +25,8 @@ from tests.support_recorder import (
     write_lookup,
 )
 
+pytestmark = pytest.mark.integration
+
 FACILITIES = tuple(f"F{i:02d}" for i in range(20))
 REGIONS = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
 

@@ -24,6 +24,8 @@ from tests.support_recorder import (
 from tests.support_tls import TlsFiles
 from tests.test_publisher_secure import PASSWORD, USER, WRONG_PASSWORD
 
+pytestmark = pytest.mark.integration
+
 # The publisher's broker fixtures, visible here to getfixturevalue.
 auth_broker = secure.auth_broker
 tls_broker = secure.tls_broker

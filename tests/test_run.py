@@ -23,6 +23,8 @@ from tests.conftest import PYTHON, ROOT, clean_subprocess_env, free_port
 from tests.support_dashboard import wait_until, write_consolidate_csv, write_facilities_csv
 from tests.support_mqtt import Collector
 
+pytestmark = pytest.mark.integration
+
 auth_broker = test_publisher_secure.auth_broker  # the login broker, for getfixturevalue
 
 TOPIC = "nem/run"

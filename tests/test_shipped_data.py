@@ -16,6 +16,8 @@ from oesim.testing import run_simulator
 from tests.conftest import ROOT
 from tests.support_extractor import read_csv, run_extractor
 
+pytestmark = pytest.mark.integration
+
 CSV = ROOT / "consolidate.csv"
 META = ROOT / "consolidate.meta.json"
 FACILITIES = ROOT / "data" / "facilities.csv"

@@ -28,7 +28,7 @@ from tests.support_e2e import (
 )
 from tests.test_dashboard_browser import _need_chromium
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration]
 
 TOPIC = "nem/order"
 # A 2-hour window: 24 rows are enough here (the 1-day run is test_e2e's).

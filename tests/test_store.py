@@ -24,7 +24,7 @@ from tests.conftest import POSTGRES_ADMIN_URL, Postgres, free_port
 T0 = 1_759_240_800  # 2025-10-01T00:00+10:00, an hour boundary
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/history.db"
@@ -516,6 +516,7 @@ def test_sqlite_in_a_missing_folder_is_one_line(tmp_path: Path) -> None:
     assert "folder" in str(info.value)
 
 
+@pytest.mark.integration
 def test_unreachable_postgres_is_one_line_without_the_password() -> None:
     port = free_port()
     with pytest.raises(StoreUnavailable) as info:
@@ -528,6 +529,7 @@ def test_unreachable_postgres_is_one_line_without_the_password() -> None:
     assert info.value.__cause__ is None  # psycopg's text could hold the URL: never chained
 
 
+@pytest.mark.integration
 def test_postgres_read_only_is_unavailable_then_recovers(postgres: Postgres) -> None:
     url = postgres.url()
     with open_store(url) as store:
