@@ -22,7 +22,7 @@ from tests.support_dashboard import (
 from tests.support_e2e import open_browser
 from tests.test_dashboard_browser import TOPIC, serve_dashboard
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration]
 
 OUTSIDE = "203.0.113.9"  # TEST-NET-3: never a real host
 TIMEOUT_MS = 30_000
