@@ -29,6 +29,8 @@ from tests.support_recorder import (
     write_lookup,
 )
 
+pytestmark = pytest.mark.integration
+
 TS = "2025-10-15T10:05:00+10:00"
 TS_NEXT = "2025-10-15T10:10:00+10:00"
 EPOCH = 1760486700

@@ -501,6 +501,7 @@ def test_a_checkpoint_empties_the_sqlite_log_that_steady_readers_let_grow(tmp_pa
         reader.close()
 
 
+@pytest.mark.integration
 def test_a_checkpoint_of_postgres_is_a_no_op(postgres: Postgres) -> None:
     with open_store(postgres.url()) as store:
         assert store.checkpoint() is True
