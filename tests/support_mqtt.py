@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import threading
 import time
@@ -238,6 +239,51 @@ def start_publisher(args: Sequence[str], **env: str) -> subprocess.Popen:
         env=clean_subprocess_env(**env),
         cwd=ROOT,
     )
+
+
+class StderrLines:
+    """A started program's stderr read on a thread as it comes, so that a test waits for the
+    line that says a thing happened instead of sleeping and hoping it has."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        assert proc.stderr is not None
+        self.proc = proc
+        self._lines: list[str] = []
+        self._grew = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._grew:
+                self._lines.append(line)
+                self._grew.notify_all()
+
+    def text(self) -> str:
+        with self._grew:
+            return "".join(self._lines)
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        """The first match of ``pattern`` in stderr; fails after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._grew:
+            while True:
+                match = re.search(pattern, "".join(self._lines))
+                left = deadline - time.monotonic()
+                if match or left <= 0 or not self._reader.is_alive():
+                    break
+                self._grew.wait(min(left, 0.5))
+        assert match, f"no {pattern!r} on stderr after {timeout:g} s:\n{self.text()}"
+        return match
+
+    def finish(self, timeout: float = 30.0) -> str:
+        """Wait for the program to exit; all it wrote on stderr."""
+        self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=timeout)
+        if self.proc.stdout is not None:
+            self.proc.stdout.read()
+        return self.text()
 
 
 def run_publisher(

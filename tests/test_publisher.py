@@ -19,6 +19,7 @@ from tests.conftest import Mosquitto, free_port, wait_for_port
 from tests.support_mqtt import (
     Collector,
     SmallCsv,
+    StderrLines,
     run_publisher,
     start_publisher,
     write_small_csv,
@@ -191,17 +192,19 @@ def test_sigterm_drains_what_is_in_flight_says_offline_and_exits_0(
         proc = start_publisher(
             _args(small, proxy.port, "--delay", "0.002", "--checkpoint", str(checkpoint))
         )
+        stderr_lines = StderrLines(proc)
         _wait_status(live, "online")
         assert live.wait_until(lambda c: len(c.events()) >= 50)
-        time.sleep(1.2)  # a checkpoint is written every second
+        # A checkpoint is written every second once the broker has acknowledged a row.
+        assert live.wait_until(lambda c: read_checkpoint(checkpoint) is not None)
         proxy.hold.set()  # the broker's acknowledgements stop reaching the publisher
         held_at = len(live.events())
         assert live.wait_until(lambda c: len(c.events()) >= held_at + 20)  # still publishing
         proc.send_signal(signal.SIGTERM)
-        time.sleep(1.5)
+        stderr_lines.wait_for(r"waiting up to \S+ for \d+ acknowledgements")
         before_drain = read_checkpoint(checkpoint)
         proxy.release()
-        _, stderr = proc.communicate(timeout=30)
+        stderr = stderr_lines.finish(timeout=30)
         assert proc.returncode == 0, stderr
         offline = _wait_status(live, "offline")
         sent = len(live.events())
@@ -223,13 +226,16 @@ def test_no_more_than_1000_messages_are_ever_unacknowledged(
     small = write_small_csv(tmp_path / "consolidate.csv", rows=400)
     with HoldingProxy(mosquitto.port) as proxy, Collector(mosquitto.port) as live:
         proc = start_publisher(_args(small, proxy.port, "--delay", "0"))
+        stderr_lines = StderrLines(proc)
         _wait_status(live, "online")
         proxy.hold.set()
+        # Time to fill the bound (1,000 take milliseconds): nothing the test can watch says
+        # so, as paho keeps all but 100 of them in its queue.
         time.sleep(3)
         proc.send_signal(signal.SIGTERM)  # the drain line says how many are outstanding
-        time.sleep(0.5)
+        stderr_lines.wait_for(r"waiting up to \S+ for \d+ acknowledgements")
         proxy.release()
-        _, stderr = proc.communicate(timeout=60)
+        stderr = stderr_lines.finish(timeout=60)
     assert proc.returncode == 0, stderr
     waited = re.search(r"waiting up to \S+ for (\d+) acknowledgements", stderr)
     assert waited, stderr
