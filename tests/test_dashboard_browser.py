@@ -456,6 +456,28 @@ def _pick_option(page, container, label: str, option: str, kind: str = "stSelect
     raise AssertionError(f"the {label} selectbox never offered {option!r}")
 
 
+def _option_texts(page, container, label: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Open the selectbox ``label`` in ``container``, read its options and close it. Its part
+    of the page is redrawn on a timer, which closes an open list: one closed before it could
+    be read is opened again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = container.locator('[data-testid="stSelectbox"]', has_text=label)
+    options = page.get_by_role("option")
+    for _ in range(6):
+        try:
+            box.get_by_role("combobox").click(timeout=10_000)
+            options.first.wait_for(timeout=5_000)
+            texts = options.all_inner_texts()
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
+        page.keyboard.press("Escape")
+        if texts:
+            return texts
+    raise AssertionError(f"the {label} selectbox never showed its options")
+
+
 def _expect_figures(page, texts: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 

@@ -38,6 +38,7 @@ from tests.test_dashboard_browser import (
     TOPIC,
     VIEWPORT,
     _expect_figures,
+    _option_texts,
     serve_dashboard,
 )
 
@@ -129,12 +130,7 @@ def _expect_a_full_page_with_the_real_day(
             _expect_figures(page, expected_figure_texts(csv_path))  # the day's last interval
             expect(page.get_by_text("No data in the window yet.")).to_have_count(0)
             sidebar = page.locator('[data-testid="stSidebar"]')
-            box = sidebar.locator('[data-testid="stSelectbox"]', has_text="Range")
-            box.get_by_role("combobox").click(timeout=20_000)
-            options = page.get_by_role("option")
-            expect(options.first).to_be_visible(timeout=10_000)
-            labels = options.all_inner_texts()
-            page.keyboard.press("Escape")
+            labels = _option_texts(page, sidebar, "Range")
             assert labels[0].startswith("Live") and labels[1].startswith("Whole span: 1 day")
             assert labels[2:] == ["Thu 2025-10-16", "Wed 2025-10-15"], labels
             expect(page.locator('[data-testid="stException"]')).to_have_count(0)
