@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -45,7 +46,7 @@ PUBLISHER_PROGRESS_EVERY_S = 60
 # make live without a key: the simulator's demo key, its NEM seed, and the first port tried.
 SIM_KEY = "sim-demo-key-0000"
 SIM_SEED = "2025"
-SIM_FIRST_PORT = 8766
+SIM_START_TIMEOUT_S = 120.0  # the nem dataset is built before the server listens
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -197,14 +198,22 @@ def spawn(
     name: str,
     argv: list[str],
     env: dict[str, str],
+    stdout: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a child in its own session and record it in ``procs``, with no Ctrl-C between."""
     # Own sessions: a terminal Ctrl-C reaches only this process, which stops the children in
     # order (publisher first, so that its `offline` status goes out).
     with SIGNALS.held():
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, stdout=stdout)
         procs.append((name, proc))
     return proc
+
+
+def read_first_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    """The first line ``proc`` writes on its stdout (a pipe), "" if none comes in time."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline().decode(errors="replace").strip() if ready else ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -332,20 +341,20 @@ def run_live(args: argparse.Namespace) -> int:
 def start_live_simulator(
     procs: list[tuple[str, subprocess.Popen[bytes]]], env: dict[str, str]
 ) -> dict[str, str]:
-    """``python -m oesim --dataset nem --live`` on a free port; the extractor's environment."""
-    port = first_free_port(SIM_FIRST_PORT)
+    """``python -m oesim --dataset nem --live`` on a port of its own choosing, which its one
+    line on stdout names (a port found free first could be taken before the simulator binds
+    it); the extractor's environment."""
     argv = [sys.executable, "-m", "oesim", "--dataset", "nem", "--live", "--seed", SIM_SEED]
-    sim = spawn(procs, "simulator", [*argv, "--port", str(port)], env)
-    if not wait_for_port(port, sim, timeout=120):
+    sim = spawn(procs, "simulator", [*argv, "--port", "0"], env, stdout=subprocess.PIPE)
+    line = read_first_line(sim, SIM_START_TIMEOUT_S)
+    if "listening on http://" not in line:
         raise NemLiveError("the OE simulator did not start: see the lines above")
+    url = line.rsplit(" ", 1)[-1]
     log.info(
-        "no OPENELECTRICITY_API_KEY: following the OE simulator on port %d (set the key for the real NEM)",
-        port,
+        "no OPENELECTRICITY_API_KEY: following the OE simulator at %s (set the key for the real NEM)",
+        url,
     )
-    return {
-        "OPENELECTRICITY_API_URL": f"http://127.0.0.1:{port}/v4",
-        "OPENELECTRICITY_API_KEY": SIM_KEY,
-    }
+    return {"OPENELECTRICITY_API_URL": url, "OPENELECTRICITY_API_KEY": SIM_KEY}
 
 
 def wait_for_files(
