@@ -89,6 +89,20 @@ def _unit_tests_start_nothing() -> Iterator[None]:
         yield
 
 
+# Playwright's expect() gives a page 5 s by default to show what it waits for: a page that
+# redraws its map or sidebar on a loaded machine can take longer, without being wrong.
+BROWSER_EXPECT_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _browser_waits() -> None:
+    try:
+        from playwright.sync_api import expect
+    except ImportError:
+        return
+    expect.set_options(timeout=BROWSER_EXPECT_TIMEOUT_MS)
+
+
 def clean_subprocess_env(**extra: str) -> dict[str, str]:
     """os.environ without our variables, plus ``extra``: for programs run as subprocesses."""
     env = {k: v for k, v in os.environ.items() if k not in OUR_ENV}
