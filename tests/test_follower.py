@@ -16,7 +16,7 @@ import pytest
 
 from nemlive.common.nemtime import INTERVAL_S
 from nemlive.extract import rollup
-from nemlive.extract.follow import Follower, FollowSettings
+from nemlive.extract.cachekeeper import Follower, FollowSettings
 from nemlive.extract.livecache import Watermarks
 from nemlive.extract.pipeline import Extraction
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import ROOT, clean_subprocess_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 SOURCES = ["nemlive", "pyproject.toml", "README.md", "LICENSE", "requirements*.txt", "*.py"]
 # command -> the start of its --help output
