@@ -101,7 +101,7 @@ def test_reads_hold_only_the_lookup_facilities_and_the_regions(tmp_path) -> None
     with store:
         got = history.read_backfill(store, DAY, {"A"}, NOW)
         assert got is not None and set(got.facility) == {"A"}
-        ranged = history.read_range(store, FIRST - 300, stamps[-1], 300, {"A"})
+        ranged = history.read_range(store, FIRST - 300, stamps[-1], 300, {"A"}, NOW)
         assert set(ranged.facility) == {"A"} and set(ranged.region) == {"NSW1", "SA1"}
 
 
@@ -174,14 +174,29 @@ def test_read_range_reads_interchange_at_the_range_resolution(tmp_path) -> None:
     store, stamps = _store_with_rows(tmp_path, 12, ("NSW1", "SA1"))
     with store:
         t0 = FIRST - 300  # FIRST is 00:05: the range of the day's first hour
-        got = history.read_range(store, t0, t0 + 3600, 1800, {"A"})
+        got = history.read_range(store, t0, t0 + 3600, 1800, {"A"}, NOW)
         # Intervals 00:05..00:30 average k = 0..5, and 00:35..01:00 average k = 6..11.
         assert got.interchange == {
             r: [(t0 + 1800, 25.0, 5.0), (t0 + 3600, 85.0, 5.0)] for r in ("NSW1", "SA1")
         }
         assert got.facility == {"A": [(t0 + 1800, 2.5, 0.5), (t0 + 3600, 8.5, 0.5)]}
         assert set(got.region) == {"NSW1", "SA1"} and got.end == t0 + 3600
-        fine = history.read_range(store, t0, t0 + 900, 300, {"A"})
+        fine = history.read_range(store, t0, t0 + 900, 300, {"A"}, NOW)
         assert fine.interchange["SA1"] == [(stamps[k], 10.0 * k, 5.0) for k in range(3)]
         with pytest.raises(ValueError, match="resolution"):
-            history.read_range(store, t0, t0 + 900, 900, {"A"})
+            history.read_range(store, t0, t0 + 900, 900, {"A"}, NOW)
+
+
+def test_today_s_range_stops_at_the_time_guard(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The range of the day the clock is in ends at midnight, after the present: a forged row
+    # later that day (ahead of the clock) must not be read, nor become the range's end.
+    store, stamps = _store_with_rows(tmp_path, 4, ("NSW1", "SA1"))
+    now = stamps[-1] + 60  # the clock, just after the newest real interval
+    ahead = stamps[-1] + 3 * 3600  # later the same day
+    with store:
+        store.write([("A", ahead, 1.0, 1.0)], [("SA1", ahead, 1.0, 1.0)])
+        day = FIRST - 300
+        got = history.read_range(store, day, day + DAY, 300, {"A"}, now)
+        assert got.end == stamps[-1]
+        assert [p[0] for p in got.facility["A"]] == stamps
+        assert history.read_range(store, day, day + DAY, 300, {"A"}, ahead).end == ahead

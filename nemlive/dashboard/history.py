@@ -67,12 +67,14 @@ class StoredHistory:
 
 
 def read_range(
-    store: Store, t0: int, t1: int, step_s: int, facility_ids: Collection[str]
+    store: Store, t0: int, t1: int, step_s: int, facility_ids: Collection[str], now: float
 ) -> StoredHistory:
     """The three histories of ``t0 < ts <= t1`` at ``step_s`` seconds a point (300, or the
-    store's 30-minute or hourly averages), of ``facility_ids`` and the five regions only.
-    StoreError when the store cannot be read."""
+    store's 30-minute or hourly averages), of ``facility_ids`` and the five regions only, and
+    no later than the time guard allows at wall time ``now`` (today's range ends at midnight,
+    after the present). StoreError when the store cannot be read."""
     step = check_resolution(step_s)
+    t1 = max(t0, min(t1, latest_allowed(now)))
     facility = store.read_facilities(t0, t1, step, facility_ids)
     region = store.read_markets(t0, t1, step, REGIONS)
     interchange = store.read_interchange(t0, t1, step, REGIONS)

@@ -70,7 +70,7 @@ def read_range(
     and the regions (None: unreadable)."""
     try:
         with open_store(store_url, create=False) as store:
-            return history.read_range(store, t0, t1, step_s, ids)
+            return history.read_range(store, t0, t1, step_s, ids, time.time())
     except StoreError as exc:
         log.warning("cannot read %s: %s", store_url.display, exc)
         return None
