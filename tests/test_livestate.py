@@ -17,7 +17,7 @@ from nemlive.common.events import (
     encode_status,
 )
 from nemlive.common.nemtime import NEM_TZ
-from nemlive.common.timeguard import FUTURE_MARGIN_S
+from nemlive.common.timeguard import FUTURE_MARGIN_S, latest_allowed
 from nemlive.dashboard.livestate import LiveState
 from tests.support_state import count_points, send, send_event
 
@@ -897,3 +897,63 @@ def test_arrival_gap_is_the_time_between_the_two_newest_intervals() -> None:
     now[0] += 2.0
     send_event(state, mkt("NSW1", 2))
     assert state.snapshot(data=False).arrival_gap_s == pytest.approx(3.0)
+
+
+# --- what mutation testing found untested after the time guard ---------------------------
+
+
+def _flow(k: int, rid: str = "SA1") -> bytes:
+    return encode_interchange_event(rid, (T0 + timedelta(minutes=5 * k)).isoformat(), 1.0, 2.0)
+
+
+def test_interchange_events_are_kept_without_a_reject_and_their_recent_table_is_bounded() -> None:
+    state = LiveState(set(), recent_len=3, clock=lambda: T0.timestamp() + 86_400)
+    for k in range(10):
+        assert send(state, "b/interchange/SA1", _flow(k)) == "stored"
+    snap = state.snapshot()
+    assert snap.rejects_by_reason == {} and snap.accepted == 10
+    assert snap.interchange_latest == {"SA1": (epoch(9), 1.0, 2.0)}
+    assert len(state._recent_interchange) == 3  # bounded, like the other recent tables
+
+
+def test_a_snapshot_without_data_holds_no_values_of_any_kind() -> None:
+    state = LiveState({"A"}, clock=lambda: T0.timestamp() + 86_400)
+    send_event(state, fac("A", 0))
+    send(state, "b/interchange/SA1", _flow(0))
+    bare = state.snapshot(data=False)
+    assert (bare.interchange_latest, bare.interchange_history) == ({}, {})
+    assert (bare.facility_latest, bare.facility_history) == ({}, {})
+    no_hist = state.snapshot(histories=False)
+    assert no_hist.interchange_history == {} and no_hist.interchange_latest != {}
+
+
+def test_each_status_moves_the_status_version_and_not_the_data_version() -> None:
+    state = LiveState({"A"})
+    fresh = state.snapshot()
+    assert fresh.publisher_status is None
+    for n in range(1, 4):
+        _send_status(state, state="online", client_id="pub", position=T0.isoformat())
+        snap = state.snapshot()
+        assert snap.status_version == fresh.status_version + n
+        assert snap.version == fresh.version
+    assert snap.publisher_status is not None and snap.publisher_status["client_id"] == "pub"
+
+
+def test_backfills_add_up_and_a_point_on_the_guard_is_kept() -> None:
+    now = T0.timestamp()
+    state = LiveState({"A"}, clock=lambda: now)
+    edge = latest_allowed(now)  # exactly the newest the guard allows
+    assert state.backfill({"A": [(epoch(0), 1.0, 1.0)]}, {}) == 1
+    assert state.backfill({"A": [(epoch(1), 1.0, 1.0), (edge, 2.0, 2.0)]}, {}) == 2
+    snap = state.snapshot()
+    assert snap.backfilled == 3
+    assert snap.max_ts == edge
+
+
+def test_the_rate_keeps_a_bounded_number_of_samples() -> None:
+    now = [T0.timestamp()]
+    state = LiveState({"A"}, clock=lambda: now[0])
+    for _ in range(200):
+        now[0] += 1.0
+        send(state, "b/facility/X", b"not json")
+    assert len(state._rate_samples) <= 64
