@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from nemlive.common.errors import ConfigError
+from nemlive.common import ConfigError
 from nemlive.dashboard import page_cache, page_live, page_sidebar
 from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config
 from nemlive.dashboard.style import CSS
