@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The real recorded OE responses live beside the repo. make mutate runs the tests from a copy
 # in mutants/, so it names the folder in NEMLIVE_SHARED_OE.
 SHARED_OE = Path(os.environ.get("NEMLIVE_SHARED_OE") or ROOT.parent / "shared" / "oe")
+# Real AEMO NEMweb/MMSDM files, read at run time only (never copied into the project).
+SHARED_AEMO = Path(os.environ.get("NEMLIVE_SHARED_AEMO") or ROOT.parent / "shared" / "aemo")
 PYTHON = sys.executable
 
 # Environment variables the programs read; a developer's shell must not leak into tests.
@@ -142,6 +144,21 @@ def shared_oe_dir() -> Path:
 @pytest.fixture
 def shared_oe() -> Path:
     return shared_oe_dir()
+
+
+def shared_aemo_dir() -> Path:
+    """The folder of real AEMO MMS CSV files, or skip (fail under REQUIRE_SHARED=1)."""
+    if SHARED_AEMO.is_dir():
+        return SHARED_AEMO
+    reason = f"{SHARED_AEMO} is absent: the real AEMO files are not here"
+    if os.environ.get("REQUIRE_SHARED") == "1":
+        pytest.fail(reason + " (REQUIRE_SHARED=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def shared_aemo() -> Path:
+    return shared_aemo_dir()
 
 
 @dataclass
