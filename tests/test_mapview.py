@@ -198,8 +198,8 @@ def test_icon_atlas_is_a_small_png_with_one_cell_per_group() -> None:
 @pytest.mark.parametrize(
     ("price", "band", "text"),
     [
-        (-1000.0, "negative", "$-1,000.00/MWh (negative)"),
-        (-0.01, "negative", "$-0.01/MWh (negative)"),
+        (-1000.0, "negative", "\u2212$1,000.00/MWh (negative)"),
+        (-0.01, "negative", "\u2212$0.01/MWh (negative)"),
         (0.0, "normal, $0–300", "$0.00/MWh"),
         (299.99, "normal, $0–300", "$299.99/MWh"),
         (300.0, "high, $300+", "$300.00/MWh"),
@@ -227,7 +227,7 @@ def test_regions_are_filled_by_their_latest_price_with_name_price_and_demand() -
     props = {f["properties"]["region_id"]: f["properties"] for f in layer.data["features"]}
     assert props["SA1"]["fill"] == mapview.PRICE_BANDS[0][2]
     assert props["SA1"]["name"] == "South Australia"
-    assert props["SA1"]["fuel"] == "$-35.50/MWh (negative)"
+    assert props["SA1"]["fuel"] == "\u2212$35.50/MWh (negative)"
     assert props["SA1"]["mw_text"] == "demand 1,234 MW"
     assert props["SA1"]["time"] == "2025-10-15 10:05 NEM"
     assert props["VIC1"]["fill"] == mapview.PRICE_BANDS[3][2]

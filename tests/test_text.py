@@ -64,3 +64,19 @@ def test_escaped_text_holds_nothing_an_autolink_finds(text: str, shown: str) -> 
 
 def test_line_breaks_in_a_name_become_spaces() -> None:
     assert texts.escape_markdown("a\r\nb X") == "a  b X"
+
+
+@pytest.mark.parametrize(
+    ("price", "shown"),
+    [
+        (34.12, "$34.12/MWh"),
+        (-7.55, "\u2212$7.55/MWh"),
+        (-1000.0, "\u2212$1,000.00/MWh"),
+        (17500.0, "$17,500.00/MWh"),
+        (0.0, "$0.00/MWh"),
+        (-0.0, "$0.00/MWh"),
+        (-0.004, "$0.00/MWh"),  # rounds to zero: no sign before a zero
+    ],
+)
+def test_a_price_has_its_sign_before_the_dollar(price: float, shown: str) -> None:
+    assert texts.format_price(price) == shown

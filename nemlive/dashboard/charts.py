@@ -60,6 +60,7 @@ from nemlive.common.lookups import (
 )
 from nemlive.common.nemtime import INTERVAL_S, nem_naive_index
 from nemlive.dashboard.livestate import DEFAULT_HISTORY_LEN, Point
+from nemlive.dashboard.text import format_price
 
 SETTLE_S = 5.0
 PARTIAL_RATIO = 0.9
@@ -284,7 +285,7 @@ def format_figures(fig: Figures) -> dict[str, str]:
         "Emissions": num(fig.emissions_t, ",.1f", "t/5 min"),
         "Emissions rate": num(fig.emissions_t_per_h, ",.0f", "t/h"),
         "Intensity": num(fig.intensity_t_per_mwh, ",.3f", "t/MWh"),
-        "Price (demand-weighted)": "–" if fig.price_dmwh is None else f"${fig.price_dmwh:,.2f}/MWh",
+        "Price (demand-weighted)": "–" if fig.price_dmwh is None else format_price(fig.price_dmwh),
         "Demand": num(fig.demand_mw, ",.0f", "MW"),
         "Renewable share": num(
             None if fig.renewable_share is None else fig.renewable_share * 100, ".1f", "%"

@@ -41,6 +41,7 @@ from nemlive.common.lookups import (
 from nemlive.common.nemtime import format_nem_epoch
 from nemlive.dashboard.icons import ICON_PX, atlas_data_url, build_icon_mapping, icon_data_url
 from nemlive.dashboard.livestate import Point
+from nemlive.dashboard.text import format_price
 
 SizeBy = Literal["power", "emissions"]
 
@@ -247,12 +248,12 @@ def price_band(price: float | None) -> tuple[str, list[int]] | None:
 
 
 def describe_price(price: float | None) -> str:
-    """``$-12.30/MWh (negative)``, ``$18,900.00/MWh (near the cap)``; ``no price`` for None."""
+    """``−$12.30/MWh (negative)``, ``$18,900.00/MWh (near the cap)``; ``no price`` for None."""
     band = price_band(price)
     if band is None or price is None:
         return "no price"
     flag = band[0] if band[0] in ("negative", "near the cap") else ""
-    return f"${price:,.2f}/MWh" + (f" ({flag})" if flag else "")
+    return format_price(price) + (f" ({flag})" if flag else "")
 
 
 def describe_interchange(flows: Point | None) -> str:

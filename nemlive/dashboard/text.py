@@ -24,6 +24,15 @@ WORD_JOINER = "\u2060"
 _AUTOLINK_SPOTS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
 
 
+MINUS = "\u2212"  # the typographic minus: "−$7.55", as prices are written
+
+
+def format_price(price: float) -> str:
+    """``$34.12/MWh``, ``−$7.55/MWh``: the sign before the currency, thousands grouped."""
+    sign = MINUS if price < 0 and round(price, 2) != 0 else ""
+    return f"{sign}${abs(price):,.2f}/MWh"
+
+
 def escape_markdown(text: str) -> str:
     """``text`` with every markdown-active character backslash-escaped, so Streamlit shows it
     literally (names are data: ``**``, ``<b>``, ``&amp;``, ``$x$`` or ``:red[x]`` stay as typed),
