@@ -131,14 +131,19 @@ def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> 
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
-def shared_oe_dir() -> Path:
-    """The folder of real recorded OE responses, or skip (fail under REQUIRE_SHARED=1)."""
-    if SHARED_OE.is_dir():
-        return SHARED_OE
-    reason = f"{SHARED_OE} is absent: the real recorded OE responses are not here"
+def _shared_dir(folder: Path, what: str) -> Path:
+    """``folder`` of real data under shared/, or skip (fail under REQUIRE_SHARED=1)."""
+    if folder.is_dir():
+        return folder
+    reason = f"{folder} is absent: {what} are not here"
     if os.environ.get("REQUIRE_SHARED") == "1":
         pytest.fail(reason + " (REQUIRE_SHARED=1)")
     pytest.skip(reason)
+
+
+def shared_oe_dir() -> Path:
+    """The folder of real recorded OE responses, or skip (fail under REQUIRE_SHARED=1)."""
+    return _shared_dir(SHARED_OE, "the real recorded OE responses")
 
 
 @pytest.fixture
@@ -148,12 +153,7 @@ def shared_oe() -> Path:
 
 def shared_aemo_dir() -> Path:
     """The folder of real AEMO MMS CSV files, or skip (fail under REQUIRE_SHARED=1)."""
-    if SHARED_AEMO.is_dir():
-        return SHARED_AEMO
-    reason = f"{SHARED_AEMO} is absent: the real AEMO files are not here"
-    if os.environ.get("REQUIRE_SHARED") == "1":
-        pytest.fail(reason + " (REQUIRE_SHARED=1)")
-    pytest.skip(reason)
+    return _shared_dir(SHARED_AEMO, "the real AEMO files")
 
 
 @pytest.fixture
