@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -172,12 +173,7 @@ class Follower:
                 self.wait_out_credits(exc)
                 if self.stop.is_set():
                     return False
-        rows, skipped = rollup.build_facility_rows(self.lookup)
-        if skipped:
-            log.warning(
-                "%d facilities have no location and stay out of the lookup table", len(skipped)
-            )
-        self.facilities_bytes = consolidate.render_facilities_csv(FACILITIES_HEADER, rows)
+        self.facilities_bytes = facilities_csv(self.lookup)
         self.load_cache()
         self.replan()
         log.info(
@@ -222,36 +218,18 @@ class Follower:
     def load_cache(self) -> None:
         """The cache the last run left, and its watermarks (from the meta file when it
         describes this CSV, else read off the cells)."""
-        path = self.settings.out
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            log.info("no cache at %s yet: filling the last %g days", path, self.settings.keep_days)
+        loaded = read_cache(self.settings, self.ex.source)
+        if loaded is None:
             return
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read {path} ({exc}): check it or pass another --out"
-            ) from exc
-        table = livecache.parse_cache(data, str(path))
-        marks = None
-        try:
-            meta = json.loads(self.settings.meta_out.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):  # deep nesting is no ValueError
-            meta = {}
-        if isinstance(meta, dict) and meta.get("source") not in (None, self.ex.source):
-            raise ConfigError(
-                f"{path} holds data from the {meta.get('source')}, not the {self.ex.source}: "
-                "move it away or pass another --out"
-            )
-        if isinstance(meta, dict):
-            marks = livecache.read_follow_meta(meta, hashlib.sha256(data).hexdigest())
+        table, meta, sha256 = loaded
+        marks = livecache.read_follow_meta(meta, sha256) if meta else None
         marks = marks or livecache.derive_marks(table)
         assert self.lookup is not None
         self.table = table
         self.marks = livecache.trim_marks(marks, self.lookup.facility_ids)
         log.info(
             "continuing %s: %d rows, prices to %s, facilities to %s",
-            path,
+            self.settings.out,
             len(table.times),
             _hhmm(self.marks.market_to),
             _hhmm(self.marks.batch_to(self.lookup.facility_ids)),
@@ -406,54 +384,34 @@ class Follower:
         hi = livecache.to_naive(int(self.clock.now()) + 86_400)
         update = rollup.build_wide_table(self.lookup, facility, market, (lo, hi), rows="any")
         before = _facility_cells(self.table)
-        merged = livecache.merge_tables(self.table, update)
-        filled = _facility_cells(merged) - before
-        # The floor counts back from the newest interval held, the one just merged included
-        # (a sweep may bring an interval newer than the market's): else one row too many.
-        self.table = merged
-        self.table = livecache.fit_window(livecache.trim_table(merged, self.floor()))
+        filled = 0
+
+        def floor_of(merged: rollup.WideTable) -> int:
+            # Cells filled count before the trim. The floor counts back from the newest
+            # interval held, the one just merged included (a sweep may bring an interval
+            # newer than the market's): else one row too many.
+            nonlocal filled
+            filled = _facility_cells(merged) - before
+            self.table = merged
+            return self.floor()
+
+        self.table = merge_and_trim(self.table, update, floor_of)
         return filled
 
     def write(self) -> None:
         """consolidate.csv, its meta and data/facilities.csv, atomically."""
-        table = self.table
-        if table is None or not len(table.times):
+        if self.table is None:
             return
-        try:
-            consolidate.check_table(table)
-        except TableCheckError as exc:
-            log.warning("not writing the cache: %s", exc)
-            return
-        csv_bytes = consolidate.render_csv(table)
-        meta = consolidate.build_meta(
-            table=table,
-            stats=consolidate.summarise(table),
-            csv_bytes=csv_bytes,
+        meta = CacheMeta(
             source=self.ex.source,
             api_url=display_url(self.ex.api_url),
             network=self.ex.network,
-            written_at=datetime.now(UTC),
             requests=dict(sorted(self.client.stats.sent.items())),
+            follow=livecache.build_follow_meta(self.marks, self.settings.keep_days),
         )
-        meta["follow"] = livecache.build_follow_meta(self.marks, self.settings.keep_days)
-        files = [
-            (self.settings.facilities_out, self.facilities_bytes),
-            (self.settings.out, csv_bytes),
-            (self.settings.meta_out, consolidate.render_meta(meta)),
-        ]
-        try:
-            write_files_atomically(files)
-            self.wrote_once = True
-        except OSError as exc:
-            where = exc.filename or self.settings.out
-            if not self.wrote_once:
-                raise OutputError(
-                    f"cannot write {where} ({exc.strerror or exc}): check the folder exists and "
-                    "is writable, or pass --out/--facilities-out"
-                ) from exc
-            log.warning(
-                "cannot write %s (%s); the next poll tries again", where, exc.strerror or exc
-            )
+        self.wrote_once = write_cache(
+            self.settings, self.table, meta, self.facilities_bytes, self.wrote_once
+        )
 
     def log_poll(self, report: PollReport) -> None:
         """One line: what came, what the budget leaves, when the next sweep is."""
@@ -515,6 +473,127 @@ class Follower:
             self.next_sweep_at = 0.0  # catch up at once
             log.info("the key is accepted again: %s", self.plan.describe() if self.plan else "")
             return
+
+
+# --- shared with the NEMweb follower ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CacheMeta:
+    """What a follower puts in consolidate.meta.json besides the table's own figures."""
+
+    source: str
+    api_url: str
+    network: str
+    requests: dict[str, int]
+    follow: dict[str, Any]
+    extra: dict[str, Any] | None = None
+
+
+def facilities_csv(lookup: rollup.Lookup) -> bytes:
+    """data/facilities.csv bytes of the lookup; facilities without a location are left out
+    (one warning line)."""
+    rows, skipped = rollup.build_facility_rows(lookup)
+    if skipped:
+        log.warning("%d facilities have no location and stay out of the lookup table", len(skipped))
+    return consolidate.render_facilities_csv(FACILITIES_HEADER, rows)
+
+
+def read_cache(
+    settings: FollowSettings, source: str
+) -> tuple[rollup.WideTable, dict[str, Any], str] | None:
+    """The cache the last run left: (table, its meta or {}, the CSV's sha256); None when
+    there is none. Raise ConfigError for an unreadable file or one from another source."""
+    path = settings.out
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        log.info("no cache at %s yet: filling the last %g days", path, settings.keep_days)
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} ({exc}): check it or pass another --out") from exc
+    table = livecache.parse_cache(data, str(path))
+    try:
+        meta = json.loads(settings.meta_out.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # deep nesting is no ValueError
+        meta = {}
+    if not isinstance(meta, dict):
+        meta = {}
+    if meta.get("source") not in (None, source):
+        raise ConfigError(
+            f"{path} holds data from the {meta.get('source')}, not the {source}: "
+            "move it away or pass another --out"
+        )
+    return table, meta, hashlib.sha256(data).hexdigest()
+
+
+def merge_and_trim(
+    table: rollup.WideTable | None,
+    update: rollup.WideTable,
+    floor: Callable[[rollup.WideTable], int],
+    *,
+    update_wins: bool = False,
+) -> rollup.WideTable:
+    """``update`` joined into ``table`` (a value held is kept, unless ``update_wins``), then
+    trimmed to ``floor(merged)`` (epoch s) and its window fitted to its rows."""
+    merged = (
+        livecache.merge_tables(update, table)
+        if update_wins and table is not None
+        else livecache.merge_tables(table, update)
+    )
+    return livecache.fit_window(livecache.trim_table(merged, floor(merged)))
+
+
+def write_cache(
+    settings: FollowSettings,
+    table: rollup.WideTable,
+    meta: CacheMeta,
+    facilities_bytes: bytes,
+    wrote_once: bool,
+) -> bool:
+    """consolidate.csv, its meta and data/facilities.csv, atomically; True once written.
+
+    A table that breaks a rule is not written (one warning). A write that fails raises
+    OutputError the first time (a wrong folder), later it is one warning and the next poll
+    tries again.
+    """
+    if not len(table.times):
+        return wrote_once
+    try:
+        consolidate.check_table(table)
+    except TableCheckError as exc:
+        log.warning("not writing the cache: %s", exc)
+        return wrote_once
+    csv_bytes = consolidate.render_csv(table)
+    content = consolidate.build_meta(
+        table=table,
+        stats=consolidate.summarise(table),
+        csv_bytes=csv_bytes,
+        source=meta.source,
+        api_url=meta.api_url,
+        network=meta.network,
+        written_at=datetime.now(UTC),
+        requests=meta.requests,
+    )
+    content.update(meta.extra or {})
+    content["follow"] = meta.follow
+    files = [
+        (settings.facilities_out, facilities_bytes),
+        (settings.out, csv_bytes),
+        (settings.meta_out, consolidate.render_meta(content)),
+    ]
+    try:
+        write_files_atomically(files)
+        return True
+    except OSError as exc:
+        where = exc.filename or settings.out
+        if not wrote_once:
+            raise OutputError(
+                f"cannot write {where} ({exc.strerror or exc}): check the folder exists and "
+                "is writable, or pass --out/--facilities-out"
+            ) from exc
+        log.warning("cannot write %s (%s); the next poll tries again", where, exc.strerror or exc)
+        return wrote_once
 
 
 def _facility_cells(table: rollup.WideTable | None) -> int:

@@ -1,0 +1,579 @@
+"""``extractor.py --follow --source nemweb``: keep the cache current from AEMO's NEMweb.
+
+The imperative shell around :mod:`nemlive.extract.nemweb` (what to fetch, how files become
+series) and :class:`~nemlive.extract.nemwebclient.NemwebClient` (how politely):
+
+1. at the start: the facility list (``FacilityList.lookup()``, again every 24 h), the cache
+   the last run left and its meta's ``follow.nemweb`` block (the files held per report, the
+   Archive days fetched, the publish delays seen), and the CDEII emission factors (again
+   daily);
+2. every poll reads each report's Current index once (a conditional GET: 304 when nothing
+   changed), downloads only files not held (by name and sequence: a replaced sequence is
+   fetched again and its values replace the old), and, for missing intervals older than
+   what Current still lists, the NEM day's Archive zip (each day once);
+3. polls run at each interval's end plus the learned publish delay; while the newest
+   expected file is missing, its index is read again every 20 s until 110 s late, then the
+   interval is left as a gap that later polls fill;
+4. each poll merges what came (new values win), trims to ``--keep`` days, writes the three
+   files atomically with ``source: "nemweb"`` and logs one line.
+
+A 403 (NEMweb's firewall) is one WARNING line, then a wait of 5 minutes doubling to an hour
+while it lasts. Any other failure is one line; the next poll tries again. ``stop`` ends the
+loop after the current request; what came is written first.
+
+**Clocks.** As :class:`~nemlive.extract.cachekeeper.ApiClock`: the feed's time is ``utc()``
+at the start, running ``api_clock_speed`` times faster than ``wall`` after it (1 for
+NEMweb; a sped-up simulator sets more). Waits are on ``stop.wait`` in wall seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from nemlive.common.errors import NemLiveError
+from nemlive.common.nemtime import INTERVAL_S, NEM_TZ, format_nem, format_nem_epoch
+from nemlive.common.retry import Backoff, RetryStopped, StateLog
+from nemlive.extract import livecache, nemweb, rollup
+from nemlive.extract.budget import format_duration
+from nemlive.extract.cachekeeper import (
+    ApiClock,
+    CacheMeta,
+    FollowSettings,
+    facilities_csv,
+    merge_and_trim,
+    read_cache,
+    write_cache,
+)
+from nemlive.extract.mms import MmsError
+from nemlive.extract.nemweb import DISPATCHIS, REPORTS, SCADA, MarketInterval, ReportFile
+from nemlive.extract.nemwebclient import NemwebBlocked, NemwebClient, NemwebError, NemwebNotFound
+from nemlive.extract.pipeline import Extraction
+
+log = logging.getLogger("extractor")
+
+SOURCE = "nemweb"
+DAY_S = 86_400
+BLOCKED_BACKOFF = Backoff(300.0, 3600.0)  # after a 403: 5 minutes, doubling to an hour
+FLUSH_EVERY = 48  # files: a long fill writes what it has every 4 hours of data
+KEPT_DELAYS = 48  # publish delays remembered (4 hours of intervals)
+MAX_FAILURES = 3  # a file that fails to parse this often is skipped until replaced
+UNKNOWN_SEQUENCE = -1  # held (read off the cache) with no record of its sequence
+CDEII_RETRY_S = 3600.0  # a failed CDEII read is tried again after an hour
+
+
+class FacilityList(Protocol):
+    """Where the follower gets its facilities (the CLI keeps a cached, daily-refreshed OE
+    list); ``lookup()`` may raise NemLiveError."""
+
+    def lookup(self) -> rollup.Lookup: ...
+
+
+@dataclass
+class ReportState:
+    """One report's files held: interval end -> sequence, and the Archive days fetched."""
+
+    held: dict[int, int] = field(default_factory=dict)
+    archive_days: set[date] = field(default_factory=set)
+    listing: list[ReportFile] = field(default_factory=list)
+    listed: set[str] = field(default_factory=set)
+
+    def wants(self, f: ReportFile) -> bool:
+        held = self.held.get(f.interval_end)
+        return held is None or (held != UNKNOWN_SEQUENCE and f.sequence > held)
+
+
+@dataclass
+class Batch:
+    """What came since the last merge: per interval, the units' MW and the market."""
+
+    scada: dict[int, dict[str, float]] = field(default_factory=dict)
+    market: dict[int, MarketInterval] = field(default_factory=dict)
+    files: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.scada or self.market)
+
+
+@dataclass
+class PollReport:
+    added: int = 0
+    requests: int = 0
+    bytes: int = 0
+    not_modified: int = 0
+
+
+class NemwebFollower:
+    """One follower: the cache in memory, the files held, the loop."""
+
+    def __init__(
+        self,
+        extraction: Extraction,
+        settings: FollowSettings,
+        facilities: FacilityList,
+        client: NemwebClient,
+        stop: threading.Event,
+        *,
+        wall: Callable[[], float] = time.monotonic,
+        utc: Callable[[], float] = time.time,
+    ) -> None:
+        self.ex = extraction
+        self.settings = settings
+        self.facilities = facilities
+        self.client = client
+        self.stop = stop
+        self.clock = ApiClock(settings.api_clock_speed, wall, utc)
+        self.lookup: rollup.Lookup | None = None
+        self.lookup_at = 0.0
+        self.facilities_bytes = b""
+        self.table: rollup.WideTable | None = None
+        self.reports = {r: ReportState() for r in REPORTS}
+        self.factors: dict[str, float] = {}
+        self.cdeii_name: str | None = None
+        self.cdeii_at: float | None = None
+        self.coverage_due = False
+        self.delays: list[float] = []
+        self.delay = nemweb.DEFAULT_DELAY_S
+        self.failures: dict[str, int] = {}
+        self.blocked = StateLog()
+        self.blocked_count = 0
+        self.wrote_once = False
+
+    # --- start -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """The facility list, the cache and its meta, the emission factors."""
+        self.refresh_lookup()
+        self.load_cache()
+        try:
+            self.refresh_cdeii()
+        except NemwebBlocked:
+            raise
+        except (NemwebError, MmsError) as exc:
+            self.cdeii_at = self.clock.now() - DAY_S + CDEII_RETRY_S
+            log.warning(
+                "CDEII emission factors unavailable (%s): no emissions until they come", exc
+            )
+        assert self.lookup is not None
+        log.info(
+            "following %d facilities from NEMweb (%s), keeping %g days in %s",
+            len(self.lookup.facilities),
+            self.client.display_base,
+            self.settings.keep_days,
+            self.settings.out,
+        )
+
+    def refresh_lookup(self) -> None:
+        self.lookup = self.facilities.lookup()
+        self.lookup_at = self.clock.now()
+        self.facilities_bytes = facilities_csv(self.lookup)
+
+    def refresh_cdeii(self) -> None:
+        """The newest CDEII file's factors, when its name changed (one index read)."""
+        names = self.client.index(nemweb.CDEII_DIR)
+        self.cdeii_at = self.clock.now()
+        name = nemweb.newest_cdeii(names) if names is not None else None
+        if name is None or name == self.cdeii_name:
+            return
+        data = self.client.get(nemweb.CDEII_DIR + name, kind="cdeii")
+        self.factors = nemweb.read_cdeii(data.decode("utf-8", errors="replace"))
+        self.cdeii_name = name
+        self.coverage_due = True
+        log.info("CDEII %s: emission factors for %d units", name, len(self.factors))
+
+    def load_cache(self) -> None:
+        loaded = read_cache(self.settings, SOURCE)
+        if loaded is None:
+            return
+        table, meta, sha256 = loaded
+        self.table = table
+        block = _nemweb_block(meta, sha256)
+        if block is not None:
+            self._restore(block)
+        else:
+            self._held_from_table(table)
+        log.info(
+            "continuing %s: %d rows, facilities to %s, prices to %s",
+            self.settings.out,
+            len(table.times),
+            _hhmm(livecache.facility_newest(table)),
+            _hhmm(_price_newest(table)),
+        )
+
+    def _restore(self, block: Mapping[str, Any]) -> None:
+        try:
+            for report in REPORTS:
+                state = self.reports[report]
+                for name in block.get("files", {}).get(report, []):
+                    f = nemweb.parse_file_name(str(name))
+                    if f is not None:
+                        state.held[f.interval_end] = max(
+                            state.held.get(f.interval_end, -1), f.sequence
+                        )
+                days = block.get("archive_days", {}).get(report, [])
+                state.archive_days = {date.fromisoformat(str(d)) for d in days}
+            self.delays = [float(d) for d in block.get("delays", [])][-KEPT_DELAYS:]
+        except (TypeError, ValueError, AttributeError) as exc:
+            log.warning("ignoring the meta file's nemweb block (%s): reading the cache", exc)
+            self.reports = {r: ReportState() for r in REPORTS}
+            assert self.table is not None
+            self._held_from_table(self.table)
+            return
+        self.delay = nemweb.learn_delay(self.delays)
+
+    def _held_from_table(self, table: rollup.WideTable) -> None:
+        """Without a record of the files: the intervals with data count as held."""
+        n_fac = 2 * len(table.facility_ids)
+        filled = ~np.isnan(table.values)
+        has_fac = filled[:, :n_fac].any(axis=1)
+        price_cols = [i for i, c in enumerate(table.header[1:]) if c.startswith("price_")]
+        has_price = filled[:, price_cols].any(axis=1) if price_cols else np.zeros(len(filled), bool)
+        for t, fac, price in zip(table.times.tolist(), has_fac, has_price, strict=True):
+            if fac:
+                self.reports[SCADA].held[int(t)] = UNKNOWN_SEQUENCE
+            if price:
+                self.reports[DISPATCHIS].held[int(t)] = UNKNOWN_SEQUENCE
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Poll until ``stop``: the first poll fills, later ones keep up."""
+        reports: tuple[str, ...] = REPORTS
+        while not self.stop.is_set():
+            self.daily()
+            try:
+                self.poll(reports)
+            except NemwebBlocked as exc:
+                self.wait_blocked(exc)
+                continue
+            except RetryStopped:
+                break
+            except (NemwebError, MmsError) as exc:
+                log.warning("poll failed: %s; the next poll tries again", exc)
+            if self.blocked.leave():
+                log.info("NEMweb answers again")
+                self.blocked_count = 0
+            reports = self.sleep_to_next_poll()
+
+    def sleep_to_next_poll(self) -> tuple[str, ...]:
+        """Wait until the next poll; the reports it reads (only the late ones on a re-read)."""
+        now = self.clock.now()
+        expected = nemweb.expected_interval(now, self.delay)
+        late = tuple(r for r in REPORTS if expected not in self.reports[r].held)
+        at = nemweb.next_poll_at(now, self.delay, bool(late))
+        rereading = at < expected + INTERVAL_S + self.delay
+        self.sleep_api(at - now)
+        return late if rereading else REPORTS
+
+    def sleep_api(self, api_seconds: float) -> None:
+        self.stop.wait(max(self.clock.to_wall(api_seconds), 0.0))
+
+    def wait_blocked(self, exc: NemwebBlocked) -> None:
+        wait = BLOCKED_BACKOFF.delay(self.blocked_count)
+        self.blocked_count += 1
+        if self.blocked.enter("blocked"):
+            log.warning(
+                "%s; waiting %s before asking again (doubling to 1 h while it lasts); Ctrl-C stops",
+                exc,
+                format_duration(wait),
+            )
+        else:
+            log.debug("still refused (403); waiting %s", format_duration(wait))
+        self.sleep_api(wait)
+
+    def daily(self) -> None:
+        """The facility list and the emission factors, again every 24 hours."""
+        now = self.clock.now()
+        try:
+            if now - self.lookup_at >= DAY_S:
+                self.refresh_lookup()
+        except NemLiveError as exc:  # the CLI's facility list: keep the old one
+            log.warning("facility list refresh failed (%s); keeping the old one", exc)
+            self.lookup_at = now
+        try:
+            if self.cdeii_at is None or now - self.cdeii_at >= DAY_S:
+                self.refresh_cdeii()
+        except NemwebBlocked:
+            raise
+        except (NemwebError, MmsError) as exc:
+            self.cdeii_at = now - DAY_S + CDEII_RETRY_S
+            log.warning("CDEII refresh failed (%s); keeping the factors known", exc)
+
+    # --- one poll ----------------------------------------------------------------------------
+
+    def floor(self) -> int:
+        newest = nemweb.expected_interval(self.clock.now(), self.delay)
+        return livecache.window_floor(newest, self.settings.keep_s)
+
+    def poll(self, reports: Iterable[str] = REPORTS) -> PollReport:
+        """Read the indexes, fetch what is new, merge and write (also when cut short)."""
+        before = (
+            self.client.stats.requests,
+            self.client.stats.bytes,
+            self.client.stats.not_modified,
+        )
+        rows_before = 0 if self.table is None else len(self.table.times)
+        report = PollReport()
+        batch = Batch()
+        try:
+            for name in reports:
+                self.read_index(name)
+            for name in reports:
+                self.fetch_report(name, batch)
+        finally:
+            if batch:
+                self.flush(batch)
+            stats = self.client.stats
+            report.requests = stats.requests - before[0]
+            report.bytes = stats.bytes - before[1]
+            report.not_modified = stats.not_modified - before[2]
+            report.added = (0 if self.table is None else len(self.table.times)) - rows_before
+            self.log_poll(report)
+        return report
+
+    def read_index(self, report: str) -> None:
+        """The Current index (conditional); the delays of files that newly appeared."""
+        names = self.client.index(nemweb.current_dir(report))
+        if names is None:
+            return
+        state = self.reports[report]
+        files = nemweb.report_files(names, report)
+        new = [f for f in files if f.name not in state.listed]
+        if state.listed and new:
+            seen_at = self.client.index_modified(nemweb.current_dir(report)) or self.clock.now()
+            delay = seen_at - max(f.interval_end for f in new)
+            if 0 <= delay <= 2 * nemweb.MAX_DELAY_S:
+                self.delays = [*self.delays, delay][-KEPT_DELAYS:]
+                self.delay = nemweb.learn_delay(self.delays)
+        state.listing = files
+        state.listed = {f.name for f in files}
+
+    def fetch_report(self, report: str, batch: Batch) -> None:
+        """The files of ``report`` not held, from Current; then Archive days for older gaps."""
+        state = self.reports[report]
+        floor = self.floor()
+        listing = {t: f for t, f in nemweb.newest_per_interval(state.listing).items() if t >= floor}
+        newest = max([*listing, nemweb.expected_interval(self.clock.now(), self.delay)])
+        missing = nemweb.missing_intervals(state.held, floor, newest)
+        plan = nemweb.plan_fill(missing, min(listing) if listing else None, state.archive_days)
+        wanted = [f for t, f in sorted(listing.items()) if state.wants(f)]
+        for day in plan.archive_days:
+            self.fetch_archive(report, day, batch)
+        for f in wanted:
+            if self.failures.get(f.name, 0) >= MAX_FAILURES:
+                continue
+            self.fetch_file(f, batch)
+
+    def _check_stop(self, batch: Batch) -> None:
+        if self.stop.is_set():
+            raise RetryStopped
+        if batch.files >= FLUSH_EVERY:
+            self.flush(batch)
+
+    def fetch_file(self, f: ReportFile, batch: Batch) -> None:
+        self._check_stop(batch)
+        try:
+            data = self.client.get(nemweb.current_dir(f.report) + f.name)
+            self._take(f.report, data, batch)
+        except NemwebNotFound:
+            log.info("%s left Current before it was fetched; the Archive will have it", f.name)
+            return
+        except MmsError as exc:
+            self.failures[f.name] = self.failures.get(f.name, 0) + 1
+            log.warning("%s cannot be read (%s); trying again next poll", f.name, exc)
+            return
+        self.reports[f.report].held[f.interval_end] = f.sequence
+
+    def fetch_archive(self, report: str, day: date, batch: Batch) -> None:
+        self._check_stop(batch)
+        name = nemweb.archive_name(report, day)
+        state = self.reports[report]
+        try:
+            data = self.client.get(nemweb.archive_dir(report) + name, kind="archive")
+            intervals = self._take(report, data, batch)
+        except NemwebNotFound:
+            log.info("NEMweb's Archive has no %s: those intervals stay gaps", name)
+            state.archive_days.add(day)
+            return
+        except MmsError as exc:
+            log.warning("%s cannot be read (%s); its intervals stay gaps", name, exc)
+            state.archive_days.add(day)
+            return
+        state.archive_days.add(day)
+        for inner in nemweb.member_files(data):
+            f = nemweb.parse_file_name(inner)
+            if f is not None:
+                state.held[f.interval_end] = max(state.held.get(f.interval_end, -1), f.sequence)
+        for t in intervals:
+            state.held.setdefault(t, UNKNOWN_SEQUENCE)
+
+    def _take(self, report: str, data: bytes, batch: Batch) -> list[int]:
+        """Parse a zip into the batch; the intervals it held."""
+        batch.files += 1
+        if report == SCADA:
+            scada = nemweb.read_scada_zip(data)
+            batch.scada.update(scada)
+            return list(scada)
+        market = nemweb.read_dispatchis_zip(data)
+        batch.market.update(market)
+        return list(market)
+
+    # --- merge, write, log -------------------------------------------------------------------
+
+    def flush(self, batch: Batch) -> None:
+        """Merge the batch into the cache (new values win), trim, write; empty the batch."""
+        assert self.lookup is not None
+        scada, market = batch.scada, batch.market
+        facility = nemweb.unit_series(scada) + nemweb.emission_series(scada, self.factors)
+        floor = self.floor()
+        window = (livecache.to_naive(floor), livecache.to_naive(int(self.clock.now()) + DAY_S))
+        update = rollup.build_wide_table(
+            self.lookup, facility, nemweb.market_series(market), window, rows="any"
+        )
+        self.table = merge_and_trim(self.table, update, lambda _: floor, update_wins=True)
+        self._forget_before(floor)
+        if self.coverage_due and scada:
+            coverage = nemweb.emission_coverage(self.lookup, self.factors, scada)
+            log.info("%s", coverage.describe())
+            self.coverage_due = False
+        batch.scada, batch.market, batch.files = {}, {}, 0
+        self.write()
+
+    def _forget_before(self, floor: int) -> None:
+        for state in self.reports.values():
+            state.held = {t: s for t, s in state.held.items() if t >= floor}
+            first_day = nemweb.nem_day(floor)
+            state.archive_days = {d for d in state.archive_days if d >= first_day}
+
+    def gaps(self) -> list[int]:
+        """Intervals of the kept window that some report has not brought."""
+        floor = self.floor()
+        newest = nemweb.expected_interval(self.clock.now(), self.delay)
+        missing: set[int] = set()
+        for state in self.reports.values():
+            missing |= set(nemweb.missing_intervals(state.held, floor, newest))
+        return sorted(missing)
+
+    def follow_meta(self) -> dict[str, Any]:
+        assert self.table is not None and self.lookup is not None
+        scada_to = livecache.facility_newest(self.table)
+        marks = livecache.Watermarks(
+            _price_newest(self.table),
+            {} if scada_to is None else dict.fromkeys(self.lookup.facility_ids, scada_to),
+        )
+        follow = livecache.build_follow_meta(marks, self.settings.keep_days)
+        follow["nemweb"] = {
+            "files": {r: self._held_names(r) for r in REPORTS},
+            "archive_days": {
+                r: sorted(d.isoformat() for d in self.reports[r].archive_days) for r in REPORTS
+            },
+            "delays": [round(d, 1) for d in self.delays],
+            "delay_s": round(self.delay, 1),
+            "gaps": [_stamp(t) for t in self.gaps()],
+            "cdeii": self.cdeii_name,
+        }
+        return follow
+
+    def _held_names(self, report: str) -> list[str]:
+        """The files held, as names (a file read off the cache has none)."""
+        out = []
+        for t, seq in sorted(self.reports[report].held.items()):
+            if seq != UNKNOWN_SEQUENCE:
+                stamp = format_nem_epoch(t, "%Y%m%d%H%M")
+                out.append(f"PUBLIC_{report}_{stamp}_{seq:016d}.zip")
+        return out
+
+    def write(self) -> None:
+        if self.table is None:
+            return
+        meta = CacheMeta(
+            source=SOURCE,
+            api_url=self.client.display_base,
+            network=self.ex.network,
+            requests=dict(sorted(self.client.stats.sent.items())),
+            follow=self.follow_meta(),
+            extra={"nemweb_url": self.client.display_base},
+        )
+        self.wrote_once = write_cache(
+            self.settings, self.table, meta, self.facilities_bytes, self.wrote_once
+        )
+
+    def log_poll(self, report: PollReport) -> None:
+        table = self.table
+        log.info(
+            "poll: +%d interval%s, facilities to %s, prices to %s; %d request%s (%d unchanged), "
+            "%s; %d gaps left; publish delay %.0f s",
+            report.added,
+            "" if report.added == 1 else "s",
+            _hhmm(None if table is None else livecache.facility_newest(table)),
+            _hhmm(None if table is None else _price_newest(table)),
+            report.requests,
+            "" if report.requests == 1 else "s",
+            report.not_modified,
+            _size(report.bytes),
+            len(self.gaps()),
+            self.delay,
+        )
+
+
+def _nemweb_block(meta: Mapping[str, Any], sha256: str) -> Mapping[str, Any] | None:
+    """The meta's ``follow.nemweb`` block when the meta describes this CSV."""
+    follow = meta.get("follow")
+    if meta.get("csv_sha256") != sha256 or not isinstance(follow, Mapping):
+        return None
+    block = follow.get("nemweb")
+    return block if isinstance(block, Mapping) else None
+
+
+def _price_newest(table: rollup.WideTable) -> int | None:
+    cols = [i for i, c in enumerate(table.header[1:]) if c.startswith("price_")]
+    if not cols or not len(table.times):
+        return None
+    rows = np.flatnonzero(~np.isnan(table.values[:, cols]).all(axis=1))
+    return int(table.times[rows[-1]]) if len(rows) else None
+
+
+def _stamp(epoch_s: int) -> str:
+    return format_nem(datetime.fromtimestamp(epoch_s, NEM_TZ))
+
+
+def _hhmm(epoch_s: int | None) -> str:
+    return "none yet" if epoch_s is None else format_nem_epoch(epoch_s, "%d %b %H:%M")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.0f} kB"
+
+
+def run_nemweb_follow(
+    extraction: Extraction,
+    settings: FollowSettings,
+    facilities: FacilityList,
+    nemweb: NemwebClient,
+    stop: threading.Event,
+    *,
+    wall: Callable[[], float] = time.monotonic,
+    utc: Callable[[], float] = time.time,
+) -> int:
+    """Start and follow NEMweb until ``stop``; exit status 0. Raise NemLiveError for what
+    stops it at the start (an unreadable cache or one of another source, an unwritable
+    folder, a facility list that cannot be had)."""
+    follower = NemwebFollower(extraction, settings, facilities, nemweb, stop, wall=wall, utc=utc)
+    try:
+        follower.start()
+    except NemwebBlocked as exc:
+        follower.wait_blocked(exc)
+    follower.run()
+    log.info(
+        "stopped; %s holds %d rows",
+        settings.out,
+        0 if follower.table is None else len(follower.table.times),
+    )
+    return 0
