@@ -247,8 +247,8 @@ class NemwebFollower:
         """Poll until ``stop``: the first poll fills, later ones keep up."""
         reports: tuple[str, ...] = REPORTS
         while not self.stop.is_set():
-            self.daily()
             try:
+                self.daily()
                 self.poll(reports)
             except NemwebBlocked as exc:
                 self.wait_blocked(exc)
@@ -308,8 +308,13 @@ class NemwebFollower:
 
     # --- one poll ----------------------------------------------------------------------------
 
-    def floor(self) -> int:
+    def floor(self, table: rollup.WideTable | None = None) -> int:
+        """The oldest interval kept: ``--keep`` days ending at the newest interval expected
+        by now, or held (of ``table``, default the cache), whichever is later."""
         newest = nemweb.expected_interval(self.clock.now(), self.delay)
+        table = self.table if table is None else table
+        if table is not None and len(table.times):
+            newest = max(newest, int(table.times[-1]))
         return livecache.window_floor(newest, self.settings.keep_s)
 
     def poll(self, reports: Iterable[str] = REPORTS) -> PollReport:
@@ -363,13 +368,11 @@ class NemwebFollower:
         newest = max([*listing, nemweb.expected_interval(self.clock.now(), self.delay)])
         missing = nemweb.missing_intervals(state.held, floor, newest)
         plan = nemweb.plan_fill(missing, min(listing) if listing else None, state.archive_days)
-        wanted = [f for t, f in sorted(listing.items()) if state.wants(f)]
         for day in plan.archive_days:
             self.fetch_archive(report, day, batch)
-        for f in wanted:
-            if self.failures.get(f.name, 0) >= MAX_FAILURES:
-                continue
-            self.fetch_file(f, batch)
+        for _, f in sorted(listing.items()):  # what an Archive zip brought is held now
+            if state.wants(f) and self.failures.get(f.name, 0) < MAX_FAILURES:
+                self.fetch_file(f, batch)
 
     def _check_stop(self, batch: Batch) -> None:
         if self.stop.is_set():
@@ -437,8 +440,8 @@ class NemwebFollower:
         update = rollup.build_wide_table(
             self.lookup, facility, nemweb.market_series(market), window, rows="any"
         )
-        self.table = merge_and_trim(self.table, update, lambda _: floor, update_wins=True)
-        self._forget_before(floor)
+        self.table = merge_and_trim(self.table, update, self.floor, update_wins=True)
+        self._forget_before(self.floor())
         if self.coverage_due and scada:
             coverage = nemweb.emission_coverage(self.lookup, self.factors, scada)
             log.info("%s", coverage.describe())

@@ -1,0 +1,252 @@
+"""The NEMweb follower against a fake NEMweb over real HTTP, on a fake clock: the first fill
+(Current, then Archive for older days), each new file fetched once, across a restart too, a
+replaced sequence, a late interval left as a gap then filled, a 403, and the cache it
+writes (the roll-up of DUIDs, source nemweb)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nemlive.common.errors import ConfigError
+from nemlive.extract import livecache, nemweb
+from nemlive.extract.cachekeeper import FollowSettings
+from nemlive.extract.nemwebclient import NemwebClient
+from nemlive.extract.nemwebfollow import run_nemweb_follow
+from nemlive.extract.pipeline import Extraction
+from tests.support_nemweb import (
+    FACTORS,
+    T0,
+    FakeClock,
+    FakeNemweb,
+    FakeStop,
+    Server,
+    StaticFacilities,
+    price_at,
+    scada_at,
+)
+
+START = T0 + 2 * 3600 + 100  # 02:01:40 NEM time: the 02:00 file is out since 02:01:10
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(utc0=float(START))
+
+
+@pytest.fixture
+def fake(clock: FakeClock) -> FakeNemweb:
+    return FakeNemweb(clock, delay=70.0, current_span=3 * 3600.0)
+
+
+@pytest.fixture
+def server(fake: FakeNemweb) -> Iterator[Server]:
+    with Server(fake) as srv:
+        yield srv
+
+
+def settings_in(folder: Path, keep_days: float = 0.5, speed: float = 1.0) -> FollowSettings:
+    return FollowSettings(
+        out=folder / "consolidate.csv",
+        facilities_out=folder / "data" / "facilities.csv",
+        keep_days=keep_days,
+        poll_every=None,
+        api_clock_speed=speed,
+    )
+
+
+def follow(server: Server, clock: FakeClock, folder: Path, minutes: float, **kw: float) -> FakeStop:
+    """Run the follower until the fake clock is ``minutes`` further on."""
+    ex = Extraction("NEM", datetime(2030, 1, 1), datetime(2030, 1, 2), source="nemweb")
+    client = NemwebClient(server.url, clock=clock.wall, wait=clock.sleep, draw=lambda: 0.0)
+    stop = FakeStop(clock, clock.utc() + minutes * 60)
+    status = run_nemweb_follow(
+        ex,
+        settings_in(folder, **kw),
+        StaticFacilities(),
+        client,
+        stop,
+        wall=clock.wall,
+        utc=clock.utc,
+    )
+    assert status == 0
+    return stop
+
+
+def files_fetched(fake: FakeNemweb) -> dict[str, int]:
+    return {p: n for p, n in fake.requests.items() if "PUBLIC_" in p}
+
+
+def read_cache(folder: Path) -> tuple[livecache.rollup.WideTable, dict]:
+    table = livecache.parse_cache((folder / "consolidate.csv").read_bytes(), "cache")
+    meta = json.loads((folder / "consolidate.meta.json").read_text())
+    return table, meta
+
+
+def cell(table: livecache.rollup.WideTable, column: str, t: int) -> float:
+    row = int(np.searchsorted(table.times, t))
+    assert table.times[row] == t, f"no row {t}"
+    return float(table.values[row, table.header.index(column) - 1])
+
+
+def expected_power(t: int, sequence: int = 1) -> dict[str, float]:
+    v = scada_at(t, sequence)
+    return {
+        "COAL": v["COAL1"] + v["COAL2"],
+        "BATT": v["BATT1"],
+        "SPLIT": v["SPLITG1"] - v["SPLITL1"],
+        "PUMPH": v["PUMPH1"] - v["PUMPHP1"],
+        "WIND": v["WIND1"],
+        "GAS": v["GAS1"],
+    }
+
+
+def test_the_first_fill_takes_current_then_archive_and_writes_the_roll_up(
+    server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
+) -> None:
+    follow(server, clock, tmp_path, minutes=12)
+    table, meta = read_cache(tmp_path)
+    fetched = files_fetched(fake)
+    assert max(fetched.values()) == 1
+    archive = [p for p in fetched if "/Archive/" in p]
+    assert sorted(archive) == [
+        "/Reports/Archive/DispatchIS_Reports/PUBLIC_DISPATCHIS_20300109.zip",
+        "/Reports/Archive/Dispatch_SCADA/PUBLIC_DISPATCHSCADA_20300109.zip",
+    ]
+    # Current's files are fetched one by one, never those the Archive zip held.
+    current = [p for p in fetched if "/Current/" in p and "PUBLIC_DISPATCHSCADA" in p]
+    assert current and all(nemweb.parse_file_name(p).interval_end > T0 for p in current)  # type: ignore[union-attr]
+    # Keep 0.5 days: 144 intervals from 14:05 the day before; two polls later, 02:10.
+    newest = T0 + 2 * 3600 + 600
+    assert int(table.times[-1]) == newest and len(table.times) == 144
+    for t in (int(table.times[0]), T0 - 3600, newest):
+        for code, mw in expected_power(t).items():
+            assert cell(table, f"power_{code}", t) == pytest.approx(mw), (code, t)
+        assert cell(table, "emissions_COAL", t) == pytest.approx(
+            (scada_at(t)["COAL1"] + scada_at(t)["COAL2"]) * FACTORS["COAL1"] / 12, abs=1e-3
+        )
+        assert np.isnan(cell(table, "emissions_GAS", t))
+        assert cell(table, "price_SA1", t) == price_at(t)["SA1"]
+        assert cell(table, "imports_SA1", t) == 100.0
+    assert meta["source"] == "nemweb"
+    assert meta["nemweb_url"] == server.url and meta["api_url"] == server.url
+    assert meta["follow"]["market_to"] == "2030-01-10T02:10:00+10:00"
+    assert set(meta["follow"]["facilities_to"]) == {"BATT", "COAL", "GAS", "PUMPH", "SPLIT", "WIND"}
+    block = meta["follow"]["nemweb"]
+    assert block["gaps"] == [] and block["cdeii"].startswith("CO2EII_AVAILABLE_GENERATORS")
+    assert len(block["files"]["DISPATCHSCADA"]) == 144
+    assert (tmp_path / "data" / "facilities.csv").read_text().startswith("facility_id,")
+
+
+def test_each_new_file_comes_once_and_nothing_twice_across_a_restart(
+    server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
+) -> None:
+    follow(server, clock, tmp_path, minutes=7)
+    first = files_fetched(fake)
+    before, _ = read_cache(tmp_path)
+    clock.advance(600.0)  # down for 10 minutes
+    follow(server, clock, tmp_path, minutes=16)
+    fetched = files_fetched(fake)
+    assert max(fetched.values()) == 1, [p for p, n in fetched.items() if n > 1]
+    table, meta = read_cache(tmp_path)
+    added = (int(table.times[-1]) - int(before.times[-1])) // 300
+    assert added >= 5 and len(fetched) - len(first) == 2 * added  # one file a report each
+    assert meta["follow"]["nemweb"]["gaps"] == []
+    assert len(table.times) == 144
+    # Each index is read once a poll, and conditionally: unchanged ones cost a 304.
+    assert fake.requests[nemweb.current_dir(nemweb.SCADA)] <= 2 + 7
+
+
+def test_a_replaced_sequence_is_fetched_and_its_values_win(
+    server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
+) -> None:
+    follow(server, clock, tmp_path, minutes=2)
+    t = T0 + 2 * 3600 - 600
+    table, _ = read_cache(tmp_path)
+    assert cell(table, "power_COAL", t) == pytest.approx(expected_power(t)["COAL"])
+    fake.sequences[t] = 2
+    follow(server, clock, tmp_path, minutes=6)
+    table, meta = read_cache(tmp_path)
+    assert cell(table, "power_COAL", t) == pytest.approx(expected_power(t, 2)["COAL"])
+    replaced = [p for p in files_fetched(fake) if "0000000000000002" in p]
+    assert len(replaced) == 2  # the fake replaces both reports' files
+    assert any(
+        n.endswith("0000000000000002.zip")
+        for n in meta["follow"]["nemweb"]["files"]["DISPATCHSCADA"]
+    )
+
+
+def test_a_late_interval_is_reread_then_left_as_a_gap_and_filled_later(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    late = T0 + 2 * 3600 + 300  # 02:05, due 02:06:10
+    fake.missing.add(late)
+    caplog.set_level(logging.INFO, "extractor")
+    follow(server, clock, tmp_path, minutes=6.5)
+    polls = [r.getMessage() for r in caplog.records if r.getMessage().startswith("poll:")]
+    assert "0 gaps left" in polls[0] and all("1 gaps left" in p for p in polls[1:])
+    # Re-read every 20 s until 110 s late: 02:06:10 + 20, 40, ... (the SCADA index alone
+    # past the first poll would show the same pattern).
+    reads = [p for p, _ in fake.log if p == nemweb.current_dir(nemweb.SCADA)]
+    assert 5 <= len(reads) <= 8
+    fake.missing.clear()
+    follow(server, clock, tmp_path, minutes=6)
+    table, meta = read_cache(tmp_path)
+    assert meta["follow"]["nemweb"]["gaps"] == []
+    assert cell(table, "power_WIND", late) == 75.25
+    assert max(files_fetched(fake).values()) == 1
+    assert any("1 gaps left" in r.message for r in caplog.records)
+
+
+def test_a_403_is_one_warning_then_a_growing_wait(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    follow(server, clock, tmp_path, minutes=1)
+    fake.forbid = 3
+    caplog.set_level(logging.INFO, "extractor")
+    stop = follow(server, clock, tmp_path, minutes=40)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "403" in warnings[0].getMessage()
+    assert "waiting 5 min" in warnings[0].getMessage()
+    assert stop.slept[:3] == [300.0, 600.0, 1200.0]
+    assert any("NEMweb answers again" in r.getMessage() for r in caplog.records)
+    table, _ = read_cache(tmp_path)
+    assert int(table.times[-1]) >= T0 + 2 * 3600 + 35 * 60
+
+
+def test_a_cache_of_another_source_is_refused(
+    server: Server, clock: FakeClock, tmp_path: Path
+) -> None:
+    follow(server, clock, tmp_path, minutes=1)
+    meta_path = tmp_path / "consolidate.meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["source"] = "openelectricity"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="openelectricity, not the nemweb: move it away"):
+        follow(server, clock, tmp_path, minutes=1)
+
+
+def test_a_sped_up_clock_waits_in_wall_seconds_and_learns_the_delay(
+    server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
+) -> None:
+    # Speed 10: the feed's clock runs 10 s per wall second; FakeClock.utc is the wall here,
+    # so the follower's own clock runs ahead of the server's by design of the test: use
+    # speed 1 for the data and check the conversion on the waits only.
+    follow(server, clock, tmp_path, minutes=30)
+    _, meta = read_cache(tmp_path)
+    block = meta["follow"]["nemweb"]
+    assert len(block["delays"]) >= 3 and block["delay_s"] == pytest.approx(80.0)
