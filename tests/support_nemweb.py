@@ -12,6 +12,7 @@ HTTP on 127.0.0.1 with IIS-style indexes, ETag/Last-Modified and 304, on an inje
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import zipfile
@@ -172,6 +173,7 @@ def file_name(report: str, t: int, sequence: int) -> str:
     return f"PUBLIC_{report}_{stamp}_{sequence:016d}.zip"
 
 
+@functools.lru_cache(maxsize=4096)
 def report_zip(report: str, t: int, sequence: int = 1) -> bytes:
     text = (
         scada_csv(t, scada_at(t, sequence))
@@ -204,10 +206,12 @@ CDEII_NAME = "CO2EII_AVAILABLE_GENERATORS_2030_01_20300101000000.CSV"
 
 @dataclass
 class FakeClock:
-    """Wall (monotonic) seconds from 0 and UTC = ``utc0`` + wall; moved by ``advance``."""
+    """Wall (monotonic) seconds from 0 and UTC = ``utc0`` + wall × ``speed`` (a sped-up
+    simulator's clock); moved by ``advance``."""
 
     utc0: float = float(T0)
     wall_s: float = 0.0
+    speed: float = 1.0
     waits: list[float] = field(default_factory=list)
     hooks: list[Callable[[], None]] = field(default_factory=list)
 
@@ -215,7 +219,7 @@ class FakeClock:
         return self.wall_s
 
     def utc(self) -> float:
-        return self.utc0 + self.wall_s
+        return self.utc0 + self.wall_s * self.speed
 
     def advance(self, seconds: float) -> None:
         self.wall_s += max(seconds, 0.0)

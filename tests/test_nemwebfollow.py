@@ -42,7 +42,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def fake(clock: FakeClock) -> FakeNemweb:
-    return FakeNemweb(clock, delay=70.0, current_span=3 * 3600.0)
+    # Data from 18:05 the day before: the Archive day holds 72 intervals, Current 3 hours.
+    return FakeNemweb(clock, delay=70.0, current_span=3 * 3600.0, start=T0 - 6 * 3600 + 300)
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def server(fake: FakeNemweb) -> Iterator[Server]:
         yield srv
 
 
-def settings_in(folder: Path, keep_days: float = 0.5, speed: float = 1.0) -> FollowSettings:
+def settings_in(folder: Path, keep_days: float = 0.25, speed: float = 1.0) -> FollowSettings:
     return FollowSettings(
         out=folder / "consolidate.csv",
         facilities_out=folder / "data" / "facilities.csv",
@@ -122,9 +123,9 @@ def test_the_first_fill_takes_current_then_archive_and_writes_the_roll_up(
     # Current's files are fetched one by one, never those the Archive zip held.
     current = [p for p in fetched if "/Current/" in p and "PUBLIC_DISPATCHSCADA" in p]
     assert current and all(nemweb.parse_file_name(p).interval_end > T0 for p in current)  # type: ignore[union-attr]
-    # Keep 0.5 days: 144 intervals from 14:05 the day before; two polls later, 02:10.
+    # Keep 0.25 days: 72 intervals from 20:05 the day before; two polls later, 02:10.
     newest = T0 + 2 * 3600 + 600
-    assert int(table.times[-1]) == newest and len(table.times) == 144
+    assert int(table.times[-1]) == newest and len(table.times) == 72
     for t in (int(table.times[0]), T0 - 3600, newest):
         for code, mw in expected_power(t).items():
             assert cell(table, f"power_{code}", t) == pytest.approx(mw), (code, t)
@@ -140,7 +141,7 @@ def test_the_first_fill_takes_current_then_archive_and_writes_the_roll_up(
     assert set(meta["follow"]["facilities_to"]) == {"BATT", "COAL", "GAS", "PUMPH", "SPLIT", "WIND"}
     block = meta["follow"]["nemweb"]
     assert block["gaps"] == [] and block["cdeii"].startswith("CO2EII_AVAILABLE_GENERATORS")
-    assert len(block["files"]["DISPATCHSCADA"]) == 144
+    assert len(block["files"]["DISPATCHSCADA"]) == 72
     assert (tmp_path / "data" / "facilities.csv").read_text().startswith("facility_id,")
 
 
@@ -158,7 +159,7 @@ def test_each_new_file_comes_once_and_nothing_twice_across_a_restart(
     added = (int(table.times[-1]) - int(before.times[-1])) // 300
     assert added >= 5 and len(fetched) - len(first) == 2 * added  # one file a report each
     assert meta["follow"]["nemweb"]["gaps"] == []
-    assert len(table.times) == 144
+    assert len(table.times) == 72
     # Each index is read once a poll, and conditionally: unchanged ones cost a 304.
     assert fake.requests[nemweb.current_dir(nemweb.SCADA)] <= 2 + 7
 
@@ -240,13 +241,52 @@ def test_a_cache_of_another_source_is_refused(
         follow(server, clock, tmp_path, minutes=1)
 
 
-def test_a_sped_up_clock_waits_in_wall_seconds_and_learns_the_delay(
+def test_the_publish_delay_is_learned_from_the_index(
     server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
 ) -> None:
-    # Speed 10: the feed's clock runs 10 s per wall second; FakeClock.utc is the wall here,
-    # so the follower's own clock runs ahead of the server's by design of the test: use
-    # speed 1 for the data and check the conversion on the waits only.
     follow(server, clock, tmp_path, minutes=30)
     _, meta = read_cache(tmp_path)
     block = meta["follow"]["nemweb"]
+    # The index's Last-Modified is 70 s after each newest interval: 90th percentile + 10 s.
     assert len(block["delays"]) >= 3 and block["delay_s"] == pytest.approx(80.0)
+
+
+def test_a_sped_up_clock_waits_in_wall_seconds(
+    server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
+) -> None:
+    clock.speed = 10.0
+    clock.utc0 = START - clock.wall_s * 10.0
+    stop = follow(server, clock, tmp_path, minutes=30, speed=10.0)
+    table, _ = read_cache(tmp_path)
+    assert int(table.times[-1]) >= T0 + 2 * 3600 + 25 * 60
+    # A poll every 300 feed seconds is a wait of at most 30 wall seconds.
+    assert stop.slept and max(stop.slept) <= 30.0
+    assert max(files_fetched(fake).values()) == 1
+
+
+def test_stop_ends_the_fill_and_what_came_is_written(
+    server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
+) -> None:
+    stop_at = 20.0
+
+    def stop_soon() -> None:
+        if clock.wall_s >= stop_at:
+            stopper.set()
+
+    stopper = FakeStop(clock, clock.utc() + 3600)
+    clock.hooks.append(stop_soon)
+    ex = Extraction("NEM", datetime(2030, 1, 1), datetime(2030, 1, 2), source="nemweb")
+    client = NemwebClient(server.url, clock=clock.wall, wait=clock.sleep, draw=lambda: 0.0)
+    run_nemweb_follow(
+        ex,
+        settings_in(tmp_path),
+        StaticFacilities(),
+        client,
+        stopper,
+        wall=clock.wall,
+        utc=clock.utc,
+    )
+    table, _ = read_cache(tmp_path)
+    assert 0 < len(table.times) < 72
+    # The request under way when the stop came is the last one.
+    assert client.stats.requests <= stop_at + 2
