@@ -18,9 +18,10 @@ from nemlive.common.errors import ConfigError
 from nemlive.extract import livecache, nemweb
 from nemlive.extract.cachekeeper import FollowSettings
 from nemlive.extract.nemwebclient import NemwebClient
-from nemlive.extract.nemwebfollow import run_nemweb_follow
+from nemlive.extract.nemwebfollow import NemwebFollower, run_nemweb_follow
 from nemlive.extract.pipeline import Extraction
 from tests.support_nemweb import (
+    CDEII_NAME,
     FACTORS,
     T0,
     FakeClock,
@@ -290,3 +291,30 @@ def test_stop_ends_the_fill_and_what_came_is_written(
     assert 0 < len(table.times) < 72
     # The request under way when the stop came is the last one.
     assert client.stats.requests <= stop_at + 2
+
+
+def test_the_facility_list_and_cdeii_are_read_again_after_a_day(
+    server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
+) -> None:
+    ex = Extraction("NEM", datetime(2030, 1, 1), datetime(2030, 1, 2), source="nemweb")
+    client = NemwebClient(server.url, clock=clock.wall, wait=clock.sleep, draw=lambda: 0.0)
+    facilities = StaticFacilities()
+    follower = NemwebFollower(
+        ex,
+        settings_in(tmp_path),
+        facilities,
+        client,
+        FakeStop(clock, 0.0),
+        wall=clock.wall,
+        utc=clock.utc,
+    )
+    follower.start()
+    assert facilities.calls == 1 and fake.requests[nemweb.CDEII_DIR] == 1
+    follower.daily()
+    assert facilities.calls == 1 and fake.requests[nemweb.CDEII_DIR] == 1
+    clock.advance(86_400.0)
+    follower.daily()
+    assert facilities.calls == 2 and fake.requests[nemweb.CDEII_DIR] == 2
+    # The same CDEII file: its index answered 304, the file is not fetched again.
+    assert fake.requests[nemweb.CDEII_DIR + CDEII_NAME] == 1
+    assert client.stats.not_modified == 1

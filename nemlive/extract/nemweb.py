@@ -17,8 +17,8 @@ own NETINTERCHANGE follows MWFLOW, the dispatch target, not the metered flow).
 **Signs of loads, and the roll-up.** The series made here go through the same
 :func:`nemlive.extract.rollup.build_wide_table` as OE's, with OE's unit weights:
 
-* a bidirectional battery DUID (one unit registered both ways, as every battery since the
-  IESS rule change of June 2024) reports a *signed* SCADAVALUE, negative while charging. It
+* a bidirectional battery DUID (one unit registered both ways, possible since the IESS
+  rule change of June 2024) reports a *signed* SCADAVALUE, negative while charging. It
   is OE's ``battery`` unit, weight +1, and it alone counts for its facility (OE's split
   ``battery_charging``/``battery_discharging`` units are then skipped, as with OE's data).
   OpenNEM's own code splits such a unit by that sign (``generated < 0`` -> the charging unit,
