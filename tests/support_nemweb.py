@@ -263,6 +263,7 @@ class FakeNemweb:
     missing: set[int] = field(default_factory=set)
     sequences: dict[int, int] = field(default_factory=dict)
     forbid: int = 0
+    last_modified: bool = True  # send Last-Modified on indexes (IIS may not)
     fail: dict[str, int] = field(default_factory=dict)  # path -> 503 answers left
     truncate: dict[str, int] = field(default_factory=dict)  # path -> cut answers left
     requests: Counter[str] = field(default_factory=Counter)
@@ -307,6 +308,8 @@ class FakeNemweb:
         etag = f'"{report}-{len(names)}-{names[-1] if names else ""}"'
         newest = self.published(self.clock.utc())
         when = (newest[-1] + self.delay) if newest else self.clock.utc()
+        if not self.last_modified:
+            return {"ETag": etag}
         return {
             "ETag": etag,
             "Last-Modified": format_datetime(datetime.fromtimestamp(when, UTC), usegmt=True),

@@ -195,6 +195,11 @@ def test_emissions_are_mw_times_factor_over_twelve_never_negative() -> None:
     assert _cell(table, "emissions_WIND") == 0.0
 
 
+def test_loads_emit_nothing_whatever_factor_is_listed() -> None:
+    listed = {"PUMPHP1": 0.5, "SPLITL1": 0.5, "BATT1": 0.0, "COAL1": 0.9}
+    assert nemweb.generator_factors(lookup(), listed) == {"BATT1": 0.0, "COAL1": 0.9}
+
+
 def test_market_series_use_the_api_metric_names() -> None:
     market = nemweb.read_dispatchis(mms.parse_mms(dispatchis_csv(T, price_at(T))))
     series = nemweb.market_series(market)

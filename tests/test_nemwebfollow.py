@@ -318,3 +318,20 @@ def test_the_facility_list_and_cdeii_are_read_again_after_a_day(
     # The same CDEII file: its index answered 304, the file is not fetched again.
     assert fake.requests[nemweb.CDEII_DIR + CDEII_NAME] == 1
     assert client.stats.not_modified == 1
+
+
+def test_without_last_modified_the_delay_learns_only_from_files_seen_appearing(
+    server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
+) -> None:
+    # Every file is out at the first poll of its interval: that says only "no later than",
+    # and counting it would push the delay up poll after poll.
+    fake.last_modified = False
+    follow(server, clock, tmp_path, minutes=30)
+    block = read_cache(tmp_path)[1]["follow"]["nemweb"]
+    assert block["delays"] == [] and block["delay_s"] == 75.0
+    # Files published late (100 s) are seen appearing between two reads 20 s apart.
+    fake.delay = 100.0
+    follow(server, clock, tmp_path, minutes=30)
+    block = read_cache(tmp_path)[1]["follow"]["nemweb"]
+    assert block["delays"] and all(90 <= d <= 110 for d in block["delays"])
+    assert 100 <= block["delay_s"] <= 125

@@ -301,6 +301,12 @@ def emission_series(
     return out
 
 
+def generator_factors(lookup: rollup.Lookup, factors: Mapping[str, float]) -> dict[str, float]:
+    """The factors of units that are not loads: a pump's or a charging unit's consumption
+    (weight -1 in the roll-up) emits nothing here, whatever factor a file lists for it."""
+    return {d: f for d, f in factors.items() if lookup.power_weight.get(d) != -1.0}
+
+
 def market_series(market: Mapping[int, MarketInterval]) -> list[rollup.Series]:
     """Series per region of the API's metrics: price, demand, flow_imports, flow_exports."""
     points: dict[tuple[str, str], tuple[list[int], list[float]]] = {}

@@ -164,7 +164,9 @@ class NemwebClient:
         etag, modified = headers.get("ETag"), headers.get("Last-Modified")
         self._validators[url] = (etag, modified)
         when = _http_date(modified)
-        if when is not None:
+        if when is None:
+            self.last_modified.pop(url, None)
+        else:
             self.last_modified[url] = when
 
     def _fetch(

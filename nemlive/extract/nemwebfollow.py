@@ -84,6 +84,7 @@ class ReportState:
     archive_days: set[date] = field(default_factory=set)
     listing: list[ReportFile] = field(default_factory=list)
     listed: set[str] = field(default_factory=set)
+    read_at: float | None = None  # when the index was last read (feed time)
 
     def wants(self, f: ReportFile) -> bool:
         held = self.held.get(f.interval_end)
@@ -344,21 +345,37 @@ class NemwebFollower:
         return report
 
     def read_index(self, report: str) -> None:
-        """The Current index (conditional); the delays of files that newly appeared."""
+        """The Current index (conditional); the delay of a file that newly appeared."""
+        state = self.reports[report]
+        previous_read = state.read_at
         names = self.client.index(nemweb.current_dir(report))
+        state.read_at = self.clock.now()
         if names is None:
             return
-        state = self.reports[report]
         files = nemweb.report_files(names, report)
-        new = [f for f in files if f.name not in state.listed]
+        new = [f.interval_end for f in files if f.name not in state.listed]
         if state.listed and new:
-            seen_at = self.client.index_modified(nemweb.current_dir(report)) or self.clock.now()
-            delay = seen_at - max(f.interval_end for f in new)
-            if 0 <= delay <= 2 * nemweb.MAX_DELAY_S:
-                self.delays = [*self.delays, delay][-KEPT_DELAYS:]
-                self.delay = nemweb.learn_delay(self.delays)
+            self.observe_delay(report, max(new), previous_read)
         state.listing = files
         state.listed = {f.name for f in files}
+
+    def observe_delay(self, report: str, interval_end: int, previous_read: float | None) -> None:
+        """Learn from a file that appeared since the last read: when the index says it
+        changed (Last-Modified), else halfway between the read that did not list it and
+        this one. A file already out at the read before says only "no later than", which
+        would only ever push the delay up: it is not counted."""
+        now = self.clock.now()
+        modified = self.client.index_modified(nemweb.current_dir(report))
+        if modified is not None and interval_end <= modified <= now + nemweb.MAX_DELAY_S:
+            seen = modified
+        elif previous_read is not None and previous_read > interval_end:
+            seen = (previous_read + now) / 2
+        else:
+            return
+        delay = seen - interval_end
+        if 0 <= delay <= 2 * nemweb.MAX_DELAY_S:
+            self.delays = [*self.delays, delay][-KEPT_DELAYS:]
+            self.delay = nemweb.learn_delay(self.delays)
 
     def fetch_report(self, report: str, batch: Batch) -> None:
         """The files of ``report`` not held, from Current; then Archive days for older gaps."""
@@ -434,7 +451,8 @@ class NemwebFollower:
         """Merge the batch into the cache (new values win), trim, write; empty the batch."""
         assert self.lookup is not None
         scada, market = batch.scada, batch.market
-        facility = nemweb.unit_series(scada) + nemweb.emission_series(scada, self.factors)
+        factors = nemweb.generator_factors(self.lookup, self.factors)
+        facility = nemweb.unit_series(scada) + nemweb.emission_series(scada, factors)
         floor = self.floor()
         window = (livecache.to_naive(floor), livecache.to_naive(int(self.clock.now()) + DAY_S))
         update = rollup.build_wide_table(
