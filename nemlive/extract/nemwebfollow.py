@@ -325,14 +325,16 @@ class NemwebFollower:
             self.client.stats.bytes,
             self.client.stats.not_modified,
         )
-        rows_before = 0 if self.table is None else len(self.table.times)
+        held_before = set() if self.table is None else set(self.table.times.tolist())
         report = PollReport()
         batch = Batch()
         try:
             for name in reports:
                 self.read_index(name)
             for name in reports:
-                self.fetch_report(name, batch)
+                self.fetch_archives(name, batch)
+            for f in self.wanted(reports):  # what an Archive zip brought is held now
+                self.fetch_file(f, batch)
         finally:
             if batch:
                 self.flush(batch)
@@ -340,7 +342,8 @@ class NemwebFollower:
             report.requests = stats.requests - before[0]
             report.bytes = stats.bytes - before[1]
             report.not_modified = stats.not_modified - before[2]
-            report.added = (0 if self.table is None else len(self.table.times)) - rows_before
+            after = set() if self.table is None else set(self.table.times.tolist())
+            report.added = len(after - held_before)
             self.log_poll(report)
         return report
 
@@ -377,19 +380,33 @@ class NemwebFollower:
             self.delays = [*self.delays, delay][-KEPT_DELAYS:]
             self.delay = nemweb.learn_delay(self.delays)
 
-    def fetch_report(self, report: str, batch: Batch) -> None:
-        """The files of ``report`` not held, from Current; then Archive days for older gaps."""
+    def current_listing(self, report: str) -> dict[int, ReportFile]:
+        """Interval -> the newest file Current lists for it, within the kept window."""
+        floor = self.floor()
+        newest = nemweb.newest_per_interval(self.reports[report].listing)
+        return {t: f for t, f in newest.items() if t >= floor}
+
+    def fetch_archives(self, report: str, batch: Batch) -> None:
+        """The Archive days of intervals missing and older than Current still lists."""
         state = self.reports[report]
         floor = self.floor()
-        listing = {t: f for t, f in nemweb.newest_per_interval(state.listing).items() if t >= floor}
+        listing = self.current_listing(report)
         newest = max([*listing, nemweb.expected_interval(self.clock.now(), self.delay)])
         missing = nemweb.missing_intervals(state.held, floor, newest)
         plan = nemweb.plan_fill(missing, min(listing) if listing else None, state.archive_days)
         for day in plan.archive_days:
             self.fetch_archive(report, day, batch)
-        for _, f in sorted(listing.items()):  # what an Archive zip brought is held now
-            if state.wants(f) and self.failures.get(f.name, 0) < MAX_FAILURES:
-                self.fetch_file(f, batch)
+
+    def wanted(self, reports: Iterable[str]) -> list[ReportFile]:
+        """Current's files not held (or replaced by a later sequence), oldest interval first,
+        the reports of one interval together."""
+        out = []
+        for report in reports:
+            state = self.reports[report]
+            for f in self.current_listing(report).values():
+                if state.wants(f) and self.failures.get(f.name, 0) < MAX_FAILURES:
+                    out.append(f)
+        return sorted(out, key=lambda f: (f.interval_end, f.report))
 
     def _check_stop(self, batch: Batch) -> None:
         if self.stop.is_set():
