@@ -29,6 +29,7 @@ from tests.support_nemweb import (
     FakeStop,
     Server,
     StaticFacilities,
+    file_name,
     price_at,
     scada_at,
 )
@@ -335,3 +336,25 @@ def test_without_last_modified_the_delay_learns_only_from_files_seen_appearing(
     block = read_cache(tmp_path)[1]["follow"]["nemweb"]
     assert block["delays"] and all(90 <= d <= 110 for d in block["delays"])
     assert 100 <= block["delay_s"] <= 125
+
+
+def test_a_cut_file_is_skipped_for_the_poll_and_fetched_on_the_next(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    follow(server, clock, tmp_path, minutes=1)
+    t = T0 + 2 * 3600 + 300
+    path = nemweb.current_dir(nemweb.SCADA) + file_name(nemweb.SCADA, t, 1)
+    fake.truncate[path] = 3  # every try of the first poll that sees it
+    caplog.set_level(logging.INFO, "extractor")
+    follow(server, clock, tmp_path, minutes=10)
+    table, meta = read_cache(tmp_path)
+    assert fake.requests[path] == 4
+    assert cell(table, "power_WIND", t) == 75.25
+    assert cell(table, "price_NSW1", t) == price_at(t)["NSW1"]  # the other report came at once
+    assert meta["follow"]["nemweb"]["gaps"] == []
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1 and "trying again next poll" in warned[0] and "cut" in warned[0]

@@ -65,6 +65,7 @@ BLOCKED_BACKOFF = Backoff(300.0, 3600.0)  # after a 403: 5 minutes, doubling to 
 FLUSH_EVERY = 48  # files: a long fill writes what it has every 4 hours of data
 KEPT_DELAYS = 48  # publish delays remembered (4 hours of intervals)
 MAX_FAILURES = 3  # a file that fails to parse this often is skipped until replaced
+FAILED_IN_A_ROW = 3  # files failing one after another: the poll ends, the next tries again
 UNKNOWN_SEQUENCE = -1  # held (read off the cache) with no record of its sequence
 CDEII_RETRY_S = 3600.0  # a failed CDEII read is tried again after an hour
 
@@ -98,6 +99,7 @@ class Batch:
     scada: dict[int, dict[str, float]] = field(default_factory=dict)
     market: dict[int, MarketInterval] = field(default_factory=dict)
     files: int = 0
+    failed: int = 0  # files that failed in a row
 
     def __bool__(self) -> bool:
         return bool(self.scada or self.market)
@@ -422,10 +424,17 @@ class NemwebFollower:
         except NemwebNotFound:
             log.info("%s left Current before it was fetched; the Archive will have it", f.name)
             return
-        except MmsError as exc:
-            self.failures[f.name] = self.failures.get(f.name, 0) + 1
-            log.warning("%s cannot be read (%s); trying again next poll", f.name, exc)
+        except NemwebBlocked:
+            raise
+        except (MmsError, NemwebError) as exc:
+            # A cut or broken file is skipped for this poll; several in a row end the poll.
+            self.failures[f.name] = self.failures.get(f.name, 0) + isinstance(exc, MmsError)
+            batch.failed += 1
+            if batch.failed >= FAILED_IN_A_ROW:
+                raise
+            log.warning("%s: %s; trying again next poll", f.name, exc)
             return
+        batch.failed = 0
         self.reports[f.report].held[f.interval_end] = f.sequence
 
     def fetch_archive(self, report: str, day: date, batch: Batch) -> None:
@@ -481,7 +490,7 @@ class NemwebFollower:
             coverage = nemweb.emission_coverage(self.lookup, self.factors, scada)
             log.info("%s", coverage.describe())
             self.coverage_due = False
-        batch.scada, batch.market, batch.files = {}, {}, 0
+        batch.scada, batch.market, batch.files = {}, {}, 0  # ``failed`` runs on
         self.write()
 
     def _forget_before(self, floor: int) -> None:
@@ -602,7 +611,12 @@ def run_nemweb_follow(
 ) -> int:
     """Start and follow NEMweb until ``stop``; exit status 0. Raise NemLiveError for what
     stops it at the start (an unreadable cache or one of another source, an unwritable
-    folder, a facility list that cannot be had)."""
+    folder, a facility list that cannot be had).
+
+    Build ``nemweb`` with ``wait=stop.wait`` so that its pacing and retry waits end at a
+    stop too. ``utc`` gives the feed's time at the start (a sped-up simulator's clock, for
+    one); ``settings.api_clock_speed`` how fast it runs after. ``extraction`` gives the
+    network; the source written to the meta file is always ``nemweb``."""
     follower = NemwebFollower(extraction, settings, facilities, nemweb, stop, wall=wall, utc=utc)
     try:
         follower.start()
