@@ -360,26 +360,18 @@ def emission_coverage(
     if not scada:
         return Coverage((), 0.0, 0.0)
     newest = scada[max(scada)]
+    fueltech = {u.code: u.fueltech_id for f in lookup.facilities for u in f.units}
     total = uncovered = 0.0
     missing: set[str] = set()
     for duid, mw in newest.items():
         if mw <= 0 or lookup.power_weight.get(duid) != 1.0:
             continue
         total += mw
-        facility = lookup.unit_facility[duid]
-        if duid not in factors and _emits(lookup, facility, duid):
+        emits = fuel_group(fueltech.get(duid, "other")) not in NON_EMITTING_GROUPS
+        if duid not in factors and emits:
             uncovered += mw
-            missing.add(facility)
+            missing.add(lookup.unit_facility[duid])
     return Coverage(tuple(sorted(missing)), uncovered, total)
-
-
-def _emits(lookup: rollup.Lookup, facility: str, duid: str) -> bool:
-    for fac in lookup.facilities:
-        if fac.facility_id == facility:
-            for unit in fac.units:
-                if unit.code == duid:
-                    return fuel_group(unit.fueltech_id) not in NON_EMITTING_GROUPS
-    return False
 
 
 # --- gaps and the fill -----------------------------------------------------------------------
