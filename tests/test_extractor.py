@@ -560,7 +560,7 @@ def test_follow_refuses_a_cache_from_another_source(sim: Any, tmp_path: Path) ->
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "source": "openelectricity"}))
     before = (tmp_path / "c.csv").read_bytes()
     proc = run_extractor(
-        ["--follow", "--out", str(tmp_path / "c.csv")],
+        ["--follow", "--source", "oe", "--out", str(tmp_path / "c.csv")],
         cwd=tmp_path,
         OPENELECTRICITY_API_KEY=KEY,
         OPENELECTRICITY_API_URL=sim.url,
