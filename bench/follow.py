@@ -94,6 +94,8 @@ def main() -> int:
             PYTHON,
             str(ROOT / "extractor.py"),
             "--follow",
+            "--source",
+            "oe",
             "--keep",
             f"{args.keep:g}",
             "--poll-every",

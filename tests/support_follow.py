@@ -157,6 +157,8 @@ def extractor(tmp: Path, sim: LiveSim, *extra: str, poll_every: float = 5.0) -> 
     argv = [
         str(ROOT / "extractor.py"),
         "--follow",
+        "--source",
+        "oe",  # the OE follower: a COMMUNITY key's auto would follow NEMweb
         "--keep",
         "1",
         "--poll-every",

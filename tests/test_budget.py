@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -193,3 +194,62 @@ def test_read_me_reads_the_older_meta_shape() -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert budget.format_duration(seconds) == text
+
+
+# --- which source follows the 5-minute stream (--source auto) ----------------------------------
+
+
+def _plan_sweeping_every(seconds: float | None) -> budget.BudgetPlan:
+    p = plan_budget(Credits(plan="PRO", reset=MIDNIGHT + timedelta(days=1)), NEM_BATCHES, MIDNIGHT)
+    return replace(p, sweep_every_s=seconds)
+
+
+@pytest.mark.parametrize(
+    ("every", "source"),
+    [
+        pytest.param(300.0, "oe", id="exactly-one-interval"),
+        pytest.param(299.0, "oe", id="under-one-interval"),
+        pytest.param(301.0, "nemweb", id="one-second-over"),
+        pytest.param(7200.0, "nemweb", id="two-hours"),
+        pytest.param(None, "nemweb", id="no-sweep-fits"),
+    ],
+)
+def test_auto_follows_oe_only_when_it_sweeps_every_interval(
+    every: float | None, source: str
+) -> None:
+    assert budget.choose_stream_source(_plan_sweeping_every(every)) == source
+
+
+def test_auto_without_a_plan_follows_nemweb() -> None:
+    assert budget.choose_stream_source(None) == "nemweb"
+
+
+@pytest.mark.parametrize(
+    ("plan", "source"),
+    [("COMMUNITY", "nemweb"), ("ACADEMIC", "nemweb"), ("PRO", "oe"), ("ENTERPRISE", "oe")],
+)
+def test_a_full_day_of_each_plan_chooses_its_source(plan: str, source: str) -> None:
+    p = plan_budget(Credits(plan=plan, reset=MIDNIGHT + timedelta(days=1)), NEM_BATCHES, MIDNIGHT)
+    assert budget.choose_stream_source(p) == source
+
+
+def test_unlimited_credits_follow_oe() -> None:
+    p = plan_budget(Credits(plan="ENTERPRISE"), NEM_BATCHES, NOON)
+    assert p.credits is None
+    assert budget.choose_stream_source(p) == "oe"
+
+
+def test_the_choice_is_one_line_that_says_why() -> None:
+    free = plan_budget(
+        Credits(plan="COMMUNITY", reset=MIDNIGHT + timedelta(days=1)), NEM_BATCHES, MIDNIGHT
+    )
+    line = budget.describe_source_choice(free, "nemweb")
+    assert line.startswith("free plan sweeps facilities every ")
+    assert line.endswith(
+        ": following NEMweb for the 5-minute stream; Open Electricity for the facility list"
+    )
+    none = budget.describe_source_choice(_plan_sweeping_every(None), "nemweb")
+    assert none.startswith("no facility sweep fits")
+    pro = budget.describe_source_choice(_plan_sweeping_every(300.0), "oe")
+    assert pro.startswith("PRO plan sweeps facilities every interval")
+    assert "\n" not in line + none + pro

@@ -110,17 +110,34 @@ def test_a_file_that_is_not_a_live_checkpoint_is_refused(tmp_path: Path, text: s
 
 
 @pytest.mark.parametrize(
-    ("text", "source"),
+    ("text", "expected"),
     [
-        pytest.param('{"source": "simulator"}', "simulator", id="simulator"),
-        pytest.param('{"source": "elsewhere"}', None, id="unknown-source"),
-        pytest.param("[]", None, id="not-an-object"),
-        pytest.param("{", None, id="not-json"),
-        pytest.param(DEEP, None, id="nested-too-deeply"),
+        pytest.param('{"source": "simulator"}', ("simulator", None), id="simulator"),
+        pytest.param('{"source": "openelectricity"}', ("openelectricity", None), id="oe"),
+        pytest.param(
+            '{"source": "nemweb", "api_url": "https://nemweb.com.au"}',
+            ("nemweb", None),
+            id="nemweb",
+        ),
+        pytest.param(
+            '{"source": "nemweb", "simulated": true, "api_url": "http://127.0.0.1:8"}',
+            ("nemweb", True),
+            id="nemweb-simulated",
+        ),
+        pytest.param(
+            '{"source": "nemweb", "api_url": "http://localhost:8"}',
+            ("nemweb", True),
+            id="nemweb-on-this-machine",
+        ),
+        pytest.param('{"source": "nemweb", "simulated": "yes"}', ("nemweb", None), id="not-bool"),
+        pytest.param('{"source": "elsewhere", "simulated": true}', (None, None), id="unknown"),
+        pytest.param("[]", (None, None), id="not-an-object"),
+        pytest.param("{", (None, None), id="not-json"),
+        pytest.param(DEEP, (None, None), id="nested-too-deeply"),
     ],
 )
 def test_the_live_publisher_reads_the_source_or_nothing(
-    tmp_path: Path, text: str, source: str | None
+    tmp_path: Path, text: str, expected: tuple[str | None, bool | None]
 ) -> None:
     (tmp_path / "c.meta.json").write_text(text)
-    assert read_source(tmp_path / "c.csv") == source
+    assert read_source(tmp_path / "c.csv") == expected

@@ -107,6 +107,25 @@ def test_meta_describes_the_csv_without_secrets() -> None:
     assert meta["source"] == "simulator" and meta["network"] == "NEM"
     assert meta["rows"] == 1 and meta["facilities"] == 1
     assert json.loads(consolidate.render_meta(meta)) == meta
+    assert "simulated" not in meta
+
+
+def test_meta_says_simulated_only_when_it_is() -> None:
+    t = table(aligned(0))
+    csv_bytes = consolidate.render_csv(t)
+    meta = consolidate.build_meta(
+        table=t,
+        stats=consolidate.summarise(t),
+        csv_bytes=csv_bytes,
+        source="nemweb",
+        api_url="http://127.0.0.1:1234",
+        network="NEM",
+        written_at=datetime(2025, 10, 9, tzinfo=UTC),
+        requests={},
+        simulated=True,
+    )
+    assert list(meta)[:3] == ["source", "simulated", "api_url"]
+    assert meta["source"] == "nemweb" and meta["simulated"] is True
 
 
 def test_meta_path_sits_beside_the_csv() -> None:

@@ -210,6 +210,55 @@ def test_a_restart_earlier_in_time_shows_in_the_status_only_once_it_happened(
     assert sum("No data in the window" in c.value for c in at.main.caption) == 6
 
 
+@pytest.mark.parametrize(
+    ("fields", "source", "credits"),
+    [
+        pytest.param(
+            {"source": "nemweb"},
+            "live** from AEMO NEMweb (facility list from Open Electricity)",
+            ["Source: AEMO, © AEMO", "Data sourced from Open Electricity, Superpower Institute"],
+            id="nemweb",
+        ),
+        pytest.param(
+            {"source": "openelectricity"},
+            "live** from Open Electricity",
+            ["Data sourced from Open Electricity, Superpower Institute", "Source: AEMO"],
+            id="openelectricity",
+        ),
+        pytest.param(
+            {"source": "nemweb", "simulated": True},
+            "live** from the simulator's NEMweb face",
+            ["Simulated data"],
+            id="nemweb-simulated",
+        ),
+    ],
+)
+def test_a_live_status_says_where_the_data_comes_from_and_credits_it(
+    lookups, tmp_path: Path, fields: dict, source: str, credits: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    hub, _ = _injected_hub(lookups[0], tmp_path)
+    live = StatusEvent(
+        state="live",
+        client_id="nemlive-pub-1",
+        market_to="2025-10-01T01:00:00+10:00",
+        facilities_to="2025-10-01T01:00:00+10:00",
+        **fields,
+    )
+    assert send(hub.state, "nem/stream/status", encode_status(live), base="nem/stream") == (
+        "stored"
+    )
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[HUB_KEY] = hub
+    at.run()
+    assert not at.exception
+    status = " ".join(c.value for c in at.sidebar.caption)
+    assert source in status, status
+    for credit in credits:
+        assert "Data credits: " in status and credit in status, status
+    simulated = any("**Simulated data**" in c.value for c in at.main.caption)
+    assert simulated == bool(fields.get("simulated"))
+
+
 # --- the broker is the operator's: viewers see it, cannot steer it, never get the login ----
 
 

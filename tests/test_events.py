@@ -119,6 +119,21 @@ def test_a_live_status_round_trips_and_a_replays_keeps_its_bytes() -> None:
         events.decode_event(BASE, "nem/stream/status", b'{"state":"live","source":"somewhere"}')
 
 
+def test_a_nemweb_status_round_trips_with_simulated_and_leaves_it_out_when_unset() -> None:
+    sim = events.StatusEvent(state="live", client_id="p", source="nemweb", simulated=True)
+    data = events.encode_status(sim)
+    assert b'"source":"nemweb","simulated":true' in data
+    assert events.decode_event(BASE, "nem/stream/status", data) == sim
+    real = events.StatusEvent(state="live", client_id="p", source="nemweb")
+    assert b"simulated" not in events.encode_status(real)
+    assert events.decode_event(BASE, "nem/stream/status", events.encode_status(real)) == real
+    for bad in (b'"yes"', b"1", b'"true"'):
+        with pytest.raises(events.InvalidEvent, match="bad_type"):
+            events.decode_event(
+                BASE, "nem/stream/status", b'{"state":"live","simulated":' + bad + b"}"
+            )
+
+
 def test_status_round_trip() -> None:
     status = events.StatusEvent(state="online", pass_number=2, row=7, rows=288, sent=99)
     decoded = events.decode_event(BASE, "nem/stream/status", events.encode_status(status))

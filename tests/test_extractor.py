@@ -560,7 +560,7 @@ def test_follow_refuses_a_cache_from_another_source(sim: Any, tmp_path: Path) ->
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "source": "openelectricity"}))
     before = (tmp_path / "c.csv").read_bytes()
     proc = run_extractor(
-        ["--follow", "--out", str(tmp_path / "c.csv")],
+        ["--follow", "--source", "oe", "--out", str(tmp_path / "c.csv")],
         cwd=tmp_path,
         OPENELECTRICITY_API_KEY=KEY,
         OPENELECTRICITY_API_URL=sim.url,
@@ -596,7 +596,7 @@ def test_follow_reads_past_a_meta_file_nested_too_deeply(sim: Any, tmp_path: Pat
     out = tmp_path / "c.csv"
     extract(sim, tmp_path, "--out", str(out), check=True)
     (tmp_path / "c.meta.json").write_bytes(DEEP)
-    argv = [str(EXTRACTOR), "--follow", "--out", str(out)]
+    argv = [str(EXTRACTOR), "--follow", "--source", "oe", "--out", str(out)]
     argv += ["--facilities-out", str(tmp_path / "f.csv")]
     env = {"OPENELECTRICITY_API_KEY": KEY, "OPENELECTRICITY_API_URL": sim.url}
     follower = Program("extractor", argv, tmp_path / "follow.log", env).start()

@@ -166,3 +166,28 @@ def _known() -> dict:
     from nemlive.common.lookups import Facility
 
     return {f: Facility(f, f, "SA1", -34.0, 138.0, ("wind",), ("wind",), 100.0) for f in ("A", "B")}
+
+
+@pytest.mark.parametrize(
+    ("fields", "simulated"),
+    [
+        ({"source": "simulator"}, True),
+        ({"source": "nemweb", "simulated": True}, True),
+        ({"source": "nemweb"}, False),
+        ({"source": "nemweb", "simulated": False}, False),
+        ({"source": "openelectricity"}, False),
+        ({"simulated": "true"}, False),  # only the bool the schema allows
+        ({}, False),
+    ],
+)
+def test_simulated_is_the_simulator_or_a_simulated_source(fields: dict, simulated: bool) -> None:
+    assert freshness.is_simulated({"state": "live", **fields}) is simulated
+    assert freshness.is_simulated(None) is False
+
+
+def test_the_publisher_line_of_a_nemweb_status_names_both_sources() -> None:
+    live = {"state": "live", "market_to": iso(T), "facilities_to": iso(T), "source": "nemweb"}
+    assert describe_publisher(live).startswith(
+        "**live** from AEMO NEMweb (facility list from Open Electricity): prices to"
+    )
+    assert "simulator's NEMweb face" in describe_publisher(live | {"simulated": True})

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from nemlive.devtools.run import _Stop, _StopSignals
+from nemlive.devtools.run import SIM_KEY, _Stop, _StopSignals
 from tests import test_publisher_secure
 from tests.conftest import PYTHON, ROOT, clean_subprocess_env, free_port
 from tests.support_dashboard import wait_until, write_consolidate_csv, write_facilities_csv
@@ -249,7 +249,7 @@ def test_a_restarted_make_run_resumes_where_the_checkpoint_says(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_make_live_without_a_key_follows_the_simulator_and_one_sigint_stops_it(
+def test_make_live_without_a_key_follows_the_simulators_nemweb_face_and_one_sigint_stops_it(
     tmp_path: Path, mosquitto
 ) -> None:  # type: ignore[no-untyped-def]
     dash_port = free_port()
@@ -284,7 +284,8 @@ def test_make_live_without_a_key_follows_the_simulator_and_one_sigint_stops_it(
                 assert r.status == 200
             assert sub.wait_until(
                 lambda c: any(
-                    s["state"] == "live" and s.get("source") == "simulator" for s in c.statuses()
+                    s["state"] == "live" and s.get("source") == "nemweb" and s.get("simulated")
+                    for s in c.statuses()
                 ),
                 timeout=30,
             ), sub.statuses()
@@ -292,7 +293,12 @@ def test_make_live_without_a_key_follows_the_simulator_and_one_sigint_stops_it(
             for child in psutil.Process(proc.pid).children(recursive=True):
                 children[child.pid] = " ".join(child.cmdline())
             commands = " | ".join(children.values())
-            for part in ("oesim", "extractor.py --follow", "publisher.py --follow", "streamlit"):
+            for part in (
+                "oesim",
+                "extractor.py --follow --source nemweb",
+                "publisher.py --follow",
+                "streamlit",
+            ):
                 assert part in commands, commands
             proc.send_signal(signal.SIGINT)
             rc = proc.wait(timeout=2 * STOP_TIMEOUT_S)
@@ -307,8 +313,10 @@ def test_make_live_without_a_key_follows_the_simulator_and_one_sigint_stops_it(
     stderr = err.read_text()
     assert rc == 0, stderr
     assert "Traceback" not in stderr, stderr
-    assert (live_dir / "simulator" / "consolidate.csv").is_file()
-    assert (live_dir / "simulator" / "facilities.csv").is_file()
+    folder = live_dir / "nemweb-simulator"
+    assert (folder / "consolidate.csv").is_file() and (folder / "facilities.csv").is_file()
+    assert (folder / "oe-facilities.json").is_file()  # the facility list, from the OE face
+    assert SIM_KEY not in (folder / "oe-facilities.json").read_text()
     assert wait_until(lambda: all(_gone(pid) for pid in children), timeout=10), children
     assert not _listening(dash_port)
 
@@ -414,7 +422,7 @@ def test_make_live_puts_no_api_key_on_a_command_line(
         finally:
             _stop(proc, children)
     commands = " | ".join(children.values())
-    for part in ("extractor.py --follow", "publisher.py --follow", "streamlit"):
+    for part in ("extractor.py --follow --source auto", "publisher.py --follow", "streamlit"):
         assert part in commands, commands
     assert key not in commands and PASSWORD not in commands, commands
     # Nor in what the followers logged or wrote (the live cache, its meta and checkpoints).

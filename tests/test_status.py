@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from nemlive.dashboard import status
 from nemlive.dashboard.status import describe_age, describe_publisher, describe_unknown
 from nemlive.dashboard.text import WORD_JOINER
 
@@ -75,3 +76,33 @@ def test_unknown_help_lists_the_first_ids_escaped() -> None:
 )
 def test_the_last_message_age_in_words(seconds: float | None, text: str) -> None:
     assert describe_age(seconds) == text
+
+
+# --- where the data comes from, and its credits ------------------------------------------------
+
+
+def test_the_credits_name_aemo_and_open_electricity_for_nemweb() -> None:
+    text = status.describe_credits({"state": "live", "source": "nemweb"})
+    assert "Facility and market data from AEMO's NEMweb: Source: AEMO, © AEMO" in text
+    assert "Facility list from Open Electricity: Data sourced from Open Electricity" in text
+    assert "CC BY-NC 4.0" in text
+
+
+def test_the_credits_of_oe_data_name_both_and_simulated_data_needs_none() -> None:
+    oe = status.describe_credits({"state": "live", "source": "openelectricity"})
+    assert oe.startswith("Data sourced from Open Electricity, Superpower Institute")
+    assert "Source: AEMO" in oe
+    for simulated in ({"source": "simulator"}, {"source": "nemweb", "simulated": True}):
+        assert status.describe_credits({"state": "live", **simulated}).startswith("Simulated")
+    assert status.describe_credits(None) == ""
+    assert status.describe_credits({"state": "online"}) == ""  # a replay says nothing
+
+
+def test_the_source_in_words() -> None:
+    assert status.describe_source({"source": "nemweb"}) == (
+        "AEMO NEMweb (facility list from Open Electricity)"
+    )
+    assert status.describe_source({"source": "openelectricity"}) == "Open Electricity"
+    assert status.describe_source({"source": "simulator"}) == "the simulator"
+    assert status.describe_source({"state": "live"}) == ""
+    assert status.describe_source(None) == ""

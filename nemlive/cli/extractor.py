@@ -6,7 +6,8 @@ and data/facilities.csv.
 
 Needs ``OPENELECTRICITY_API_KEY`` (a free key: https://platform.openelectricity.org.au).
 ``OPENELECTRICITY_API_URL`` points it elsewhere, e.g. at the local simulator
-(``python -m oesim``). Times are naive NEM time (UTC+10, no daylight saving), the window is
+(``python -m oesim``). ``--follow`` keeps the cache current; its 5-minute stream comes from the
+OE API or from AEMO's NEMweb (``--source``, ``NEMWEB_URL``), its facility list from OE. Times are naive NEM time (UTC+10, no daylight saving), the window is
 ``start <= t < end``; by default the 7 days that end at the last NEM midnight.
 
 The steps are in ``nemlive.extract.pipeline`` (over the pure ``rollup`` and ``consolidate``);
@@ -16,6 +17,7 @@ this module owns the flags, the environment, the HTTP client and the files.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging
 import os
@@ -23,13 +25,14 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
 from nemlive.common import (
+    ApiError,
     ConfigError,
     NemLiveError,
     OutputError,
@@ -53,11 +56,24 @@ from nemlive.extract import (
     run_extraction,
     run_follow,
 )
+from nemlive.extract.budget import (
+    Credits,
+    StreamSource,
+    choose_stream_source,
+    describe_source_choice,
+    plan_budget,
+    read_me,
+)
+from nemlive.extract.facilitylist import CachedFacilityList, FacilityList, default_cache_path
+from nemlive.extract.livecache import count_batches
+from nemlive.extract.oeclient import KeyRejected
 
 log = logging.getLogger("extractor")
 
 DEFAULT_SPAN = timedelta(days=7)
 NETWORKS = ("NEM",)
+DEFAULT_NEMWEB_URL = "https://nemweb.com.au"
+SOURCES = ("auto", "nemweb", "oe")
 
 
 @dataclass(frozen=True)
@@ -119,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Environment: OPENELECTRICITY_API_KEY (required; free key at "
             f"{KEY_SIGNUP_URL}), OPENELECTRICITY_API_URL (default {DEFAULT_API_URL}; point it "
-            "at the simulator from `python -m oesim` to work offline). Flags win over the "
-            "environment."
+            "at the simulator from `python -m oesim` to work offline), NEMWEB_URL (--follow "
+            f"--source nemweb; default {DEFAULT_NEMWEB_URL}). Flags win over the environment."
         ),
     )
     p.add_argument(
@@ -195,6 +211,20 @@ def add_follow_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds between market polls (default: one 5-minute interval, as the budget plans)",
     )
     g.add_argument(
+        "--source",
+        choices=SOURCES,
+        help="where the 5-minute stream comes from: nemweb (AEMO's public reports, no "
+        "credits), oe (the OE API, within the key's credits) or auto (oe when the key's plan "
+        "sweeps the facilities every interval, else nemweb; the default). The facility list "
+        "always comes from OE",
+    )
+    g.add_argument(
+        "--nemweb-url",
+        metavar="URL",
+        help=f"NEMweb base URL (default: $NEMWEB_URL, else {DEFAULT_NEMWEB_URL}; the simulator's "
+        "URL without /v4 when OPENELECTRICITY_API_URL points at it)",
+    )
+    g.add_argument(
         "--api-clock-speed",
         type=float,
         default=1.0,
@@ -205,13 +235,15 @@ def add_follow_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_config(
-    args: argparse.Namespace, env: Mapping[str, str], now: datetime
+    args: argparse.Namespace, env: Mapping[str, str], now: datetime, *, key_required: bool = True
 ) -> ExtractorConfig:
     """Flags, then env, then defaults -> ExtractorConfig. Raise ConfigError (exit 2).
 
-    ``now``: aware current time, for the default window.
+    ``now``: aware current time, for the default window. ``key_required`` False: no key is
+    no error (``api_key`` is then ""), a key that is set must still be valid.
     """
-    key = resolve_key(env)
+    given = (env.get("OPENELECTRICITY_API_KEY") or "").strip()
+    key = resolve_key(env) if key_required or given else ""
     api_url = resolve_api_url(args.api_url or env.get("OPENELECTRICITY_API_URL"))
     if args.network not in NETWORKS:
         raise ConfigError(f"--network {args.network!r} is not supported: use NEM")
@@ -383,10 +415,122 @@ def resolve_follow(args: argparse.Namespace, config: ExtractorConfig) -> FollowS
     )
 
 
+@dataclass(frozen=True)
+class FollowConfig:
+    """``--follow``'s resolved settings. ``source``: ``auto``, ``nemweb`` or ``oe`` as asked;
+    ``facility_cache``: where the OE facility list is kept (``oe-facilities.json``)."""
+
+    config: ExtractorConfig
+    settings: FollowSettings
+    source: str
+    nemweb_url: str
+    facility_cache: Path
+
+    @property
+    def nemweb_extraction(self) -> Extraction:
+        """The extraction as the NEMweb follower writes it: ``source`` nemweb, its URL, and
+        ``simulated`` for a NEMweb on this machine (the simulator's NEMweb face)."""
+        return replace(
+            self.config.extraction,
+            source="nemweb",
+            api_url=self.nemweb_url,
+            simulated=detect_source(self.nemweb_url) == "simulator",
+        )
+
+
+def resolve_nemweb_url(given: str | None, env: Mapping[str, str], api_url: str) -> str:
+    """``--nemweb-url``, then ``NEMWEB_URL``, then the simulator's root when ``api_url`` is on
+    this machine (its NEMweb face is served beside ``/v4``), then NEMweb itself. An http(s)
+    URL without credentials or query, without a trailing slash; ConfigError otherwise."""
+    url = (given or env.get("NEMWEB_URL") or "").strip()
+    if not url:
+        url = DEFAULT_NEMWEB_URL
+        if detect_source(api_url) == "simulator":
+            url = api_url.rstrip("/").removesuffix("/v4")
+    parts = urlsplit(url)
+    try:
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is no number
+        ok = False
+    if not ok or parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"NEMweb URL {display_url(url)!r} is not an http(s) URL without a login: set "
+            f"--nemweb-url or NEMWEB_URL to e.g. {DEFAULT_NEMWEB_URL}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"NEMweb URL {display_url(url)!r} has a query or fragment: pass the base URL only, "
+            f"e.g. {DEFAULT_NEMWEB_URL}"
+        )
+    return url.rstrip("/")
+
+
+def reject_follow_only(args: argparse.Namespace) -> None:
+    """ConfigError for a follow-only flag given without ``--follow``."""
+    for flag, value in (("--source", args.source), ("--nemweb-url", args.nemweb_url)):
+        if value is not None:
+            raise ConfigError(f"{flag} chooses what --follow follows: add --follow or drop {flag}")
+
+
+def resolve_follow_config(
+    args: argparse.Namespace, env: Mapping[str, str], now: datetime
+) -> FollowConfig:
+    """``--follow``'s flags, then env, then defaults -> FollowConfig; ConfigError (exit 2).
+
+    ``--source nemweb`` needs no key when the facility list is saved already; every other
+    source needs one (the budget is the key's).
+    """
+    source = args.source or "auto"
+    config = resolve_config(args, env, now, key_required=source != "nemweb")
+    settings = resolve_follow(args, config)
+    nemweb_url = resolve_nemweb_url(args.nemweb_url, env, config.api_url)
+    cache = default_cache_path(config.facilities_out)
+    if not config.api_key and not cache.is_file():
+        raise ConfigError(
+            f"no facility list saved in {cache}: set OPENELECTRICITY_API_KEY (free key at "
+            f"{KEY_SIGNUP_URL}); the facility list comes from Open Electricity, one request a day"
+        )
+    return FollowConfig(config, settings, source, nemweb_url, cache)
+
+
+def choose_auto_source(
+    client: OEClient, facilities: FacilityList, settings: FollowSettings
+) -> StreamSource:
+    """``--source auto``: read /v4/me, plan the budget for the facility list's batches and
+    choose (``budget.choose_stream_source``); one line says which and why."""
+    try:
+        credits = read_me(client.fetch_me())
+    except KeyRejected as exc:
+        raise ApiError(f"{exc}; a key out of credits is refused until its daily reset") from exc
+    except NemLiveError as exc:
+        log.warning("/v4/me failed (%s): planning with the free plan's 500 credits a day", exc)
+        credits = Credits()
+    batches = count_batches(len(facilities.lookup().facilities))
+    poll = settings.poll_every
+    plan = plan_budget(
+        credits,
+        batches,
+        credits.server_time or datetime.now(UTC),
+        poll_every_s=None if poll is None else poll * settings.api_clock_speed,
+        margin=settings.margin,
+    )
+    source = choose_stream_source(plan)
+    log.info("%s", describe_source_choice(plan, source))
+    return source
+
+
+def follow_nemweb(fc: FollowConfig, facilities: FacilityList, stop: threading.Event) -> int:
+    """The 5-minute stream from NEMweb, the facility list from ``facilities``."""
+    from nemlive.extract.nemwebclient import NemwebClient
+    from nemlive.extract.nemwebfollow import run_nemweb_follow
+
+    nemweb = NemwebClient(fc.nemweb_url)
+    return run_nemweb_follow(fc.nemweb_extraction, fc.settings, facilities, nemweb, stop)
+
+
 def follow(args: argparse.Namespace) -> int:
     """``--follow``: SIGINT/SIGTERM end the loop cleanly (exit 0)."""
-    config = resolve_config(args, os.environ, datetime.now(UTC))
-    settings = resolve_follow(args, config)
+    fc = resolve_follow_config(args, os.environ, datetime.now(UTC))
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -396,8 +540,19 @@ def follow(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with OEClient(config.client_settings(), sleep=stop.wait) as client:
-            return run_follow(config.extraction, settings, client, stop)
+        with contextlib.ExitStack() as stack:
+            client = None
+            if fc.config.api_key:
+                client = stack.enter_context(OEClient(fc.config.client_settings(), sleep=stop.wait))
+            facilities = CachedFacilityList(client, fc.config.extraction, fc.facility_cache)
+            source = fc.source
+            if source == "auto":
+                assert client is not None  # auto needs the key (resolve_follow_config)
+                source = choose_auto_source(client, facilities, fc.settings)
+            if source == "oe":
+                assert client is not None
+                return run_follow(fc.config.extraction, fc.settings, client, stop)
+            return follow_nemweb(fc, facilities, stop)
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -410,6 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.follow:
             return follow(args)
+        reject_follow_only(args)
         config = resolve_config(args, os.environ, datetime.now(UTC))
         with OEClient(config.client_settings()) as client:
             run(config, client)

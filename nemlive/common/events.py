@@ -95,7 +95,9 @@ class StatusEvent(_Strict):
 
     ``live`` is a publisher following a cache that an extractor keeps current:
     ``market_to``/``facilities_to`` are the newest market and facility intervals it has sent
-    (facility data arrives later than market data), ``source`` where the cache came from.
+    (facility data arrives later than market data), ``source`` where the cache came from
+    (``nemweb``: AEMO's NEMweb reports, with OE's facility list) and ``simulated`` true when
+    that source is a simulator on the publisher's machine (the simulator's NEMweb face).
     """
 
     state: Literal["online", "offline", "cooldown", "done", "live"]
@@ -107,10 +109,11 @@ class StatusEvent(_Strict):
     sent: int = Field(default=0, ge=0)
     market_to: str | None = Field(default=None, max_length=64)
     facilities_to: str | None = Field(default=None, max_length=64)
-    source: Literal["openelectricity", "simulator"] | None = None
+    source: Literal["openelectricity", "simulator", "nemweb"] | None = None
+    simulated: bool | None = None
 
 
-LIVE_STATUS_KEYS = ("market_to", "facilities_to", "source")
+LIVE_STATUS_KEYS = ("market_to", "facilities_to", "source", "simulated")
 
 Event = FacilityEvent | MarketEvent | InterchangeEvent | StatusEvent
 TopicKind = Literal["facility", "market", "interchange", "status"]

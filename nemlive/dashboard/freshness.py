@@ -90,7 +90,11 @@ def is_live(status: Mapping[str, object] | None) -> bool:
 
 
 def is_simulated(status: Mapping[str, object] | None) -> bool:
-    return bool(status) and status.get("source") == "simulator"  # type: ignore[union-attr]
+    """The status says its data is simulated: the OE simulator (``source`` simulator) or a
+    simulated source (``simulated`` true: the simulator's NEMweb face)."""
+    if not status:
+        return False
+    return status.get("source") == "simulator" or status.get("simulated") is True
 
 
 def assess(snap: Snapshot, quiet: bool = False, settle_s: float = SETTLE_S) -> Freshness:
@@ -154,5 +158,5 @@ def describe_figures(fresh: Freshness, facilities: int, regions: int) -> str:
             f"{regions} regions in the selection."
         )
     if fresh.simulated:
-        text += " **Simulated data** (the OE simulator), not the real NEM."
+        text += " **Simulated data** (the simulator), not the real NEM."
     return text

@@ -15,7 +15,12 @@ from nemlive.dashboard import history, mapview, page_cache, views
 from nemlive.dashboard.ingest import Hub
 from nemlive.dashboard.livestate import Snapshot
 from nemlive.dashboard.page_guard import guarded
-from nemlive.dashboard.status import describe_age, describe_publisher, describe_unknown
+from nemlive.dashboard.status import (
+    describe_age,
+    describe_credits,
+    describe_publisher,
+    describe_unknown,
+)
 from nemlive.dashboard.text import escape_markdown
 from nemlive.dashboard.views import PastView, Selection
 from nemlive.store import StoreUrl
@@ -91,6 +96,9 @@ def render_status(snap: Snapshot) -> None:
         lines.append(f"Publisher: {describe_publisher(pub)}")
     else:
         lines.append("Publisher: no status received")
+    credits = describe_credits(pub)
+    if credits:
+        lines.append(f"Data credits: {credits}")
     st.caption("  \n".join(lines))
 
 

@@ -46,13 +46,57 @@ def describe_publisher(status: Mapping[str, object]) -> str:
     if state == "live":
         market = describe_stamp(status.get("market_to"))
         facilities = describe_stamp(status.get("facilities_to"))
-        source = " from the simulator" if status.get("source") == "simulator" else ""
+        source = describe_source(status)
+        source = f" from {source}" if source else ""
         return f"**live**{source}: prices to {market}, facilities to {facilities} NEM"
     number = int(status.get("pass_number", 0)) + 1  # type: ignore[call-overload]
     if state == "cooldown":
         return f"**cooldown** before pass {number}"
     sent = f"{status.get('row', 0):,}/{status.get('rows', 0):,}"
     return f"**{state}**, pass {number}, {sent} intervals sent"
+
+
+def describe_source(status: Mapping[str, object] | None) -> str:
+    """Where a live stream's data comes from, in words ("" when the status does not say):
+    the status's ``source`` is one of the schema's three values, ``simulated`` a bool."""
+    if not status:
+        return ""
+    source = status.get("source")
+    if source == "nemweb":
+        if status.get("simulated") is True:
+            return "the simulator's NEMweb face (facility list from its Open Electricity face)"
+        return "AEMO NEMweb (facility list from Open Electricity)"
+    if source == "simulator":
+        return "the simulator"
+    if source == "openelectricity":
+        return "Open Electricity"
+    return ""
+
+
+AEMO_CREDIT = "Source: AEMO, © AEMO, used under AEMO's copyright permissions"
+OE_CREDIT = (
+    "Data sourced from Open Electricity, Superpower Institute, "
+    "[CC BY-NC 4.0](https://creativecommons.org/licenses/by-nc/4.0/)"
+)
+
+
+def describe_credits(status: Mapping[str, object] | None) -> str:
+    """The page's data credits for the stream the status describes, as Markdown: AEMO's and
+    Open Electricity's for real data (NEMweb: AEMO's data, OE's facility list; OE: its data,
+    derived from AEMO's); simulated data needs none; "" when the status does not say."""
+    if not status or status.get("simulated") is True:
+        return "Simulated data: no real data is shown." if status else ""
+    source = status.get("source")
+    if source == "nemweb":
+        return (
+            f"Facility and market data from AEMO's NEMweb: {AEMO_CREDIT}. "
+            f"Facility list from Open Electricity: {OE_CREDIT}."
+        )
+    if source == "openelectricity":
+        return f"{OE_CREDIT}; market values derived from AEMO data: Source: AEMO."
+    if source == "simulator":
+        return "Simulated data: no real data is shown."
+    return ""
 
 
 def describe_unknown(

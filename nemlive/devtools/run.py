@@ -6,11 +6,14 @@ dashboard and prints its URL. One Ctrl-C stops everything: the publisher first (
 publishes ``offline``), then the dashboard, then the broker.
 
 ``--live`` (``make live``) follows the present instead: ``extractor.py --follow`` keeps a cache
-in ``live/<source>/`` current and ``publisher.py --follow`` publishes it. With
-``OPENELECTRICITY_API_KEY`` set the source is the real API; without it, the OE simulator in
-live mode (``python -m oesim --dataset nem --live``, at 1x) on a free port, and the page
-says the data is simulated. The publisher and the dashboard start once the first fill is
-written (the dashboard needs its facility table).
+in ``live/<source>/`` current and ``publisher.py --follow`` publishes it, on the topic
+``nem/live`` by default (a replay's is ``nem/stream``: the two never mix on a broker). With
+``OPENELECTRICITY_API_KEY`` set the extractor's ``--source auto`` follows NEMweb or the real
+API, as the key's plan allows (``live/openelectricity/``); without it, the simulator in live
+mode (``python -m oesim --dataset nem --live``, at 1x) on a free port, followed through its
+NEMweb face (``--source nemweb``, the facility list from its OE face with the demo key;
+``live/nemweb-simulator/``), and the page says the data is simulated. The publisher and the
+dashboard start once the first fill is written (the dashboard needs its facility table).
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ PUBLISHER_PROGRESS_EVERY_S = 60
 SIM_KEY = "sim-demo-key-0000"
 SIM_SEED = "2025"
 SIM_START_TIMEOUT_S = 120.0  # the nem dataset is built before the server listens
+RUN_TOPIC = "nem/stream"  # make run's default topic
+LIVE_TOPIC = "nem/live"  # make live's: a replay and a live follow never mix on a broker
+# make live's cache folders under --live-dir, one per source, so that no follower is handed a
+# cache another source wrote.
+SIM_FOLDER = "nemweb-simulator"
+REAL_FOLDER = "openelectricity"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -58,8 +67,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dashboard-port", type=int, default=8501, help="first port to try")
     p.add_argument(
         "--topic",
-        default=os.environ.get("MQTT_TOPIC", "nem/stream"),
-        help="base MQTT topic (MQTT_TOPIC; default nem/stream)",
+        default=os.environ.get("MQTT_TOPIC") or None,
+        help=f"base MQTT topic (MQTT_TOPIC; default {RUN_TOPIC}, with --live {LIVE_TOPIC})",
     )
     p.add_argument(
         "--pace", type=float, default=1.0, help="5-minute intervals replayed per second (1)"
@@ -85,7 +94,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "'none' runs without a recorder. Prefer NEMLIVE_STORE for a URL with a password: a "
         "command line is visible to every local user",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.topic = args.topic or (LIVE_TOPIC if args.live else RUN_TOPIC)
+    return args
+
+
+def live_folder(live_dir: Path, simulated: bool) -> Path:
+    """make live's cache folder: one for the simulator's NEMweb face, one for a real key."""
+    return live_dir / (SIM_FOLDER if simulated else REAL_FOLDER)
 
 
 def count_messages_per_row(csv_path: Path) -> int:
@@ -288,7 +304,7 @@ def stop_all(
 def run_live(args: argparse.Namespace) -> int:
     """``make live`` (module doc): simulator if no key, extractor, publisher, dashboard."""
     simulated = not os.environ.get("OPENELECTRICITY_API_KEY")
-    folder = Path(args.live_dir) / ("simulator" if simulated else "openelectricity")
+    folder = live_folder(Path(args.live_dir), simulated)
     csv_path, lookup = folder / "consolidate.csv", folder / "facilities.csv"
     broker = start_broker_if_needed(args.broker_port)
     dash_port = first_free_port(args.dashboard_port)
@@ -304,7 +320,9 @@ def run_live(args: argparse.Namespace) -> int:
     try:
         if simulated:
             env.update(start_live_simulator(procs, env))
-        spawn(procs, "extractor", extractor_follow_command(csv_path, lookup, args.keep), env)
+        source = "nemweb" if simulated else "auto"
+        command = extractor_follow_command(csv_path, lookup, args.keep, source)
+        spawn(procs, "extractor", command, env)
         log.info(
             "filling the last %g day(s) into %s; the page opens once it is written",
             args.keep,
@@ -321,9 +339,9 @@ def run_live(args: argparse.Namespace) -> int:
         if not wait_for_port(dash_port, dashboard, timeout=60):
             raise NemLiveError("the dashboard did not start: see the lines above")
         what = (
-            "the simulated NEM (OE simulator, 1x)"
+            "the simulated NEM (the simulator's NEMweb face, 1x)"
             if simulated
-            else "the real NEM (OpenElectricity)"
+            else "the real NEM (NEMweb or Open Electricity, as the key's plan allows)"
         )
         print(
             f"\n  NEM Live is following {what}: open http://localhost:{dash_port}\n"
@@ -350,11 +368,24 @@ def start_live_simulator(
     if "listening on http://" not in line:
         raise NemLiveError("the OE simulator did not start: see the lines above")
     url = line.rsplit(" ", 1)[-1]
+    env = simulator_env(url)
     log.info(
-        "no OPENELECTRICITY_API_KEY: following the OE simulator at %s (set the key for the real NEM)",
+        "no OPENELECTRICITY_API_KEY: following the simulator's NEMweb face at %s, its facility "
+        "list from %s (set the key for the real NEM)",
+        env["NEMWEB_URL"],
         url,
     )
-    return {"OPENELECTRICITY_API_URL": url, "OPENELECTRICITY_API_KEY": SIM_KEY}
+    return env
+
+
+def simulator_env(url: str) -> dict[str, str]:
+    """The extractor's environment for the simulator at ``url`` (``http://HOST:PORT/v4``): its
+    OE face with the demo key for the facility list, its NEMweb face beside it."""
+    return {
+        "OPENELECTRICITY_API_URL": url,
+        "OPENELECTRICITY_API_KEY": SIM_KEY,
+        "NEMWEB_URL": url.removesuffix("/v4"),
+    }
 
 
 def wait_for_files(
@@ -368,11 +399,16 @@ def wait_for_files(
         time.sleep(0.5)
 
 
-def extractor_follow_command(csv_path: Path, lookup: Path, keep: float) -> list[str]:
+def extractor_follow_command(
+    csv_path: Path, lookup: Path, keep: float, source: str = "auto"
+) -> list[str]:
+    """The live extractor: ``--source`` nemweb (the simulator's NEMweb face) or auto (a key)."""
     return [
         sys.executable,
         str(ROOT / "extractor.py"),
         "--follow",
+        "--source",
+        source,
         "--keep",
         f"{keep:g}",
         "--out",

@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 INTERVAL_S = 300
 # Daily credits per plan (docs/oe-api.md §1); None = unlimited.
@@ -254,3 +254,33 @@ def format_duration(seconds: float) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+StreamSource = Literal["oe", "nemweb"]
+
+
+def choose_stream_source(plan: BudgetPlan | None) -> StreamSource:
+    """Where ``--source auto`` takes the 5-minute stream from: ``oe`` when the plan sweeps
+    the facilities every interval (``sweep_every_s`` <= 300 s; unlimited plans do), else
+    ``nemweb`` (AEMO's public reports, no credits): a facility sweep every two hours, or none
+    before the reset (``sweep_every_s`` None), or no plan at all, is too late for a live map."""
+    if plan is None or plan.sweep_every_s is None:
+        return "nemweb"
+    return "oe" if plan.sweep_every_s <= INTERVAL_S else "nemweb"
+
+
+def describe_source_choice(plan: BudgetPlan | None, source: StreamSource) -> str:
+    """One line for the log: which source follows the 5-minute stream, and why."""
+    if source == "oe":
+        return (
+            f"{plan.plan if plan else 'the'} plan sweeps facilities every interval: following "
+            "Open Electricity for the 5-minute stream and the facility list"
+        )
+    if plan is None or plan.sweep_every_s is None:
+        why = "no facility sweep fits in the key's credits before the reset"
+    else:
+        name = "free plan" if plan.plan == "COMMUNITY" else f"{plan.plan} plan"
+        why = f"{name} sweeps facilities every {format_duration(plan.sweep_every_s)}"
+    return (
+        f"{why}: following NEMweb for the 5-minute stream; Open Electricity for the facility list"
+    )

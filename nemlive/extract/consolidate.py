@@ -137,12 +137,15 @@ def build_meta(
     network: str,
     written_at: datetime,
     requests: Mapping[str, int],
+    simulated: bool = False,
 ) -> dict[str, Any]:
     """consolidate.meta.json content (docs/contracts.md §2). Holds no secret: ``api_url`` must be
-    the base URL without credentials. Only ``written_at`` changes between identical runs."""
+    the base URL without credentials. Only ``written_at`` changes between identical runs.
+    ``simulated``: the key ``"simulated": true`` follows ``source`` (left out when false)."""
     start, end = table.window
     stamps = table.stamps
-    return {
+    meta: dict[str, Any] = {"source": source, "simulated": True} if simulated else {}
+    return meta | {
         "source": source,
         "api_url": api_url,
         "network": network,

@@ -29,7 +29,8 @@ class Extraction:
     """What to extract. ``start``/``end``: naive NEM time, ``start <= t < end``.
 
     ``facilities``: only these codes (None = every operational facility). ``source`` and
-    ``api_url`` (without credentials) are recorded in the meta file.
+    ``api_url`` (without credentials) are recorded in the meta file, and ``simulated`` when
+    true (a source on this machine: the simulator's NEMweb face).
     """
 
     network: str
@@ -38,6 +39,7 @@ class Extraction:
     facilities: tuple[str, ...] | None = None
     source: str = "openelectricity"
     api_url: str = ""
+    simulated: bool = False
 
 
 @dataclass
@@ -100,6 +102,12 @@ class RunResult:
 def fetch_lookup(client: OEClient, ex: Extraction, clock: Clock) -> rollup.Lookup:
     """The operational facilities of the network (or of ``ex.facilities``)."""
     payload = client.fetch_facilities(ex.network)
+    return lookup_from_payload(payload, ex, clock)
+
+
+def lookup_from_payload(payload: dict[str, Any], ex: Extraction, clock: Clock) -> rollup.Lookup:
+    """``GET /facilities/``'s answer -> the operational facilities of the network (or of
+    ``ex.facilities``); ApiError for a broken answer, ConfigError for codes not operational."""
     with clock.transform():
         try:
             lookup = rollup.build_lookup(payload, ex.network, ex.facilities)

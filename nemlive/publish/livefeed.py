@@ -17,6 +17,7 @@ sent and where the cache came from (``source`` of its meta file).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from nemlive.common.errors import ConfigError, InputError
 from nemlive.common.events import StatusEvent
@@ -45,7 +47,7 @@ log = logging.getLogger("publisher")
 WATCH_EVERY_S = 0.5
 STATUS_EVERY_S = 5.0
 CHECKPOINT_EVERY_S = 1.0
-SOURCES = ("openelectricity", "simulator")
+SOURCES = ("openelectricity", "simulator", "nemweb")
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,37 @@ def file_signature(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def read_source(csv: Path) -> str | None:
-    """The cache's ``source`` from its meta file (``simulator`` or ``openelectricity``)."""
+def read_source(csv: Path) -> tuple[str | None, bool | None]:
+    """The cache's ``(source, simulated)`` from its meta file: ``source`` one of SOURCES
+    (else None); ``simulated`` True when the meta file says ``"simulated": true``, or for a
+    ``nemweb`` cache whose ``api_url`` is on this machine (the simulator's NEMweb face), else
+    None (left out of the status)."""
     try:
         meta = json.loads(csv.with_name(csv.stem + ".meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):  # deep nesting is no ValueError
-        return None
-    source = meta.get("source") if isinstance(meta, dict) else None
-    return source if source in SOURCES else None
+        return None, None
+    if not isinstance(meta, dict) or meta.get("source") not in SOURCES:
+        return None, None
+    source = meta["source"]
+    simulated = meta.get("simulated") is True
+    if source == "nemweb" and not simulated:
+        simulated = _is_loopback_url(meta.get("api_url"))
+    return source, (True if simulated else None)
+
+
+def _is_loopback_url(url: object) -> bool:
+    if not isinstance(url, str):
+        return False
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _stamp(epoch: int | None) -> str | None:
@@ -104,6 +129,7 @@ class LivePublisher:
         self.published = 0
         self.rows = 0
         self.source: str | None = None
+        self.simulated: bool | None = None
         self.dirty = False
         self._checkpoint_failed = False
         self._bad_cache: tuple[int, int, int] | None = None
@@ -153,6 +179,7 @@ class LivePublisher:
             market_to=market_to,
             facilities_to=_stamp(self.sent.newest(FACILITY)),
             source=self.source,  # type: ignore[arg-type]
+            simulated=self.simulated,
         )
 
     def run(self) -> None:
@@ -189,7 +216,7 @@ class LivePublisher:
             return
         first = self.rows == 0
         self.rows = table.rows
-        self.source = read_source(self.plan.csv)
+        self.source, self.simulated = read_source(self.plan.csv)
         first_epoch = int(table_epochs(table)[0])
         self.sent.trim(first_epoch)
         self.acked.trim(first_epoch)
