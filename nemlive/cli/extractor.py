@@ -519,13 +519,23 @@ def choose_auto_source(
     return source
 
 
+NEMWEB_REQUEST_GAP_S = 1.0  # at most one request a second to NEMweb
+SIMULATOR_REQUEST_GAP_S = 0.02  # the simulator's NEMweb face, on this machine
+
+
 def follow_nemweb(fc: FollowConfig, facilities: FacilityList, stop: threading.Event) -> int:
     """The 5-minute stream from NEMweb, the facility list from ``facilities``."""
     from nemlive.extract.nemwebclient import NemwebClient
     from nemlive.extract.nemwebfollow import run_nemweb_follow
 
-    nemweb = NemwebClient(fc.nemweb_url)
-    return run_nemweb_follow(fc.nemweb_extraction, fc.settings, facilities, nemweb, stop)
+    extraction = fc.nemweb_extraction
+    # One request a second keeps to NEMweb's manners; the simulator on this machine is no
+    # public server, and at that pace `make live` would take ten minutes to fill its day.
+    gap = SIMULATOR_REQUEST_GAP_S if extraction.simulated else NEMWEB_REQUEST_GAP_S
+    with contextlib.closing(
+        NemwebClient(fc.nemweb_url, min_interval_s=gap, wait=stop.wait)
+    ) as nemweb:
+        return run_nemweb_follow(extraction, fc.settings, facilities, nemweb, stop)
 
 
 def follow(args: argparse.Namespace) -> int:

@@ -488,6 +488,7 @@ class CacheMeta:
     requests: dict[str, int]
     follow: dict[str, Any]
     extra: dict[str, Any] | None = None
+    simulated: bool = False  # a simulator's data: the meta file says so
 
 
 def facilities_csv(lookup: rollup.Lookup) -> bytes:
@@ -574,6 +575,7 @@ def write_cache(
         network=meta.network,
         written_at=datetime.now(UTC),
         requests=meta.requests,
+        simulated=meta.simulated,
     )
     content.update(meta.extra or {})
     content["follow"] = meta.follow

@@ -547,6 +547,7 @@ class NemwebFollower:
             requests=dict(sorted(self.client.stats.sent.items())),
             follow=self.follow_meta(),
             extra={"nemweb_url": self.client.display_base},
+            simulated=self.ex.simulated,
         )
         self.wrote_once = write_cache(
             self.settings, self.table, meta, self.facilities_bytes, self.wrote_once
