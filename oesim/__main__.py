@@ -24,7 +24,7 @@ The demo key {DEMO_KEY} is accepted unless --key is given.
 Point the extractor at it with OPENELECTRICITY_API_URL=http://127.0.0.1:PORT/v4.
 
 Faults (--fault KIND[:N[:PATH_SUBSTRING]], repeatable; each hits the next N matching requests):
-  500 502 503 504 429 416 401 slow truncated truncated_close
+  500 502 503 504 429 416 401 403 slow truncated truncated_close
 At run time: curl -X POST 'http://127.0.0.1:PORT/__sim__/faults?kind=503&count=2'
 Request log: curl http://127.0.0.1:PORT/__sim__/requests (the newest {REQUEST_LOG_LIMIT:,})
 The /__sim__/ routes answer only callers on this machine (127.0.0.0/8, ::1): with --host 0.0.0.0
