@@ -244,13 +244,16 @@ class NemwebFace:
             )
 
     def _make_archive(self, stream: Stream, day: int) -> bytes:
+        """The day's 5-minute zips in their final version (a file Current has built is
+        reused; the others are made without filling the cache)."""
         members = []
         for t in day_stamps(day).tolist():
             version = self.schedule.final_version(t)
             members.append(
                 (
                     stream.name(t, stream.file_id(t, version)),
-                    self._make_file(stream, t, version, False),
+                    self._files.get((stream.prefix, t, version, False))
+                    or self._make_file(stream, t, version, False),
                 )
             )
         return zip_members(members, day_published(day))

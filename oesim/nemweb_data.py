@@ -142,10 +142,11 @@ def scada_table(data: DayData, slot: int, replaced: bool = False) -> Table:
     if replaced:
         values = perturbed(values)
     when, changed = q(nem_time(t)), q(nem_time(t - 300 + SCADA_CHANGED_S))
+    present = ~np.isnan(values)
+    duids = [d for d, ok in zip(data.duids, present.tolist(), strict=True) if ok]
     rows = [
-        (when, duid, number(float(v)), changed)
-        for duid, v in zip(data.duids, values, strict=True)
-        if not np.isnan(v)
+        (when, duid, number(v), changed)
+        for duid, v in zip(duids, values[present].tolist(), strict=True)
     ]
     columns = ("SETTLEMENTDATE", "DUID", "SCADAVALUE", "LASTCHANGED")
     return Table("DISPATCH", "UNIT_SCADA", 1, columns, rows)

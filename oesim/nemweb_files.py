@@ -110,7 +110,7 @@ def zip_members(members: Iterable[tuple[str, bytes]], when: float) -> bytes:
     members always give the same bytes."""
     stamp = nem_datetime(when).timetuple()[:6]
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, data in members:
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED

@@ -36,9 +36,25 @@ WINDOW = {"date_start": "2025-10-03T11:10:00", "date_end": "2025-10-03T12:10:00"
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimulatorHandle]:
-    with nemweb_simulator(HandClock(NOW)) as handle:
+def clock() -> HandClock:
+    return HandClock(NOW)
+
+
+@pytest.fixture(scope="module")
+def sim(clock: HandClock) -> Iterator[SimulatorHandle]:
+    """One simulator for the module (its files are built once): each test starts at NOW
+    with no fault armed."""
+    with nemweb_simulator(clock) as handle:
         yield handle
+
+
+@pytest.fixture(autouse=True)
+def _fresh(clock: HandClock, sim: SimulatorHandle) -> Iterator[None]:
+    clock.now = NOW
+    requests.delete(sim.root_url + "/__sim__/nemweb/faults", timeout=30).raise_for_status()
+    sim.server.nemweb.archive_span = 1  # build less: the tests need a day or two
+    yield
+    requests.delete(sim.root_url + "/__sim__/nemweb/faults", timeout=30).raise_for_status()
 
 
 def stamp_of(name: str) -> datetime:
@@ -162,22 +178,22 @@ def test_paths_are_matched_without_regard_to_case(sim: SimulatorHandle) -> None:
     assert listed(sim, "/REPORTS/CURRENT/DISPATCH_SCADA/") == listed(sim, SCADA_DIR)
 
 
-def test_a_file_appears_only_after_its_publish_delay() -> None:
-    clock = HandClock(NOW)
+def test_a_file_appears_only_after_its_publish_delay(
+    clock: HandClock, sim: SimulatorHandle
+) -> None:
     end = datetime(2025, 10, 3, 12, 20, tzinfo=NEM)
-    with nemweb_simulator(clock) as sim:
-        clock.now = end + timedelta(seconds=PUBLISH_DELAY_S + PUBLISH_JITTER_S)
-        name = listed(sim, SCADA_DIR)[-1]
-        assert stamp_of(name) == end
-        published = requests.get(sim.root_url + SCADA_DIR + name, timeout=30)
-        appeared = parsedate_to_datetime(published.headers["Last-Modified"])
-        assert end + timedelta(seconds=60) <= appeared <= end + timedelta(seconds=105)
-        clock.now = appeared - timedelta(seconds=1)
-        assert name not in listed(sim, SCADA_DIR)
-        assert requests.get(sim.root_url + SCADA_DIR + name, timeout=30).status_code == 404
-        clock.now = appeared
-        assert listed(sim, SCADA_DIR)[-1] == name
-        assert requests.get(sim.root_url + SCADA_DIR + name, timeout=30).status_code == 200
+    clock.now = end + timedelta(seconds=PUBLISH_DELAY_S + PUBLISH_JITTER_S)
+    name = listed(sim, SCADA_DIR)[-1]
+    assert stamp_of(name) == end
+    published = requests.get(sim.root_url + SCADA_DIR + name, timeout=30)
+    appeared = parsedate_to_datetime(published.headers["Last-Modified"])
+    assert end + timedelta(seconds=60) <= appeared <= end + timedelta(seconds=105)
+    clock.now = appeared - timedelta(seconds=1)
+    assert name not in listed(sim, SCADA_DIR)
+    assert requests.get(sim.root_url + SCADA_DIR + name, timeout=30).status_code == 404
+    clock.now = appeared
+    assert listed(sim, SCADA_DIR)[-1] == name
+    assert requests.get(sim.root_url + SCADA_DIR + name, timeout=30).status_code == 200
 
 
 def test_the_publish_jitter_is_0_to_45_seconds_and_deterministic() -> None:
@@ -307,53 +323,51 @@ def test_prices_demand_and_flows_equal_the_oe_face(sim: SimulatorHandle) -> None
 # --- the Archive ----------------------------------------------------------------------------
 
 
-def test_the_archive_holds_each_day_as_a_zip_of_its_288_zips() -> None:
-    clock = HandClock(NOW)
-    with nemweb_simulator(clock) as sim:
-        sim.server.nemweb.archive_span = 1  # build less: the test needs one day
-        names = listed(sim, "/Reports/Archive/Dispatch_SCADA/")
-        assert names[-1] == "PUBLIC_DISPATCHSCADA_20251002.zip"  # yesterday, whole
-        assert names == sorted(names) and len(names) >= 2
-        oldest_current = stamp_of(listed(sim, SCADA_DIR)[0])
-        assert names[0] < f"PUBLIC_DISPATCHSCADA_{oldest_current:%Y%m%d}.zip"
-        resp = requests.get(
-            sim.root_url + "/Reports/Archive/Dispatch_SCADA/" + names[-1], timeout=60
-        )
-        assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/zip"
-        inner = zipfile.ZipFile(io.BytesIO(resp.content)).namelist()
-        assert len(inner) == 288
-        ends = [stamp_of(n) for n in inner]
-        assert ends[0] == datetime(2025, 10, 2, 0, 5, tzinfo=NEM)
-        assert ends[-1] == datetime(2025, 10, 3, 0, 0, tzinfo=NEM)
-        members = mms.read_zip(resp.content)
-        assert len(members) == 288
-        for text in list(members.values())[:3]:
-            assert mms.unit_scada(mms.parse_mms(text)[("DISPATCH", "UNIT_SCADA")])
-        dispatch = listed(sim, "/Reports/Archive/DispatchIS_Reports/")
-        assert dispatch[-1] == "PUBLIC_DISPATCHIS_20251002.zip"
+def test_the_archive_holds_each_day_as_a_zip_of_its_288_zips(
+    clock: HandClock, sim: SimulatorHandle
+) -> None:
+    names = listed(sim, "/Reports/Archive/Dispatch_SCADA/")
+    assert names[-1] == "PUBLIC_DISPATCHSCADA_20251002.zip"  # yesterday, whole
+    assert names == sorted(names) and len(names) >= 2
+    oldest_current = stamp_of(listed(sim, SCADA_DIR)[0])
+    assert names[0] < f"PUBLIC_DISPATCHSCADA_{oldest_current:%Y%m%d}.zip"
+    resp = requests.get(sim.root_url + "/Reports/Archive/Dispatch_SCADA/" + names[-1], timeout=60)
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/zip"
+    inner = zipfile.ZipFile(io.BytesIO(resp.content)).namelist()
+    assert len(inner) == 288
+    ends = [stamp_of(n) for n in inner]
+    assert ends[0] == datetime(2025, 10, 2, 0, 5, tzinfo=NEM)
+    assert ends[-1] == datetime(2025, 10, 3, 0, 0, tzinfo=NEM)
+    members = mms.read_zip(resp.content)
+    assert len(members) == 288
+    for text in list(members.values())[:3]:
+        assert mms.unit_scada(mms.parse_mms(text)[("DISPATCH", "UNIT_SCADA")])
+    dispatch = listed(sim, "/Reports/Archive/DispatchIS_Reports/")
+    assert dispatch[-1] == "PUBLIC_DISPATCHIS_20251002.zip"
 
 
 # --- HTTP ---------------------------------------------------------------------------------
 
 
-def test_conditional_requests_get_304_until_the_next_file() -> None:
-    clock = HandClock(NOW)
-    with nemweb_simulator(clock) as sim:
-        first = requests.get(sim.root_url + SCADA_DIR, timeout=60)
-        etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
-        for headers in ({"If-None-Match": etag}, {"If-Modified-Since": modified}):
-            again = requests.get(sim.root_url + SCADA_DIR, headers=headers, timeout=30)
-            assert again.status_code == 304 and again.content == b""
-        name = listed(sim, SCADA_DIR)[-1]
-        file = requests.get(sim.root_url + SCADA_DIR + name, timeout=30)
-        cached = {"If-None-Match": file.headers["ETag"]}
-        assert requests.get(sim.root_url + SCADA_DIR + name, headers=cached).status_code == 304
-        clock.advance(300)  # the next interval is out
-        newer = requests.get(sim.root_url + SCADA_DIR, headers={"If-None-Match": etag}, timeout=60)
-        assert newer.status_code == 200 and newer.headers["ETag"] != etag
-        since = requests.get(sim.root_url + SCADA_DIR, headers={"If-Modified-Since": modified})
-        assert since.status_code == 200
-        assert sim.requests.count(SCADA_DIR, status=304) == 3
+def test_conditional_requests_get_304_until_the_next_file(
+    clock: HandClock, sim: SimulatorHandle
+) -> None:
+    sim.requests.clear()
+    first = requests.get(sim.root_url + SCADA_DIR, timeout=60)
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    for headers in ({"If-None-Match": etag}, {"If-Modified-Since": modified}):
+        again = requests.get(sim.root_url + SCADA_DIR, headers=headers, timeout=30)
+        assert again.status_code == 304 and again.content == b""
+    name = listed(sim, SCADA_DIR)[-1]
+    file = requests.get(sim.root_url + SCADA_DIR + name, timeout=30)
+    cached = {"If-None-Match": file.headers["ETag"]}
+    assert requests.get(sim.root_url + SCADA_DIR + name, headers=cached).status_code == 304
+    clock.advance(300)  # the next interval is out
+    newer = requests.get(sim.root_url + SCADA_DIR, headers={"If-None-Match": etag}, timeout=60)
+    assert newer.status_code == 200 and newer.headers["ETag"] != etag
+    since = requests.get(sim.root_url + SCADA_DIR, headers={"If-Modified-Since": modified})
+    assert since.status_code == 200
+    assert sim.requests.count(SCADA_DIR, status=304) == 3
 
 
 def test_head_announces_the_length_without_a_body(sim: SimulatorHandle) -> None:
@@ -411,66 +425,59 @@ def next_end(clock: HandClock) -> datetime:
     return end
 
 
-def test_late_files_appear_late() -> None:
-    clock = HandClock(NOW)
-    with nemweb_simulator(clock) as sim:
-        late = next_end(clock)
-        state = arm(sim, "late", 1, seconds=600)
-        assert state["faults"] == [
-            {"interval_end": late.isoformat(), "kind": "late", "seconds": 600}
-        ]
-        clock.now = late + timedelta(seconds=400)  # the next interval is out, this one is not
-        ends = [stamp_of(n) for n in listed(sim, SCADA_DIR)]
-        assert late not in ends and late + timedelta(minutes=5) in ends
-        assert late not in [stamp_of(n) for n in listed(sim, IS_DIR)]
-        clock.now = late + timedelta(seconds=PUBLISH_DELAY_S + PUBLISH_JITTER_S + 600)
-        ends = [stamp_of(n) for n in listed(sim, SCADA_DIR)]
-        assert late in ends and ends == sorted(ends)
+def test_late_files_appear_late(clock: HandClock, sim: SimulatorHandle) -> None:
+    late = next_end(clock)
+    state = arm(sim, "late", 1, seconds=600)
+    assert state["faults"] == [{"interval_end": late.isoformat(), "kind": "late", "seconds": 600}]
+    clock.now = late + timedelta(seconds=400)  # the next interval is out, this one is not
+    ends = [stamp_of(n) for n in listed(sim, SCADA_DIR)]
+    assert late not in ends and late + timedelta(minutes=5) in ends
+    assert late not in [stamp_of(n) for n in listed(sim, IS_DIR)]
+    clock.now = late + timedelta(seconds=PUBLISH_DELAY_S + PUBLISH_JITTER_S + 600)
+    ends = [stamp_of(n) for n in listed(sim, SCADA_DIR)]
+    assert late in ends and ends == sorted(ends)
 
 
-def test_missing_files_never_reach_current_but_reach_the_archive() -> None:
-    clock = HandClock(NOW)
-    with nemweb_simulator(clock) as sim:
-        sim.server.nemweb.archive_span = 0
-        first = next_end(clock)
-        arm(sim, "missing", 2)
-        clock.advance(3600)
-        ends = set(map(stamp_of, listed(sim, SCADA_DIR)))
-        gone = {first, first + timedelta(minutes=5)}
-        assert not gone & ends and first + timedelta(minutes=10) in ends
-        assert not gone & set(map(stamp_of, listed(sim, IS_DIR)))
-        clock.now = datetime(2025, 10, 4, 2, 0, tzinfo=NEM)  # the day is in the Archive
-        day = "/Reports/Archive/Dispatch_SCADA/PUBLIC_DISPATCHSCADA_20251003.zip"
-        inner = zipfile.ZipFile(io.BytesIO(requests.get(sim.root_url + day).content)).namelist()
-        assert gone <= set(map(stamp_of, inner)) and len(inner) == 288
+def test_missing_files_never_reach_current_but_reach_the_archive(
+    clock: HandClock, sim: SimulatorHandle
+) -> None:
+    first = next_end(clock)
+    arm(sim, "missing", 2)
+    clock.advance(3600)
+    ends = set(map(stamp_of, listed(sim, SCADA_DIR)))
+    gone = {first, first + timedelta(minutes=5)}
+    assert not gone & ends and first + timedelta(minutes=10) in ends
+    assert not gone & set(map(stamp_of, listed(sim, IS_DIR)))
+    clock.now = datetime(2025, 10, 4, 2, 0, tzinfo=NEM)  # the day is in the Archive
+    day = "/Reports/Archive/Dispatch_SCADA/PUBLIC_DISPATCHSCADA_20251003.zip"
+    inner = zipfile.ZipFile(io.BytesIO(requests.get(sim.root_url + day).content)).namelist()
+    assert gone <= set(map(stamp_of, inner)) and len(inner) == 288
 
 
-def test_a_replaced_file_leaves_the_index_for_its_successor() -> None:
-    clock = HandClock(NOW)
-    with nemweb_simulator(clock) as sim:
-        end = next_end(clock)
-        arm(sim, "replaced", 1)
-        clock.now = end + timedelta(seconds=PUBLISH_DELAY_S + PUBLISH_JITTER_S)
-        first = file_for(listed(sim, SCADA_DIR), end)
-        clock.advance(60)
-        second = file_for(listed(sim, SCADA_DIR), end)
-        seq = int(NAME.fullmatch(first).group(3))  # type: ignore[union-attr]
-        assert int(NAME.fullmatch(second).group(3)) == seq + 1  # type: ignore[union-attr]
-        assert first not in listed(sim, SCADA_DIR)
-        assert requests.get(sim.root_url + SCADA_DIR + first).status_code == 404
-        clock.advance(-60)
-        old = mms.unit_scada(tables(sim, SCADA_DIR + first)[("DISPATCH", "UNIT_SCADA")])
-        clock.advance(60)
-        new = mms.unit_scada(tables(sim, SCADA_DIR + second)[("DISPATCH", "UNIT_SCADA")])
-        assert [r.duid for r in old] == [r.duid for r in new]
-        differ = [
-            (a.power_mw, b.power_mw)
-            for a, b in zip(old, new, strict=True)
-            if a.power_mw != b.power_mw
-        ]
-        assert differ and all(abs(a - b) < 1 for a, b in differ)
-        truth = sim.dataset.unit_power_array(new[0].duid, [int(end.timestamp())])[0]
-        assert new[0].power_mw == truth  # the replacement is right
+def test_a_replaced_file_leaves_the_index_for_its_successor(
+    clock: HandClock, sim: SimulatorHandle
+) -> None:
+    end = next_end(clock)
+    arm(sim, "replaced", 1)
+    clock.now = end + timedelta(seconds=PUBLISH_DELAY_S + PUBLISH_JITTER_S)
+    first = file_for(listed(sim, SCADA_DIR), end)
+    clock.advance(60)
+    second = file_for(listed(sim, SCADA_DIR), end)
+    seq = int(NAME.fullmatch(first).group(3))  # type: ignore[union-attr]
+    assert int(NAME.fullmatch(second).group(3)) == seq + 1  # type: ignore[union-attr]
+    assert first not in listed(sim, SCADA_DIR)
+    assert requests.get(sim.root_url + SCADA_DIR + first).status_code == 404
+    clock.advance(-60)
+    old = mms.unit_scada(tables(sim, SCADA_DIR + first)[("DISPATCH", "UNIT_SCADA")])
+    clock.advance(60)
+    new = mms.unit_scada(tables(sim, SCADA_DIR + second)[("DISPATCH", "UNIT_SCADA")])
+    assert [r.duid for r in old] == [r.duid for r in new]
+    differ = [
+        (a.power_mw, b.power_mw) for a, b in zip(old, new, strict=True) if a.power_mw != b.power_mw
+    ]
+    assert differ and all(abs(a - b) < 1 for a, b in differ)
+    truth = sim.dataset.unit_power_array(new[0].duid, [int(end.timestamp())])[0]
+    assert new[0].power_mw == truth  # the replacement is right
 
 
 def test_403_answers_the_next_requests_like_nemweb_firewall() -> None:
@@ -484,14 +491,15 @@ def test_403_answers_the_next_requests_like_nemweb_firewall() -> None:
         assert requests.get(sim.root_url + "/Reports/Current/", timeout=30).status_code == 200
 
 
-def test_a_truncated_download_fails_to_parse_and_the_next_one_is_whole() -> None:
-    with nemweb_simulator(HandClock(NOW)) as sim:
-        arm(sim, "truncated", 1)
-        name = listed(sim, SCADA_DIR)[-1]  # an index does not take the fault
-        cut = requests.get(sim.root_url + SCADA_DIR + name, timeout=30)
-        with pytest.raises(mms.MmsError):
-            csv_text(cut.content)
-        assert csv_text(requests.get(sim.root_url + SCADA_DIR + name, timeout=30).content)
+def test_a_truncated_download_fails_to_parse_and_the_next_one_is_whole(
+    clock: HandClock, sim: SimulatorHandle
+) -> None:
+    arm(sim, "truncated", 1)
+    name = listed(sim, SCADA_DIR)[-1]  # an index does not take the fault
+    cut = requests.get(sim.root_url + SCADA_DIR + name, timeout=30)
+    with pytest.raises(mms.MmsError):
+        csv_text(cut.content)
+    assert csv_text(requests.get(sim.root_url + SCADA_DIR + name, timeout=30).content)
 
 
 def test_faults_are_shown_and_cleared() -> None:
