@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import io
 import re
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -24,6 +28,7 @@ from oesim.credits import CreditLedger
 from oesim.nemweb import parse_nemweb_fault
 from oesim.nemweb_publish import PUBLISH_DELAY_S, PUBLISH_JITTER_S, publish_times
 from oesim.testing import DEMO_KEY, SimulatorHandle, run_simulator
+from tests.conftest import ROOT, clean_subprocess_env
 from tests.support_nemweb import NEM, HandClock, csv_text, hrefs, listed, nemweb_simulator, tables
 
 AUTH = {"Authorization": f"Bearer {DEMO_KEY}"}
@@ -520,3 +525,40 @@ def test_bad_fault_specs_are_refused(spec: str, capsys: pytest.CaptureFixture[st
         parse_nemweb_fault(spec)
     assert oesim_main(["--dataset", "small", "--nemweb-fault", spec]) == 2
     assert "NEMweb fault" in capsys.readouterr().err
+
+
+# --- as a process ---------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_python_m_oesim_live_publishes_a_file_every_5_seconds_at_60x() -> None:
+    """``python -m oesim --live`` prints its one line as before; at 60x a new SCADA file
+    appears about every 5 wall seconds, and a ``--nemweb-fault missing`` interval never."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oesim", "--dataset", "nem", "--seed", "2025", "--live",
+         "--clock-speed", "60", "--clock-start", "2025-10-03T12:17:30",
+         "--nemweb-fault", "missing:1"],
+        cwd=ROOT, env=clean_subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert re.fullmatch(r"OE simulator listening on http://127\.0\.0\.1:\d+/v4", line)
+        root = line.rsplit(" ", 1)[1].removesuffix("/v4")
+        gone = datetime.fromisoformat(
+            requests.get(root + "/__sim__/nemweb", timeout=30).json()["faults"][0]["interval_end"]
+        )
+        seen: set[datetime] = set()
+        deadline = time.monotonic() + 60
+        while len(seen) < 4 and time.monotonic() < deadline:
+            resp = requests.get(root + SCADA_DIR, timeout=30)
+            seen |= {stamp_of(h.rsplit("/", 1)[1]) for h in hrefs(resp.text)[-3:]}
+            time.sleep(1)
+        newest = sorted(seen)
+        assert len(newest) >= 4 and gone not in newest
+        assert gone - timedelta(minutes=5) in newest and gone + timedelta(minutes=5) in newest
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in err
