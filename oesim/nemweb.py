@@ -21,6 +21,7 @@ does. :mod:`oesim.nemweb_data` makes the numbers equal the OE face's.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -65,6 +66,7 @@ NOT_FOUND_HTML = (
 CDEII_NAME = "CO2EII_AVAILABLE_GENERATORS.CSV"
 SEQ_BASE = 440_000_000  # file ids: 16 digits, growing with time, as AEMO's do
 NEM_OFFSET_S = 10 * 3_600
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ class Lru(OrderedDict):
 
 
 class NemwebFace:
-    """NEMweb's directories and files for one dataset; ``handle`` answers one request."""
+    """NEMweb's directories and files for one dataset, with their publication schedule and
+    caches (thread-safe); :func:`handle_nemweb` answers a request from them."""
 
     def __init__(self, dataset: Any, seed: int = 0) -> None:
         self.dataset = dataset
@@ -192,7 +195,10 @@ class NemwebFace:
         match = re.fullmatch(rf"{stream.prefix}_(\d{{12}})_(\d{{16}})\.ZIP", name.upper())
         if match is None:
             return None
-        t = parse_file_stamp(match.group(1))
+        try:
+            t = parse_file_stamp(match.group(1))
+        except ValueError:  # twelve digits that are no time
+            return None
         version = int(match.group(2)) - stream.file_id(t, 0)
         entry = self.schedule.find(t, version, now) if version in (0, 1) else None
         if entry is None:
@@ -363,7 +369,11 @@ def handle_nemweb(
         return Response(404, NOT_LIVE.encode(), "text/plain")
     if method not in ("GET", "HEAD"):
         return Response(405, b"Method Not Allowed\r\n", "text/plain", (("Allow", "GET, HEAD"),))
-    return respond(route(face, path, now), headers)
+    try:
+        return respond(route(face, path, now), headers)
+    except Exception:
+        log.exception("NEMweb face error on %s", path)
+        return Response(500, b"Internal Server Error\r\n", "text/plain")
 
 
 # --- faults and the admin route ------------------------------------------------------------

@@ -562,3 +562,17 @@ def test_python_m_oesim_live_publishes_a_file_every_5_seconds_at_60x() -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PUBLIC_DISPATCHSCADA_202513991299_0000000486918872.zip",  # no such time
+        "PUBLIC_DISPATCHSCADA_202510031215_0000000000000001.zip",  # no such id
+        "PUBLIC_DISPATCHIS_202510031215_0000000486918876.zip",  # another directory's
+        "nothing.zip",
+    ],
+)
+def test_a_name_current_does_not_hold_is_a_404(sim: SimulatorHandle, name: str) -> None:
+    resp = requests.get(sim.root_url + SCADA_DIR + name, timeout=30)
+    assert resp.status_code == 404 and resp.headers["Content-Type"] == "text/html"
