@@ -1,4 +1,5 @@
-"""The OE simulator's HTTP shell: a ThreadingHTTPServer around :func:`oesim.api.handle_api`.
+"""The OE simulator's HTTP shell: a ThreadingHTTPServer around :func:`oesim.api.handle_api`
+and, for ``/Reports`` paths, NEMweb's face (:func:`oesim.nemweb.handle_nemweb`).
 
 Adds what only the transport can do: injected faults (oesim.faults), the request log,
 keep-alive HTTP/1.1, slow and truncated bodies, and the ``/__sim__/`` control routes.
