@@ -16,6 +16,7 @@ from types import FrameType
 from oesim.clock import SETTLE_DELAY_S, make_clock, parse_clock_start
 from oesim.credits import PLAN_CREDITS, CreditLedger
 from oesim.faults import REQUEST_LOG_LIMIT, FaultSpecError, parse_fault_spec
+from oesim.nemweb import arm_fault, parse_nemweb_fault
 from oesim.server import DEMO_KEY, SimulatorConfig, SimulatorServer, load_dataset, make_server
 
 EPILOG = f"""\
@@ -23,7 +24,7 @@ The demo key {DEMO_KEY} is accepted unless --key is given.
 Point the extractor at it with OPENELECTRICITY_API_URL=http://127.0.0.1:PORT/v4.
 
 Faults (--fault KIND[:N[:PATH_SUBSTRING]], repeatable; each hits the next N matching requests):
-  500 502 503 504 429 416 401 slow truncated truncated_close
+  500 502 503 504 429 416 401 403 slow truncated truncated_close
 At run time: curl -X POST 'http://127.0.0.1:PORT/__sim__/faults?kind=503&count=2'
 Request log: curl http://127.0.0.1:PORT/__sim__/requests (the newest {REQUEST_LOG_LIMIT:,})
 The /__sim__/ routes answer only callers on this machine (127.0.0.0/8, ::1): with --host 0.0.0.0
@@ -34,6 +35,14 @@ by the simulated clock (--clock-speed, --clock-start); every request with a key 
 credit (default: the plan's 500 a day), refilled at midnight UTC of the simulated clock;
 a key out of credits gets 401 'Authentication failed'.
 Clock: curl http://127.0.0.1:PORT/__sim__/clock
+
+NEMweb (--live only): AEMO's public reports at the same address, NEMWEB_URL=http://127.0.0.1:PORT:
+/Reports/Current/Dispatch_SCADA/ and DispatchIS_Reports/ (a zip per 5-minute interval, the last
+3 days), /Reports/Current/CDEII/, /Reports/Archive/Dispatch_SCADA/ and DispatchIS_Reports/ (a
+zip of each NEM day's zips). The file for the interval ending at T appears at T + 60 s + 0-45 s
+by the simulated clock; no key, no credits. Faults (--nemweb-fault KIND[:N[:SECONDS]]):
+  late (the next N intervals appear SECONDS late, default 240)  missing  replaced  403  truncated
+At run time: curl -X POST 'http://127.0.0.1:PORT/__sim__/nemweb/faults?kind=missing&count=2'
 
 Simulator choices: Bearer auth on every route; every interval of the official SDK (5m to fy,
 30m included); all market metrics, computed from the dataset's own series and market model;
@@ -118,6 +127,13 @@ def _add_live_flags(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument(
+        "--nemweb-fault",
+        action="append",
+        default=[],
+        metavar="KIND:N",
+        help="arm a NEMweb fault at start: late[:N[:SECONDS]], missing, replaced, 403, truncated",
+    )
+    p.add_argument(
         "--plan",
         default="COMMUNITY",
         choices=tuple(PLAN_CREDITS),
@@ -180,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         rules = [parse_fault_spec(spec) for spec in args.fault]
+        nemweb_faults = [parse_nemweb_fault(spec) for spec in args.nemweb_fault]
         config = config_from_args(args)
     except (FaultSpecError, ValueError) as exc:
         print(f"oesim: {exc}", file=sys.stderr)
@@ -191,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for rule in rules:
         server.faults.add(rule)
+    now = config.clock().timestamp()
+    for kind, count, seconds in nemweb_faults:
+        arm_fault(server.nemweb, server.faults, kind, count, now, seconds)
     _stop_on_signals(server)
     host = args.host if ":" not in args.host else f"[{args.host}]"
     print(f"OE simulator listening on http://{host}:{server.port}/v4", flush=True)

@@ -193,6 +193,12 @@ HTML_502 = (
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
     "</body>\r\n</html>\r\n"
 )
+# What NEMweb's firewall answers a client it has blocked (IIS's page).
+HTML_403 = (
+    "<html><head><title>403 - Forbidden: Access is denied.</title></head><body>"
+    "<h2>403 - Forbidden: Access is denied.</h2>"
+    "<h3>You do not have permission to view this directory or page.</h3></body></html>\r\n"
+)
 HTML_504 = (
     "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
     "<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -1587,6 +1593,8 @@ def fault_response(
         return Response(401, dump_json(oe_error_payload("Authentication failed", v)))
     if kind == "502":
         return Response(502, HTML_502.encode(), content_type="text/html")
+    if kind == "403":
+        return Response(403, HTML_403.encode(), content_type="text/html")
     if kind == "504":
         return Response(504, HTML_504.encode(), content_type="text/html")
     if kind == "429":

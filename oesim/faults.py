@@ -20,6 +20,7 @@ from dataclasses import dataclass
 #   429             OE envelope plus a Retry-After header (seconds, default 1)
 #   416             legacy (pre-4.5.0) no-data status with the OE no-data text
 #   401             OE envelope "Authentication failed" (an exhausted key mid-run)
+#   403             HTML body "403 - Forbidden: Access is denied." (NEMweb's firewall), text/html
 #   slow            sleep ``seconds`` (default: the server's slow_seconds) then answer normally
 #   truncated       the normal JSON body cut in half; Content-Length matches the cut bytes
 #   truncated_close Content-Length of the whole body, half of it sent, then the connection closes
@@ -31,6 +32,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "429",
     "416",
     "401",
+    "403",
     "slow",
     "truncated",
     "truncated_close",
@@ -106,6 +108,11 @@ class FaultInjector:
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+
+    def discard(self, path_contains: str) -> None:
+        """Remove the rules armed for exactly this path substring."""
+        with self._lock:
+            self._rules = [r for r in self._rules if r.path_contains != path_contains]
 
     def take(self, path: str) -> FaultRule | None:
         """Consume one use of the first rule matching ``path``; a copy with remaining=1."""

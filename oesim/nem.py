@@ -18,7 +18,7 @@ import numpy as np
 
 from oesim.dataset import REGIONS
 from oesim.nem_catalogue import FACILITIES, Facility, Unit
-from oesim.nem_market import NemMarket
+from oesim.nem_market import LINKS, NemMarket
 from oesim.nem_series import SeriesUnit, gaps, stable_key
 
 # Market metrics the dataset serves (MW or $/MWh); imports and exports are interchange,
@@ -214,6 +214,14 @@ class NemDataset:
             raise KeyError(f"{region}/{metric}")
         values = self.market.region(MARKET_SERIES[metric], region, np.asarray(t, dtype=np.int64))
         return np.round(values, 4)
+
+    def link_flow_array(self, t: np.ndarray) -> np.ndarray:
+        """MW on each interconnector of :data:`oesim.nem_market.LINKS` at stamps ``t``:
+        shape ``(len(LINKS), len(t))``, positive child -> parent (QLD1->NSW1, NSW1->VIC1,
+        SA1->VIC1, TAS1->VIC1), unrounded. Each region's ``flow_imports`` and
+        ``flow_exports`` are these flows, each counted on one side by its sign."""
+        t = np.asarray(t, dtype=np.int64)
+        return np.array([self.market.link_flow(j, t) for j in range(len(LINKS))])
 
     def region_market(
         self, region: str, metric: str, times: Sequence[datetime]

@@ -124,6 +124,9 @@ class DayResult:
     # Available but not dispatched, per region (MW >= 0): wind, and utility solar.
     curtailed_wind: dict[str, np.ndarray]
     curtailed_solar: dict[str, np.ndarray]
+    # Per link of LINKS (rows, in that order): MW, positive child -> parent. The imports and
+    # exports above are these flows, each counted on one side by its sign.
+    flows: np.ndarray  # (len(LINKS), SLOTS)
 
 
 # The per-region series of a DayResult that NemMarket.region serves.
@@ -346,6 +349,12 @@ class NemMarket:
             raise KeyError(metric)
         return self._gather(t, lambda d: getattr(d, metric)[region])
 
+    def link_flow(self, link: int, t: np.ndarray) -> np.ndarray:
+        """MW on link ``LINKS[link]`` at stamps ``t``, positive child -> parent."""
+        if not 0 <= link < len(LINKS):
+            raise KeyError(link)
+        return self._gather(t, lambda d: d.flows[link])
+
     def _gather(self, t: np.ndarray, pick: Callable[[DayResult], np.ndarray]) -> np.ndarray:
         t = np.asarray(t, dtype=np.int64)
         out = np.empty(t.shape)
@@ -461,7 +470,7 @@ class NemMarket:
             if kind in spilled:
                 spilled[kind][u.region] += np.maximum(avail[i] - mw[i], 0.0)
         return DayResult(
-            price, demand, rooftop, imports, exports, mw, spilled["wind"], spilled["solar"]
+            price, demand, rooftop, imports, exports, mw, spilled["wind"], spilled["solar"], flows
         )
 
     def _net_export(self, region: str, flows: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The OE simulator's HTTP shell: a ThreadingHTTPServer around :func:`oesim.api.handle_api`.
+"""The OE simulator's HTTP shell: a ThreadingHTTPServer around :func:`oesim.api.handle_api`
+and, for ``/Reports`` paths, NEMweb's face (:func:`oesim.nemweb.handle_nemweb`).
 
 Adds what only the transport can do: injected faults (oesim.faults), the request log,
 keep-alive HTTP/1.1, slow and truncated bodies, and the ``/__sim__/`` control routes.
@@ -30,6 +31,7 @@ from oesim.api import (
 from oesim.clock import NEM_TZ, newest_settled
 from oesim.dataset import Dataset
 from oesim.faults import FaultInjector, RequestLog, RequestRecord
+from oesim.nemweb import NemwebFace, handle_nemweb, is_nemweb_path, nemweb_admin
 
 __all__ = [
     "DEMO_KEY",
@@ -55,6 +57,8 @@ class SimulatorServer(ThreadingHTTPServer):
         self.faults = FaultInjector()
         self.requests = RequestLog()
         self.stopping = threading.Event()
+        # NEMweb's /Reports/ (oesim.nemweb): same dataset and clock, its own publication.
+        self.nemweb = NemwebFace(config.dataset, getattr(config.dataset, "seed", 0))
 
     @property
     def port(self) -> int:
@@ -119,8 +123,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 if server.stopping.wait(seconds):
                     self.close_connection = True
                     return
-            headers = {k: v for k, v in self.headers.items()}
-            response = handle_api(config, method, path, query, headers)
+            response = self._answer(method, path, query)
         body = response.body
         announced = len(body)
         if fault == "truncated":
@@ -143,6 +146,16 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         sent_ok = self._send(response, method, body=body, announced=announced)
         if fault == "truncated_close" or not sent_ok:
             self.close_connection = True
+
+    def _answer(self, method: str, path: str, query: str) -> Response:
+        """The OE face's answer, or NEMweb's for a ``/Reports`` path."""
+        config = self.server.config
+        if is_nemweb_path(path):
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            now = config.clock().timestamp()
+            return handle_nemweb(self.server.nemweb, config.live, method, path, headers, now)
+        headers = {k: v for k, v in self.headers.items()}
+        return handle_api(config, method, path, query, headers)
 
     def _send(
         self,
@@ -179,6 +192,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         ``GET /__sim__/clock`` tells the simulated time and the last settled interval;
         ``GET /__sim__/credits`` each key's credits left, ``POST /__sim__/credits?remaining=0``
         (``&key=K``: one key) sets them until the next refill.
+        ``GET /__sim__/nemweb`` shows NEMweb's publication and faults,
+        ``POST /__sim__/nemweb/faults?kind=late&count=2&seconds=240`` arms one (late, missing,
+        replaced, 403, truncated), ``DELETE /__sim__/nemweb/faults`` clears them.
         """
         server = self.server
         q = Query(query)
@@ -204,6 +220,14 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 return Response(200, dump_json(clock_status(server.config)))
             if path == "/__sim__/credits":
                 return Response(200, dump_json(credits_admin(server.config, method, q)))
+            if path.startswith("/__sim__/nemweb"):
+                now = server.config.clock().timestamp()
+                params = {k: q.one(k) for k in ("kind", "count", "seconds")}
+                nemweb = nemweb_admin(
+                    server.nemweb, server.faults, server.config.live, method, path, params, now
+                )
+                if nemweb is not None:
+                    return Response(200, dump_json(nemweb))
         except ValueError as exc:
             return Response(400, dump_json({"detail": str(exc)}))
         return Response(404, dump_json({"detail": "Not Found"}))

@@ -16,6 +16,7 @@ from typing import Any
 
 from oesim.dataset import Dataset
 from oesim.faults import FaultInjector, RequestLog, parse_fault_spec
+from oesim.nemweb import arm_fault, parse_nemweb_fault
 from oesim.server import DEMO_KEY, SimulatorConfig, SimulatorServer, load_dataset, make_server
 
 __all__ = ["DEMO_KEY", "SimulatorHandle", "run_simulator"]
@@ -60,13 +61,14 @@ def run_simulator(
     exhausted_keys: Iterable[str] = (),
     seed: int = 0,
     faults: Iterable[str] = (),
+    nemweb_faults: Iterable[str] = (),
     **opts: Any,
 ) -> Iterator[SimulatorHandle]:
     """Run a simulator for the duration of the ``with`` block.
 
     ``dataset``: a Dataset or ``"small"``/``"scaled"``/``"nem"``; ``keys``: accepted keys
     (a mapping gives each its plan, else COMMUNITY); ``faults``: CLI-style specs armed at
-    start (``"503:2"``); ``opts``: other :class:`SimulatorConfig` fields (``slow_seconds``,
+    start (``"503:2"``); ``nemweb_faults``: ``--nemweb-fault`` specs (``"missing:2"``); ``opts``: other :class:`SimulatorConfig` fields (``slow_seconds``,
     ``retry_after``, ``anonymous_market``, ``enforce_history``, ``clock``, ``version``).
     """
     ds = load_dataset(dataset, seed=seed) if isinstance(dataset, str) else dataset
@@ -77,6 +79,10 @@ def run_simulator(
     server = make_server(config)
     for spec in faults:
         server.faults.add(parse_fault_spec(spec))
+    now = config.clock().timestamp()
+    for spec in nemweb_faults:
+        kind, count, seconds = parse_nemweb_fault(spec)
+        arm_fault(server.nemweb, server.faults, kind, count, now, seconds)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

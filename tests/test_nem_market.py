@@ -17,6 +17,7 @@ from nemlive.common.nemtime import NEM_TZ
 from oesim.nem import NemDataset
 from oesim.nem_market import (
     DAY_SERIES,
+    LINKS,
     MARKET_CAP,
     MARKET_FLOOR,
     PRICE_GRID,
@@ -24,6 +25,7 @@ from oesim.nem_market import (
     _Bands,
     crossing,
     day_and_slot,
+    day_stamps,
     value_at,
 )
 
@@ -100,3 +102,24 @@ def test_the_order_of_the_fleet_does_not_move_a_served_value(market: NemMarket) 
     np.testing.assert_array_equal(
         np.round(a.unit_mw, SERVED_DP), np.round(b.unit_mw[rows], SERVED_DP)
     )
+
+
+def test_the_day_keeps_its_link_flows_and_they_make_imports_and_exports(market: NemMarket) -> None:
+    """DayResult.flows (LINKS order, + child -> parent) are the interchange served: each
+    region's imports and exports are its links' flows, each on one side by its sign."""
+    day = market.day(DAY)
+    assert day.flows.shape == (len(LINKS), 288)
+    imports = {r: np.zeros(288) for r in REGIONS}
+    exports = {r: np.zeros(288) for r in REGIONS}
+    for (child, parent, out_mw, in_mw), flow in zip(LINKS, day.flows, strict=True):
+        assert (flow <= out_mw + 1e-6).all() and (flow >= -in_mw - 1e-6).all()
+        sender = np.where(flow >= 0, 1, 0)
+        for region, sends in ((child, sender), (parent, 1 - sender)):
+            exports[region] += sends * np.abs(flow)
+            imports[region] += (1 - sends) * np.abs(flow)
+    for region in REGIONS:
+        assert np.array_equal(imports[region], day.imports[region])
+        assert np.array_equal(exports[region], day.exports[region])
+    assert np.abs(day.flows).max() > 100
+    t = day_stamps(DAY)[:3]
+    assert np.array_equal(market.link_flow(1, t), day.flows[1][:3])
