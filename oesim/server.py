@@ -78,6 +78,14 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return "oesim"
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header: in live mode the simulated clock's time, as a real server
+        dates its answers by its own clock (a NEMweb client sets its clock from it)."""
+        config = self.server.config  # type: ignore[attr-defined]
+        if timestamp is None and config.live:
+            timestamp = config.clock().timestamp()
+        return super().date_time_string(timestamp)
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 

@@ -358,6 +358,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # Dated by the fake clock, as NEMweb dates its answers by its own.
+        fake = self.server.fake  # type: ignore[attr-defined]
+        clock = getattr(fake, "clock", None)
+        if timestamp is None and clock is not None:
+            timestamp = clock.utc()
+        return super().date_time_string(timestamp)
+
 
 class Server:
     """``FakeNemweb`` (or any handler class) on 127.0.0.1; ``url`` is its base."""

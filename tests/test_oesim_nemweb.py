@@ -29,7 +29,15 @@ from oesim.nemweb import parse_nemweb_fault
 from oesim.nemweb_publish import PUBLISH_DELAY_S, PUBLISH_JITTER_S, publish_times
 from oesim.testing import DEMO_KEY, SimulatorHandle, run_simulator
 from tests.conftest import ROOT, clean_subprocess_env
-from tests.support_oesim_nemweb import NEM, HandClock, csv_text, hrefs, listed, nemweb_simulator, tables
+from tests.support_oesim_nemweb import (
+    NEM,
+    HandClock,
+    csv_text,
+    hrefs,
+    listed,
+    nemweb_simulator,
+    tables,
+)
 
 AUTH = {"Authorization": f"Bearer {DEMO_KEY}"}
 NOW = datetime(2025, 10, 3, 12, 17, 30, tzinfo=NEM)

@@ -101,6 +101,9 @@ class NemwebClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.min_interval_s = min_interval_s
+        # The server's clock (epoch s) from the Date header of its latest answer: NEMweb's
+        # time, not this machine's (a simulator's may run faster); None until one came.
+        self.server_time: float | None = None
         self.max_bytes = max_bytes
         self.max_index_bytes = max_index_bytes
         self.timeout = timeout
@@ -223,6 +226,7 @@ class NemwebClient:
                 f"NEMweb {kind} {display_url(url)} failed: {type(exc).__name__}; check --nemweb-url"
             ) from None
         with response:
+            self.server_time = _http_date(response.headers.get("Date")) or self.server_time
             return self._judge(response, url, kind, cap, check_zip)
 
     def _judge(

@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -152,9 +152,8 @@ class NemwebFollower:
     # --- start -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """The facility list, the cache and its meta, the emission factors."""
-        self.refresh_lookup()
-        self.load_cache()
+        """The emission factors (the first answer sets the clock), the facility list, the
+        cache and its meta."""
         try:
             self.refresh_cdeii()
         except NemwebBlocked:
@@ -164,6 +163,8 @@ class NemwebFollower:
             log.warning(
                 "CDEII emission factors unavailable (%s): no emissions until they come", exc
             )
+        self.refresh_lookup()
+        self.load_cache()
         assert self.lookup is not None
         log.info(
             "following %d facilities from NEMweb (%s), keeping %g days in %s",
@@ -173,6 +174,13 @@ class NemwebFollower:
             self.settings.out,
         )
 
+    def sync_clock(self) -> None:
+        """The feed's time from the server's ``Date`` (NEMweb's clock, not this machine's:
+        a sped-up simulator's runs ahead of the wall), once per answer that brought one."""
+        if self.client.server_time is not None:
+            self.clock.set(datetime.fromtimestamp(self.client.server_time, UTC))
+            self.client.server_time = None
+
     def refresh_lookup(self) -> None:
         self.lookup = self.facilities.lookup()
         self.lookup_at = self.clock.now()
@@ -181,6 +189,7 @@ class NemwebFollower:
     def refresh_cdeii(self) -> None:
         """The newest CDEII file's factors, when its name changed (one index read)."""
         names = self.client.index(nemweb.CDEII_DIR)
+        self.sync_clock()
         self.cdeii_at = self.clock.now()
         name = nemweb.newest_cdeii(names) if names is not None else None
         if name is None or name == self.cdeii_name:
@@ -354,6 +363,7 @@ class NemwebFollower:
         state = self.reports[report]
         previous_read = state.read_at
         names = self.client.index(nemweb.current_dir(report))
+        self.sync_clock()
         state.read_at = self.clock.now()
         if names is None:
             return
