@@ -239,14 +239,19 @@ def energy_source(fueltech: str) -> str:
     return ENERGY_SOURCES.get(fueltech, fueltech)
 
 
+LOADS = ("pumps", "battery_charging")
+
+
 def cdeii_csv(facilities: Sequence[dict[str, Any]], created: int, file_id: int) -> bytes:
-    """CO2EII_AVAILABLE_GENERATORS.CSV: one genset (= DUID here) per unit with a factor."""
+    """CO2EII_AVAILABLE_GENERATORS.CSV: one genset (= DUID here) per generating unit, with
+    its factor, 0 for a unit that has none (as AEMO lists wind, solar, hydro and storage);
+    loads (pumps, a battery's charging unit) are not generators and are not listed."""
     columns = ("STATIONNAME", "DUID", "GENSETID", "REGIONID", "CO2E_EMISSIONS_FACTOR")
     columns += ("CO2E_ENERGY_SOURCE", "CO2E_DATA_SOURCE")
     rows = []
     for fac, unit in aemo_units(facilities):
-        factor = unit.get("emissions_factor_co2")
-        if factor is None or unit.get("status_id") == "retired":
+        factor = unit.get("emissions_factor_co2") or 0.0
+        if unit.get("fueltech_id") in LOADS or unit.get("status_id") == "retired":
             continue
         code = str(unit["code"])
         source = q(energy_source(str(unit.get("fueltech_id", ""))))

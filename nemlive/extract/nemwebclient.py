@@ -199,8 +199,7 @@ class NemwebClient:
             )
         except _Retryable as exc:
             raise NemwebError(
-                f"NEMweb {kind} {display_url(url)} failed {self._tries} times, last: {exc}; "
-                "the next poll tries again"
+                f"NEMweb {kind} {display_url(url)} failed {self._tries} times, last: {exc}"
             ) from None
 
     def _pace(self) -> None:

@@ -1,0 +1,307 @@
+"""``extractor.py --follow --source nemweb`` end to end, on real parts: the simulator's NEMweb
+face on a clock 60 times faster than ours (an interval every 5 s), ``publisher.py --follow``
+on a real mosquitto, and ``recorder.py`` into PostgreSQL; kills, restarts and a 3-hour outage.
+"""
+
+from __future__ import annotations
+
+import csv
+import signal
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nemlive.extract.livecache import parse_cache, to_naive
+from oesim.nemweb_publish import publish_times
+from tests.support_follow import INTERVAL_S, LiveSim, Program
+from tests.support_recorder import RecorderProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+SEED = 7
+SPEED = 60.0
+POLL_S = INTERVAL_S / SPEED  # one poll: one interval, 5 s of wall time
+# The publisher's and the recorder's hops after the follower's write, on a loaded machine.
+HOPS_S = 3.0
+TOPIC = "nemweb/e2e"
+START = "2026-11-30T02:00:00Z"  # noon NEM time: every kind of unit is running
+
+
+def sim(*extra: str, start: str = START) -> LiveSim:
+    return LiveSim(
+        speed=SPEED, dataset="nem", extra=("--seed", str(SEED), "--clock-start", start, *extra)
+    )
+
+
+def nemweb_extractor(tmp: Path, live: LiveSim, keep: float) -> Program:
+    argv = [
+        "extractor.py",
+        "--follow",
+        "--source",
+        "nemweb",
+        "--keep",
+        f"{keep:g}",
+        "--api-clock-speed",
+        f"{SPEED:g}",
+        "--out",
+        str(tmp / "consolidate.csv"),
+        "--facilities-out",
+        str(tmp / "facilities.csv"),
+    ]
+    return Program("extractor", argv, tmp / "extractor.log", live.env())
+
+
+def live_publisher(tmp: Path, port: int) -> Program:
+    argv = [
+        "publisher.py",
+        "--follow",
+        "--csv",
+        str(tmp / "consolidate.csv"),
+        "--port",
+        str(port),
+        "--topic",
+        TOPIC,
+        "--delay",
+        "0",
+        "--no-embedded-broker",
+        "--progress-every",
+        "0",
+    ]
+    return Program("publisher", argv, tmp / "publisher.log")
+
+
+def read_table(tmp: Path):  # type: ignore[no-untyped-def]
+    path = tmp / "consolidate.csv"
+    return parse_cache(path.read_bytes(), str(path))
+
+
+def cached_intervals(tmp: Path) -> list[int]:
+    try:
+        table = read_table(tmp)
+    except Exception:
+        return []
+    n = len(table.facility_ids)
+    has = ~np.isnan(table.values[:, :n]).all(axis=1)
+    return [int(t) for t in table.times[has]]
+
+
+class StoreWatch:
+    """When each interval's facility readings first show in PostgreSQL (time.monotonic())."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.first_seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self._stop.wait(0.2):
+            try:
+                with psycopg.connect(self.url, connect_timeout=3) as conn:
+                    rows = conn.execute("SELECT DISTINCT ts FROM facility_readings").fetchall()
+            except psycopg.Error:
+                continue  # the recorder has not made its tables yet
+            now = time.monotonic()
+            for (ts,) in rows:
+                self.first_seen.setdefault(int(ts.timestamp()), now)
+
+    def __enter__(self) -> StoreWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def store_rows(url: str) -> dict[tuple[str, int], tuple[float | None, float | None]]:
+    """(facility, ts) -> (power, co2); raises if any (facility, ts) is held twice."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT facility_id, ts, power_mw, co2_tonnes FROM facility_readings"
+        ).fetchall()
+        dup = conn.execute(
+            "SELECT count(*) - count(DISTINCT (facility_id, ts)) FROM facility_readings"
+        ).fetchone()
+    assert dup == (0,)
+    return {(f, int(ts.timestamp())): (p, c) for f, ts, p, c in rows}
+
+
+def read_lookup(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def appears_at(live: LiveSim, stamp: int) -> float:
+    """time.monotonic() at which the simulator lists the files of the interval ``stamp``."""
+    published = int(publish_times(SEED, np.array([stamp]))[0])
+    return live.wall0 + (published - live.sim0) / SPEED
+
+
+def oe_face_table(tmp: Path, live: LiveSim, first: int, last: int):  # type: ignore[no-untyped-def]
+    """The same intervals through the simulator's OE face, by the one-shot extractor: those
+    it has settled (10 minutes after their end; NEMweb's come 1 to 2 minutes after)."""
+    settled = int(datetime.fromisoformat(live.admin("clock")["newest_settled"]).timestamp())
+    last = min(last, settled)
+    out = tmp / "oe"
+    out.mkdir()
+    argv = [
+        "extractor.py",
+        "--start",
+        to_naive(first).strftime("%Y-%m-%dT%H:%M"),
+        "--end",
+        to_naive(last + INTERVAL_S).strftime("%Y-%m-%dT%H:%M"),
+        "--out",
+        str(out / "consolidate.csv"),
+        "--facilities-out",
+        str(out / "facilities.csv"),
+    ]
+    program = Program("oe-extractor", argv, out / "extractor.log", live.env()).start()
+    assert program.proc is not None
+    assert program.proc.wait(timeout=120) == 0, program.text()
+    return read_table(out)
+
+
+def test_every_interval_reaches_the_store_within_a_poll_once_across_kills_and_equals_the_oe_face(
+    tmp_path: Path, mosquitto, postgres
+) -> None:  # type: ignore[no-untyped-def]
+    store_url = postgres.url()
+    with sim() as live, StoreWatch(store_url) as watch:
+        ext = nemweb_extractor(tmp_path, live, keep=0.05).start()
+        pub = live_publisher(tmp_path, mosquitto.port)
+        rec = RecorderProcess(
+            [
+                "--port",
+                str(mosquitto.port),
+                "--topic",
+                TOPIC,
+                "--client-id",
+                "nemweb-e2e",
+                "--facilities",
+                str(tmp_path / "facilities.csv"),
+            ],
+            tmp_path / "recorder.log",
+            {"NEMLIVE_STORE": store_url},
+        )
+        try:
+            assert ext.wait_for(lambda: len(cached_intervals(tmp_path)) >= 10, timeout=60)
+            rec.start()
+            pub.start()
+            watched_from = time.monotonic() + POLL_S  # after the fill has gone through
+            time.sleep(8 * POLL_S)
+            watched_to = time.monotonic() - POLL_S - HOPS_S
+            # A kill -9 of each program in turn, a poll apart, each started again.
+            ext.kill()
+            time.sleep(2 * POLL_S)  # two intervals appear while it is down
+            ext.start()
+            pub.kill()
+            time.sleep(POLL_S)
+            pub.start()
+            rec.kill()
+            time.sleep(POLL_S)
+            rec.start()
+            time.sleep(3 * POLL_S)
+            assert ext.stop(signal.SIGTERM) == 0
+            newest = cached_intervals(tmp_path)[-1]
+            assert pub.wait_for(lambda: newest in watch.first_seen, timeout=30)
+            assert pub.stop(signal.SIGTERM) == 0
+            assert rec.terminate() == 0
+        finally:
+            ext.kill()
+            pub.kill()
+            rec.stop_quietly()
+        table = read_table(tmp_path)
+        stored = store_rows(store_url)
+        intervals = cached_intervals(tmp_path)
+        oe = oe_face_table(tmp_path, live, intervals[0], intervals[-1])
+
+    # Every interval of the cache, without a gap, across the kills.
+    assert intervals == list(range(intervals[0], intervals[-1] + INTERVAL_S, INTERVAL_S))
+    # Within one poll of its files appearing, each watched interval was in the store.
+    lags = {
+        t: seen - appears_at(live, t)
+        for t, seen in watch.first_seen.items()
+        if watched_from <= appears_at(live, t) <= watched_to
+    }
+    assert len(lags) >= 4, (watched_from, watched_to, sorted(watch.first_seen))
+    late = {
+        to_naive(t).isoformat(): round(lag, 1) for t, lag in lags.items() if lag > POLL_S + HOPS_S
+    }
+    assert not late, late
+    # Each (facility, interval) of the cache once in the store, with the cache's values.
+    n = len(table.facility_ids)
+    expected = {}
+    for row, t in enumerate(table.times):
+        for i, fid in enumerate(table.facility_ids):
+            power, co2 = table.values[row, i], table.values[row, n + i]
+            if not (np.isnan(power) and np.isnan(co2)):
+                expected[fid, int(t)] = (
+                    None if np.isnan(power) else float(power),
+                    None if np.isnan(co2) else float(co2),
+                )
+    # (The cache keeps --keep's 72 minutes; the store all it was sent.)
+    assert {k: stored.get(k) for k in expected} == expected
+    stamps = sorted({t for _, t in stored})
+    assert stamps == list(range(stamps[0], int(table.times[-1]) + INTERVAL_S, INTERVAL_S))
+    # The facility values equal the OE face's for the same intervals (to the file's rounding).
+    assert list(oe.facility_ids) == list(table.facility_ids)
+    common = np.intersect1d(oe.times, table.times)
+    assert len(common) >= len(table.times) - 3
+    ours = table.values[np.searchsorted(table.times, common), : 2 * n]
+    theirs = oe.values[np.searchsorted(oe.times, common), : 2 * n]
+    assert np.array_equal(np.isnan(ours), np.isnan(theirs))
+    both = ~np.isnan(ours)
+    assert np.abs(ours[both] - theirs[both]).max() <= 0.002
+    # Emissions cover the fossil fleet: every coal and gas facility with output has some.
+    fuels = {r["facility_id"]: r["fuel_groups"] for r in read_lookup(tmp_path / "facilities.csv")}
+    fossil = [i for i, f in enumerate(table.facility_ids) if fuels.get(f) in ("coal", "gas")]
+    assert len(fossil) >= 30
+    running = ours[:, fossil] > 1.0
+    assert running.sum() > 100
+    assert (ours[:, [n + i for i in fossil]][running] > 0).all()
+    for program in (ext, pub):
+        assert "Traceback" not in program.text(), program.text()[-3000:]
+    assert "Traceback" not in rec.output()
+
+
+def test_a_three_hour_outage_is_filled_from_current_without_asking_twice(tmp_path: Path) -> None:
+    with sim() as before:
+        ext = nemweb_extractor(tmp_path, before, keep=0.25).start()
+        try:
+            assert ext.wait_for(lambda: len(cached_intervals(tmp_path)) >= 70, timeout=90)
+            assert ext.stop(signal.SIGTERM) == 0
+        finally:
+            ext.kill()
+        stopped = datetime.fromisoformat(before.admin("clock")["now"].replace("Z", "+00:00"))
+        asked_before = {r["path"] for r in before.requests() if r["path"].endswith(".zip")}
+    held = cached_intervals(tmp_path)
+    # The NEM goes on for three hours while the follower is down: the simulator, whose data
+    # is a pure function of the time, starts again three hours on.
+    later = (stopped + timedelta(hours=3)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    with sim(start=later) as after:
+        ext = nemweb_extractor(tmp_path, after, keep=0.25).start()
+        try:
+            target = held[-1] + 3 * 3600
+            assert ext.wait_for(lambda: cached_intervals(tmp_path)[-1:] >= [target], timeout=90)
+            assert ext.stop(signal.SIGTERM) == 0
+        finally:
+            ext.kill()
+        requests = after.requests()
+    now = cached_intervals(tmp_path)
+    gap = [t for t in range(held[-1] + INTERVAL_S, target + INTERVAL_S, INTERVAL_S)]
+    assert set(gap) <= set(now)  # the 36 intervals of the outage, and on
+    assert now == list(range(now[0], now[-1] + INTERVAL_S, INTERVAL_S))
+    files = [r["path"] for r in requests if r["path"].endswith(".zip")]
+    assert len(files) == len(set(files))  # nothing asked twice
+    assert not set(files) & asked_before  # nor anything it held before the outage
+    assert not [f for f in files if "/Archive/" in f]  # three hours are in Current
+    # (The facility list is asked for again: it was saved from another simulator's URL.)
+    assert "Traceback" not in ext.text()
