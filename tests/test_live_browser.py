@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from nemlive.common.nemtime import NEM_TZ
 from tests.conftest import free_port
 from tests.support_e2e import PAGE_TIMEOUT_MS, Browser, open_browser, start_dashboard
 from tests.support_follow import LiveSim, extractor, publisher
@@ -132,3 +135,58 @@ def test_the_live_page_shows_its_freshness_and_figures_that_move_with_the_clock(
                     program.stop(signal.SIGKILL)
     for program in programs[:2]:
         assert "Traceback" not in program.text(), program.text()[-3000:]
+
+
+@pytest.mark.timeout(240)
+def test_make_live_without_a_key_shows_facilities_to_the_same_interval_as_prices(
+    tmp_path: Path, mosquitto
+) -> None:  # type: ignore[no-untyped-def]
+    """``make live`` with no key follows the simulator's NEMweb face at 1x: once the fill is
+    through, the page's facility interval is its price interval, never hours behind."""
+    from playwright.sync_api import expect
+
+    from tests.test_run import URL_LINE, _run
+
+    _need_chromium()
+    out, err = tmp_path / "live.out", tmp_path / "live.err"
+    proc = _run(
+        *("--live", "--live-dir", str(tmp_path / "live"), "--keep", "0.1"),
+        *("--broker-port", str(mosquitto.port), "--dashboard-port", str(free_port())),
+        stdout=out,
+        stderr=err,
+        env={"NEMLIVE_REFRESH_S": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not URL_LINE.search(out.read_text()) and proc.poll() is None:
+            assert time.monotonic() < deadline, err.read_text()[-3000:]
+            time.sleep(0.2)
+        url = URL_LINE.search(out.read_text())
+        assert url, err.read_text()[-3000:]
+        with open_browser(url.group(1).replace("localhost", "127.0.0.1")) as page:
+            expect(page.main).to_contain_text(FRESHNESS, timeout=PAGE_TIMEOUT_MS)
+            expect(page.main).to_contain_text("Simulated data")
+            expect(page.sidebar).to_contain_text("NEMweb face", timeout=PAGE_TIMEOUT_MS)
+            # The fill goes oldest first: wait until it has reached the present.
+            caught_up = False
+            while not caught_up and time.monotonic() < deadline + 60:
+                found = FRESHNESS.search(caption(page))
+                assert found, caption(page)
+                now = datetime.now(NEM_TZ)
+                behind = (now.hour * 60 + now.minute - minutes(found.group(1))) % 1440
+                caught_up = behind <= 15
+                page.page.wait_for_timeout(500)
+            assert caught_up, caption(page)
+            for _ in range(3):  # and it stays so, refresh after refresh
+                prices, facilities = FRESHNESS.search(caption(page)).groups()  # type: ignore[union-attr]
+                assert facilities == prices, caption(page)
+                page.page.wait_for_timeout(1_000)
+            assert page.errors == [], page.errors
+            page.assert_stayed_local()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert "Traceback" not in err.read_text(), err.read_text()[-3000:]
