@@ -49,7 +49,6 @@ from oesim.nemweb_publish import (
     FIVE_MIN_S,
     PUBLISH_DELAY_S,
     PUBLISH_JITTER_S,
-    REPLACE_AFTER_S,
     Listed,
     Schedule,
     last_drop,
@@ -158,7 +157,9 @@ class NemwebFace:
     def _make_file(self, stream: Stream, t: int, version: int, replaced: bool) -> bytes:
         days, slots = day_and_slot([t])
         data, slot = self.day(int(days[0])), int(slots[0])
-        created = int(publish_times(self.schedule.seed, [t])[0]) + version * REPLACE_AFTER_S - 2
+        fault = self.schedule.faults().get(t)
+        after = fault.seconds if fault is not None and fault.kind == "replaced" else 0
+        created = int(publish_times(self.schedule.seed, [t])[0]) + version * after - 2
         file_id = stream.file_id(t, version)
         if stream is SCADA:
             csv = scada_csv(data, slot, created, file_id, replaced)

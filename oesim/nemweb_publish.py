@@ -67,7 +67,9 @@ class Schedule:
             raise ValueError(f"unknown NEMweb fault {kind!r}: use {', '.join(SCHEDULE_FAULTS)}")
         if count < 1:
             raise ValueError("count must be >= 1")
-        fault = IntervalFault(kind, int(LATE_S if seconds is None else seconds))
+        # ``seconds``: how late a late file is, or how long a replaced one stays up.
+        default = LATE_S if kind == "late" else REPLACE_AFTER_S
+        fault = IntervalFault(kind, int(default if seconds is None else seconds))
         with self._lock:
             t = (int(now) - PUBLISH_DELAY_S - PUBLISH_JITTER_S) // FIVE_MIN_S * FIVE_MIN_S
             chosen: list[int] = []
@@ -122,9 +124,9 @@ def _faulted(t: int, appear: int, fault: IntervalFault, now: float) -> Listed | 
         return None
     if fault.kind == "late":
         return Listed(t, 0, appear + fault.seconds)
-    if now < appear + REPLACE_AFTER_S:
+    if now < appear + fault.seconds:
         return Listed(t, 0, appear, replaced=True)
-    return Listed(t, 1, appear + REPLACE_AFTER_S)
+    return Listed(t, 1, appear + fault.seconds)
 
 
 def last_drop(now: float) -> int:

@@ -6,6 +6,7 @@ on a real mosquitto, and ``recorder.py`` into PostgreSQL; kills, restarts and a 
 from __future__ import annotations
 
 import csv
+import json
 import signal
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from nemlive.extract.livecache import parse_cache, to_naive
 from oesim.nemweb_publish import publish_times
-from tests.support_follow import INTERVAL_S, LiveSim, Program
+from tests.support_follow import INTERVAL_S, LiveSim, Program, epoch
 from tests.support_recorder import RecorderProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -250,7 +251,7 @@ def test_every_interval_reaches_the_store_within_a_poll_once_across_kills_and_eq
     # (The cache keeps --keep's 72 minutes; the store all it was sent.)
     assert {k: stored.get(k) for k in expected} == expected
     stamps = sorted({t for _, t in stored})
-    assert stamps == list(range(stamps[0], int(table.times[-1]) + INTERVAL_S, INTERVAL_S))
+    assert stamps == list(range(stamps[0], intervals[-1] + INTERVAL_S, INTERVAL_S))
     # The facility values equal the OE face's for the same intervals (to the file's rounding).
     assert list(oe.facility_ids) == list(table.facility_ids)
     common = np.intersect1d(oe.times, table.times)
@@ -305,3 +306,53 @@ def test_a_three_hour_outage_is_filled_from_current_without_asking_twice(tmp_pat
     assert not [f for f in files if "/Archive/" in f]  # three hours are in Current
     # (The facility list is asked for again: it was saved from another simulator's URL.)
     assert "Traceback" not in ext.text()
+
+
+def test_the_follower_rides_out_the_sites_faults(tmp_path: Path) -> None:
+    """A 403 burst at the start, then a missing interval, a replaced file, a late file and
+    two cut downloads: one line for the firewall, the replacement's values kept, the late
+    file taken when it comes, and the missing interval left as a listed gap."""
+    with sim("--nemweb-fault", "403:2") as live:
+        ext = nemweb_extractor(tmp_path, live, keep=0.05).start()
+        try:
+            assert ext.wait_for(lambda: "NEMweb answers again" in ext.text(), timeout=60)
+            assert ext.wait_for(lambda: len(cached_intervals(tmp_path)) >= 10, timeout=60)
+            # The replacement comes two intervals on, after the first version was taken.
+            for kind, seconds in (("missing", ""), ("replaced", "600"), ("late", "")):
+                live.admin("nemweb/faults", "POST", f"?kind={kind}&count=1&seconds={seconds}")
+            live.admin("faults", "POST", "?kind=truncated&count=2&path=.zip")
+            faults = {f["kind"]: epoch(f["interval_end"]) for f in live.admin("nemweb")["faults"]}
+            last = max(faults.values()) + 3 * INTERVAL_S
+            # The late file comes 4 simulated minutes late; the replacement a minute after.
+            assert ext.wait_for(lambda: cached_intervals(tmp_path)[-1:] >= [last], timeout=90)
+            time.sleep(2 * POLL_S)
+            assert ext.stop(signal.SIGTERM) == 0
+        finally:
+            ext.kill()
+        asked = [r["path"] for r in live.requests()]
+        oe = oe_face_table(tmp_path, live, faults["replaced"], faults["replaced"])
+    text = ext.text()
+    assert text.count("NEMweb refused") == 1, text  # one line for the whole burst
+    held = cached_intervals(tmp_path)
+    assert faults["missing"] not in held
+    assert faults["late"] in held and faults["replaced"] in held
+    # Both versions of the replaced interval were taken, each once.
+    stamp = f"PUBLIC_DISPATCHSCADA_{to_naive(faults['replaced']).strftime('%Y%m%d%H%M')}_"
+    versions = [p for p in asked if stamp in p]
+    assert len(versions) == len(set(versions)) == 2, versions
+    others = [
+        t for t in range(held[0], held[-1] + INTERVAL_S, INTERVAL_S) if t != faults["missing"]
+    ]
+    assert set(others) <= set(held)
+    meta = json.loads((tmp_path / "consolidate.meta.json").read_text())
+    gaps = json.dumps(meta["follow"]["nemweb"])
+    assert to_naive(faults["missing"]).strftime("%Y-%m-%dT%H:%M") in gaps, gaps
+    # The replaced interval holds the replacement's values (the OE face's), not the first's.
+    table = read_table(tmp_path)
+    n = len(table.facility_ids)
+    row = int(np.searchsorted(table.times, faults["replaced"]))
+    ours, theirs = table.values[row, :n], oe.values[0, :n]
+    both = ~np.isnan(ours) & ~np.isnan(theirs)
+    assert both.sum() > 100
+    assert np.abs(ours[both] - theirs[both]).max() <= 0.002
+    assert "Traceback" not in text

@@ -156,8 +156,9 @@ class NemwebFollower:
         cache and its meta."""
         try:
             self.refresh_cdeii()
-        except NemwebBlocked:
-            raise
+        except NemwebBlocked as exc:
+            self.cdeii_at = self.clock.now() - DAY_S + CDEII_RETRY_S
+            self.wait_blocked(exc)
         except (NemwebError, MmsError) as exc:
             self.cdeii_at = self.clock.now() - DAY_S + CDEII_RETRY_S
             log.warning(
@@ -629,11 +630,9 @@ def run_nemweb_follow(
     one); ``settings.api_clock_speed`` how fast it runs after. ``extraction`` gives the
     network; the source written to the meta file is always ``nemweb``."""
     follower = NemwebFollower(extraction, settings, facilities, nemweb, stop, wall=wall, utc=utc)
-    try:
-        follower.start()
-    except NemwebBlocked as exc:
-        follower.wait_blocked(exc)
-    follower.run()
+    follower.start()
+    if not stop.is_set():
+        follower.run()
     log.info(
         "stopped; %s holds %d rows",
         settings.out,
