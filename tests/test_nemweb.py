@@ -3,6 +3,7 @@ loads and batteries, emissions, coverage, gaps, the fill plan and the publish de
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from nemlive.common.nemtime import NEM_TZ
 from nemlive.extract import livecache, mms, nemweb, rollup
 from nemlive.extract.nemweb import ReportFile
-from tests.conftest import shared_aemo_dir
+from tests.conftest import shared_aemo_dir, shared_oe_dir
 from tests.support_nemweb import (
     CDEII_TEXT,
     FACTORS,
@@ -298,3 +299,36 @@ def test_the_real_cdeii_file_gives_factors() -> None:
     factors = nemweb.read_cdeii(found[0].read_bytes().decode("latin-1"))
     assert len(factors) > 100 and all(0 <= f < 2 for f in factors.values())
     assert nemweb.newest_cdeii([p.name for p in found]) == found[-1].name
+
+
+def test_the_real_cdeii_factors_cover_the_real_fossil_fleet() -> None:
+    """OE's real facility list (its unit codes are DUIDs) against AEMO's real CDEII file: every
+    coal unit has a factor, and most gas units; the coverage line names what is left out."""
+    cdeii = sorted(shared_aemo_dir().glob("CO2EII_AVAILABLE_GENERATORS*.CSV"))
+    if not cdeii:
+        pytest.skip("no CDEII file in shared/aemo")
+    factors = nemweb.read_cdeii(cdeii[0].read_bytes().decode("latin-1"))
+    payload = json.loads((shared_oe_dir() / "facilities.json").read_text(encoding="utf-8"))
+    lookup = rollup.build_lookup(payload, "NEM", None)
+
+    def fossil(fueltech: str) -> list[rollup.FacilityInfo]:
+        return [
+            f
+            for f in lookup.facilities
+            if any(u.fueltech_id.startswith(fueltech) for u in f.operating_units)
+        ]
+
+    def covered(f: rollup.FacilityInfo) -> bool:
+        units = [u for u in f.operating_units if u.fueltech_id.startswith(("coal", "gas"))]
+        return all(u.code in factors for u in units)
+
+    coal, gas = fossil("coal"), fossil("gas")
+    assert len(coal) >= 10 and all(covered(f) for f in coal)
+    assert len(gas) >= 40 and sum(map(covered, gas)) >= 0.8 * len(gas)
+    # Each operating unit at 100 MW: the uncovered facilities and their share are named.
+    scada = {0: {u.code: 100.0 for f in lookup.facilities for u in f.operating_units}}
+    coverage = nemweb.emission_coverage(lookup, factors, scada)
+    missing = {f.facility_id for f in gas if not covered(f)}
+    assert missing <= set(coverage.facilities)
+    assert 0 < coverage.share < 0.2
+    assert coverage.describe().startswith(f"{len(coverage.facilities)} facilities with generation")
