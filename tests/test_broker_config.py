@@ -89,7 +89,8 @@ def test_the_shipped_config_drops_payloads_over_1_kb(tmp_path: Path) -> None:
     assert got == [b"x" * 1024, b"ok"]
 
 
-def test_the_acl_example_lets_only_the_publisher_write(tmp_path: Path) -> None:
+@pytest.mark.parametrize("base", ["nem/stream", "nem/live"])  # make run's and make live's
+def test_the_acl_example_lets_only_the_publisher_write(tmp_path: Path, base: str) -> None:
     shipped = _directives(SECURE_CONF, "acl_file", "password_file", "allow_anonymous")
     assert shipped["acl_file"] == "docs/mosquitto/acl" and shipped["allow_anonymous"] == "true"
     passwd = write_password_file(tmp_path / "passwd", PUBLISHER, PASSWORD)
@@ -103,13 +104,13 @@ def test_the_acl_example_lets_only_the_publisher_write(tmp_path: Path) -> None:
         ],
     ).start()
     try:
-        reader = Collector(broker.port).start()  # a dashboard: anonymous, read-only
+        reader = Collector(broker.port, base).start()  # a dashboard: anonymous, read-only
         publisher = _client(broker.port, PUBLISHER)
         anyone = _client(broker.port)
         try:
-            _publish(anyone, "nem/stream/facility/FAKE", b"forged")
-            _publish(anyone, "nem/stream/status", b"forged status")
-            _publish(publisher, "nem/stream/facility/REAL", b"real")
+            _publish(anyone, f"{base}/facility/FAKE", b"forged")
+            _publish(anyone, f"{base}/status", b"forged status")
+            _publish(publisher, f"{base}/facility/REAL", b"real")
             _publish(anyone, "elsewhere/topic", b"not ours")
             got = _settle(reader, 1)
         finally:
