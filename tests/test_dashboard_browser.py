@@ -314,9 +314,15 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
 
             # A click on an icon opens its detail; the name shows literally, as in the lookup.
             page.set_viewport_size(VIEWPORT)
-            page.mouse.click(*_screen_xy(by_id["TGAS1"][4], by_id["TGAS1"][3], _sized_box(canvas)))
             detail = page.locator('[data-testid="stExpanderDetails"]', has_text="TGAS1")
-            expect(detail).to_be_visible(timeout=10_000)
+
+            def opened() -> None:
+                # Clicked where the icon is now: the map lays out again after the resize.
+                box = _sized_box(canvas)
+                page.mouse.click(*_screen_xy(by_id["TGAS1"][4], by_id["TGAS1"][3], box))
+                expect(detail).to_be_visible(timeout=3_000)
+
+            _eventually(opened)
             expect(detail.locator("strong").first).to_have_text(
                 "Test Gas <b>&amp; Co</b>", timeout=5_000
             )
@@ -581,10 +587,13 @@ def _grid_rows(grid) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
     glide-data-grid keeps in the page for screen readers (raw values, unformatted)."""
     table = grid.locator('table[role="grid"]')
     headers = table.locator('th[role="columnheader"]').all_text_contents()
-    return [
-        dict(zip(headers, row.locator('td[role="gridcell"]').all_text_contents(), strict=True))
+    rows = [
+        row.locator('td[role="gridcell"]').all_text_contents()
         for row in table.locator('tbody tr[role="row"]').all()
     ]
+    # Headers and cells read from two renders while the grid refreshes: read again.
+    assert all(len(cells) == len(headers) for cells in rows), (headers, rows)
+    return [dict(zip(headers, cells, strict=True)) for cells in rows]
 
 
 def _expect_utilisation(page, title: str, want: list[tuple[str, float]]) -> None:  # type: ignore[no-untyped-def]
