@@ -1,0 +1,379 @@
+"""The alerter's imperative shell: MQTT in and out, the state file, the sinks.
+
+One paho client on a persistent MQTT 5 session (fixed client id, ``clean_start=False``),
+subscribed to ``<base>/#`` at QoS 1 with manual acknowledgement. A message is acknowledged
+once its interval has been evaluated, the alerts it caused have been acknowledged by the
+broker and the state file says so; so after a crash (even ``kill -9``) the broker sends the
+rest again. Restart (docs/alerts.md#restarts):
+
+1. the state file (``--state``): the evaluator's snapshot (last evaluated interval per
+   stream, the runs, the publisher's identity), written atomically;
+2. the broker's retained alerts: what is firing and since when. They win over the file,
+   which can be one interval older: an alert announced (or resolved) after the file was
+   written is not announced again.
+
+To know when the retained alerts have all arrived, the alerter subscribes to
+``<base>/alert/#`` again and publishes a marker on ``<base>/alert/.sync/<client id>``: the
+broker sends it after the retained messages of that subscription.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags, DisconnectFlags
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from nemlive.alert.evaluate import Evaluator, Transition
+from nemlive.alert.webhook import WebhookSink
+from nemlive.common.atomicfile import write_files_atomically
+from nemlive.common.errors import BrokerError
+from nemlive.common.events import (
+    MAX_PAYLOAD_BYTES,
+    QOS,
+    AlertEvent,
+    FacilityEvent,
+    InvalidEvent,
+    MarketEvent,
+    build_alert_subscription,
+    build_alert_topic,
+    build_subscription,
+    decode_alert,
+    decode_event,
+    encode_alert,
+    is_alert_topic,
+)
+from nemlive.common.mqttclient import (
+    Handshake,
+    attempt_connect,
+    build_client,
+    connect_with_retries,
+    describe_refusal,
+)
+from nemlive.common.mqttconfig import MqttSettings
+from nemlive.common.nemtime import NEM_TZ
+
+log = logging.getLogger(__name__)
+
+RECEIVE_MAXIMUM = 20_000  # unacknowledged QoS 1 messages: the open intervals and a batch
+SESSION_EXPIRY_S = 7 * 86_400
+QOS0_MAX_WAITING = 10_000
+PUBACK_TIMEOUT_S = 30.0
+PERSIST_EVERY_S = 0.25  # at most this long between state writes (and acknowledgements)
+PERSIST_EVERY_MESSAGES = 5_000
+TICK_S = 0.5
+
+
+@dataclass(frozen=True)
+class Inbound:
+    generation: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+def to_alert(t: Transition) -> AlertEvent:
+    """A transition as the payload model (times in NEM time, +10:00)."""
+    return AlertEvent(
+        rule=t.rule,
+        kind=t.kind,
+        subject=t.subject,
+        state=t.state,
+        since=datetime.fromtimestamp(t.since, NEM_TZ),
+        at=datetime.fromtimestamp(t.at, NEM_TZ),
+        value=None if t.value is None else round(float(t.value), 3),
+        threshold=t.threshold,
+    )
+
+
+def read_state(path: Path) -> dict | None:
+    """The state file's snapshot, or None when there is none (a first start)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+class AlertService:
+    """Evaluate the stream and publish what fires; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        evaluator: Evaluator,
+        state_path: Path,
+        sinks: Sequence[WebhookSink] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.base = settings.topic
+        self.client_id = client_id
+        self.evaluator = evaluator
+        self.state_path = state_path
+        self.sinks = tuple(sinks)
+        self.clock = clock
+        self.rejects: Counter[str] = Counter()
+        self.published: Counter[str] = Counter()
+        self.generation = 0
+        self._inbox: deque[Inbound] = deque()
+        self._cond = threading.Condition()
+        self._qos0 = 0
+        self._unacked: deque[tuple[Inbound, str | None, int | None]] = deque()
+        self._handshake = Handshake()
+        self._sync_topic = f"{self.base}/alert/.sync/{client_id}"
+        self._sync_token = b""
+        self._last_persist = 0.0
+        self._closing = False
+        self.client = build_client(settings, client_id, protocol="5", manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # --- paho's thread ------------------------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self._handshake.refused(reason_code)
+            return
+        self.generation += 1
+        if not flags.session_present:
+            client.subscribe(build_subscription(self.base), qos=QOS)
+        self._handshake.accepted()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if self._handshake.lost() and not self._closing:
+            log.warning(
+                "lost the connection to %s (%s); reconnecting", self.settings.address, reason_code
+            )
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        if len(msg.payload) > MAX_PAYLOAD_BYTES:
+            with self._cond:
+                self.rejects["oversize"] += 1
+            if msg.qos:
+                client.ack(msg.mid, msg.qos)
+            return
+        with self._cond:
+            if not msg.qos:
+                if self._qos0 >= QOS0_MAX_WAITING:
+                    self.rejects["inbox_full"] += 1
+                    return
+                self._qos0 += 1
+            self._inbox.append(
+                Inbound(self.generation, msg.mid, msg.qos, msg.topic, msg.payload, bool(msg.retain))
+            )
+            self._cond.notify()
+
+    # --- connecting and recovering ------------------------------------------------------
+
+    def connect(self, retries: int, stop: threading.Event) -> bool:
+        """Connect (retrying with the shared backoff); BrokerError when every attempt fails."""
+        outcome, last = connect_with_retries(
+            self._attempt, address=self.settings.address, retries=retries, stop=stop
+        )
+        if outcome == "failed":
+            raise BrokerError(
+                f"cannot reach the MQTT broker at {self.settings.address} ({last}): start one "
+                "(e.g. mosquitto -c mosquitto.conf) or check --host/--port"
+            )
+        return outcome == "connected"
+
+    def _attempt(self) -> str | None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        answer = attempt_connect(
+            self.client, self.settings, self._handshake, clean_start=False, properties=props
+        )
+        if answer.kind == "connected":
+            return None
+        if answer.refusal is not None:
+            raise BrokerError(describe_refusal(self.settings.address, answer.refusal))
+        return answer.reason or answer.kind
+
+    def recover(self, stop: threading.Event, timeout: float = 30.0) -> None:
+        """Load the state file, then adopt the broker's retained alerts (module docstring)."""
+        snapshot = read_state(self.state_path)
+        if snapshot is not None:
+            self.evaluator.restore(snapshot, self.clock())
+        self._sync_token = uuid.uuid4().hex.encode()
+        self.client.subscribe(build_alert_subscription(self.base), qos=QOS)
+        self.client.publish(self._sync_topic, self._sync_token, qos=QOS)
+        retained: dict[str, AlertEvent | None] = {}
+        held: list[Inbound] = []
+        deadline = time.monotonic() + timeout
+        while not stop.is_set():
+            if time.monotonic() > deadline:
+                raise BrokerError(
+                    f"the broker at {self.settings.address} did not send back the alerter's "
+                    f"marker within {timeout:g} s: check that it lets this client publish and "
+                    f"subscribe to {self.base}/alert/#"
+                )
+            msg = self._take(0.5)
+            if msg is None:
+                continue
+            if msg.topic == self._sync_topic:
+                self._ack(msg)
+                if msg.payload == self._sync_token:
+                    break
+            elif is_alert_topic(self.base, msg.topic):
+                retained[msg.topic] = self._read_alert(msg)
+                self._ack(msg)
+            else:
+                held.append(msg)
+        self._adopt(retained)
+        for msg in held:
+            self.handle(msg)
+
+    def _read_alert(self, msg: Inbound) -> AlertEvent | None:
+        try:
+            return decode_alert(self.base, msg.topic, msg.payload)
+        except InvalidEvent:
+            return None
+
+    def _adopt(self, retained: dict[str, AlertEvent | None]) -> None:
+        firing: dict[tuple[str, str], int] = {}
+        for topic, alert in retained.items():
+            if alert is None:
+                continue
+            if alert.state == "firing":
+                firing[(alert.rule, alert.subject)] = int(alert.since.timestamp())
+            else:  # resolved, announced, but killed before it was cleared
+                self._publish(topic, b"")
+        self.evaluator.adopt_firing(firing)
+        log.info("recovered: %d alerts firing", len(self.evaluator.firing()))
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def _take(self, wait: float) -> Inbound | None:
+        with self._cond:
+            if not self._inbox:
+                self._cond.wait(wait)
+            if not self._inbox:
+                return None
+            msg = self._inbox.popleft()
+            if not msg.qos:
+                self._qos0 -= 1
+            return msg
+
+    def run(self, stop: threading.Event) -> None:
+        """Evaluate until ``stop``; then write the state and acknowledge what it covers."""
+        next_tick = 0.0
+        while not stop.is_set():
+            msg = self._take(TICK_S)
+            if msg is not None:
+                self.handle(msg)
+            mono = time.monotonic()
+            if mono >= next_tick:
+                next_tick = mono + TICK_S
+                self.emit(self.evaluator.tick(self.clock()))
+            waiting = len(self._unacked)
+            if waiting >= PERSIST_EVERY_MESSAGES or (
+                waiting and mono - self._last_persist >= PERSIST_EVERY_S
+            ):
+                self.persist()
+        self.persist()
+
+    def handle(self, msg: Inbound) -> None:
+        """One message: validate, evaluate, publish what it completes."""
+        if is_alert_topic(self.base, msg.topic):
+            self._ack(msg)  # our own alerts (and the marker), echoed by <base>/#
+            return
+        try:
+            event = decode_event(self.base, msg.topic, msg.payload)
+        except InvalidEvent as exc:
+            self.rejects[exc.reason] += 1
+            self._ack(msg)
+            return
+        if msg.retain and isinstance(event, FacilityEvent | MarketEvent):
+            # A snapshot of each id's latest value, not a stream: never an interval.
+            self.evaluator.counts["retained"] += 1
+            self._ack(msg)
+            return
+        transitions = self.evaluator.receive(event, self.clock())
+        if isinstance(event, FacilityEvent | MarketEvent):
+            stream = "facility" if isinstance(event, FacilityEvent) else "market"
+            self._unacked.append((msg, stream, int(event.timestamp.timestamp())))
+        else:
+            self._unacked.append((msg, None, None))
+        self.emit(transitions)
+
+    def emit(self, transitions: list[Transition]) -> None:
+        """Publish transitions (retained, QoS 1, acknowledged), hand them to the sinks, and
+        write the state before anything else happens."""
+        if not transitions:
+            return
+        for t in transitions:
+            alert = to_alert(t)
+            topic = build_alert_topic(self.base, t.rule, t.subject)
+            self._publish(topic, encode_alert(alert))
+            if t.state == "resolved":
+                self._publish(topic, b"")  # clear the retained message
+            self.published[t.state] += 1
+            for sink in self.sinks:
+                sink.put(alert)
+        self.persist()
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=QOS, retain=True)
+        info.wait_for_publish(PUBACK_TIMEOUT_S)
+        if not info.is_published():
+            raise BrokerError(
+                f"the broker at {self.settings.address} did not acknowledge an alert within "
+                f"{PUBACK_TIMEOUT_S:g} s; the alerter stops and resumes from its state file"
+            )
+
+    def persist(self) -> None:
+        """Write the state file, then acknowledge every message it covers."""
+        data = json.dumps(self.evaluator.snapshot(), separators=(",", ":")).encode()
+        write_files_atomically([(self.state_path, data)])
+        self._last_persist = time.monotonic()
+        opened = {s: st.open_ts for s, st in self.evaluator.streams.items()}
+        keep: deque[tuple[Inbound, str | None, int | None]] = deque()
+        for item in self._unacked:
+            msg, stream, ts = item
+            if stream is not None and ts is not None and ts == opened[stream]:
+                keep.append(item)  # its interval is still open
+            else:
+                self._ack(msg)
+        self._unacked = keep
+
+    def _ack(self, msg: Inbound) -> None:
+        if msg.qos and msg.generation == self.generation:
+            self.client.ack(msg.mid, msg.qos)
+
+    def close(self) -> None:
+        self._closing = True
+        self.client.disconnect()
+        self.client.loop_stop()
+        for sink in self.sinks:
+            sink.stop()
