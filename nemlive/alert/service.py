@@ -319,7 +319,10 @@ class AlertService:
             self.evaluator.counts["retained"] += 1
             self._ack(msg)
             return
+        late = self.evaluator.counts["late"]
         transitions = self.evaluator.receive(event, self.clock())
+        if self.evaluator.counts["late"] != late and log.isEnabledFor(logging.DEBUG):
+            log.debug("late: %s %s", msg.topic, msg.payload[:120])
         if isinstance(event, FacilityEvent | MarketEvent):
             stream = "facility" if isinstance(event, FacilityEvent) else "market"
             self._unacked.append((msg, stream, int(event.timestamp.timestamp())))
