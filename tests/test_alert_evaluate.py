@@ -296,3 +296,13 @@ def test_renewable_share_rules_fire_on_the_nem() -> None:
         ("NEM", "firing", 60),
         ("NEM", "resolved", 25),
     ]
+
+
+def test_a_market_interval_is_evaluated_once_every_region_has_reported() -> None:
+    ev = Evaluator([price_rule()], {})
+    got = []
+    for region in REGIONS:
+        got += ev.receive(market(0, region, 400.0), NOW)
+    assert [(t.subject, t.state) for t in got] == [("SA1", "firing")]
+    ev.receive(market(0, "SA1", 1.0), NOW)
+    assert ev.counts["late"] == 1

@@ -4,7 +4,8 @@ Two streams are evaluated, each on its own intervals: ``market`` (price and dema
 ``facility`` (trips, the renewable share). docs/alerts.md states the semantics; in short:
 
 * **Complete.** A stream holds one open interval, the newest it has seen. It is evaluated
-  when an event of a later interval arrives on the same stream, when the publisher's status
+  when an event of a later interval arrives on the same stream, when all five regions have
+  reported (market stream only), when the publisher's status
   says a pass ended (``cooldown``, ``offline``, ``done``), or when the stream has been quiet
   for ``settle_s`` seconds (the injected clock).
 * **Once.** An event for an interval before the open one (evaluated already, or skipped) is
@@ -165,6 +166,8 @@ class Evaluator:
             state.values[ident] = (event.price_dmwh, event.demand_mw)
         state.last_event_at = now
         self.counts["accepted"] += 1
+        if stream == "market" and len(state.values) == len(REGIONS):
+            out += self._complete(stream)  # every region has reported: nothing more to wait for
         return out
 
     def _status(self, status: StatusEvent) -> list[Transition]:

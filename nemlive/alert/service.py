@@ -12,9 +12,11 @@ rest again. Restart (docs/alerts.md#restarts):
    which can be one interval older: an alert announced (or resolved) after the file was
    written is not announced again.
 
-To know when the retained alerts have all arrived, the alerter subscribes to
-``<base>/alert/#`` again and publishes a marker on ``<base>/alert/.sync/<client id>``: the
-broker sends it after the retained messages of that subscription.
+Alerts go out on a second connection (:class:`Outlet`, a clean session, client id
+``<id>-out``), whose acknowledgements never wait behind the stream's backlog. It also reads the
+retained alerts at start: it subscribes to ``<base>/alert/#`` and publishes a marker on
+``<base>/alert/.sync/<id>-out``, which the broker sends after that subscription's retained
+messages.
 """
 
 from __future__ import annotations
@@ -108,6 +110,84 @@ def read_state(path: Path) -> dict | None:
         return None
 
 
+class Outlet:
+    """The alerter's second connection, which publishes the alerts and reads them back.
+
+    Its own clean MQTT 5 session: the broker acknowledges an alert here at once, however
+    long a backlog the stream's session is draining (its PUBACK would wait behind it).
+    """
+
+    def __init__(self, settings: MqttSettings, client_id: str) -> None:
+        self.settings = settings
+        self.base = settings.topic
+        self._marker = f"{self.base}/alert/.sync/{client_id}"
+        self._token = uuid.uuid4().hex.encode()
+        self._found: dict[str, bytes] = {}
+        self._subscribed, self._synced = threading.Event(), threading.Event()
+        self._handshake = Handshake()
+        self.client = build_client(settings, client_id, protocol="5")
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *a: self._handshake.lost()
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.on_message = self._on_message
+
+    def _on_connect(
+        self, c: mqtt.Client, u: object, f: ConnectFlags, rc: ReasonCode, p: object
+    ) -> None:
+        if rc.is_failure:
+            self._handshake.refused(rc)
+        else:
+            self._handshake.accepted()
+
+    def _on_message(self, c: mqtt.Client, u: object, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self._marker:
+            if msg.payload == self._token:
+                self._synced.set()
+        elif msg.retain and msg.payload:
+            self._found[msg.topic] = bytes(msg.payload)
+
+    def connect(self) -> None:
+        answer = attempt_connect(self.client, self.settings, self._handshake)
+        if answer.kind != "connected":
+            detail = answer.reason or (str(answer.refusal) if answer.refusal else answer.kind)
+            raise BrokerError(
+                f"cannot open the alerts connection to {self.settings.address} ({detail})"
+            )
+
+    def retained_alerts(self, timeout: float) -> dict[str, bytes]:
+        """topic -> payload of every retained alert under the base topic.
+
+        All retained messages of a subscription arrive before a message published after its
+        SUBACK: the marker ``<base>/alert/.sync/<client id>`` tells when they are all in.
+        """
+        subscription = build_alert_subscription(self.base)
+        self.client.subscribe(subscription, qos=QOS)
+        if self._subscribed.wait(timeout):
+            self.client.publish(self._marker, self._token, qos=QOS)
+        if not self._synced.wait(timeout):
+            raise BrokerError(
+                f"the broker at {self.settings.address} did not send back the alerter's marker "
+                f"within {timeout:g} s: check that it lets this client publish and subscribe "
+                f"to {subscription}"
+            )
+        self.client.unsubscribe(subscription)
+        return dict(self._found)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish retained at QoS 1 and wait for the broker's acknowledgement."""
+        info = self.client.publish(topic, payload, qos=QOS, retain=True)
+        info.wait_for_publish(PUBACK_TIMEOUT_S)
+        if not info.is_published():
+            raise BrokerError(
+                f"the broker at {self.settings.address} did not acknowledge an alert within "
+                f"{PUBACK_TIMEOUT_S:g} s; the alerter stops and resumes from its state file"
+            )
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 class AlertService:
     """Evaluate the stream and publish what fires; see the module docstring."""
 
@@ -135,14 +215,13 @@ class AlertService:
         self._qos0 = 0
         self._unacked: deque[tuple[Inbound, str | None, int | None]] = deque()
         self._handshake = Handshake()
-        self._sync_topic = f"{self.base}/alert/.sync/{client_id}"
-        self._sync_token = b""
         self._last_persist = 0.0
         self._closing = False
         self.client = build_client(settings, client_id, protocol="5", manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.outlet = Outlet(settings, f"{client_id}-out")
 
     # --- paho's thread ------------------------------------------------------------------
 
@@ -220,50 +299,28 @@ class AlertService:
             raise BrokerError(describe_refusal(self.settings.address, answer.refusal))
         return answer.reason or answer.kind
 
-    def recover(self, stop: threading.Event, timeout: float = 30.0) -> None:
-        """Load the state file, then adopt the broker's retained alerts (module docstring)."""
+    def recover(self, timeout: float = 30.0) -> None:
+        """Load the state file, then adopt the broker's retained alerts (module docstring).
+
+        Call after :meth:`connect`: the stream waits in the inbox meanwhile.
+        """
         snapshot = read_state(self.state_path)
         if snapshot is not None:
             self.evaluator.restore(snapshot, self.clock())
-        self._sync_token = uuid.uuid4().hex.encode()
-        self.client.subscribe(build_alert_subscription(self.base), qos=QOS)
-        self.client.publish(self._sync_topic, self._sync_token, qos=QOS)
-        retained: dict[str, AlertEvent | None] = {}
-        held: list[Inbound] = []
-        deadline = time.monotonic() + timeout
-        while not stop.is_set():
-            if time.monotonic() > deadline:
-                raise BrokerError(
-                    f"the broker at {self.settings.address} did not send back the alerter's "
-                    f"marker within {timeout:g} s: check that it lets this client publish and "
-                    f"subscribe to {self.base}/alert/#"
-                )
-            msg = self._take(0.5)
-            if msg is None:
-                continue
-            if msg.topic == self._sync_topic:
-                self._ack(msg)
-                if msg.payload == self._sync_token:
-                    break
-            elif is_alert_topic(self.base, msg.topic):
-                retained[msg.topic] = self._read_alert(msg)
-                self._ack(msg)
-            else:
-                held.append(msg)
-        self._adopt(retained)
-        for msg in held:
-            self.handle(msg)
+        self.outlet.connect()
+        found = self.outlet.retained_alerts(timeout)
+        self._adopt({topic: self._read_alert(topic, payload) for topic, payload in found.items()})
 
-    def _read_alert(self, msg: Inbound) -> AlertEvent | None:
+    def _read_alert(self, topic: str, payload: bytes) -> AlertEvent | None:
         try:
-            return decode_alert(self.base, msg.topic, msg.payload)
+            return decode_alert(self.base, topic, payload)
         except InvalidEvent:
             return None
 
     def _adopt(self, retained: dict[str, AlertEvent | None]) -> None:
         firing: dict[tuple[str, str], int] = {}
         for topic, alert in retained.items():
-            if alert is None:
+            if alert is None:  # not an alert of ours (a marker, a foreign payload)
                 continue
             if alert.state == "firing":
                 firing[(alert.rule, alert.subject)] = int(alert.since.timestamp())
@@ -347,13 +404,7 @@ class AlertService:
         self.persist()
 
     def _publish(self, topic: str, payload: bytes) -> None:
-        info = self.client.publish(topic, payload, qos=QOS, retain=True)
-        info.wait_for_publish(PUBACK_TIMEOUT_S)
-        if not info.is_published():
-            raise BrokerError(
-                f"the broker at {self.settings.address} did not acknowledge an alert within "
-                f"{PUBACK_TIMEOUT_S:g} s; the alerter stops and resumes from its state file"
-            )
+        self.outlet.publish(topic, payload)
 
     def persist(self) -> None:
         """Write the state file, then acknowledge every message it covers."""
@@ -378,5 +429,6 @@ class AlertService:
         self._closing = True
         self.client.disconnect()
         self.client.loop_stop()
+        self.outlet.close()
         for sink in self.sinks:
             sink.stop()

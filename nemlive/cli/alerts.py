@@ -151,7 +151,7 @@ def run(
     try:
         if not service.connect(options.connect_retries, stop):
             return 0
-        service.recover(stop)
+        service.recover()
         log.info(
             "evaluating %d rules from %s on %s/#, %d webhooks",
             len(ruleset.rules),
