@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pytest
 
-from nemlive.alert.webhook import WebhookFailed, WebhookSink, alert_text
+from nemlive.alert.webhook import WebhookFailed, WebhookRejected, WebhookSink, alert_text
 from nemlive.common.events import AlertEvent
 from nemlive.common.nemtime import NEM_TZ
 from nemlive.common.retry import Backoff
@@ -139,3 +139,23 @@ def test_a_slow_then_down_then_up_webhook_loses_nothing_within_its_bound() -> No
     # The slow server never answered (its POSTs timed out), so each alert arrives once here.
     assert got == [f"S{n}" for n in range(40)]
     assert sink.counts["dropped"] == 0
+
+
+def test_a_refused_alert_is_dropped_and_the_rest_go_on(caplog: pytest.LogCaptureFixture) -> None:
+    sent: list[str] = []
+
+    def post(url: str, body: bytes, content_type: str, timeout: float) -> None:
+        subject = json.loads(body)["subject"]
+        if subject in ("S0", "S1"):
+            raise WebhookRejected("HTTP 400")
+        sent.append(subject)
+
+    sink = WebhookSink(SECRET_URL, post=post, backoff=NO_WAIT)
+    for n in range(4):
+        sink.put(alert(n))
+    with caplog.at_level(logging.INFO, logger="nemlive.alert.webhook"):
+        sink.start()
+        assert wait_for(lambda: len(sent) == 2)
+        sink.stop()
+    assert sent == ["S2", "S3"] and sink.counts["rejected"] == 2
+    assert len([r for r in caplog.records if "refused" in r.getMessage()]) == 1

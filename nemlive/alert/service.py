@@ -71,7 +71,6 @@ log = logging.getLogger(__name__)
 
 RECEIVE_MAXIMUM = 20_000  # unacknowledged QoS 1 messages: the open intervals and a batch
 SESSION_EXPIRY_S = 7 * 86_400
-QOS0_MAX_WAITING = 10_000
 PUBACK_TIMEOUT_S = 30.0
 PERSIST_EVERY_S = 0.25  # at most this long between state writes (and acknowledgements)
 PERSIST_EVERY_MESSAGES = 5_000
@@ -210,9 +209,8 @@ class AlertService:
         self.rejects: Counter[str] = Counter()
         self.published: Counter[str] = Counter()
         self.generation = 0
-        self._inbox: deque[Inbound] = deque()
-        self._cond = threading.Condition()
-        self._qos0 = 0
+        self._lock = threading.Lock()  # the evaluator, the unacknowledged list, the counts
+        self._held: list[Inbound] | None = []  # messages before recover() is done
         self._unacked: deque[tuple[Inbound, str | None, int | None]] = deque()
         self._handshake = Handshake()
         self._last_persist = 0.0
@@ -255,22 +253,19 @@ class AlertService:
             )
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        if len(msg.payload) > MAX_PAYLOAD_BYTES:
-            with self._cond:
+        # Evaluated here, on paho's thread: a hand-over to another thread would cost more
+        # than the evaluation (docs/alerts.md#figures). Until recover() is done, held.
+        inbound = Inbound(self.generation, msg.mid, msg.qos, msg.topic, msg.payload, msg.retain)
+        with self._lock:
+            if len(msg.payload) > MAX_PAYLOAD_BYTES:
                 self.rejects["oversize"] += 1
-            if msg.qos:
-                client.ack(msg.mid, msg.qos)
-            return
-        with self._cond:
-            if not msg.qos:
-                if self._qos0 >= QOS0_MAX_WAITING:
-                    self.rejects["inbox_full"] += 1
-                    return
-                self._qos0 += 1
-            self._inbox.append(
-                Inbound(self.generation, msg.mid, msg.qos, msg.topic, msg.payload, bool(msg.retain))
-            )
-            self._cond.notify()
+                self._ack(inbound)
+            elif self._held is not None:
+                self._held.append(inbound)
+            else:
+                self.handle(inbound)
+                if len(self._unacked) >= PERSIST_EVERY_MESSAGES:
+                    self.persist()
 
     # --- connecting and recovering ------------------------------------------------------
 
@@ -302,14 +297,21 @@ class AlertService:
     def recover(self, timeout: float = 30.0) -> None:
         """Load the state file, then adopt the broker's retained alerts (module docstring).
 
-        Call after :meth:`connect`: the stream waits in the inbox meanwhile.
+        Call after :meth:`connect`: the stream's messages are held meanwhile (at most
+        ``RECEIVE_MAXIMUM``: none is acknowledged yet).
         """
         snapshot = read_state(self.state_path)
         if snapshot is not None:
             self.evaluator.restore(snapshot, self.clock())
         self.outlet.connect()
         found = self.outlet.retained_alerts(timeout)
-        self._adopt({topic: self._read_alert(topic, payload) for topic, payload in found.items()})
+        with self._lock:
+            self._adopt(
+                {topic: self._read_alert(topic, payload) for topic, payload in found.items()}
+            )
+            held, self._held = self._held or [], None
+            for msg in held:
+                self.handle(msg)
 
     def _read_alert(self, topic: str, payload: bytes) -> AlertEvent | None:
         try:
@@ -331,34 +333,16 @@ class AlertService:
 
     # --- the loop -------------------------------------------------------------------------
 
-    def _take(self, wait: float) -> Inbound | None:
-        with self._cond:
-            if not self._inbox:
-                self._cond.wait(wait)
-            if not self._inbox:
-                return None
-            msg = self._inbox.popleft()
-            if not msg.qos:
-                self._qos0 -= 1
-            return msg
-
     def run(self, stop: threading.Event) -> None:
-        """Evaluate until ``stop``; then write the state and acknowledge what it covers."""
-        next_tick = 0.0
-        while not stop.is_set():
-            msg = self._take(TICK_S)
-            if msg is not None:
-                self.handle(msg)
-            mono = time.monotonic()
-            if mono >= next_tick:
-                next_tick = mono + TICK_S
+        """Tick the clock until ``stop`` (paho's thread evaluates the messages); then write
+        the state and acknowledge what it covers."""
+        while not stop.wait(TICK_S):
+            with self._lock:
                 self.emit(self.evaluator.tick(self.clock()))
-            waiting = len(self._unacked)
-            if waiting >= PERSIST_EVERY_MESSAGES or (
-                waiting and mono - self._last_persist >= PERSIST_EVERY_S
-            ):
-                self.persist()
-        self.persist()
+                if self._unacked and time.monotonic() - self._last_persist >= PERSIST_EVERY_S:
+                    self.persist()
+        with self._lock:
+            self.persist()
 
     def handle(self, msg: Inbound) -> None:
         """One message: validate, evaluate, publish what it completes."""
@@ -376,15 +360,17 @@ class AlertService:
             self.evaluator.counts["retained"] += 1
             self._ack(msg)
             return
-        late = self.evaluator.counts["late"]
+        counts = self.evaluator.counts
+        late, accepted = counts["late"], counts["accepted"]
         transitions = self.evaluator.receive(event, self.clock())
-        if self.evaluator.counts["late"] != late and log.isEnabledFor(logging.DEBUG):
-            log.debug("late: %s %s", msg.topic, msg.payload[:120])
-        if isinstance(event, FacilityEvent | MarketEvent):
-            stream = "facility" if isinstance(event, FacilityEvent) else "market"
-            self._unacked.append((msg, stream, int(event.timestamp.timestamp())))
+        if counts["accepted"] != accepted:
+            # Held until its interval is evaluated (None: this event completed it).
+            stream = "facility" if type(event) is FacilityEvent else "market"
+            self._unacked.append((msg, stream, self.evaluator.streams[stream].open_ts))
         else:
-            self._unacked.append((msg, None, None))
+            self._unacked.append((msg, None, None))  # status, late, duplicate...
+            if counts["late"] != late and log.isEnabledFor(logging.DEBUG):
+                log.debug("late: %s %s", msg.topic, msg.payload[:120])
         self.emit(transitions)
 
     def emit(self, transitions: list[Transition]) -> None:

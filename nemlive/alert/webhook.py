@@ -171,7 +171,13 @@ class WebhookSink:
                 return
             except WebhookRejected as exc:
                 self.counts["rejected"] += 1
-                log.error("webhook %s refused an alert (%s): dropped it", self.shown, exc)
+                if self._failures.enter(f"refused: {exc}"):
+                    log.error(
+                        "webhook %s refused an alert (%s): dropping the alerts it refuses; "
+                        "check its URL and format",
+                        self.shown,
+                        exc,
+                    )
                 sent = self._queue[0] if self._queue else None
             else:
                 self.counts["sent"] += 1
