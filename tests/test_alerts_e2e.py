@@ -166,3 +166,55 @@ def test_a_killed_alerter_neither_loses_nor_repeats_an_alert(
     assert sorted_alerts(got) == sorted_alerts(expected), log
     firing = {(a["rule"], a["subject"]) for a in retained_alerts(mosquitto.port).values()}
     assert firing == still_firing(expected)
+
+
+def test_the_replays_next_pass_resolves_what_fires_and_starts_afresh(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Two passes over the week's first 400 intervals: pass 1 (shifted by the span) gives
+    the same alerts again, and whatever fired at the end of pass 0 resolves as it starts."""
+    lines = (ROOT / "consolidate.csv").read_text().splitlines(keepends=True)
+    small = tmp_path / "small.csv"
+    small.write_text("".join(lines[:401]))
+    rules = load_rules(ROOT / "alerts.example.toml").rules
+    series = read_series(small)
+    span = series[-1].ts - series[0].ts + 300
+    first = reference_alerts(rules, series, fuels_of())
+    expected = first + [(r, s, st, a + span, b + span) for r, s, st, a, b in first]
+    expected += [
+        (rule, subject, "resolved", since, series[-1].ts)
+        for rule, subject, _st, since, _at in first
+        if (rule, subject) in still_firing(first)
+        and since == max(a[3] for a in first if a[:2] == (rule, subject))
+    ]
+    assert still_firing(first), "pass 0 should end with an alert firing"
+    with Collector(mosquitto.port, f"{BASE}/alert") as collector:
+        alerter = StderrLines(start_alerter(alerter_args(mosquitto.port, tmp_path)))
+        try:
+            alerter.wait_for(r"evaluating 6 rules")
+            publisher = StderrLines(
+                start_publisher(
+                    [
+                        "--csv",
+                        str(small),
+                        "--delay",
+                        "0",
+                        "--cycles",
+                        "2",
+                        "--cooldown",
+                        "0",
+                        "--port",
+                        str(mosquitto.port),
+                        "--no-embedded-broker",
+                        "--progress-every",
+                        "0",
+                    ]
+                )
+            )
+            publisher.finish(timeout=240)
+            assert collector.wait_until(lambda c: len(announced(c)) >= len(expected), timeout=60)
+        finally:
+            alerter.proc.send_signal(signal.SIGTERM)
+            log = alerter.finish()
+        got = announced(collector)
+    assert sorted_alerts(got) == sorted_alerts(expected), log
