@@ -1,6 +1,8 @@
 """The alerter's imperative shell: MQTT in and out, the state file, the sinks.
 
-One paho client on a persistent MQTT 5 session (fixed client id, ``clean_start=False``),
+Messages are validated and evaluated on paho's thread as they arrive (a hand-over to
+another thread costs more than the evaluation); ``run`` only ticks the clock. One paho
+client on a persistent MQTT 5 session (fixed client id, ``clean_start=False``),
 subscribed to ``<base>/#`` at QoS 1 with manual acknowledgement. A message is acknowledged
 once its interval has been evaluated, the alerts it caused have been acknowledged by the
 broker and the state file says so; so after a crash (even ``kill -9``) the broker sends the
@@ -28,9 +30,9 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
@@ -55,7 +57,6 @@ from nemlive.common.events import (
     decode_alert,
     decode_event,
     encode_alert,
-    is_alert_topic,
 )
 from nemlive.common.mqttclient import (
     Handshake,
@@ -77,8 +78,9 @@ PERSIST_EVERY_MESSAGES = 5_000
 TICK_S = 0.5
 
 
-@dataclass(frozen=True)
-class Inbound:
+class Inbound(NamedTuple):
+    """One message as paho delivered it (a tuple: one is made per message)."""
+
     generation: int
     mid: int
     qos: int
@@ -209,6 +211,7 @@ class AlertService:
         self.rejects: Counter[str] = Counter()
         self.published: Counter[str] = Counter()
         self.generation = 0
+        self._alert_prefix = f"{self.base}/alert/"
         self._lock = threading.Lock()  # the evaluator, the unacknowledged list, the counts
         self._held: list[Inbound] | None = []  # messages before recover() is done
         self._unacked: deque[tuple[Inbound, str | None, int | None]] = deque()
@@ -346,7 +349,7 @@ class AlertService:
 
     def handle(self, msg: Inbound) -> None:
         """One message: validate, evaluate, publish what it completes."""
-        if is_alert_topic(self.base, msg.topic):
+        if msg.topic.startswith(self._alert_prefix):
             self._ack(msg)  # our own alerts (and the marker), echoed by <base>/#
             return
         try:
