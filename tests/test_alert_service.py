@@ -4,11 +4,16 @@ and recovery when the state file is older than the retained alerts."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from nemlive.alert import AlertService, Evaluator, Rule, Transition
+import pytest
+
+from nemlive.alert import AlertService, Evaluator, Rule, Transition, WebhookSink
 from nemlive.alert.service import Inbound, to_alert
+from nemlive.common.errors import NemLiveError
 from nemlive.common.events import encode_alert, encode_facility_event, encode_market_event
 from nemlive.common.mqttconfig import MqttSettings
 from nemlive.common.nemtime import NEM_TZ
@@ -148,3 +153,31 @@ def test_a_forged_flood_of_trips_is_rate_limited(tmp_path: Path) -> None:
     svc.emit(svc.evaluator.flush())
     firing = [p for _, p in svc.outlet.sent if p and b'"firing"' in p]  # type: ignore[attr-defined]
     assert len(firing) == 5 and svc.evaluator.counts["rate_limited"] == 95
+
+
+def test_an_unreadable_state_file_says_what_to_do(tmp_path: Path) -> None:
+    svc = service(tmp_path, [HOT])
+    (tmp_path / "state.json").write_text('{"version": 1, "evaluated": 3}')
+    with pytest.raises(NemLiveError, match="delete it to start afresh") as caught:
+        svc.recover()
+    assert caught.value.exit_code == 1
+
+
+def test_a_webhook_that_never_answers_never_delays_the_evaluation(tmp_path: Path) -> None:
+    gate = threading.Event()
+
+    def stuck(url: str, body: bytes, content_type: str, timeout: float) -> None:
+        gate.wait(30)  # a webhook that hangs (until the test ends)
+
+    sink = WebhookSink("http://127.0.0.1:9/hook", post=stuck, max_queued=10).start()
+    svc = service(tmp_path, [HOT])
+    svc.sinks = (sink,)
+    started = time.perf_counter()
+    for i in range(200):  # 100 firings and 100 resolutions
+        svc.handle(price(i, "SA1", 900.0 if i % 2 == 0 else 10.0))
+    elapsed = time.perf_counter() - started
+    gate.set()
+    sink.stop()
+    assert svc.published == {"firing": 100, "resolved": 99}
+    assert elapsed < 5.0, f"200 intervals took {elapsed:.1f} s with a stuck webhook"
+    assert sink.counts["dropped"] == 199 - 10  # the ten newest wait (the oldest in flight)

@@ -343,32 +343,35 @@ class Evaluator:
         }
 
     def restore(self, data: Mapping[str, object], now: float) -> None:
-        """Take a snapshot back; ValueError (or KeyError/TypeError) for one it cannot read.
+        """Take a snapshot back, all or nothing; ValueError (or KeyError, TypeError,
+        AttributeError, IndexError) for one it cannot read.
 
         Subjects of rules no longer in the file are dropped. Every stream seen before is
         armed for stream_stale from ``now``.
         """
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"state version {data.get('version')!r}, not {STATE_VERSION}")
-        publisher = data.get("publisher")
-        self.publisher = (str(publisher[0]), int(publisher[1])) if publisher else None  # type: ignore[index]
+        publisher: list = data["publisher"]  # type: ignore[assignment]
         evaluated: Mapping[str, int | None] = data["evaluated"]  # type: ignore[assignment]
+        streams = {}
         for stream in STREAMS:
             ts = evaluated.get(stream)
-            self.streams[stream] = StreamState(
+            streams[stream] = StreamState(
                 evaluated=int(ts) if ts is not None else None,
                 new_interval_at=now if ts is not None else None,
             )
         names = {r.name for r in self.rules}
-        self.subjects = {
+        subjects = {
             (str(n), str(s)): SubjectState(int(h), int(c), bool(f), int(since))
             for n, s, h, c, f, since in data["subjects"]  # type: ignore[attr-defined]
             if n in names
         }
-        self.last_power = {
+        last_power = {
             str(fid): (int(ts), float(mw))
             for fid, (ts, mw) in data["last_power"].items()  # type: ignore[attr-defined]
         }
+        self.publisher = (str(publisher[0]), int(publisher[1])) if publisher else None
+        self.streams, self.subjects, self.last_power = streams, subjects, last_power
 
     def adopt_firing(self, firing: Mapping[tuple[str, str], int]) -> None:
         """What the broker's retained alerts say is firing (``(rule, subject) -> since``) wins

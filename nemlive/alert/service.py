@@ -43,7 +43,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from nemlive.alert.evaluate import Evaluator, Transition
 from nemlive.alert.webhook import WebhookSink
 from nemlive.common.atomicfile import write_files_atomically
-from nemlive.common.errors import BrokerError
+from nemlive.common.errors import BrokerError, NemLiveError
 from nemlive.common.events import (
     MAX_PAYLOAD_BYTES,
     QOS,
@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 
 RECEIVE_MAXIMUM = 20_000  # unacknowledged QoS 1 messages: the open intervals and a batch
 SESSION_EXPIRY_S = 7 * 86_400
+HELD_QOS0_MAX = 10_000  # messages held while recovering, past which QoS 0 ones are dropped
 PUBACK_TIMEOUT_S = 30.0
 PERSIST_EVERY_S = 0.25  # at most this long between state writes (and acknowledgements)
 PERSIST_EVERY_MESSAGES = 5_000
@@ -264,7 +265,10 @@ class AlertService:
                 self.rejects["oversize"] += 1
                 self._ack(inbound)
             elif self._held is not None:
-                self._held.append(inbound)
+                if not inbound.qos and len(self._held) >= HELD_QOS0_MAX:
+                    self.rejects["held_full"] += 1  # QoS 0 has no flow control: bounded here
+                else:
+                    self._held.append(inbound)
             else:
                 self.handle(inbound)
                 if len(self._unacked) >= PERSIST_EVERY_MESSAGES:
@@ -303,9 +307,15 @@ class AlertService:
         Call after :meth:`connect`: the stream's messages are held meanwhile (at most
         ``RECEIVE_MAXIMUM``: none is acknowledged yet).
         """
-        snapshot = read_state(self.state_path)
-        if snapshot is not None:
-            self.evaluator.restore(snapshot, self.clock())
+        try:
+            snapshot = read_state(self.state_path)
+            if snapshot is not None:
+                self.evaluator.restore(snapshot, self.clock())
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise NemLiveError(
+                f"the state file {self.state_path} is unreadable ({type(exc).__name__}: {exc}): "
+                "delete it to start afresh (alerts firing on the broker are kept)"
+            ) from None
         self.outlet.connect()
         found = self.outlet.retained_alerts(timeout)
         with self._lock:

@@ -160,10 +160,6 @@ def run(
             len(sinks),
         )
         service.run(stop)
-    except ValueError as exc:
-        raise NemLiveError(
-            f"the state file {options.state} is unreadable ({exc}): delete it to start afresh"
-        ) from None
     finally:
         service.close()
     counts = dict(evaluator.counts) | {f"reject_{k}": v for k, v in service.rejects.items()}
