@@ -398,6 +398,15 @@ class AlertService:
             if t.state == "resolved":
                 self._publish(topic, b"")  # clear the retained message
             self.published[t.state] += 1
+            log.info(
+                "%s %s %s: %s (threshold %g) at %s",
+                t.state.upper(),
+                t.rule,
+                t.subject,
+                "no value" if alert.value is None else f"{alert.value:g}",
+                t.threshold,
+                alert.at.isoformat(),
+            )
             for sink in self.sinks:
                 sink.put(alert)
         self.persist()
