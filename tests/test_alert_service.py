@@ -181,3 +181,11 @@ def test_a_webhook_that_never_answers_never_delays_the_evaluation(tmp_path: Path
     assert svc.published == {"firing": 100, "resolved": 99}
     assert elapsed < 5.0, f"200 intervals took {elapsed:.1f} s with a stuck webhook"
     assert sink.counts["dropped"] == 199 - 10  # the ten newest wait (the oldest in flight)
+
+
+def test_the_retained_alerts_of_a_removed_rule_are_cleared(tmp_path: Path) -> None:
+    svc = service(tmp_path, [HOT])
+    gone = Transition("gone", "price_above", "SA1", "firing", 1759240200, 1759240200, 1.0, 9.0)
+    svc._adopt({f"{BASE}/alert/gone/SA1": to_alert(gone)})
+    assert svc.outlet.sent == [(f"{BASE}/alert/gone/SA1", b"")]  # type: ignore[attr-defined]
+    assert svc.evaluator.firing() == {}

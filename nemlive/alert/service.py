@@ -213,6 +213,7 @@ class AlertService:
         self.published: Counter[str] = Counter()
         self.generation = 0
         self._alert_prefix = f"{self.base}/alert/"
+        self._rule_names = {r.name for r in evaluator.rules}
         self._lock = threading.Lock()  # the evaluator, the unacknowledged list, the counts
         self._held: list[Inbound] | None = []  # messages before recover() is done
         self._unacked: deque[tuple[Inbound, str | None, int | None]] = deque()
@@ -337,7 +338,10 @@ class AlertService:
         for topic, alert in retained.items():
             if alert is None:  # not an alert of ours (a marker, a foreign payload)
                 continue
-            if alert.state == "firing":
+            if alert.rule not in self._rule_names:
+                log.info("clearing %s: its rule is no longer in the rules file", topic)
+                self._publish(topic, b"")
+            elif alert.state == "firing":
                 firing[(alert.rule, alert.subject)] = int(alert.since.timestamp())
             else:  # resolved, announced, but killed before it was cleared
                 self._publish(topic, b"")
