@@ -3,7 +3,8 @@
 * ``rules``: the TOML rules file -> checked rules and sinks (pure).
 * ``evaluate``: the rules as a state machine: events and clock ticks in, transitions out (pure).
 * ``webhook``: webhook sinks, each on its own thread with a bounded queue.
-* ``service``: the MQTT shell: validate, evaluate, publish retained alerts, the state file.
+* ``service``: the MQTT shell: validate, evaluate, the state file, recovery, acknowledgements.
+* ``outlet``: the second connection, which publishes the alerts and reads them back at start.
 """
 
 from nemlive.alert.evaluate import Evaluator, Transition

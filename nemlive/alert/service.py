@@ -27,7 +27,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -41,6 +40,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nemlive.alert.evaluate import Evaluator, Transition
+from nemlive.alert.outlet import Outlet
 from nemlive.alert.webhook import WebhookSink
 from nemlive.common.atomicfile import write_files_atomically
 from nemlive.common.errors import BrokerError, NemLiveError
@@ -51,7 +51,6 @@ from nemlive.common.events import (
     FacilityEvent,
     InvalidEvent,
     MarketEvent,
-    build_alert_subscription,
     build_alert_topic,
     build_subscription,
     decode_alert,
@@ -73,7 +72,6 @@ log = logging.getLogger(__name__)
 RECEIVE_MAXIMUM = 20_000  # unacknowledged QoS 1 messages: the open intervals and a batch
 SESSION_EXPIRY_S = 7 * 86_400
 HELD_QOS0_MAX = 10_000  # messages held while recovering, past which QoS 0 ones are dropped
-PUBACK_TIMEOUT_S = 30.0
 PERSIST_EVERY_S = 0.25  # at most this long between state writes (and acknowledgements)
 PERSIST_EVERY_MESSAGES = 5_000
 TICK_S = 0.5
@@ -110,84 +108,6 @@ def read_state(path: Path) -> dict | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-
-
-class Outlet:
-    """The alerter's second connection, which publishes the alerts and reads them back.
-
-    Its own clean MQTT 5 session: the broker acknowledges an alert here at once, however
-    long a backlog the stream's session is draining (its PUBACK would wait behind it).
-    """
-
-    def __init__(self, settings: MqttSettings, client_id: str) -> None:
-        self.settings = settings
-        self.base = settings.topic
-        self._marker = f"{self.base}/alert/.sync/{client_id}"
-        self._token = uuid.uuid4().hex.encode()
-        self._found: dict[str, bytes] = {}
-        self._subscribed, self._synced = threading.Event(), threading.Event()
-        self._handshake = Handshake()
-        self.client = build_client(settings, client_id, protocol="5")
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = lambda *a: self._handshake.lost()
-        self.client.on_subscribe = lambda *a: self._subscribed.set()
-        self.client.on_message = self._on_message
-
-    def _on_connect(
-        self, c: mqtt.Client, u: object, f: ConnectFlags, rc: ReasonCode, p: object
-    ) -> None:
-        if rc.is_failure:
-            self._handshake.refused(rc)
-        else:
-            self._handshake.accepted()
-
-    def _on_message(self, c: mqtt.Client, u: object, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic == self._marker:
-            if msg.payload == self._token:
-                self._synced.set()
-        elif msg.retain and msg.payload:
-            self._found[msg.topic] = bytes(msg.payload)
-
-    def connect(self) -> None:
-        answer = attempt_connect(self.client, self.settings, self._handshake)
-        if answer.kind != "connected":
-            detail = answer.reason or (str(answer.refusal) if answer.refusal else answer.kind)
-            raise BrokerError(
-                f"cannot open the alerts connection to {self.settings.address} ({detail})"
-            )
-
-    def retained_alerts(self, timeout: float) -> dict[str, bytes]:
-        """topic -> payload of every retained alert under the base topic.
-
-        All retained messages of a subscription arrive before a message published after its
-        SUBACK: the marker ``<base>/alert/.sync/<client id>`` tells when they are all in.
-        """
-        subscription = build_alert_subscription(self.base)
-        self.client.subscribe(subscription, qos=QOS)
-        if self._subscribed.wait(timeout):
-            self.client.publish(self._marker, self._token, qos=QOS)
-        if not self._synced.wait(timeout):
-            raise BrokerError(
-                f"the broker at {self.settings.address} did not send back the alerter's marker "
-                f"within {timeout:g} s: check that it lets this client publish and subscribe "
-                f"to {subscription}"
-            )
-        self.client.unsubscribe(subscription)
-        return dict(self._found)
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Publish retained at QoS 1 and wait for the broker's acknowledgement."""
-        info = self.client.publish(topic, payload, qos=QOS, retain=True)
-        info.wait_for_publish(PUBACK_TIMEOUT_S)
-        if not info.is_published():
-            raise BrokerError(
-                f"the broker at {self.settings.address} did not acknowledge an alert within "
-                f"{PUBACK_TIMEOUT_S:g} s; the alerter stops and resumes from its state file"
-            )
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 class AlertService:
