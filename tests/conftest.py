@@ -39,6 +39,7 @@ OUR_ENV = (
     "NEMLIVE_RECORDER_ID",
     "NEMLIVE_FACILITIES",
     "NEMLIVE_RECORD_ALL",
+    "NEMLIVE_ALERTS_ID",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "http_proxy",

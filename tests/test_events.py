@@ -7,12 +7,15 @@ tests/test_replaytable.py.
 
 from __future__ import annotations
 
+import json
 import math
+from datetime import datetime
 
 import pytest
 
 from nemlive.common import events
 from nemlive.common.events import InvalidEvent
+from nemlive.common.nemtime import NEM_TZ
 
 BASE = "nem/stream"
 
@@ -337,3 +340,69 @@ def test_a_refused_message_says_its_reason_and_where(
     assert str(err.value) == message
     reason, _, detail = message.partition(": ")
     assert (err.value.reason, err.value.detail) == (reason, detail)
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+def _alert(**changes: object) -> events.AlertEvent:
+    at = datetime(2025, 10, 1, 17, 30, tzinfo=NEM_TZ)
+    fields: dict[str, object] = {
+        "rule": "sa-spike",
+        "kind": "price_above",
+        "subject": "SA1",
+        "state": "firing",
+        "since": at,
+        "at": at,
+        "value": 14500.0,
+        "threshold": 300.0,
+    }
+    return events.AlertEvent(**(fields | changes))
+
+
+def test_alert_topics_build_and_parse() -> None:
+    topic = events.build_alert_topic("nem/stream", "sa-spike", "SA1")
+    assert topic == "nem/stream/alert/sa-spike/SA1"
+    assert events.parse_alert_topic("nem/stream", topic) == ("sa-spike", "SA1")
+    assert events.build_alert_subscription("nem/stream") == "nem/stream/alert/#"
+    for bad in ("nem/stream/alert/x", "nem/stream/alert/x/y/z", "nem/stream/market/SA1"):
+        with pytest.raises(InvalidEvent):
+            events.parse_alert_topic("nem/stream", bad)
+
+
+def test_alert_topics_are_not_stream_events() -> None:
+    with pytest.raises(InvalidEvent, match="topic"):
+        events.decode_event("nem/stream", "nem/stream/alert/a/SA1", b"{}")
+
+
+def test_an_alert_round_trips_in_the_contracts_key_order() -> None:
+    alert = _alert()
+    payload = events.encode_alert(alert)
+    assert list(json.loads(payload)) == [
+        "rule",
+        "kind",
+        "subject",
+        "state",
+        "since",
+        "at",
+        "value",
+        "threshold",
+    ]
+    assert b'"since":"2025-10-01T17:30:00+10:00"' in payload
+    topic = events.build_alert_topic("nem/stream", "sa-spike", "SA1")
+    assert events.decode_alert("nem/stream", topic, payload) == alert
+    assert events.decode_alert("nem/stream", topic, b"") is None  # a cleared alert
+
+
+def test_a_bad_alert_is_refused_by_reason() -> None:
+    topic = events.build_alert_topic("nem/stream", "sa-spike", "SA1")
+    other = events.encode_alert(_alert(subject="VIC1"))
+    with pytest.raises(InvalidEvent) as caught:
+        events.decode_alert("nem/stream", topic, other)
+    assert caught.value.reason == "id_mismatch"
+    with pytest.raises(InvalidEvent) as caught:
+        events.decode_alert("nem/stream", topic, b'{"rule":"sa-spike"}')
+    assert caught.value.reason == "missing_key"
+    with pytest.raises(InvalidEvent) as caught:
+        events.decode_alert("nem/stream", topic, b"x" * 2000)
+    assert caught.value.reason == "oversize"

@@ -27,6 +27,7 @@ COMMANDS = {
     "nemlive-extractor": "usage: extractor.py ",
     "nemlive-publisher": "usage: publisher.py ",
     "nemlive-recorder": "usage: recorder.py ",
+    "nemlive-alerts": "usage: alerts.py ",
     "nemlive-dashboard": "usage: nemlive-dashboard ",
 }
 

@@ -99,7 +99,7 @@ def test_the_page_program_is_only_its_layout() -> None:
 SHIM_MAX_LINES = 30
 
 
-@pytest.mark.parametrize("program", ["extractor.py", "publisher.py", "recorder.py"])
+@pytest.mark.parametrize("program", ["extractor.py", "publisher.py", "recorder.py", "alerts.py"])
 def test_the_command_line_programs_are_thin_shims(program: str) -> None:
     text = (ROOT / program).read_text()
     assert len(text.splitlines()) <= SHIM_MAX_LINES, f"{program}: move its code to nemlive/cli/"
@@ -148,7 +148,7 @@ def _declared(*files: str) -> set[str]:
 
 
 def _third_party(paths: list[Path]) -> set[str]:
-    local = {"nemlive", "context", "extractor", "publisher", "dashboard", "recorder"}
+    local = {"nemlive", "context", "extractor", "publisher", "dashboard", "recorder", "alerts"}
     found = set()
     for path in paths:
         for name in _imports(path) - local:
@@ -193,7 +193,7 @@ def test_each_package_names_its_public_api(package: str) -> None:
 
 # --- one way to do each thing -----------------------------------------------------------------
 
-STAGES = ("extract", "publish", "record", "dashboard")
+STAGES = ("extract", "publish", "record", "dashboard", "alert")
 
 
 def _calls_paho_client(path: Path) -> bool:

@@ -144,6 +144,7 @@ PARSERS = {
     "extractor": lambda: importlib.import_module("extractor").build_parser(),
     "publisher": lambda: importlib.import_module("publisher").build_parser(),
     "recorder": lambda: importlib.import_module("recorder").build_parser(),
+    "alerts": lambda: importlib.import_module("alerts").build_parser(),
     "oesim": lambda: importlib.import_module("oesim.__main__").build_parser(),
 }
 

@@ -16,7 +16,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROGRAMS = ("extractor.py", "publisher.py", "dashboard.py", "recorder.py", "context.py")
+PROGRAMS = (
+    "extractor.py",
+    "publisher.py",
+    "dashboard.py",
+    "recorder.py",
+    "alerts.py",
+    "context.py",
+)
 
 
 def checked_files() -> list[Path]:

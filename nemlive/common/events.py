@@ -342,3 +342,85 @@ def check_interval_time(ts: datetime) -> int:
 def format_timestamp(ts: datetime) -> str:
     """ISO 8601 with offset and no fractions, as the OE API writes it."""
     return ts.isoformat(timespec="seconds")
+
+
+# --- alerts (alerts.py, docs/alerts.md) -------------------------------------------------
+#
+# ``<base>/alert/<rule>/<subject>``, QoS 1, retained while firing. Not part of decode_event:
+# the alerter reads its own topics with decode_alert, the other consumers leave them alone.
+
+AlertState = Literal["firing", "resolved"]
+ALERT_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"  # rule names and subjects
+
+
+class AlertEvent(_Strict):
+    """One alert's state change: ``since`` the interval it fired, ``at`` this message's."""
+
+    rule: Annotated[str, StringConstraints(pattern=ALERT_NAME_PATTERN)]
+    kind: str = Field(max_length=64)
+    subject: Annotated[str, StringConstraints(pattern=ALERT_NAME_PATTERN)]
+    state: AlertState
+    since: AwareDatetime
+    at: AwareDatetime
+    value: float | None = Field(default=..., allow_inf_nan=False)
+    threshold: float = Field(allow_inf_nan=False)
+
+
+def build_alert_topic(base: str, rule: str, subject: str) -> str:
+    return f"{base}/alert/{rule}/{subject}"
+
+
+def build_alert_subscription(base: str) -> str:
+    """Every alert topic under ``base``."""
+    return f"{base}/alert/#"
+
+
+def is_alert_topic(base: str, topic: str) -> bool:
+    return topic.startswith(f"{base}/alert/")
+
+
+def parse_alert_topic(base: str, topic: str) -> tuple[str, str]:
+    """``<base>/alert/<rule>/<subject>`` -> ``(rule, subject)``; InvalidEvent("topic") else."""
+    prefix = f"{base}/alert/"
+    if not topic.startswith(prefix):
+        raise InvalidEvent("topic", "not an alert topic")
+    parts = topic[len(prefix) :].split("/")
+    if len(parts) != 2 or not all(parts):
+        raise InvalidEvent("topic", "an alert topic is <base>/alert/<rule>/<subject>")
+    return parts[0], parts[1]
+
+
+def encode_alert(alert: AlertEvent) -> bytes:
+    """Compact JSON, the contract's keys in order, times as ISO 8601 with their offset."""
+    return _dumps(
+        {
+            "rule": alert.rule,
+            "kind": alert.kind,
+            "subject": alert.subject,
+            "state": alert.state,
+            "since": format_timestamp(alert.since),
+            "at": format_timestamp(alert.at),
+            "value": _num(alert.value),
+            "threshold": alert.threshold,
+        }
+    )
+
+
+def decode_alert(base: str, topic: str, payload: bytes) -> AlertEvent | None:
+    """An alert message, or None for an empty payload (a cleared retained alert).
+
+    Raises InvalidEvent as decode_event does; ``id_mismatch`` when the payload's rule or
+    subject is not the topic's.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidEvent("oversize", f"{len(payload)} bytes")
+    rule, subject = parse_alert_topic(base, topic)
+    if not payload:
+        return None
+    try:
+        alert = AlertEvent.model_validate_json(payload)
+    except ValidationError as exc:
+        raise InvalidEvent(*_first_error(exc)) from None
+    if (alert.rule, alert.subject) != (rule, subject):
+        raise InvalidEvent("id_mismatch", "rule or subject differs from the topic")
+    return alert

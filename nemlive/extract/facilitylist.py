@@ -27,9 +27,10 @@ from typing import Any, Protocol
 
 from nemlive.common.atomicfile import write_files_atomically
 from nemlive.common.errors import ApiError, ConfigError
+from nemlive.common.urls import display_url
 from nemlive.extract import rollup
 from nemlive.extract.budget import format_duration
-from nemlive.extract.oeclient import KEY_SIGNUP_URL, OEClient, display_url
+from nemlive.extract.oeclient import KEY_SIGNUP_URL, OEClient
 from nemlive.extract.pipeline import Clock, Extraction, lookup_from_payload
 
 log = logging.getLogger("extractor")

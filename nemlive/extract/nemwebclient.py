@@ -34,8 +34,8 @@ import requests
 
 from nemlive.common.errors import ApiError
 from nemlive.common.retry import Backoff, Failure, RetryStopped, Wait, call_with_retries
+from nemlive.common.urls import display_url
 from nemlive.extract import nemweb
-from nemlive.extract.oeclient import display_url
 
 log = logging.getLogger(__name__)
 

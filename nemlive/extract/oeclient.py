@@ -25,13 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from nemlive.common.errors import ApiError, ConfigError
 from nemlive.common.nemtime import format_request_time
 from nemlive.common.retry import Backoff, Failure, call_with_retries
+from nemlive.common.urls import display_url
 
 log = logging.getLogger(__name__)
 
@@ -97,21 +97,6 @@ class _RetryWanted(Exception):
     def __init__(self, retry: _Retry) -> None:
         super().__init__(retry.reason)
         self.retry = retry
-
-
-def display_url(url: str) -> str:
-    """The URL without credentials, query or fragment: safe for logs and the meta file."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:  # a port that is no number: left out
-        port = None
-    if port:
-        host = f"{host}:{port}"
-    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -1,0 +1,220 @@
+"""End to end on real parts: the shipped week replayed by the real publisher into a real
+mosquitto, the alerter (a subprocess) running alerts.example.toml; the alerts on the bus equal
+those the reference implementation computes from consolidate.csv, each announced once, also
+across a ``kill -9`` and restart of the alerter mid-stream.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from nemlive.alert.rules import load_rules
+from tests.conftest import ROOT, Mosquitto
+from tests.support_alerts import fuels_of, read_series, reference_alerts, start_alerter
+from tests.support_mqtt import Collector, StderrLines, start_publisher
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BASE = "nem/stream"
+
+
+@pytest.fixture(scope="module")
+def expected() -> list[tuple[str, str, str, int, int]]:
+    rules = load_rules(ROOT / "alerts.example.toml").rules
+    return reference_alerts(rules, read_series(ROOT / "consolidate.csv"), fuels_of())
+
+
+def announced(collector: Collector) -> list[tuple[str, str, str, int, int]]:
+    """(rule, subject, state, since, at) of every alert message (not clears or markers)."""
+    out = []
+    for m in collector.snapshot():
+        if not m.payload or "/.sync/" in m.topic:
+            continue
+        a = m.json()
+        since = int(datetime.fromisoformat(a["since"]).timestamp())
+        at = int(datetime.fromisoformat(a["at"]).timestamp())
+        assert (
+            a["since"].endswith("+10:00") and m.topic == f"{BASE}/alert/{a['rule']}/{a['subject']}"
+        )
+        out.append((a["rule"], a["subject"], a["state"], since, at))
+    return out
+
+
+def caught_up(tmp_path: Path, timeout: float = 120.0) -> bool:
+    """Wait until the alerter's state file says it evaluated the week's last interval."""
+    last = read_series(ROOT / "consolidate.csv")[-1].ts
+    path = tmp_path / "alerts.state.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if json.loads(path.read_text())["evaluated"] == {"market": last, "facility": last}:
+                return True
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def alerter_args(port: int, tmp_path: Path) -> list[str]:
+    return [
+        "--rules",
+        str(ROOT / "alerts.example.toml"),
+        "--state",
+        str(tmp_path / "alerts.state.json"),
+        "--port",
+        str(port),
+        "--client-id",
+        "e2e-alerts",
+        "--settle",
+        "30",
+    ]
+
+
+def replay(port: int, tmp_path: Path) -> StderrLines:
+    proc = start_publisher(
+        [
+            "--delay",
+            "0",
+            "--cycles",
+            "1",
+            "--port",
+            str(port),
+            "--no-embedded-broker",
+            "--checkpoint",
+            str(tmp_path / "checkpoint.json"),
+            "--progress-every",
+            "0",
+        ]
+    )
+    return StderrLines(proc)
+
+
+def retained_alerts(port: int) -> dict[str, dict]:
+    """What a newcomer sees: the retained alert of each topic."""
+    with Collector(port, f"{BASE}/alert") as fresh:
+        marker = f"{BASE}/alert/.sync/probe"
+        fresh.client.publish(marker, b"x", qos=1)
+        assert fresh.wait_until(lambda c: any(m.topic == marker for m in c.snapshot()))
+        return {m.topic: m.json() for m in fresh.snapshot() if m.retain and m.payload}
+
+
+def sorted_alerts(alerts: list) -> list:
+    return sorted(alerts, key=lambda a: (a[4], a[0], a[1], a[2]))
+
+
+def still_firing(expected: list) -> set[tuple[str, str]]:
+    state: dict[tuple[str, str], str] = {}
+    for rule, subject, st, _since, _at in expected:
+        state[(rule, subject)] = st
+    return {k for k, v in state.items() if v == "firing"}
+
+
+def test_the_replayed_week_fires_and_resolves_each_alert_once(
+    mosquitto: Mosquitto, tmp_path: Path, expected: list
+) -> None:
+    assert len(expected) > 50
+    with Collector(mosquitto.port, f"{BASE}/alert") as collector:
+        alerter = StderrLines(start_alerter(alerter_args(mosquitto.port, tmp_path)))
+        try:
+            alerter.wait_for(r"evaluating 6 rules")
+            publisher = replay(mosquitto.port, tmp_path)
+            assert publisher.finish(timeout=240) is not None
+            assert publisher.proc.returncode == 0
+            assert caught_up(tmp_path)
+            assert collector.wait_until(lambda c: len(announced(c)) >= len(expected), timeout=10)
+        finally:
+            alerter.proc.send_signal(signal.SIGTERM)
+            log = alerter.finish()
+        got = announced(collector)
+    assert sorted_alerts(got) == sorted_alerts(expected), log
+    assert alerter.proc.returncode == 0, log
+    firing = {(a["rule"], a["subject"]) for a in retained_alerts(mosquitto.port).values()}
+    assert firing == still_firing(expected)
+
+
+def test_a_killed_alerter_neither_loses_nor_repeats_an_alert(
+    mosquitto: Mosquitto, tmp_path: Path, expected: list
+) -> None:
+    args = alerter_args(mosquitto.port, tmp_path)
+    with Collector(mosquitto.port, f"{BASE}/alert") as collector:
+        first = StderrLines(start_alerter(args))
+        first.wait_for(r"evaluating 6 rules")
+        publisher = replay(mosquitto.port, tmp_path)
+        try:
+            # Mid-stream, with alerts firing: kill -9, then start again on the same state.
+            assert collector.wait_until(lambda c: len(announced(c)) >= len(expected) // 3, 120)
+            first.proc.send_signal(signal.SIGKILL)
+            first.finish()
+            second = StderrLines(start_alerter(args))
+            second.wait_for(r"recovered: \d+ alerts firing")
+            assert publisher.finish(timeout=240) is not None
+            assert caught_up(tmp_path)
+            assert collector.wait_until(lambda c: len(announced(c)) >= len(expected), timeout=10)
+        finally:
+            if publisher.proc.poll() is None:
+                publisher.proc.kill()
+            second.proc.send_signal(signal.SIGTERM)
+            log = second.finish()
+        got = announced(collector)
+    assert len(got) == len(set(got)), "an alert was announced twice"
+    assert sorted_alerts(got) == sorted_alerts(expected), log
+    firing = {(a["rule"], a["subject"]) for a in retained_alerts(mosquitto.port).values()}
+    assert firing == still_firing(expected)
+
+
+def test_the_replays_next_pass_resolves_what_fires_and_starts_afresh(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Two passes over the week's first 400 intervals: pass 1 (shifted by the span) gives
+    the same alerts again, and whatever fired at the end of pass 0 resolves as it starts."""
+    lines = (ROOT / "consolidate.csv").read_text().splitlines(keepends=True)
+    small = tmp_path / "small.csv"
+    small.write_text("".join(lines[:401]))
+    rules = load_rules(ROOT / "alerts.example.toml").rules
+    series = read_series(small)
+    span = series[-1].ts - series[0].ts + 300
+    first = reference_alerts(rules, series, fuels_of())
+    expected = first + [(r, s, st, a + span, b + span) for r, s, st, a, b in first]
+    expected += [
+        (rule, subject, "resolved", since, series[-1].ts)
+        for rule, subject, _st, since, _at in first
+        if (rule, subject) in still_firing(first)
+        and since == max(a[3] for a in first if a[:2] == (rule, subject))
+    ]
+    assert still_firing(first), "pass 0 should end with an alert firing"
+    with Collector(mosquitto.port, f"{BASE}/alert") as collector:
+        alerter = StderrLines(start_alerter(alerter_args(mosquitto.port, tmp_path)))
+        try:
+            alerter.wait_for(r"evaluating 6 rules")
+            publisher = StderrLines(
+                start_publisher(
+                    [
+                        "--csv",
+                        str(small),
+                        "--delay",
+                        "0",
+                        "--cycles",
+                        "2",
+                        "--cooldown",
+                        "0",
+                        "--port",
+                        str(mosquitto.port),
+                        "--no-embedded-broker",
+                        "--progress-every",
+                        "0",
+                    ]
+                )
+            )
+            publisher.finish(timeout=240)
+            assert collector.wait_until(lambda c: len(announced(c)) >= len(expected), timeout=60)
+        finally:
+            alerter.proc.send_signal(signal.SIGTERM)
+            log = alerter.finish()
+        got = announced(collector)
+    assert sorted_alerts(got) == sorted_alerts(expected), log
