@@ -454,8 +454,8 @@ def resolve_nemweb_url(given: str | None, env: Mapping[str, str], api_url: str) 
         ok = False
     if not ok or parts.username is not None or parts.password is not None:
         raise ConfigError(
-            f"NEMweb URL {display_url(url)!r} is not an http(s) URL without a login: set "
-            f"--nemweb-url or NEMWEB_URL to e.g. {DEFAULT_NEMWEB_URL}"
+            f"NEMweb URL {display_url(url)!r} must be http(s), with a host and no login "
+            f"(user or password): set --nemweb-url or NEMWEB_URL to e.g. {DEFAULT_NEMWEB_URL}"
         )
     if parts.query or parts.fragment:
         raise ConfigError(
