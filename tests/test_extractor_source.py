@@ -87,10 +87,10 @@ def test_the_simulator_api_url_gives_its_nemweb_face() -> None:
 @pytest.mark.parametrize(
     ("url", "words"),
     [
-        ("ftp://nemweb.com.au", "not an http(s) URL"),
-        ("nemweb.com.au", "not an http(s) URL"),
-        ("https://", "not an http(s) URL"),
-        ("https://nemweb.com.au:port", "not an http(s) URL"),
+        ("ftp://nemweb.com.au", "must be http(s)"),
+        ("nemweb.com.au", "must be http(s)"),
+        ("https://", "must be http(s)"),
+        ("https://nemweb.com.au:port", "must be http(s)"),
         ("https://user:pw-Zq81@nemweb.com.au", "no login"),
         ("https://user@nemweb.com.au", "no login"),
         ("https://nemweb.com.au/?token=abc", "query or fragment"),
