@@ -17,16 +17,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from nemlive.alert import AlertService, Evaluator, RuleSet, WebhookSink, load_rules
 from nemlive.alert.evaluate import DEFAULT_SETTLE_S
+from nemlive.cli.stopping import stop_on_signals
 from nemlive.common import (
     ConfigError,
     MqttSettings,
@@ -182,23 +181,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{options.rules}: {len(ruleset.rules)} rules, {len(ruleset.sinks)} webhooks: ok")
         return 0
     handler = configure_logging(options.verbose, name="nemlive-alerts")
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, _on_signal)
     try:
-        return run(options, ruleset, fuels, stop)
+        with stop_on_signals(log, "stopping") as stop:
+            return run(options, ruleset, fuels, stop)
     except NemLiveError as exc:
         print(f"alerts.py: error: {exc}", file=sys.stderr)
         return exc.exit_code
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
         logging.getLogger().removeHandler(handler)
 
 

@@ -21,16 +21,15 @@ import contextlib
 import ipaddress
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from urllib.parse import urlsplit
 
+from nemlive.cli.stopping import stop_on_signals
 from nemlive.common import (
     ApiError,
     ConfigError,
@@ -541,31 +540,22 @@ def follow_nemweb(fc: FollowConfig, facilities: FacilityList, stop: threading.Ev
 def follow(args: argparse.Namespace) -> int:
     """``--follow``: SIGINT/SIGTERM end the loop cleanly (exit 0)."""
     fc = resolve_follow_config(args, os.environ, datetime.now(UTC))
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        if not stop.is_set():
-            log.info("%s received: stopping after the current request", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with contextlib.ExitStack() as stack:
-            client = None
-            if fc.config.api_key:
-                client = stack.enter_context(OEClient(fc.config.client_settings(), sleep=stop.wait))
-            facilities = CachedFacilityList(client, fc.config.extraction, fc.facility_cache)
-            source = fc.source
-            if source == "auto":
-                assert client is not None  # auto needs the key (resolve_follow_config)
-                source = choose_auto_source(client, facilities, fc.settings)
-            if source == "oe":
-                assert client is not None
-                return run_follow(fc.config.extraction, fc.settings, client, stop)
-            return follow_nemweb(fc, facilities, stop)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    with (
+        stop_on_signals(log, "stopping after the current request") as stop,
+        contextlib.ExitStack() as stack,
+    ):
+        client = None
+        if fc.config.api_key:
+            client = stack.enter_context(OEClient(fc.config.client_settings(), sleep=stop.wait))
+        facilities = CachedFacilityList(client, fc.config.extraction, fc.facility_cache)
+        source = fc.source
+        if source == "auto":
+            assert client is not None  # auto needs the key (resolve_follow_config)
+            source = choose_auto_source(client, facilities, fc.settings)
+        if source == "oe":
+            assert client is not None
+            return run_follow(fc.config.extraction, fc.settings, client, stop)
+        return follow_nemweb(fc, facilities, stop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

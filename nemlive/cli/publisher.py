@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
+from nemlive.cli.stopping import stop_on_signals
 from nemlive.common import (
     ConfigError,
     MqttSettings,
@@ -289,26 +288,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = configure_logging(
         options.verbose, name="nemlive-publisher", quiet=("amqtt", "transitions")
     )
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        if not stop.is_set():
-            log.info("%s received: finishing", signal.Signals(signum).name)
-        stop.set()
-
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = {}
-    if in_main_thread:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, _on_signal)
     try:
-        return run(options, stop)
+        with stop_on_signals(log, "finishing") as stop:
+            return run(options, stop)
     except NemLiveError as exc:
         print(f"publisher.py: error: {exc}", file=sys.stderr)
         return exc.exit_code
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
         logging.getLogger().removeHandler(handler)
 
 

@@ -31,15 +31,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
+from nemlive.cli.stopping import stop_on_signals
 from nemlive.common import (
     ConfigError,
     MqttSettings,
@@ -247,27 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"recorder.py: error: {exc}", file=sys.stderr)
         return exc.exit_code
     handler = configure_logging(options.verbose, name="nemlive-recorder")
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        if not stop.is_set():
-            log.info(
-                "%s received: writing what has arrived, then stopping", signal.Signals(signum).name
-            )
-        stop.set()
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, _on_signal)
     try:
-        return run(options, stop, admission)
+        with stop_on_signals(log, "writing what has arrived, then stopping") as stop:
+            return run(options, stop, admission)
     except NemLiveError as exc:
         print(f"recorder.py: error: {exc}", file=sys.stderr)
         return exc.exit_code
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
         logging.getLogger().removeHandler(handler)
 
 
