@@ -281,7 +281,8 @@ class Postgres:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(
                 "DROP TABLE IF EXISTS facility_readings, market_readings, facility_rollups, "
-                "market_rollups, interchange_readings, interchange_rollups, schema_version"
+                "market_rollups, interchange_readings, interchange_rollups, alert_events, "
+                "schema_version"
             )
 
 

@@ -7,6 +7,8 @@ counters: ``stored``, ``duplicate``, ``stale``, ``unknown`` or the reject reason
 
 from __future__ import annotations
 
+import json
+
 from nemlive.common.events import (
     FacilityEvent,
     MarketEvent,
@@ -75,3 +77,29 @@ def count_points(snapshot: Snapshot) -> int:
     return sum(map(len, snapshot.facility_history.values())) + sum(
         map(len, snapshot.region_history.values())
     )
+
+
+def alert_payload(
+    rule: str = "sa-spike",
+    subject: str = "SA1",
+    state: str = "firing",
+    *,
+    since: str = "2025-10-15T10:05:00+10:00",
+    at: str = "2025-10-15T10:05:00+10:00",
+    value: float | None = 15000.0,
+    threshold: float = 300.0,
+    kind: str = "price_above",
+) -> bytes:
+    """An alert message's payload as the alerter publishes it (docs/alerts.md)."""
+    return json.dumps(
+        {
+            "rule": rule,
+            "kind": kind,
+            "subject": subject,
+            "state": state,
+            "since": since,
+            "at": at,
+            "value": value,
+            "threshold": threshold,
+        }
+    ).encode()

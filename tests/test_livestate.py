@@ -694,11 +694,13 @@ def test_an_empty_store_backfills_nothing() -> None:
 
 @pytest.mark.parametrize(
     "bounds",
-    [{"history_len": 0}, {"recent_len": 0}, {"batch": 0}],
-    ids=["history", "recent", "batch"],
+    [{"history_len": 0}, {"recent_len": 0}, {"batch": 0}, {"max_alerts": 0}],
+    ids=["history", "recent", "batch", "alerts"],
 )
 def test_each_bound_must_be_at_least_one(bounds: dict[str, int]) -> None:
-    with pytest.raises(ValueError, match=r"^history_len, recent_len and batch must be positive$"):
+    with pytest.raises(
+        ValueError, match=r"^history_len, recent_len, batch and max_alerts must be positive$"
+    ):
         LiveState({"A"}, **bounds)
 
 

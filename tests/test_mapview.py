@@ -14,6 +14,7 @@ from PIL import Image
 from nemlive.common import lookups
 from nemlive.common.lookups import FUEL_GROUPS
 from nemlive.dashboard import icons, mapview
+from nemlive.store import AlertRecord
 from tests.support_dashboard import write_facilities_csv, write_regions_geojson
 
 
@@ -278,3 +279,54 @@ def test_no_string_in_the_decks_data_is_code_to_deck_gl() -> None:
     # the layers' own settings still speak to deck.gl
     assert layers["labels"]["extensions"] == [{"@@type": "CollisionFilterExtension"}]
     assert rows[0]["name"] in hostile  # the rows handed in are not changed
+
+
+# --- firing alerts on the map ----------------------------------------------------------------
+
+
+def _alert(subject: str, rule: str = "r") -> AlertRecord:
+    return AlertRecord(rule, "k", subject, "firing", 1, 1, 1.0, 1.0, 1)
+
+
+def test_alert_marks_keep_the_subjects_that_have_a_place_on_the_map(facilities) -> None:  # type: ignore[no-untyped-def]
+    firing = [_alert("SA1"), _alert("TGAS1", "trip"), _alert("NEM"), _alert("market"), _alert("X")]
+    marks = mapview.build_alert_marks(firing, ("SA1", "VIC1"), facilities)
+    assert marks == mapview.AlertMarks(frozenset({"SA1"}), frozenset({"TGAS1"}))
+    assert mapview.build_alert_marks([], ("SA1",), facilities) == mapview.NO_ALERTS
+
+
+def test_a_firing_region_is_outlined_red_and_a_firing_facility_ringed(
+    facilities, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    regions = mapview.simplify_regions(
+        lookups.load_regions(write_regions_geojson(tmp_path / "r.geojson"))
+    )
+    rows = mapview.build_facility_rows(LATEST, facilities)
+    marks = mapview.AlertMarks(frozenset({"SA1"}), frozenset({"TGAS1", "NOT_DRAWN"}))
+    spec = json.loads(
+        mapview.build_deck(rows, regions, mapview.MapOptions(), alerts=marks).to_json()
+    )
+    layers = {layer["id"]: layer for layer in spec["layers"]}
+    assert list(layers) == ["regions", "facilities", "alert_facilities"]
+    props = {
+        f["properties"]["region_id"]: f["properties"] for f in layers["regions"]["data"]["features"]
+    }
+    assert props["SA1"]["alert"] is True and props["SA1"]["line"] == mapview.ALERT_LINE
+    assert props["SA1"]["line_px"] > props["VIC1"]["line_px"]
+    assert props["VIC1"]["alert"] is False and props["VIC1"]["line"] == mapview.REGION_LINE
+    assert layers["regions"]["getLineColor"] == "@@=properties.line"
+    ring = layers["alert_facilities"]
+    assert ring["@@type"] == "ScatterplotLayer" and ring["filled"] is False
+    gas = next(r for r in rows if r["facility_id"] == "TGAS1")
+    assert ring["data"] == [
+        {
+            "facility_id": "TGAS1",
+            "position": gas["position"],
+            "radius": round(gas["size"] / 2 + 3, 1),
+        }
+    ]
+    plain = json.loads(mapview.build_deck(rows, regions).to_json())
+    assert [layer["id"] for layer in plain["layers"]] == ["regions", "facilities"]
+    assert not any(f["properties"]["alert"] for f in plain["layers"][0]["data"]["features"])
+    hidden = mapview.build_deck(rows, regions, mapview.MapOptions(markers=False), alerts=marks)
+    assert [layer.id for layer in hidden.layers] == ["regions"]  # no icons, no rings

@@ -208,12 +208,12 @@ def test_a_broker_restart_mid_stream_loses_nothing(
 # --- bad input ------------------------------------------------------------------------------------
 
 
-def _publish_raw(port: int, messages: list[tuple[str, bytes]]) -> None:
+def _publish_raw(port: int, messages: list[tuple[str, bytes]], *, retain: bool = False) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hostile")
     client.connect("127.0.0.1", port)
     client.loop_start()
     for topic, payload in messages:
-        client.publish(topic, payload, qos=1).wait_for_publish(10)
+        client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
     client.disconnect()
     client.loop_stop()
 
@@ -265,6 +265,51 @@ def test_hostile_payloads_are_dropped_and_counted(tmp_path: Path, mosquitto: Mos
     ):
         assert reason in summary, summary
     assert "Traceback" not in out
+
+
+def _alert_payload(state: str, at: str, value: float | None) -> bytes:
+    return json.dumps(
+        {
+            "rule": "sa-spike",
+            "kind": "price_above",
+            "subject": "SA1",
+            "state": state,
+            "since": "2025-10-15T10:05:00+10:00",
+            "at": at,
+            "value": value,
+            "threshold": 300.0,
+        }
+    ).encode()
+
+
+def test_alerts_are_recorded_once_and_a_cleared_alert_is_no_event(
+    tmp_path: Path, mosquitto: Mosquitto, store_url: str
+) -> None:
+    topic = "nem/stream/alert/sa-spike/SA1"
+    firing = _alert_payload("firing", "2025-10-15T10:05:00+10:00", 15000.0)
+    resolved = _alert_payload("resolved", "2025-10-15T10:10:00+10:00", 120.0)
+    _publish_raw(mosquitto.port, [(topic, firing)], retain=True)  # fired before it started
+    rec = _recorder(tmp_path, mosquitto.port, store_url).start()
+    try:
+        _wait_subscribed(rec)
+        _publish_raw(
+            mosquitto.port,
+            [(topic, firing), (topic, resolved), ("nem/stream/alert/sa-spike/SA1", b"{")],
+        )
+        _publish_raw(mosquitto.port, [(topic, b"")], retain=True)  # the retained one cleared
+
+        def alerts() -> list[tuple[str, int, float | None]]:
+            with open_store(store_url, create=False) as store:
+                return [(a.state, a.at, a.value) for a in store.read_alerts(0, 2**33)]
+
+        want = [("firing", 1760486700, 15000.0), ("resolved", 1760487000, 120.0)]
+        assert wait_until(lambda: alerts() == want, 30)
+        assert rec.terminate() == 0
+    finally:
+        rec.stop_quietly()
+    assert alerts() == want  # the repeat of the firing one and the empty payload added nothing
+    summary = next(line for line in rec.output().splitlines() if "stopped:" in line)
+    assert "1 (bad_json 1)" in summary and "topic" not in summary, summary
 
 
 # --- the store --------------------------------------------------------------------------------

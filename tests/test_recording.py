@@ -23,6 +23,7 @@ from nemlive.record.recording import (
     describe_rejects,
 )
 from nemlive.record.subscriber import INBOX_FULL, Inbox
+from nemlive.store import AlertRecord
 
 TS = "2025-10-15T10:05:00+10:00"
 EPOCH = 1760486700
@@ -209,3 +210,61 @@ def test_a_resumed_session_forgets_the_qos_1_copies_the_broker_sends_again() -> 
     inbox.put(_msg("t", b"", mid=1, qos=1, generation=2))
     assert inbox.forget_resent(2) == 3
     assert [(m.mid, m.generation) for m in inbox.take(10, 0.0, stop)] == [(9, 1), (1, 2)]
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+def _alert(
+    rule: str = "sa-spike", subject: str = "SA1", state: str = "firing", **kw: object
+) -> Inbound:
+    fields = {
+        "rule": rule,
+        "kind": "price_above",
+        "subject": subject,
+        "state": state,
+        "since": TS,
+        "at": TS,
+        "value": 15000.0,
+        "threshold": 300.0,
+    } | kw
+    return _msg(f"nem/stream/alert/{rule}/{subject}", json.dumps(fields).encode())
+
+
+def test_alerts_become_rows_once_each_and_a_cleared_alert_is_no_event() -> None:
+    out = convert_messages(
+        "nem/stream",
+        [
+            _alert(),
+            _alert(),  # the retained copy and the live message: one event
+            _alert(state="resolved", at="2025-10-15T10:10:00+10:00", value=None),
+            _msg("nem/stream/alert/sa-spike/SA1", b""),  # the retained alert cleared
+        ],
+        NOW + 300,
+    )
+    head = ("sa-spike", "price_above", "SA1")
+    assert out.alerts == [
+        AlertRecord(*head, "firing", EPOCH, EPOCH, 15000.0, 300.0, int(NOW + 300)),
+        AlertRecord(*head, "resolved", EPOCH, EPOCH + 300, None, 300.0, int(NOW + 300)),
+    ]
+    assert (out.cleared, out.rejects, out.facility) == (1, Counter(), [])
+
+
+@pytest.mark.parametrize(
+    ("msg", "reason"),
+    [
+        (_msg("nem/stream/alert/sa-spike/SA1", b"{"), "bad_json"),
+        (_msg("nem/stream/alert/sa-spike", b"{}"), "topic"),
+        (_msg("nem/stream/alert/other/SA1", _alert().payload), "id_mismatch"),
+        (_alert(state="exploded"), "bad_type"),
+        (_alert(value=float("nan")), "not_finite"),
+        (_alert(extra=1), "extra_key"),
+        (_msg("nem/stream/alert/sa-spike/SA1", b" " * 2000), "oversize"),
+        (_alert(at="2199-01-01T10:00:00+10:00"), "future"),
+    ],
+    ids=["bad-json", "short-topic", "mismatch", "state", "nan", "extra", "big", "future"],
+)
+def test_hostile_alerts_are_counted_by_reason_and_never_as_topic(msg: Inbound, reason: str) -> None:
+    out = convert_messages("nem/stream", [msg], NOW)
+    assert out.alerts == [] and out.cleared == 0
+    assert out.rejects == Counter({reason: 1})

@@ -126,6 +126,16 @@ def test_make_run_starts_everything_and_one_sigint_stops_it(
             assert any("streamlit" in c for c in children.values()), children
             # A recorder keeps history on mosquitto; the embedded broker has no MQTT 5 for it.
             assert any("recorder.py" in c for c in children.values()) == bool(mosquitto)
+            # The alerter too, with the example rules and make run's own session and state.
+            alerter = [c for c in children.values() if "alerts.py" in c]
+            assert len(alerter) == bool(mosquitto), children
+            if mosquitto:
+                assert "alerts.example.toml" in alerter[0], alerter
+                assert "--client-id nemlive-alerts-run" in alerter[0], alerter
+                assert f"--state {tmp_path}/consolidate.alerts-run.state.json" in alerter[0]
+                # It runs: it follows the stream and keeps its state file up to date.
+                state_file = tmp_path / "consolidate.alerts-run.state.json"
+                assert wait_until(state_file.is_file, timeout=30), err.read_text()
 
             proc.send_signal(signal.SIGINT)
             rc = proc.wait(timeout=STOP_TIMEOUT_S)
@@ -162,6 +172,7 @@ def test_make_run_starts_everything_and_one_sigint_stops_it(
         assert _listening(broker_port)
     else:
         assert "no recorder" in stderr and not store.exists()
+        assert "no alerter: the embedded broker speaks MQTT 3.1.1 only" in stderr
         assert wait_until(lambda: not _listening(broker_port), timeout=10)
         assert _bindable(broker_port)
 
@@ -298,6 +309,9 @@ def test_make_live_without_a_key_follows_the_simulators_nemweb_face_and_one_sigi
                 "extractor.py --follow --source nemweb",
                 "publisher.py --follow",
                 "streamlit",
+                "alerts.py",
+                "--client-id nemlive-alerts-live",
+                f"--state {live_dir}/nemweb-simulator/alerts-live.state.json",
             ):
                 assert part in commands, commands
             proc.send_signal(signal.SIGINT)

@@ -11,6 +11,7 @@ import pytest
 from nemlive.common.errors import ConfigError, StoreError, StoreUnavailable
 from nemlive.store import (
     SCHEMA_VERSION,
+    AlertRecord,
     Pruned,
     Store,
     bucket_end,
@@ -22,6 +23,7 @@ from nemlive.store.schema import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from tests.conftest import POSTGRES_ADMIN_URL, Postgres, free_port
 
 T0 = 1_759_240_800  # 2025-10-01T00:00+10:00, an hour boundary
+DAY = 86_400
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -114,6 +116,7 @@ def test_schema_is_the_contract(store: Store, store_url: str) -> None:
         (1,),
         (2,),
         (3,),
+        (4,),
     ]
     if store.url.backend == "sqlite":
         cols = {
@@ -196,7 +199,7 @@ def test_a_version_1_store_is_migrated_and_its_rollups_filled(store_url: str) ->
             f"INSERT INTO facility_readings VALUES ('A', {stamp(T0 + 300 * k)}, {k}.0, NULL)",
         )
     with open_store(store_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == 4
         assert store.read_facilities(T0, T0 + 1800, 1800) == {"A": [(T0 + 1800, 3.5, None)]}
         assert store.read_facilities(T0, T0 + 3600, 3600) == {"A": [(T0 + 3600, 3.5, None)]}
 
@@ -222,10 +225,10 @@ def test_a_version_2_store_gains_the_interchange_tables_and_keeps_its_readings(
     store_url: str,
 ) -> None:
     _make_version_2_store(store_url)
-    with pytest.raises(StoreError, match=r"schema version 2, not 3: run recorder\.py"):
+    with pytest.raises(StoreError, match=r"schema version 2, not 4: run recorder\.py"):
         open_store(store_url, create=False)  # a dashboard never migrates
     with open_store(store_url) as store:  # the recorder does
-        assert store.schema_version() == 3
+        assert store.schema_version() == 4
         assert store.read_facilities(T0, T0 + 300) == {"A": [(T0 + 300, 1.0, 2.0)]}
         assert store.read_markets(T0, T0 + 300) == {"SA1": [(T0 + 300, 90.0, 1500.0)]}
         assert store.read_interchange(T0, T0 + 300) == {}
@@ -235,9 +238,93 @@ def test_a_version_2_store_gains_the_interchange_tables_and_keeps_its_readings(
         (1,),
         (2,),
         (3,),
+        (4,),
     ]
     with open_store(store_url, create=False) as reader:
         assert reader.read_interchange(T0, T0 + 300) == {"SA1": [(T0 + 300, 420.5, 0.0)]}
+
+
+# --- alert events (schema version 4) -------------------------------------------------------------
+
+
+def _alert_row(state: str = "firing", at: int = T0 + 300, **kw: object) -> AlertRecord:
+    row = AlertRecord("sa-spike", "price_above", "SA1", state, T0 + 300, at, 15000.0, 300.0, T0)
+    return row._replace(**kw)
+
+
+def test_alert_events_are_the_contract(store: Store, store_url: str) -> None:
+    if store.url.backend == "sqlite":
+        cols = [
+            (r[1], r[2], r[3], r[5]) for r in _execute(store_url, "PRAGMA table_info(alert_events)")
+        ]
+        assert cols == [
+            ("rule", "TEXT", 1, 1),
+            ("kind", "TEXT", 1, 0),
+            ("subject", "TEXT", 1, 2),
+            ("state", "TEXT", 1, 3),
+            ("since", "INTEGER", 1, 4),
+            ("at", "INTEGER", 1, 5),
+            ("value", "REAL", 0, 0),
+            ("threshold", "REAL", 1, 0),
+            ("received_at", "INTEGER", 1, 0),
+        ]
+    else:
+        cols = _execute(
+            store_url,
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_name = 'alert_events' ORDER BY ordinal_position",
+        )
+        stamp = "timestamp with time zone"
+        assert cols == [
+            ("rule", "text", "NO"),
+            ("kind", "text", "NO"),
+            ("subject", "text", "NO"),
+            ("state", "text", "NO"),
+            ("since", stamp, "NO"),
+            ("at", stamp, "NO"),
+            ("value", "double precision", "YES"),
+            ("threshold", "double precision", "NO"),
+            ("received_at", stamp, "NO"),
+        ]
+
+
+def test_alert_events_are_stored_once_per_key_beside_readings(store: Store) -> None:
+    firing, resolved = _alert_row(), _alert_row("resolved", T0 + 900, value=None)
+    store.write([("A", T0 + 300, 1.0, None)], [], [], [firing])
+    store.write([], [], [], [firing._replace(received_at=T0 + 5), resolved])  # a repeat
+    assert store.read_alerts(T0, T0 + 900) == [firing, resolved]
+    assert store.read_alerts(T0 + 300, T0 + 900) == [resolved]  # t0 < at <= t1
+    assert store.read_alerts(T0, T0 + 600) == [firing]
+    assert store.read_facilities(T0, T0 + 300) == {"A": [(T0 + 300, 1.0, None)]}
+    with pytest.raises(ValueError, match="before its start"):
+        store.read_alerts(T0 + 1, T0)
+
+
+def test_a_failed_write_stores_no_alert(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.write([("A", None, 1.0, None)], [], [], [_alert_row()])  # type: ignore[list-item]
+    assert store.read_alerts(T0, T0 + 900) == []
+
+
+def test_a_version_3_store_gains_alert_events(store_url: str) -> None:
+    _make_version_2_store(store_url)
+    backend = parse_store_url(store_url).backend
+    for statement in (SQLITE_MIGRATIONS if backend == "sqlite" else POSTGRES_MIGRATIONS)[3]:
+        _execute(store_url, statement)
+    _execute(store_url, "INSERT INTO schema_version VALUES (3, 'then')")
+    with open_store(store_url) as store:
+        assert store.schema_version() == 4
+        assert store.read_markets(T0, T0 + 300) == {"SA1": [(T0 + 300, 90.0, 1500.0)]}
+        store.write([], [], [], [_alert_row()])
+        assert store.read_alerts(T0, T0 + 300) == [_alert_row()]
+
+
+def test_a_prune_deletes_the_alerts_before_its_cutoff(store: Store) -> None:
+    old = _alert_row()
+    new = _alert_row("resolved", T0 + 3 * DAY, since=T0 + 300)
+    store.write([("A", T0 + 3 * DAY, 1.0, None)], [], [], [old, new])
+    store.prune(1, T0 + 3 * DAY)
+    assert store.read_alerts(T0, T0 + 4 * DAY) == [new]
 
 
 def test_a_newer_schema_is_refused_with_the_fix(store_url: str) -> None:

@@ -22,7 +22,7 @@ from tests.support_dashboard import (
     write_facilities_csv,
     write_regions_geojson,
 )
-from tests.support_state import send_event
+from tests.support_state import alert_payload, send_event
 
 
 @pytest.fixture
@@ -282,3 +282,37 @@ def test_visuals_are_behind_for_the_first_data_and_for_slow_new_intervals() -> N
     send_event(state, mkt(2))  # 10 s after the one before: now
     assert views.visuals_behind(_counters(state), drawn, 10.0)
     assert not views.visuals_behind(_counters(state), state.snapshot().max_ts, 10.0)
+
+
+# --- alerts on the map ----------------------------------------------------------------------
+
+
+def test_an_alert_redraws_the_live_map_but_not_a_past_one(
+    fed: tuple[LiveState, dict], tmp_path: Path
+) -> None:
+    state, facilities = fed
+    regions_fc = json.loads(write_regions_geojson(tmp_path / "r.geojson").read_text())
+    live = selection(facilities, regions_fc=regions_fc)
+    clock = SnapshotClock(10.0)
+    before = clock.current(state, _counters(state), 0.0)
+    state.receive("b", "b/alert/price-spike/SA1", alert_payload("price-spike", "SA1"))
+    after = clock.current(state, _counters(state), 1.0)  # no new data: the alerts swapped in
+    assert [a.subject for a in after.alerts_firing] == ["SA1"] and after.version == before.version
+    assert views.view_key("map", after, live) != views.view_key("map", before, live)
+    assert views.view_key("charts", after, live) == views.view_key("charts", before, live)
+    deck = views.build_map_view(after, live).deck
+    regions = next(layer for layer in deck.layers if layer.id == "regions")
+    assert {
+        f["properties"]["region_id"] for f in regions.data["features"] if f["properties"]["alert"]
+    } == {"SA1"}
+    snap = state.snapshot()
+    at = snap.max_ts
+    past = views.PastView(
+        history.RangeChoice("Yesterday", t0=at - 3600, t1=at), snap.facility_history,
+        snap.region_history, at, {},
+    )  # fmt: skip
+    then = replace(live, past=past)
+    assert views.view_key("map", after, then) == views.view_key("map", before, then)
+    deck = views.build_map_view(views.with_past(after, past), then).deck
+    regions = next(layer for layer in deck.layers if layer.id == "regions")
+    assert not any(f["properties"]["alert"] for f in regions.data["features"])

@@ -16,6 +16,12 @@ Bounds, so memory stays flat however long the dashboard runs:
 * ``recent_len`` (default 500) rows in each of the recent facility and market event tables.
 * ``batch`` (default 256) raw messages waiting in the inbox, each at most
   ``MAX_PAYLOAD_BYTES``: ``receive`` drops a larger one before it is queued.
+* Alerts (``<base>/alert/<rule>/<subject>``, docs/alerts.md), read from the bus, never
+  evaluated here: at most ``max_alerts`` (default 1,000) firing ones by (rule, subject), the
+  rest of a flood counted as ``alert_overflow`` and dropped, and the last ``RESOLVED_LEN`` (50)
+  resolved. Each message is validated with ``decode_alert``; an invalid one is counted by its
+  reason, never as ``topic``. A ``resolved`` message, or an empty payload (the alerter clearing
+  its retained alert), ends a firing one.
 
 **Timestamps ahead of the clock.** The wire schema bounds every timestamp to what the page can
 show (``nemlive.common.events.check_interval_time``). On top of that, a data event whose interval
@@ -64,10 +70,12 @@ from nemlive.common.events import (
     InvalidEvent,
     MarketEvent,
     StatusEvent,
+    decode_alert,
     decode_event,
 )
 from nemlive.common.nemtime import INTERVAL_S
 from nemlive.common.timeguard import FUTURE_MARGIN_S, FUTURE_REASON, is_future, latest_allowed
+from nemlive.store.rows import AlertRecord
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +89,8 @@ MAX_SEEN_PUBLISHERS = 1_024
 Recent = tuple[float, str, int, float | None, float | None]  # (arrival, id, ts, a, b)
 _STATE_IDS = itertools.count(1)  # tells apart the states of one process (a new broker's)
 DEFAULT_BATCH = 256  # raw messages queued before the MQTT thread validates them (see receive)
+DEFAULT_MAX_ALERTS = 1_000  # firing alerts kept; a forged flood beyond is counted, not kept
+RESOLVED_LEN = 50  # resolved alerts kept, newest last
 
 IngestStatus = Literal["connecting", "connected", "reconnecting", "down", "stopped"]
 Applied = Literal["stored", "duplicate", "stale", "unknown", "future"]
@@ -135,6 +145,11 @@ class Snapshot:
     status_version: int = 0  # moves with every publisher status (the data version does not)
     arrival_gap_s: float | None = None  # seconds between the arrivals of the two newest intervals
     backfilled: int = 0  # points filled in from the store when the server started
+    # Alerts from the bus (AlertRecord: received_at the arrival, epoch s), newest first.
+    alerts_firing: list[AlertRecord] = field(default_factory=list)
+    alerts_resolved: list[AlertRecord] = field(default_factory=list)  # the last RESOLVED_LEN
+    alert_overflow: int = 0  # firing alerts dropped past ``max_alerts``
+    alert_version: int = 0  # moves with every change of the alerts kept
 
     @property
     def unknown_count(self) -> int:
@@ -184,6 +199,47 @@ class _Series:
         return list(self.values.values())
 
 
+class AlertBoard:
+    """The alerts read from the bus: the firing ones by (rule, subject), at most
+    ``max_firing`` (the rest of a flood counted in ``overflow``), and the last
+    ``RESOLVED_LEN`` resolved. ``version`` moves with every change. Not thread-safe: LiveState
+    holds its lock."""
+
+    def __init__(self, max_firing: int = DEFAULT_MAX_ALERTS) -> None:
+        self.max_firing = max_firing
+        self.firing: dict[tuple[str, str], AlertRecord] = {}
+        self.resolved: deque[AlertRecord] = deque(maxlen=RESOLVED_LEN)
+        self.overflow = 0
+        self.version = 0
+
+    def put(self, record: AlertRecord) -> Literal["stored", "duplicate", "overflow"]:
+        key = (record.rule, record.subject)
+        if record.state == "resolved":
+            self.firing.pop(key, None)
+            if any(r.key == record.key for r in self.resolved):  # its retained copy
+                return "duplicate"
+            self.resolved.append(record)
+            self.version += 1
+            return "stored"
+        held = self.firing.get(key)
+        if held is not None and held[:8] == record[:8]:  # all but received_at
+            return "duplicate"
+        if held is None and len(self.firing) >= self.max_firing:
+            self.overflow += 1
+            return "overflow"
+        self.firing[key] = record
+        self.version += 1
+        return "stored"
+
+    def clear(self, rule: str, subject: str) -> None:
+        """An empty retained payload: the alert of (rule, subject) no longer fires."""
+        if self.firing.pop((rule, subject), None) is not None:
+            self.version += 1
+
+    def firing_newest_first(self) -> list[AlertRecord]:
+        return sorted(self.firing.values(), key=lambda r: (r.at, r.received_at), reverse=True)
+
+
 def _latest_of(table: Mapping[str, _Series]) -> dict[str, Point]:
     """id -> its newest point, for the series that hold one."""
     return {k: p for k, s in table.items() if (p := s.latest()) is not None}
@@ -201,9 +257,10 @@ class LiveState:
         max_unknown: int = DEFAULT_MAX_UNKNOWN,
         clock: Callable[[], float] = time.time,
         batch: int = DEFAULT_BATCH,
+        max_alerts: int = DEFAULT_MAX_ALERTS,
     ) -> None:
-        if history_len < 1 or recent_len < 1 or batch < 1:
-            raise ValueError("history_len, recent_len and batch must be positive")
+        if history_len < 1 or recent_len < 1 or batch < 1 or max_alerts < 1:
+            raise ValueError("history_len, recent_len, batch and max_alerts must be positive")
         self._lock = threading.Lock()
         self._uid = next(_STATE_IDS)
         self._version = 0  # moves whenever data is applied (shared page parts key on it)
@@ -248,6 +305,7 @@ class LiveState:
         self._inbox: deque[tuple[float, str, str, bytes, bool]] = deque()
         self._batch = batch
         self._settings = (recent_len, max_unknown)
+        self._alerts = AlertBoard(max_alerts)
 
     def fresh(self) -> LiveState:
         """An empty LiveState with this one's lookup, bounds and clock (a new broker's)."""
@@ -259,6 +317,7 @@ class LiveState:
             max_unknown=max_unknown,
             clock=self._clock,
             batch=self._batch,
+            max_alerts=self._alerts.max_firing,
         )
 
     # --- writers (the MQTT thread) ------------------------------------------------------
@@ -391,6 +450,8 @@ class LiveState:
         # Caller holds the lock. Runs for every message, so helper calls are kept few.
         self._count_arrival(now)
         try:
+            if topic.startswith(base + "/alert/"):  # is_alert_topic, inline: it runs per message
+                return self._put_alert(base, topic, payload, now)
             event = decode_event(base, topic, payload)
         except InvalidEvent as exc:
             self._reject(exc.reason)
@@ -504,6 +565,37 @@ class LiveState:
         )
         if outcome == "stored" and ts == self._max_ts:
             self._market_at_max.add(ident)
+        return outcome
+
+    def _put_alert(self, base: str, topic: str, payload: bytes, now: float) -> str:
+        """Keep one alert message (module doc: the bounds). Caller holds the lock and has
+        counted the arrival; an invalid one raises InvalidEvent."""
+        alert = decode_alert(base, topic, payload)
+        if alert is None:  # the retained alert cleared: whatever it said is over
+            rule, subject = topic[len(base) + len("/alert/") :].split("/")
+            self._alerts.clear(rule, subject)
+            self._accepted += 1
+            return "stored"
+        at = int(alert.at.timestamp())
+        if is_future(at, now):
+            self._reject(FUTURE_REASON)
+            return "future"
+        record = AlertRecord(
+            alert.rule,
+            alert.kind,
+            alert.subject,
+            alert.state,
+            int(alert.since.timestamp()),
+            at,
+            alert.value,
+            alert.threshold,
+            int(now),
+        )
+        outcome = self._alerts.put(record)
+        if outcome == "duplicate":
+            self._duplicates += 1
+        elif outcome == "stored":
+            self._accepted += 1
         return outcome
 
     def _put_status(self, event: StatusEvent, retained: bool, now: float) -> bool:
@@ -639,6 +731,10 @@ class LiveState:
                 version=(self._uid, self._version),
                 status_version=self._status_version,
                 arrival_gap_s=self._arrival_gap_s,
+                alerts_firing=self._alerts.firing_newest_first(),
+                alerts_resolved=list(reversed(self._alerts.resolved)),
+                alert_overflow=self._alerts.overflow,
+                alert_version=self._alerts.version,
             )
 
 

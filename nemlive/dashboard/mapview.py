@@ -10,6 +10,8 @@ tables, the user's options) and returns rows, ``pydeck`` objects or HTML strings
 * Unknown facilities (not in data/facilities.csv) are counted elsewhere and not drawn.
 * The tooltip uses deck.gl's ``text`` mode: values are put in with ``innerText``, so a name can
   never be parsed as HTML. The legends are HTML built here with every value escaped.
+* Firing alerts (read from the bus, docs/alerts.md) mark the map: a region with one gets a
+  thick red outline, a facility with one a red ring around its icon (:class:`AlertMarks`).
 * deck.gl's JSON converter in the browser reads every string of the deck, its layers' rows
   included, and one that starts with ``@@`` is code to it (``@@=`` an expression, ``@@#`` a
   constant, ``@@type``/``@@function`` keys a class or a call). Names come from the API and
@@ -22,7 +24,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,6 +44,7 @@ from nemlive.common.nemtime import format_nem_epoch
 from nemlive.dashboard.icons import ICON_PX, atlas_data_url, build_icon_mapping, icon_data_url
 from nemlive.dashboard.livestate import Point
 from nemlive.dashboard.text import format_price
+from nemlive.store.rows import AlertRecord
 
 SizeBy = Literal["power", "emissions"]
 
@@ -68,6 +71,10 @@ LABEL_COLLISION_REACH_PX = 40
 REGION_FILL = [120, 144, 156, 28]
 REGION_FILL_DIMMED = [120, 144, 156, 8]
 REGION_LINE = [90, 110, 125, 200]
+REGION_LINE_PX = 1.2
+ALERT_LINE = [220, 38, 38, 255]  # a firing alert's outline and ring
+ALERT_LINE_PX = 4.0
+ALERT_RING_GAP_PX = 3.0  # between a facility's icon and its ring
 # The market price cap from 1 July 2025 ($/MWh); "near the cap" is within 15% of it.
 MARKET_PRICE_CAP = 20_300.0
 NEAR_CAP = 0.85 * MARKET_PRICE_CAP
@@ -305,15 +312,40 @@ def build_interchange_layer(
     )
 
 
+@dataclass(frozen=True)
+class AlertMarks:
+    """What the map marks for the firing alerts: the regions and facilities they are on."""
+
+    regions: frozenset[str] = frozenset()
+    facilities: frozenset[str] = frozenset()
+
+
+NO_ALERTS = AlertMarks()
+
+
+def build_alert_marks(
+    firing: Iterable[AlertRecord], regions: Collection[str], facilities: Collection[str]
+) -> AlertMarks:
+    """The subjects of ``firing`` that are a region of ``regions`` or a facility of
+    ``facilities`` (the lookup); the others (``NEM``, a stream) have no place on the map."""
+    subjects = {alert.subject for alert in firing}
+    return AlertMarks(
+        frozenset(s for s in subjects if s in regions),
+        frozenset(s for s in subjects if s in facilities),
+    )
+
+
 def build_region_layer(
     regions_fc: Mapping[str, Any],
     selected: Collection[str] | None = None,
     market: Mapping[str, Point] | None = None,
     interchange: Mapping[str, Point] | None = None,
+    alerting: Collection[str] = (),
 ) -> pdk.Layer:
     """Region polygons filled by their latest price (``market``: region -> (ts, price,
     demand)), with the name, price and demand in the tooltip; regions outside the filter are
-    drawn fainter, regions without a price in plain grey."""
+    drawn fainter, regions without a price in plain grey, and the regions in ``alerting``
+    (a firing alert) outlined thick and red, ``alert`` true in their properties."""
     selected_set = set(selected) if selected is not None else None
     features = []
     for f in regions_fc.get("features", []):
@@ -322,9 +354,13 @@ def build_region_layer(
         ts, price, demand = (market or {}).get(rid) or (None, None, None)
         band = price_band(price)
         fill = REGION_FILL_DIMMED if dim else (band[1] if band else REGION_FILL)
+        alert = rid in alerting
         props = {
             **f["properties"],
             "fill": fill,
+            "line": ALERT_LINE if alert else REGION_LINE,
+            "line_px": ALERT_LINE_PX if alert else REGION_LINE_PX,
+            "alert": alert,
             # The facility tooltip's fields, filled for a region.
             "name": REGION_NAMES.get(rid, rid),
             "fuel": describe_price(price),
@@ -341,9 +377,39 @@ def build_region_layer(
         stroked=True,
         filled=True,
         get_fill_color="properties.fill",
-        get_line_color=REGION_LINE,
-        line_width_min_pixels=1.2,
+        get_line_color="properties.line",
+        get_line_width="properties.line_px",
+        line_width_units="'pixels'",
+        line_width_min_pixels=REGION_LINE_PX,
         pickable=True,
+    )
+
+
+def build_alert_ring_layer(rows: list[dict[str, Any]], alerting: Collection[str]) -> pdk.Layer:
+    """A red ring around the icon of each facility of ``rows`` in ``alerting`` (a firing
+    alert, such as a trip)."""
+    data = [
+        {
+            "facility_id": r["facility_id"],
+            "position": r["position"],
+            "radius": round(r["size"] / 2 + ALERT_RING_GAP_PX, 1),
+        }
+        for r in rows
+        if r["facility_id"] in alerting
+    ]
+    return pdk.Layer(
+        "ScatterplotLayer",
+        id="alert_facilities",
+        data=data,
+        get_position="position",
+        get_radius="radius",
+        radius_units="'pixels'",
+        stroked=True,
+        filled=False,
+        get_line_color=ALERT_LINE,
+        line_width_units="'pixels'",
+        get_line_width=2.5,
+        pickable=False,
     )
 
 
@@ -433,15 +499,21 @@ def build_deck(
     selected_regions: Collection[str] | None = None,
     market: Mapping[str, Point] | None = None,
     interchange: Mapping[str, Point] | None = None,
+    alerts: AlertMarks = NO_ALERTS,
 ) -> pdk.Deck:
-    """The whole map. ``map_provider=None`` (no basemap, no request) unless options.basemap."""
+    """The whole map. ``map_provider=None`` (no basemap, no request) unless options.basemap.
+    ``alerts``: the regions outlined and the facilities ringed for a firing alert."""
     layers = []
     if options.polygons and regions_fc:
-        layers.append(build_region_layer(regions_fc, selected_regions, market, interchange))
+        layers.append(
+            build_region_layer(regions_fc, selected_regions, market, interchange, alerts.regions)
+        )
         if interchange:
             layers.append(build_interchange_layer(regions_fc, interchange))
     if options.markers:
         layers.append(build_icon_layer(rows))
+        if alerts.facilities:
+            layers.append(build_alert_ring_layer(rows, alerts.facilities))
     if options.labels:
         layers.append(build_label_layer(rows))
     for layer in layers:
@@ -523,7 +595,9 @@ def build_selected_facility(selection: Mapping[str, Any] | None) -> str | None:
 __all__ = [
     "ICON_PX",
     "INITIAL_VIEW",
+    "AlertMarks",
     "MapOptions",
+    "build_alert_marks",
     "build_colour_legend_html",
     "build_deck",
     "build_facility_rows",

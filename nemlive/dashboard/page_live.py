@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from nemlive.dashboard import charts, csvexport, mapview, views
+from nemlive.dashboard import alertlist, charts, csvexport, mapview, views
 from nemlive.dashboard.config import DashboardConfig
 from nemlive.dashboard.ingest import Hub
 from nemlive.dashboard.livestate import Snapshot
@@ -41,6 +41,14 @@ TABLE_COLUMNS = {
         "capacity factor", format="percent", min_value=0.0, max_value=1.0
     ),
 }
+
+ALERT_COLUMNS = {
+    "since": st.column_config.TextColumn("since", width=150),
+    "at": st.column_config.TextColumn("at", width=150),
+    "value": st.column_config.NumberColumn("value", format="%.2f"),
+    "threshold": st.column_config.NumberColumn("threshold", format="%.2f"),
+}
+SEEN_ALERTS_KEY = "nl_alerts_seen"  # the firing alerts this session was told of
 
 FULL_RUN_KEY = "nl_full_run"  # set while the whole script runs (not a fragment)
 DRAWN_KEY = "nl_visuals_max_ts"  # the newest interval the map and charts were drawn with
@@ -171,6 +179,37 @@ def figure_view(shared: Shared, snap: Snapshot, sel: Selection, quiet: bool) -> 
     return shared.views.get(key, lambda: views.build_figure_view(snap, sel, quiet))
 
 
+@guarded("alerts")
+def render_alerts(counters: Snapshot) -> None:
+    """The alerts on the bus: a toast for each firing one new to this session, the firing
+    ones newest first and the last resolved (``alertlist``)."""
+    seen = st.session_state.setdefault(SEEN_ALERTS_KEY, {})
+    for text in alertlist.toast_texts(alertlist.take_new_firing(counters.alerts_firing, seen)):
+        st.toast(text, icon="🚨")
+    firing, resolved = counters.alerts_firing, counters.alerts_resolved
+    title = f"Alerts: {len(firing):,} firing" if firing else "Alerts: none firing"
+    with st.expander(title, expanded=bool(firing)):
+        if firing:
+            st.dataframe(
+                alertlist.build_alert_table(firing),
+                hide_index=True,
+                width="stretch",
+                column_config=ALERT_COLUMNS,
+            )
+        else:
+            st.caption("No alert is firing (alerts.py publishes them; docs/alerts.md).")
+        if counters.alert_overflow:
+            st.caption(f"{counters.alert_overflow:,} more firing alerts were not kept.")
+        if resolved:
+            st.markdown(f"###### Last {len(resolved)} resolved")
+            st.dataframe(
+                alertlist.build_alert_table(resolved),
+                hide_index=True,
+                width="stretch",
+                column_config=ALERT_COLUMNS,
+            )
+
+
 @guarded("live view")
 def render_pulse(hub: Hub, sel: Selection, status_box: Any, shared: Shared) -> None:
     """The status (sidebar) and the figures: a fragment rerun every ``refresh_s`` seconds.
@@ -195,6 +234,7 @@ def render_pulse(hub: Hub, sel: Selection, status_box: Any, shared: Shared) -> N
     else:
         st.caption(view.caption)
     render_figures(view)
+    render_alerts(counters)
     drawn = st.session_state.get(DRAWN_KEY, NOT_DRAWN)
     if (
         not in_full_run

@@ -23,6 +23,7 @@ import altair as alt
 import pandas as pd
 import pyarrow as pa
 
+from nemlive.common.events import REGIONS
 from nemlive.common.lookups import Facility
 from nemlive.dashboard import charts, freshness, history, mapview, tables
 from nemlive.dashboard.charts import Figures
@@ -89,7 +90,8 @@ def view_key(part: str, snap: Snapshot, sel: Selection, quiet: bool = False) -> 
     a flood of statuses costs at most one build per mode (four) and data version.
     """
     mode = status_mode(snap) if part in STATUS_PARTS else None
-    return (part, snap.version, quiet, mode, selection_key(sel))
+    alerts = snap.alert_version if part == "map" and sel.past is None else None
+    return (part, snap.version, quiet, mode, selection_key(sel), alerts)
 
 
 def visuals_behind(counters: Snapshot, drawn_max_ts: int | None, every_s: float) -> bool:
@@ -164,6 +166,10 @@ class SnapshotClock:
                 # swapped in from the counters (a small copy, not the histories).
                 snap = with_status(epoch.snap, counters)
                 epoch = self._epoch = Epoch(snap, epoch.taken_at)
+            if counters.alert_version != epoch.snap.alert_version:
+                # Alerts move no data version either: swapped in the same way.
+                snap = with_alerts(epoch.snap, counters)
+                epoch = self._epoch = Epoch(snap, epoch.taken_at)
             return epoch.snap
 
 
@@ -173,6 +179,17 @@ def with_status(snap: Snapshot, counters: Snapshot) -> Snapshot:
         snap,
         publisher_status=counters.publisher_status,
         status_version=counters.status_version,
+    )
+
+
+def with_alerts(snap: Snapshot, counters: Snapshot) -> Snapshot:
+    """``snap`` with the alerts of ``counters`` (a snapshot taken later)."""
+    return replace(
+        snap,
+        alerts_firing=counters.alerts_firing,
+        alerts_resolved=counters.alerts_resolved,
+        alert_overflow=counters.alert_overflow,
+        alert_version=counters.alert_version,
     )
 
 
@@ -290,7 +307,15 @@ def build_map_view(snap: Snapshot, sel: Selection) -> MapView:
         size_by=options.size_by,
     )
     flows = snap.interchange_latest
-    deck = mapview.build_deck(rows, sel.regions_fc, options, sel.regions, snap.region_latest, flows)
+    # Alerts are live: a past range is drawn without them.
+    marks = (
+        mapview.build_alert_marks(snap.alerts_firing, REGIONS, sel.facilities)
+        if sel.past is None
+        else mapview.NO_ALERTS
+    )
+    deck = mapview.build_deck(
+        rows, sel.regions_fc, options, sel.regions, snap.region_latest, flows, marks
+    )
     colours, sizes, prices = _legends(options.size_by)
     return MapView(
         deck=SharedDeck(deck),

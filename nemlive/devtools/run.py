@@ -14,6 +14,11 @@ mode (``python -m oesim --dataset nem --live``, at 1x) on a free port, followed 
 NEMweb face (``--source nemweb``, the facility list from its OE face with the demo key;
 ``live/nemweb-simulator/``), and the page says the data is simulated. The publisher and the
 dashboard start once the first fill is written (the dashboard needs its facility table).
+
+Both start the alerter (``alerts.py``, docs/alerts.md) on a broker that speaks MQTT 5 (not
+the embedded one), with ``alerts.toml`` if there is one, else ``alerts.example.toml``
+(``--alerts``; ``none``: no alerter). Its state file and client id are per mode
+(:func:`alerter_command`), so ``make run`` and ``make live`` never share them.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ LIVE_TOPIC = "nem/live"  # make live's: a replay and a live follow never mix on 
 # cache another source wrote.
 SIM_FOLDER = "nemweb-simulator"
 REAL_FOLDER = "openelectricity"
+ALERT_RULES = ROOT / "alerts.toml"  # the user's rules, when there are some
+EXAMPLE_RULES = ROOT / "alerts.example.toml"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -94,8 +101,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "'none' runs without a recorder. Prefer NEMLIVE_STORE for a URL with a password: a "
         "command line is visible to every local user",
     )
+    p.add_argument(
+        "--alerts",
+        default=None,
+        help="the alerter's rules file (default alerts.toml if present, else "
+        "alerts.example.toml); 'none' runs without an alerter",
+    )
     args = p.parse_args(argv)
     args.topic = args.topic or (LIVE_TOPIC if args.live else RUN_TOPIC)
+    if args.alerts is None:
+        args.alerts = str(ALERT_RULES if ALERT_RULES.is_file() else EXAMPLE_RULES)
     return args
 
 
@@ -247,6 +262,7 @@ def run(args: argparse.Namespace) -> int:
         log.info(
             "no recorder: the embedded broker speaks MQTT 3.1.1 only (mosquitto keeps history)"
         )
+    alerts = wants_alerter(args.alerts, broker)
     dash_port = first_free_port(args.dashboard_port)
     env = dict(
         os.environ,
@@ -261,6 +277,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if store is not None:
             spawn(procs, "recorder", recorder_command(), env)
+        if alerts:
+            spawn(procs, "alerter", alerter_command("run", csv_path, Path(args.alerts)), env)
         spawn(
             procs,
             "publisher",
@@ -329,6 +347,8 @@ def run_live(args: argparse.Namespace) -> int:
             csv_path,
         )
         wait_for_files(procs, (csv_path, lookup))
+        if wants_alerter(args.alerts, broker):  # after the fill: it reads the lookup once
+            spawn(procs, "alerter", alerter_command("live", csv_path, Path(args.alerts)), env)
         spawn(procs, "publisher", publisher_follow_command(csv_path), env)
         dashboard = spawn(
             procs,
@@ -447,8 +467,40 @@ def start_broker_if_needed(port: int) -> EmbeddedBroker | None:
 
 
 # The publisher first (its `offline` goes out), the extractor (it writes what came), then the
-# recorder (it commits what came), the dashboard, and the simulator the extractor reads.
-STOP_ORDER = ("publisher", "extractor", "recorder", "dashboard", "simulator")
+# recorder (it commits what came), the alerter (it evaluates what came), the dashboard, and
+# the simulator the extractor reads.
+STOP_ORDER = ("publisher", "extractor", "recorder", "alerter", "dashboard", "simulator")
+
+
+def wants_alerter(rules: str, broker: EmbeddedBroker | None) -> bool:
+    """Whether to start the alerter: rules given, and a broker that speaks MQTT 5 (one that
+    was listening already; the embedded one does not). Says why not."""
+    if rules == "none":
+        return False
+    if broker is not None:
+        log.info("no alerter: the embedded broker speaks MQTT 3.1.1 only (mosquitto has MQTT 5)")
+        return False
+    return True
+
+
+def alerter_command(mode: str, csv_path: Path, rules: Path) -> list[str]:
+    """The alerter of ``mode`` (``run`` or ``live``) with the rules file ``rules``: its state
+    file beside the cache it follows (``consolidate.alerts-run.state.json``, or
+    ``alerts-live.state.json`` in the live folder) and client id ``nemlive-alerts-<mode>``,
+    so the two modes never share a session or a state."""
+    state = csv_path.with_name(
+        f"{csv_path.stem}.alerts-run.state.json" if mode == "run" else "alerts-live.state.json"
+    )
+    return [
+        sys.executable,
+        str(ROOT / "alerts.py"),
+        "--rules",
+        str(rules),
+        "--state",
+        str(state),
+        "--client-id",
+        f"nemlive-alerts-{mode}",
+    ]
 
 
 def recorder_command() -> list[str]:

@@ -7,6 +7,9 @@ Two more rules keep one forged message or a flood out of the store:
 
 * ``future``: an interval ending more than ``timeguard.FUTURE_MARGIN_S`` after the clock
   (``nemlive.common.timeguard``); one such reading would otherwise become the store's newest.
+* Alerts (``<base>/alert/<rule>/<subject>``, docs/alerts.md) are validated with
+  ``decode_alert`` and become :class:`AlertRecord` rows; an empty payload (a cleared retained
+  alert) is no event and is only counted (``Converted.cleared``).
 * ``unknown``: a facility missing from the lookup table, or a region other than the five
   (:class:`Admission`); invented ids would otherwise add rows without end. Their names, up to a
   bound, are kept by :class:`UnknownIds` so the operator can see what was left out.
@@ -25,9 +28,11 @@ from nemlive.common.events import (
     InterchangeEvent,
     InvalidEvent,
     MarketEvent,
+    decode_alert,
     decode_event,
+    is_alert_topic,
 )
-from nemlive.store import Reading, dedupe_readings
+from nemlive.store import AlertRecord, Reading, dedupe_alerts, dedupe_readings
 
 UNKNOWN_REASON = "unknown"
 MAX_UNKNOWN_NAMES = 1_000  # distinct unknown ids kept by name; beyond, only counted
@@ -60,7 +65,9 @@ class Converted:
     first_reject: dict[str, tuple[str, str]] = field(
         default_factory=dict
     )  # reason -> topic, detail
+    alerts: list[AlertRecord] = field(default_factory=list)
     statuses: int = 0
+    cleared: int = 0  # empty alert payloads: a retained alert cleared, no event
     unknown_ids: list[str] = field(default_factory=list)  # distinct, in arrival order
 
     def reject(self, reason: str, topic: str, detail: str) -> None:
@@ -98,6 +105,36 @@ def _to_reading(event: FacilityEvent | MarketEvent | InterchangeEvent) -> Readin
     return (event.region_id, ts, event.imports_mw, event.exports_mw)
 
 
+def _alert_record(base_topic: str, msg: Inbound, now: float, out: Converted) -> None:
+    """Validate one alert message into ``out``: a row, a cleared count or a reject."""
+    try:
+        alert = decode_alert(base_topic, msg.topic, msg.payload)
+    except InvalidEvent as exc:
+        out.reject(exc.reason, msg.topic, exc.detail)
+        return
+    if alert is None:
+        out.cleared += 1
+        return
+    at = int(alert.at.timestamp())
+    if timeguard.is_future(at, now):
+        when = nemtime.format_nem_epoch(at)
+        out.reject(timeguard.FUTURE_REASON, msg.topic, f"at {when} NEM time, ahead of the clock")
+        return
+    out.alerts.append(
+        AlertRecord(
+            alert.rule,
+            alert.kind,
+            alert.subject,
+            alert.state,
+            int(alert.since.timestamp()),
+            at,
+            alert.value,
+            alert.threshold,
+            int(now),
+        )
+    )
+
+
 def convert_messages(
     base_topic: str,
     messages: Iterable[Inbound],
@@ -109,12 +146,17 @@ def convert_messages(
     ``now``: the wall clock (epoch s); a data event whose interval ends more than
     ``timeguard.FUTURE_MARGIN_S`` after it is rejected as ``future``. A data event of an id
     ``admission`` does not admit is rejected as ``unknown`` and its id listed in
-    ``unknown_ids``. Status events are not data and pass neither test.
+    ``unknown_ids``. Status events are not data and pass neither test. Alert messages
+    become ``alerts`` (received at ``now``; one per key), rejected as ``future`` when their
+    ``at`` is ahead of the clock.
     """
     out = Converted()
     kinds: dict[type, list[Reading]] = {FacilityEvent: [], MarketEvent: [], InterchangeEvent: []}
     unknown: dict[str, None] = {}
     for msg in messages:
+        if is_alert_topic(base_topic, msg.topic):
+            _alert_record(base_topic, msg, now, out)
+            continue
         try:
             event = decode_event(base_topic, msg.topic, msg.payload)
         except InvalidEvent as exc:
@@ -143,6 +185,7 @@ def convert_messages(
     out.facility = dedupe_readings(kinds[FacilityEvent])
     out.market = dedupe_readings(kinds[MarketEvent])
     out.interchange = dedupe_readings(kinds[InterchangeEvent])
+    out.alerts = dedupe_alerts(out.alerts)
     out.unknown_ids = list(unknown)
     return out
 

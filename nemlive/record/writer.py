@@ -107,6 +107,7 @@ class Recorder:
         self.facility_rows = 0
         self.market_rows = 0
         self.interchange_rows = 0
+        self.alert_rows = 0  # alert events written (a repeat the store holds counts again)
         self.messages = 0
         self.rejects: Counter[str] = Counter()
         self.unknown = UnknownIds()
@@ -149,7 +150,7 @@ class Recorder:
         try:
             call_with_retries(
                 lambda: self.store.write(
-                    converted.facility, converted.market, converted.interchange
+                    converted.facility, converted.market, converted.interchange, converted.alerts
                 ),
                 STORE_BACKOFF,
                 retry_on=StoreUnavailable,
@@ -167,6 +168,7 @@ class Recorder:
         self.facility_rows += len(converted.facility)
         self.market_rows += len(converted.market)
         self.interchange_rows += len(converted.interchange)
+        self.alert_rows += len(converted.alerts)
         self._commits_since_checkpoint += 1
         return True
 
@@ -333,11 +335,12 @@ def log_stop(recorder: Recorder) -> None:
     options, logger = recorder.options, recorder.log
     logger.info(
         "stopped: %d messages recorded, %d facility, %d market and %d interchange readings "
-        "written, %s rejected",
+        "written, %d alert events, %s rejected",
         recorder.messages,
         recorder.facility_rows,
         recorder.market_rows,
         recorder.interchange_rows,
+        recorder.alert_rows,
         describe_rejects(recorder.all_rejects()),
     )
     if recorder.unknown.names:

@@ -16,12 +16,14 @@ from nemlive.store.factory import open_store
 from nemlive.store.rows import (
     INTERVAL_S,
     RESOLUTIONS,
+    AlertRecord,
     Point,
     Pruned,
     Reading,
     Resolution,
     Span,
     bucket_end,
+    dedupe_alerts,
     dedupe_readings,
 )
 from nemlive.store.schema import SCHEMA_VERSION
@@ -32,6 +34,7 @@ __all__ = [
     "INTERVAL_S",
     "RESOLUTIONS",
     "SCHEMA_VERSION",
+    "AlertRecord",
     "Point",
     "Pruned",
     "Reading",
@@ -42,6 +45,7 @@ __all__ = [
     "StoreUnavailable",
     "StoreUrl",
     "bucket_end",
+    "dedupe_alerts",
     "dedupe_readings",
     "open_store",
     "parse_store_url",

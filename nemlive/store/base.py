@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Generic, TypeVar
 
 from nemlive.common import timeguard
-from nemlive.store.rows import Point, Pruned, Reading, Resolution, Span
+from nemlive.store.rows import AlertRecord, Point, Pruned, Reading, Resolution, Span
 from nemlive.store.url import StoreUrl
 
 DAY_S = 86_400
@@ -42,11 +42,14 @@ class Store(ABC, Generic[ConnT]):
         facility: Sequence[Reading],
         market: Sequence[Reading],
         interchange: Sequence[Reading] = (),
+        alerts: Sequence[AlertRecord] = (),
     ) -> None:
         """Upsert the lists in one transaction: a repeated ``(id, ts)`` replaces the row's
-        values (the later message wins, None included). Returns once committed."""
+        values (the later message wins, None included); an alert whose key
+        (:attr:`AlertRecord.key`) is held already is not stored again. Returns once
+        committed."""
         batches = {"facility": facility, "market": market, "interchange": interchange}
-        if not any(batches.values()):
+        if not any(batches.values()) and not alerts:
             return
         with self._lock, self._errors("write to"):
             conn = self._connection()
@@ -54,6 +57,8 @@ class Store(ABC, Generic[ConnT]):
                 for kind, readings in batches.items():
                     if readings:
                         self._upsert(conn, kind, readings)
+                if alerts:
+                    self._insert_alerts(conn, alerts)
 
     def prune(self, keep_days: float, now: float) -> Pruned:
         """Delete readings (and their rollups) more than ``keep_days`` days older than the
@@ -119,6 +124,13 @@ class Store(ABC, Generic[ConnT]):
         over its interconnectors; as :meth:`read_facilities`."""
         return self._read("interchange", t0, t1, step_s, region_ids)
 
+    def read_alerts(self, t0: int, t1: int) -> list[AlertRecord]:
+        """The alert state changes with ``t0 < at <= t1``, oldest first (by ``at``, then
+        ``received_at``), for History."""
+        check_window(t0, t1)
+        with self._lock, self._errors("read"):
+            return [AlertRecord(*row) for row in self._read_alerts(self._connection(), t0, t1)]
+
     def latest_ts(self, at_most: int | None = None) -> int | None:
         """The newest interval end held (facility, market or interchange), or None when empty.
 
@@ -182,6 +194,14 @@ class Store(ABC, Generic[ConnT]):
         """Upsert one kind's readings and refresh the rollup buckets they touch."""
 
     @abstractmethod
+    def _insert_alerts(self, conn: ConnT, alerts: Sequence[AlertRecord]) -> None:
+        """Insert alert events, skipping any whose key is held already."""
+
+    @abstractmethod
+    def _read_alerts(self, conn: ConnT, t0: int, t1: int) -> Iterable[tuple]:
+        """Rows in AlertRecord's order, times as epoch s, ``t0 < at <= t1``, oldest first."""
+
+    @abstractmethod
     def _latest(self, conn: ConnT, at_most: int | None = None) -> int | None:
         """The newest ts of every kind's readings at or before ``at_most``; None if none."""
 
@@ -191,7 +211,8 @@ class Store(ABC, Generic[ConnT]):
 
     @abstractmethod
     def _delete_before(self, conn: ConnT, cutoff: int) -> int:
-        """Delete readings and rollups with ``ts < cutoff``; the number of readings deleted."""
+        """Delete readings and rollups with ``ts < cutoff`` and alert events with ``at <
+        cutoff``; the number of readings deleted."""
 
     @abstractmethod
     def _kind_spans(self, conn: ConnT, at_most: int) -> list[KindSpan]:

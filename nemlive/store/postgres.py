@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -20,6 +20,7 @@ from psycopg import errors as pg_errors
 from nemlive.common.errors import StoreError, StoreUnavailable
 from nemlive.store.base import NO_BOUND, KindSpan, Store, check_window, group_points
 from nemlive.store.rows import (
+    AlertRecord,
     Point,
     Reading,
     check_resolution,
@@ -192,6 +193,15 @@ class PostgresStore(Store[psycopg.Connection]):
             )
             cur.execute("TRUNCATE stage_touched")
 
+    def _insert_alerts(self, conn: psycopg.Connection, alerts: Sequence[AlertRecord]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO alert_events (rule, kind, subject, state, since, at, value, "
+                "threshold, received_at) VALUES (%s, %s, %s, %s, to_timestamp(%s), "
+                "to_timestamp(%s), %s, %s, to_timestamp(%s)) ON CONFLICT DO NOTHING",
+                alerts,
+            )
+
     def _count_readings(self, conn: psycopg.Connection) -> int:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM facility_readings) + (SELECT count(*) FROM "
@@ -208,6 +218,7 @@ class PostgresStore(Store[psycopg.Connection]):
             )
             if table.endswith("_readings"):  # rollups are not readings
                 deleted += cur.rowcount
+        conn.execute("DELETE FROM alert_events WHERE at < to_timestamp(%s)", (cutoff,))
         return deleted
 
     # --- reads ----------------------------------------------------------------------------
@@ -237,6 +248,16 @@ class PostgresStore(Store[psycopg.Connection]):
             with conn.cursor(binary=True) as cur:
                 cur.execute(sql, params)  # type: ignore[arg-type]
                 return group_points(cur)
+
+    def _read_alerts(self, conn: psycopg.Connection, t0: int, t1: int) -> Iterable[tuple]:
+        epoch = "date_part('epoch', {})::bigint"
+        return conn.execute(
+            f"SELECT rule, kind, subject, state, {epoch.format('since')}, {epoch.format('at')}, "  # type: ignore[arg-type]
+            f"value, threshold, {epoch.format('received_at')} FROM alert_events "
+            "WHERE at > to_timestamp(%s) AND at <= to_timestamp(%s) "
+            "ORDER BY at, received_at, rule, subject",
+            (t0, t1),
+        ).fetchall()
 
     def _latest(self, conn: psycopg.Connection, at_most: int | None = None) -> int | None:
         bound = {"hi": NO_BOUND if at_most is None else at_most}

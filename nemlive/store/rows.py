@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from nemlive.common import nemtime
 
@@ -23,6 +23,29 @@ RESOLUTIONS: tuple[Resolution, ...] = (300, 1800, 3600)
 # Resolutions kept pre-averaged in the rollup tables, so a week's chart reads few rows.
 ROLLUP_STEPS: tuple[int, ...] = (1800, 3600)
 INTERVAL_S = nemtime.INTERVAL_S  # one interval, seconds
+
+
+class AlertRecord(NamedTuple):
+    """One alert state change as the store keeps it (``alert_events``; docs/alerts.md).
+
+    ``since``, ``at``: the interval it fired and this message's (UTC epoch s);
+    ``received_at``: when the recorder received it (epoch s).
+    """
+
+    rule: str
+    kind: str
+    subject: str
+    state: str
+    since: int
+    at: int
+    value: float | None
+    threshold: float
+    received_at: int
+
+    @property
+    def key(self) -> tuple[str, str, str, int, int]:
+        """What makes it unique: a repeat of one message has the same key."""
+        return (self.rule, self.subject, self.state, self.since, self.at)
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,14 @@ def dedupe_readings(readings: Iterable[Reading]) -> list[Reading]:
     for reading in readings:
         latest[reading[0], reading[1]] = reading
     return list(latest.values())
+
+
+def dedupe_alerts(alerts: Iterable[AlertRecord]) -> list[AlertRecord]:
+    """The first of each :attr:`AlertRecord.key`, in arrival order (a repeat is one event)."""
+    first: dict[tuple[str, str, str, int, int], AlertRecord] = {}
+    for alert in alerts:
+        first.setdefault(alert.key, alert)
+    return list(first.values())
 
 
 def check_resolution(step_s: int) -> Resolution:

@@ -21,6 +21,11 @@ Beside them, from version 2, ``facility_rollups`` and ``market_rollups`` (from v
 ``interchange_rollups`` too) hold the same columns plus ``step_s`` (1800 or 3600): each id's averages over 30-minute and hourly buckets,
 ``ts`` the bucket's end. The store keeps them in step with every write, in the same
 transaction, because averaging a week of 420 facilities on each read takes seconds.
+
+From version 4, ``alert_events(rule, kind, subject, state, since, at, value, threshold,
+received_at)``: each state change the alerter published (``firing``/``resolved``, docs/alerts.md),
+``since``, ``at`` and ``received_at`` as ``ts`` is; unique on ``(rule, subject, state, since,
+at)``, so a repeated message is stored once, and an index on ``at`` for History's window.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ def pg_bucket_end(column: str, step: int) -> str:
     )
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each kind of reading: its table (``<kind>_readings``, rollups ``<kind>_rollups``), id
 # column and the two value columns, in the order of a Reading's ``a, b``.
@@ -95,6 +100,25 @@ def _postgres_kind_tables(kind: str) -> tuple[str, ...]:
     )
 
 
+def _alert_table(text: str, stamp: str, real: str) -> tuple[str, ...]:
+    """The alert_events table and its ``at`` index, in a backend's types."""
+    return (
+        f"""CREATE TABLE alert_events (
+            rule {text} NOT NULL,
+            kind {text} NOT NULL,
+            subject {text} NOT NULL,
+            state {text} NOT NULL,
+            since {stamp} NOT NULL,
+            at {stamp} NOT NULL,
+            value {real},
+            threshold {real} NOT NULL,
+            received_at {stamp} NOT NULL,
+            PRIMARY KEY (rule, subject, state, since, at)
+        )""",
+        "CREATE INDEX alert_events_at ON alert_events (at)",
+    )
+
+
 # SQLite: WITHOUT ROWID makes the primary key the table's order, so a facility's series is
 # one range scan and an upsert touches one b-tree besides the ts index.
 SQLITE_MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -145,6 +169,8 @@ SQLITE_MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # Interchange, recorded from version 3; earlier stores never kept it, so nothing to fill.
     3: _sqlite_kind_tables("interchange"),
+    # Alerts, recorded from version 4: what the alerter published (docs/alerts.md).
+    4: _alert_table("TEXT", "INTEGER", "REAL"),
 }
 
 POSTGRES_MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -194,6 +220,7 @@ POSTGRES_MIGRATIONS: dict[int, tuple[str, ...]] = {
         ),
     ),
     3: _postgres_kind_tables("interchange"),
+    4: _alert_table("text", "timestamptz", "double precision"),
 }
 
 

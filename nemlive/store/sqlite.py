@@ -11,12 +11,13 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from nemlive.common.errors import StoreError, StoreUnavailable
 from nemlive.store.base import NO_BOUND, KindSpan, Store, check_window, group_points
 from nemlive.store.rows import (
+    AlertRecord,
     Point,
     Reading,
     check_resolution,
@@ -48,6 +49,10 @@ _REFRESH = {
     )
     for kind, (ident, a, b) in KINDS.items()
 }
+_INSERT_ALERT = (
+    "INSERT INTO alert_events (rule, kind, subject, state, since, at, value, threshold, "
+    "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
 _ALL_TABLES = tuple(f"{kind}_{what}" for kind in KINDS for what in ("readings", "rollups"))
 
 
@@ -181,6 +186,9 @@ class SqliteStore(Store[sqlite3.Connection]):
         conn.execute(_REFRESH[kind])
         conn.execute("DELETE FROM temp.touched")
 
+    def _insert_alerts(self, conn: sqlite3.Connection, alerts: Sequence[AlertRecord]) -> None:
+        conn.executemany(_INSERT_ALERT, alerts)
+
     def _count_readings(self, conn: sqlite3.Connection) -> int:
         return sum(
             conn.execute(f"SELECT count(*) FROM {kind}_readings").fetchone()[0] for kind in KINDS
@@ -192,6 +200,7 @@ class SqliteStore(Store[sqlite3.Connection]):
             cur = conn.execute(f"DELETE FROM {table} WHERE ts < ?", (cutoff,))
             if table.endswith("_readings"):  # rollups are not readings
                 deleted += cur.rowcount
+        conn.execute("DELETE FROM alert_events WHERE at < ?", (cutoff,))
         return deleted
 
     def checkpoint(self) -> bool:
@@ -246,6 +255,13 @@ class SqliteStore(Store[sqlite3.Connection]):
         params += [t0, t1]
         with self._lock, self._errors("read"):
             return group_points(self._connection().execute(sql, params))
+
+    def _read_alerts(self, conn: sqlite3.Connection, t0: int, t1: int) -> Iterable[tuple]:
+        return conn.execute(
+            "SELECT rule, kind, subject, state, since, at, value, threshold, received_at "
+            "FROM alert_events WHERE at > ? AND at <= ? ORDER BY at, received_at, rule, subject",
+            (t0, t1),
+        ).fetchall()
 
     def _latest(self, conn: sqlite3.Connection, at_most: int | None = None) -> int | None:
         hi = NO_BOUND if at_most is None else at_most
