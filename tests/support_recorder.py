@@ -46,7 +46,7 @@ class RecorderProcess:
     def output(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
 
-    def wait_for_line(self, text: str, timeout: float = 20.0) -> None:
+    def wait_for_line(self, text: str, timeout: float = 60.0) -> None:
         if not wait_until(lambda: text in self.output(), timeout):
             raise AssertionError(f"no {text!r} in the recorder's output:\n{self.output()}")
 

@@ -316,13 +316,18 @@ def test_dashboard_in_a_browser(dashboard, mosquitto, tmp_path: Path) -> None:  
             page.set_viewport_size(VIEWPORT)
             detail = page.locator('[data-testid="stExpanderDetails"]', has_text="TGAS1")
 
-            def opened() -> None:
-                # Clicked where the icon is now: the map lays out again after the resize.
+            # Clicked where the icon is now (the map lays out again after the resize); a
+            # second click only if the first brought nothing in a loaded machine's rerun time.
+            for attempt in range(2):
+                if detail.count():
+                    break
                 box = _sized_box(canvas)
                 page.mouse.click(*_screen_xy(by_id["TGAS1"][4], by_id["TGAS1"][3], box))
-                expect(detail).to_be_visible(timeout=3_000)
-
-            _eventually(opened)
+                try:
+                    expect(detail).to_be_visible(timeout=20_000)
+                except AssertionError:
+                    if attempt:
+                        raise
             expect(detail.locator("strong").first).to_have_text(
                 "Test Gas <b>&amp; Co</b>", timeout=5_000
             )
