@@ -71,7 +71,7 @@ LINKS: tuple[tuple[str, str, float, float], ...] = (
 )
 # Offer bands per fueltech: (lo, hi, share of available MW); "top" bands are scarcity
 # pricing. Coal's first band is its minimum load.
-BLACK_MIN, BROWN_MIN = 0.5, 0.65  # minimum stable load, share of capacity
+BLACK_MIN, BROWN_MIN = 0.5, 0.6  # minimum stable load, share of capacity
 COAL_MIN_LOAD = {"coal_black": BLACK_MIN, "coal_brown": BROWN_MIN}
 COAL_RAMP = {"coal_black": 0.03, "coal_brown": 0.02}  # share of capacity per 5 minutes
 TOP_BAND = (4_000.0, MARKET_CAP)
