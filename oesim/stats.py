@@ -1,8 +1,10 @@
 """``python -m oesim.stats``: the simulated NEM week's figures beside their public targets.
 
 Each target is a public aggregate figure (AEMO Quarterly Energy Dynamics and registration
-lists, spring 2024-2025), documented with its source, period and tolerance in
-``docs/simulated-nem.md``. The simulated figures come straight from the ``nem`` dataset
+lists, spring 2024-2025) or, where none was found, a range derived from them; each is
+documented with its source, period and tolerance in ``docs/simulated-nem.md``, and the
+price figures print a short source beside them. The NEM price of an interval is the
+regions' prices weighted by their operational demand. The simulated figures come straight from the ``nem`` dataset
 (the same numbers the simulator serves and ``make data`` extracts). Exit status 0 when
 every figure is within tolerance, 1 otherwise.
 """
