@@ -35,7 +35,7 @@ REGIONS = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
 ROOFTOP_MW = {"NSW1": 7_600.0, "QLD1": 6_700.0, "VIC1": 5_700.0, "SA1": 2_500.0, "TAS1": 380.0}
 # AC output per MW installed under a clear sky with the sun overhead: inverter clipping,
 # heat, dust and roofs that face every way keep fleets well below nameplate.
-ROOFTOP_PERFORMANCE = 0.70
+ROOFTOP_PERFORMANCE = 0.77
 # Where a region's rooftop PV mostly is (its capital's suburbs): lat, lon in degrees.
 ROOFTOP_AT = {
     "NSW1": (-33.8, 151.0),

@@ -15,9 +15,9 @@ Each NEM day is dispatched at once, for all five regions, and cached:
    limit share a price, a link at its limit separates them. Per interval, the regions'
    net imports sum to zero exactly.
 3. **Pass 1** clears operational demand (:mod:`oesim.nem_demand`) less bioenergy against
-   every offer: the prices storage plans on. Each battery charges in the cheapest hours
-   before 16:00 and discharges into the dearest after, within its energy; pumped hydro
-   pumps in the cheapest hours.
+   every offer: the prices storage plans on. Each battery charges, at part power, through
+   the cheapest six hours before 16:00 and discharges into the dearest after, within its
+   energy; pumped hydro pumps in the cheapest hours.
 4. **Pass 2** adds that storage and clears again; each coal unit then follows its pass-2
    dispatch at its ramp rate, so it sinks to minimum load through the solar day and climbs
    back for the evening.
@@ -71,15 +71,15 @@ LINKS: tuple[tuple[str, str, float, float], ...] = (
 )
 # Offer bands per fueltech: (lo, hi, share of available MW); "top" bands are scarcity
 # pricing. Coal's first band is its minimum load.
-BLACK_MIN, BROWN_MIN = 0.42, 0.6  # minimum stable load, share of capacity
+BLACK_MIN, BROWN_MIN = 0.5, 0.6  # minimum stable load, share of capacity
 COAL_MIN_LOAD = {"coal_black": BLACK_MIN, "coal_brown": BROWN_MIN}
 COAL_RAMP = {"coal_black": 0.03, "coal_brown": 0.02}  # share of capacity per 5 minutes
 TOP_BAND = (4_000.0, MARKET_CAP)
 OFFERS: dict[str, tuple[tuple[float, float, float], ...]] = {
-    "coal_black": ((-1_000.0, -300.0, BLACK_MIN), (25.0, 95.0, 0.58)),
-    "coal_brown": ((-1_000.0, -300.0, BROWN_MIN), (-10.0, 35.0, 0.4)),
-    "wind": ((-60.0, -8.0, 1.0),),
-    "solar_utility": ((-45.0, -2.0, 1.0),),
+    "coal_black": ((-1_000.0, -300.0, BLACK_MIN), (10.0, 70.0, 1.0 - BLACK_MIN)),
+    "coal_brown": ((-1_000.0, -300.0, BROWN_MIN), (-10.0, 35.0, 1.0 - BROWN_MIN)),
+    "wind": ((-60.0, -15.0, 1.0),),
+    "solar_utility": ((-45.0, -12.0, 1.0),),
     "gas_ccgt": ((85.0, 140.0, 0.93),),
     "gas_steam": ((120.0, 210.0, 0.93),),
     "gas_recip": ((150.0, 300.0, 0.93),),
@@ -99,6 +99,8 @@ REBID_PER_EVENING_BLOCK = 0.03  # chance that a region's evening half-hour is re
 MATCH_MW = 1e-6
 BATTERY_EFFICIENCY = 0.85  # round trip
 BATTERY_HOURS = 2.0  # storage when the catalogue gives none
+BATTERY_POWER = 0.92  # share of its power a battery charges and discharges at
+BATTERY_CHARGE_SLOTS = 72  # five-minute slots a day's charge is spread over, at least
 PRICE_GRID = np.unique(
     np.concatenate(
         [
@@ -278,19 +280,23 @@ def ramp_limit(x: np.ndarray, rate: np.ndarray) -> np.ndarray:
 def battery_schedule(price: np.ndarray, hours: float, key: int) -> np.ndarray:
     """Signed fraction of power (SLOTS,): -1 charging, +1 discharging; one cycle a day.
 
-    Charges in the cheapest slots before 16:00, discharges in the dearest from 16:00, just
-    enough to empty what was charged (round-trip losses included)."""
+    Charges at part power in the cheapest :data:`BATTERY_CHARGE_SLOTS` slots before 16:00
+    (or more, for a long battery), discharges in the dearest from 16:00, just enough to
+    empty what was charged (round-trip losses included)."""
     view = price + 4.0 * smooth_noise(key, np.arange(SLOTS) * 300.0, 3_600.0)
     n_out = round(min(hours, 4.0) * 12 * 0.9)
     n_in = min(int(np.ceil(n_out / BATTERY_EFFICIENCY)), 180)
+    # The charge is spread over at least BATTERY_CHARGE_SLOTS of the cheapest slots, at part
+    # power: batteries soak up the midday surplus rather than all charge flat out at once.
+    n_spread = min(max(n_in, BATTERY_CHARGE_SLOTS), 180)
     split = 16 * 12
     out = np.zeros(SLOTS)
-    cheap = np.argsort(view[:split], kind="stable")[:n_in]
+    cheap = np.argsort(view[:split], kind="stable")[:n_spread]
     dear = split + np.argsort(-view[split:], kind="stable")[:n_out]
     # Only cycle when the spread pays for the losses.
     if view[dear].mean() * BATTERY_EFFICIENCY - view[cheap].mean() > 15.0:
-        out[cheap] = -0.92
-        out[dear] = 0.92 * n_in * BATTERY_EFFICIENCY / max(n_out, 1)
+        out[cheap] = -BATTERY_POWER * n_in / n_spread
+        out[dear] = BATTERY_POWER * n_in * BATTERY_EFFICIENCY / max(n_out, 1)
     return np.clip(out, -0.98, 0.98)
 
 

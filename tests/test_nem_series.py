@@ -261,8 +261,9 @@ def test_sa_and_vic_prices_go_negative_at_midday(week: Week) -> None:
     for region in ("SA1", "VIC1"):
         p = week.price[region]
         negative = p < 0
-        # Mostly under the midday sun (a windy night can also go below zero)...
-        assert np.mean((HOUR[negative] >= 8) & (HOUR[negative] <= 17)) > 0.8, region
+        # Mostly while the sun is up (a windy night can also go below zero, and with spring
+        # 2025's surplus the price is below zero from soon after sunrise to near sunset)...
+        assert np.mean((HOUR[negative] >= 7) & (HOUR[negative] <= 18)) > 0.8, region
         # ...and on most days: a midday below zero is the southern regions' normal.
         days = (p[midday] < 0).reshape(7, -1).any(axis=1)
         assert days.sum() >= 4, region
@@ -432,8 +433,10 @@ def test_coal_sits_at_minimum_load_under_the_midday_sun(week: Week) -> None:
             running = v > 0.3 * cap
             if not running.any():
                 continue  # out for the week (maintenance)
-            # While running, never far below minimum load; it does not cycle off daily.
-            assert np.quantile(v[running], 0.02) > 0.8 * COAL_MIN_LOAD[fueltech] * cap, c
+            # While running, never far below minimum load; it does not cycle off daily. The
+            # minimum is a share of the MW available, which derating (about 0.86) and the
+            # ramp back from a trip keep below nameplate.
+            assert np.quantile(v[running], 0.02) > 0.7 * COAL_MIN_LOAD[fueltech] * cap, c
             raw = week.power[c]
             ok = ~np.isnan(raw)  # a data gap is not a stop
             stops += int(np.sum(np.diff((raw[ok] > 0).astype(int)) < 0))

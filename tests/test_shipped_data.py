@@ -130,3 +130,24 @@ def test_shipped_week_looks_like_the_spring_nem(
         total += mw
         renewable += mw if facilities[code].fuel_group in ("wind", "solar", "hydro") else 0.0
     assert 0.31 < renewable / total < 0.47
+
+
+def test_shipped_week_has_spring_2025_prices_across_the_nem(
+    shipped: tuple[list[str], list[list[str]]],
+) -> None:
+    """The NEM's price, each interval's regional prices weighted by regional demand, is
+    below zero in at least a quarter of the week and averages $20-45/MWh; NSW and QLD go
+    below zero under the midday sun as SA and VIC do (docs/simulated-nem.md)."""
+    hours = _hours(shipped)
+    regions = ("NSW1", "QLD1", "SA1", "TAS1", "VIC1")
+    demand = {r: _series(shipped, f"demand_{r}") for r in regions}
+    price = {r: _series(shipped, f"price_{r}") for r in regions}
+    nem = [
+        sum(price[r][i] * demand[r][i] for r in regions) / sum(demand[r][i] for r in regions)
+        for i in range(len(hours))
+    ]
+    assert sum(p < 0 for p in nem) / len(nem) >= 0.25
+    assert 20.0 <= sum(nem) / len(nem) <= 45.0
+    for region in ("NSW1", "QLD1", "SA1", "VIC1"):
+        midday = [p < 0 for p, hh in zip(price[region], hours, strict=True) if 10 <= hh < 15]
+        assert sum(midday) / len(midday) > 0.5, region
