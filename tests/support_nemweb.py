@@ -266,6 +266,7 @@ class FakeNemweb:
     last_modified: bool = True  # send Last-Modified on indexes (IIS may not)
     fail: dict[str, int] = field(default_factory=dict)  # path -> 503 answers left
     truncate: dict[str, int] = field(default_factory=dict)  # path -> cut answers left
+    bodies: dict[str, bytes] = field(default_factory=dict)  # path -> the body served instead
     requests: Counter[str] = field(default_factory=Counter)
     log: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
@@ -287,6 +288,8 @@ class FakeNemweb:
         return zipped({file_name(report, t, 1): report_zip(report, t) for t in times})
 
     def answer(self, path: str) -> tuple[int, bytes, dict[str, str]]:
+        if path in self.bodies:
+            return 200, self.bodies[path], {}
         for report in nemweb.REPORTS:
             current = nemweb.current_dir(report)
             if path == current:

@@ -292,3 +292,9 @@ def test_real_net_interchange_sums_to_about_zero(shared_aemo: Path) -> None:
             sum(e for _, e in imports_exports.values())
         )
     print(f"worst |sum of AEMO NETINTERCHANGE over the NEM - losses|: {worst:.2f} MW")
+
+
+def test_a_field_over_the_csv_limit_is_an_mms_error_not_a_crash() -> None:
+    huge = f'D,DISPATCH,UNIT_SCADA,1,"2030/01/02 00:05:00",UNITA1,{"9" * 200_000},x'
+    with pytest.raises(MmsError, match="line 3: not CSV"):
+        mms.parse_mms(report(SCADA[0], huge))

@@ -18,7 +18,7 @@ from nemlive.common.errors import ConfigError
 from nemlive.extract import livecache, nemweb
 from nemlive.extract.cachekeeper import FollowSettings
 from nemlive.extract.nemwebclient import NemwebClient
-from nemlive.extract.nemwebfollow import NemwebFollower, run_nemweb_follow
+from nemlive.extract.nemwebfollow import NemwebFollower, _stamp, run_nemweb_follow
 from nemlive.extract.pipeline import Extraction
 from tests.support_nemweb import (
     CDEII_NAME,
@@ -32,6 +32,8 @@ from tests.support_nemweb import (
     file_name,
     price_at,
     scada_at,
+    scada_csv,
+    zipped,
 )
 
 START = T0 + 2 * 3600 + 100  # 02:01:40 NEM time: the 02:00 file is out since 02:01:10
@@ -358,3 +360,25 @@ def test_a_cut_file_is_skipped_for_the_poll_and_fetched_on_the_next(
     assert meta["follow"]["nemweb"]["gaps"] == []
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warned) == 1 and "trying again next poll" in warned[0] and "cut" in warned[0]
+
+
+def test_an_unparsable_file_is_tried_three_times_then_left_as_a_gap(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    t = T0 + 2 * 3600 + 300
+    name = file_name(nemweb.SCADA, t, 1)
+    huge = scada_csv(t, {"COAL1": "9" * 200_000})  # type: ignore[dict-item]
+    path = nemweb.current_dir(nemweb.SCADA) + name
+    fake.bodies[path] = zipped({name.replace(".zip", ".CSV"): huge.encode()})
+    caplog.set_level(logging.INFO, "extractor")
+    follow(server, clock, tmp_path, minutes=20)  # returns 0: the follower lives on
+    table, meta = read_cache(tmp_path)
+    assert fake.requests[path] == 3
+    assert _stamp(t) in meta["follow"]["nemweb"]["gaps"]
+    assert cell(table, "power_WIND", t + 300) == expected_power(t + 300)["WIND"]
+    gave_up = [r.getMessage() for r in caplog.records if "stays a gap" in r.getMessage()]
+    assert len(gave_up) == 1 and "not CSV" in gave_up[0]

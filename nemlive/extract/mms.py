@@ -150,19 +150,34 @@ def _add_data(tables: Tables, headers: dict, record: list[str], line: int) -> No
     tables[key].append(dict(zip(columns, values, strict=True)))
 
 
+def _records(text: str) -> Iterable[list[str]]:
+    """The CSV records of ``text``; a record the csv module refuses (a field over its
+    128 KiB limit, a NUL) raises MmsError naming its line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise MmsError(f"line {reader.line_num}: not CSV ({exc})") from None
+        yield record
+
+
 def parse_mms(text: str) -> Tables:
     """Parse one MMS CSV report: ``(REPORT, TABLE)`` -> its rows, each ``column -> text``.
 
     Values stay text (times as AEMO writes them, NEM time, interval end); the typed
     extractors below convert them. A table whose I row has no D rows maps to ``[]``. Raises
     MmsError when the END OF REPORT row is missing (a truncated file), its count differs from
-    the number of lines, or a D row does not fit its I row. Blank lines are not counted.
+    the number of lines, a D row does not fit its I row, or a line is not CSV (a field over
+    the csv module's 128 KiB limit). Blank lines are not counted.
     """
     tables: Tables = defaultdict(list)
     headers: dict[tuple[str, str], list[str]] = {}
     lines = 0
     ended = False
-    for record in csv.reader(io.StringIO(text, newline="")):
+    for record in _records(text):
         if not record:
             continue
         lines += 1

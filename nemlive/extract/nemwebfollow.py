@@ -439,11 +439,21 @@ class NemwebFollower:
             raise
         except (MmsError, NemwebError) as exc:
             # A cut or broken file is skipped for this poll; several in a row end the poll.
-            self.failures[f.name] = self.failures.get(f.name, 0) + isinstance(exc, MmsError)
+            failures = self.failures.get(f.name, 0) + isinstance(exc, MmsError)
+            self.failures[f.name] = failures
             batch.failed += 1
+            if isinstance(exc, MmsError) and failures >= MAX_FAILURES:
+                log.warning(
+                    "%s: %s; failed %d times, its interval stays a gap unless a later "
+                    "sequence replaces it",
+                    f.name,
+                    exc,
+                    failures,
+                )
+            elif batch.failed < FAILED_IN_A_ROW:
+                log.warning("%s: %s; trying again next poll", f.name, exc)
             if batch.failed >= FAILED_IN_A_ROW:
                 raise
-            log.warning("%s: %s; trying again next poll", f.name, exc)
             return
         batch.failed = 0
         self.reports[f.report].held[f.interval_end] = f.sequence
