@@ -332,3 +332,8 @@ def test_the_real_cdeii_factors_cover_the_real_fossil_fleet() -> None:
     assert missing <= set(coverage.facilities)
     assert 0 < coverage.share < 0.2
     assert coverage.describe().startswith(f"{len(coverage.facilities)} facilities with generation")
+
+
+def test_keep_intervals_drops_what_a_file_should_not_hold() -> None:
+    rows = {T0: 1, T0 + 60: 2, T0 + 300: 3}
+    assert nemweb.keep_intervals(rows, {T0}) == ({T0: 1}, [T0 + 60, T0 + 300])

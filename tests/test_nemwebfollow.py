@@ -30,6 +30,8 @@ from tests.support_nemweb import (
     Server,
     StaticFacilities,
     file_name,
+    mms_report,
+    nem_stamp,
     price_at,
     scada_at,
     scada_csv,
@@ -382,3 +384,32 @@ def test_an_unparsable_file_is_tried_three_times_then_left_as_a_gap(
     assert cell(table, "power_WIND", t + 300) == expected_power(t + 300)["WIND"]
     gave_up = [r.getMessage() for r in caplog.records if "stays a gap" in r.getMessage()]
     assert len(gave_up) == 1 and "not CSV" in gave_up[0]
+
+
+def test_rows_off_the_grid_or_of_another_interval_are_dropped_and_writes_go_on(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    t = T0 + 2 * 3600 + 300  # 02:05, published after the first run
+    off = file_name(nemweb.SCADA, t, 1)
+    other = file_name(nemweb.SCADA, t + 300, 1)
+    bad_rows = scada_csv(t + 60, scada_at(t))  # 02:06: off the grid
+    stray = f'D,DISPATCH,UNIT_SCADA,1,"{nem_stamp(t - 300)}",WIND1,999,x'  # 02:00, in 02:10's
+    lines = scada_csv(t + 300, scada_at(t + 300)).splitlines()[1:-1]
+    mixed = mms_report(nemweb.SCADA, [*lines, stray])
+    current = nemweb.current_dir(nemweb.SCADA)
+    fake.bodies[current + off] = zipped({off.replace(".zip", ".CSV"): bad_rows.encode()})
+    fake.bodies[current + other] = zipped({other.replace(".zip", ".CSV"): mixed.encode()})
+    follow(server, clock, tmp_path, minutes=1)
+    caplog.set_level(logging.WARNING, "extractor")
+    follow(server, clock, tmp_path, minutes=20)
+    table, _ = read_cache(tmp_path)
+    assert not (table.times % 300).any()
+    assert int(table.times[-1]) >= t + 900  # later polls still write
+    assert cell(table, "power_WIND", t - 300) == expected_power(t - 300)["WIND"]
+    assert cell(table, "power_WIND", t + 300) == expected_power(t + 300)["WIND"]
+    dropped = [r.getMessage() for r in caplog.records if "dropped the rows" in r.getMessage()]
+    assert len(dropped) == 2 and off in dropped[0] and other in dropped[1]

@@ -37,9 +37,10 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeVar
 from html import unescape
 from urllib.parse import unquote
 
@@ -74,6 +75,7 @@ MIN_OBSERVATIONS = 3
 # A late file: the index is read again every RETRY_EVERY_S, until LATE_LIMIT_S past the time
 # the file was expected (OE's own collector retries for about 110 s).
 RETRY_EVERY_S = 20.0
+_T = TypeVar("_T")
 LATE_LIMIT_S = 110.0
 
 
@@ -253,6 +255,16 @@ def member_files(data: bytes) -> list[str]:
     """The names of the report zips inside an Archive zip (from its members' names)."""
     names = {name.split("/", 1)[0] for name in mms.read_zip(data) if "/" in name}
     return sorted(names)
+
+
+def keep_intervals(
+    intervals: Mapping[int, _T], allowed: Container[int]
+) -> tuple[dict[int, _T], list[int]]:
+    """``intervals`` split into those in ``allowed`` (a file's own interval, or its NEM
+    day's) and the interval ends left out, sorted: rows off the 5-minute grid, of another
+    interval than the file's name says, or too far ahead must not reach the cache."""
+    kept = {t: v for t, v in intervals.items() if t in allowed}
+    return kept, sorted(t for t in intervals if t not in kept)
 
 
 def read_cdeii(text: str) -> dict[str, float]:

@@ -431,7 +431,7 @@ class NemwebFollower:
         self._check_stop(batch)
         try:
             data = self.client.get(nemweb.current_dir(f.report) + f.name)
-            self._take(f.report, data, batch)
+            self._take(f.report, f.name, data, batch, {f.interval_end})
         except NemwebNotFound:
             log.info("%s left Current before it was fetched; the Archive will have it", f.name)
             return
@@ -464,7 +464,7 @@ class NemwebFollower:
         state = self.reports[report]
         try:
             data = self.client.get(nemweb.archive_dir(report) + name, kind="archive")
-            intervals = self._take(report, data, batch)
+            intervals = self._take(report, name, data, batch, set(nemweb.day_intervals(day)))
         except NemwebNotFound:
             log.info("NEMweb's Archive has no %s: those intervals stay gaps", name)
             state.archive_days.add(day)
@@ -481,16 +481,31 @@ class NemwebFollower:
         for t in intervals:
             state.held.setdefault(t, UNKNOWN_SEQUENCE)
 
-    def _take(self, report: str, data: bytes, batch: Batch) -> list[int]:
-        """Parse a zip into the batch; the intervals it held."""
+    def _take(
+        self, report: str, name: str, data: bytes, batch: Batch, allowed: set[int]
+    ) -> list[int]:
+        """Parse a zip into the batch, only its rows of the ``allowed`` intervals (the
+        file's own, or its Archive day's); the intervals taken. Rows of other intervals
+        (off the 5-minute grid, another interval, too far ahead) are dropped, logged once."""
         batch.files += 1
         if report == SCADA:
-            scada = nemweb.read_scada_zip(data)
+            scada, dropped = nemweb.keep_intervals(nemweb.read_scada_zip(data), allowed)
             batch.scada.update(scada)
-            return list(scada)
-        market = nemweb.read_dispatchis_zip(data)
-        batch.market.update(market)
-        return list(market)
+            taken = list(scada)
+        else:
+            market, dropped = nemweb.keep_intervals(nemweb.read_dispatchis_zip(data), allowed)
+            batch.market.update(market)
+            taken = list(market)
+        if dropped:
+            log.warning(
+                "%s: dropped the rows of %d interval%s it should not hold (%s%s)",
+                name,
+                len(dropped),
+                "" if len(dropped) == 1 else "s",
+                ", ".join(_safe_stamp(t) for t in dropped[:3]),
+                " ..." if len(dropped) > 3 else "",
+            )
+        return taken
 
     # --- merge, write, log -------------------------------------------------------------------
 
@@ -611,6 +626,13 @@ def _price_newest(table: rollup.WideTable) -> int | None:
 
 def _stamp(epoch_s: int) -> str:
     return format_nem(datetime.fromtimestamp(epoch_s, NEM_TZ))
+
+
+def _safe_stamp(epoch_s: int) -> str:
+    try:
+        return _stamp(epoch_s)
+    except (OverflowError, OSError, ValueError):
+        return f"epoch {epoch_s}"
 
 
 def _hhmm(epoch_s: int | None) -> str:
