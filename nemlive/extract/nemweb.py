@@ -40,8 +40,8 @@ from collections import defaultdict
 from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TypeVar
 from html import unescape
+from typing import TypeVar
 from urllib.parse import unquote
 
 import numpy as np
