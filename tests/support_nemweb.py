@@ -16,6 +16,7 @@ import functools
 import io
 import threading
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -267,6 +268,7 @@ class FakeNemweb:
     fail: dict[str, int] = field(default_factory=dict)  # path -> 503 answers left
     truncate: dict[str, int] = field(default_factory=dict)  # path -> cut answers left
     bodies: dict[str, bytes] = field(default_factory=dict)  # path -> the body served instead
+    extra: list[str] = field(default_factory=list)  # names listed besides the published ones
     requests: Counter[str] = field(default_factory=Counter)
     log: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
@@ -277,9 +279,10 @@ class FakeNemweb:
         return [t for t in range(oldest, newest + 1, INTERVAL_S) if t not in self.missing]
 
     def listing(self, report: str) -> list[str]:
-        return [
+        names = [
             file_name(report, t, self.sequences.get(t, 1)) for t in self.published(self.clock.utc())
         ]
+        return names + [n for n in self.extra if f"_{report}_" in n]
 
     def archive(self, report: str, day: date) -> bytes | None:
         times = [t for t in nemweb.day_intervals(day) if self.start <= t and t not in self.missing]
@@ -308,7 +311,7 @@ class FakeNemweb:
         return 404, b"not here", {}
 
     def _validators(self, report: str, names: list[str]) -> dict[str, str]:
-        etag = f'"{report}-{len(names)}-{names[-1] if names else ""}"'
+        etag = f'"{report}-{len(names)}-{zlib.crc32(" ".join(names).encode()):08x}"'
         newest = self.published(self.clock.utc())
         when = (newest[-1] + self.delay) if newest else self.clock.utc()
         if not self.last_modified:

@@ -413,3 +413,32 @@ def test_rows_off_the_grid_or_of_another_interval_are_dropped_and_writes_go_on(
     assert cell(table, "power_WIND", t + 300) == expected_power(t + 300)["WIND"]
     dropped = [r.getMessage() for r in caplog.records if "dropped the rows" in r.getMessage()]
     assert len(dropped) == 2 and off in dropped[0] and other in dropped[1]
+
+
+def test_files_dated_ahead_are_ignored_and_never_trim_the_cache(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    follow(server, clock, tmp_path, minutes=1)
+    oldest = int(read_cache(tmp_path)[0].times[0])
+    t = T0 + 2 * 3600 + 300
+    ahead = file_name(nemweb.SCADA, t + 12 * 3600, 1)  # 12 h ahead
+    far = "PUBLIC_DISPATCHSCADA_999912312355_0000000000000001.zip"  # would be 8e8 intervals
+    fake.extra = [ahead, far]
+    # A Current file whose rows are 12 h ahead of its name: dropped too.
+    name = file_name(nemweb.SCADA, t, 1)
+    rows = scada_csv(t + 12 * 3600, scada_at(t))
+    fake.bodies[nemweb.current_dir(nemweb.SCADA) + name] = zipped({"x.CSV": rows.encode()})
+    caplog.set_level(logging.WARNING, "extractor")
+    follow(server, clock, tmp_path, minutes=20)
+    table, _ = read_cache(tmp_path)
+    assert not [p for p in fake.requests if ahead in p or far in p]
+    assert oldest < int(table.times[0]) <= oldest + 20 * 60  # only as the clock moved
+    assert len(table.times) >= 70  # --keep 0.25 days: 72 intervals
+    assert int(table.times[-1]) <= clock.utc()
+    assert cell(table, "power_WIND", t + 900) == expected_power(t + 900)["WIND"]
+    ignored = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert len(ignored) == 1 and "2 files dated after" in ignored[0]

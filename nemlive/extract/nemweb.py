@@ -77,6 +77,11 @@ MIN_OBSERVATIONS = 3
 RETRY_EVERY_S = 20.0
 _T = TypeVar("_T")
 LATE_LIMIT_S = 110.0
+# Nothing (a file name, a row) later than the expected interval plus this many is believed:
+# a file dated ahead (a wrong clock, a broken or hostile index) must not move the window.
+AHEAD_INTERVALS = 2
+# The most intervals a gap search or fill plan spans (--keep is 30 days at most).
+MAX_SPAN_S = 40 * 86_400
 
 
 # --- file names and indexes ------------------------------------------------------------------
@@ -389,8 +394,18 @@ def emission_coverage(
 # --- gaps and the fill -----------------------------------------------------------------------
 
 
+def _check_span(floor: int, newest: int) -> None:
+    if newest - floor > MAX_SPAN_S:
+        raise ValueError(
+            f"{(newest - floor) / 86_400:.0f} days of intervals: over the {MAX_SPAN_S // 86_400}"
+            " days a follower ever looks at"
+        )
+
+
 def missing_intervals(held: Iterable[int], floor: int, newest: int) -> list[int]:
-    """The interval ends from ``floor`` to ``newest`` (both included) not in ``held``."""
+    """The interval ends from ``floor`` to ``newest`` (both included) not in ``held``.
+    Raise ValueError for a span over 40 days (the follower keeps 30 at most)."""
+    _check_span(floor, newest)
     have = set(held)
     first = -(-floor // INTERVAL_S) * INTERVAL_S
     return [t for t in range(first, newest + 1, INTERVAL_S) if t not in have]
@@ -410,10 +425,14 @@ def plan_fill(
     """Missing intervals at or after ``current_oldest`` (the oldest Current still lists) come
     from Current; older ones from their day's Archive zip, unless that day was fetched
     already (``fetched_days``: what an Archive zip does not hold, asking again will not
-    bring). ``current_oldest`` None (Current lists nothing): no Archive, everything waits."""
+    bring). ``current_oldest`` None (Current lists nothing): no Archive, everything waits.
+    Raise ValueError for missing intervals over 40 days apart."""
     current: list[int] = []
     days: set[date] = set()
-    for t in sorted(set(missing)):
+    ordered = sorted(set(missing))
+    if ordered:
+        _check_span(ordered[0], ordered[-1])
+    for t in ordered:
         if current_oldest is None or t >= current_oldest:
             current.append(t)
         elif nem_day(t) not in fetched_days:
@@ -445,6 +464,12 @@ def learn_delay(
 def expected_interval(now: float, delay: float) -> int:
     """The newest interval whose file should be out at ``now`` (epoch s)."""
     return int(now - delay) // INTERVAL_S * INTERVAL_S
+
+
+def latest_believed(now: float, delay: float) -> int:
+    """The latest interval end a file or row may have at ``now``: the expected interval plus
+    :data:`AHEAD_INTERVALS`; anything later is ignored."""
+    return expected_interval(now, delay) + AHEAD_INTERVALS * INTERVAL_S
 
 
 def next_poll_at(

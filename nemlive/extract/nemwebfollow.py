@@ -323,12 +323,15 @@ class NemwebFollower:
 
     def floor(self, table: rollup.WideTable | None = None) -> int:
         """The oldest interval kept: ``--keep`` days ending at the newest interval expected
-        by now, or held (of ``table``, default the cache), whichever is later."""
+        by now. A row held later than that (``table``'s, default the cache's) never moves
+        it: a file dated ahead must not trim the cache from the front."""
+        del table  # the floor follows the clock alone (merge_and_trim passes the table)
         newest = nemweb.expected_interval(self.clock.now(), self.delay)
-        table = self.table if table is None else table
-        if table is not None and len(table.times):
-            newest = max(newest, int(table.times[-1]))
         return livecache.window_floor(newest, self.settings.keep_s)
+
+    def latest(self) -> int:
+        """The latest interval a name or row is believed for (later ones are ignored)."""
+        return nemweb.latest_believed(self.clock.now(), self.delay)
 
     def poll(self, reports: Iterable[str] = REPORTS) -> PollReport:
         """Read the indexes, fetch what is new, merge and write (also when cut short)."""
@@ -368,12 +371,28 @@ class NemwebFollower:
         state.read_at = self.clock.now()
         if names is None:
             return
-        files = nemweb.report_files(names, report)
+        latest = self.latest()
+        every = nemweb.report_files(names, report)
+        files = [f for f in every if f.interval_end <= latest]
+        ahead = {f.name for f in every if f.interval_end > latest}
+        if ahead - state.listed:
+            self._log_ahead(report, sorted(ahead - state.listed), latest)
         new = [f.interval_end for f in files if f.name not in state.listed]
         if state.listed and new:
             self.observe_delay(report, max(new), previous_read)
         state.listing = files
-        state.listed = {f.name for f in files}
+        state.listed = {f.name for f in files} | ahead
+
+    def _log_ahead(self, report: str, names: list[str], latest: int) -> None:
+        log.warning(
+            "%s lists %d file%s dated after %s, ignored (%s%s)",
+            nemweb.current_dir(report),
+            len(names),
+            "" if len(names) == 1 else "s",
+            _stamp(latest),
+            ", ".join(names[:2]),
+            " ..." if len(names) > 2 else "",
+        )
 
     def observe_delay(self, report: str, interval_end: int, previous_read: float | None) -> None:
         """Learn from a file that appeared since the last read: when the index says it
@@ -488,6 +507,8 @@ class NemwebFollower:
         file's own, or its Archive day's); the intervals taken. Rows of other intervals
         (off the 5-minute grid, another interval, too far ahead) are dropped, logged once."""
         batch.files += 1
+        latest = self.latest()
+        allowed = {t for t in allowed if t <= latest}
         if report == SCADA:
             scada, dropped = nemweb.keep_intervals(nemweb.read_scada_zip(data), allowed)
             batch.scada.update(scada)
@@ -516,7 +537,8 @@ class NemwebFollower:
         factors = nemweb.generator_factors(self.lookup, self.factors)
         facility = nemweb.unit_series(scada) + nemweb.emission_series(scada, factors)
         floor = self.floor()
-        window = (livecache.to_naive(floor), livecache.to_naive(int(self.clock.now()) + DAY_S))
+        end = self.latest() + INTERVAL_S  # the window's end is excluded
+        window = (livecache.to_naive(floor), livecache.to_naive(end))
         update = rollup.build_wide_table(
             self.lookup, facility, nemweb.market_series(market), window, rows="any"
         )
