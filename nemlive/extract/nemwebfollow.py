@@ -323,10 +323,15 @@ class NemwebFollower:
 
     def floor(self, table: rollup.WideTable | None = None) -> int:
         """The oldest interval kept: ``--keep`` days ending at the newest interval expected
-        by now. A row held later than that (``table``'s, default the cache's) never moves
-        it: a file dated ahead must not trim the cache from the front."""
-        del table  # the floor follows the clock alone (merge_and_trim passes the table)
-        newest = nemweb.expected_interval(self.clock.now(), self.delay)
+        by now, or held (of ``table``, default the cache), whichever is later; a row held
+        counts up to :meth:`latest` only (a row dated ahead must not trim the cache from
+        the front)."""
+        now = self.clock.now()
+        newest = nemweb.expected_interval(now, self.delay)
+        table = self.table if table is None else table
+        if table is not None and len(table.times):
+            held = min(int(table.times[-1]), nemweb.latest_believed(now, self.delay))
+            newest = max(newest, held)
         return livecache.window_floor(newest, self.settings.keep_s)
 
     def latest(self) -> int:
