@@ -183,6 +183,30 @@ def test_zips_are_bounded() -> None:
         mms.read_zip(b"PK not really")
 
 
+def test_zips_are_bounded_in_total_and_in_members_inner_zips_included() -> None:
+    four = {f"m{i}.CSV": b"C" * 1000 for i in range(4)}
+    assert len(mms.read_zip(zipped(four), max_members=4, max_total_bytes=4000)) == 4
+    with pytest.raises(MmsError, match="over 3 members"):
+        mms.read_zip(zipped(four), max_members=3)
+    with pytest.raises(MmsError, match=r"m3\.CSV is 1000 bytes, over 999$"):
+        mms.read_zip(zipped(four), max_total_bytes=3999)
+    nested = zipped({"a.zip": zipped(four), "b.zip": zipped(four)})
+    with pytest.raises(MmsError, match="over 9 members"):
+        mms.read_zip(nested, max_members=9)  # 2 inner zips + 8 CSVs
+    with pytest.raises(MmsError, match=r"m\d.CSV is 1000 bytes, over \d+$"):
+        # The CSVs' 8000 bytes and one inner zip fit; the second inner zip's bytes count too.
+        mms.read_zip(nested, max_total_bytes=8000 + len(zipped(four)))
+
+
+def test_a_member_that_does_not_unpack_is_an_mms_error() -> None:
+    good = zipped({"a.CSV": b"C,x\n" * 1000})
+    spoilt = bytearray(good)
+    at = spoilt.index(b"a.CSV") + 5 + 10  # inside the compressed data
+    spoilt[at : at + 8] = b"\xff" * 8
+    with pytest.raises(MmsError, match="does not unpack"):
+        mms.read_zip(bytes(spoilt))
+
+
 # --- interconnectors -------------------------------------------------------------------------
 
 

@@ -364,18 +364,26 @@ def test_a_cut_file_is_skipped_for_the_poll_and_fetched_on_the_next(
     assert len(warned) == 1 and "trying again next poll" in warned[0] and "cut" in warned[0]
 
 
+@pytest.mark.parametrize("broken", ["huge field", "five members"])
 def test_an_unparsable_file_is_tried_three_times_then_left_as_a_gap(
     server: Server,
     clock: FakeClock,
     fake: FakeNemweb,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    broken: str,
 ) -> None:
     t = T0 + 2 * 3600 + 300
     name = file_name(nemweb.SCADA, t, 1)
-    huge = scada_csv(t, {"COAL1": "9" * 200_000})  # type: ignore[dict-item]
     path = nemweb.current_dir(nemweb.SCADA) + name
-    fake.bodies[path] = zipped({name.replace(".zip", ".CSV"): huge.encode()})
+    if broken == "huge field":
+        huge = scada_csv(t, {"COAL1": "9" * 200_000})  # type: ignore[dict-item]
+        fake.bodies[path] = zipped({name.replace(".zip", ".CSV"): huge.encode()})
+        message = "not CSV"
+    else:  # a Current file holds one CSV: 4 members at most
+        csv = scada_csv(t, scada_at(t)).encode()
+        fake.bodies[path] = zipped({f"m{i}.CSV": csv for i in range(5)})
+        message = "over 4 members"
     caplog.set_level(logging.INFO, "extractor")
     follow(server, clock, tmp_path, minutes=20)  # returns 0: the follower lives on
     table, meta = read_cache(tmp_path)
@@ -383,7 +391,7 @@ def test_an_unparsable_file_is_tried_three_times_then_left_as_a_gap(
     assert _stamp(t) in meta["follow"]["nemweb"]["gaps"]
     assert cell(table, "power_WIND", t + 300) == expected_power(t + 300)["WIND"]
     gave_up = [r.getMessage() for r in caplog.records if "stays a gap" in r.getMessage()]
-    assert len(gave_up) == 1 and "not CSV" in gave_up[0]
+    assert len(gave_up) == 1 and message in gave_up[0]
 
 
 def test_rows_off_the_grid_or_of_another_interval_are_dropped_and_writes_go_on(

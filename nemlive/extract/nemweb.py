@@ -34,8 +34,10 @@ a CDEII factor has no emissions series (an empty cell, never a made-up 0).
 
 from __future__ import annotations
 
+import io
 import math
 import re
+import zipfile
 from collections import defaultdict
 from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -233,33 +235,53 @@ def read_dispatchis(tables: mms.Tables) -> dict[int, MarketInterval]:
     }
 
 
-def _zip_tables(data: bytes) -> list[mms.Tables]:
+@dataclass(frozen=True)
+class ZipCaps:
+    """What one zip may unpack to (:func:`mms.read_zip`'s caps)."""
+
+    total_bytes: int = mms.MAX_TOTAL_BYTES
+    members: int = mms.MAX_MEMBERS
+
+
+# A Current file: one CSV of a few MB. An Archive day: 288 zips of one CSV each, plus any
+# replaced sequences, some hundreds of MB unpacked at most.
+CURRENT_CAPS = ZipCaps(32 * 1024 * 1024, 4)
+ARCHIVE_CAPS = ZipCaps(768 * 1024 * 1024, 1_000)
+
+
+def _zip_tables(data: bytes, caps: ZipCaps) -> list[mms.Tables]:
     # Members sorted by name: a later sequence of the same interval (in an Archive zip)
     # comes after the earlier one and replaces its values.
-    return [mms.parse_mms(text) for _, text in sorted(mms.read_zip(data).items())]
+    members = mms.read_zip(data, max_total_bytes=caps.total_bytes, max_members=caps.members)
+    return [mms.parse_mms(text) for _, text in sorted(members.items())]
 
 
-def read_scada_zip(data: bytes) -> dict[int, dict[str, float]]:
+def read_scada_zip(data: bytes, caps: ZipCaps = ZipCaps()) -> dict[int, dict[str, float]]:
     """A DISPATCHSCADA zip (or an Archive zip of them) -> interval -> DUID -> MW. Raise
-    mms.MmsError for a broken file."""
+    mms.MmsError for a broken file or one over ``caps``."""
     out: dict[int, dict[str, float]] = {}
-    for tables in _zip_tables(data):
+    for tables in _zip_tables(data, caps):
         out.update(read_scada(tables))
     return out
 
 
-def read_dispatchis_zip(data: bytes) -> dict[int, MarketInterval]:
+def read_dispatchis_zip(data: bytes, caps: ZipCaps = ZipCaps()) -> dict[int, MarketInterval]:
     """A DISPATCHIS zip (or an Archive zip of them) -> interval -> MarketInterval."""
     out: dict[int, MarketInterval] = {}
-    for tables in _zip_tables(data):
+    for tables in _zip_tables(data, caps):
         out.update(read_dispatchis(tables))
     return out
 
 
 def member_files(data: bytes) -> list[str]:
-    """The names of the report zips inside an Archive zip (from its members' names)."""
-    names = {name.split("/", 1)[0] for name in mms.read_zip(data) if "/" in name}
-    return sorted(names)
+    """The names of the report zips inside an Archive zip (its directory only, nothing
+    unpacked)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise mms.MmsError(f"not a zip file ({exc})") from exc
+    return sorted({n for n in names if n.lower().endswith(".zip")})
 
 
 def keep_intervals(

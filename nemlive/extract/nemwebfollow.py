@@ -455,7 +455,7 @@ class NemwebFollower:
         self._check_stop(batch)
         try:
             data = self.client.get(nemweb.current_dir(f.report) + f.name)
-            self._take(f.report, f.name, data, batch, {f.interval_end})
+            self._take(f.report, f.name, data, batch, {f.interval_end}, nemweb.CURRENT_CAPS)
         except NemwebNotFound:
             log.info("%s left Current before it was fetched; the Archive will have it", f.name)
             return
@@ -488,7 +488,8 @@ class NemwebFollower:
         state = self.reports[report]
         try:
             data = self.client.get(nemweb.archive_dir(report) + name, kind="archive")
-            intervals = self._take(report, name, data, batch, set(nemweb.day_intervals(day)))
+            day_ends = set(nemweb.day_intervals(day))
+            intervals = self._take(report, name, data, batch, day_ends, nemweb.ARCHIVE_CAPS)
         except NemwebNotFound:
             log.info("NEMweb's Archive has no %s: those intervals stay gaps", name)
             state.archive_days.add(day)
@@ -506,20 +507,26 @@ class NemwebFollower:
             state.held.setdefault(t, UNKNOWN_SEQUENCE)
 
     def _take(
-        self, report: str, name: str, data: bytes, batch: Batch, allowed: set[int]
+        self,
+        report: str,
+        name: str,
+        data: bytes,
+        batch: Batch,
+        allowed: set[int],
+        caps: nemweb.ZipCaps,
     ) -> list[int]:
-        """Parse a zip into the batch, only its rows of the ``allowed`` intervals (the
+        """Parse a zip (within ``caps``) into the batch, only its rows of the ``allowed`` intervals (the
         file's own, or its Archive day's); the intervals taken. Rows of other intervals
         (off the 5-minute grid, another interval, too far ahead) are dropped, logged once."""
         batch.files += 1
         latest = self.latest()
         allowed = {t for t in allowed if t <= latest}
         if report == SCADA:
-            scada, dropped = nemweb.keep_intervals(nemweb.read_scada_zip(data), allowed)
+            scada, dropped = nemweb.keep_intervals(nemweb.read_scada_zip(data, caps), allowed)
             batch.scada.update(scada)
             taken = list(scada)
         else:
-            market, dropped = nemweb.keep_intervals(nemweb.read_dispatchis_zip(data), allowed)
+            market, dropped = nemweb.keep_intervals(nemweb.read_dispatchis_zip(data, caps), allowed)
             batch.market.update(market)
             taken = list(market)
         if dropped:
