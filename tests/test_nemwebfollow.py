@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -450,3 +451,21 @@ def test_files_dated_ahead_are_ignored_and_never_trim_the_cache(
     assert cell(table, "power_WIND", t + 900) == expected_power(t + 900)["WIND"]
     ignored = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
     assert len(ignored) == 1 and "2 files dated after" in ignored[0]
+
+
+def test_a_stop_during_a_retry_wait_at_the_start_ends_cleanly(
+    server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
+) -> None:
+    fake.fail[nemweb.CDEII_DIR] = 1  # one 503: a retry wait follows, and the stop comes then
+    stop = threading.Event()
+
+    def wait(seconds: float) -> bool:
+        stop.set()
+        return True
+
+    client = NemwebClient(server.url, clock=clock.wall, wait=wait, draw=lambda: 0.0)
+    ex = Extraction("NEM", datetime(2030, 1, 1), datetime(2030, 1, 2), source="nemweb")
+    status = run_nemweb_follow(
+        ex, settings_in(tmp_path), StaticFacilities(), client, stop, wall=clock.wall, utc=clock.utc
+    )
+    assert status == 0 and fake.requests[nemweb.CDEII_DIR] == 1

@@ -696,7 +696,10 @@ def run_nemweb_follow(
     one); ``settings.api_clock_speed`` how fast it runs after. ``extraction`` gives the
     network; the source written to the meta file is always ``nemweb``."""
     follower = NemwebFollower(extraction, settings, facilities, nemweb, stop, wall=wall, utc=utc)
-    follower.start()
+    try:
+        follower.start()
+    except RetryStopped:  # a stop during a retry or pacing wait of the start
+        stop.set()
     if not stop.is_set():
         follower.run()
     log.info(
