@@ -269,6 +269,7 @@ class FakeNemweb:
     truncate: dict[str, int] = field(default_factory=dict)  # path -> cut answers left
     bodies: dict[str, bytes] = field(default_factory=dict)  # path -> the body served instead
     extra: list[str] = field(default_factory=list)  # names listed besides the published ones
+    date_offset: float = 0.0  # seconds the Date header is off the fake clock
     requests: Counter[str] = field(default_factory=Counter)
     log: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
@@ -369,7 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake  # type: ignore[attr-defined]
         clock = getattr(fake, "clock", None)
         if timestamp is None and clock is not None:
-            timestamp = clock.utc()
+            timestamp = clock.utc() + fake.date_offset
         return super().date_time_string(timestamp)
 
 

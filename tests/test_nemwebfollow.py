@@ -469,3 +469,21 @@ def test_a_stop_during_a_retry_wait_at_the_start_ends_cleanly(
         ex, settings_in(tmp_path), StaticFacilities(), client, stop, wall=clock.wall, utc=clock.utc
     )
     assert status == 0 and fake.requests[nemweb.CDEII_DIR] == 1
+
+
+def test_a_server_date_hours_off_is_ignored_and_logged_once(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    follow(server, clock, tmp_path, minutes=1)
+    fake.date_offset = 6 * 3600.0
+    caplog.set_level(logging.WARNING, "extractor")
+    follow(server, clock, tmp_path, minutes=12)
+    table, _ = read_cache(tmp_path)
+    assert len(table.times) >= 70  # --keep 0.25 days: not trimmed to the Date's window
+    assert int(table.times[-1]) >= T0 + 2 * 3600 + 600  # followed on by this clock
+    skewed = [r.getMessage() for r in caplog.records if "Date is" in r.getMessage()]
+    assert len(skewed) == 1 and "6 h" in skewed[0] and "ahead of" in skewed[0]

@@ -68,6 +68,7 @@ MAX_FAILURES = 3  # a file that fails to parse this often is skipped until repla
 FAILED_IN_A_ROW = 3  # files failing one after another: the poll ends, the next tries again
 UNKNOWN_SEQUENCE = -1  # held (read off the cache) with no record of its sequence
 CDEII_RETRY_S = 3600.0  # a failed CDEII read is tried again after an hour
+MAX_DATE_SKEW_S = 600.0  # a server Date further from this machine's clock is not followed
 
 
 class FacilityList(Protocol):
@@ -133,6 +134,8 @@ class NemwebFollower:
         self.client = client
         self.stop = stop
         self.clock = ApiClock(settings.api_clock_speed, wall, utc)
+        self.utc = utc
+        self.skew_logged = False
         self.lookup: rollup.Lookup | None = None
         self.lookup_at = 0.0
         self.facilities_bytes = b""
@@ -177,10 +180,26 @@ class NemwebFollower:
 
     def sync_clock(self) -> None:
         """The feed's time from the server's ``Date`` (NEMweb's clock, not this machine's:
-        a sped-up simulator's runs ahead of the wall), once per answer that brought one."""
-        if self.client.server_time is not None:
-            self.clock.set(datetime.fromtimestamp(self.client.server_time, UTC))
-            self.client.server_time = None
+        a sped-up simulator's runs ahead of the wall), once per answer that brought one.
+
+        A Date over :data:`MAX_DATE_SKEW_S` from this machine's clock is ignored (logged
+        once) unless the extraction is simulated: a wrong Date must not move the window."""
+        server_time = self.client.server_time
+        if server_time is None:
+            return
+        self.client.server_time = None
+        skew = server_time - self.utc()
+        if not self.ex.simulated and abs(skew) > MAX_DATE_SKEW_S:
+            if not self.skew_logged:
+                log.warning(
+                    "NEMweb's Date is %s %s this machine's clock: ignored, following this "
+                    "machine's clock (is its time right?)",
+                    format_duration(abs(skew)),
+                    "ahead of" if skew > 0 else "behind",
+                )
+                self.skew_logged = True
+            return
+        self.clock.set(datetime.fromtimestamp(server_time, UTC))
 
     def refresh_lookup(self) -> None:
         self.lookup = self.facilities.lookup()
