@@ -322,3 +322,13 @@ def test_a_field_over_the_csv_limit_is_an_mms_error_not_a_crash() -> None:
     huge = f'D,DISPATCH,UNIT_SCADA,1,"2030/01/02 00:05:00",UNITA1,{"9" * 200_000},x'
     with pytest.raises(MmsError, match="line 3: not CSV"):
         mms.parse_mms(report(SCADA[0], huge))
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999", "9" * 400])
+def test_a_non_finite_number_is_refused(value: str) -> None:
+    row = f'D,DISPATCH,UNIT_SCADA,1,"2030/01/02 00:05:00",UNITA1,{value},x'
+    with pytest.raises(MmsError, match="not a finite number"):
+        mms.unit_scada(mms.parse_mms(report(SCADA[0], row))[("DISPATCH", "UNIT_SCADA")])
+    demand = {"TOTALDEMAND": "1", "REGIONID": "SA1", "SETTLEMENTDATE": "2030/01/02 00:05:00"}
+    with pytest.raises(MmsError, match="not a finite number"):
+        mms.region_demand([{**demand, "NETINTERCHANGE": value}])

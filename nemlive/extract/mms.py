@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import math
 import zipfile
 import zlib
 from collections import defaultdict
@@ -305,9 +306,12 @@ def _text(row: dict[str, str], column: str) -> str:
 def _number(row: dict[str, str], column: str) -> float:
     value = _text(row, column)
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise MmsError(f"{column} {value[:40]!r} is not a number") from None
+    if not math.isfinite(number):  # inf, nan, 1e999: never a reading
+        raise MmsError(f"{column} {value[:40]!r} is not a finite number")
+    return number
 
 
 def _optional_number(row: dict[str, str], column: str) -> float | None:
