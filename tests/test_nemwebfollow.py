@@ -9,7 +9,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -487,3 +487,41 @@ def test_a_server_date_hours_off_is_ignored_and_logged_once(
     assert int(table.times[-1]) >= T0 + 2 * 3600 + 600  # followed on by this clock
     skewed = [r.getMessage() for r in caplog.records if "Date is" in r.getMessage()]
     assert len(skewed) == 1 and "6 h" in skewed[0] and "ahead of" in skewed[0]
+
+
+def test_a_failed_archive_day_is_tried_again_hourly_then_given_up(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    archive = nemweb.archive_dir(nemweb.SCADA) + nemweb.archive_name(
+        nemweb.SCADA, nemweb.nem_day(T0)
+    )
+    fake.bodies[archive] = zipped({"a.CSV": b"not a report"})  # opens, cannot be read
+    ex = Extraction("NEM", datetime(2030, 1, 1), datetime(2030, 1, 2), source="nemweb")
+    client = NemwebClient(server.url, clock=clock.wall, wait=clock.sleep, draw=lambda: 0.0)
+    stop = FakeStop(clock, float("inf"))
+    follower = NemwebFollower(
+        ex, settings_in(tmp_path), StaticFacilities(), client, stop, wall=clock.wall, utc=clock.utc
+    )
+    follower.start()
+    follower.poll()
+    follower.poll()  # within the hour: not asked again
+    assert fake.requests[archive] == 1
+    del fake.bodies[archive]
+    clock.advance(3601)
+    follower.poll()  # an hour on: asked again, and it comes
+    assert fake.requests[archive] == 2
+    assert nemweb.nem_day(T0) in follower.reports[nemweb.SCADA].archive_days
+    # A day that keeps failing is given up after a day of hourly tries.
+    state = follower.reports[nemweb.SCADA]
+    day = nemweb.nem_day(T0) - timedelta(days=1)
+    caplog.set_level(logging.INFO, "extractor")
+    follower._archive_failed(state, day, "x.zip", nemweb.mms.MmsError("bad"))
+    assert day in state.archive_retry and day not in state.archive_days
+    clock.advance(86_400)
+    follower._archive_failed(state, day, "x.zip", nemweb.mms.MmsError("bad"))
+    assert day in state.archive_days and day not in state.archive_retry
+    assert "for a day: its intervals stay gaps" in caplog.records[-1].getMessage()

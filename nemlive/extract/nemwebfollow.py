@@ -68,6 +68,8 @@ MAX_FAILURES = 3  # a file that fails to parse this often is skipped until repla
 FAILED_IN_A_ROW = 3  # files failing one after another: the poll ends, the next tries again
 UNKNOWN_SEQUENCE = -1  # held (read off the cache) with no record of its sequence
 CDEII_RETRY_S = 3600.0  # a failed CDEII read is tried again after an hour
+ARCHIVE_RETRY_S = 3600.0  # a failed Archive day is tried again after an hour ...
+ARCHIVE_GIVE_UP_S = DAY_S  # ... for a day, then its intervals stay gaps
 MAX_DATE_SKEW_S = 600.0  # a server Date further from this machine's clock is not followed
 
 
@@ -84,6 +86,8 @@ class ReportState:
 
     held: dict[int, int] = field(default_factory=dict)
     archive_days: set[date] = field(default_factory=set)
+    # An Archive day that failed (404, unreadable): first failure, next try (feed time).
+    archive_retry: dict[date, tuple[float, float]] = field(default_factory=dict)
     listing: list[ReportFile] = field(default_factory=list)
     listed: set[str] = field(default_factory=set)
     read_at: float | None = None  # when the index was last read (feed time)
@@ -449,7 +453,10 @@ class NemwebFollower:
         listing = self.current_listing(report)
         newest = max([*listing, nemweb.expected_interval(self.clock.now(), self.delay)])
         missing = nemweb.missing_intervals(state.held, floor, newest)
-        plan = nemweb.plan_fill(missing, min(listing) if listing else None, state.archive_days)
+        now = self.clock.now()
+        waiting = {d for d, (_, at) in state.archive_retry.items() if at > now}
+        skip = state.archive_days | waiting
+        plan = nemweb.plan_fill(missing, min(listing) if listing else None, skip)
         for day in plan.archive_days:
             self.fetch_archive(report, day, batch)
 
@@ -509,21 +516,34 @@ class NemwebFollower:
             data = self.client.get(nemweb.archive_dir(report) + name, kind="archive")
             day_ends = set(nemweb.day_intervals(day))
             intervals = self._take(report, name, data, batch, day_ends, nemweb.ARCHIVE_CAPS)
-        except NemwebNotFound:
-            log.info("NEMweb's Archive has no %s: those intervals stay gaps", name)
-            state.archive_days.add(day)
-            return
-        except MmsError as exc:
-            log.warning("%s cannot be read (%s); its intervals stay gaps", name, exc)
-            state.archive_days.add(day)
+        except (NemwebNotFound, MmsError) as exc:
+            self._archive_failed(state, day, name, exc)
             return
         state.archive_days.add(day)
+        state.archive_retry.pop(day, None)
         for inner in nemweb.member_files(data):
             f = nemweb.parse_file_name(inner)
             if f is not None:
                 state.held[f.interval_end] = max(state.held.get(f.interval_end, -1), f.sequence)
         for t in intervals:
             state.held.setdefault(t, UNKNOWN_SEQUENCE)
+
+    def _archive_failed(self, state: ReportState, day: date, name: str, exc: Exception) -> None:
+        """A 404 or an unreadable Archive zip: tried again hourly for a day, then given up."""
+        now = self.clock.now()
+        first = state.archive_retry.get(day, (now, now))[0]
+        what = (
+            "NEMweb's Archive has no " + name
+            if isinstance(exc, NemwebNotFound)
+            else (f"{name} cannot be read ({exc})")
+        )
+        if now - first >= ARCHIVE_GIVE_UP_S:
+            log.warning("%s for a day: its intervals stay gaps", what)
+            state.archive_days.add(day)
+            state.archive_retry.pop(day, None)
+            return
+        log.info("%s; trying again in %s", what, format_duration(ARCHIVE_RETRY_S))
+        state.archive_retry[day] = (first, now + ARCHIVE_RETRY_S)
 
     def _take(
         self,
