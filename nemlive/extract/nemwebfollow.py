@@ -10,12 +10,18 @@ series) and :class:`~nemlive.extract.nemwebclient.NemwebClient` (how politely):
 2. every poll reads each report's Current index once (a conditional GET: 304 when nothing
    changed), downloads only files not held (by name and sequence: a replaced sequence is
    fetched again and its values replace the old), and, for missing intervals older than
-   what Current still lists, the NEM day's Archive zip (each day once);
+   what Current still lists, the NEM day's Archive zip (each day once; hourly for a day
+   while it is missing or unreadable);
 3. polls run at each interval's end plus the learned publish delay; while the newest
    expected file is missing, its index is read again every 20 s until 110 s late, then the
    interval is left as a gap that later polls fill;
 4. each poll merges what came (new values win), trims to ``--keep`` days, writes the three
    files atomically with ``source: "nemweb"`` and logs one line.
+
+Nothing a file brings is believed beyond its own interval (an Archive zip: its NEM day), nor
+past the expected interval plus two; a file that fails to parse is tried three times, then
+its interval stays a gap. A server ``Date`` over 10 minutes from this machine's clock is not
+followed unless the extraction is simulated.
 
 A 403 (NEMweb's firewall) is one WARNING line, then a wait of 5 minutes doubling to an hour
 while it lasts. Any other failure is one line; the next poll tries again. ``stop`` ends the
