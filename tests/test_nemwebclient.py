@@ -193,18 +193,25 @@ class _Trickle(requests.Session):
     def get(self, url: str, **kw: object) -> requests.Response:  # type: ignore[override]
         session = self
 
-        class Slow(requests.Response):
-            def iter_content(self, chunk_size: int | None = 1, decode_unicode: bool = False):  # type: ignore[no-untyped-def]
-                for n in range(30):
-                    session.clock.advance(10.0)
-                    if session.stop_after is not None and n >= session.stop_after:
-                        session.stop.set()
-                    yield b"x"
+        class Slow:
+            """A urllib3 body whose every read brings one byte, 10 s after the last."""
+
+            sent = 0
+
+            def read1(self, amt: int, decode_content: bool = True) -> bytes:
+                if self.sent == 30:
+                    return b""
+                session.clock.advance(10.0)
+                if session.stop_after is not None and self.sent >= session.stop_after:
+                    session.stop.set()
+                self.sent += 1
+                return b"x"
 
             def close(self) -> None:
                 pass
 
-        response = Slow()
+        response = requests.Response()
+        response.raw = Slow()
         response.status_code = 200
         response.headers = CaseInsensitiveDict({"Content-Length": "30"})
         return response

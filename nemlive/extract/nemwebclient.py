@@ -30,10 +30,11 @@ import threading
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import requests
+import urllib3
 
 from nemlive.common.errors import ApiError
 from nemlive.common.retry import Backoff, Failure, RetryStopped, Wait, call_with_retries
@@ -277,7 +278,7 @@ class NemwebClient:
             raise too_big
         body = bytearray()
         try:
-            for chunk in response.iter_content(chunk_size=1 << 16):
+            for chunk in _chunks(response):
                 body += chunk
                 self.stats.bytes += len(chunk)
                 if len(body) > cap:
@@ -286,11 +287,26 @@ class NemwebClient:
                     raise RetryStopped
                 if self._clock() - started > self.deadline_s:
                     raise _Retryable(f"no whole answer within {self.deadline_s:g} s")
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        except (
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.HTTPError,
+        ) as exc:
             raise _Retryable(f"the body was cut ({type(exc).__name__})") from None
         if declared.isdigit() and len(body) < int(declared):
             raise _Retryable(f"the body was cut: {len(body)} of {declared} bytes")
         return bytes(body)
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: each read returns what came (up to 64 KiB), never waits for a
+    whole chunk, so a body trickling in still lets the caller check its stop and deadline."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:  # not urllib3 underneath
+        yield from response.iter_content(chunk_size=1 << 16)
+        return
+    while chunk := read1(1 << 16, decode_content=True):
+        yield chunk
 
 
 def _zip_opens(body: bytes) -> bool:
