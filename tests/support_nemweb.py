@@ -16,6 +16,7 @@ import functools
 import io
 import threading
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -266,6 +267,9 @@ class FakeNemweb:
     last_modified: bool = True  # send Last-Modified on indexes (IIS may not)
     fail: dict[str, int] = field(default_factory=dict)  # path -> 503 answers left
     truncate: dict[str, int] = field(default_factory=dict)  # path -> cut answers left
+    bodies: dict[str, bytes] = field(default_factory=dict)  # path -> the body served instead
+    extra: list[str] = field(default_factory=list)  # names listed besides the published ones
+    date_offset: float = 0.0  # seconds the Date header is off the fake clock
     requests: Counter[str] = field(default_factory=Counter)
     log: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
@@ -276,9 +280,10 @@ class FakeNemweb:
         return [t for t in range(oldest, newest + 1, INTERVAL_S) if t not in self.missing]
 
     def listing(self, report: str) -> list[str]:
-        return [
+        names = [
             file_name(report, t, self.sequences.get(t, 1)) for t in self.published(self.clock.utc())
         ]
+        return names + [n for n in self.extra if f"_{report}_" in n]
 
     def archive(self, report: str, day: date) -> bytes | None:
         times = [t for t in nemweb.day_intervals(day) if self.start <= t and t not in self.missing]
@@ -287,6 +292,8 @@ class FakeNemweb:
         return zipped({file_name(report, t, 1): report_zip(report, t) for t in times})
 
     def answer(self, path: str) -> tuple[int, bytes, dict[str, str]]:
+        if path in self.bodies:
+            return 200, self.bodies[path], {}
         for report in nemweb.REPORTS:
             current = nemweb.current_dir(report)
             if path == current:
@@ -305,7 +312,7 @@ class FakeNemweb:
         return 404, b"not here", {}
 
     def _validators(self, report: str, names: list[str]) -> dict[str, str]:
-        etag = f'"{report}-{len(names)}-{names[-1] if names else ""}"'
+        etag = f'"{report}-{len(names)}-{zlib.crc32(" ".join(names).encode()):08x}"'
         newest = self.published(self.clock.utc())
         when = (newest[-1] + self.delay) if newest else self.clock.utc()
         if not self.last_modified:
@@ -363,7 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake  # type: ignore[attr-defined]
         clock = getattr(fake, "clock", None)
         if timestamp is None and clock is not None:
-            timestamp = clock.utc()
+            timestamp = clock.utc() + fake.date_offset
         return super().date_time_string(timestamp)
 
 

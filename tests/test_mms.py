@@ -183,6 +183,30 @@ def test_zips_are_bounded() -> None:
         mms.read_zip(b"PK not really")
 
 
+def test_zips_are_bounded_in_total_and_in_members_inner_zips_included() -> None:
+    four = {f"m{i}.CSV": b"C" * 1000 for i in range(4)}
+    assert len(mms.read_zip(zipped(four), max_members=4, max_total_bytes=4000)) == 4
+    with pytest.raises(MmsError, match="over 3 members"):
+        mms.read_zip(zipped(four), max_members=3)
+    with pytest.raises(MmsError, match=r"m3\.CSV is 1000 bytes, over 999$"):
+        mms.read_zip(zipped(four), max_total_bytes=3999)
+    nested = zipped({"a.zip": zipped(four), "b.zip": zipped(four)})
+    with pytest.raises(MmsError, match="over 9 members"):
+        mms.read_zip(nested, max_members=9)  # 2 inner zips + 8 CSVs
+    with pytest.raises(MmsError, match=r"m\d.CSV is 1000 bytes, over \d+$"):
+        # The CSVs' 8000 bytes and one inner zip fit; the second inner zip's bytes count too.
+        mms.read_zip(nested, max_total_bytes=8000 + len(zipped(four)))
+
+
+def test_a_member_that_does_not_unpack_is_an_mms_error() -> None:
+    good = zipped({"a.CSV": b"C,x\n" * 1000})
+    spoilt = bytearray(good)
+    at = spoilt.index(b"a.CSV") + 5 + 10  # inside the compressed data
+    spoilt[at : at + 8] = b"\xff" * 8
+    with pytest.raises(MmsError, match="does not unpack"):
+        mms.read_zip(bytes(spoilt))
+
+
 # --- interconnectors -------------------------------------------------------------------------
 
 
@@ -292,3 +316,19 @@ def test_real_net_interchange_sums_to_about_zero(shared_aemo: Path) -> None:
             sum(e for _, e in imports_exports.values())
         )
     print(f"worst |sum of AEMO NETINTERCHANGE over the NEM - losses|: {worst:.2f} MW")
+
+
+def test_a_field_over_the_csv_limit_is_an_mms_error_not_a_crash() -> None:
+    huge = f'D,DISPATCH,UNIT_SCADA,1,"2030/01/02 00:05:00",UNITA1,{"9" * 200_000},x'
+    with pytest.raises(MmsError, match="line 3: not CSV"):
+        mms.parse_mms(report(SCADA[0], huge))
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999", "9" * 400])
+def test_a_non_finite_number_is_refused(value: str) -> None:
+    row = f'D,DISPATCH,UNIT_SCADA,1,"2030/01/02 00:05:00",UNITA1,{value},x'
+    with pytest.raises(MmsError, match="not a finite number"):
+        mms.unit_scada(mms.parse_mms(report(SCADA[0], row))[("DISPATCH", "UNIT_SCADA")])
+    demand = {"TOTALDEMAND": "1", "REGIONID": "SA1", "SETTLEMENTDATE": "2030/01/02 00:05:00"}
+    with pytest.raises(MmsError, match="not a finite number"):
+        mms.region_demand([{**demand, "NETINTERCHANGE": value}])

@@ -332,3 +332,17 @@ def test_the_real_cdeii_factors_cover_the_real_fossil_fleet() -> None:
     assert missing <= set(coverage.facilities)
     assert 0 < coverage.share < 0.2
     assert coverage.describe().startswith(f"{len(coverage.facilities)} facilities with generation")
+
+
+def test_keep_intervals_drops_what_a_file_should_not_hold() -> None:
+    rows = {T0: 1, T0 + 60: 2, T0 + 300: 3}
+    assert nemweb.keep_intervals(rows, {T0}) == ({T0: 1}, [T0 + 60, T0 + 300])
+
+
+def test_a_gap_search_or_plan_over_forty_days_is_refused() -> None:
+    far = T0 + 41 * 86_400
+    with pytest.raises(ValueError, match="41 days"):
+        nemweb.missing_intervals([], T0, far)
+    with pytest.raises(ValueError, match="41 days"):
+        nemweb.plan_fill([T0, far], T0)
+    assert nemweb.latest_believed(T0 + 75, 75.0) == T0 + 600

@@ -3,11 +3,15 @@ pacing, conditional indexes, 403, size caps, cut bodies, retries, and no secret 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
 
+from nemlive.common.retry import RetryStopped
 from nemlive.extract import nemweb
 from nemlive.extract.nemwebclient import (
     NemwebBlocked,
@@ -175,3 +179,54 @@ def test_connection_refused_is_retried_then_one_line(clock: FakeClock) -> None:
         client.index(SCADA_DIR)
     assert "\n" not in str(caught.value) and "Traceback" not in str(caught.value)
     assert client.stats.requests == 3
+
+
+class _Trickle(requests.Session):
+    """Answers every GET with a body of 30 chunks, each taking 10 s on the fake clock."""
+
+    def __init__(self, clock: FakeClock, stop_after: int | None = None) -> None:
+        super().__init__()
+        self.clock = clock
+        self.stop = threading.Event()
+        self.stop_after = stop_after
+
+    def get(self, url: str, **kw: object) -> requests.Response:  # type: ignore[override]
+        session = self
+
+        class Slow:
+            """A urllib3 body whose every read brings one byte, 10 s after the last."""
+
+            sent = 0
+
+            def read1(self, amt: int, decode_content: bool = True) -> bytes:
+                if self.sent == 30:
+                    return b""
+                session.clock.advance(10.0)
+                if session.stop_after is not None and self.sent >= session.stop_after:
+                    session.stop.set()
+                self.sent += 1
+                return b"x"
+
+            def close(self) -> None:
+                pass
+
+        response = requests.Response()
+        response.raw = Slow()
+        response.status_code = 200
+        response.headers = CaseInsensitiveDict({"Content-Length": "30"})
+        return response
+
+
+def test_a_trickling_body_is_cut_at_the_deadline_and_retried(clock: FakeClock) -> None:
+    client = client_for("http://nemweb.invalid", clock, session=_Trickle(clock))
+    with pytest.raises(NemwebError, match="no whole answer within 120 s"):
+        client.get("/Reports/Current/CDEII/x.CSV")
+    assert client.stats.requests == 3
+
+
+def test_a_stop_ends_a_trickling_body(clock: FakeClock) -> None:
+    session = _Trickle(clock, stop_after=2)
+    client = client_for("http://nemweb.invalid", clock, session=session, stop=session.stop)
+    with pytest.raises(RetryStopped):
+        client.get("/Reports/Current/CDEII/x.CSV")
+    assert client.stats.requests == 1 and clock.wall() == 30.0

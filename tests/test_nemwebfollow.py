@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from nemlive.common.errors import ConfigError
 from nemlive.extract import livecache, nemweb
 from nemlive.extract.cachekeeper import FollowSettings
 from nemlive.extract.nemwebclient import NemwebClient
-from nemlive.extract.nemwebfollow import NemwebFollower, run_nemweb_follow
+from nemlive.extract.nemwebfollow import NemwebFollower, _stamp, run_nemweb_follow
 from nemlive.extract.pipeline import Extraction
 from tests.support_nemweb import (
     CDEII_NAME,
@@ -30,8 +31,12 @@ from tests.support_nemweb import (
     Server,
     StaticFacilities,
     file_name,
+    mms_report,
+    nem_stamp,
     price_at,
     scada_at,
+    scada_csv,
+    zipped,
 )
 
 START = T0 + 2 * 3600 + 100  # 02:01:40 NEM time: the 02:00 file is out since 02:01:10
@@ -358,3 +363,165 @@ def test_a_cut_file_is_skipped_for_the_poll_and_fetched_on_the_next(
     assert meta["follow"]["nemweb"]["gaps"] == []
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warned) == 1 and "trying again next poll" in warned[0] and "cut" in warned[0]
+
+
+@pytest.mark.parametrize("broken", ["huge field", "five members"])
+def test_an_unparsable_file_is_tried_three_times_then_left_as_a_gap(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    broken: str,
+) -> None:
+    t = T0 + 2 * 3600 + 300
+    name = file_name(nemweb.SCADA, t, 1)
+    path = nemweb.current_dir(nemweb.SCADA) + name
+    if broken == "huge field":
+        huge = scada_csv(t, {"COAL1": "9" * 200_000})  # type: ignore[dict-item]
+        fake.bodies[path] = zipped({name.replace(".zip", ".CSV"): huge.encode()})
+        message = "not CSV"
+    else:  # a Current file holds one CSV: 4 members at most
+        csv = scada_csv(t, scada_at(t)).encode()
+        fake.bodies[path] = zipped({f"m{i}.CSV": csv for i in range(5)})
+        message = "over 4 members"
+    caplog.set_level(logging.INFO, "extractor")
+    follow(server, clock, tmp_path, minutes=20)  # returns 0: the follower lives on
+    table, meta = read_cache(tmp_path)
+    assert fake.requests[path] == 3
+    assert _stamp(t) in meta["follow"]["nemweb"]["gaps"]
+    assert cell(table, "power_WIND", t + 300) == expected_power(t + 300)["WIND"]
+    gave_up = [r.getMessage() for r in caplog.records if "stays a gap" in r.getMessage()]
+    assert len(gave_up) == 1 and message in gave_up[0]
+
+
+def test_rows_off_the_grid_or_of_another_interval_are_dropped_and_writes_go_on(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    t = T0 + 2 * 3600 + 300  # 02:05, published after the first run
+    off = file_name(nemweb.SCADA, t, 1)
+    other = file_name(nemweb.SCADA, t + 300, 1)
+    bad_rows = scada_csv(t + 60, scada_at(t))  # 02:06: off the grid
+    stray = f'D,DISPATCH,UNIT_SCADA,1,"{nem_stamp(t - 300)}",WIND1,999,x'  # 02:00, in 02:10's
+    lines = scada_csv(t + 300, scada_at(t + 300)).splitlines()[1:-1]
+    mixed = mms_report(nemweb.SCADA, [*lines, stray])
+    current = nemweb.current_dir(nemweb.SCADA)
+    fake.bodies[current + off] = zipped({off.replace(".zip", ".CSV"): bad_rows.encode()})
+    fake.bodies[current + other] = zipped({other.replace(".zip", ".CSV"): mixed.encode()})
+    follow(server, clock, tmp_path, minutes=1)
+    caplog.set_level(logging.WARNING, "extractor")
+    follow(server, clock, tmp_path, minutes=20)
+    table, _ = read_cache(tmp_path)
+    assert not (table.times % 300).any()
+    assert int(table.times[-1]) >= t + 900  # later polls still write
+    assert cell(table, "power_WIND", t - 300) == expected_power(t - 300)["WIND"]
+    assert cell(table, "power_WIND", t + 300) == expected_power(t + 300)["WIND"]
+    dropped = [r.getMessage() for r in caplog.records if "dropped the rows" in r.getMessage()]
+    assert len(dropped) == 2 and off in dropped[0] and other in dropped[1]
+
+
+def test_files_dated_ahead_are_ignored_and_never_trim_the_cache(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    follow(server, clock, tmp_path, minutes=1)
+    oldest = int(read_cache(tmp_path)[0].times[0])
+    t = T0 + 2 * 3600 + 300
+    ahead = file_name(nemweb.SCADA, t + 12 * 3600, 1)  # 12 h ahead
+    far = "PUBLIC_DISPATCHSCADA_999912312355_0000000000000001.zip"  # would be 8e8 intervals
+    fake.extra = [ahead, far]
+    # A Current file whose rows are 12 h ahead of its name: dropped too.
+    name = file_name(nemweb.SCADA, t, 1)
+    rows = scada_csv(t + 12 * 3600, scada_at(t))
+    fake.bodies[nemweb.current_dir(nemweb.SCADA) + name] = zipped({"x.CSV": rows.encode()})
+    caplog.set_level(logging.WARNING, "extractor")
+    follow(server, clock, tmp_path, minutes=20)
+    table, _ = read_cache(tmp_path)
+    assert not [p for p in fake.requests if ahead in p or far in p]
+    assert oldest < int(table.times[0]) <= oldest + 20 * 60  # only as the clock moved
+    assert len(table.times) >= 70  # --keep 0.25 days: 72 intervals
+    assert int(table.times[-1]) <= clock.utc()
+    assert cell(table, "power_WIND", t + 900) == expected_power(t + 900)["WIND"]
+    ignored = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert len(ignored) == 1 and "2 files dated after" in ignored[0]
+
+
+def test_a_stop_during_a_retry_wait_at_the_start_ends_cleanly(
+    server: Server, clock: FakeClock, fake: FakeNemweb, tmp_path: Path
+) -> None:
+    fake.fail[nemweb.CDEII_DIR] = 1  # one 503: a retry wait follows, and the stop comes then
+    stop = threading.Event()
+
+    def wait(seconds: float) -> bool:
+        stop.set()
+        return True
+
+    client = NemwebClient(server.url, clock=clock.wall, wait=wait, draw=lambda: 0.0)
+    ex = Extraction("NEM", datetime(2030, 1, 1), datetime(2030, 1, 2), source="nemweb")
+    status = run_nemweb_follow(
+        ex, settings_in(tmp_path), StaticFacilities(), client, stop, wall=clock.wall, utc=clock.utc
+    )
+    assert status == 0 and fake.requests[nemweb.CDEII_DIR] == 1
+
+
+def test_a_server_date_hours_off_is_ignored_and_logged_once(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    follow(server, clock, tmp_path, minutes=1)
+    fake.date_offset = 6 * 3600.0
+    caplog.set_level(logging.WARNING, "extractor")
+    follow(server, clock, tmp_path, minutes=12)
+    table, _ = read_cache(tmp_path)
+    assert len(table.times) >= 70  # --keep 0.25 days: not trimmed to the Date's window
+    assert int(table.times[-1]) >= T0 + 2 * 3600 + 600  # followed on by this clock
+    skewed = [r.getMessage() for r in caplog.records if "Date is" in r.getMessage()]
+    assert len(skewed) == 1 and "6 h" in skewed[0] and "ahead of" in skewed[0]
+
+
+def test_a_failed_archive_day_is_tried_again_hourly_then_given_up(
+    server: Server,
+    clock: FakeClock,
+    fake: FakeNemweb,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    archive = nemweb.archive_dir(nemweb.SCADA) + nemweb.archive_name(
+        nemweb.SCADA, nemweb.nem_day(T0)
+    )
+    fake.bodies[archive] = zipped({"a.CSV": b"not a report"})  # opens, cannot be read
+    ex = Extraction("NEM", datetime(2030, 1, 1), datetime(2030, 1, 2), source="nemweb")
+    client = NemwebClient(server.url, clock=clock.wall, wait=clock.sleep, draw=lambda: 0.0)
+    stop = FakeStop(clock, float("inf"))
+    follower = NemwebFollower(
+        ex, settings_in(tmp_path), StaticFacilities(), client, stop, wall=clock.wall, utc=clock.utc
+    )
+    follower.start()
+    follower.poll()
+    follower.poll()  # within the hour: not asked again
+    assert fake.requests[archive] == 1
+    del fake.bodies[archive]
+    clock.advance(3601)
+    follower.poll()  # an hour on: asked again, and it comes
+    assert fake.requests[archive] == 2
+    assert nemweb.nem_day(T0) in follower.reports[nemweb.SCADA].archive_days
+    # A day that keeps failing is given up after a day of hourly tries.
+    state = follower.reports[nemweb.SCADA]
+    day = nemweb.nem_day(T0) - timedelta(days=1)
+    caplog.set_level(logging.INFO, "extractor")
+    follower._archive_failed(state, day, "x.zip", nemweb.mms.MmsError("bad"))
+    assert day in state.archive_retry and day not in state.archive_days
+    clock.advance(86_400)
+    follower._archive_failed(state, day, "x.zip", nemweb.mms.MmsError("bad"))
+    assert day in state.archive_days and day not in state.archive_retry
+    assert "for a day: its intervals stay gaps" in caplog.records[-1].getMessage()

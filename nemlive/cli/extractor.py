@@ -532,7 +532,7 @@ def follow_nemweb(fc: FollowConfig, facilities: FacilityList, stop: threading.Ev
     # public server, and at that pace `make live` would take ten minutes to fill its day.
     gap = SIMULATOR_REQUEST_GAP_S if extraction.simulated else NEMWEB_REQUEST_GAP_S
     with contextlib.closing(
-        NemwebClient(fc.nemweb_url, min_interval_s=gap, wait=stop.wait)
+        NemwebClient(fc.nemweb_url, min_interval_s=gap, wait=stop.wait, stop=stop)
     ) as nemweb:
         return run_nemweb_follow(extraction, fc.settings, facilities, nemweb, stop)
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import math
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,9 @@ from nemlive.common.nemtime import NEM_TZ
 # A NEMweb CSV is at most a few MB; a daily Archive zip of 5-minute zips some tens of MB.
 # 64 MiB per member bounds the memory a hostile or broken zip can take (a zip bomb).
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
+# ... and all members together, and how many there are (inner zips' members included).
+MAX_TOTAL_BYTES = 512 * 1024 * 1024
+MAX_MEMBERS = 1_000
 # A NEMweb zip, or an Archive zip of such zips: nothing deeper is real.
 MAX_ZIP_DEPTH = 2
 END_OF_REPORT = "END OF REPORT"
@@ -150,19 +155,34 @@ def _add_data(tables: Tables, headers: dict, record: list[str], line: int) -> No
     tables[key].append(dict(zip(columns, values, strict=True)))
 
 
+def _records(text: str) -> Iterable[list[str]]:
+    """The CSV records of ``text``; a record the csv module refuses (a field over its
+    128 KiB limit, a NUL) raises MmsError naming its line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise MmsError(f"line {reader.line_num}: not CSV ({exc})") from None
+        yield record
+
+
 def parse_mms(text: str) -> Tables:
     """Parse one MMS CSV report: ``(REPORT, TABLE)`` -> its rows, each ``column -> text``.
 
     Values stay text (times as AEMO writes them, NEM time, interval end); the typed
     extractors below convert them. A table whose I row has no D rows maps to ``[]``. Raises
     MmsError when the END OF REPORT row is missing (a truncated file), its count differs from
-    the number of lines, or a D row does not fit its I row. Blank lines are not counted.
+    the number of lines, a D row does not fit its I row, or a line is not CSV (a field over
+    the csv module's 128 KiB limit). Blank lines are not counted.
     """
     tables: Tables = defaultdict(list)
     headers: dict[tuple[str, str], list[str]] = {}
     lines = 0
     ended = False
-    for record in csv.reader(io.StringIO(text, newline="")):
+    for record in _records(text):
         if not record:
             continue
         lines += 1
@@ -194,44 +214,82 @@ def _decode(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+def _read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, budget: _Budget
+) -> bytes:
+    limit = min(limit, budget.bytes_left)
     if info.file_size > limit:
         raise MmsError(f"zip member {info.filename} is {info.file_size} bytes, over {limit}")
-    with archive.open(info) as member:
-        # The declared size can lie: read one byte past the limit to find out.
-        raw = member.read(limit + 1)
+    try:
+        with archive.open(info) as member:
+            # The declared size can lie: read one byte past the limit to find out.
+            raw = member.read(limit + 1)
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        NotImplementedError,
+    ) as exc:
+        raise MmsError(f"zip member {info.filename} does not unpack ({exc})") from None
     if len(raw) > limit:
         raise MmsError(f"zip member {info.filename} unpacks to over {limit} bytes")
+    budget.bytes_left -= len(raw)
     return raw
 
 
+@dataclass
+class _Budget:
+    """What a zip (with the zips inside it) may still unpack: bytes and members."""
+
+    bytes_left: int
+    members_left: int
+    max_members: int
+
+
 def read_zip(
-    data: bytes, *, max_member_bytes: int = MAX_MEMBER_BYTES, _depth: int = 1
+    data: bytes,
+    *,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    max_members: int = MAX_MEMBERS,
 ) -> dict[str, str]:
     """The CSV members of a NEMweb zip as ``name -> text``; zips inside it read in turn.
 
     A member of an inner zip is named ``inner.zip/member.CSV``. Members that are neither CSV
-    nor zip are left out. Raises MmsError for a file that is not a zip, a member over
-    ``max_member_bytes`` (64 MiB by default) uncompressed, or zips nested deeper than an
-    Archive zip of zips.
+    nor zip are left out. Raises MmsError for a file that is not a zip, a member that does
+    not unpack (bad CRC, cut data), a member over ``max_member_bytes`` (64 MiB by default)
+    uncompressed, members over ``max_total_bytes`` together (512 MiB) or more than
+    ``max_members`` of them (1,000; inner zips' members count too), or zips nested deeper
+    than an Archive zip of zips.
     """
+    budget = _Budget(max_total_bytes, max_members, max_members)
+    return _read_zip(data, max_member_bytes, budget, 1)
+
+
+def _read_zip(data: bytes, limit: int, budget: _Budget, depth: int) -> dict[str, str]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         raise MmsError(f"not a zip file ({exc})") from exc
     found: dict[str, str] = {}
     with archive:
-        for info in archive.infolist():
+        infos = archive.infolist()
+        budget.members_left -= len(infos)
+        if budget.members_left < 0:
+            raise MmsError(f"the zip holds over {budget.max_members} members")
+        for info in infos:
             name = info.filename
             lower = name.lower()
             if lower.endswith(".zip"):
-                if _depth >= MAX_ZIP_DEPTH:
+                if depth >= MAX_ZIP_DEPTH:
                     raise MmsError(f"zip member {name} is a zip nested too deep")
-                inner = _read_member(archive, info, max_member_bytes)
-                nested = read_zip(inner, max_member_bytes=max_member_bytes, _depth=_depth + 1)
+                inner = _read_member(archive, info, limit, budget)
+                nested = _read_zip(inner, limit, budget, depth + 1)
                 found.update({f"{name}/{k}": v for k, v in nested.items()})
             elif lower.endswith(".csv"):
-                found[name] = _decode(_read_member(archive, info, max_member_bytes))
+                found[name] = _decode(_read_member(archive, info, limit, budget))
     return found
 
 
@@ -248,9 +306,12 @@ def _text(row: dict[str, str], column: str) -> str:
 def _number(row: dict[str, str], column: str) -> float:
     value = _text(row, column)
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise MmsError(f"{column} {value[:40]!r} is not a number") from None
+    if not math.isfinite(number):  # inf, nan, 1e999: never a reading
+        raise MmsError(f"{column} {value[:40]!r} is not a finite number")
+    return number
 
 
 def _optional_number(row: dict[str, str], column: str) -> float | None:

@@ -34,13 +34,16 @@ a CDEII factor has no emissions series (an empty cell, never a made-up 0).
 
 from __future__ import annotations
 
+import io
 import math
 import re
+import zipfile
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from html import unescape
+from typing import TypeVar
 from urllib.parse import unquote
 
 import numpy as np
@@ -74,7 +77,13 @@ MIN_OBSERVATIONS = 3
 # A late file: the index is read again every RETRY_EVERY_S, until LATE_LIMIT_S past the time
 # the file was expected (OE's own collector retries for about 110 s).
 RETRY_EVERY_S = 20.0
+_T = TypeVar("_T")
 LATE_LIMIT_S = 110.0
+# Nothing (a file name, a row) later than the expected interval plus this many is believed:
+# a file dated ahead (a wrong clock, a broken or hostile index) must not move the window.
+AHEAD_INTERVALS = 2
+# The most intervals a gap search or fill plan spans (--keep is 30 days at most).
+MAX_SPAN_S = 40 * 86_400
 
 
 # --- file names and indexes ------------------------------------------------------------------
@@ -226,33 +235,63 @@ def read_dispatchis(tables: mms.Tables) -> dict[int, MarketInterval]:
     }
 
 
-def _zip_tables(data: bytes) -> list[mms.Tables]:
+@dataclass(frozen=True)
+class ZipCaps:
+    """What one zip may unpack to (:func:`mms.read_zip`'s caps)."""
+
+    total_bytes: int = mms.MAX_TOTAL_BYTES
+    members: int = mms.MAX_MEMBERS
+
+
+# A Current file: one CSV of a few MB. An Archive day: 288 zips of one CSV each, plus any
+# replaced sequences, some hundreds of MB unpacked at most.
+CURRENT_CAPS = ZipCaps(32 * 1024 * 1024, 4)
+ARCHIVE_CAPS = ZipCaps(768 * 1024 * 1024, 1_000)
+
+
+def _zip_tables(data: bytes, caps: ZipCaps) -> list[mms.Tables]:
     # Members sorted by name: a later sequence of the same interval (in an Archive zip)
     # comes after the earlier one and replaces its values.
-    return [mms.parse_mms(text) for _, text in sorted(mms.read_zip(data).items())]
+    members = mms.read_zip(data, max_total_bytes=caps.total_bytes, max_members=caps.members)
+    return [mms.parse_mms(text) for _, text in sorted(members.items())]
 
 
-def read_scada_zip(data: bytes) -> dict[int, dict[str, float]]:
+def read_scada_zip(data: bytes, caps: ZipCaps = ZipCaps()) -> dict[int, dict[str, float]]:
     """A DISPATCHSCADA zip (or an Archive zip of them) -> interval -> DUID -> MW. Raise
-    mms.MmsError for a broken file."""
+    mms.MmsError for a broken file or one over ``caps``."""
     out: dict[int, dict[str, float]] = {}
-    for tables in _zip_tables(data):
+    for tables in _zip_tables(data, caps):
         out.update(read_scada(tables))
     return out
 
 
-def read_dispatchis_zip(data: bytes) -> dict[int, MarketInterval]:
+def read_dispatchis_zip(data: bytes, caps: ZipCaps = ZipCaps()) -> dict[int, MarketInterval]:
     """A DISPATCHIS zip (or an Archive zip of them) -> interval -> MarketInterval."""
     out: dict[int, MarketInterval] = {}
-    for tables in _zip_tables(data):
+    for tables in _zip_tables(data, caps):
         out.update(read_dispatchis(tables))
     return out
 
 
 def member_files(data: bytes) -> list[str]:
-    """The names of the report zips inside an Archive zip (from its members' names)."""
-    names = {name.split("/", 1)[0] for name in mms.read_zip(data) if "/" in name}
-    return sorted(names)
+    """The names of the report zips inside an Archive zip (its directory only, nothing
+    unpacked)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise mms.MmsError(f"not a zip file ({exc})") from exc
+    return sorted({n for n in names if n.lower().endswith(".zip")})
+
+
+def keep_intervals(
+    intervals: Mapping[int, _T], allowed: Container[int]
+) -> tuple[dict[int, _T], list[int]]:
+    """``intervals`` split into those in ``allowed`` (a file's own interval, or its NEM
+    day's) and the interval ends left out, sorted: rows off the 5-minute grid, of another
+    interval than the file's name says, or too far ahead must not reach the cache."""
+    kept = {t: v for t, v in intervals.items() if t in allowed}
+    return kept, sorted(t for t in intervals if t not in kept)
 
 
 def read_cdeii(text: str) -> dict[str, float]:
@@ -377,8 +416,18 @@ def emission_coverage(
 # --- gaps and the fill -----------------------------------------------------------------------
 
 
+def _check_span(floor: int, newest: int) -> None:
+    if newest - floor > MAX_SPAN_S:
+        raise ValueError(
+            f"{(newest - floor) / 86_400:.0f} days of intervals: over the {MAX_SPAN_S // 86_400}"
+            " days a follower ever looks at"
+        )
+
+
 def missing_intervals(held: Iterable[int], floor: int, newest: int) -> list[int]:
-    """The interval ends from ``floor`` to ``newest`` (both included) not in ``held``."""
+    """The interval ends from ``floor`` to ``newest`` (both included) not in ``held``.
+    Raise ValueError for a span over 40 days (the follower keeps 30 at most)."""
+    _check_span(floor, newest)
     have = set(held)
     first = -(-floor // INTERVAL_S) * INTERVAL_S
     return [t for t in range(first, newest + 1, INTERVAL_S) if t not in have]
@@ -398,10 +447,14 @@ def plan_fill(
     """Missing intervals at or after ``current_oldest`` (the oldest Current still lists) come
     from Current; older ones from their day's Archive zip, unless that day was fetched
     already (``fetched_days``: what an Archive zip does not hold, asking again will not
-    bring). ``current_oldest`` None (Current lists nothing): no Archive, everything waits."""
+    bring). ``current_oldest`` None (Current lists nothing): no Archive, everything waits.
+    Raise ValueError for missing intervals over 40 days apart."""
     current: list[int] = []
     days: set[date] = set()
-    for t in sorted(set(missing)):
+    ordered = sorted(set(missing))
+    if ordered:
+        _check_span(ordered[0], ordered[-1])
+    for t in ordered:
         if current_oldest is None or t >= current_oldest:
             current.append(t)
         elif nem_day(t) not in fetched_days:
@@ -433,6 +486,12 @@ def learn_delay(
 def expected_interval(now: float, delay: float) -> int:
     """The newest interval whose file should be out at ``now`` (epoch s)."""
     return int(now - delay) // INTERVAL_S * INTERVAL_S
+
+
+def latest_believed(now: float, delay: float) -> int:
+    """The latest interval end a file or row may have at ``now``: the expected interval plus
+    :data:`AHEAD_INTERVALS`; anything later is ignored."""
+    return expected_interval(now, delay) + AHEAD_INTERVALS * INTERVAL_S
 
 
 def next_poll_at(

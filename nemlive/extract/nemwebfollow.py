@@ -10,12 +10,18 @@ series) and :class:`~nemlive.extract.nemwebclient.NemwebClient` (how politely):
 2. every poll reads each report's Current index once (a conditional GET: 304 when nothing
    changed), downloads only files not held (by name and sequence: a replaced sequence is
    fetched again and its values replace the old), and, for missing intervals older than
-   what Current still lists, the NEM day's Archive zip (each day once);
+   what Current still lists, the NEM day's Archive zip (each day once; hourly for a day
+   while it is missing or unreadable);
 3. polls run at each interval's end plus the learned publish delay; while the newest
    expected file is missing, its index is read again every 20 s until 110 s late, then the
    interval is left as a gap that later polls fill;
 4. each poll merges what came (new values win), trims to ``--keep`` days, writes the three
    files atomically with ``source: "nemweb"`` and logs one line.
+
+Nothing a file brings is believed beyond its own interval (an Archive zip: its NEM day), nor
+past the expected interval plus two; a file that fails to parse is tried three times, then
+its interval stays a gap. A server ``Date`` over 10 minutes from this machine's clock is not
+followed unless the extraction is simulated.
 
 A 403 (NEMweb's firewall) is one WARNING line, then a wait of 5 minutes doubling to an hour
 while it lasts. Any other failure is one line; the next poll tries again. ``stop`` ends the
@@ -68,6 +74,9 @@ MAX_FAILURES = 3  # a file that fails to parse this often is skipped until repla
 FAILED_IN_A_ROW = 3  # files failing one after another: the poll ends, the next tries again
 UNKNOWN_SEQUENCE = -1  # held (read off the cache) with no record of its sequence
 CDEII_RETRY_S = 3600.0  # a failed CDEII read is tried again after an hour
+ARCHIVE_RETRY_S = 3600.0  # a failed Archive day is tried again after an hour ...
+ARCHIVE_GIVE_UP_S = DAY_S  # ... for a day, then its intervals stay gaps
+MAX_DATE_SKEW_S = 600.0  # a server Date further from this machine's clock is not followed
 
 
 class FacilityList(Protocol):
@@ -83,6 +92,8 @@ class ReportState:
 
     held: dict[int, int] = field(default_factory=dict)
     archive_days: set[date] = field(default_factory=set)
+    # An Archive day that failed (404, unreadable): first failure, next try (feed time).
+    archive_retry: dict[date, tuple[float, float]] = field(default_factory=dict)
     listing: list[ReportFile] = field(default_factory=list)
     listed: set[str] = field(default_factory=set)
     read_at: float | None = None  # when the index was last read (feed time)
@@ -133,6 +144,8 @@ class NemwebFollower:
         self.client = client
         self.stop = stop
         self.clock = ApiClock(settings.api_clock_speed, wall, utc)
+        self.utc = utc
+        self.skew_logged = False
         self.lookup: rollup.Lookup | None = None
         self.lookup_at = 0.0
         self.facilities_bytes = b""
@@ -177,10 +190,26 @@ class NemwebFollower:
 
     def sync_clock(self) -> None:
         """The feed's time from the server's ``Date`` (NEMweb's clock, not this machine's:
-        a sped-up simulator's runs ahead of the wall), once per answer that brought one."""
-        if self.client.server_time is not None:
-            self.clock.set(datetime.fromtimestamp(self.client.server_time, UTC))
-            self.client.server_time = None
+        a sped-up simulator's runs ahead of the wall), once per answer that brought one.
+
+        A Date over :data:`MAX_DATE_SKEW_S` from this machine's clock is ignored (logged
+        once) unless the extraction is simulated: a wrong Date must not move the window."""
+        server_time = self.client.server_time
+        if server_time is None:
+            return
+        self.client.server_time = None
+        skew = server_time - self.utc()
+        if not self.ex.simulated and abs(skew) > MAX_DATE_SKEW_S:
+            if not self.skew_logged:
+                log.warning(
+                    "NEMweb's Date is %s %s this machine's clock: ignored, following this "
+                    "machine's clock (is its time right?)",
+                    format_duration(abs(skew)),
+                    "ahead of" if skew > 0 else "behind",
+                )
+                self.skew_logged = True
+            return
+        self.clock.set(datetime.fromtimestamp(server_time, UTC))
 
     def refresh_lookup(self) -> None:
         self.lookup = self.facilities.lookup()
@@ -323,12 +352,20 @@ class NemwebFollower:
 
     def floor(self, table: rollup.WideTable | None = None) -> int:
         """The oldest interval kept: ``--keep`` days ending at the newest interval expected
-        by now, or held (of ``table``, default the cache), whichever is later."""
-        newest = nemweb.expected_interval(self.clock.now(), self.delay)
+        by now, or held (of ``table``, default the cache), whichever is later; a row held
+        counts up to :meth:`latest` only (a row dated ahead must not trim the cache from
+        the front)."""
+        now = self.clock.now()
+        newest = nemweb.expected_interval(now, self.delay)
         table = self.table if table is None else table
         if table is not None and len(table.times):
-            newest = max(newest, int(table.times[-1]))
+            held = min(int(table.times[-1]), nemweb.latest_believed(now, self.delay))
+            newest = max(newest, held)
         return livecache.window_floor(newest, self.settings.keep_s)
+
+    def latest(self) -> int:
+        """The latest interval a name or row is believed for (later ones are ignored)."""
+        return nemweb.latest_believed(self.clock.now(), self.delay)
 
     def poll(self, reports: Iterable[str] = REPORTS) -> PollReport:
         """Read the indexes, fetch what is new, merge and write (also when cut short)."""
@@ -368,12 +405,28 @@ class NemwebFollower:
         state.read_at = self.clock.now()
         if names is None:
             return
-        files = nemweb.report_files(names, report)
+        latest = self.latest()
+        every = nemweb.report_files(names, report)
+        files = [f for f in every if f.interval_end <= latest]
+        ahead = {f.name for f in every if f.interval_end > latest}
+        if ahead - state.listed:
+            self._log_ahead(report, sorted(ahead - state.listed), latest)
         new = [f.interval_end for f in files if f.name not in state.listed]
         if state.listed and new:
             self.observe_delay(report, max(new), previous_read)
         state.listing = files
-        state.listed = {f.name for f in files}
+        state.listed = {f.name for f in files} | ahead
+
+    def _log_ahead(self, report: str, names: list[str], latest: int) -> None:
+        log.warning(
+            "%s lists %d file%s dated after %s, ignored (%s%s)",
+            nemweb.current_dir(report),
+            len(names),
+            "" if len(names) == 1 else "s",
+            _stamp(latest),
+            ", ".join(names[:2]),
+            " ..." if len(names) > 2 else "",
+        )
 
     def observe_delay(self, report: str, interval_end: int, previous_read: float | None) -> None:
         """Learn from a file that appeared since the last read: when the index says it
@@ -406,7 +459,10 @@ class NemwebFollower:
         listing = self.current_listing(report)
         newest = max([*listing, nemweb.expected_interval(self.clock.now(), self.delay)])
         missing = nemweb.missing_intervals(state.held, floor, newest)
-        plan = nemweb.plan_fill(missing, min(listing) if listing else None, state.archive_days)
+        now = self.clock.now()
+        waiting = {d for d, (_, at) in state.archive_retry.items() if at > now}
+        skip = state.archive_days | waiting
+        plan = nemweb.plan_fill(missing, min(listing) if listing else None, skip)
         for day in plan.archive_days:
             self.fetch_archive(report, day, batch)
 
@@ -431,7 +487,7 @@ class NemwebFollower:
         self._check_stop(batch)
         try:
             data = self.client.get(nemweb.current_dir(f.report) + f.name)
-            self._take(f.report, data, batch)
+            self._take(f.report, f.name, data, batch, {f.interval_end}, nemweb.CURRENT_CAPS)
         except NemwebNotFound:
             log.info("%s left Current before it was fetched; the Archive will have it", f.name)
             return
@@ -439,11 +495,21 @@ class NemwebFollower:
             raise
         except (MmsError, NemwebError) as exc:
             # A cut or broken file is skipped for this poll; several in a row end the poll.
-            self.failures[f.name] = self.failures.get(f.name, 0) + isinstance(exc, MmsError)
+            failures = self.failures.get(f.name, 0) + isinstance(exc, MmsError)
+            self.failures[f.name] = failures
             batch.failed += 1
+            if isinstance(exc, MmsError) and failures >= MAX_FAILURES:
+                log.warning(
+                    "%s: %s; failed %d times, its interval stays a gap unless a later "
+                    "sequence replaces it",
+                    f.name,
+                    exc,
+                    failures,
+                )
+            elif batch.failed < FAILED_IN_A_ROW:
+                log.warning("%s: %s; trying again next poll", f.name, exc)
             if batch.failed >= FAILED_IN_A_ROW:
                 raise
-            log.warning("%s: %s; trying again next poll", f.name, exc)
             return
         batch.failed = 0
         self.reports[f.report].held[f.interval_end] = f.sequence
@@ -454,16 +520,13 @@ class NemwebFollower:
         state = self.reports[report]
         try:
             data = self.client.get(nemweb.archive_dir(report) + name, kind="archive")
-            intervals = self._take(report, data, batch)
-        except NemwebNotFound:
-            log.info("NEMweb's Archive has no %s: those intervals stay gaps", name)
-            state.archive_days.add(day)
-            return
-        except MmsError as exc:
-            log.warning("%s cannot be read (%s); its intervals stay gaps", name, exc)
-            state.archive_days.add(day)
+            day_ends = set(nemweb.day_intervals(day))
+            intervals = self._take(report, name, data, batch, day_ends, nemweb.ARCHIVE_CAPS)
+        except (NemwebNotFound, MmsError) as exc:
+            self._archive_failed(state, day, name, exc)
             return
         state.archive_days.add(day)
+        state.archive_retry.pop(day, None)
         for inner in nemweb.member_files(data):
             f = nemweb.parse_file_name(inner)
             if f is not None:
@@ -471,16 +534,56 @@ class NemwebFollower:
         for t in intervals:
             state.held.setdefault(t, UNKNOWN_SEQUENCE)
 
-    def _take(self, report: str, data: bytes, batch: Batch) -> list[int]:
-        """Parse a zip into the batch; the intervals it held."""
+    def _archive_failed(self, state: ReportState, day: date, name: str, exc: Exception) -> None:
+        """A 404 or an unreadable Archive zip: tried again hourly for a day, then given up."""
+        now = self.clock.now()
+        first = state.archive_retry.get(day, (now, now))[0]
+        what = (
+            "NEMweb's Archive has no " + name
+            if isinstance(exc, NemwebNotFound)
+            else (f"{name} cannot be read ({exc})")
+        )
+        if now - first >= ARCHIVE_GIVE_UP_S:
+            log.warning("%s for a day: its intervals stay gaps", what)
+            state.archive_days.add(day)
+            state.archive_retry.pop(day, None)
+            return
+        log.info("%s; trying again in %s", what, format_duration(ARCHIVE_RETRY_S))
+        state.archive_retry[day] = (first, now + ARCHIVE_RETRY_S)
+
+    def _take(
+        self,
+        report: str,
+        name: str,
+        data: bytes,
+        batch: Batch,
+        allowed: set[int],
+        caps: nemweb.ZipCaps,
+    ) -> list[int]:
+        """Parse a zip (within ``caps``) into the batch, only its rows of the ``allowed`` intervals (the
+        file's own, or its Archive day's); the intervals taken. Rows of other intervals
+        (off the 5-minute grid, another interval, too far ahead) are dropped, logged once."""
         batch.files += 1
+        latest = self.latest()
+        allowed = {t for t in allowed if t <= latest}
         if report == SCADA:
-            scada = nemweb.read_scada_zip(data)
+            scada, dropped = nemweb.keep_intervals(nemweb.read_scada_zip(data, caps), allowed)
             batch.scada.update(scada)
-            return list(scada)
-        market = nemweb.read_dispatchis_zip(data)
-        batch.market.update(market)
-        return list(market)
+            taken = list(scada)
+        else:
+            market, dropped = nemweb.keep_intervals(nemweb.read_dispatchis_zip(data, caps), allowed)
+            batch.market.update(market)
+            taken = list(market)
+        if dropped:
+            log.warning(
+                "%s: dropped the rows of %d interval%s it should not hold (%s%s)",
+                name,
+                len(dropped),
+                "" if len(dropped) == 1 else "s",
+                ", ".join(_safe_stamp(t) for t in dropped[:3]),
+                " ..." if len(dropped) > 3 else "",
+            )
+        return taken
 
     # --- merge, write, log -------------------------------------------------------------------
 
@@ -491,7 +594,8 @@ class NemwebFollower:
         factors = nemweb.generator_factors(self.lookup, self.factors)
         facility = nemweb.unit_series(scada) + nemweb.emission_series(scada, factors)
         floor = self.floor()
-        window = (livecache.to_naive(floor), livecache.to_naive(int(self.clock.now()) + DAY_S))
+        end = self.latest() + INTERVAL_S  # the window's end is excluded
+        window = (livecache.to_naive(floor), livecache.to_naive(end))
         update = rollup.build_wide_table(
             self.lookup, facility, nemweb.market_series(market), window, rows="any"
         )
@@ -603,6 +707,13 @@ def _stamp(epoch_s: int) -> str:
     return format_nem(datetime.fromtimestamp(epoch_s, NEM_TZ))
 
 
+def _safe_stamp(epoch_s: int) -> str:
+    try:
+        return _stamp(epoch_s)
+    except (OverflowError, OSError, ValueError):
+        return f"epoch {epoch_s}"
+
+
 def _hhmm(epoch_s: int | None) -> str:
     return "none yet" if epoch_s is None else format_nem_epoch(epoch_s, "%d %b %H:%M")
 
@@ -630,7 +741,10 @@ def run_nemweb_follow(
     one); ``settings.api_clock_speed`` how fast it runs after. ``extraction`` gives the
     network; the source written to the meta file is always ``nemweb``."""
     follower = NemwebFollower(extraction, settings, facilities, nemweb, stop, wall=wall, utc=utc)
-    follower.start()
+    try:
+        follower.start()
+    except RetryStopped:  # a stop during a retry or pacing wait of the start
+        stop.set()
     if not stop.is_set():
         follower.run()
     log.info(
