@@ -229,3 +229,33 @@ def test_messages_are_acknowledged_once_their_interval_is_evaluated_and_written(
     svc.evaluator.flush()
     svc.persist()
     assert sorted(fake.acked) == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_the_clock_s_state_write_runs_outside_the_lock_then_acknowledges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nemlive.alert.service as service_module
+
+    svc = service(tmp_path, [HOT])
+    fake = FakeClient()
+    svc.client = fake  # type: ignore[assignment]
+    svc.handle(price(0, "SA1", 50.0)._replace(mid=7, qos=1))
+    svc.handle(price(-1, "SA1", 50.0)._replace(mid=8, qos=1))  # late: acknowledged next write
+    writes: list[bool] = []
+    real_write = service_module.write_files_atomically
+
+    def write(files):  # type: ignore[no-untyped-def]
+        free = svc._lock.acquire(blocking=False)  # paho's thread could evaluate meanwhile
+        if free:
+            svc._lock.release()
+        writes.append(free)
+        assert fake.acked == []  # nothing acknowledged before the file says so
+        real_write(files)
+
+    monkeypatch.setattr(service_module, "write_files_atomically", write)
+    svc._last_persist = 0.0
+    svc._tick()
+    assert writes == [True] and fake.acked == [8]  # 7's interval is still open
+    assert json.loads(svc.state_path.read_text())["version"] == 1
+    svc._tick()  # nothing new since: no write
+    assert writes == [True]

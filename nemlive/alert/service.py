@@ -135,6 +135,9 @@ class AlertService:
         self._alert_prefix = f"{self.base}/alert/"
         self._rule_names = {r.name for r in evaluator.rules}
         self._lock = threading.Lock()  # the evaluator, the unacknowledged list, the counts
+        # The state file's writes and the acknowledgements after them, in snapshot order: taken
+        # while holding _lock, so the clock's periodic write runs after _lock is released.
+        self._write_lock = threading.Lock()
         self._held: list[Inbound] | None = []  # messages before recover() is done
         # Acknowledgement bookkeeping, QoS 1 and 2 messages only, as (generation, mid, qos):
         # those acknowledged at the next persist(), and per stream those of its open interval
@@ -279,12 +282,23 @@ class AlertService:
         """Tick the clock until ``stop`` (paho's thread evaluates the messages); then write
         the state and acknowledge what it covers."""
         while not stop.wait(TICK_S):
-            with self._lock:
-                self.emit(self.evaluator.tick(self.clock()))
-                if self._pending and time.monotonic() - self._last_persist >= PERSIST_EVERY_S:
-                    self.persist()
+            self._tick()
         with self._lock:
             self.persist()
+
+    def _tick(self) -> None:
+        """Tick the evaluator; every ``PERSIST_EVERY_S``, write the state and acknowledge,
+        paho's thread evaluating meanwhile (the write's fsync is not under the lock)."""
+        with self._lock:
+            self.emit(self.evaluator.tick(self.clock()))
+            if not self._pending or time.monotonic() - self._last_persist < PERSIST_EVERY_S:
+                return
+            snapshot, ackable = self._checkpoint()
+            self._write_lock.acquire()  # before _lock is released: no newer write goes first
+        try:
+            self._write_and_ack(snapshot, ackable)
+        finally:
+            self._write_lock.release()
 
     def handle(self, msg: Inbound) -> None:
         """One message: validate, evaluate, publish what it completes."""
@@ -363,9 +377,14 @@ class AlertService:
         self.outlet.publish(topic, payload)
 
     def persist(self) -> None:
-        """Write the state file, then acknowledge every message it covers."""
-        data = json.dumps(self.evaluator.snapshot(), separators=(",", ":")).encode()
-        write_files_atomically([(self.state_path, data)])
+        """Write the state file, then acknowledge every message it covers (the caller holds
+        the lock)."""
+        snapshot, ackable = self._checkpoint()
+        with self._write_lock:
+            self._write_and_ack(snapshot, ackable)
+
+    def _checkpoint(self) -> tuple[dict[str, object], list[tuple[int, int, int]]]:
+        """The evaluator's snapshot and the messages it covers (under the lock)."""
         self._last_persist = time.monotonic()
         streams = self.evaluator.streams
         for stream, (ts, keys) in list(self._open.items()):
@@ -374,6 +393,14 @@ class AlertService:
                 del self._open[stream]
         ackable, self._ackable = self._ackable, []
         self._pending = 0
+        return self.evaluator.snapshot(), ackable
+
+    def _write_and_ack(
+        self, snapshot: dict[str, object], ackable: list[tuple[int, int, int]]
+    ) -> None:
+        """Write the state file, then acknowledge (under the write lock)."""
+        data = json.dumps(snapshot, separators=(",", ":")).encode()
+        write_files_atomically([(self.state_path, data)])
         generation, ack = self.generation, self.client.ack
         for gen, mid, qos in ackable:
             if gen == generation:
