@@ -189,3 +189,73 @@ def test_the_retained_alerts_of_a_removed_rule_are_cleared(tmp_path: Path) -> No
     svc._adopt({f"{BASE}/alert/gone/SA1": to_alert(gone)})
     assert svc.outlet.sent == [(f"{BASE}/alert/gone/SA1", b"")]  # type: ignore[attr-defined]
     assert svc.evaluator.firing() == {}
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.acked.append(mid)
+
+
+def test_messages_are_acknowledged_once_their_interval_is_evaluated_and_written(
+    tmp_path: Path,
+) -> None:
+    svc = service(tmp_path, [HOT])
+    fake = FakeClient()
+    svc.client = fake  # type: ignore[assignment]
+    mid = iter(range(1, 100))
+
+    def qos1(i: int, region: str) -> Inbound:
+        m = price(i, region, 50.0)
+        return m._replace(mid=next(mid), qos=1)
+
+    for region in ("NSW1", "QLD1"):  # interval 0 stays open
+        svc.handle(qos1(0, region))
+    svc.handle(qos1(0, "SA1")._replace(payload=b"{bad"))  # rejected: acknowledged at once
+    svc.handle(qos1(-1, "VIC1"))  # late: acknowledged at the next write
+    svc.handle(msg(f"{BASE}/market/VIC1", b"{}")._replace(qos=1, mid=99, generation=-1))
+    assert fake.acked == [3]
+    svc.persist()
+    assert fake.acked == [3, 4]  # the open interval's two wait; another session's never
+    for region in ("SA1", "VIC1", "TAS1"):  # the five regions complete interval 0
+        svc.handle(qos1(0, region))
+    svc.handle(qos1(1, "NSW1"))  # opens interval 1
+    assert fake.acked == [3, 4]
+    svc.persist()
+    assert sorted(fake.acked) == [1, 2, 3, 4, 5, 6, 7]
+    assert json.loads(svc.state_path.read_text())  # written before
+    svc.evaluator.flush()
+    svc.persist()
+    assert sorted(fake.acked) == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_the_clock_s_state_write_runs_outside_the_lock_then_acknowledges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nemlive.alert.service as service_module
+
+    svc = service(tmp_path, [HOT])
+    fake = FakeClient()
+    svc.client = fake  # type: ignore[assignment]
+    svc.handle(price(0, "SA1", 50.0)._replace(mid=7, qos=1))
+    svc.handle(price(-1, "SA1", 50.0)._replace(mid=8, qos=1))  # late: acknowledged next write
+    writes: list[bool] = []
+    real_write = service_module.write_files_atomically
+
+    def write(files):  # type: ignore[no-untyped-def]
+        free = svc._lock.acquire(blocking=False)  # paho's thread could evaluate meanwhile
+        if free:
+            svc._lock.release()
+        writes.append(free)
+        assert fake.acked == []  # nothing acknowledged before the file says so
+        real_write(files)
+
+    monkeypatch.setattr(service_module, "write_files_atomically", write)
+    svc._last_persist = 0.0
+    svc._tick()
+    assert writes == [True] and fake.acked == [8]  # 7's interval is still open
+    assert json.loads(svc.state_path.read_text())["version"] == 1
+    svc._tick()  # nothing new since: no write
+    assert writes == [True]

@@ -40,3 +40,21 @@ def test_the_table_has_the_contract_columns_in_nem_time() -> None:
         ["r", "SA1", "firing", "2025-10-15 10:05 NEM", "2025-10-15 10:05 NEM", None, 300.0]
     ]
     assert list(alertlist.build_alert_table([]).columns) == list(alertlist.TABLE_COLUMNS)
+
+
+def test_history_s_caption_counts_what_the_range_holds_and_what_is_left_out() -> None:
+    from nemlive.dashboard.history import StoredAlerts
+
+    one = StoredAlerts((_firing("SA1"),))
+    assert alertlist.history_alerts_caption(one) == (
+        "1 alert state change recorded in this range, newest first."
+    )
+    many = StoredAlerts(tuple(_firing(f"F{i}") for i in range(500)), left_out=1234)
+    assert alertlist.history_alerts_caption(many) == (
+        "The newest 500 of 1,734 alert state changes recorded in this range "
+        "(1,234 older left out), newest first."
+    )
+    assert alertlist.history_alerts_caption(StoredAlerts(())) == (
+        "No alert was recorded in this range."
+    )
+    assert "could not be read" in alertlist.history_alerts_caption(None)

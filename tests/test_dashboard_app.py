@@ -419,6 +419,50 @@ def test_the_range_control_shows_a_past_interval_from_the_store(stored: Path) ->
     assert _metrics(at) == expected_figure_texts(stored) and not at.select_slider
 
 
+def test_a_past_range_lists_the_alerts_the_store_recorded_newest_first(stored: Path) -> None:
+    from nemlive.store import AlertRecord, open_store
+
+    first = int(FIRST_TS.timestamp())
+    wire = "SA1*_[x](http://e)"  # wire text: shown as data, never as Markdown
+    with open_store(os.environ["NEMLIVE_STORE"], create=False) as store:
+        store.write(
+            [],
+            [],
+            alerts=[
+                AlertRecord(
+                    "hot", "price_above", wire, "firing", first, first, 400.0, 300.0, first
+                ),
+                AlertRecord(
+                    "hot", "price_above", wire, "resolved", first, first + 600, None, 300.0, first
+                ),
+                AlertRecord(
+                    "hot",
+                    "price_above",
+                    "NSW1",
+                    "firing",
+                    first,
+                    first + 86_400 * 30,
+                    1.0,
+                    300.0,
+                    0,
+                ),
+            ],
+        )
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not any("Recorded alerts" in m.value for m in at.main.markdown)  # live: none
+    at.selectbox(key="h_range").set_value(_choice(at, "Wed 2025-10-15")).run()
+    assert not at.exception
+    assert any("Recorded alerts" in m.value for m in at.main.markdown)
+    captions = [c.value for c in at.main.caption]
+    assert "2 alert state changes recorded in this range, newest first." in captions
+    [table] = [d.value for d in at.main.dataframe if "threshold" in d.value.columns]
+    assert table[["rule", "subject", "state", "since", "at"]].values.tolist() == [
+        ["hot", wire, "resolved", "2025-10-15 10:05 NEM", "2025-10-15 10:15 NEM"],
+        ["hot", wire, "firing", "2025-10-15 10:05 NEM", "2025-10-15 10:05 NEM"],
+    ]
+    assert table["value"].isna().tolist() == [True, False] and set(table["threshold"]) == {300.0}
+
+
 def _assert_map_interchange_is_the_csv_row(at: AppTest, csv_path: Path, row: int) -> None:
     """The map's net-interchange figures are the CSV's row ``row``, computed from the file."""
     with open(csv_path, newline="", encoding="utf-8") as fh:

@@ -61,6 +61,30 @@ def test_topic_builders_and_parser_agree() -> None:
     assert events.build_subscription(BASE) == "nem/stream/#"
 
 
+def test_decode_event_at_gives_the_interval_end_it_checked() -> None:
+    ts = "2025-10-15T10:05:00+10:00"
+    epoch = int(datetime.fromisoformat(ts).timestamp())
+    fac, at = events.decode_event_at(
+        BASE, "nem/stream/facility/BAYSW", events.encode_facility_event("BAYSW", ts, 1.0, 0.0)
+    )
+    assert isinstance(fac, events.FacilityEvent) and at == epoch
+    _mkt, at = events.decode_event_at(
+        BASE, "nem/stream/market/SA1", events.encode_market_event("SA1", ts, 1.0, 1.0)
+    )
+    assert at == epoch
+    status = events.StatusEvent(state="online", client_id="p", pass_number=1)
+    assert (
+        events.decode_event_at(BASE, "nem/stream/status", events.encode_status(status))[1] is None
+    )
+    with pytest.raises(InvalidEvent) as err:
+        events.decode_event_at(
+            BASE,
+            "nem/stream/facility/X",
+            events.encode_facility_event("X", "2025-10-15T10:07:00+10:00", 1.0, 0.0),
+        )
+    assert err.value.reason == "off_grid"
+
+
 def test_encoded_events_decode_to_the_same_values() -> None:
     ts = "2025-10-15T10:05:00+10:00"
     payload = events.encode_facility_event("BAYSW", ts, 245.7, float("nan"))

@@ -200,3 +200,36 @@ def test_today_s_range_stops_at_the_time_guard(tmp_path) -> None:  # type: ignor
         assert got.end == stamps[-1]
         assert [p[0] for p in got.facility["A"]] == stamps
         assert history.read_range(store, day, day + DAY, 300, {"A"}, ahead).end == ahead
+
+
+def _alert(subject: str, at: int, state: str = "firing"):  # type: ignore[no-untyped-def]
+    from nemlive.store import AlertRecord
+
+    return AlertRecord("hot", "price_above", subject, state, at, at, 400.0, 300.0, at + 1)
+
+
+def test_read_alerts_is_newest_first_bounded_and_counts_the_rest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    stamps = [FIRST + 300 * k for k in range(8)]
+    with open_store(f"sqlite:///{tmp_path / 'a.db'}") as store:
+        store.write([], [], alerts=[_alert(f"S{k}", ts) for k, ts in enumerate(stamps)])
+        got = history.read_alerts(store, stamps[0], stamps[-1], NOW, limit=3)
+        assert [a.subject for a in got.alerts] == ["S7", "S6", "S5"]  # t0 itself is out
+        assert got.left_out == 4
+        whole = history.read_alerts(store, FIRST - 300, stamps[-1], NOW)
+        assert len(whole.alerts) == 8 and whole.left_out == 0
+        assert history.read_alerts(store, FIRST - 300, stamps[-1], NOW, limit=0).left_out == 8
+        empty = history.read_alerts(store, stamps[-1], stamps[-1] + DAY, NOW)
+        assert empty == history.StoredAlerts((), 0)
+
+
+def test_read_alerts_stops_at_the_time_guard(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A forged alert ahead of the clock, in today's range, is not read (nor counted).
+    now = FIRST + 60
+    ahead = FIRST + 3 * 3600
+    with open_store(f"sqlite:///{tmp_path / 'a.db'}") as store:
+        store.write([], [], alerts=[_alert("real", FIRST), _alert("forged", ahead)])
+        day = FIRST - 300
+        got = history.read_alerts(store, day, day + DAY, now)
+        assert [a.subject for a in got.alerts] == ["real"] and got.left_out == 0
+        later = history.read_alerts(store, day, day + DAY, ahead)
+        assert [a.subject for a in later.alerts] == ["forged", "real"]

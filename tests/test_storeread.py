@@ -38,3 +38,20 @@ def test_a_store_that_cannot_be_read_gives_a_line_or_none(tmp_path: Path) -> Non
     assert line.startswith(f"The store ({url.for_viewers}) could not be read")
     assert storeread.read_span(url) is None
     assert storeread.read_range(url, 0, 300, 300, frozenset()) is None
+
+
+def test_the_alerts_of_a_range_are_read_or_none(tmp_path: Path) -> None:
+    from nemlive.store import AlertRecord, open_store
+
+    url = parse_store_url(f"sqlite:///{tmp_path / 'h.db'}")
+    at = 1760486700  # 2025-10-15 10:05 NEM
+    with open_store(url) as store:
+        store.write(
+            [],
+            [],
+            alerts=[AlertRecord("hot", "price_above", "SA1", "firing", at, at, 400.0, 300.0, at)],
+        )
+    got = storeread.read_alerts(url, at - 300, at)
+    assert got is not None and [a.subject for a in got.alerts] == ["SA1"] and not got.left_out
+    absent = parse_store_url(f"sqlite:///{tmp_path / 'absent.db'}")
+    assert storeread.read_alerts(absent, at - 300, at) is None

@@ -123,25 +123,34 @@ class Evaluator:
 
     # --- input --------------------------------------------------------------------------
 
-    def receive(self, event: Event, now: float) -> list[Transition]:
-        """Take one validated event; the transitions it completes (in interval order)."""
+    def receive(self, event: Event, now: float, ts: int | None = None) -> list[Transition]:
+        """Take one validated event; the transitions it completes (in interval order).
+
+        ``ts``: the event's interval end in epoch seconds when the caller has it already
+        (``decode_event_at``); else it is computed here."""
         kind = type(event)  # the schema's models are final: no subclass to miss
         if kind is FacilityEvent:
             if event.facility_id not in self.fuels:  # type: ignore[union-attr]
                 self.counts["unknown"] += 1
                 return []
-            return self._data("facility", event.facility_id, event, now)  # type: ignore[union-attr, arg-type]
+            return self._data("facility", event.facility_id, event, now, ts)  # type: ignore[union-attr, arg-type]
         if kind is MarketEvent:
-            return self._data("market", event.region_id, event, now)  # type: ignore[union-attr, arg-type]
+            return self._data("market", event.region_id, event, now, ts)  # type: ignore[union-attr, arg-type]
         if kind is StatusEvent:
             return self._status(event)  # type: ignore[arg-type]
         self.counts["ignored"] += 1  # interchange: no rule reads it
         return []
 
     def _data(
-        self, stream: Stream, ident: str, event: FacilityEvent | MarketEvent, now: float
+        self,
+        stream: Stream,
+        ident: str,
+        event: FacilityEvent | MarketEvent,
+        now: float,
+        ts: int | None,
     ) -> list[Transition]:
-        ts = int(event.timestamp.timestamp())
+        if ts is None:
+            ts = int(event.timestamp.timestamp())
         state = self.streams[stream]
         out: list[Transition] = []
         if ts != state.open_ts:  # most events belong to the open interval: no checks then
@@ -160,7 +169,7 @@ class Evaluator:
         if ident in state.values:
             self.counts["duplicate"] += 1
             return out
-        if isinstance(event, FacilityEvent):
+        if stream == "facility":
             state.values[ident] = (event.power_mw, event.co2_tonnes)
         else:
             state.values[ident] = (event.price_dmwh, event.demand_mw)

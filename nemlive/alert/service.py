@@ -27,7 +27,7 @@ import json
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -54,7 +54,7 @@ from nemlive.common.events import (
     build_alert_topic,
     build_subscription,
     decode_alert,
-    decode_event,
+    decode_event_at,
     encode_alert,
 )
 from nemlive.common.mqttclient import (
@@ -135,8 +135,16 @@ class AlertService:
         self._alert_prefix = f"{self.base}/alert/"
         self._rule_names = {r.name for r in evaluator.rules}
         self._lock = threading.Lock()  # the evaluator, the unacknowledged list, the counts
+        # The state file's writes and the acknowledgements after them, in snapshot order: taken
+        # while holding _lock, so the clock's periodic write runs after _lock is released.
+        self._write_lock = threading.Lock()
         self._held: list[Inbound] | None = []  # messages before recover() is done
-        self._unacked: deque[tuple[Inbound, str | None, int | None]] = deque()
+        # Acknowledgement bookkeeping, QoS 1 and 2 messages only, as (generation, mid, qos):
+        # those acknowledged at the next persist(), and per stream those of its open interval
+        # (held until it is evaluated). _pending counts every message since the last persist.
+        self._ackable: list[tuple[int, int, int]] = []
+        self._open: dict[str, tuple[int, list[tuple[int, int, int]]]] = {}
+        self._pending = 0
         self._handshake = Handshake()
         self._last_persist = 0.0
         self._closing = False
@@ -192,7 +200,7 @@ class AlertService:
                     self._held.append(inbound)
             else:
                 self.handle(inbound)
-                if len(self._unacked) >= PERSIST_EVERY_MESSAGES:
+                if self._pending >= PERSIST_EVERY_MESSAGES:
                     self.persist()
 
     # --- connecting and recovering ------------------------------------------------------
@@ -274,12 +282,23 @@ class AlertService:
         """Tick the clock until ``stop`` (paho's thread evaluates the messages); then write
         the state and acknowledge what it covers."""
         while not stop.wait(TICK_S):
-            with self._lock:
-                self.emit(self.evaluator.tick(self.clock()))
-                if self._unacked and time.monotonic() - self._last_persist >= PERSIST_EVERY_S:
-                    self.persist()
+            self._tick()
         with self._lock:
             self.persist()
+
+    def _tick(self) -> None:
+        """Tick the evaluator; every ``PERSIST_EVERY_S``, write the state and acknowledge,
+        paho's thread evaluating meanwhile (the write's fsync is not under the lock)."""
+        with self._lock:
+            self.emit(self.evaluator.tick(self.clock()))
+            if not self._pending or time.monotonic() - self._last_persist < PERSIST_EVERY_S:
+                return
+            snapshot, ackable = self._checkpoint()
+            self._write_lock.acquire()  # before _lock is released: no newer write goes first
+        try:
+            self._write_and_ack(snapshot, ackable)
+        finally:
+            self._write_lock.release()
 
     def handle(self, msg: Inbound) -> None:
         """One message: validate, evaluate, publish what it completes."""
@@ -287,28 +306,47 @@ class AlertService:
             self._ack(msg)  # our own alerts (and the marker), echoed by <base>/#
             return
         try:
-            event = decode_event(self.base, msg.topic, msg.payload)
+            event, ts = decode_event_at(self.base, msg.topic, msg.payload)
         except InvalidEvent as exc:
             self.rejects[exc.reason] += 1
             self._ack(msg)
             return
-        if msg.retain and isinstance(event, FacilityEvent | MarketEvent):
+        kind = type(event)
+        if msg.retain and (kind is FacilityEvent or kind is MarketEvent):
             # A snapshot of each id's latest value, not a stream: never an interval.
             self.evaluator.counts["retained"] += 1
             self._ack(msg)
             return
         counts = self.evaluator.counts
         late, accepted = counts["late"], counts["accepted"]
-        transitions = self.evaluator.receive(event, self.clock())
+        transitions = self.evaluator.receive(event, self.clock(), ts)
+        self._pending += 1
         if counts["accepted"] != accepted:
             # Held until its interval is evaluated (None: this event completed it).
-            stream = "facility" if type(event) is FacilityEvent else "market"
-            self._unacked.append((msg, stream, self.evaluator.streams[stream].open_ts))
+            self._hold(msg, "facility" if kind is FacilityEvent else "market")
         else:
-            self._unacked.append((msg, None, None))  # status, late, duplicate...
+            if msg.qos:  # status, late, duplicate...: acknowledged at the next persist
+                self._ackable.append((msg.generation, msg.mid, msg.qos))
             if counts["late"] != late and log.isEnabledFor(logging.DEBUG):
                 log.debug("late: %s %s", msg.topic, msg.payload[:120])
-        self.emit(transitions)
+        if transitions:
+            self.emit(transitions)
+
+    def _hold(self, msg: Inbound, stream: str) -> None:
+        """Keep an accepted message's acknowledgement until its interval is evaluated."""
+        if not msg.qos:
+            return
+        open_ts = self.evaluator.streams[stream].open_ts  # type: ignore[index]
+        key = (msg.generation, msg.mid, msg.qos)
+        if open_ts is None:
+            self._ackable.append(key)
+            return
+        held = self._open.get(stream)
+        if held is None or held[0] != open_ts:
+            if held is not None:
+                self._ackable += held[1]  # that interval is no longer open
+            held = self._open[stream] = (open_ts, [])
+        held[1].append(key)
 
     def emit(self, transitions: list[Transition]) -> None:
         """Publish transitions (retained, QoS 1, acknowledged), hand them to the sinks, and
@@ -339,19 +377,34 @@ class AlertService:
         self.outlet.publish(topic, payload)
 
     def persist(self) -> None:
-        """Write the state file, then acknowledge every message it covers."""
-        data = json.dumps(self.evaluator.snapshot(), separators=(",", ":")).encode()
-        write_files_atomically([(self.state_path, data)])
+        """Write the state file, then acknowledge every message it covers (the caller holds
+        the lock)."""
+        snapshot, ackable = self._checkpoint()
+        with self._write_lock:
+            self._write_and_ack(snapshot, ackable)
+
+    def _checkpoint(self) -> tuple[dict[str, object], list[tuple[int, int, int]]]:
+        """The evaluator's snapshot and the messages it covers (under the lock)."""
         self._last_persist = time.monotonic()
-        opened = {s: st.open_ts for s, st in self.evaluator.streams.items()}
-        keep: deque[tuple[Inbound, str | None, int | None]] = deque()
-        for item in self._unacked:
-            msg, stream, ts = item
-            if stream is not None and ts is not None and ts == opened[stream]:
-                keep.append(item)  # its interval is still open
-            else:
-                self._ack(msg)
-        self._unacked = keep
+        streams = self.evaluator.streams
+        for stream, (ts, keys) in list(self._open.items()):
+            if streams[stream].open_ts != ts:  # type: ignore[index]
+                self._ackable += keys  # its interval has been evaluated
+                del self._open[stream]
+        ackable, self._ackable = self._ackable, []
+        self._pending = 0
+        return self.evaluator.snapshot(), ackable
+
+    def _write_and_ack(
+        self, snapshot: dict[str, object], ackable: list[tuple[int, int, int]]
+    ) -> None:
+        """Write the state file, then acknowledge (under the write lock)."""
+        data = json.dumps(snapshot, separators=(",", ":")).encode()
+        write_files_atomically([(self.state_path, data)])
+        generation, ack = self.generation, self.client.ack
+        for gen, mid, qos in ackable:
+            if gen == generation:
+                ack(mid, qos)
 
     def _ack(self, msg: Inbound) -> None:
         if msg.qos and msg.generation == self.generation:

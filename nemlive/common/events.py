@@ -301,6 +301,12 @@ def decode_event(base: str, topic: str, payload: bytes) -> Event:
     not_finite, out_of_range, naive_timestamp, off_grid, before_nem, too_late, id_mismatch)
     that the dashboard counts. See :func:`check_interval_time` for the timestamp rules.
     """
+    return decode_event_at(base, topic, payload)[0]
+
+
+def decode_event_at(base: str, topic: str, payload: bytes) -> tuple[Event, int | None]:
+    """:func:`decode_event`, with the event's interval end in epoch seconds (None for a
+    status event): the check computed it, so a consumer that needs it does not again."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidEvent("oversize", f"{len(payload)} bytes")
     kind, ident = parse_topic(base, topic)
@@ -312,12 +318,12 @@ def decode_event(base: str, topic: str, payload: bytes) -> Event:
     if kind == "facility":
         if event.facility_id != ident:  # type: ignore[union-attr]
             raise InvalidEvent("id_mismatch", "facility_id differs from the topic")
-        check_interval_time(event.timestamp)  # type: ignore[union-attr]
-    elif kind in ("market", "interchange"):
+        return event, check_interval_time(event.timestamp)  # type: ignore[union-attr, return-value]
+    if kind in ("market", "interchange"):
         if event.region_id != ident:  # type: ignore[union-attr]
             raise InvalidEvent("id_mismatch", "region_id differs from the topic")
-        check_interval_time(event.timestamp)  # type: ignore[union-attr]
-    return event  # type: ignore[return-value]
+        return event, check_interval_time(event.timestamp)  # type: ignore[union-attr, return-value]
+    return event, None  # type: ignore[return-value]
 
 
 def check_interval_time(ts: datetime) -> int:

@@ -1,5 +1,6 @@
 """The page's Alerts part, pure: the tables of firing and resolved alerts, the toast text,
-and which firing alerts a browser session has not been told of yet.
+which firing alerts a browser session has not been told of yet, and History's table of the
+alerts the recorder stored in a range.
 
 The alerts come from the bus (``LiveState``, docs/alerts.md); the dashboard never evaluates
 a rule. Rule and subject are wire text: the toast escapes them (``escape_markdown``); the
@@ -13,6 +14,7 @@ from collections.abc import Iterable, MutableMapping, Sequence
 import pandas as pd
 
 from nemlive.common.nemtime import format_nem_epoch
+from nemlive.dashboard.history import StoredAlerts
 from nemlive.dashboard.text import escape_markdown
 from nemlive.store.rows import AlertRecord
 
@@ -40,6 +42,24 @@ def build_alert_table(alerts: Sequence[AlertRecord]) -> pd.DataFrame:
         ],
         columns=list(TABLE_COLUMNS),
     )
+
+
+def history_alerts_caption(stored: StoredAlerts | None) -> str:
+    """The line above History's alert table: how many the range holds, and how many older
+    ones are left out (numbers only: no wire text)."""
+    if stored is None:
+        return "The store's alerts could not be read."
+    if not stored.alerts:
+        return "No alert was recorded in this range."
+    shown = len(stored.alerts)
+    if stored.left_out:
+        total = shown + stored.left_out
+        return (
+            f"The newest {shown:,} of {total:,} alert state changes recorded in this range "
+            f"({stored.left_out:,} older left out), newest first."
+        )
+    noun = "change" if shown == 1 else "changes"
+    return f"{shown:,} alert state {noun} recorded in this range, newest first."
 
 
 def take_new_firing(

@@ -30,13 +30,14 @@ from nemlive.common.timeguard import latest_allowed
 from nemlive.dashboard.charts import value_at
 from nemlive.dashboard.livestate import Point
 from nemlive.store import Store
-from nemlive.store.rows import check_resolution
+from nemlive.store.rows import AlertRecord, check_resolution
 
 DAY_S = 24 * 3600
 MAX_FINE_DAYS = 1
 MAX_HALF_HOUR_DAYS = 31
 MAX_SPAN_DAYS = 92  # hourly: 2,208 points per series
 MAX_DAY_CHOICES = 366
+MAX_ALERT_ROWS = 500  # the newest alert state changes a range shows; the rest counted
 STEP_WORDS = {300: "5-minute values", 1800: "30-minute averages", 3600: "hourly averages"}
 
 
@@ -79,6 +80,27 @@ def read_range(
     region = store.read_markets(t0, t1, step, REGIONS)
     interchange = store.read_interchange(t0, t1, step, REGIONS)
     return StoredHistory(facility, region, interchange, _newest(facility, region, interchange))
+
+
+@dataclass(frozen=True)
+class StoredAlerts:
+    """The alert state changes of a range, newest first, at most ``MAX_ALERT_ROWS``;
+    ``left_out``: how many older ones the range holds beyond them."""
+
+    alerts: tuple[AlertRecord, ...]
+    left_out: int = 0
+
+
+def read_alerts(
+    store: Store, t0: int, t1: int, now: float, limit: int = MAX_ALERT_ROWS
+) -> StoredAlerts:
+    """The alerts of ``t0 < at <= t1``, none later than the time guard allows at wall time
+    ``now`` (as :func:`read_range`): the newest ``limit``, newest first, and the count of the
+    older rest. StoreError when the store cannot be read."""
+    t1 = max(t0, min(t1, latest_allowed(now)))
+    rows = store.read_alerts(t0, t1)  # oldest first
+    kept = rows[len(rows) - limit :] if limit > 0 else []
+    return StoredAlerts(tuple(reversed(kept)), len(rows) - len(kept))
 
 
 def _newest(*tables: Mapping[str, list[Point]]) -> int | None:

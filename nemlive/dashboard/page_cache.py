@@ -116,6 +116,15 @@ def load_range(
     return storeread.read_range(_store, t0, t1, step_s, _ids)
 
 
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def load_alerts(
+    store_display: str, _store: StoreUrl, t0: int, t1: int
+) -> history.StoredAlerts | None:
+    """The store's alert state changes of ``t0 < at <= t1``, newest first and bounded (None:
+    unreadable)."""
+    return storeread.read_alerts(_store, t0, t1)
+
+
 @dataclass(frozen=True)
 class Shared:
     """What every session of this server shares: the built views, and the snapshots the fast

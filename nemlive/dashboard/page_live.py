@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from nemlive.dashboard import alertlist, charts, csvexport, mapview, views
+from nemlive.dashboard import alertlist, charts, csvexport, history, mapview, views
 from nemlive.dashboard.config import DashboardConfig
 from nemlive.dashboard.ingest import Hub
 from nemlive.dashboard.livestate import Snapshot
@@ -280,7 +280,22 @@ def render_visuals(hub: Hub, sel: Selection, shared: Shared) -> None:
             get(views.view_key("tables", snap, sel), lambda: views.build_tables_view(snap, sel))
         )
     else:
+        render_history_alerts(sel.past.alerts)
         st.caption("The tables list live events: pick *Live* in the sidebar to see them.")
+
+
+@guarded("recorded alerts")
+def render_history_alerts(stored: history.StoredAlerts | None) -> None:
+    """History's alerts: the recorded state changes of the range, newest first (bounded)."""
+    st.markdown("###### Recorded alerts")
+    st.caption(alertlist.history_alerts_caption(stored))
+    if stored is not None and stored.alerts:
+        st.dataframe(
+            alertlist.build_alert_table(stored.alerts),
+            hide_index=True,
+            width="stretch",
+            column_config=ALERT_COLUMNS,
+        )
 
 
 def schedule_refresh(

@@ -226,4 +226,5 @@ def render_range_control(store: StoreUrl, hub: Hub) -> PastView | None:
         key=f"h_at_{choice.t0}_{choice.step_s}",
         help="The figures and the map show this interval; the charts the whole range.",
     )
-    return PastView(choice, loaded.facility, loaded.region, at_ts, loaded.interchange)
+    alerts = page_cache.load_alerts(store.display, store, choice.t0, choice.t1)
+    return PastView(choice, loaded.facility, loaded.region, at_ts, loaded.interchange, alerts)

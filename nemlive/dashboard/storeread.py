@@ -1,4 +1,5 @@
-"""The page's reads of the history store: the backfill, the span, one range (no Streamlit).
+"""The page's reads of the history store: the backfill, the span, one range and its alerts
+(no Streamlit).
 
 Each read opens the store, reads and closes it. A store that cannot be read gives None, or a
 line for the page, never an exception: the page then runs on the live stream, as it does
@@ -73,4 +74,15 @@ def read_range(
             return history.read_range(store, t0, t1, step_s, ids, time.time())
     except StoreError as exc:
         log.warning("cannot read %s: %s", store_url.display, exc)
+        return None
+
+
+def read_alerts(store_url: StoreUrl, t0: int, t1: int) -> history.StoredAlerts | None:
+    """The store's alert state changes of ``t0 < at <= t1``, the newest
+    ``history.MAX_ALERT_ROWS`` (None: unreadable)."""
+    try:
+        with open_store(store_url, create=False) as store:
+            return history.read_alerts(store, t0, t1, time.time())
+    except StoreError as exc:
+        log.warning("cannot read the alerts of %s: %s", store_url.display, exc)
         return None

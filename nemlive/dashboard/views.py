@@ -42,6 +42,7 @@ class PastView:
     region_history: dict[str, list]
     at_ts: int
     interchange_history: dict[str, list] = field(default_factory=dict)
+    alerts: history.StoredAlerts | None = None  # the range's recorded alerts (None: unread)
 
 
 @dataclass(frozen=True)
