@@ -430,3 +430,15 @@ def test_a_bad_alert_is_refused_by_reason() -> None:
     with pytest.raises(InvalidEvent) as caught:
         events.decode_alert("nem/stream", topic, b"x" * 2000)
     assert caught.value.reason == "oversize"
+
+
+def test_the_alerters_sync_marker_is_no_alert_and_no_reject() -> None:
+    # The alerter's second connection publishes a token on <base>/alert/.sync/<id> to learn
+    # when its retained alerts are all in: every other subscriber of <base>/# sees it.
+    from nemlive.common.events import decode_alert
+
+    assert (
+        decode_alert("nem/stream", "nem/stream/alert/.sync/nemlive-alerts-out", b"3f2a9c") is None
+    )
+    with pytest.raises(InvalidEvent):
+        decode_alert("nem/stream", "nem/stream/alert/sync/nemlive-alerts-out", b"3f2a9c")

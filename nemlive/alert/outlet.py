@@ -15,7 +15,7 @@ from paho.mqtt.client import ConnectFlags
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nemlive.common.errors import BrokerError
-from nemlive.common.events import QOS, build_alert_subscription
+from nemlive.common.events import ALERT_SYNC, QOS, build_alert_subscription
 from nemlive.common.mqttclient import Handshake, attempt_connect, build_client
 from nemlive.common.mqttconfig import MqttSettings
 
@@ -32,7 +32,7 @@ class Outlet:
     def __init__(self, settings: MqttSettings, client_id: str) -> None:
         self.settings = settings
         self.base = settings.topic
-        self._marker = f"{self.base}/alert/.sync/{client_id}"
+        self._marker = f"{self.base}/alert/{ALERT_SYNC}/{client_id}"
         self._token = uuid.uuid4().hex.encode()
         self._found: dict[str, bytes] = {}
         self._subscribed, self._synced = threading.Event(), threading.Event()

@@ -357,6 +357,9 @@ def format_timestamp(ts: datetime) -> str:
 
 AlertState = Literal["firing", "resolved"]
 ALERT_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"  # rule names and subjects
+# ``<base>/alert/.sync/<client id>``: the alerter's own marker (outlet.py), no alert. A rule
+# name cannot start with a dot, so no rule's topic is ever taken for it.
+ALERT_SYNC = ".sync"
 
 
 class AlertEvent(_Strict):
@@ -413,7 +416,8 @@ def encode_alert(alert: AlertEvent) -> bytes:
 
 
 def decode_alert(base: str, topic: str, payload: bytes) -> AlertEvent | None:
-    """An alert message, or None for an empty payload (a cleared retained alert).
+    """An alert message, or None for an empty payload (a cleared retained alert) and for the
+    alerter's marker on ``<base>/alert/.sync/...`` (not an alert: nobody counts it).
 
     Raises InvalidEvent as decode_event does; ``id_mismatch`` when the payload's rule or
     subject is not the topic's.
@@ -421,7 +425,7 @@ def decode_alert(base: str, topic: str, payload: bytes) -> AlertEvent | None:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidEvent("oversize", f"{len(payload)} bytes")
     rule, subject = parse_alert_topic(base, topic)
-    if not payload:
+    if not payload or rule == ALERT_SYNC:
         return None
     try:
         alert = AlertEvent.model_validate_json(payload)
