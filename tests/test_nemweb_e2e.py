@@ -18,7 +18,7 @@ import pytest
 
 from nemlive.extract.livecache import parse_cache, to_naive
 from oesim.nemweb_publish import publish_times
-from tests.support_follow import INTERVAL_S, LiveSim, Program, epoch
+from tests.support_follow import INTERVAL_S, LiveSim, Program, epoch, publisher
 from tests.support_recorder import RecorderProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -54,25 +54,6 @@ def nemweb_extractor(tmp: Path, live: LiveSim, keep: float) -> Program:
         str(tmp / "facilities.csv"),
     ]
     return Program("extractor", argv, tmp / "extractor.log", live.env())
-
-
-def live_publisher(tmp: Path, port: int) -> Program:
-    argv = [
-        "publisher.py",
-        "--follow",
-        "--csv",
-        str(tmp / "consolidate.csv"),
-        "--port",
-        str(port),
-        "--topic",
-        TOPIC,
-        "--delay",
-        "0",
-        "--no-embedded-broker",
-        "--progress-every",
-        "0",
-    ]
-    return Program("publisher", argv, tmp / "publisher.log")
 
 
 def read_table(tmp: Path):  # type: ignore[no-untyped-def]
@@ -177,7 +158,7 @@ def test_every_interval_reaches_the_store_within_a_poll_once_across_kills_and_eq
     store_url = postgres.url()
     with sim() as live, StoreWatch(store_url) as watch:
         ext = nemweb_extractor(tmp_path, live, keep=0.05).start()
-        pub = live_publisher(tmp_path, mosquitto.port)
+        pub = publisher(tmp_path, mosquitto.port, TOPIC)
         rec = RecorderProcess(
             [
                 "--port",

@@ -580,17 +580,7 @@ class LiveState:
         if is_future(at, now):
             self._reject(FUTURE_REASON)
             return "future"
-        record = AlertRecord(
-            alert.rule,
-            alert.kind,
-            alert.subject,
-            alert.state,
-            int(alert.since.timestamp()),
-            at,
-            alert.value,
-            alert.threshold,
-            int(now),
-        )
+        record = AlertRecord.of(alert, now)
         outcome = self._alerts.put(record)
         if outcome == "duplicate":
             self._duplicates += 1

@@ -120,19 +120,7 @@ def _alert_record(base_topic: str, msg: Inbound, now: float, out: Converted) -> 
         when = nemtime.format_nem_epoch(at)
         out.reject(timeguard.FUTURE_REASON, msg.topic, f"at {when} NEM time, ahead of the clock")
         return
-    out.alerts.append(
-        AlertRecord(
-            alert.rule,
-            alert.kind,
-            alert.subject,
-            alert.state,
-            int(alert.since.timestamp()),
-            at,
-            alert.value,
-            alert.threshold,
-            int(now),
-        )
-    )
+    out.alerts.append(AlertRecord.of(alert, now))
 
 
 def convert_messages(

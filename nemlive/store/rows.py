@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from nemlive.common import nemtime
+
+if TYPE_CHECKING:
+    from nemlive.common.events import AlertEvent
 
 Reading = tuple[str, int, float | None, float | None]
 Point = tuple[int, float | None, float | None]
@@ -41,6 +44,21 @@ class AlertRecord(NamedTuple):
     value: float | None
     threshold: float
     received_at: int
+
+    @classmethod
+    def of(cls, alert: AlertEvent, received_at: float) -> AlertRecord:
+        """The row of a validated alert message received at ``received_at`` (epoch s)."""
+        return cls(
+            alert.rule,
+            alert.kind,
+            alert.subject,
+            alert.state,
+            int(alert.since.timestamp()),
+            int(alert.at.timestamp()),
+            alert.value,
+            alert.threshold,
+            int(received_at),
+        )
 
     @property
     def key(self) -> tuple[str, str, str, int, int]:
