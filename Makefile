@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv run live test check lint format data bench mutate clean
+.PHONY: help venv run live scale test check lint format data bench mutate clean
 
 help:
 	@echo "make run     set up .venv and start broker + publisher + dashboard on the shipped week"
@@ -12,6 +12,8 @@ help:
 	@echo "make live    follow the NEM as it happens: broker + extractor --follow + publisher --follow"
 	@echo "             + dashboard; NEMweb or the OE API with OPENELECTRICITY_API_KEY, else the simulator's"
 	@echo "             NEMweb face, labelled simulated (LIVE_ARGS=\"--keep 2 --dashboard-port 8502\")"
+	@echo "make scale   the scaled-out topology on loopback: broker, 2 recorders into PostgreSQL,"
+	@echo "             publisher, 3 dashboard replicas behind HAProxy on one port (SCALE_ARGS=\"--port 8600\")"
 	@echo "make test    set up .venv and run the whole test suite, in parallel (TEST_WORKERS=4)"
 	@echo "make check   lint and the unit tests only (no broker, browser, program or database): < 1 min"
 	@echo "make data    rebuild consolidate.csv and data/facilities.csv (real API with"
@@ -34,6 +36,9 @@ run: venv
 
 live: venv
 	$(PY) -m nemlive.devtools.run --live $(LIVE_ARGS)
+
+scale: venv
+	$(PY) -m nemlive.devtools.scale $(SCALE_ARGS)
 
 # The tests wait on brokers, programs and browsers more than they compute: more workers than
 # cores keep the cores busy. worksteal hands a long test's neighbours to idle workers.

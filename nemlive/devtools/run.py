@@ -510,10 +510,11 @@ def recorder_command() -> list[str]:
     return [sys.executable, str(ROOT / "recorder.py"), "--progress-every", "60"]
 
 
-def resume_args(csv_path: Path, topic: str) -> list[str]:
-    """``--resume`` when a checkpoint of this file and topic says where the last run stopped,
-    so that a restarted ``make run`` goes on from there (and the history continues)."""
-    checkpoint = default_checkpoint_path(csv_path)
+def resume_args(csv_path: Path, topic: str, checkpoint: Path | None = None) -> list[str]:
+    """``--resume`` when a checkpoint of this file and topic (the default one beside the file,
+    or ``checkpoint``) says where the last run stopped, so that a restarted ``make run`` goes
+    on from there (and the history continues)."""
+    checkpoint = checkpoint or default_checkpoint_path(csv_path)
     if not checkpoint.is_file():
         return []
     try:
