@@ -22,10 +22,10 @@ from dataclasses import dataclass
 COOKIE = "SERVERID"  # the cookie that names a tab's replica
 HEALTH_PATH = "/_stcore/health"  # Streamlit's own health endpoint: 200 "ok" once it serves
 BACKEND = "dashboards"
-# Seconds of HAProxy's timeouts. A WebSocket is a tunnel once upgraded: it lives as long as
-# the tab, so its idle limit is an hour (Streamlit's server pings it far more often), while a
-# plain request must be answered within the client and server limits. Connecting to a replica
-# on the same network is quick; a refused or slow connect goes to the next replica.
+# HAProxy's timeouts. A WebSocket is a tunnel once upgraded: it lives as long as the tab, so
+# its idle limit is an hour (the page's heartbeat crosses it far more often), while a plain
+# request must be answered within the client and server limits. Connecting to a replica on
+# the same network is quick; a refused or slow connect goes to the next replica.
 TIMEOUTS = {
     "connect": "2s",
     "client": "30s",
@@ -37,7 +37,6 @@ TIMEOUTS = {
     "queue": "10s",
     "check": "2s",
 }
-# A replica is down after two failed checks a second apart, up again after two good ones.
 CHECKS = "check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions"
 
 
@@ -54,8 +53,8 @@ class Server:
 class HaproxySettings:
     """Where HAProxy listens, the replicas behind it, and the host-specific parts.
 
-    ``log``: HAProxy's ``log`` target (``stderr`` for a program in a terminal, ``/dev/log``
-    under systemd). ``user``: the account it drops to after binding (None: stay as started,
+    ``log``: HAProxy's ``log`` target (``/dev/log`` under systemd; None: none, and HAProxy
+    in the foreground says on its stderr when a replica goes down or up). ``user``: the account it drops to after binding (None: stay as started,
     as ``make scale`` does). ``stats_socket``: the admin socket's path (None: no socket), for
     draining a replica before a restart.
     """
@@ -63,7 +62,7 @@ class HaproxySettings:
     bind_host: str
     bind_port: int
     servers: tuple[Server, ...]
-    log: str = "stderr"
+    log: str | None = None
     user: str | None = None
     stats_socket: str | None = None
     maxconn: int = 4096
@@ -78,12 +77,9 @@ def build_haproxy_config(settings: HaproxySettings, header: str = "") -> str:
 
 
 def _global(s: HaproxySettings) -> list[str]:
-    log = (
-        f"    log {s.log} format raw local0 notice"
-        if s.log == "stderr"
-        else f"    log {s.log} local0 notice"
-    )
-    lines = ["global", log, f"    maxconn {s.maxconn}"]
+    lines = ["global", f"    maxconn {s.maxconn}"]
+    if s.log:
+        lines.append(f"    log {s.log} local0 notice")
     if s.user:
         lines += [f"    user {s.user}", f"    group {s.user}"]
     if s.stats_socket:
@@ -98,9 +94,10 @@ def _defaults() -> list[str]:
         "    log global",
         "    option dontlognull",
         "    option forwardfor",
-        # A refused connection is retried, the last time on another replica.
-        "    option redispatch",
-        "    retries 3",
+        "    # A refused connection is tried again on another replica, a second later.",
+        "    option redispatch 1",
+        "    retries 2",
+        "    # An upgraded WebSocket is a tunnel that lives as long as its tab.",
         *(f"    timeout {name} {value}" for name, value in TIMEOUTS.items()),
         "",
     ]
@@ -118,16 +115,34 @@ def _frontend(s: HaproxySettings) -> list[str]:
 def _backend(s: HaproxySettings) -> list[str]:
     return [
         f"backend {BACKEND}",
-        # Tabs hold WebSockets for as long as they are open: the replica with the fewest
-        # connections takes the next new tab.
+        "    # Tabs hold their WebSocket while open: a new tab goes to the least busy replica,",
+        f"    # and stays there by the cookie {COOKIE} (a Streamlit session lives in one server).",
         "    balance leastconn",
         f"    cookie {COOKIE} insert indirect nocache httponly",
+        "    # Down after two failed health checks a second apart (its tabs are cut, reconnect",
+        "    # and move on), up again after two good ones.",
         "    option httpchk",
         f"    http-check send meth GET uri {HEALTH_PATH} ver HTTP/1.1 hdr Host localhost",
         "    http-check expect status 200",
         f"    default-server {CHECKS}",
         *(f"    server {v.name} {v.host}:{v.port} cookie {v.name}" for v in s.servers),
     ]
+
+
+def parse_server_status(show_stat: str, backend: str = BACKEND) -> dict[str, str]:
+    """Server name -> status (``UP``, ``DOWN``, ``DRAIN``, ``MAINT``, ``DOWN 1/2`` while
+    checks change it) of ``backend``, from the CSV of the admin socket's ``show stat``."""
+    lines = show_stat.splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return {}
+    columns = lines[0][2:].split(",")
+    name, server, status = (columns.index(c) for c in ("pxname", "svname", "status"))
+    found = {}
+    for line in lines[1:]:
+        cells = line.split(",")
+        if len(cells) > status and cells[name] == backend and cells[server] != "BACKEND":
+            found[cells[server]] = cells[status]
+    return found
 
 
 def replica_servers(host: str, ports: Sequence[int], prefix: str = "dash") -> tuple[Server, ...]:
@@ -180,7 +195,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--server", type=_parse_server, action="append", default=[], help="NAME=HOST:PORT"
     )
-    p.add_argument("--log", default="stderr", help="log target: stderr or /dev/log")
+    p.add_argument("--log", default=None, help="log target, e.g. /dev/log (default none)")
     p.add_argument("--user", default=None, help="account to run as after binding")
     p.add_argument("--stats-socket", default=None, help="path of the admin socket")
     return p.parse_args(argv)

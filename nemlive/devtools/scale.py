@@ -11,7 +11,7 @@
   ``nem/scale``, and with its own checkpoint);
 * three dashboard replicas (``streamlit run dashboard.py``) on ports of their own, each with
   its own MQTT client id, each opening full from the store; a replica that exits is started
-  again, as systemd's ``Restart=`` would;
+  again, and SIGHUP restarts them one at a time (:mod:`nemlive.devtools.replicas`);
 * HAProxy on one port in front of them (:mod:`nemlive.devtools.haproxy`): sticky sessions by
   cookie, WebSockets, health checks.
 
@@ -30,18 +30,23 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from nemlive.common.errors import ConfigError, InputError, NemLiveError
 from nemlive.devtools.haproxy import HaproxySettings, build_haproxy_config, replica_servers
+from nemlive.devtools.replicas import (
+    RESTART_AFTER_S,
+    Procs,
+    Replica,
+    install_rolling_restart,
+    start_replicas,
+    supervise,
+)
 from nemlive.devtools.run import (
     ROOT,
     SIGNALS,
     _Stop,
     count_messages_per_row,
-    dashboard_command,
     first_free_port,
     publisher_command,
     recorder_command,
@@ -58,17 +63,10 @@ SCALE_TOPIC = "nem/scale"  # never mixed with make run's nem/stream on a shared 
 SCALE_DATABASE = "nemlive_scale"
 DEFAULT_STORE = f"postgresql://127.0.0.1:5432/{SCALE_DATABASE}"
 SHARE_GROUP = "nemlive-scale"
-START_TIMEOUT_S = 90.0  # three Streamlit servers starting at once on a small machine
-# A replica that exits this soon after its start, this many times in a row, is broken, not
-# unlucky: make scale stops instead of restarting it forever.
-QUICK_EXIT_S = 20.0
-QUICK_EXITS = 3
 # Children stop in this order (by the first word of their name): the publisher first (its
 # `offline` goes out), HAProxy (no new tabs), the replicas, the recorders (they commit what
 # came), and the broker this process started.
 STOP_ORDER = ("publisher", "haproxy", "dashboard", "recorder", "broker")
-
-Procs = list[tuple[str, subprocess.Popen[bytes]]]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -83,6 +81,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--replicas", type=int, default=3, help="dashboard replicas (3)")
     p.add_argument("--recorders", type=int, default=2, help="recorders in the share group (2)")
     p.add_argument("--broker-port", type=int, default=1883, help="a broker's port on localhost")
+    p.add_argument(
+        "--restart-after",
+        type=float,
+        default=RESTART_AFTER_S,
+        help=f"seconds before a replica that exited is started again ({RESTART_AFTER_S:g})",
+    )
     p.add_argument("--topic", default=SCALE_TOPIC, help=f"base MQTT topic ({SCALE_TOPIC})")
     args = p.parse_args(argv)
     if not 1 <= args.replicas <= 16 or not 1 <= args.recorders <= 8 or args.pace <= 0:
@@ -162,27 +166,6 @@ def start_broker(procs: Procs, port: int, workdir: Path) -> int:
     return port
 
 
-@dataclass
-class Replica:
-    """A dashboard replica: its name (HAProxy's server and cookie), port and start times."""
-
-    name: str
-    port: int
-    started: float = 0.0
-    quick_exits: int = 0
-    pids: list[int] = field(default_factory=list)
-
-
-def start_replica(procs: Procs, replica: Replica, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """``streamlit run dashboard.py`` on 127.0.0.1:``replica.port``, recorded in ``procs``."""
-    argv = dashboard_command(replica.port, "--browser.gatherUsageStats", "false")
-    # Its stdout only says where to open it: the page to open is HAProxy's.
-    proc = spawn(procs, f"dashboard {replica.name}", argv, env, stdout=subprocess.DEVNULL)
-    replica.started = time.monotonic()
-    replica.pids.append(proc.pid)
-    return proc
-
-
 def plan_replicas(count: int, front: int) -> list[Replica]:
     """``count`` replicas on the free ports after HAProxy's ``front`` port."""
     replicas: list[Replica] = []
@@ -193,10 +176,10 @@ def plan_replicas(count: int, front: int) -> list[Replica]:
     return replicas
 
 
-def haproxy_settings(front: int, replicas: list[Replica]) -> HaproxySettings:
-    """HAProxy on 127.0.0.1:``front`` before the replicas, logging to its stderr."""
+def haproxy_settings(front: int, replicas: list[Replica], admin: Path) -> HaproxySettings:
+    """HAProxy on 127.0.0.1:``front`` before the replicas, its admin socket at ``admin``."""
     servers = replica_servers("127.0.0.1", [r.port for r in replicas])
-    return HaproxySettings(bind_host="127.0.0.1", bind_port=front, servers=servers)
+    return HaproxySettings("127.0.0.1", front, servers, stats_socket=str(admin))
 
 
 def start_haproxy(procs: Procs, settings: HaproxySettings, workdir: Path) -> None:
@@ -244,15 +227,6 @@ def recorder_id(i: int) -> str:
     return f"nemlive-recorder-scale-{i}"
 
 
-def start_replicas(procs: Procs, replicas: list[Replica], env: dict[str, str]) -> None:
-    """Every replica, then wait until each one listens."""
-    started = [(r, start_replica(procs, r, env)) for r in replicas]
-    deadline = time.monotonic() + START_TIMEOUT_S
-    for replica, proc in started:
-        if not wait_for_port(replica.port, proc, max(1.0, deadline - time.monotonic())):
-            raise NemLiveError(f"the dashboard replica {replica.name} did not start: see above")
-
-
 def run(args: argparse.Namespace) -> int:
     csv_path = Path(args.csv)
     if not csv_path.is_file():
@@ -269,9 +243,10 @@ def run(args: argparse.Namespace) -> int:
             front = first_free_port(args.port)
             replicas = plan_replicas(args.replicas, front)
             start_replicas(procs, replicas, env)
-            start_haproxy(procs, haproxy_settings(front, replicas), Path(tmp))
+            admin = Path(tmp) / "haproxy.sock"
+            start_haproxy(procs, haproxy_settings(front, replicas, admin), Path(tmp))
             print_banner(args, front, replicas, store, broker_port, per_row)
-            supervise(procs, replicas, env)
+            supervise(procs, replicas, env, admin, args.restart_after)
         except _Stop:
             print("\nstopping NEM Live ...", file=sys.stderr, flush=True)
             return 0
@@ -294,41 +269,10 @@ def print_banner(
         f"  HAProxy :{front} -> {len(replicas)} dashboard replicas ({ports}); "
         f"{args.recorders} recorders into {store.for_viewers}; broker localhost:{broker_port}\n"
         f"  replaying {Path(args.csv).name} at {args.pace:g} interval(s)/s "
-        f"({per_row} messages per interval) on {args.topic}; Ctrl-C stops everything.\n",
+        f"({per_row} messages per interval) on {args.topic}\n"
+        f"  kill -HUP {os.getpid()} restarts the replicas one at a time; Ctrl-C stops everything.\n",
         flush=True,
     )
-
-
-def supervise(procs: Procs, replicas: list[Replica], env: dict[str, str]) -> None:
-    """Return never: start again a replica that exits; NemLiveError when another child exits,
-    or a replica keeps exiting right after its start (a stop signal raises _Stop)."""
-    by_name = {f"dashboard {r.name}": r for r in replicas}
-    while True:
-        for name, proc in list(procs):
-            if proc.poll() is None:
-                continue
-            replica = by_name.get(name)
-            if replica is None:
-                raise NemLiveError(f"the {name} stopped (exit {proc.returncode}): see above")
-            restart_replica(procs, replica, proc, env)
-        time.sleep(0.5)
-
-
-def restart_replica(
-    procs: Procs, replica: Replica, proc: subprocess.Popen[bytes], env: dict[str, str]
-) -> None:
-    """Start ``replica`` again in place of ``proc``, which exited."""
-    quick = time.monotonic() - replica.started < QUICK_EXIT_S
-    replica.quick_exits = replica.quick_exits + 1 if quick else 0
-    if replica.quick_exits >= QUICK_EXITS:
-        raise NemLiveError(
-            f"the dashboard replica {replica.name} exited {QUICK_EXITS} times in a row right "
-            f"after starting (exit {proc.returncode}): see above"
-        )
-    log.info("dashboard replica %s exited (%s): starting it again", replica.name, proc.returncode)
-    with SIGNALS.held():
-        procs.remove((f"dashboard {replica.name}", proc))
-    start_replica(procs, replica, env)
 
 
 def stop_all(procs: Procs) -> None:
@@ -349,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="scale: %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGINT, SIGNALS.handle)
     signal.signal(signal.SIGTERM, SIGNALS.handle)
+    install_rolling_restart()
     try:
         return run(parse_args(argv))
     except NemLiveError as exc:
