@@ -148,10 +148,15 @@ def measure_window(
 
 
 async def _protocol_window(
-    port: int, n: int, proc: psutil.Process, warmup: float, seconds: float
+    port: int,
+    n: int,
+    proc: psutil.Process,
+    warmup: float,
+    seconds: float,
+    make_viewer: Callable[[str], Viewer] = Viewer,
 ) -> Sample:
     stop = asyncio.Event()
-    viewers = [Viewer(f"ws://127.0.0.1:{port}/_stcore/stream") for _ in range(n)]
+    viewers = [make_viewer(f"ws://127.0.0.1:{port}/_stcore/stream") for _ in range(n)]
     tasks = []
     for v in viewers:  # 20 new sessions a second, as a room opening the link
         tasks.append(asyncio.create_task(v.run(stop)))
@@ -186,9 +191,16 @@ async def _protocol_window(
 
 
 def protocol_window(
-    port: int, n: int, proc: psutil.Process, warmup: float, seconds: float
+    port: int,
+    n: int,
+    proc: psutil.Process,
+    warmup: float,
+    seconds: float,
+    make_viewer: Callable[[str], Viewer] = Viewer,
 ) -> Sample:
-    sample = asyncio.run(_protocol_window(port, n, proc, warmup, seconds))
+    """N protocol sessions on ``port`` (``make_viewer`` builds each, e.g. through a load
+    balancer); ``proc``'s CPU over the window, after ``warmup`` s."""
+    sample = asyncio.run(_protocol_window(port, n, proc, warmup, seconds, make_viewer))
     time.sleep(3)  # the server closes the sessions
     return sample
 

@@ -9,6 +9,12 @@ and when it finished, by fragment, and when each kind of element arrived. bench/
 measures many of them against one server (and compares one with a Chromium page);
 tests/test_dashboard_viewers.py reads what one page is sent.
 
+With ``load_page`` it first asks for the page over HTTP, as a browser tab does, and keeps the
+cookies the answers set (``cookies``): it sends them with the WebSocket's upgrade, so a load
+balancer's sticky cookie (HAProxy's ``SERVERID``) holds the session on the replica that served
+the page; a new ``Viewer`` given an old tab's ``cookies`` reconnects as that tab does.
+bench/scale.py drives them through HAProxy.
+
 Built on the protobuf messages that ship with Streamlit (``streamlit.proto``) and the
 ``websockets`` client.
 """
@@ -19,7 +25,10 @@ import asyncio
 import contextlib
 import itertools
 import time
+import urllib.request
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from urllib.parse import urlsplit
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -41,16 +50,27 @@ class Viewer:
     bytes_in: int = 0
     errors: list[str] = field(default_factory=list)
     elements: list[tuple[float, str]] = field(default_factory=list)  # (arrival, element type)
+    load_page: bool = False  # GET the page (and keep its cookies) before the WebSocket
+    cookies: dict[str, str] = field(default_factory=dict)
     _asked: dict[str, float] = field(default_factory=dict)
     _ws: websockets.ClientConnection | None = None
     _tasks: dict[str, asyncio.Task] = field(default_factory=dict)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Open the session, run the script, follow its timers until ``stop`` is set."""
+        if self.load_page:
+            await asyncio.to_thread(self._get_page)
+        headers = {"Cookie": format_cookies(self.cookies)} if self.cookies else None
         async with websockets.connect(
-            self.url, subprotocols=["streamlit"], max_size=None, compression=None
+            self.url,
+            subprotocols=["streamlit"],
+            max_size=None,
+            compression=None,
+            additional_headers=headers,
         ) as ws:
             self._ws = ws
+            if ws.response is not None:
+                self.cookies.update(parse_set_cookies(ws.response.headers.get_all("Set-Cookie")))
             await self._ask("")
             reader = asyncio.create_task(self._read(ws))
             await stop.wait()
@@ -59,6 +79,17 @@ class Viewer:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+
+    def _get_page(self) -> None:
+        """GET the page this session's WebSocket belongs to, sending and keeping cookies."""
+        parts = urlsplit(self.url)
+        scheme = "https" if parts.scheme == "wss" else "http"
+        request = urllib.request.Request(f"{scheme}://{parts.netloc}/")
+        if self.cookies:
+            request.add_header("Cookie", format_cookies(self.cookies))
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            answer.read()
+            self.cookies.update(parse_set_cookies(answer.headers.get_all("Set-Cookie") or []))
 
     async def _ask(self, fragment_id: str) -> None:
         """Ask for a run of the script (``""``) or of one fragment, as the browser does."""
@@ -134,3 +165,16 @@ def gaps(stamps: list[float], since: float) -> list[float]:
     """The intervals between successive stamps after ``since``."""
     kept = [t for t in stamps if t >= since]
     return [b - a for a, b in itertools.pairwise(kept)]
+
+
+def parse_set_cookies(headers: list[str]) -> dict[str, str]:
+    """Name -> value of the cookies that ``Set-Cookie`` headers set (attributes dropped)."""
+    jar: SimpleCookie = SimpleCookie()
+    for header in headers:
+        jar.load(header)
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def format_cookies(cookies: dict[str, str]) -> str:
+    """A ``Cookie`` request header's value."""
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
