@@ -82,6 +82,7 @@ bench: venv
 	$(PY) bench/follow.py $(if $(QUICK),--hours 3)
 	$(PY) bench/soak.py --hostile 100 $(if $(QUICK),--minutes 1 --warmup 30)
 	$(PY) bench/viewers.py $(if $(QUICK),--sessions 10,50 --measure 15 --warmup 12)
+	$(PY) bench/scale.py $(if $(QUICK),--quick)
 
 $(VENV)/.mutate-installed: requirements-mutate.txt $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-mutate.txt

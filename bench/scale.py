@@ -519,9 +519,10 @@ def print_summary(held: dict[int, list[Level]], extras: dict[str, object]) -> No
     for n, levels in held.items():
         best = held_viewers(levels)
         ratio = f"{best / base:.2f}" if base else "-"
+        idle = levels[0].idle if levels else 0.0
         print(
             f"  {n} replica(s): {best} viewers held ({best / cores:.1f} per core of {cores}); "
-            f"{ratio} × 1 replica's"
+            f"{ratio} × 1 replica's; the ingest alone {idle:.3f} cores"
         )
     lags = extras.get("lag") or []
     print(
