@@ -8,8 +8,6 @@ health check on Streamlit's own endpoint.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from nemlive.devtools.haproxy import (
     replica_servers,
 )
 from tests.conftest import ROOT
+from tests.support_scale import haproxy_binary
 
 SHIPPED = ROOT / "deploy" / "haproxy.cfg"
 LOOPBACK = HaproxySettings("127.0.0.1", 8500, replica_servers("127.0.0.1", [8501, 8502, 8503]))
@@ -162,16 +161,6 @@ def test_show_stat_gives_each_replicas_status() -> None:
 # --- haproxy -c -----------------------------------------------------------------------------
 
 
-def _haproxy() -> str:
-    found = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    if not Path(found).exists():
-        reason = "haproxy is not installed (apt-get install haproxy)"
-        if os.environ.get("REQUIRE_HAPROXY") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize("which", ["shipped", "loopback"])
 def test_haproxy_accepts_the_config(which: str, tmp_path: Path) -> None:
@@ -180,7 +169,7 @@ def test_haproxy_accepts_the_config(which: str, tmp_path: Path) -> None:
         path = tmp_path / "haproxy.cfg"
         path.write_text(build_haproxy_config(LOOPBACK, "make scale's"))
     check = subprocess.run(
-        [_haproxy(), "-c", "-f", str(path)], capture_output=True, text=True, timeout=30
+        [haproxy_binary(), "-c", "-f", str(path)], capture_output=True, text=True, timeout=30
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "Configuration file is valid" in check.stdout
