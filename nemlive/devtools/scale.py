@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -116,18 +117,19 @@ def prepare_store(url: StoreUrl, create_database: bool) -> None:
 
 
 def create_postgres_database(url: StoreUrl) -> None:
-    """``CREATE DATABASE`` for the default store, through the server's ``postgres`` database."""
+    """``CREATE DATABASE`` of ``url``'s database if it is missing, through the server's
+    ``postgres`` database. NemLiveError: one line when the server cannot be reached."""
     import psycopg
 
-    admin = url.target.rsplit("/", 1)[0] + "/postgres"
+    base, _, name = url.target.partition("?")[0].rpartition("/")
+    if not name.isidentifier():
+        raise ConfigError(f"{url.display}: name the database in letters, digits and _")
     try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            found = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (SCALE_DATABASE,)
-            ).fetchone()
-            if found is None:
-                conn.execute(f"CREATE DATABASE {SCALE_DATABASE}")
-                log.info("created the database %s", SCALE_DATABASE)
+        with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=5) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if found.fetchone() is None:
+                conn.execute(f"CREATE DATABASE {name}")
+                log.info("created the database %s", name)
     except psycopg.Error as exc:
         detail = url.scrub(" ".join(str(exc).split()))
         raise NemLiveError(
@@ -146,14 +148,21 @@ def find_program(name: str, package: str) -> str:
     return path
 
 
-def start_broker(procs: Procs, port: int, workdir: Path) -> int:
-    """The broker's port: ``port`` if one listens there, else a mosquitto started here on a
+def ephemeral_port() -> int:
+    """A port of 127.0.0.1 the system just picked as free."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_broker(procs: Procs, asked: int, workdir: Path) -> int:
+    """The broker's port: ``asked`` if one listens there, else a mosquitto started here on a
     free port of 127.0.0.1 (anonymous, loopback only, no persistence)."""
-    if is_listening("127.0.0.1", port):
-        log.info("using the MQTT broker already listening on localhost:%d", port)
-        return port
+    if is_listening("127.0.0.1", asked):
+        log.info("using the MQTT broker already listening on localhost:%d", asked)
+        return asked
     mosquitto = find_program("mosquitto", "mosquitto")
-    port = first_free_port(18830)
+    port = ephemeral_port()
     conf = workdir / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
@@ -162,7 +171,7 @@ def start_broker(procs: Procs, port: int, workdir: Path) -> int:
     broker = spawn(procs, "broker", [mosquitto, "-c", str(conf)], dict(os.environ))
     if not wait_for_port(port, broker, timeout=15):
         raise NemLiveError("mosquitto did not start: see the lines above")
-    log.info("nothing listens on localhost:%d: started mosquitto on localhost:%d", 1883, port)
+    log.info("nothing listens on localhost:%d: started mosquitto on localhost:%d", asked, port)
     return port
 
 
