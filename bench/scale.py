@@ -1,7 +1,7 @@
 """Scaled out: viewers held by 1, 2 and 3 dashboard replicas behind HAProxy, failover, lag.
 
-    .venv/bin/python bench/scale.py [--replicas 1,2,3] [--start 20] [--growth 1.5]
-        [--measure 20] [--warmup 12] [--kills 6] [--lag 60] [--no-browser] [--quick]
+    .venv/bin/python bench/scale.py [--replicas 1,2,3] [--start 20] [--growth 1.6]
+        [--measure 20] [--warmup 15] [--kills 6] [--lag 60] [--no-browser] [--quick]
 
 For each replica count, starts ``make scale``'s topology (``python -m nemlive.devtools.scale``:
 its own mosquitto, two recorders in one shared subscription writing into a fresh PostgreSQL
@@ -581,11 +581,15 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     held: dict[int, list[Level]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp_name:
-        tmp = Path(tmp_name)
-        for n in args.replicas:
-            held[n] = bench_replicas(n, args, tmp)
-        extras = bench_extras(args, tmp)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp_name:
+            tmp = Path(tmp_name)
+            for n in args.replicas:
+                held[n] = bench_replicas(n, args, tmp)
+            extras = bench_extras(args, tmp)
+    except psycopg.OperationalError:
+        print(f"PostgreSQL is not reachable at {PG_ADMIN}: start it", file=sys.stderr)
+        return 2
     print_summary(held, extras)
     return 0
 
