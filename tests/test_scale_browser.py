@@ -8,9 +8,12 @@ keeps every tab working; one SIGINT stops everything, HAProxy and the broker inc
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from tests.support_scale import (
     open_page,
     outages,
 )
+from tests.support_stclient import FULL_RUN, Viewer
 from tests.test_dashboard_browser import CHROMIUM_ARGS, _need_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration]
@@ -180,6 +184,33 @@ def test_a_rolling_restart_of_all_three_keeps_every_tab_working(
     assert longest <= ROLLING_LIMIT_S, tabs
 
 
+def test_each_replica_is_a_client_of_its_own(topology: Topology) -> None:
+    run = topology.running()
+    # A replica connects to the broker with its first session: one headless session each,
+    # straight to its port.
+    with contextlib.ExitStack() as sessions:
+        pages = [sessions.enter_context(_session(port)) for port in run.ports.values()]
+        assert wait_until(lambda: all(FULL_RUN in p.finished for p in pages), timeout=90)
+        # 3 replicas, 2 recorders, the publisher and this test's subscriber: were there one
+        # client id for the replicas, each would push the others off the broker.
+        assert _clients_connected(_broker_port(run), 7) == 7
+    assert all(not p.errors for p in pages), [p.errors for p in pages]
+
+
+@contextlib.contextmanager
+def _session(port: int) -> Iterator[Viewer]:
+    page = Viewer(f"ws://127.0.0.1:{port}/_stcore/stream")
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(page.run(stop)), daemon=True)
+    thread.start()
+    try:
+        yield page
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+
+
 def test_one_sigint_stops_everything_haproxy_and_the_broker_included(topology: Topology) -> None:
     run = topology.running()
     children = run.children()
@@ -200,6 +231,27 @@ def test_one_sigint_stops_everything_haproxy_and_the_broker_included(topology: T
     # No secret on a command line, nor in anything make scale and its children printed.
     assert all(STORE_PASSWORD not in c for c in run.seen.values())
     assert STORE_PASSWORD not in run.out.read_text() + err
+
+
+def _clients_connected(port: int, expected: int, timeout: float = 40.0) -> int:
+    """The broker's own count of connected clients ($SYS, published every 10 s): the first
+    that equals ``expected``, else the last within ``timeout`` seconds."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    counts: list[int] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-sys-{os.getpid()}")
+    client.on_message = lambda c, u, msg: counts.append(int(msg.payload))
+    client.connect("127.0.0.1", port)
+    client.subscribe("$SYS/broker/clients/connected")
+    client.loop_start()
+    try:
+        wait_until(lambda: bool(counts) and counts[-1] == expected, timeout=timeout)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    assert counts, "no $SYS/broker/clients/connected from the broker"
+    return counts[-1]
 
 
 def _broker_port(run: ScaleRun) -> int:
