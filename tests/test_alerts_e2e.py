@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from nemlive.alert.rules import load_rules
+from nemlive.common.events import encode_market_event, format_timestamp
+from nemlive.common.nemtime import NEM_TZ
 from tests.conftest import ROOT, Mosquitto
 from tests.support_alerts import fuels_of, read_series, reference_alerts, start_alerter
 from tests.support_mqtt import Collector, StderrLines, start_publisher
@@ -226,3 +228,58 @@ def test_the_replays_next_pass_resolves_what_fires_and_starts_afresh(
             log = alerter.finish()
         got = announced(collector)
     assert sorted_alerts(got) == sorted_alerts(expected), log
+
+
+def test_a_resumed_session_with_a_stopped_publishers_data_does_not_blind_the_alerter(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # An alerter killed mid-run leaves its session; the publisher goes on, so the broker
+    # queues its data of later intervals (without its status) for the session. A new alerter
+    # on that session, then a new replay from row 1: the new replay's alerts fire at row 1.
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rule]]\nname = "any"\nkind = "price_above"\nregion = "SA1"\nthreshold = -1e4\n'
+    )
+    csv = tmp_path / "slice.csv"
+    lines = (ROOT / "consolidate.csv").read_text().splitlines(keepends=True)
+    csv.write_text("".join(lines[:4]))  # the header and three intervals
+    first_ts = read_series(csv)[0].ts
+    args = ["--rules", str(rules), "--port", str(mosquitto.port), "--client-id", "resumed"]
+    first = StderrLines(start_alerter([*args, "--state", str(tmp_path / "a.json")]))
+    first.wait_for(r"evaluating 1 rules")
+    first.proc.send_signal(signal.SIGKILL)
+    first.finish()
+    with Collector(mosquitto.port, f"{BASE}/market") as stale:  # a stopped publisher's data
+        for hour in (40, 41):
+            at = format_timestamp(datetime.fromtimestamp(first_ts + hour * 3600, NEM_TZ))
+            info = stale.client.publish(
+                f"{BASE}/market/SA1", encode_market_event("SA1", at, 50.0, 1000.0), qos=1
+            )
+            info.wait_for_publish(10)
+    with Collector(mosquitto.port, f"{BASE}/alert") as collector:
+        second = StderrLines(start_alerter([*args, "--state", str(tmp_path / "b.json")]))
+        try:
+            second.wait_for(r"evaluating 1 rules")
+            publisher = start_publisher(
+                [
+                    "--csv",
+                    str(csv),
+                    "--delay",
+                    "0",
+                    "--cycles",
+                    "1",
+                    "--port",
+                    str(mosquitto.port),
+                    "--no-embedded-broker",
+                    "--checkpoint",
+                    str(tmp_path / "c.json"),
+                ]
+            )
+            assert publisher.wait(timeout=120) == 0
+            assert collector.wait_until(
+                lambda c: any(a[3] == first_ts for a in announced(c)), timeout=60
+            ), announced(collector)
+        finally:
+            second.proc.send_signal(signal.SIGTERM)
+            log = second.finish()
+    assert "'late'" not in log, log
