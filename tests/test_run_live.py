@@ -3,6 +3,7 @@ command. (tests/test_run.py runs the whole of make run and make live as programs
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,52 @@ def test_without_mosquitto_make_live_runs_without_a_recorder(tmp_path: Path) -> 
         pass
 
     assert run.live_store(None, tmp_path, Embedded()) is None  # type: ignore[arg-type]
+
+
+def test_the_page_waits_for_the_fill_to_end_and_for_the_store_to_hold_it(tmp_path: Path) -> None:
+    import io
+    import threading
+
+    from nemlive.store import open_store
+    from tests.support_dashboard import write_consolidate_csv
+
+    csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=12)
+    newest = liverecord.newest_interval(csv_path)
+    assert newest is not None
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    with open_store(url) as store:  # the fill's first rows are in, the newest is not
+        store.write([], [("SA1", newest - 3600, 90.0, 1.0)])
+    fill = liverecord.LineTap(
+        io.BytesIO(b"INFO extractor: poll: +12 intervals\n"), liverecord.FILL_DONE, io.BytesIO()
+    )
+    fill.join(timeout=5)
+
+    def record_the_rest() -> None:
+        with open_store(url) as store:
+            store.write([], [("SA1", newest, 91.0, 1.0)])
+
+    writer = threading.Timer(1.0, record_the_rest)
+    writer.start()
+    started = time.monotonic()
+    run.wait_for_fill_recorded([], fill, url, csv_path)
+    assert time.monotonic() - started >= 0.9  # not before the store held the newest row
+    writer.join()
+    assert liverecord.read_store_last(url) == newest
+
+
+def test_a_store_that_never_holds_the_fill_opens_the_page_after_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import io
+
+    from tests.support_dashboard import write_consolidate_csv
+
+    monkeypatch.setattr(run, "FILL_RECORD_TIMEOUT_S", 0.6)
+    csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=2)
+    fill = liverecord.LineTap(
+        io.BytesIO(b"INFO extractor: poll: +2 intervals\n"), liverecord.FILL_DONE, io.BytesIO()
+    )
+    fill.join(timeout=5)
+    with caplog.at_level("WARNING"):
+        run.wait_for_fill_recorded([], fill, f"sqlite:///{tmp_path / 'none.db'}", csv_path)
+    assert "opening the page with what it holds" in caplog.text
