@@ -341,7 +341,6 @@ def run_live(args: argparse.Namespace) -> int:
     csv_path, lookup = folder / "consolidate.csv", folder / "facilities.csv"
     broker = start_broker_if_needed(args.broker_port)
     store = live_store(args.store, folder, broker)
-    dash_port = first_free_port(args.dashboard_port)
     env = live_env(args, lookup, store)
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     taps: list[LineTap] = []
@@ -358,6 +357,9 @@ def run_live(args: argparse.Namespace) -> int:
         spawn(procs, "publisher", publisher_follow_command(csv_path), env)
         if store is not None:
             wait_for_fill_recorded(procs, fill, store, csv_path)
+        # Chosen now, not at the start: the fill takes a while, and a port free then may not
+        # be free any more.
+        dash_port = first_free_port(args.dashboard_port)
         dashboard = spawn(
             procs,
             "dashboard",
