@@ -43,10 +43,9 @@ pulse, visuals = page_live.schedule_refresh(CONFIG)
 
 with st.sidebar:
     st.title("⚡ NEM Live")
-    st.caption("Australia's National Electricity Market, replayed over MQTT.")
+    STATUS_BOX = st.empty()  # what the stream is (its words follow the mode), and its status
     with st.expander("Broker", expanded=False):
         page_sidebar.render_broker_form(HUB, CONFIG.mqtt, CONFIG.allow_broker_change)
-    STATUS_BOX = st.empty()
     SELECTION = page_sidebar.render_sidebar_controls(FACILITIES, REGIONS_FC)
     if CONFIG.store is not None:
         SELECTION = replace(SELECTION, past=page_sidebar.render_range_control(CONFIG.store, HUB))

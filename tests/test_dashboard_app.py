@@ -23,6 +23,7 @@ from nemlive.common.lookups import load_facilities
 from nemlive.common.mqttconfig import resolve_mqtt_settings, retarget
 from nemlive.dashboard.ingest import Hub
 from nemlive.dashboard.livestate import LiveState
+from nemlive.dashboard.status import describe_mode
 from tests.conftest import ROOT, free_port
 from tests.support_dashboard import (
     FIRST_TS,
@@ -206,6 +207,7 @@ def test_a_restart_earlier_in_time_shows_in_the_status_only_once_it_happened(
     assert not at.exception
     status = " ".join(c.value for c in at.sidebar.caption)
     assert "Stream restarted: 1 (window cleared)" in status
+    assert at.sidebar.caption[0].value.endswith(", replayed over MQTT.")  # a replay's words
     assert set(_metrics(at).values()) == {"–"}
     assert sum("No data in the window" in c.value for c in at.main.caption) == 6
 
@@ -253,6 +255,9 @@ def test_a_live_status_says_where_the_data_comes_from_and_credits_it(
     assert not at.exception
     status = " ".join(c.value for c in at.sidebar.caption)
     assert source in status, status
+    # The line under the title follows the mode: a live follow is never "replayed".
+    assert at.sidebar.caption[0].value == describe_mode(live.model_dump(mode="json"))
+    assert "followed live" in status and "replayed" not in status, status
     for credit in credits:
         assert "Data credits: " in status and credit in status, status
     simulated = any("**Simulated data**" in c.value for c in at.main.caption)

@@ -173,6 +173,9 @@ class Subscriber:
         self._subscription = build_subscription(settings.topic)
         self._handshake = Handshake()
         self._connected = self._handshake.connected
+        # Set once the broker holds our subscription (a SUBACK, or a resumed session): only
+        # then does a publisher started after us reach us from its first message.
+        self.subscribed = threading.Event()
         self._closing = False
         client = build_client(
             settings,
@@ -202,12 +205,14 @@ class Subscriber:
         with self._ack_lock:
             self.generation += 1
         if flags.session_present:
+            self.subscribed.set()
             resent = self.inbox.forget_resent(self.generation)
             if resent:
                 log.debug("%d unacknowledged messages will come again on this session", resent)
         else:
             # A new session (first start, or the broker lost it): subscribe. A resumed
             # session keeps its subscription, and the broker resends what we did not ack.
+            self.subscribed.clear()
             result, _mid = client.subscribe(self._subscription, qos=QOS)
             if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 log.error(
@@ -229,9 +234,11 @@ class Subscriber:
         reason_codes: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
-        for code in reason_codes:
-            if code.is_failure:
-                log.error("the broker refused the subscription to %s: %s", self._subscription, code)
+        failures = [code for code in reason_codes if code.is_failure]
+        for code in failures:
+            log.error("the broker refused the subscription to %s: %s", self._subscription, code)
+        if not failures:
+            self.subscribed.set()
 
     def _on_disconnect(
         self,
@@ -275,12 +282,22 @@ class Subscriber:
             self._attempt_connect, address=address, retries=retries, stop=stop
         )
         if outcome == "connected":
-            log.info(
-                "connected to %s as %s, subscribed to %s",
-                address,
-                self.client_id,
-                self._subscription,
-            )
+            # "subscribed to" only once the broker says so: make live starts the publisher
+            # on this line (nemlive/devtools/liverecord.py).
+            if self.subscribed.wait(CONNACK_TIMEOUT_S):
+                log.info(
+                    "connected to %s as %s, subscribed to %s",
+                    address,
+                    self.client_id,
+                    self._subscription,
+                )
+            else:
+                log.warning(
+                    "connected to %s as %s; the broker has not confirmed the subscription to %s",
+                    address,
+                    self.client_id,
+                    self._subscription,
+                )
             return True
         if outcome == "stopped":
             return False
