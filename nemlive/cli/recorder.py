@@ -3,8 +3,11 @@
     python recorder.py [--store sqlite:///nemlive.db] [--keep-days 30]
                        [--facilities data/facilities.csv | --record-all]
                        [--host localhost] [--port 1883] [--topic nem/stream]
+                       [--share-group GROUP --client-id ID]
 
-Subscribes to ``<base>/#`` on a persistent MQTT 5 session (fixed ``--client-id``), validates
+Subscribes to ``<base>/#`` on a persistent MQTT 5 session (fixed ``--client-id``; with
+``--share-group``, to ``$share/GROUP/<base>/#``, so that the recorders of one group split
+the stream, each on a session of its own; docs/recording.md), validates
 every message with the dashboard's schema, and upserts facility, market and interchange events
 into the store in batches (at most 5,000 messages, or what arrived within 1 s). A batch's messages are
 acknowledged to the broker only once it is committed, so after a crash (even ``kill -9``)
@@ -45,6 +48,7 @@ from nemlive.common import (
     NemLiveError,
     add_mqtt_arguments,
     configure_logging,
+    events,
     lookups,
     parse_bool,
     resolve_mqtt_arguments,
@@ -87,14 +91,15 @@ class RecorderOptions:
     verbose: bool
     facilities: Path = lookups.FACILITIES_CSV  # the lookup: facility ids that are recorded
     record_all: bool = False  # record every facility id, known to the lookup or not
+    share_group: str | None = None  # MQTT 5 shared subscription group; None = the whole stream
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recorder.py",
         description="Record the MQTT stream into SQLite or PostgreSQL.",
-        epilog="Environment: NEMLIVE_STORE, NEMLIVE_RECORDER_ID, NEMLIVE_FACILITIES, "
-        "NEMLIVE_RECORD_ALL (1 = --record-all), MQTT_HOST, MQTT_PORT, "
+        epilog="Environment: NEMLIVE_STORE, NEMLIVE_RECORDER_ID, NEMLIVE_SHARE_GROUP, "
+        "NEMLIVE_FACILITIES, NEMLIVE_RECORD_ALL (1 = --record-all), MQTT_HOST, MQTT_PORT, "
         "MQTT_TOPIC, MQTT_USERNAME, MQTT_PASSWORD, MQTT_TLS (1 = TLS), MQTT_CA_FILE. "
         "Flags win over the environment.",
     )
@@ -129,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"MQTT client id of the persistent session (NEMLIVE_RECORDER_ID; default "
         f"{DEFAULT_CLIENT_ID}); one recorder per id",
     )
+    parser.add_argument(
+        "--share-group",
+        metavar="GROUP",
+        help="share the stream with the other recorders of GROUP (NEMLIVE_SHARE_GROUP): an "
+        "MQTT 5 shared subscription, so each message goes to one of them; each needs its "
+        "own --client-id, and a killed one's share waits on the broker until it is back "
+        "(docs/recording.md)",
+    )
     add_mqtt_arguments(parser)
     parser.add_argument(
         "--progress-every",
@@ -157,6 +170,7 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> RecorderOption
     client_id = (args.client_id or env.get("NEMLIVE_RECORDER_ID") or DEFAULT_CLIENT_ID).strip()
     if not client_id or len(client_id) > 128:
         raise ConfigError("--client-id/NEMLIVE_RECORDER_ID: use 1 to 128 characters")
+    share_group = resolve_share_group(args.share_group, args.client_id, env)
     settings = resolve_mqtt_arguments(args, env)
     record_all = args.record_all or parse_bool(
         "NEMLIVE_RECORD_ALL", env.get("NEMLIVE_RECORD_ALL", "")
@@ -171,7 +185,31 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> RecorderOption
         verbose=args.verbose,
         facilities=Path(args.facilities or env.get("NEMLIVE_FACILITIES") or lookups.FACILITIES_CSV),
         record_all=bool(record_all),
+        share_group=share_group,
     )
+
+
+def resolve_share_group(
+    flag: str | None, client_id_flag: str | None, env: Mapping[str, str]
+) -> str | None:
+    """The share group (flag, then NEMLIVE_SHARE_GROUP), or None for the whole stream.
+
+    ConfigError for a name MQTT forbids, and for a group without a client id of its own:
+    two recorders on the default id would take the one session from each other in turn.
+    """
+    raw = flag if flag is not None else env.get("NEMLIVE_SHARE_GROUP") or None
+    if raw is None:
+        return None
+    try:
+        group = events.check_share_group(raw)
+    except ValueError as exc:
+        raise ConfigError(f"--share-group/NEMLIVE_SHARE_GROUP {raw!r}: {exc}") from None
+    if not (client_id_flag or env.get("NEMLIVE_RECORDER_ID", "").strip()):
+        raise ConfigError(
+            f"--share-group {group}: give each recorder of the group its own --client-id "
+            "(NEMLIVE_RECORDER_ID), e.g. recorder-a and recorder-b, and keep it across restarts"
+        )
+    return group
 
 
 def load_admission(options: RecorderOptions) -> Admission:
@@ -218,7 +256,9 @@ def run(
             "the five regions",
         )
         inbox = Inbox()
-        subscriber = Subscriber(options.mqtt, options.client_id, inbox, options.verbose)
+        subscriber = Subscriber(
+            options.mqtt, options.client_id, inbox, options.verbose, options.share_group
+        )
         recorder = Recorder(
             options, store, subscriber, inbox, stop, admission=admission, clock=clock, logger=log
         )

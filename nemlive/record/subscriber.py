@@ -7,6 +7,9 @@
   and acknowledges nothing by itself (paho's ``manual_ack``): :meth:`Subscriber.ack` is
   called once a batch is committed. So whatever the store has not committed, the broker
   still holds, and sends again after a crash or a reconnect.
+* With a ``share_group``, it subscribes to ``$share/<group>/<base>/#`` instead: the broker
+  gives each message to one member of the group, and keeps a member's share in that
+  member's session (docs/recording.md, "Recorders that share the stream").
 
 Why MQTT 5: a broker sends a client only so many unacknowledged QoS 1 messages at once.
 For MQTT 3.1.1 that is the broker's setting (mosquitto: 20 by default), far below one
@@ -41,9 +44,15 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from nemlive.common.errors import BrokerError
-from nemlive.common.events import MAX_PAYLOAD_BYTES, QOS, build_subscription
+from nemlive.common.events import (
+    MAX_PAYLOAD_BYTES,
+    QOS,
+    build_shared_subscription,
+    build_subscription,
+)
 from nemlive.common.mqttclient import (
     CONNACK_TIMEOUT_S,
     Handshake,
@@ -161,7 +170,12 @@ class Subscriber:
     """One paho client on a persistent MQTT 5 session; see the module docstring."""
 
     def __init__(
-        self, settings: MqttSettings, client_id: str, inbox: Inbox, verbose: bool = False
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        inbox: Inbox,
+        verbose: bool = False,
+        share_group: str | None = None,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
@@ -170,7 +184,14 @@ class Subscriber:
         # Held while acknowledging and while a new connection bumps the generation, so that
         # no acknowledgement of one connection's messages goes out on the next one.
         self._ack_lock = threading.Lock()
-        self._subscription = build_subscription(settings.topic)
+        self._subscription = (
+            build_shared_subscription(settings.topic, share_group)
+            if share_group
+            else build_subscription(settings.topic)
+        )
+        # The stream's unshared subscription, which a session of this client id may hold
+        # from runs before it joined the group; see _resubscribe.
+        self._unshared = build_subscription(settings.topic) if share_group else None
         self._handshake = Handshake()
         self._connected = self._handshake.connected
         self._closing = False
@@ -205,6 +226,7 @@ class Subscriber:
             resent = self.inbox.forget_resent(self.generation)
             if resent:
                 log.debug("%d unacknowledged messages will come again on this session", resent)
+            self._resubscribe(client)
         else:
             # A new session (first start, or the broker lost it): subscribe. A resumed
             # session keeps its subscription, and the broker resends what we did not ack.
@@ -220,6 +242,21 @@ class Subscriber:
                 "resumed" if flags.session_present else "new",
             )
         self._handshake.accepted()
+
+    def _resubscribe(self, client: mqtt.Client) -> None:
+        """On a resumed session: make its subscription the one asked for now.
+
+        The session keeps the subscriptions of the last run, which may have had another
+        (or no) --share-group. Subscribing again is harmless (retain handling 1: no retained
+        copies for a subscription the session holds), and leaving the group-less one would
+        keep this recorder on the whole stream.
+        """
+        options = SubscribeOptions(qos=QOS, retainHandling=1)
+        result, _mid = client.subscribe(self._subscription, options=options)
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            log.error("cannot subscribe to %s: %s", self._subscription, mqtt.error_string(result))
+        if self._unshared is not None:
+            client.unsubscribe(self._unshared)
 
     def _on_subscribe(
         self,
