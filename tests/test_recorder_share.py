@@ -284,19 +284,19 @@ def test_kill_9_of_one_of_two_sharing_recorders_then_its_restart_records_the_str
 @pytest.mark.integration
 def test_recorders_starting_at_once_on_an_empty_database_all_open_it(postgres: Postgres) -> None:
     url = postgres.url()
+    errors: list[Exception] = []
+
+    def open_once() -> None:
+        try:
+            open_store(url).close()
+        except StoreError as exc:
+            errors.append(exc)
+
     for _ in range(5):
         postgres.reset()
-        errors: list[Exception] = []
-
-        def open_once() -> None:
-            try:
-                open_store(url).close()
-            except StoreError as exc:
-                errors.append(exc)
-
         threads = [threading.Thread(target=open_once) for _ in range(3)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(60)
-        assert not errors
+    assert not errors
