@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -15,7 +14,7 @@ from nemlive.cli import recorder
 from nemlive.common.errors import StoreError
 from nemlive.store import open_store
 from tests.conftest import Mosquitto, Postgres
-from tests.support_mqtt import start_publisher, write_small_csv
+from tests.support_mqtt import run_publisher, start_publisher, write_small_csv
 from tests.support_recorder import (
     RecorderProcess,
     count_store,
@@ -259,7 +258,6 @@ def test_kill_9_of_one_of_two_sharing_recorders_then_its_restart_records_the_str
         a = _shared_recorder(tmp_path, mosquitto.port, url, "rec-a", run=2).start()
         assert pub.wait(timeout=120) == 0
         assert wait_until(lambda: count_store(url) >= len(want), 60), a.output() + b.output()
-        time.sleep(1.5)  # a late duplicate would land within a batch's second
         assert a.terminate() == 0 and b.terminate() == 0
     finally:
         for rec in (a, b):
@@ -300,3 +298,50 @@ def test_recorders_starting_at_once_on_an_empty_database_all_open_it(postgres: P
         for t in threads:
             t.join(60)
     assert not errors
+
+
+@pytest.mark.integration
+def test_a_recorder_that_joins_a_group_leaves_the_whole_stream_of_its_session(
+    tmp_path: Path, mosquitto: Mosquitto, postgres: Postgres
+) -> None:
+    # rec-a first records alone on its persistent session (subscribed to <base>/#), then
+    # comes back with --share-group: the session it resumes must not keep the old
+    # subscription, or rec-a would go on receiving every message besides its share.
+    url = postgres.url()
+    lookup = write_lookup(tmp_path / "facilities.csv", FACILITIES)
+    alone = RecorderProcess(
+        [
+            *("--port", str(mosquitto.port), "--store", url, "--facilities", str(lookup)),
+            *("--client-id", "rec-a"),
+        ],
+        tmp_path / "alone.log",
+    ).start()
+    try:
+        alone.wait_for_line("subscribed to nem/stream/#")
+        assert alone.terminate() == 0
+    finally:
+        alone.stop_quietly()
+    small = write_small_csv(tmp_path / "c.csv", rows=40, facilities=FACILITIES, regions=REGIONS)
+    messages = small.expected_messages()
+    a = _shared_recorder(tmp_path, mosquitto.port, url, "rec-a").start()
+    b = _shared_recorder(tmp_path, mosquitto.port, url, "rec-b").start()
+    try:
+        for rec in (a, b):
+            rec.wait_for_line("subscribed to")
+        result = run_publisher(
+            [
+                *("--csv", str(small.path), "--port", str(mosquitto.port), "--cycles", "1"),
+                *("--delay", "0", "--cooldown", "0", "--no-embedded-broker"),
+                *("--checkpoint", str(tmp_path / "ckpt.json")),
+            ]
+        )
+        assert result.returncode == 0, result.stderr
+        want = expected_readings(messages)
+        assert wait_until(lambda: count_store(url) >= len(want), 60)
+        assert a.terminate() == 0 and b.terminate() == 0
+    finally:
+        for rec in (a, b):
+            rec.stop_quietly()
+    assert read_store(url) == want
+    assert 0 < _recorded(a) < len(messages)
+    assert 0 < _recorded(b) < len(messages)
