@@ -200,7 +200,7 @@ def test_two_prunes_at_once_delete_each_old_reading_once(postgres: Postgres) -> 
 
 
 def _shared_recorder(
-    tmp_path: Path, port: int, url: str, client_id: str, run: int = 1
+    tmp_path: Path, port: int, url: str, client_id: str, run: int = 1, cover: str = ""
 ) -> RecorderProcess:
     lookup = tmp_path / "facilities.csv"
     if not lookup.exists():
@@ -209,6 +209,7 @@ def _shared_recorder(
         [
             *("--port", str(port), "--store", url, "--facilities", str(lookup)),
             *("--share-group", "recorders", "--client-id", client_id),
+            *(("--cover", cover) if cover else ()),
         ],
         tmp_path / f"{client_id}.{run}.log",
     )
@@ -345,3 +346,48 @@ def test_a_recorder_that_joins_a_group_leaves_the_whole_stream_of_its_session(
     assert read_store(url) == want
     assert 0 < _recorded(a) < len(messages)
     assert 0 < _recorded(b) < len(messages)
+
+
+@pytest.mark.integration
+def test_kill_9_of_one_of_two_covering_recorders_and_the_other_records_the_whole_stream(
+    tmp_path: Path, mosquitto: Mosquitto, postgres: Postgres
+) -> None:
+    small = write_small_csv(
+        tmp_path / "consolidate.csv", rows=150, facilities=FACILITIES, regions=REGIONS
+    )
+    messages = small.expected_messages()
+    want = expected_readings(messages)
+    url = postgres.url()
+    a = _shared_recorder(tmp_path, mosquitto.port, url, "rec-a", cover="rec-b").start()
+    b = _shared_recorder(tmp_path, mosquitto.port, url, "rec-b", cover="rec-a").start()
+    pub = None
+    try:
+        for rec in (a, b):
+            rec.wait_for_line("covering for")
+        pub = start_publisher(
+            [
+                *("--csv", str(small.path), "--port", str(mosquitto.port), "--cycles", "1"),
+                *("--delay", "0.002", "--cooldown", "0", "--no-embedded-broker"),
+                *("--checkpoint", str(tmp_path / "ckpt.json")),
+            ]
+        )
+        assert wait_until(lambda: count_store(url) >= 0.2 * len(want), 60)
+        a.kill()  # and never started again
+        assert count_store(url) < len(want), "the stream ended before the kill: slow the publisher"
+        b.wait_for_line("recorder rec-a is down")
+        assert pub.wait(timeout=120) == 0
+        assert wait_until(lambda: count_store(url) >= len(want), 60), b.output()
+        assert read_store(url) == want  # the survivor alone recorded the whole stream
+        # The killed one, started again, is handed its session back.
+        a = _shared_recorder(tmp_path, mosquitto.port, url, "rec-a", run=2, cover="rec-b").start()
+        b.wait_for_line("recorder rec-a is back")
+        assert a.terminate() == 0 and b.terminate() == 0
+    finally:
+        for rec in (a, b):
+            rec.stop_quietly()
+        if pub is not None and pub.poll() is None:
+            pub.kill()
+            pub.wait()
+    assert read_store(url) == want
+    for rec in (a, b):
+        assert "Traceback" not in rec.output()

@@ -32,11 +32,12 @@ store is away:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
@@ -78,6 +79,9 @@ _REFUSAL_HINTS = {
     133: "choose another --client-id",
 }
 INBOX_FULL = "inbox_full"
+# Connection numbers, unique across the subscribers of one process (a recorder that covers
+# for another runs two, on one inbox), so an acknowledgement never goes to the wrong one.
+_GENERATIONS = itertools.count(1)
 
 
 class Inbox:
@@ -121,15 +125,23 @@ class Inbox:
         with self._cond:
             return Counter(self.drops)
 
-    def forget_resent(self, generation: int) -> int:
-        """Drop the QoS 1 messages of connections before ``generation``; return how many.
+    def forget_resent(self, generation: int, earlier: Container[int] | None = None) -> int:
+        """Drop the QoS 1 messages of connections before ``generation`` (or of the
+        connections ``earlier``, one subscriber's among several); return how many.
 
         Call on a resumed session only: the broker then sends each of them again (MQTT 5
         resends every unacknowledged message), and an acknowledgement can only go out on the
         connection that delivered the copy, so the old copy is a duplicate.
         """
         with self._cond:
-            kept = deque(m for m in self._items if not (m.qos and m.generation < generation))
+            kept = deque(
+                m
+                for m in self._items
+                if not (
+                    m.qos
+                    and (m.generation < generation if earlier is None else m.generation in earlier)
+                )
+            )
             dropped = len(self._items) - len(kept)
             self._items = kept
             return dropped
@@ -176,11 +188,19 @@ class Subscriber:
         inbox: Inbox,
         verbose: bool = False,
         share_group: str | None = None,
+        adopted: bool = False,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
         self.inbox = inbox
-        self.generation = 0  # +1 per successful connection
+        self.generation = 0  # this connection's number (_GENERATIONS)
+        self._earlier: set[int] = set()  # the numbers of our earlier connections
+        self._connections = 0
+        # adopted: another recorder's session, held while it is down (cover.py). When that
+        # recorder connects again, the broker hands it the session and drops our connection
+        # (mosquitto 2.0 just closes it, without a reason); cover.py then decides.
+        self.adopted = adopted
+        self.lost = threading.Event()
         # Held while acknowledging and while a new connection bumps the generation, so that
         # no acknowledgement of one connection's messages goes out on the next one.
         self._ack_lock = threading.Lock()
@@ -221,9 +241,12 @@ class Subscriber:
             self._handshake.refused(reason_code)
             return
         with self._ack_lock:
-            self.generation += 1
+            if self.generation:
+                self._earlier.add(self.generation)
+            self.generation = next(_GENERATIONS)
+        self._connections += 1
         if flags.session_present:
-            resent = self.inbox.forget_resent(self.generation)
+            resent = self.inbox.forget_resent(self.generation, self._earlier)
             if resent:
                 log.debug("%d unacknowledged messages will come again on this session", resent)
             self._resubscribe(client)
@@ -235,7 +258,7 @@ class Subscriber:
                 log.error(
                     "cannot subscribe to %s: %s", self._subscription, mqtt.error_string(result)
                 )
-        if self.generation > 1:
+        if self._connections > 1:
             log.warning(
                 "reconnected to %s (session %s)",
                 self.settings.address,
@@ -279,6 +302,13 @@ class Subscriber:
         properties: Properties | None,
     ) -> None:
         was_connected = self._handshake.lost()
+        if self.adopted and not self._closing:
+            # Maybe its recorder is back: reconnecting would take the session from it again,
+            # so paho's loop stops here (loop_stop from its own thread only flags it), and
+            # cover.py reconnects only if that recorder is still down.
+            self.lost.set()
+            client.loop_stop()
+            return
         if was_connected and not self._closing:
             log.warning(
                 "lost the connection to %s (%s); reconnecting", self.settings.address, reason_code
