@@ -46,6 +46,14 @@ def test_the_group_comes_from_the_flag_then_the_environment() -> None:
     assert _options([], NEMLIVE_SHARE_GROUP="").share_group is None
 
 
+def test_cover_lists_the_other_ids_from_the_flag_then_the_environment() -> None:
+    pg = ["--store", "postgresql://nem@db/nem", "--share-group", "g", "--client-id", "a"]
+    assert _options(pg).cover == ()
+    assert _options([*pg, "--cover", "b, c,a,b"]).cover == ("b", "c")  # own id, repeats out
+    assert _options(pg, NEMLIVE_COVER="c").cover == ("c",)
+    assert _options([*pg, "--cover", "b"], NEMLIVE_COVER="c").cover == ("b",)
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "needle"),
     [
@@ -58,6 +66,18 @@ def test_the_group_comes_from_the_flag_then_the_environment() -> None:
         ),
         pytest.param(
             ["--client-id", "x"], {"NEMLIVE_SHARE_GROUP": "#"}, "NEMLIVE_SHARE_GROUP '#'", id="env"
+        ),
+        pytest.param(
+            ["--client-id", "a", "--cover", "b", "--store", "postgresql://nem@db/nem"],
+            {},
+            "covering for other recorders needs --share-group",
+            id="cover-no-group",
+        ),
+        pytest.param(
+            ["--client-id", "a", "--share-group", "g"],
+            {"NEMLIVE_COVER": "b"},
+            "needs a PostgreSQL store",
+            id="cover-sqlite",
         ),
     ],
 )
@@ -374,10 +394,10 @@ def test_kill_9_of_one_of_two_covering_recorders_and_the_other_records_the_whole
         assert wait_until(lambda: count_store(url) >= 0.2 * len(want), 60)
         a.kill()  # and never started again
         assert count_store(url) < len(want), "the stream ended before the kill: slow the publisher"
-        b.wait_for_line("recorder rec-a is down")
         assert pub.wait(timeout=120) == 0
         assert wait_until(lambda: count_store(url) >= len(want), 60), b.output()
         assert read_store(url) == want  # the survivor alone recorded the whole stream
+        assert "recorder rec-a is down: recording its share on its session" in b.output()
         # The killed one, started again, is handed its session back.
         a = _shared_recorder(tmp_path, mosquitto.port, url, "rec-a", run=2, cover="rec-b").start()
         b.wait_for_line("recorder rec-a is back")
