@@ -3,11 +3,12 @@
     python recorder.py [--store sqlite:///nemlive.db] [--keep-days 30]
                        [--facilities data/facilities.csv | --record-all]
                        [--host localhost] [--port 1883] [--topic nem/stream]
-                       [--share-group GROUP --client-id ID]
+                       [--share-group GROUP --client-id ID [--cover ID,ID]]
 
 Subscribes to ``<base>/#`` on a persistent MQTT 5 session (fixed ``--client-id``; with
 ``--share-group``, to ``$share/GROUP/<base>/#``, so that the recorders of one group split
-the stream, each on a session of its own; docs/recording.md), validates
+the stream, each on a session of its own, and with ``--cover`` take over the session of one
+that is down; docs/recording.md), validates
 every message with the dashboard's schema, and upserts facility, market and interchange events
 into the store in batches (at most 5,000 messages, or what arrived within 1 s). A batch's messages are
 acknowledged to the broker only once it is committed, so after a crash (even ``kill -9``)
