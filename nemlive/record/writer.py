@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -43,7 +43,7 @@ from nemlive.record.recording import (
     convert_messages,
     describe_rejects,
 )
-from nemlive.record.subscriber import INBOX_FULL, OVERSIZE, Inbox, Subscriber
+from nemlive.record.subscriber import INBOX_FULL, OVERSIZE, Inbox
 from nemlive.store import Pruned, Store, StoreUrl, open_store
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,12 @@ CHECKPOINT_EVERY_COMMITS = 20
 CHECKPOINT_EVERY_S = 60.0
 # While the store is unavailable: 0.5 s, 1 s, 2 s ... at most 30 s between tries.
 STORE_BACKOFF = Backoff(minimum=0.5, maximum=30.0)
+
+
+class Acknowledger(Protocol):
+    """What the writer needs of the MQTT side: a Subscriber, or cover.Sessions."""
+
+    def ack(self, messages: Sequence[Inbound]) -> int: ...
 
 
 class WriterOptions(Protocol):
@@ -86,7 +92,7 @@ class Recorder:
         self,
         options: WriterOptions,
         store: Store,
-        subscriber: Subscriber,
+        subscriber: Acknowledger,
         inbox: Inbox,
         stop: threading.Event,
         *,

@@ -32,6 +32,12 @@ from nemlive.store.url import StoreUrl
 CONNECT_TIMEOUT_S = 5
 # Any fixed number: every NEM Live process migrating this database takes the same lock.
 _MIGRATION_LOCK = 0x4E454D4C  # "NEML"
+# Every write and prune transaction takes this one lock, so recorders sharing a database
+# (recorder.py --share-group) commit one at a time. A rollup bucket is recomputed from the
+# readings its transaction sees: two writers adding readings to one bucket at once would each
+# miss the other's, and the later commit would store an average without them. One lock also
+# leaves no order of row locks in which two writers or prunes could deadlock.
+_WRITE_LOCK = 0x4E454D57  # "NEMW"
 
 _TABLES = {kind: (f"{kind}_readings", *columns) for kind, columns in KINDS.items()}
 
@@ -55,6 +61,10 @@ def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> St
         return StoreUnavailable(
             f"{head}: permission denied ({detail}); grant the user access", "denied"
         )
+    if isinstance(exc, pg_errors.TransactionRollback | pg_errors.DeadlockDetected):
+        # A deadlock or serialization failure with another writer (one that does not take
+        # _WRITE_LOCK): nothing was written, and the same write succeeds when tried again.
+        return StoreUnavailable(f"{head}: it conflicted with another writer ({detail})", "conflict")
     if isinstance(exc, pg_errors.InvalidCatalogName):
         return StoreError(f"{head}: the database does not exist; create it (createdb)")
     if isinstance(exc, psycopg.OperationalError):
@@ -122,6 +132,7 @@ class PostgresStore(Store[psycopg.Connection]):
     @contextlib.contextmanager
     def _transaction(self, conn: psycopg.Connection) -> Iterator[None]:
         with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
             yield
 
     def _drop_connection(self) -> None:
@@ -146,17 +157,24 @@ class PostgresStore(Store[psycopg.Connection]):
                 f"the store {self.url.display} is at schema version {current}, not "
                 f"{SCHEMA_VERSION}: run recorder.py once to create or migrate it"
             )
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            steps = plan_migrations(self._current_version(conn), self.url.display)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version "
-                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            for number in steps:
-                for statement in POSTGRES_MIGRATIONS[number]:
-                    conn.execute(statement)  # type: ignore[arg-type]
-                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+        # The lock is taken before the transaction, not in it: a transaction that starts
+        # after another process's migration committed sees its tables, whereas one that
+        # waited for an advisory lock inside may still find them missing in its catalog
+        # cache (two recorders starting at once on an empty database).
+        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        try:
+            with conn.transaction():
+                steps = plan_migrations(self._current_version(conn), self.url.display)
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version "
+                    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                for number in steps:
+                    for statement in POSTGRES_MIGRATIONS[number]:
+                        conn.execute(statement)  # type: ignore[arg-type]
+                    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
     def _after_error(self) -> None:
         # Start afresh after any error: a broken socket, and also a session that took
