@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from nemlive.common.events import REGIONS
 from nemlive.common.lookups import Facility
-from nemlive.dashboard import charts, freshness, history, mapview, tables
+from nemlive.dashboard import charts, freshness, history, labelplace, mapview, pricescale, tables
 from nemlive.dashboard.charts import Figures
 from nemlive.dashboard.livestate import LiveState, Snapshot
 from nemlive.dashboard.sharedcache import SharedCache
@@ -285,6 +285,7 @@ class MapView:
     colour_legend: str
     size_legend: str
     price_legend: str | None
+    centre: float = pricescale.DEFAULT_CENTRE  # $/MWh the region colours are centred on
 
 
 class SharedDeck(mapview.CompactDeck):
@@ -314,27 +315,60 @@ def build_map_view(snap: Snapshot, sel: Selection) -> MapView:
         if sel.past is None
         else mapview.NO_ALERTS
     )
-    deck = mapview.build_deck(
-        rows, sel.regions_fc, options, sel.regions, snap.region_latest, flows, marks
+    # The colours are centred on the typical price of what the page holds: the window live,
+    # the picked range in History.
+    centre = pricescale.price_centre(
+        p[1] for points in snap.region_history.values() for p in points
     )
-    colours, sizes, prices = _legends(options.size_by)
+    deck = mapview.build_deck(
+        rows,
+        sel.regions_fc,
+        options,
+        sel.regions,
+        snap.region_latest,
+        flows,
+        marks,
+        centre=centre,
+        placements=region_label_placements(sel, options),
+    )
+    colours, sizes = _legends(options.size_by)
     return MapView(
         deck=SharedDeck(deck),
         drawn=len(rows),
         colour_legend=colours,
         size_legend=sizes,
-        price_legend=prices if options.polygons else None,
+        price_legend=pricescale.build_price_legend_html(centre) if options.polygons else None,
+        centre=centre,
     )
+
+
+# The lookups are loaded once per server process (page_cache.load_lookups), so their ids
+# name them; the length guards against an id reused by a later, different lookup.
+_PLACEMENTS = SharedCache(maxsize=8)
+
+
+def region_label_placements(
+    sel: Selection, options: mapview.MapOptions
+) -> dict[str, labelplace.Placement]:
+    """Where the region labels go for the lookups of ``sel`` in the view of ``options``,
+    placed once per process and view (``labelplace``)."""
+    if not sel.regions_fc:
+        return {}
+    regions_fc = sel.regions_fc
+    key = (
+        id(regions_fc),
+        len(regions_fc.get("features", [])),
+        id(sel.facilities),
+        len(sel.facilities),
+        options.wall,
+    )
+    return _PLACEMENTS.get(key, lambda: mapview.place_labels(regions_fc, sel.facilities, options))
 
 
 @functools.cache
-def _legends(size_by: mapview.SizeBy) -> tuple[str, str, str]:
-    """The map's legends (icons drawn once per process)."""
-    return (
-        mapview.build_colour_legend_html(),
-        mapview.build_size_legend_html(size_by),
-        mapview.build_price_legend_html(),
-    )
+def _legends(size_by: mapview.SizeBy) -> tuple[str, str]:
+    """The map's fuel and size legends (icons drawn once per process)."""
+    return mapview.build_colour_legend_html(), mapview.build_size_legend_html(size_by)
 
 
 @dataclass(frozen=True)
