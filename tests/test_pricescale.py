@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -42,7 +43,7 @@ def test_the_scale_is_monotonic_from_0_to_high() -> None:
     prices = [0.0, 1.0, 10.0, 35.0, 69.0, 70.0, 71.0, 150.0, 300.0, 600.0, 999.0, 1_000.0]
     positions = [pricescale.price_position(p, centre) for p in prices]
     assert positions == sorted(positions)
-    assert all(a < b for a, b in zip(positions[:-1], positions[1:], strict=True))
+    assert all(a < b for a, b in itertools.pairwise(positions))
     assert positions[0] == -1.0 and positions[5] == 0.0 and positions[-1] == 1.0
     # Lightness falls away from the white centre on both sides.
     light = [sum(price_rgb(p, centre)) for p in prices]

@@ -15,7 +15,7 @@ import copy
 import functools
 import html
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from nemlive.common.events import REGIONS
 from nemlive.common.lookups import Facility
+from nemlive.dashboard import changes as changes_
 from nemlive.dashboard import charts, freshness, history, labelplace, mapview, pricescale, tables
 from nemlive.dashboard.charts import Figures
 from nemlive.dashboard.livestate import LiveState, Snapshot
@@ -206,18 +207,35 @@ FIGURE_HELP = {
 }
 
 
-def build_cards_html(cards: Sequence[tuple[str, str, str | None]], columns: int) -> str:
+def build_cards_html(
+    cards: Sequence[tuple[str, str, str | None]],
+    columns: int,
+    changes: Mapping[str, changes_.Change | None] | None = None,
+) -> str:
     """Figure cards (label, value, help shown on hover) in a grid of ``columns``, as one
     element: every element a refresh sends costs the server, and these refresh every 2 s in
-    every page. Texts are escaped."""
+    every page. ``changes``: label -> its move since the interval before, shown under the
+    value (``changes``), coloured by its sense. Texts are escaped."""
     items = "".join(
         '<div class="nl-card" data-testid="nl-card"'
         + (f' title="{html.escape(help_text)}"' if help_text else "")
         + f'><div class="nl-card-label" data-testid="nl-card-label">{html.escape(label)}</div>'
-        f'<div class="nl-card-value" data-testid="nl-card-value">{html.escape(value)}</div></div>'
+        f'<div class="nl-card-value" data-testid="nl-card-value">{html.escape(value)}</div>'
+        + _change_html((changes or {}).get(label))
+        + "</div>"
         for label, value, help_text in cards
     )
     return f'<div class="nl-cards nl-cols-{columns}">{items}</div>'
+
+
+def _change_html(change: changes_.Change | None) -> str:
+    if change is None:
+        return ""
+    return (
+        f'<div class="nl-card-change nl-{change.sense}" data-testid="nl-card-change" '
+        f'data-sense="{change.sense}" title="since the interval before">'
+        f"{html.escape(change.text)}</div>"
+    )
 
 
 @dataclass(frozen=True)
@@ -231,6 +249,8 @@ class FigureView:
     window: tuple[int | None, int | None]
     caption: str | None
     cards_html: str  # the figures as cards, four to a row, in FIGURE_HELP's order
+    changes: dict[str, changes_.Change | None] = field(default_factory=dict)
+    band_html: str = ""  # the same cards in one row: the wall view's band
 
 
 def with_past(snap: Snapshot, past: PastView) -> Snapshot:
@@ -272,8 +292,34 @@ def build_figure_view(snap: Snapshot, sel: Selection, quiet: bool = False) -> Fi
     else:
         caption = freshness.describe_figures(fresh, fig.facilities, fig.regions)
     texts = charts.format_figures(fig)
+    moves = changes_.figure_changes(fig, _figures_before(snap, sel, at_ts))
     cards = [(label, texts[label], help_text) for label, help_text in FIGURE_HELP.items()]
-    return FigureView(at_ts, fig, texts, window, caption, build_cards_html(cards, columns=4))
+    return FigureView(
+        at_ts,
+        fig,
+        texts,
+        window,
+        caption,
+        build_cards_html(cards, columns=4, changes=moves),
+        moves,
+        build_cards_html(cards, columns=len(cards), changes=moves),
+    )
+
+
+def _figures_before(snap: Snapshot, sel: Selection, at_ts: int | None) -> Figures | None:
+    """The figures of the interval before ``at_ts`` (None: no data, or none then)."""
+    if at_ts is None:
+        return None
+    before = changes_.previous_time(snap.region_history, at_ts)
+    fig = charts.compute_figures(
+        snap.facility_history,
+        snap.region_history,
+        sel.facilities,
+        before,
+        regions=sel.regions,
+        groups=sel.groups,
+    )
+    return fig if fig.facilities or fig.regions else None
 
 
 @dataclass(frozen=True)
