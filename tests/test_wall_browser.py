@@ -49,6 +49,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration]
 
 INTERVALS = 12
 CRAFTED = {"NSW1": 40.0, "QLD1": 65.0, "SA1": 280.0, "TAS1": 55.0, "VIC1": 70.0}  # $/MWh
+# (width, height, the screenshot's name): the wall view at each size
 SIZES = [(1400, 1000, None), (1920, 1080, "wall-1080p.png"), (3840, 2160, "wall-4k.png")]
 LARGE_ICON_PX = mapview.icon_size_px(labelplace.LARGE_MW, "power")
 DECK = re.compile(rb'\{"layers":\[')  # how CompactDeck's JSON begins
@@ -147,7 +148,6 @@ def test_the_wall_view_at_three_sizes(mosquitto, tmp_path: Path) -> None:  # typ
     freshness line show, no region label covers a facility above 250 MW (measured in the
     page), SA1 at $280 and NSW1 at $40 are filled in clearly different colours, and nothing
     fails or leaves the machine."""
-    from PIL import Image
     from playwright.sync_api import expect, sync_playwright
 
     csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=INTERVALS)
@@ -170,6 +170,7 @@ def test_the_wall_view_at_three_sizes(mosquitto, tmp_path: Path) -> None:  # typ
             # The server listens once a page is open: the first page waits for the stream.
             first = browser.new_page()
             first.route("**/*", route)
+            first.on("pageerror", lambda e: errors.append(str(e)))
             first.goto(url + "?view=wall")
             expect(first.locator('[data-testid="nl-wall-line"]')).to_contain_text(
                 "Waiting for data", timeout=30_000
@@ -181,48 +182,10 @@ def test_the_wall_view_at_three_sizes(mosquitto, tmp_path: Path) -> None:  # typ
             )
             first.close()
             for width, height, shot_name in SIZES:
-                page = browser.new_page(viewport={"width": width, "height": height})
-                page.route("**/*", route)
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-                frames.clear()
-                page.on(
-                    "websocket",
-                    lambda ws: ws.on(
-                        "framereceived",
-                        lambda p: frames.append(p if isinstance(p, bytes) else p.encode()),
-                    ),
-                )
-                page.goto(url + "?view=wall")
-                band = page.locator(".nl-cols-7")
-                expect(band.locator('[data-testid="nl-card"]')).to_have_count(7, timeout=30_000)
-                price = band.locator('[data-testid="nl-card"]', has_text="Price")
-                expect(price.locator('[data-testid="nl-card-change"]')).to_have_text(
-                    re.compile(r"^[▲▼] \$[\d,.]+/MWh$"), timeout=30_000
-                )
-                expect(page.locator('[data-testid="nl-alert-strip"]')).to_contain_text(
-                    "sa-spike: SA1 $280.00/MWh", timeout=30_000
-                )
-                expect(page.locator('[data-testid="nl-wall-line"]')).to_be_visible()
-                expect(page.locator('[data-testid="stSidebar"]')).to_be_hidden()
-                expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(0)
-                expect(page.locator('[data-testid="nl-price-legend"]')).to_be_visible(
-                    timeout=30_000
-                )
-                canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
-                expect(canvas).to_be_visible(timeout=30_000)
-                deadline = time.monotonic() + 30
-                while True:
-                    decks = [d for d in _decks(frames) if _has_prices(d)]
-                    if decks or time.monotonic() > deadline:
-                        break
-                    time.sleep(0.3)
-                assert decks, "no deck with the crafted prices reached the page"
-                deck = decks[-1]
+                page = _open(browser, route, errors, frames, url + "?view=wall", width, height)
+                _expect_wall_parts(page)
+                deck, to_page, ratio, box = _drawn_deck(page, frames)
                 assert deck["initialViewState"]["zoom"] == mapview.WALL_VIEW["zoom"]
-                time.sleep(1.5)  # the deck draws the regions it was just sent
-                to_page, ratio, box = _projector(page, canvas, deck["initialViewState"])
-
                 share = box["width"] * box["height"] / (width * height)
                 measured[f"{width}x{height} map share"] = round(share, 3)
                 assert share >= 0.6, f"the map covers {share:.0%} of {width}x{height}"
@@ -230,24 +193,93 @@ def test_the_wall_view_at_three_sizes(mosquitto, tmp_path: Path) -> None:  # typ
                 legend = page.locator('[data-testid="nl-price-legend"]').bounding_box()
                 assert legend is not None and legend["y"] >= box["y"] + box["height"] - 1
                 assert legend["y"] + legend["height"] <= height + 1, "the legend is off screen"
-
-                assert _label_overlaps(page, deck, to_page, ratio) == []
-
-                shot = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
-                sa = _region_colour(shot, "SA1", to_page, box)
-                nsw = _region_colour(shot, "NSW1", to_page, box)
-                measured[f"{width}x{height} SA1/NSW1"] = (sa, nsw)
-                assert math.dist(sa, nsw) > 60, (sa, nsw)
-                assert sa[0] - sa[2] > nsw[0] - nsw[2], (sa, nsw)  # SA1 the redder
-
+                measured[f"{width}x{height} wall"] = _check_map(page, deck, to_page, ratio, box)
                 if shot_name:
                     _save_screenshot(page, tmp_path / shot_name)
                 page.close()
+            # The full page's map, in the view it opens on: the same checks.
+            page = _open(browser, route, errors, frames, url, 1400, 1000)
+            deck, to_page, ratio, box = _drawn_deck(page, frames)
+            assert deck["initialViewState"]["zoom"] == mapview.INITIAL_VIEW["zoom"]
+            measured["1400x1000 full page"] = _check_map(page, deck, to_page, ratio, box)
+            page.close()
         finally:
             browser.close()
     print(measured)
     assert off_machine == [], f"requests left the machine: {off_machine}"
     assert errors == [], f"page errors: {errors}"
+
+
+def _open(browser, route, errors: list, frames: list, url: str, width: int, height: int):  # type: ignore[no-untyped-def]
+    """A new page of ``width`` x ``height`` at ``url``, its requests routed through
+    ``route``, its errors and websocket frames collected."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.route("**/*", route)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    frames.clear()
+    page.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framereceived", lambda p: frames.append(p if isinstance(p, bytes) else p.encode())
+        ),
+    )
+    page.goto(url)
+    return page
+
+
+def _expect_wall_parts(page) -> None:  # type: ignore[no-untyped-def]
+    """The band of seven figures with the price's change, the alert strip, the freshness
+    line and the legend; no sidebar and no chart."""
+    from playwright.sync_api import expect
+
+    band = page.locator(".nl-cols-7")
+    expect(band.locator('[data-testid="nl-card"]')).to_have_count(7, timeout=30_000)
+    price = band.locator('[data-testid="nl-card"]', has_text="Price")
+    expect(price.locator('[data-testid="nl-card-change"]')).to_have_text(
+        re.compile(r"^[▲▼] \$[\d,.]+/MWh$"), timeout=30_000
+    )
+    expect(page.locator('[data-testid="nl-alert-strip"]')).to_contain_text(
+        "sa-spike: SA1 $280.00/MWh", timeout=30_000
+    )
+    expect(page.locator('[data-testid="nl-wall-line"]')).to_be_visible()
+    expect(page.locator('[data-testid="stSidebar"]')).to_be_hidden()
+    expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(0)
+    expect(page.locator('[data-testid="nl-price-legend"]')).to_be_visible(timeout=30_000)
+
+
+def _drawn_deck(page, frames: list):  # type: ignore[no-untyped-def]
+    """The newest deck with the crafted prices the page received, once drawn, and the
+    projection of its canvas (``_projector``)."""
+    from playwright.sync_api import expect
+
+    canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
+    expect(canvas).to_be_visible(timeout=30_000)
+    deadline = time.monotonic() + 30
+    while True:
+        decks = [d for d in _decks(frames) if _has_prices(d)]
+        if decks or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert decks, "no deck with the crafted prices reached the page"
+    canvas.scroll_into_view_if_needed()
+    time.sleep(1.5)  # the deck draws the regions it was just sent
+    return (decks[-1], *_projector(page, canvas, decks[-1]["initialViewState"]))
+
+
+def _check_map(page, deck: dict, to_page, ratio: float, box: dict) -> tuple:  # type: ignore[no-untyped-def]
+    """No region label over a large icon; SA1 ($280) and NSW1 ($40) clearly apart, SA1 the
+    redder. Returns the two colours."""
+    from PIL import Image
+
+    assert _label_overlaps(page, deck, to_page, ratio) == []
+    canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
+    shot = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
+    sa = _region_colour(shot, "SA1", to_page, box)
+    nsw = _region_colour(shot, "NSW1", to_page, box)
+    assert math.dist(sa, nsw) > 60, (sa, nsw)
+    assert sa[0] - sa[2] > nsw[0] - nsw[2], (sa, nsw)
+    return sa, nsw
 
 
 def _has_prices(deck: dict) -> bool:

@@ -10,7 +10,7 @@ the labels placed before it; among the clear points, the one nearest the region'
 
 The label box is the text layer's: a monospace font (deck.gl's default, Monaco or the
 system's monospace) whose glyphs advance ``CHAR_EM`` of the font size, plus the background's
-padding. Distances between points scale with ``2 ** zoom`` while icons and text keep their
+padding. Distances between points double with each zoom step while icons and text keep their
 pixel size, so a placement clear at one zoom stays clear at every larger zoom.
 """
 
@@ -56,7 +56,7 @@ Box = tuple[float, float, float, float]  # centre x, centre y, width, height (px
 def project(lon: float, lat: float, zoom: float) -> tuple[float, float]:
     """Web-Mercator pixels of (lon, lat) at ``zoom`` (deck.gl's 512-px world), y down; only
     differences between two points mean anything."""
-    scale = 512 * 2**zoom / (2 * math.pi)
+    scale = 512 * math.exp2(zoom) / (2 * math.pi)
     lat = max(-85.0, min(85.0, lat))
     return (
         math.radians(lon) * scale,
