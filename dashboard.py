@@ -55,15 +55,20 @@ with st.sidebar:
         SELECTION = replace(SELECTION, past=page_sidebar.render_range_control(CONFIG.store, HUB))
 SELECTION = replace(SELECTION, options=replace(SELECTION.options, wall=WALL))
 
-if page_live.render_wall_toggle(WALL) != WALL:
-    page_live.switch_view(not WALL)
-if not WALL:
-    st.title("NEM Live", anchor=False)
+if WALL:
+    WALL_ON = page_live.render_wall_toggle(True)
+else:
+    TITLE, TOGGLE = st.columns([5, 1], vertical_alignment="center")
+    TITLE.title("NEM Live", anchor=False)
+    with TOGGLE:
+        WALL_ON = page_live.render_wall_toggle(False)
     st.caption(
         "Generation, emissions, price and demand across the National Electricity Market: "
         f"figures refreshed every {CONFIG.refresh_s:g} s and the map and charts every "
         f"{CONFIG.visuals_every_s:g} s from the MQTT stream. Times are NEM time (UTC+10)."
     )
+if WALL_ON != WALL:
+    page_live.switch_view(WALL_ON)
 for problem in PROBLEMS:
     st.warning(problem, icon="⚠️")
 try:
