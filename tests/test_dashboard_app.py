@@ -120,7 +120,8 @@ def test_injected_state_gives_the_figures_and_deck_layers(lookups, tmp_path: Pat
     assert _metrics(at) == expected_figure_texts(csv_path)
     spec = _deck(at)
     layers = {layer["id"]: layer for layer in spec["layers"]}
-    assert set(layers) == {"regions", "interchange", "facilities"}
+    # A label placed offshore (clear of the large facilities) adds its leader lines.
+    assert set(layers) - {"interchange_leaders"} == {"regions", "interchange", "facilities"}
     # Each region's net import on the map equals the CSV's last row, computed from the file.
     with open(csv_path, newline="", encoding="utf-8") as fh:
         last = list(csv.DictReader(fh))[-1]
@@ -552,3 +553,31 @@ def test_an_unreadable_store_says_so_without_its_user_or_password(
         assert leak not in text, leak
     assert f"The store (PostgreSQL on 127.0.0.1:{port}) could not be read" in text
     assert "(unreachable)" in text
+
+
+def test_the_wall_view_shows_the_band_and_the_map_and_its_toggle_leaves_it(
+    lookups, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """``?view=wall``: the figures in one band of seven with their changes, the map opened
+    closer, no charts or tables; the page's toggle takes the address back to the full page."""
+    from nemlive.dashboard import mapview
+
+    hub, csv_path = _injected_hub(lookups[0], tmp_path)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[HUB_KEY] = hub
+    at.query_params["view"] = "wall"
+    at.run()
+    assert not at.exception
+    bodies = [e.proto.body for e in at.main.get("html")]
+    assert any("nl-cols-7" in b and b.count('data-testid="nl-card-change"') == 7 for b in bodies)
+    assert _metrics(at) == expected_figure_texts(csv_path)
+    assert _deck(at)["initialViewState"]["zoom"] == mapview.WALL_VIEW["zoom"]
+    assert not at.get("vega_lite_chart") and not at.get("arrow_data_frame")
+    assert not at.main.get("title")  # the screen is the map's
+    toggle = at.toggle[0]
+    assert toggle.label == "Wall view" and toggle.value is True
+    toggle.set_value(False).run()
+    assert not at.exception
+    assert "view" not in at.query_params
+    assert _deck(at)["initialViewState"]["zoom"] == mapview.INITIAL_VIEW["zoom"]
+    assert at.main.get("title") and at.get("vega_lite_chart")
