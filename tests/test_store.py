@@ -117,6 +117,7 @@ def test_schema_is_the_contract(store: Store, store_url: str) -> None:
         (2,),
         (3,),
         (4,),
+        (5,),
     ]
     if store.url.backend == "sqlite":
         cols = {
@@ -199,7 +200,7 @@ def test_a_version_1_store_is_migrated_and_its_rollups_filled(store_url: str) ->
             f"INSERT INTO facility_readings VALUES ('A', {stamp(T0 + 300 * k)}, {k}.0, NULL)",
         )
     with open_store(store_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         assert store.read_facilities(T0, T0 + 1800, 1800) == {"A": [(T0 + 1800, 3.5, None)]}
         assert store.read_facilities(T0, T0 + 3600, 3600) == {"A": [(T0 + 3600, 3.5, None)]}
 
@@ -225,10 +226,10 @@ def test_a_version_2_store_gains_the_interchange_tables_and_keeps_its_readings(
     store_url: str,
 ) -> None:
     _make_version_2_store(store_url)
-    with pytest.raises(StoreError, match=r"schema version 2, not 4: run recorder\.py"):
+    with pytest.raises(StoreError, match=r"schema version 2, not 5: run recorder\.py"):
         open_store(store_url, create=False)  # a dashboard never migrates
     with open_store(store_url) as store:  # the recorder does
-        assert store.schema_version() == 4
+        assert store.schema_version() == 5
         assert store.read_facilities(T0, T0 + 300) == {"A": [(T0 + 300, 1.0, 2.0)]}
         assert store.read_markets(T0, T0 + 300) == {"SA1": [(T0 + 300, 90.0, 1500.0)]}
         assert store.read_interchange(T0, T0 + 300) == {}
@@ -239,6 +240,7 @@ def test_a_version_2_store_gains_the_interchange_tables_and_keeps_its_readings(
         (2,),
         (3,),
         (4,),
+        (5,),
     ]
     with open_store(store_url, create=False) as reader:
         assert reader.read_interchange(T0, T0 + 300) == {"SA1": [(T0 + 300, 420.5, 0.0)]}
@@ -313,18 +315,19 @@ def test_a_version_3_store_gains_alert_events(store_url: str) -> None:
         _execute(store_url, statement)
     _execute(store_url, "INSERT INTO schema_version VALUES (3, 'then')")
     with open_store(store_url) as store:
-        assert store.schema_version() == 4
+        assert store.schema_version() == 5
         assert store.read_markets(T0, T0 + 300) == {"SA1": [(T0 + 300, 90.0, 1500.0)]}
         store.write([], [], [], [_alert_row()])
         assert store.read_alerts(T0, T0 + 300) == [_alert_row()]
 
 
 def test_a_prune_deletes_the_alerts_before_its_cutoff(store: Store) -> None:
+    # Months apart: PostgreSQL prunes whole months (tests/test_pgpartition.py).
     old = _alert_row()
-    new = _alert_row("resolved", T0 + 3 * DAY, since=T0 + 300)
-    store.write([("A", T0 + 3 * DAY, 1.0, None)], [], [], [old, new])
-    store.prune(1, T0 + 3 * DAY)
-    assert store.read_alerts(T0, T0 + 4 * DAY) == [new]
+    new = _alert_row("resolved", T0 + 70 * DAY, since=T0 + 300)
+    store.write([("A", T0 + 70 * DAY, 1.0, None)], [], [], [old, new])
+    store.prune(1, T0 + 70 * DAY)
+    assert store.read_alerts(T0, T0 + 71 * DAY) == [new]
 
 
 def test_a_newer_schema_is_refused_with_the_fix(store_url: str) -> None:
@@ -423,6 +426,8 @@ def test_a_batch_of_5000_is_one_transaction_and_ts_is_the_contract_type(
         ) == [(True,)]
 
 
+# Row by row: PostgreSQL prunes whole months instead (tests/test_pgpartition.py).
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_prune_keeps_days_before_the_newest_reading(store: Store) -> None:
     day = 86_400
     store.write(
@@ -458,6 +463,8 @@ def _a_real_day_and_one_row_in_2199(store: Store) -> tuple[int, int]:
     return 3 * 288, forged
 
 
+# Row by row: PostgreSQL prunes whole months instead (tests/test_pgpartition.py).
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_one_reading_far_ahead_cannot_make_a_prune_delete_the_history(store: Store) -> None:
     real, forged = _a_real_day_and_one_row_in_2199(store)
     noon = T0 + 12 * 3600  # the clock, within the recorded day
@@ -484,6 +491,8 @@ def test_an_old_week_is_kept_however_far_behind_the_clock(store: Store) -> None:
     assert (pruned.reference, pruned.newest) == (T0 + 288 * 300, forged)
 
 
+# Row by row: PostgreSQL prunes whole months instead (tests/test_pgpartition.py).
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_prune_reports_how_much_of_the_store_it_deleted(store: Store) -> None:
     _a_real_day_and_one_row_in_2199(store)
     noon = T0 + 12 * 3600
