@@ -100,6 +100,9 @@ def test_a_bad_store_url_is_one_config_line(text: str) -> None:
 
 def test_bucket_end_is_interval_ending() -> None:
     assert [bucket_end(T0 + k * 300, 1800) - T0 for k in (1, 5, 6, 7)] == [1800, 1800, 1800, 3600]
+    # A day's bucket is a NEM day: T0 is a NEM midnight, 14:00 UTC.
+    assert [bucket_end(T0 + k * 300, 86400) - T0 for k in (1, 288, 289)] == [DAY, DAY, 2 * DAY]
+    assert bucket_end(T0 - 10 * 3600 + 300, 86400) == T0  # 14:05 NEM the day before
 
 
 def test_dedupe_keeps_the_last_reading_of_a_key() -> None:
@@ -203,6 +206,8 @@ def test_a_version_1_store_is_migrated_and_its_rollups_filled(store_url: str) ->
         assert store.schema_version() == SCHEMA_VERSION == 5
         assert store.read_facilities(T0, T0 + 1800, 1800) == {"A": [(T0 + 1800, 3.5, None)]}
         assert store.read_facilities(T0, T0 + 3600, 3600) == {"A": [(T0 + 3600, 3.5, None)]}
+        # Version 5 fills the daily averages from the hourly ones.
+        assert store.read_facilities(T0, T0 + DAY, 86400) == {"A": [(T0 + DAY, 3.5, None)]}
 
 
 def _make_version_2_store(store_url: str) -> None:
@@ -551,6 +556,25 @@ def test_windows_are_half_open_and_aggregate_in_sql(store: Store) -> None:
     )
     with pytest.raises(ValueError, match="resolution"):
         store.read_facilities(T0, T0 + 1, 900)  # type: ignore[arg-type]
+
+
+def test_daily_averages_are_nem_days_kept_in_step_with_every_write(store: Store) -> None:
+    day1 = [T0 + 300 * k for k in range(1, 289)]  # T0 is a NEM midnight: 00:05 .. 24:00
+    day2 = [T0 + DAY + 300 * k for k in range(1, 289)]
+    store.write([("A", ts, 1.0, 2.0) for ts in day1], [], [("SA1", ts, 7.0, 0.0) for ts in day1])
+    store.write([("A", ts, 3.0, None) for ts in day2[:144]], [("SA1", day2[0], 90.0, 1.0)])
+    store.write([("A", ts, 5.0, None) for ts in day2[144:]], [])
+    assert store.read_facilities(T0, T0 + 2 * DAY, 86400) == {
+        "A": [(T0 + DAY, 1.0, 2.0), (T0 + 2 * DAY, 4.0, None)]
+    }
+    assert store.read_interchange(T0, T0 + 2 * DAY, 86400) == {"SA1": [(T0 + DAY, 7.0, 0.0)]}
+    assert store.read_markets(T0, T0 + 2 * DAY, 86400) == {"SA1": [(T0 + 2 * DAY, 90.0, 1.0)]}
+    # A later value replaces one of the day's: the day's average follows.
+    store.write([("A", day1[0], 289.0, 2.0)], [])
+    assert store.read_facilities(T0, T0 + DAY, 86400)["A"][0][1] == pytest.approx(2.0)
+    # A day's value averages its hours: with hours missing, the hours it has count alike.
+    store.write([("B", day1[0], 10.0, None)] + [("B", ts, 1.0, None) for ts in day1[12:24]], [])
+    assert store.read_facilities(T0, T0 + DAY, 86400, ["B"]) == {"B": [(T0 + DAY, 5.5, None)]}
 
 
 def test_an_empty_store_reads_empty(store: Store) -> None:
