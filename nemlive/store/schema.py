@@ -26,6 +26,10 @@ From version 4, ``alert_events(rule, kind, subject, state, since, at, value, thr
 received_at)``: each state change the alerter published (``firing``/``resolved``, docs/alerts.md),
 ``since``, ``at`` and ``received_at`` as ``ts`` is; unique on ``(rule, subject, state, since,
 at)``, so a repeated message is stored once, and an index on ``at`` for History's window.
+
+From version 5, the rollups also hold daily averages (``step_s`` 86400, NEM days, from the
+hourly ones), and in PostgreSQL every readings and rollups table is partitioned by month under
+the same name (``nemlive.store.partitions``); SQLite's tables stay as they are.
 """
 
 from __future__ import annotations
