@@ -69,6 +69,7 @@ bench: venv
 	$(PY) bench/publish.py $(if $(QUICK),--runs 1 --skip-rss)
 	$(PY) bench/ingest.py $(if $(QUICK),--rounds 1)
 	$(PY) bench/record.py $(if $(QUICK),--rounds 1 --messages 20000)
+	$(PY) bench/store_year.py $(if $(QUICK),--quick)
 	$(PY) bench/alerts.py $(if $(QUICK),--rounds 1 --intervals 100 --delay-intervals 40)
 	$(PY) bench/render.py $(if $(QUICK),--repeats 3 --apptest 1)
 	$(PY) bench/encode.py

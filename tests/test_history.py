@@ -207,6 +207,11 @@ def test_read_range_reads_interchange_at_the_range_resolution(tmp_path) -> None:
         assert fine.interchange["SA1"] == [(stamps[k], 10.0 * k, 5.0) for k in range(3)]
         with pytest.raises(ValueError, match="resolution"):
             history.read_range(store, t0, t0 + 900, 900, {"A"}, NOW)
+        # A long range reads the day's average: one point per series for the NEM day.
+        day = history.read_range(store, t0, t0 + DAY, 86400, {"A"}, NOW)
+        # The hours average k 0..11 (5.5) and k 12: the day averages the hours.
+        assert day.facility == {"A": [(t0 + DAY, 8.75, 0.5)]}
+        assert day.interchange["SA1"] == [(t0 + DAY, 87.5, 5.0)]
 
 
 def test_today_s_range_stops_at_the_time_guard(tmp_path) -> None:  # type: ignore[no-untyped-def]

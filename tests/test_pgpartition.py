@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from nemlive.common.nemtime import NEM_TZ
-from nemlive.store import SCHEMA_VERSION, StoreError, open_store
+from nemlive.store import SCHEMA_VERSION, StoreError, StoreUnavailable, open_store, parse_store_url
 from nemlive.store.pgpartition import PARTITIONED_TABLES
 from nemlive.store.schema import KINDS, POSTGRES_MIGRATIONS
 from tests.conftest import Postgres
@@ -259,3 +259,22 @@ def test_a_dashboard_never_partitions_a_store(postgres: Postgres) -> None:
     with pytest.raises(StoreError, match=r"schema version 4, not 5: run recorder\.py"):
         open_store(postgres.url(), create=False)
     assert _partitioned(postgres) == []
+
+
+def test_a_write_into_a_month_without_its_partition_is_unavailable_so_it_is_retried(
+    postgres: Postgres,
+) -> None:
+    from nemlive.store.postgres import describe_postgres_error
+
+    open_store(postgres.url()).close()
+    with (
+        psycopg.connect(postgres.url(), autocommit=True) as conn,
+        pytest.raises(psycopg.Error) as caught,
+    ):
+        conn.execute(
+            "INSERT INTO facility_readings VALUES ('A', to_timestamp(%s), 1, 1)",
+            (_nem(2026, 3, 5),),
+        )
+    error = describe_postgres_error(caught.value, parse_store_url(postgres.url()), "write to")
+    assert isinstance(error, StoreUnavailable) and error.kind == "partition"
+    assert "its month's partition is missing" in str(error)
