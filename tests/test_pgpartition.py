@@ -186,7 +186,7 @@ def _refuse_deletes(pg: Postgres) -> None:
     deleted rows one by one would fail."""
     _sql(
         pg,
-        "CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS "
+        "CREATE OR REPLACE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS "
         "$$BEGIN RAISE EXCEPTION 'row deleted from %', TG_TABLE_NAME; END$$",
     )
     for table in PARTITIONED_TABLES:
