@@ -36,6 +36,7 @@ class Store(ABC, Generic[ConnT]):
 
     url: StoreUrl
     _lock: threading.Lock
+    _count_every_prune = True  # False where counting the readings held is slow
 
     def write(
         self,
@@ -72,18 +73,21 @@ class Store(ABC, Generic[ConnT]):
 
         SQLite deletes the rows before the cutoff. PostgreSQL drops whole monthly partitions
         (``nemlive.store.partitions``): the cutoff it reports is the first midnight of the month
-        holding the requested one, and the rows after it stay until their month has passed."""
+        holding the requested one, and the rows after it stay until their month has passed;
+        it counts the readings held only when it drops some (``held`` is 0 otherwise), as
+        counting a year's takes seconds every hour."""
         with self._lock, self._errors("prune"):
             conn = self._connection()
             with self._transaction(conn):
                 newest = self._latest(conn)
                 reference = self._latest(conn, timeguard.latest_allowed(now))
-                held = self._count_readings(conn)
                 if newest is None or reference is None:
-                    return Pruned(0, held, newest=newest)
+                    return Pruned(0, self._count_readings(conn), newest=newest)
                 deleted, cutoff, dropped = self._delete_before(
                     conn, reference - int(keep_days * DAY_S)
                 )
+                count = deleted or dropped or self._count_every_prune
+                held = self._count_readings(conn) + deleted if count else 0
                 return Pruned(deleted, held, cutoff, newest, reference, dropped)
 
     def checkpoint(self) -> bool:

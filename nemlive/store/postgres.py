@@ -97,6 +97,8 @@ def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> St
 class PostgresStore(Store[psycopg.Connection]):
     """A store in one PostgreSQL database. Open with ``open_store``."""
 
+    _count_every_prune = False
+
     def __init__(self, url: StoreUrl, *, create: bool = True) -> None:
         self.url = url
         self._create = create

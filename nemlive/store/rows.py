@@ -89,8 +89,8 @@ class Span:
 class Pruned:
     """What one prune did (times: UTC epoch seconds of interval ends).
 
-    ``held``: readings (facility, market and interchange) before the prune, ``deleted`` of
-    them: those with ``ts < cutoff``. ``reference`` is what the cutoff counts back from: the
+    ``held``: readings (facility, market and interchange) before the prune (PostgreSQL: 0
+    when it dropped nothing), ``deleted`` of them: those with ``ts < cutoff``. ``reference`` is what the cutoff counts back from: the
     newest reading not ahead of the clock; ``newest`` the newest held, ahead or not. None
     where there is no such reading (nothing is then deleted).
     """
