@@ -137,6 +137,30 @@ def test_an_old_store_is_partitioned_by_month_keeping_every_row(
     assert _sql(postgres, "SELECT count(*) FROM facility_readings") == [(3 * len(STAMPS),)]
 
 
+def test_the_migration_keeps_what_was_granted_on_the_tables(postgres: Postgres) -> None:
+    reader = f"grafana_{postgres.dbname[-8:]}"
+    _make_old_store(postgres, 4)
+    _sql(postgres, f"CREATE ROLE {reader} LOGIN")
+    try:
+        _sql(postgres, f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
+        open_store(postgres.url()).close()
+        grants = _sql(
+            postgres,
+            "SELECT table_name FROM information_schema.role_table_grants "
+            "WHERE grantee = %s AND privilege_type = 'SELECT' ORDER BY 1",
+            (reader,),
+        )
+        assert set(PARTITIONED_TABLES) <= {row[0] for row in grants}
+        reading = postgres.url().replace("//root@", f"//{reader}@")
+        with psycopg.connect(reading) as conn:
+            assert conn.execute("SELECT count(*) FROM facility_readings").fetchone() == (
+                3 * len(STAMPS),
+            )
+    finally:
+        _sql(postgres, f"DROP OWNED BY {reader}")
+        _sql(postgres, f"DROP ROLE {reader}")
+
+
 def test_a_new_store_makes_each_month_s_partitions_before_writing_into_it(
     postgres: Postgres,
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import psycopg
+from psycopg import sql
 
 from nemlive.store import partitions
 from nemlive.store.partitions import Month
@@ -107,4 +108,19 @@ def _partition_table(conn: psycopg.Connection, table: str) -> None:
     for year, month in months:
         conn.execute(partitions.create_partition_sql(table, (year, month)))  # type: ignore[arg-type]
     conn.execute(f"INSERT INTO {table} SELECT * FROM {old}")  # type: ignore[arg-type]
+    _copy_grants(conn, old, table)
     conn.execute(f"DROP TABLE {old}")  # type: ignore[arg-type]
+
+
+def _copy_grants(conn: psycopg.Connection, old: str, new: str) -> None:
+    """Grant on ``new`` what was granted on ``old`` (a read-only Grafana user keeps reading)."""
+    grants = conn.execute(
+        "SELECT grantee, privilege_type FROM information_schema.role_table_grants "
+        "WHERE table_schema = current_schema() AND table_name = %s AND grantee <> current_user",
+        (old,),
+    ).fetchall()
+    for grantee, privilege in grants:
+        who = sql.SQL("PUBLIC") if grantee == "PUBLIC" else sql.Identifier(grantee)
+        conn.execute(
+            sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privilege), sql.Identifier(new), who)
+        )
