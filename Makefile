@@ -71,6 +71,7 @@ bench: venv
 	$(PY) bench/ingest.py $(if $(QUICK),--rounds 1)
 	$(PY) bench/record.py $(if $(QUICK),--rounds 1 --messages 20000)
 	$(PY) bench/share.py $(if $(QUICK),--rounds 1 --intervals 20)
+	$(PY) bench/store_year.py $(if $(QUICK),--quick)
 	$(PY) bench/alerts.py $(if $(QUICK),--rounds 1 --intervals 100 --delay-intervals 40)
 	$(PY) bench/render.py $(if $(QUICK),--repeats 3 --apptest 1)
 	$(PY) bench/encode.py

@@ -216,7 +216,8 @@ class Recorder:
         self.unknown.add(converted.unknown_ids)
 
     def prune(self) -> None:
-        """Delete what is older than --keep-days; a failure waits for the next hour."""
+        """Delete what is older than --keep-days (PostgreSQL: the whole months before it); a
+        failure waits for the next hour."""
         self._last_prune = self.monotonic()
         if not self.options.keep_days:
             return
@@ -225,12 +226,16 @@ class Recorder:
         except StoreUnavailable as exc:
             self.log.warning("prune skipped: %s", exc)
             return
-        if pruned.deleted:
+        if pruned.deleted or pruned.partitions:
             self.log.info(
-                "pruned %d readings more than %g days older than the newest%s",
+                "pruned %d readings more than %g days older than the newest%s%s",
                 pruned.deleted,
                 self.options.keep_days,
                 " not ahead of the clock" if pruned.skipped_future else "",
+                f" (whole months: {pruned.partitions} partitions dropped, every reading before "
+                f"{nemtime.format_nem_epoch(pruned.cutoff or 0)} NEM)"
+                if pruned.partitions
+                else "",
             )
         if pruned.share > PRUNE_WARN_SHARE:
             self.log.warning("%s", describe_large_prune(pruned, self.options.keep_days))
