@@ -13,6 +13,7 @@ import pytest
 from nemlive.cli import recorder
 from nemlive.common.errors import StoreError
 from nemlive.store import open_store
+from nemlive.store.partitions import effective_cutoff
 from tests.conftest import Mosquitto, Postgres
 from tests.support_mqtt import run_publisher, start_publisher, write_small_csv
 from tests.support_recorder import (
@@ -186,14 +187,12 @@ def test_two_writers_of_the_same_rows_in_opposite_orders_neither_fail_nor_deadlo
 
 
 @pytest.mark.integration
-def test_two_prunes_at_once_delete_each_old_reading_once(postgres: Postgres) -> None:
+def test_two_prunes_at_once_drop_each_old_month_once(postgres: Postgres) -> None:
     url = postgres.url()
-    days = 10
+    stamps = [T0 + HOUR * i for i in range(70 * 24)]  # 70 days: three months' partitions
     with open_store(url) as store:
-        store.write(
-            [(f, T0 + 300 * i, 1.0, 0.0) for f in FACILITIES for i in range(days * 288)], []
-        )
-    now = T0 + days * 86_400
+        store.write([(f, t, 1.0, 0.0) for f in FACILITIES for t in stamps], [])
+    now = stamps[-1] + 300
     results: list[object] = []
 
     def prune() -> None:
@@ -205,15 +204,14 @@ def test_two_prunes_at_once_delete_each_old_reading_once(postgres: Postgres) -> 
         t.start()
     for t in threads:
         t.join(60)
-    deleted = sorted(r.deleted for r in results)  # type: ignore[attr-defined]
+    bound = effective_cutoff(stamps[-1] - 3 * 86_400)  # whole months before the cutoff's
+    old = sum(1 for t in stamps if t < bound) * len(FACILITIES)
+    assert old > 0
+    assert sorted(r.deleted for r in results) == [0, old]  # type: ignore[attr-defined]
+    assert sorted(r.partitions for r in results)[0] == 0  # type: ignore[attr-defined]
     kept = read_store(url)
-    cutoff = T0 + 300 * (days * 288 - 1) - 3 * 86_400
-    assert deleted == [
-        0,
-        sum(1 for f in FACILITIES for i in range(days * 288) if T0 + 300 * i < cutoff),
-    ]
-    assert min(ts for _k, _f, ts in kept) == cutoff
-    assert len(kept) == len(FACILITIES) * (days * 288) - deleted[1]
+    assert min(ts for _k, _f, ts in kept) == min(t for t in stamps if t >= bound)
+    assert len(kept) == len(FACILITIES) * len(stamps) - old
 
 
 # --- two recorders on one shared subscription, one killed mid-stream ----------------------
