@@ -10,8 +10,9 @@ help:
 	@echo "make run     set up .venv and start broker + publisher + dashboard on the shipped week"
 	@echo "             (RUN_ARGS=\"--pace 2 --dashboard-port 8502\"; see python -m nemlive.devtools.run --help)"
 	@echo "make live    follow the NEM as it happens: broker + extractor --follow + publisher --follow"
-	@echo "             + dashboard; NEMweb or the OE API with OPENELECTRICITY_API_KEY, else the simulator's"
-	@echo "             NEMweb face, labelled simulated (LIVE_ARGS=\"--keep 2 --dashboard-port 8502\")"
+	@echo "             + recorder (live/<source>/history.db) + dashboard; NEMweb or the OE API with"
+	@echo "             OPENELECTRICITY_API_KEY, else the simulator's NEMweb face, labelled simulated"
+	@echo "             (LIVE_ARGS=\"--keep 2 --dashboard-port 8502\")"
 	@echo "make scale   the scaled-out topology on loopback: broker, 2 recorders into PostgreSQL,"
 	@echo "             publisher, 3 dashboard replicas behind HAProxy on one port (SCALE_ARGS=\"--port 8600\")"
 	@echo "make test    set up .venv and run the whole test suite, in parallel (TEST_WORKERS=4)"
@@ -74,6 +75,8 @@ bench: venv
 	$(PY) bench/publish.py $(if $(QUICK),--runs 1 --skip-rss)
 	$(PY) bench/ingest.py $(if $(QUICK),--rounds 1)
 	$(PY) bench/record.py $(if $(QUICK),--rounds 1 --messages 20000)
+	$(PY) bench/share.py $(if $(QUICK),--rounds 1 --intervals 20)
+	$(PY) bench/store_year.py $(if $(QUICK),--quick)
 	$(PY) bench/alerts.py $(if $(QUICK),--rounds 1 --intervals 100 --delay-intervals 40)
 	$(PY) bench/render.py $(if $(QUICK),--repeats 3 --apptest 1)
 	$(PY) bench/encode.py

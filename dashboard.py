@@ -20,12 +20,15 @@ from dataclasses import replace
 import streamlit as st
 
 from nemlive.common import ConfigError
-from nemlive.dashboard import page_cache, page_live, page_sidebar
+from nemlive.dashboard import page_cache, page_live, page_sidebar, wall
 from nemlive.dashboard.config import DashboardConfig, resolve_dashboard_config
 from nemlive.dashboard.style import CSS
 
 st.set_page_config(page_title="NEM Live", page_icon="⚡", layout="wide")
 st.html(CSS)
+WALL = wall.is_wall(st.query_params)
+if WALL:
+    st.html(wall.WALL_CSS)
 
 try:
     CONFIG: DashboardConfig = resolve_dashboard_config(os.environ)
@@ -43,20 +46,28 @@ pulse, visuals = page_live.schedule_refresh(CONFIG)
 
 with st.sidebar:
     st.title("⚡ NEM Live")
-    st.caption("Australia's National Electricity Market, replayed over MQTT.")
+    STATUS_BOX = st.empty()  # what the stream is (its words follow the mode), and its status
     with st.expander("Broker", expanded=False):
         page_sidebar.render_broker_form(HUB, CONFIG.mqtt, CONFIG.allow_broker_change)
-    STATUS_BOX = st.empty()
     SELECTION = page_sidebar.render_sidebar_controls(FACILITIES, REGIONS_FC)
     if CONFIG.store is not None:
         SELECTION = replace(SELECTION, past=page_sidebar.render_range_control(CONFIG.store, HUB))
+SELECTION = replace(SELECTION, options=replace(SELECTION.options, wall=WALL))
 
-st.title("NEM Live", anchor=False)
-st.caption(
-    "Generation, emissions, price and demand across the National Electricity Market: "
-    f"figures refreshed every {CONFIG.refresh_s:g} s and the map and charts every "
-    f"{CONFIG.visuals_every_s:g} s from the MQTT stream. Times are NEM time (UTC+10)."
-)
+if WALL:
+    WALL_ON = page_live.render_wall_toggle(True)
+else:
+    TITLE, TOGGLE = st.columns([5, 1], vertical_alignment="center")
+    TITLE.title("NEM Live", anchor=False)
+    with TOGGLE:
+        WALL_ON = page_live.render_wall_toggle(False)
+    st.caption(
+        "Generation, emissions, price and demand across the National Electricity Market: "
+        f"figures refreshed every {CONFIG.refresh_s:g} s and the map and charts every "
+        f"{CONFIG.visuals_every_s:g} s from the MQTT stream. Times are NEM time (UTC+10)."
+    )
+if WALL_ON != WALL:
+    page_live.switch_view(WALL_ON)
 for problem in PROBLEMS:
     st.warning(problem, icon="⚠️")
 try:

@@ -24,6 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import numpy as np
+
+from nemlive.extract.livecache import parse_cache
+from nemlive.extract.rollup import WideTable
 from tests.conftest import PYTHON, ROOT, clean_subprocess_env
 
 SIM_KEY = "sim-demo-key-0000"
@@ -172,6 +176,41 @@ def extractor(tmp: Path, sim: LiveSim, *extra: str, poll_every: float = 5.0) -> 
         *extra,
     ]
     return Program("extractor", argv, tmp / "extractor.log", sim.env())
+
+
+def nemweb_extractor(tmp: Path, live: LiveSim, keep: float) -> Program:
+    """``extractor.py --follow --source nemweb`` on the simulator's NEMweb face."""
+    argv = [
+        str(ROOT / "extractor.py"),
+        "--follow",
+        "--source",
+        "nemweb",
+        "--keep",
+        f"{keep:g}",
+        "--api-clock-speed",
+        f"{live.speed:g}",
+        "--out",
+        str(tmp / "consolidate.csv"),
+        "--facilities-out",
+        str(tmp / "facilities.csv"),
+    ]
+    return Program("extractor", argv, tmp / "extractor.log", live.env())
+
+
+def read_table(tmp: Path) -> WideTable:
+    path = tmp / "consolidate.csv"
+    return parse_cache(path.read_bytes(), str(path))
+
+
+def cached_intervals(tmp: Path) -> list[int]:
+    """The intervals of the live cache in ``tmp`` with any facility value ([] while unreadable)."""
+    try:
+        table = read_table(tmp)
+    except Exception:
+        return []
+    n = len(table.facility_ids)
+    has = ~np.isnan(table.values[:, :n]).all(axis=1)
+    return [int(t) for t in table.times[has]]
 
 
 def publisher(tmp: Path, port: int, topic: str) -> Program:

@@ -46,6 +46,16 @@ def haproxy_binary() -> str:
     return found
 
 
+def need_mosquitto() -> None:
+    """Skip without mosquitto (fail under REQUIRE_BROKER=1): make scale starts one."""
+    if shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists():
+        return
+    reason = "mosquitto is not installed (apt-get install mosquitto)"
+    if os.environ.get("REQUIRE_BROKER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def gone(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

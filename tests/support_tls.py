@@ -80,10 +80,18 @@ def start_tls_broker(workdir: Path, ca: Path, cert: Path, key: Path) -> Mosquitt
     return Mosquitto(workdir=workdir, persistence=False, settings=settings).start()
 
 
-def write_password_file(path: Path, user: str, password: str) -> Path:
-    """A mosquitto password file with one user, made by mosquitto_passwd."""
+def write_password_file(path: Path, user: str, password: str, create: bool = True) -> Path:
+    """A mosquitto password file with ``user``, made by mosquitto_passwd (``create``: a new
+    file with that one user; else the user is added to ``path``)."""
     subprocess.run(
-        [need_tool("mosquitto_passwd"), "-b", "-c", str(path), user, password],
+        [
+            need_tool("mosquitto_passwd"),
+            "-b",
+            *(["-c"] if create else []),
+            str(path),
+            user,
+            password,
+        ],
         check=True,
         capture_output=True,
         timeout=30,

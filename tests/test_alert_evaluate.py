@@ -237,6 +237,24 @@ def test_a_new_pass_resolves_what_fires_and_starts_afresh() -> None:
     assert ev.counts["passes"] == 1
 
 
+def test_a_new_publisher_after_data_of_an_unknown_one_starts_afresh() -> None:
+    # A session resumed after a crash: a stopped publisher's data of later intervals, queued
+    # without its status, then a new replay from the first row. Nothing of it is late.
+    ev = Evaluator([price_rule()], {})
+    run(ev, [market(5, "SA1", 400.0), market(6, "SA1", 400.0)], False)
+    assert ev.firing() == {("hot", "SA1"): E0 + 1500}
+    got = ev.receive(StatusEvent(state="online", client_id="new", pass_number=0), NOW)
+    assert [(t.state, t.since, t.at) for t in got] == [("resolved", E0 + 1500, E0 + 1800)]
+    got = run(ev, [market(0, "SA1", 400.0), market(1, "SA1", 10.0)])
+    assert [(t.state, t.at) for t in got] == [("firing", E0), ("resolved", E0 + 300)]
+    assert ev.counts["late"] == 0
+    # Its own status again changes nothing; a first status before any data resets nothing.
+    assert ev.receive(StatusEvent(state="online", client_id="new", pass_number=0), NOW) == []
+    fresh = Evaluator([price_rule()], {})
+    assert fresh.receive(StatusEvent(state="live", client_id="p", pass_number=0), NOW) == []
+    assert fresh.counts["passes"] == 0
+
+
 def test_stream_stale_fires_on_the_clock_and_resolves_with_the_next_interval() -> None:
     rule = Rule("stale", "stream_stale", 15.0)
     ev = Evaluator([rule], {}, settle_s=1.0)

@@ -31,7 +31,16 @@ def test_the_session_memory_is_bounded() -> None:
 def test_a_flood_makes_a_few_toasts_and_one_that_counts_the_rest() -> None:
     texts = alertlist.toast_texts([_firing(f"F{i}") for i in range(12)], max_toasts=5)
     assert len(texts) == 6 and texts[-1] == "and 7 more alerts fired: see Alerts"
-    assert texts[0] == ("**r**: F0 fired at 2025-10-15 10:05 NEM (value 400.00, threshold 300.00)")
+    assert texts[0] == (
+        "**r**: F0 fired at 2025-10-15 10:05 NEM (value \\$400\\.00/MWh, threshold \\$300\\.00/MWh)"
+    )
+
+
+def test_an_alert_value_is_a_price_for_a_price_rule_and_a_number_otherwise() -> None:
+    assert alertlist.format_alert_value("price_below", -7.55) == "\u2212$7.55/MWh"
+    assert alertlist.format_alert_value("price_above", 15_000.0) == "$15,000.00/MWh"
+    assert alertlist.format_alert_value("demand_above", 12_345.0) == "12,345.00"
+    assert alertlist.format_alert_value("price_above", None) == "no value"
 
 
 def test_the_table_has_the_contract_columns_in_nem_time() -> None:

@@ -15,13 +15,17 @@ from pathlib import Path
 import pytest
 
 from nemlive.alert.rules import load_rules
+from nemlive.common.events import encode_market_event, format_timestamp
+from nemlive.common.nemtime import NEM_TZ
 from tests.conftest import ROOT, Mosquitto
 from tests.support_alerts import fuels_of, read_series, reference_alerts, start_alerter
+from tests.support_follow import LiveSim, cached_intervals, nemweb_extractor, publisher
 from tests.support_mqtt import Collector, StderrLines, start_publisher
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BASE = "nem/stream"
+LIVE_START = "2026-11-30T01:00:00Z"  # 11:00 NEM time: the sun comes up on the prices
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +34,7 @@ def expected() -> list[tuple[str, str, str, int, int]]:
     return reference_alerts(rules, read_series(ROOT / "consolidate.csv"), fuels_of())
 
 
-def announced(collector: Collector) -> list[tuple[str, str, str, int, int]]:
+def announced(collector: Collector, base: str = BASE) -> list[tuple[str, str, str, int, int]]:
     """(rule, subject, state, since, at) of every alert message (not clears or markers)."""
     out = []
     for m in collector.snapshot():
@@ -40,10 +44,18 @@ def announced(collector: Collector) -> list[tuple[str, str, str, int, int]]:
         since = int(datetime.fromisoformat(a["since"]).timestamp())
         at = int(datetime.fromisoformat(a["at"]).timestamp())
         assert (
-            a["since"].endswith("+10:00") and m.topic == f"{BASE}/alert/{a['rule']}/{a['subject']}"
+            a["since"].endswith("+10:00") and m.topic == f"{base}/alert/{a['rule']}/{a['subject']}"
         )
         out.append((a["rule"], a["subject"], a["state"], since, at))
     return out
+
+
+def evaluated(state: Path) -> dict | None:
+    """The newest interval of each stream that the alerter's state file says it evaluated."""
+    try:
+        return json.loads(state.read_text())["evaluated"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def caught_up(tmp_path: Path, timeout: float = 300.0) -> bool:
@@ -52,11 +64,8 @@ def caught_up(tmp_path: Path, timeout: float = 300.0) -> bool:
     path = tmp_path / "alerts.state.json"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if json.loads(path.read_text())["evaluated"] == {"market": last, "facility": last}:
-                return True
-        except (OSError, ValueError):
-            pass
+        if evaluated(path) == {"market": last, "facility": last}:
+            return True
         time.sleep(0.1)
     return False
 
@@ -226,3 +235,133 @@ def test_the_replays_next_pass_resolves_what_fires_and_starts_afresh(
             log = alerter.finish()
         got = announced(collector)
     assert sorted_alerts(got) == sorted_alerts(expected), log
+
+
+def test_a_resumed_session_with_a_stopped_publishers_data_does_not_blind_the_alerter(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # An alerter killed mid-run leaves its session; the publisher goes on, so the broker
+    # queues its data of later intervals (without its status) for the session. A new alerter
+    # on that session, then a new replay from row 1: the new replay's alerts fire at row 1.
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rule]]\nname = "any"\nkind = "price_above"\nregion = "SA1"\nthreshold = -1e4\n'
+    )
+    csv = tmp_path / "slice.csv"
+    lines = (ROOT / "consolidate.csv").read_text().splitlines(keepends=True)
+    csv.write_text("".join(lines[:4]))  # the header and three intervals
+    first_ts = read_series(csv)[0].ts
+    args = ["--rules", str(rules), "--port", str(mosquitto.port), "--client-id", "resumed"]
+    first = StderrLines(start_alerter([*args, "--state", str(tmp_path / "a.json")]))
+    first.wait_for(r"evaluating 1 rules")
+    first.proc.send_signal(signal.SIGKILL)
+    first.finish()
+    with Collector(mosquitto.port, f"{BASE}/market") as stale:  # a stopped publisher's data
+        for hour in (40, 41):
+            at = format_timestamp(datetime.fromtimestamp(first_ts + hour * 3600, NEM_TZ))
+            info = stale.client.publish(
+                f"{BASE}/market/SA1", encode_market_event("SA1", at, 50.0, 1000.0), qos=1
+            )
+            info.wait_for_publish(10)
+    with Collector(mosquitto.port, f"{BASE}/alert") as collector:
+        second = StderrLines(start_alerter([*args, "--state", str(tmp_path / "b.json")]))
+        try:
+            second.wait_for(r"evaluating 1 rules")
+            publisher = start_publisher(
+                [
+                    "--csv",
+                    str(csv),
+                    "--delay",
+                    "0",
+                    "--cycles",
+                    "1",
+                    "--port",
+                    str(mosquitto.port),
+                    "--no-embedded-broker",
+                    "--checkpoint",
+                    str(tmp_path / "c.json"),
+                ]
+            )
+            assert publisher.wait(timeout=120) == 0
+            assert collector.wait_until(
+                lambda c: any(a[3] == first_ts for a in announced(c)), timeout=60
+            ), announced(collector)
+        finally:
+            second.proc.send_signal(signal.SIGTERM)
+            log = second.finish()
+    assert "'late'" not in log, log
+
+
+LIVE_RULES = """
+[[rule]]
+name = "dear"
+kind = "price_above"
+region = "*"
+threshold = 60
+for_intervals = 2
+clear_intervals = 2
+[[rule]]
+name = "negative"
+kind = "price_below"
+region = "*"
+threshold = 0
+[[rule]]
+name = "busy"
+kind = "demand_above"
+region = "*"
+threshold = 2500
+clear_intervals = 2
+[[rule]]
+name = "green"
+kind = "renewable_share_above"
+threshold = 45
+[[rule]]
+name = "trip"
+kind = "facility_trip"
+from_mw = 20
+"""
+
+
+@pytest.mark.timeout(600)
+def test_a_live_stream_fires_and_resolves_as_the_reference_computes_from_its_cache(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # The simulator's NEMweb face at 60x, extractor.py --follow, publisher.py --follow: the
+    # alerts on the bus equal the reference's on the cache the follower wrote.
+    rules = tmp_path / "rules.toml"
+    rules.write_text(LIVE_RULES)
+    topic = "live/alerts"
+    live = LiveSim(speed=60.0, dataset="nem", extra=("--seed", "3", "--clock-start", LIVE_START))
+    with live, Collector(mosquitto.port, f"{topic}/alert") as collector:
+        ext = nemweb_extractor(tmp_path, live, keep=0.5).start()
+        pub = publisher(tmp_path, mosquitto.port, topic)
+        args = ["--rules", str(rules), "--port", str(mosquitto.port), "--topic", topic]
+        args += ["--facilities", str(tmp_path / "facilities.csv"), "--settle", "20"]
+        alerter = None
+        try:
+            assert ext.wait_for(lambda: len(cached_intervals(tmp_path)) >= 20, timeout=90)
+            alerter = StderrLines(start_alerter([*args, "--state", str(tmp_path / "a.json")]))
+            alerter.wait_for(r"evaluating 5 rules")
+            pub.start()
+            first = len(cached_intervals(tmp_path))
+            assert ext.wait_for(lambda: len(cached_intervals(tmp_path)) >= first + 10, 180)
+            assert ext.stop(signal.SIGTERM) == 0
+            series = read_series(tmp_path / "consolidate.csv")
+            priced = [iv.ts for iv in series if any(p is not None for p, _ in iv.market.values())]
+            done = {"market": priced[-1], "facility": cached_intervals(tmp_path)[-1]}
+            state = tmp_path / "a.json"
+            assert pub.wait_for(lambda: evaluated(state) == done, 90), (evaluated(state), done)
+        finally:
+            ext.kill()
+            pub.kill()
+            if alerter is not None:
+                alerter.proc.send_signal(signal.SIGTERM)
+                log = alerter.finish()
+        got = announced(collector, topic)
+    expected = reference_alerts(
+        load_rules(rules).rules, series, fuels_of(tmp_path / "facilities.csv")
+    )
+    assert {a[2] for a in expected} == {"firing", "resolved"}, expected
+    assert len({a[0] for a in expected}) >= 3, expected
+    assert sorted_alerts(got) == sorted_alerts(expected), log
+    assert "'late'" not in log, log

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 ACL = ROOT / "docs" / "mosquitto" / "acl"
 SECURE_CONF = ROOT / "docs" / "mosquitto" / "secure.conf"
-PUBLISHER, PASSWORD = "nem-publisher", "pw-for-the-acl-test-1"
+PUBLISHER, ALERTER, PASSWORD = "nem-publisher", "nem-alerts", "pw-for-the-acl-test-1"
 
 
 def _directives(conf: Path, *names: str) -> dict[str, str]:
@@ -90,10 +90,13 @@ def test_the_shipped_config_drops_payloads_over_1_kb(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("base", ["nem/stream", "nem/live"])  # make run's and make live's
-def test_the_acl_example_lets_only_the_publisher_write(tmp_path: Path, base: str) -> None:
+def test_the_acl_example_lets_only_the_publisher_write_and_the_alerter_its_alerts(
+    tmp_path: Path, base: str
+) -> None:
     shipped = _directives(SECURE_CONF, "acl_file", "password_file", "allow_anonymous")
     assert shipped["acl_file"] == "docs/mosquitto/acl" and shipped["allow_anonymous"] == "true"
     passwd = write_password_file(tmp_path / "passwd", PUBLISHER, PASSWORD)
+    write_password_file(passwd, ALERTER, PASSWORD, create=False)
     broker = Mosquitto(
         workdir=tmp_path,
         persistence=False,
@@ -106,20 +109,24 @@ def test_the_acl_example_lets_only_the_publisher_write(tmp_path: Path, base: str
     try:
         reader = Collector(broker.port, base).start()  # a dashboard: anonymous, read-only
         publisher = _client(broker.port, PUBLISHER)
+        alerter = _client(broker.port, ALERTER)
         anyone = _client(broker.port)
         try:
             _publish(anyone, f"{base}/facility/FAKE", b"forged")
             _publish(anyone, f"{base}/status", b"forged status")
+            _publish(anyone, f"{base}/alert/spike/SA1", b"forged alert")
+            _publish(alerter, f"{base}/facility/FAKE", b"the alerter's forged data")
             _publish(publisher, f"{base}/facility/REAL", b"real")
+            _publish(alerter, f"{base}/alert/spike/SA1", b"alert")
             _publish(anyone, "elsewhere/topic", b"not ours")
-            got = _settle(reader, 1)
+            got = _settle(reader, 2)
         finally:
-            for client in (publisher, anyone):
+            for client in (publisher, alerter, anyone):
                 client.loop_stop()
             reader.stop()
     finally:
         broker.stop()
-    assert got == [b"real"]
+    assert got == [b"real", b"alert"]
 
 
 @pytest.mark.parametrize("conf", [ROOT / "mosquitto.conf", SECURE_CONF])

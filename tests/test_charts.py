@@ -123,6 +123,11 @@ def test_chart_frames(tmp_path: Path) -> None:
         charts.build_region_line_chart(market, "price", "$/MWh"),
     ):
         assert chart.to_dict()["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+    # The price tooltip writes a price as the page does: d3's "$" format, its minus first.
+    tips = charts.build_region_line_chart(market, "price", "$/MWh").to_dict()["encoding"]["tooltip"]
+    assert {"field": "price", "format": "$,.2f", "type": "quantitative"} in tips
+    tips = charts.build_region_line_chart(market, "demand", "MW").to_dict()["encoding"]["tooltip"]
+    assert {"field": "demand", "format": ",.2f", "type": "quantitative"} in tips
 
 
 # --- the charts' window: ends at the figure time, without a partly received first interval ---

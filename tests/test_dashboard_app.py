@@ -23,6 +23,7 @@ from nemlive.common.lookups import load_facilities
 from nemlive.common.mqttconfig import resolve_mqtt_settings, retarget
 from nemlive.dashboard.ingest import Hub
 from nemlive.dashboard.livestate import LiveState
+from nemlive.dashboard.status import describe_mode
 from tests.conftest import ROOT, free_port
 from tests.support_dashboard import (
     FIRST_TS,
@@ -119,7 +120,8 @@ def test_injected_state_gives_the_figures_and_deck_layers(lookups, tmp_path: Pat
     assert _metrics(at) == expected_figure_texts(csv_path)
     spec = _deck(at)
     layers = {layer["id"]: layer for layer in spec["layers"]}
-    assert set(layers) == {"regions", "interchange", "facilities"}
+    # A label placed offshore (clear of the large facilities) adds its leader lines.
+    assert set(layers) - {"interchange_leaders"} == {"regions", "interchange", "facilities"}
     # Each region's net import on the map equals the CSV's last row, computed from the file.
     with open(csv_path, newline="", encoding="utf-8") as fh:
         last = list(csv.DictReader(fh))[-1]
@@ -206,6 +208,7 @@ def test_a_restart_earlier_in_time_shows_in_the_status_only_once_it_happened(
     assert not at.exception
     status = " ".join(c.value for c in at.sidebar.caption)
     assert "Stream restarted: 1 (window cleared)" in status
+    assert at.sidebar.caption[0].value.endswith(", replayed over MQTT.")  # a replay's words
     assert set(_metrics(at).values()) == {"–"}
     assert sum("No data in the window" in c.value for c in at.main.caption) == 6
 
@@ -253,6 +256,9 @@ def test_a_live_status_says_where_the_data_comes_from_and_credits_it(
     assert not at.exception
     status = " ".join(c.value for c in at.sidebar.caption)
     assert source in status, status
+    # The line under the title follows the mode: a live follow is never "replayed".
+    assert at.sidebar.caption[0].value == describe_mode(live.model_dump(mode="json"))
+    assert "followed live" in status and "replayed" not in status, status
     for credit in credits:
         assert "Data credits: " in status and credit in status, status
     simulated = any("**Simulated data**" in c.value for c in at.main.caption)
@@ -547,3 +553,31 @@ def test_an_unreadable_store_says_so_without_its_user_or_password(
         assert leak not in text, leak
     assert f"The store (PostgreSQL on 127.0.0.1:{port}) could not be read" in text
     assert "(unreachable)" in text
+
+
+def test_the_wall_view_shows_the_band_and_the_map_and_its_toggle_leaves_it(
+    lookups, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """``?view=wall``: the figures in one band of seven with their changes, the map opened
+    closer, no charts or tables; the page's toggle takes the address back to the full page."""
+    from nemlive.dashboard import mapview
+
+    hub, csv_path = _injected_hub(lookups[0], tmp_path)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[HUB_KEY] = hub
+    at.query_params["view"] = "wall"
+    at.run()
+    assert not at.exception
+    bodies = [e.proto.body for e in at.main.get("html")]
+    assert any("nl-cols-7" in b and b.count('data-testid="nl-card-change"') == 7 for b in bodies)
+    assert _metrics(at) == expected_figure_texts(csv_path)
+    assert _deck(at)["initialViewState"]["zoom"] == mapview.WALL_VIEW["zoom"]
+    assert not at.get("vega_lite_chart") and not at.get("arrow_data_frame")
+    assert not at.main.get("title")  # the screen is the map's
+    toggle = at.toggle[0]
+    assert toggle.label == "Wall view" and toggle.value is True
+    toggle.set_value(False).run()
+    assert not at.exception
+    assert "view" not in at.query_params
+    assert _deck(at)["initialViewState"]["zoom"] == mapview.INITIAL_VIEW["zoom"]
+    assert at.main.get("title") and at.get("vega_lite_chart")

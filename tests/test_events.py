@@ -61,6 +61,35 @@ def test_topic_builders_and_parser_agree() -> None:
     assert events.build_subscription(BASE) == "nem/stream/#"
 
 
+@pytest.mark.parametrize(
+    ("group", "want"),
+    [
+        pytest.param("recorders", "$share/recorders/nem/stream/#", id="plain"),
+        pytest.param("  rec-a_1 ", "$share/rec-a_1/nem/stream/#", id="stripped"),
+        pytest.param("g" * events.SHARE_GROUP_MAX, f"$share/{'g' * 64}/nem/stream/#", id="longest"),
+    ],
+)
+def test_a_shared_subscription_names_the_group_then_the_stream(group: str, want: str) -> None:
+    assert events.build_shared_subscription(BASE, group) == want
+
+
+@pytest.mark.parametrize(
+    ("group", "needle"),
+    [
+        pytest.param("", "needs a name", id="empty"),
+        pytest.param("   ", "needs a name", id="blank"),
+        pytest.param("a/b", "no '/'", id="slash"),
+        pytest.param("a+", "no '/'", id="plus"),
+        pytest.param("#", "no '/'", id="hash"),
+        pytest.param("a\tb", "control", id="tab"),
+        pytest.param("g" * (events.SHARE_GROUP_MAX + 1), "at most 64", id="too-long"),
+    ],
+)
+def test_a_share_group_that_mqtt_forbids_is_refused(group: str, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        events.build_shared_subscription(BASE, group)
+
+
 def test_decode_event_at_gives_the_interval_end_it_checked() -> None:
     ts = "2025-10-15T10:05:00+10:00"
     epoch = int(datetime.fromisoformat(ts).timestamp())

@@ -43,16 +43,38 @@ def test_an_empty_store_offers_only_live() -> None:
 
 
 @pytest.mark.parametrize(
-    ("days", "step"), [(1, 300), (1.01, 1800), (7, 1800), (31, 1800), (31.5, 3600), (400, 3600)]
+    ("days", "step"),
+    [
+        (1, 300),
+        (2.7, 300),
+        (2.8, 1800),
+        (7, 1800),
+        (16.6, 1800),
+        (16.7, 3600),
+        (33.3, 3600),
+        (33.4, 86400),
+        (366, 86400),
+        (4000, 86400),
+    ],
 )
 def test_the_resolution_coarsens_with_the_span(days: float, step: int) -> None:
     assert history.choose_step(0, int(days * DAY)) == step
 
 
-def test_a_long_span_is_offered_in_hourly_averages() -> None:
-    choices = history.build_range_choices(FIRST, FIRST + 60 * DAY)
-    assert choices[1].label == "Whole span: 60 days (hourly averages)" and choices[1].step_s == 3600
-    assert len(choices) == 2 + 61  # 00:05 on the 61st day is that day's first interval
+@pytest.mark.parametrize("days", [1, 2, 7, 16, 17, 31, 34, 92, 366])
+def test_a_range_reads_at_most_what_a_chart_draws(days: int) -> None:
+    step = history.choose_step(0, days * DAY)
+    assert days * DAY / step <= history.MAX_POINTS
+
+
+def test_a_long_span_offers_the_last_week_and_the_whole_span_in_daily_averages() -> None:
+    last = FIRST + 60 * DAY
+    choices = history.build_range_choices(FIRST, last)
+    week, whole = choices[1], choices[2]
+    assert week.label == "Last 7 days (30-minute averages)"
+    assert (week.t0, week.t1, week.step_s) == (last - 7 * DAY, last, 1800)
+    assert whole.label == "Whole span: 60 days (daily averages)" and whole.step_s == 86400
+    assert len(choices) == 3 + 61  # 00:05 on the 61st day is that day's first interval
 
 
 def test_the_lists_and_one_load_are_bounded_whatever_the_store_holds() -> None:
@@ -60,14 +82,14 @@ def test_the_lists_and_one_load_are_bounded_whatever_the_store_holds() -> None:
     # the newest MAX_DAY_CHOICES days, and the whole span reaches back MAX_SPAN_DAYS.
     last = FIRST + 30 * 365 * DAY
     choices = history.build_range_choices(FIRST, last)
-    assert len(choices) == 2 + history.MAX_DAY_CHOICES
-    whole = choices[1]
+    assert len(choices) == 3 + history.MAX_DAY_CHOICES
+    whole = choices[2]
     assert (
         whole.label
-        == f"Last {history.MAX_SPAN_DAYS} days: {history.MAX_SPAN_DAYS} days (hourly averages)"
+        == f"Last {history.MAX_SPAN_DAYS} days: {history.MAX_SPAN_DAYS} days (daily averages)"
     )
-    assert (whole.t1 - whole.t0, whole.step_s) == (history.MAX_SPAN_DAYS * DAY, 3600)
-    assert whole.t1 // 3600 - whole.t0 // 3600 <= 2208  # hourly points per series
+    assert (whole.t1 - whole.t0, whole.step_s) == (history.MAX_SPAN_DAYS * DAY, 86400)
+    assert whole.t1 // 86400 - whole.t0 // 86400 <= 366  # daily points per series
     assert (
         choices[-1].t1
         == history._nem_midnight_at_or_before(last - 1) - (history.MAX_DAY_CHOICES - 2) * DAY
@@ -185,6 +207,11 @@ def test_read_range_reads_interchange_at_the_range_resolution(tmp_path) -> None:
         assert fine.interchange["SA1"] == [(stamps[k], 10.0 * k, 5.0) for k in range(3)]
         with pytest.raises(ValueError, match="resolution"):
             history.read_range(store, t0, t0 + 900, 900, {"A"}, NOW)
+        # A long range reads the day's average: one point per series for the NEM day.
+        day = history.read_range(store, t0, t0 + DAY, 86400, {"A"}, NOW)
+        # The hours average k 0..11 (5.5) and k 12: the day averages the hours.
+        assert day.facility == {"A": [(t0 + DAY, 8.75, 0.5)]}
+        assert day.interchange["SA1"] == [(t0 + DAY, 87.5, 5.0)]
 
 
 def test_today_s_range_stops_at_the_time_guard(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -190,3 +190,82 @@ def test_make_live_without_a_key_shows_facilities_to_the_same_interval_as_prices
         except subprocess.TimeoutExpired:
             proc.kill()
     assert "Traceback" not in err.read_text(), err.read_text()[-3000:]
+
+
+AXIS_SPAN = re.compile(r"values from (\w+) (\d\d):(\d\d) to (\w+) (\d\d):(\d\d)")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+OPENED_WITH = re.compile(r"Opened with ([\d,]+) values from SQLite file history\.db")
+
+
+def axis_span_h(label: str) -> float:
+    """Hours between the ends of a chart's time axis, from Vega's description of it
+    (``X-axis for a time scale with values from Monday 19:45 to Tuesday 00:30``)."""
+    found = AXIS_SPAN.search(label)
+    assert found, label
+    d0, h0, m0, d1, h1, m1 = found.groups()
+    days = (WEEKDAYS.index(d1) - WEEKDAYS.index(d0)) % 7
+    return days * 24 + (int(h1) * 60 + int(m1) - int(h0) * 60 - int(m0)) / 60
+
+
+@pytest.mark.timeout(240)
+def test_make_live_opens_with_the_last_keep_days_on_its_charts(tmp_path: Path, mosquitto) -> None:  # type: ignore[no-untyped-def]
+    """Issue 26: ``make live`` records, and its page opens once the fill is stored, so the
+    first page's charts span the ``--keep`` days the extractor filled, and History says how
+    many values the page opened with."""
+    from playwright.sync_api import expect
+
+    from tests.test_run import URL_LINE, _run
+
+    _need_chromium()
+    keep = 0.2  # days: 57 intervals, filled from the simulator in a few seconds
+    live_dir = tmp_path / "live"
+    out, err = tmp_path / "live.out", tmp_path / "live.err"
+    proc = _run(
+        *("--live", "--live-dir", str(live_dir), "--keep", str(keep), "--alerts", "none"),
+        *("--broker-port", str(mosquitto.port), "--dashboard-port", str(free_port())),
+        stdout=out,
+        stderr=err,
+    )
+    try:
+        deadline = time.monotonic() + 150
+        while not URL_LINE.search(out.read_text()) and proc.poll() is None:
+            assert time.monotonic() < deadline, err.read_text()[-3000:]
+            time.sleep(0.2)
+        url = URL_LINE.search(out.read_text())
+        assert url, err.read_text()[-3000:]
+        cache = live_dir / "nemweb-simulator" / "consolidate.csv"
+        rows = len(cache.read_text().splitlines()) - 1
+        facilities = len((cache.parent / "facilities.csv").read_text().splitlines()) - 1
+        with open_browser(url.group(1).replace("localhost", "127.0.0.1")) as page:
+            axes = page.main.locator('[data-testid="stVegaLiteChart"] [aria-label^="X-axis"]')
+            expect(axes).to_have_count(6, timeout=PAGE_TIMEOUT_MS)
+            spans = [axis_span_h(axes.nth(i).get_attribute("aria-label") or "") for i in range(6)]
+            # Every chart holds the fill, the first page already: not one point, nor a few.
+            assert all(span >= 0.9 * keep * 24 for span in spans), spans
+            expect(page.sidebar).to_contain_text(OPENED_WITH, timeout=PAGE_TIMEOUT_MS)
+            opened = OPENED_WITH.search(page.sidebar.inner_text())
+            assert opened, page.sidebar.inner_text()
+            assert int(opened.group(1).replace(",", "")) >= 0.9 * rows * facilities, (
+                opened.group(0),
+                rows,
+                facilities,
+            )
+            # The line under the title says what the stream is: a simulated live follow.
+            expect(page.sidebar).to_contain_text(
+                "A simulated National Electricity Market, followed live from the simulator's "
+                "NEMweb face over MQTT."
+            )
+            expect(page.sidebar).not_to_contain_text("replayed")
+            assert page.errors == [], page.errors
+            page.assert_stayed_local()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    stderr = err.read_text()
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert "as nemlive-recorder-live, subscribed to nem/live/#" in stderr, stderr[-3000:]
+    assert "holds it" in stderr  # the page opened once the store held the fill
+    assert (live_dir / "nemweb-simulator" / "history.db").is_file()  # its own store

@@ -13,7 +13,7 @@ from PIL import Image
 
 from nemlive.common import lookups
 from nemlive.common.lookups import FUEL_GROUPS
-from nemlive.dashboard import icons, mapview
+from nemlive.dashboard import icons, mapview, pricescale
 from nemlive.store import AlertRecord
 from tests.support_dashboard import write_facilities_csv, write_regions_geojson
 
@@ -197,21 +197,18 @@ def test_icon_atlas_is_a_small_png_with_one_cell_per_group() -> None:
 
 
 @pytest.mark.parametrize(
-    ("price", "band", "text"),
+    ("price", "text"),
     [
-        (-1000.0, "negative", "\u2212$1,000.00/MWh (negative)"),
-        (-0.01, "negative", "\u2212$0.01/MWh (negative)"),
-        (0.0, "normal, $0–300", "$0.00/MWh"),
-        (299.99, "normal, $0–300", "$299.99/MWh"),
-        (300.0, "high, $300+", "$300.00/MWh"),
-        (mapview.NEAR_CAP - 0.01, "high, $300+", f"${mapview.NEAR_CAP - 0.01:,.2f}/MWh"),
-        (mapview.NEAR_CAP, "near the cap", f"${mapview.NEAR_CAP:,.2f}/MWh (near the cap)"),
-        (25_000.0, "near the cap", "$25,000.00/MWh (near the cap)"),
+        (-1000.0, "\u2212$1,000.00/MWh (negative)"),
+        (-0.01, "\u2212$0.01/MWh (negative)"),
+        (0.0, "$0.00/MWh"),
+        (299.99, "$299.99/MWh"),
+        (pricescale.CAP_LEVEL - 0.01, f"${pricescale.CAP_LEVEL - 0.01:,.2f}/MWh"),
+        (pricescale.CAP_LEVEL, f"${pricescale.CAP_LEVEL:,.2f}/MWh (at the cap's level)"),
+        (25_000.0, "$25,000.00/MWh (at the cap's level)"),
     ],
 )
-def test_each_price_falls_in_the_band_traders_read(price: float, band: str, text: str) -> None:
-    found = mapview.price_band(price)
-    assert found is not None and found[0] == band
+def test_the_tooltip_keeps_the_exact_price(price: float, text: str) -> None:
     assert mapview.describe_price(price) == text
 
 
@@ -224,20 +221,18 @@ def test_regions_are_filled_by_their_latest_price_with_name_price_and_demand() -
         ]
     }
     market = {"SA1": (1_760_486_700, -35.5, 1_234.0), "VIC1": (1_760_486_700, 19_000.0, 6_000.0)}
-    layer = mapview.build_region_layer(fc, None, market)
+    layer = mapview.build_region_layer(fc, None, market, centre=60.0)
     props = {f["properties"]["region_id"]: f["properties"] for f in layer.data["features"]}
-    assert props["SA1"]["fill"] == mapview.PRICE_BANDS[0][2]
+    assert props["SA1"]["fill"] == [*pricescale.NEGATIVE_RGB, pricescale.FILL_ALPHA]
     assert props["SA1"]["name"] == "South Australia"
     assert props["SA1"]["fuel"] == "\u2212$35.50/MWh (negative)"
     assert props["SA1"]["mw_text"] == "demand 1,234 MW"
     assert props["SA1"]["time"] == "2025-10-15 10:05 NEM"
-    assert props["VIC1"]["fill"] == mapview.PRICE_BANDS[3][2]
+    assert props["VIC1"]["fill"] == [*pricescale.CAP_RGB, pricescale.FILL_ALPHA]
     assert props["TAS1"]["fill"] == mapview.REGION_FILL and props["TAS1"]["fuel"] == "no price"
     assert layer.pickable  # the tooltip shows a region's figures
     dimmed = mapview.build_region_layer(fc, ["VIC1"], market)
     assert dimmed.data["features"][0]["properties"]["fill"] == mapview.REGION_FILL_DIMMED
-    legend = mapview.build_price_legend_html()
-    assert all(label in legend for _, label, _ in mapview.PRICE_BANDS)
 
 
 def _strings(value: object) -> list[str]:

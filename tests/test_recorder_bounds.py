@@ -19,7 +19,7 @@ from nemlive.record.recording import ADMIT_ALL, Inbound
 from nemlive.record.subscriber import INBOX_FULL, OVERSIZE, Inbox, Subscriber
 from nemlive.record.writer import CHECKPOINT_EVERY_COMMITS, Recorder
 from nemlive.store import open_store
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, Postgres
 from tests.support_recorder import (
     RecorderProcess,
     count_store,
@@ -232,6 +232,36 @@ def test_the_recorder_empties_the_sqlite_log_every_so_many_commits(tmp_path: Pat
                 assert wal.stat().st_size > 0
         assert wal.stat().st_size == 0  # emptied after the last of them
         assert (acks.acked, rec.facility_rows) == (k, k)
+
+
+@pytest.mark.integration
+def test_the_recorder_prunes_postgres_by_whole_months_and_says_so(
+    postgres: Postgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    options = recorder.parse_options(["--store", postgres.url(), "--keep-days", "20"], {})
+    stamps = ("2025-10-15T10:05:00+10:00", "2025-12-10T10:05:00+10:00")
+    december = 1765325100  # 2025-12-10T10:05+10:00
+    with open_store(options.store) as store:
+        rec = Recorder(
+            options,
+            store,
+            _Acks(),  # type: ignore[arg-type]
+            Inbox(),
+            threading.Event(),
+            admission=ADMIT_ALL,
+            clock=lambda: december + 3600.0,
+        )
+        for k, ts in enumerate(stamps, 1):
+            payload = encode_facility_event("BAYSW", ts, 1.0, 1.0)
+            assert rec.flush([Inbound(1, k, 1, "nem/stream/facility/BAYSW", payload)])
+        with caplog.at_level("INFO", logger="nemlive.record.writer"):
+            rec.prune()
+        # 20 days before 10 December is in November: October's partitions go, November stays.
+        assert (
+            "pruned 1 readings more than 20 days older than the newest (whole months: 6 "
+            "partitions dropped, every reading before 2025-11-01 00:00 NEM)"
+        ) in caplog.text
+        assert [p[0] for p in store.read_facilities(0, 2**40)["BAYSW"]] == [december]
 
 
 @pytest.mark.parametrize(

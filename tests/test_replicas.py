@@ -131,3 +131,27 @@ def test_haproxys_checks_and_drain_seen_through_its_admin_socket(
     assert status()["dash1"] == "DRAIN"
     with pytest.raises(NemLiveError, match="dash2 did not come up"):
         wait_until_up(admin, Replica("dash2", 0), proc, timeout=1.5)
+
+
+class _Exited:
+    """A child as supervise() sees it: exited with ``code``, or running (None)."""
+
+    def __init__(self, code: int | None) -> None:
+        self.returncode = code
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+
+def test_a_recorder_that_exits_is_let_go_while_another_records() -> None:
+    from nemlive.devtools.replicas import let_a_recorder_go
+
+    dead, alive = _Exited(-9), _Exited(None)
+    procs = [("recorder 1", dead), ("recorder 2", alive), ("publisher", _Exited(None))]
+    let_a_recorder_go(procs, "recorder 1", dead)  # type: ignore[arg-type]
+    assert [n for n, _ in procs] == ["recorder 2", "publisher"]
+    alive.returncode = 1  # the last one: nothing records the stream any more
+    with pytest.raises(NemLiveError, match=r"the recorder 2 stopped \(exit 1\)"):
+        let_a_recorder_go(procs, "recorder 2", alive)  # type: ignore[arg-type]
+    with pytest.raises(NemLiveError, match="the publisher stopped"):
+        let_a_recorder_go(procs, "publisher", _Exited(0))  # type: ignore[arg-type]

@@ -312,6 +312,7 @@ def test_make_live_without_a_key_follows_the_simulators_nemweb_face_and_one_sigi
                 "alerts.py",
                 "--client-id nemlive-alerts-live",
                 f"--state {live_dir}/nemweb-simulator/alerts-live.state.json",
+                "recorder.py --progress-every 60 --client-id nemlive-recorder-live",
             ):
                 assert part in commands, commands
             proc.send_signal(signal.SIGINT)
@@ -331,6 +332,11 @@ def test_make_live_without_a_key_follows_the_simulators_nemweb_face_and_one_sigi
     assert (folder / "consolidate.csv").is_file() and (folder / "facilities.csv").is_file()
     assert (folder / "oe-facilities.json").is_file()  # the facility list, from the OE face
     assert SIM_KEY not in (folder / "oe-facilities.json").read_text()
+    from nemlive.store import open_store
+
+    with open_store(f"sqlite:///{folder / 'history.db'}", create=False) as history:
+        span = history.span()  # make live's own store, never make run's nemlive.db
+    assert span is not None and span.market_readings > 0
     assert wait_until(lambda: all(_gone(pid) for pid in children), timeout=10), children
     assert not _listening(dash_port)
 

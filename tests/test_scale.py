@@ -26,18 +26,25 @@ def test_the_default_store_is_a_database_of_its_own_that_make_scale_creates() ->
     assert (url.display, create) == ("postgresql://u@db:5433/nem", False)
 
 
-def test_the_children_get_the_broker_topic_share_group_and_store_in_their_environment() -> None:
+def test_the_children_get_the_broker_topic_and_store_in_their_environment() -> None:
     store = parse_store_url("postgresql://nem:pw-Env-9@127.0.0.1:5432/nem")
     env = scale.child_env(18830, "nem/scale", store)
     assert env["MQTT_HOST"] == "127.0.0.1" and env["MQTT_PORT"] == "18830"
     assert env["MQTT_TOPIC"] == "nem/scale"
-    assert env["NEMLIVE_SHARE_GROUP"] == scale.SHARE_GROUP
     # The URL, password and all, goes in the environment: never on a command line.
     assert env["NEMLIVE_STORE"] == store.target
 
 
-def test_two_recorders_have_two_client_ids() -> None:
-    assert scale.recorder_id(1) != scale.recorder_id(2)
+def test_two_recorders_share_the_stream_and_cover_for_each_other() -> None:
+    store = parse_store_url("postgresql://nem@127.0.0.1:5432/nem")
+    first, second = (scale.recorder_args(i, 2, store) for i in (1, 2))
+    for argv, own, other in ((first, 1, 2), (second, 2, 1)):
+        assert argv[argv.index("--client-id") + 1] == scale.recorder_id(own)
+        assert argv[argv.index("--share-group") + 1] == scale.SHARE_GROUP
+        assert argv[argv.index("--cover") + 1] == scale.recorder_id(other)
+    # The leases that tell who is down live in PostgreSQL: no cover with SQLite.
+    assert "--cover" not in scale.recorder_args(1, 2, parse_store_url("sqlite:///x.db"))
+    assert "--cover" not in scale.recorder_args(1, 1, store)
 
 
 def test_replicas_are_named_as_haproxys_servers_on_the_ports_after_its_own() -> None:

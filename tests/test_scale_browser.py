@@ -3,7 +3,8 @@
 One topology for the module (``python -m nemlive.devtools.scale`` on a small CSV, its own
 mosquitto, a test database): tabs spread over the replicas; a tab whose replica is killed
 with SIGKILL comes back full through another within 10 s; a rolling restart of all three
-keeps every tab working; one SIGINT stops everything, HAProxy and the broker included.
+keeps every tab working; each replica is a broker client of its own; one SIGINT stops
+everything, HAProxy and the broker included, and no secret shows on a command line.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tests.support_scale import (
     gone,
     haproxy_binary,
     listening,
+    need_mosquitto,
     open_page,
     outages,
 )
@@ -74,6 +76,7 @@ def topology(
 ) -> Iterator[Topology]:
     _need_chromium()
     haproxy_binary()
+    need_mosquitto()
     postgres_server.reset()
     topo = Topology(tmp_path_factory.mktemp("scale"), postgres_server.url(password=STORE_PASSWORD))
     try:

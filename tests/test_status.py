@@ -106,3 +106,49 @@ def test_the_source_in_words() -> None:
     assert status.describe_source({"source": "simulator"}) == "the simulator"
     assert status.describe_source({"state": "live"}) == ""
     assert status.describe_source(None) == ""
+
+
+NEM = "Australia's National Electricity Market"
+SIMULATED_NEM = "A simulated National Electricity Market"
+
+
+@pytest.mark.parametrize(
+    ("publisher", "text"),
+    [
+        pytest.param(None, f"{NEM} over MQTT.", id="no-status-yet"),
+        pytest.param({"state": "online", "rows": 2016}, f"{NEM}, replayed over MQTT.", id="replay"),
+        pytest.param({"state": "cooldown"}, f"{NEM}, replayed over MQTT.", id="replay-cooldown"),
+        pytest.param({"state": "done"}, f"{NEM}, replayed over MQTT.", id="replay-done"),
+        pytest.param({"state": "offline", "client_id": "x"}, f"{NEM} over MQTT.", id="last-will"),
+        pytest.param(
+            {"state": "live", "source": "nemweb", "simulated": False},
+            f"{NEM}, followed live from AEMO's NEMweb over MQTT.",
+            id="live-nemweb",
+        ),
+        pytest.param(
+            {"state": "live", "source": "nemweb", "simulated": True},
+            f"{SIMULATED_NEM}, followed live from the simulator's NEMweb face over MQTT.",
+            id="live-nemweb-simulated",
+        ),
+        pytest.param(
+            {"state": "live", "source": "openelectricity"},
+            f"{NEM}, followed live from Open Electricity over MQTT.",
+            id="live-oe",
+        ),
+        pytest.param(
+            {"state": "live", "source": "simulator"},
+            f"{SIMULATED_NEM}, followed live from the Open Electricity simulator over MQTT.",
+            id="live-oe-simulator",
+        ),
+        pytest.param({"state": "live"}, f"{NEM}, followed live over MQTT.", id="live-no-source"),
+        pytest.param(
+            {"state": "offline", "source": "nemweb", "simulated": True},
+            f"{SIMULATED_NEM}, followed live from the simulator's NEMweb face over MQTT.",
+            id="live-publisher-stopped",
+        ),
+    ],
+)
+def test_the_sidebar_line_names_the_mode_the_status_reports(
+    publisher: dict | None, text: str
+) -> None:
+    assert status.describe_mode(publisher) == text

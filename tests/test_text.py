@@ -80,3 +80,19 @@ def test_line_breaks_in_a_name_become_spaces() -> None:
 )
 def test_a_price_has_its_sign_before_the_dollar(price: float, shown: str) -> None:
     assert texts.format_price(price) == shown
+
+
+@pytest.mark.parametrize(
+    ("price", "digits", "per_mwh", "shown"),
+    [
+        (-7.55, 0, False, "\u2212$8"),
+        (-0.4, 0, False, "$0"),  # rounds to zero at the digits asked: no sign
+        (-0.4, 2, True, "\u2212$0.40/MWh"),
+        (17_255.0, 0, False, "$17,255"),
+        (1_000.0, 1, True, "$1,000.0/MWh"),
+    ],
+)
+def test_a_price_in_whole_dollars_or_without_its_unit(
+    price: float, digits: int, per_mwh: bool, shown: str
+) -> None:
+    assert texts.format_price(price, digits=digits, per_mwh=per_mwh) == shown

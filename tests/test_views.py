@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import replace
 from datetime import timedelta
@@ -11,7 +12,7 @@ import pytest
 
 from nemlive.common import lookups
 from nemlive.common.events import MarketEvent, StatusEvent, encode_status
-from nemlive.dashboard import charts, history, mapview, views
+from nemlive.dashboard import changes, charts, history, mapview, views
 from nemlive.dashboard.livestate import LiveState
 from nemlive.dashboard.sharedcache import SharedCache
 from nemlive.dashboard.views import Epoch, Selection, SnapshotClock, epoch_is_due
@@ -154,6 +155,27 @@ def test_figure_view_is_the_figures_of_the_latest_complete_interval(
     partial = state.snapshot()
     assert views.build_figure_view(partial, sel).at_ts == snap.max_ts
     assert views.build_figure_view(partial, sel, quiet=True).at_ts == partial.max_ts
+
+
+def test_each_card_shows_its_change_since_the_interval_before(
+    fed: tuple[LiveState, dict],
+) -> None:
+    """The cards carry each figure's move from the interval before, as ``changes`` words
+    and colours it; the wall's band has the same cards in one row."""
+    state, facilities = fed
+    snap = state.snapshot()
+    view = views.build_figure_view(snap, selection(facilities))
+    before = charts.compute_figures(
+        snap.facility_history, snap.region_history, facilities, snap.max_ts - 300
+    )
+    want = changes.figure_changes(view.figures, before)
+    assert view.changes == want and all(want.values())
+    price = want["Price (demand-weighted)"]
+    assert price is not None and price.text[0] in "▲▼"
+    assert f'data-sense="{price.sense}"' in view.cards_html
+    assert html.escape(price.text) in view.cards_html
+    assert view.cards_html.count('data-testid="nl-card-change"') == 7
+    assert "nl-cols-7" in view.band_html and "nl-cols-4" in view.cards_html
 
 
 def test_figure_view_waits_for_data_and_shows_a_past_interval(fed: tuple[LiveState, dict]) -> None:

@@ -15,7 +15,8 @@ Two streams are evaluated, each on its own intervals: ``market`` (price and dema
   ends ``clear_intervals`` consecutive present intervals where it does not. A missing value
   neither holds nor fails: the run is neither broken nor extended.
 * **Passes.** A status ``online``/``live`` from another publisher (client id) or pass resolves
-  every firing subject at the last evaluated interval and starts every subject afresh.
+  every firing subject at the last evaluated interval and starts every subject afresh; so
+  does the first status after data whose publisher is unknown.
 * **Rate limit.** At most ``rule.rate_limit`` subjects of one rule fire per interval; the
   others are counted ``rate_limited`` and stay quiet (they fire later if the condition holds).
 """
@@ -183,14 +184,19 @@ class Evaluator:
         if status.state in PASS_END_STATES:
             return self.flush()
         identity = (status.client_id, status.pass_number)
-        if self.publisher is None or identity == self.publisher:
+        if identity == self.publisher or (self.publisher is None and not self._seen_data()):
             self.publisher = identity
             return []
+        # Another publisher or pass; or the first status after data of no known publisher (a
+        # resumed session's queue can hold a stopped publisher's data without its status).
         out = self.flush()
         self.publisher = identity
         out += self.reset()
         self.counts["passes"] += 1
         return out
+
+    def _seen_data(self) -> bool:
+        return any(s.open_ts is not None or s.evaluated is not None for s in self.streams.values())
 
     def tick(self, now: float) -> list[Transition]:
         """Evaluate the open intervals quiet for ``settle_s``; fire stale streams."""

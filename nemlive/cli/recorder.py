@@ -3,8 +3,12 @@
     python recorder.py [--store sqlite:///nemlive.db] [--keep-days 30]
                        [--facilities data/facilities.csv | --record-all]
                        [--host localhost] [--port 1883] [--topic nem/stream]
+                       [--share-group GROUP --client-id ID [--cover ID,ID]]
 
-Subscribes to ``<base>/#`` on a persistent MQTT 5 session (fixed ``--client-id``), validates
+Subscribes to ``<base>/#`` on a persistent MQTT 5 session (fixed ``--client-id``; with
+``--share-group``, to ``$share/GROUP/<base>/#``, so that the recorders of one group split
+the stream, each on a session of its own, and with ``--cover`` take over the session of one
+that is down; docs/recording.md), validates
 every message with the dashboard's schema, and upserts facility, market and interchange events
 into the store in batches (at most 5,000 messages, or what arrived within 1 s). A batch's messages are
 acknowledged to the broker only once it is committed, so after a crash (even ``kill -9``)
@@ -45,6 +49,7 @@ from nemlive.common import (
     NemLiveError,
     add_mqtt_arguments,
     configure_logging,
+    events,
     lookups,
     parse_bool,
     resolve_mqtt_arguments,
@@ -58,6 +63,7 @@ from nemlive.record import (
     log_stop,
     open_store_with_retry,
 )
+from nemlive.record.cover import Cover, Sessions
 from nemlive.store import (
     DEFAULT_STORE_URL,
     StoreUrl,
@@ -87,14 +93,17 @@ class RecorderOptions:
     verbose: bool
     facilities: Path = lookups.FACILITIES_CSV  # the lookup: facility ids that are recorded
     record_all: bool = False  # record every facility id, known to the lookup or not
+    share_group: str | None = None  # MQTT 5 shared subscription group; None = the whole stream
+    cover: tuple[str, ...] = ()  # client ids of the group's recorders whose sessions we adopt
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recorder.py",
         description="Record the MQTT stream into SQLite or PostgreSQL.",
-        epilog="Environment: NEMLIVE_STORE, NEMLIVE_RECORDER_ID, NEMLIVE_FACILITIES, "
-        "NEMLIVE_RECORD_ALL (1 = --record-all), MQTT_HOST, MQTT_PORT, "
+        epilog="Environment: NEMLIVE_STORE, NEMLIVE_RECORDER_ID, NEMLIVE_SHARE_GROUP, "
+        "NEMLIVE_COVER, "
+        "NEMLIVE_FACILITIES, NEMLIVE_RECORD_ALL (1 = --record-all), MQTT_HOST, MQTT_PORT, "
         "MQTT_TOPIC, MQTT_USERNAME, MQTT_PASSWORD, MQTT_TLS (1 = TLS), MQTT_CA_FILE. "
         "Flags win over the environment.",
     )
@@ -129,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"MQTT client id of the persistent session (NEMLIVE_RECORDER_ID; default "
         f"{DEFAULT_CLIENT_ID}); one recorder per id",
     )
+    add_share_arguments(parser)
     add_mqtt_arguments(parser)
     parser.add_argument(
         "--progress-every",
@@ -139,6 +149,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
+
+
+def add_share_arguments(parser: argparse.ArgumentParser) -> None:
+    """--share-group and --cover: recorders that split the stream and cover for each other."""
+    parser.add_argument(
+        "--share-group",
+        metavar="GROUP",
+        help="share the stream with the other recorders of GROUP (NEMLIVE_SHARE_GROUP): an "
+        "MQTT 5 shared subscription, so each message goes to one of them; each needs its "
+        "own --client-id, and a killed one's share waits on the broker until it is back "
+        "(docs/recording.md)",
+    )
+    parser.add_argument(
+        "--cover",
+        metavar="ID,ID",
+        help="client ids of the group's other recorders (NEMLIVE_COVER): while one is down, "
+        "this one records its share on its session, so the group records the whole stream "
+        "(needs --share-group and a PostgreSQL store; docs/recording.md)",
+    )
 
 
 def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> RecorderOptions:
@@ -157,6 +186,7 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> RecorderOption
     client_id = (args.client_id or env.get("NEMLIVE_RECORDER_ID") or DEFAULT_CLIENT_ID).strip()
     if not client_id or len(client_id) > 128:
         raise ConfigError("--client-id/NEMLIVE_RECORDER_ID: use 1 to 128 characters")
+    share_group = resolve_share_group(args.share_group, args.client_id, env)
     settings = resolve_mqtt_arguments(args, env)
     record_all = args.record_all or parse_bool(
         "NEMLIVE_RECORD_ALL", env.get("NEMLIVE_RECORD_ALL", "")
@@ -171,7 +201,52 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> RecorderOption
         verbose=args.verbose,
         facilities=Path(args.facilities or env.get("NEMLIVE_FACILITIES") or lookups.FACILITIES_CSV),
         record_all=bool(record_all),
+        share_group=share_group,
+        cover=resolve_cover(args.cover, env, share_group, store, client_id),
     )
+
+
+def resolve_cover(
+    flag: str | None, env: Mapping[str, str], group: str | None, store: StoreUrl, own: str
+) -> tuple[str, ...]:
+    """The client ids to cover for (flag, then NEMLIVE_COVER; comma-separated, our own id
+    left out); ConfigError without a share group or a PostgreSQL store, which holds the
+    leases that tell who is down."""
+    raw = flag if flag is not None else env.get("NEMLIVE_COVER", "")
+    ids = tuple(dict.fromkeys(i.strip() for i in raw.split(",") if i.strip() and i.strip() != own))
+    if not ids:
+        return ()
+    if group is None:
+        raise ConfigError("--cover/NEMLIVE_COVER: covering for other recorders needs --share-group")
+    if store.backend != "postgresql":
+        raise ConfigError(
+            "--cover/NEMLIVE_COVER: covering for other recorders needs a PostgreSQL store, "
+            "which the group shares (--store postgresql://...)"
+        )
+    return ids
+
+
+def resolve_share_group(
+    flag: str | None, client_id_flag: str | None, env: Mapping[str, str]
+) -> str | None:
+    """The share group (flag, then NEMLIVE_SHARE_GROUP), or None for the whole stream.
+
+    ConfigError for a name MQTT forbids, and for a group without a client id of its own:
+    two recorders on the default id would take the one session from each other in turn.
+    """
+    raw = flag if flag is not None else env.get("NEMLIVE_SHARE_GROUP") or None
+    if raw is None:
+        return None
+    try:
+        group = events.check_share_group(raw)
+    except ValueError as exc:
+        raise ConfigError(f"--share-group/NEMLIVE_SHARE_GROUP {raw!r}: {exc}") from None
+    if not (client_id_flag or env.get("NEMLIVE_RECORDER_ID", "").strip()):
+        raise ConfigError(
+            f"--share-group {group}: give each recorder of the group its own --client-id "
+            "(NEMLIVE_RECORDER_ID), e.g. recorder-a and recorder-b, and keep it across restarts"
+        )
+    return group
 
 
 def load_admission(options: RecorderOptions) -> Admission:
@@ -196,6 +271,27 @@ def load_admission(options: RecorderOptions) -> Admission:
     return Admission(frozenset(facilities))
 
 
+def build_cover(
+    options: RecorderOptions, sessions: Sessions, inbox: Inbox, stop: threading.Event
+) -> Cover | None:
+    """Our lease, and the thread that adopts the sessions of --cover's recorders while they
+    are down (nemlive.record.cover)."""
+    if not options.cover:
+        return None
+
+    def adopt(client_id: str) -> Subscriber | None:
+        sub = Subscriber(
+            options.mqtt, client_id, inbox, options.verbose, options.share_group, adopted=True
+        )
+        try:
+            return sub if sub.connect(options.connect_retries, stop) else None
+        except NemLiveError as exc:
+            log.warning("cannot take over the session of %s: %s", client_id, exc)
+            return None
+
+    return Cover(options.store, options.client_id, options.cover, sessions, adopt, stop)
+
+
 def run(
     options: RecorderOptions,
     stop: threading.Event,
@@ -218,16 +314,29 @@ def run(
             "the five regions",
         )
         inbox = Inbox()
-        subscriber = Subscriber(options.mqtt, options.client_id, inbox, options.verbose)
+        subscriber = Subscriber(
+            options.mqtt, options.client_id, inbox, options.verbose, options.share_group
+        )
+        sessions = Sessions(subscriber)
         recorder = Recorder(
-            options, store, subscriber, inbox, stop, admission=admission, clock=clock, logger=log
+            options, store, sessions, inbox, stop, admission=admission, clock=clock, logger=log
         )
         recorder.prune()
+        cover = build_cover(options, sessions, inbox, stop)
+        if cover is not None and not cover.take_lease():
+            return 0
         if not subscriber.connect(options.connect_retries, stop):
             return 0
+        if cover is not None:
+            cover.start()
+            log.info("covering for %s while they are down", ", ".join(options.cover))
         try:
             recorder.run()
         finally:
+            stop.set()
+            if cover is not None:
+                cover.join()
+                cover.close()
             subscriber.close()
         log_stop(recorder)
         return 0

@@ -153,6 +153,33 @@ def build_subscription(base: str) -> str:
     return f"{base}/#"
 
 
+# A share name is one topic level, without wildcards (MQTT 5 §4.8.2).
+SHARE_GROUP_MAX = 64
+_SHARE_FORBIDDEN = frozenset("/+#")
+
+
+def check_share_group(group: str) -> str:
+    """``group`` as a share name (stripped); ValueError saying why it cannot be one.
+
+    MQTT 5 forbids ``/``, ``+`` and ``#`` in a share name; control characters and over
+    ``SHARE_GROUP_MAX`` characters are refused too, as no operator means them.
+    """
+    name = group.strip()
+    if not name:
+        raise ValueError("a share group needs a name")
+    if len(name) > SHARE_GROUP_MAX:
+        raise ValueError(f"a share group name is at most {SHARE_GROUP_MAX} characters")
+    if any(ch in _SHARE_FORBIDDEN or not ch.isprintable() for ch in name):
+        raise ValueError("a share group name has no '/', '+', '#' or control characters")
+    return name
+
+
+def build_shared_subscription(base: str, group: str) -> str:
+    """The stream's subscription shared by ``group``: the broker gives each message of
+    ``<base>/#`` to one member of the group (MQTT 5 shared subscription)."""
+    return f"$share/{check_share_group(group)}/{build_subscription(base)}"
+
+
 # A stream has a few hundred topics, each seen thousands of times: remember the split ones.
 # Bad topics raise, and lru_cache does not keep exceptions, so hostile topics cannot fill it.
 @lru_cache(maxsize=4096)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from nemlive.common.nemtime import format_nem_epoch
 from nemlive.dashboard.history import StoredAlerts
-from nemlive.dashboard.text import escape_markdown
+from nemlive.dashboard.text import escape_markdown, format_price
 from nemlive.store.rows import AlertRecord
 
 TABLE_COLUMNS = ("rule", "subject", "state", "since", "at", "value", "threshold")
@@ -76,17 +76,25 @@ def take_new_firing(
     return new
 
 
-def _number(value: float | None) -> str:
-    return "no value" if value is None else f"{value:,.2f}"
+PRICE_KINDS = frozenset({"price_above", "price_below"})  # rules whose values are $/MWh
+
+
+def format_alert_value(kind: str, value: float | None) -> str:
+    """An alert's value or threshold as plain text: a price rule's as a price
+    (``−$7.55/MWh``), any other's as a number (``15,000.00``); ``no value`` for None."""
+    if value is None:
+        return "no value"
+    return format_price(value) if kind in PRICE_KINDS else f"{value:,.2f}"
 
 
 def toast_text(alert: AlertRecord) -> str:
-    """``sa-spike: SA1 fired at 2025-10-15 10:05 NEM (value 15,000.00, threshold 300.00)``,
-    rule and subject escaped."""
+    """``sa-spike: SA1 fired at 2025-10-15 10:05 NEM (value $15,000.00/MWh, threshold
+    $300.00/MWh)``, rule, subject and values escaped (a ``$`` would start LaTeX)."""
+    value = escape_markdown(format_alert_value(alert.kind, alert.value))
+    threshold = escape_markdown(format_alert_value(alert.kind, alert.threshold))
     return (
         f"**{escape_markdown(alert.rule)}**: {escape_markdown(alert.subject)} fired at "
-        f"{format_nem_epoch(alert.at)} NEM (value {_number(alert.value)}, threshold "
-        f"{_number(alert.threshold)})"
+        f"{format_nem_epoch(alert.at)} NEM (value {value}, threshold {threshold})"
     )
 
 

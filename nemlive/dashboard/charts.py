@@ -526,10 +526,18 @@ def build_region_line_chart(
             tooltip=[
                 alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
                 "region:N",
-                alt.Tooltip(f"{field}:Q", format=".1%" if share else ",.2f"),
+                alt.Tooltip(f"{field}:Q", format=_tooltip_format(field, share)),
             ],
         )
     )
+
+
+def _tooltip_format(field: str, share: bool) -> str:
+    """d3's format of a line's tooltip: a price as text.format_price writes it (d3 puts its
+    minus, U+2212, before the ``$``: ``−$7.55``), a share as a percentage."""
+    if share:
+        return ".1%"
+    return "$,.2f" if field == "price" else ",.2f"
 
 
 # pragma: no mutate end

@@ -7,11 +7,13 @@ UTC epoch seconds of interval ends; a range holds ``t0 < ts <= t1``.
 * "Live (last 24 h)": the live window, as without a store.
 * Each NEM-time day the store holds (newest first), at 5-minute resolution: at most
   ``MAX_DAY_CHOICES`` days, the newest, whatever the store holds.
-* The whole span: 5-minute points up to ``MAX_FINE_DAYS`` (a day), then 30-minute averages up
-  to ``MAX_HALF_HOUR_DAYS``, then hourly averages, which the store keeps as rollups: a week of
-  420 facilities reads in 0.1-0.2 s at 30 minutes against 0.8-1.8 s at 5 minutes
-  (``bench/record.py``). It reaches back at most ``MAX_SPAN_DAYS``, so one load holds at most
-  about 2,200 points per series (420 facilities: under a million values).
+* The last 7 days (when the store holds more), and the whole span, back at most
+  ``MAX_SPAN_DAYS`` (a year).
+* A range is read at the finest resolution that gives at most ``MAX_POINTS`` points per series,
+  about what a chart draws across its width, so the page never reads more than it draws:
+  5-minute values up to 2.7 days, the store's 30-minute averages up to 16 days, hourly up to
+  33, daily beyond (a week: 336 points per series; a year: 366). The store keeps the averages
+  as rollups (``bench/store_year.py`` measures a year of 420 facilities).
 
 Every read is bounded by what the page can draw: the lookup's facilities and the five regions
 (never every id the store holds), and intervals no later than the time guard allows
@@ -30,15 +32,20 @@ from nemlive.common.timeguard import latest_allowed
 from nemlive.dashboard.charts import value_at
 from nemlive.dashboard.livestate import Point
 from nemlive.store import Store
-from nemlive.store.rows import AlertRecord, check_resolution
+from nemlive.store.rows import RESOLUTIONS, AlertRecord, check_resolution
 
 DAY_S = 24 * 3600
-MAX_FINE_DAYS = 1
-MAX_HALF_HOUR_DAYS = 31
-MAX_SPAN_DAYS = 92  # hourly: 2,208 points per series
+MAX_POINTS = 800  # per series and range: about a chart's width in pixels
+MAX_SPAN_DAYS = 366  # daily: 366 points per series
+WEEK_DAYS = 7
 MAX_DAY_CHOICES = 366
 MAX_ALERT_ROWS = 500  # the newest alert state changes a range shows; the rest counted
-STEP_WORDS = {300: "5-minute values", 1800: "30-minute averages", 3600: "hourly averages"}
+STEP_WORDS = {
+    300: "5-minute values",
+    1800: "30-minute averages",
+    3600: "hourly averages",
+    86400: "daily averages",
+}
 
 
 @dataclass(frozen=True)
@@ -130,11 +137,12 @@ def read_backfill(
 
 
 def choose_step(t0: int, t1: int) -> int:
-    """The resolution of a range: 5 minutes up to a day, 30 minutes up to 31, then hourly."""
-    days = (t1 - t0) / DAY_S
-    if days <= MAX_FINE_DAYS:
-        return INTERVAL_S
-    return 1800 if days <= MAX_HALF_HOUR_DAYS else 3600
+    """The resolution of a range (seconds a point): the finest of the store's resolutions
+    that gives at most ``MAX_POINTS`` points per series, else the coarsest."""
+    for step in RESOLUTIONS:
+        if (t1 - t0) / step <= MAX_POINTS:
+            return step
+    return RESOLUTIONS[-1]
 
 
 def build_range_choices(first: int | None, last: int | None) -> list[RangeChoice]:
@@ -148,15 +156,22 @@ def build_range_choices(first: int | None, last: int | None) -> list[RangeChoice
     days = max(1, round((last - t0) / DAY_S))
     step = choose_step(t0, last)
     whole = "Whole span" if t0 < first else f"Last {MAX_SPAN_DAYS} days"
-    choices = [
-        LIVE,
+    choices = [LIVE]
+    week = last - WEEK_DAYS * DAY_S
+    if week > t0:
+        weekly = choose_step(week, last)
+        choices.append(
+            RangeChoice(f"Last {WEEK_DAYS} days ({STEP_WORDS[weekly]})", week, last, weekly)
+        )
+    choices.append(
         RangeChoice(
             f"{whole}: {days} day{'s' if days != 1 else ''} ({STEP_WORDS[step]})", t0, last, step
-        ),
-    ]
+        )
+    )
     day = _nem_midnight_at_or_before(last - 1)
     # A day holds the intervals ending in (midnight, next midnight].
-    while day + DAY_S > first and len(choices) < MAX_DAY_CHOICES + 2:
+    days_from = len(choices)
+    while day + DAY_S > first and len(choices) < MAX_DAY_CHOICES + days_from:
         label = (epoch_to_nem_naive(day) or day).strftime("%a %Y-%m-%d")  # type: ignore[union-attr]
         choices.append(RangeChoice(label, day, day + DAY_S))
         day -= DAY_S

@@ -41,6 +41,7 @@ from nemlive.common.lookups import (
     fuel_group_of,
 )
 from nemlive.common.nemtime import format_nem_epoch
+from nemlive.dashboard import labelplace, pricescale
 from nemlive.dashboard.icons import ICON_PX, atlas_data_url, build_icon_mapping, icon_data_url
 from nemlive.dashboard.livestate import Point
 from nemlive.dashboard.text import format_price
@@ -75,17 +76,21 @@ REGION_LINE_PX = 1.2
 ALERT_LINE = [220, 38, 38, 255]  # a firing alert's outline and ring
 ALERT_LINE_PX = 4.0
 ALERT_RING_GAP_PX = 3.0  # between a facility's icon and its ring
-# The market price cap from 1 July 2025 ($/MWh); "near the cap" is within 15% of it.
-MARKET_PRICE_CAP = 20_300.0
-NEAR_CAP = 0.85 * MARKET_PRICE_CAP
-# The price bands traders read, low to high: (lowest price, label, RGBA fill). A diverging
-# scale: blue below zero, grey for normal prices, orange from $300, deep red near the cap.
-PRICE_BANDS: tuple[tuple[float, str, list[int]], ...] = (
-    (float("-inf"), "negative", [37, 99, 235, 90]),
-    (0.0, "normal, $0–300", [148, 163, 184, 45]),
-    (300.0, "high, $300+", [234, 88, 12, 95]),
-    (NEAR_CAP, "near the cap", [153, 27, 27, 140]),
+# The wall view (a screen across the room): the map fills about 1880 x 800 px at 1080p, so
+# it opens one step closer, on the NEM's facilities (Far North Queensland to Tasmania).
+WALL_VIEW = {"latitude": -30.4, "longitude": 144.0, "zoom": 4.0, "pitch": 0, "bearing": 0}
+REGION_LABEL_STYLE = labelplace.LabelStyle(
+    zoom=INITIAL_VIEW["zoom"], centre=(INITIAL_VIEW["longitude"], INITIAL_VIEW["latitude"])
 )
+WALL_LABEL_STYLE = labelplace.LabelStyle(
+    zoom=WALL_VIEW["zoom"],
+    centre=(WALL_VIEW["longitude"], WALL_VIEW["latitude"]),
+    view_px=(1400.0, 760.0),
+    size_px=18.0,
+    pad_x_px=6.0,
+    pad_y_px=3.0,
+)
+LEADER_LINE = [30, 41, 59, 200]
 
 TOOLTIP = {
     "text": "{name}\n{fuel} · {region}\n{mw_text} · {t_text}\n{time}",
@@ -241,25 +246,29 @@ class MapOptions:
     markers: bool = True
     polygons: bool = True
     basemap: bool = False  # opt-in: a basemap fetches tiles from the internet
+    wall: bool = False  # the wall view: opens closer, larger region labels (WALL_VIEW)
 
 
-def price_band(price: float | None) -> tuple[str, list[int]] | None:
-    """The band of a $/MWh price (label, RGBA fill); None for no price."""
-    if price is None or not math.isfinite(price):
-        return None
-    label, fill = PRICE_BANDS[0][1:]
-    for lowest, band_label, band_fill in PRICE_BANDS:
-        if price >= lowest:
-            label, fill = band_label, band_fill
-    return label, fill
+def label_style(options: MapOptions) -> labelplace.LabelStyle:
+    """How the region labels are drawn and placed for ``options`` (the wall's are larger)."""
+    return WALL_LABEL_STYLE if options.wall else REGION_LABEL_STYLE
+
+
+def place_labels(
+    regions_fc: Mapping[str, Any], facilities: Mapping[str, Facility], options: MapOptions
+) -> dict[str, labelplace.Placement]:
+    """The region labels' placements in the view ``options`` open on (``labelplace``)."""
+    return labelplace.place_region_labels(
+        regions_fc, facilities, label_style(options), lambda mw: icon_size_px(mw, "power")
+    )
 
 
 def describe_price(price: float | None) -> str:
-    """``−$12.30/MWh (negative)``, ``$18,900.00/MWh (near the cap)``; ``no price`` for None."""
-    band = price_band(price)
-    if band is None or price is None:
+    """``−$12.30/MWh (negative)``, ``$18,900.00/MWh (at the cap's level)``; ``no price``
+    for None: the exact figure, whatever colour the region is filled with."""
+    if price is None or not math.isfinite(price):
         return "no price"
-    flag = band[0] if band[0] in ("negative", "near the cap") else ""
+    flag = pricescale.price_flag(price)
     return format_price(price) + (f" ({flag})" if flag else "")
 
 
@@ -285,11 +294,17 @@ def region_anchor(geometry: Mapping[str, Any]) -> list[float]:
     return [round((min(lons) + max(lons)) / 2, 3), round((min(lats) + max(lats)) / 2, 3)]
 
 
-def build_interchange_layer(
-    regions_fc: Mapping[str, Any], interchange: Mapping[str, Point]
-) -> pdk.Layer:
-    """Each region's net import as a signed figure (``+350 MW``, ``-120 MW``) on the map."""
-    data = []
+def build_interchange_layers(
+    regions_fc: Mapping[str, Any],
+    interchange: Mapping[str, Point],
+    placements: Mapping[str, labelplace.Placement],
+    style: labelplace.LabelStyle = REGION_LABEL_STYLE,
+) -> list[pdk.Layer]:
+    """Each region's net import as a signed figure (``VIC1 +350 MW``, ``-120 MW``) at its
+    label's placement (``labelplace``: clear of the large facilities), and a leader line
+    from each label placed offshore to its region. A region without a placement is labelled
+    at the middle of its extent."""
+    data, leaders = [], []
     for f in regions_fc.get("features", []):
         rid = f["properties"].get("region_id")
         flows = interchange.get(rid)
@@ -297,19 +312,34 @@ def build_interchange_layer(
             continue
         net = (flows[1] or 0.0) - (flows[2] or 0.0)
         text = f"{'+' if net >= 0 else '-'}{abs(net):,.0f} MW"  # ASCII: the text layer's font has no U+2212
-        data.append({"position": region_anchor(f["geometry"]), "text": f"{rid} {text}"})
-    return pdk.Layer(
+        placed = placements.get(rid) or labelplace.Placement(region_anchor(f["geometry"]))
+        data.append({"position": placed.position, "text": f"{rid} {text}"})
+        if placed.leader_to is not None:
+            leaders.append({"from": placed.position, "to": placed.leader_to})
+    labels = pdk.Layer(
         "TextLayer",
         id="interchange",
         data=data,
         get_position="position",
         get_text="text",
-        get_size=13,
-        get_color=[30, 41, 59, 230],
+        get_size=style.size_px,
+        get_color=[30, 41, 59, 235],
         background=True,
-        get_background_color=[255, 255, 255, 200],
+        get_background_color=[255, 255, 255, 215],
+        background_padding=[style.pad_x_px, style.pad_y_px],
         font_weight=600,
     )
+    lines = pdk.Layer(
+        "LineLayer",
+        id="interchange_leaders",
+        data=leaders,
+        get_source_position="from",
+        get_target_position="to",
+        get_color=LEADER_LINE,
+        get_width=1.5,
+        width_units="'pixels'",
+    )
+    return [lines, labels] if leaders else [labels]
 
 
 @dataclass(frozen=True)
@@ -341,19 +371,20 @@ def build_region_layer(
     market: Mapping[str, Point] | None = None,
     interchange: Mapping[str, Point] | None = None,
     alerting: Collection[str] = (),
+    centre: float = pricescale.DEFAULT_CENTRE,
 ) -> pdk.Layer:
     """Region polygons filled by their latest price (``market``: region -> (ts, price,
-    demand)), with the name, price and demand in the tooltip; regions outside the filter are
-    drawn fainter, regions without a price in plain grey, and the regions in ``alerting``
-    (a firing alert) outlined thick and red, ``alert`` true in their properties."""
+    demand)) on the continuous scale centred on ``centre`` ($/MWh, ``pricescale``), with
+    the name, exact price and demand in the tooltip; regions outside the filter are drawn
+    fainter, regions without a price in plain grey, and the regions in ``alerting`` (a
+    firing alert) outlined thick and red, ``alert`` true in their properties."""
     selected_set = set(selected) if selected is not None else None
     features = []
     for f in regions_fc.get("features", []):
         rid = f["properties"].get("region_id")
         dim = selected_set is not None and rid not in selected_set
         ts, price, demand = (market or {}).get(rid) or (None, None, None)
-        band = price_band(price)
-        fill = REGION_FILL_DIMMED if dim else (band[1] if band else REGION_FILL)
+        fill = REGION_FILL_DIMMED if dim else (pricescale.price_fill(price, centre) or REGION_FILL)
         alert = rid in alerting
         props = {
             **f["properties"],
@@ -410,23 +441,6 @@ def build_alert_ring_layer(rows: list[dict[str, Any]], alerting: Collection[str]
         line_width_units="'pixels'",
         get_line_width=2.5,
         pickable=False,
-    )
-
-
-def build_price_legend_html() -> str:
-    """The region colours' legend: one swatch per price band."""
-    items = []
-    for _, label, (r, g, b, a) in PRICE_BANDS:
-        alpha = min(1.0, a / 255 * 2.2)
-        items.append(
-            f'<span style="display:inline-block;width:14px;height:14px;border-radius:3px;'
-            f'background:rgba({r},{g},{b},{alpha:.2f});vertical-align:middle"></span> '
-            f"{html.escape(label)}"
-        )
-    return (
-        '<div class="nemlive-legend" style="font-size:0.85rem">Region price: '
-        + " &nbsp; ".join(items)
-        + "</div>"
     )
 
 
@@ -500,16 +514,25 @@ def build_deck(
     market: Mapping[str, Point] | None = None,
     interchange: Mapping[str, Point] | None = None,
     alerts: AlertMarks = NO_ALERTS,
+    *,
+    centre: float = pricescale.DEFAULT_CENTRE,
+    placements: Mapping[str, labelplace.Placement] | None = None,
 ) -> pdk.Deck:
     """The whole map. ``map_provider=None`` (no basemap, no request) unless options.basemap.
-    ``alerts``: the regions outlined and the facilities ringed for a firing alert."""
+    ``alerts``: the regions outlined and the facilities ringed for a firing alert;
+    ``centre``: the price ($/MWh) the region colours are centred on; ``placements``: where
+    the region labels go (:func:`place_labels`; None: the middle of each region)."""
     layers = []
     if options.polygons and regions_fc:
         layers.append(
-            build_region_layer(regions_fc, selected_regions, market, interchange, alerts.regions)
+            build_region_layer(
+                regions_fc, selected_regions, market, interchange, alerts.regions, centre
+            )
         )
         if interchange:
-            layers.append(build_interchange_layer(regions_fc, interchange))
+            layers += build_interchange_layers(
+                regions_fc, interchange, placements or {}, label_style(options)
+            )
     if options.markers:
         layers.append(build_icon_layer(rows))
         if alerts.facilities:
@@ -527,7 +550,7 @@ def build_deck(
     )
     return CompactDeck(
         layers=layers,
-        initial_view_state=pdk.ViewState(**INITIAL_VIEW),
+        initial_view_state=pdk.ViewState(**(WALL_VIEW if options.wall else INITIAL_VIEW)),
         tooltip=TOOLTIP,  # type: ignore[arg-type]
         **basemap,
     )
@@ -601,11 +624,10 @@ __all__ = [
     "build_colour_legend_html",
     "build_deck",
     "build_facility_rows",
-    "build_price_legend_html",
     "build_selected_facility",
     "build_size_legend_html",
     "describe_price",
     "icon_size_px",
-    "price_band",
+    "place_labels",
     "simplify_regions",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from nemlive.dashboard import alertlist, charts, csvexport, history, mapview, views
+from nemlive.dashboard import alertlist, charts, csvexport, history, mapview, views, wall
 from nemlive.dashboard.config import DashboardConfig
 from nemlive.dashboard.ingest import Hub
 from nemlive.dashboard.livestate import Snapshot
@@ -63,7 +63,18 @@ def render_figures(view: views.FigureView) -> None:
 
 @guarded("map")
 def render_map(view: views.MapView, options: mapview.MapOptions) -> None:
-    """The deck of the selection, its legends, and a click that opens a facility's detail."""
+    """The deck of the selection, its legends, and a click that opens a facility's detail.
+    The wall view's map is the screen's (``wall.WALL_CSS`` sizes it) with the price legend."""
+    if options.wall:
+        st.pydeck_chart(
+            view.deck,
+            height=wall.MAP_PX,
+            key="wall_map",
+            alt="Map of NEM regions coloured by price and facilities sized by output",
+        )
+        if view.price_legend:
+            st.html(view.price_legend)
+        return
     picked = st.pydeck_chart(
         view.deck,
         height=560,
@@ -225,7 +236,9 @@ def render_pulse(hub: Hub, sel: Selection, status_box: Any, shared: Shared) -> N
     in_full_run = bool(st.session_state.get(FULL_RUN_KEY))
     snap = shared.fast.current(hub.state, counters, time.time(), force=in_full_run)
     view = figure_view(shared, snap, sel, views.is_quiet(counters))
-    if view.caption is None:
+    if sel.options.wall:
+        render_wall_band(view, counters)
+    elif view.caption is None:
         st.info(
             f"Waiting for data on {escape_markdown(counters.topic)}/# from "
             f"{escape_markdown(counters.broker)}.",
@@ -233,8 +246,9 @@ def render_pulse(hub: Hub, sel: Selection, status_box: Any, shared: Shared) -> N
         )
     else:
         st.caption(view.caption)
-    render_figures(view)
-    render_alerts(counters)
+    if not sel.options.wall:
+        render_figures(view)
+        render_alerts(counters)
     drawn = st.session_state.get(DRAWN_KEY, NOT_DRAWN)
     if (
         not in_full_run
@@ -243,6 +257,18 @@ def render_pulse(hub: Hub, sel: Selection, status_box: Any, shared: Shared) -> N
         and views.visuals_behind(counters, drawn, shared.slow.every_s)
     ):
         st.rerun()
+
+
+@guarded("figures")
+def render_wall_band(view: views.FigureView, counters: Snapshot) -> None:
+    """The wall view's top: the figures in one band with their changes, the firing alerts in
+    one line and the freshness line, each only when it has something to say."""
+    st.html(view.band_html)
+    strip = wall.build_alert_strip_html(counters.alerts_firing, counters.alert_overflow)
+    line = wall.build_wall_line_html(
+        view.caption or f"Waiting for data on {counters.topic}/# from {counters.broker}."
+    )
+    st.html(strip + line)
 
 
 @guarded("live view")
@@ -267,6 +293,8 @@ def render_visuals(hub: Hub, sel: Selection, shared: Shared) -> None:
         get(views.view_key("map", snap, sel), lambda: views.build_map_view(snap, sel)),
         sel.options,
     )
+    if sel.options.wall:
+        return
     with st.expander("Facility detail", expanded=st.session_state.get("live_detail") is not None):
         render_detail(snap, sel)
     render_charts(
@@ -322,3 +350,23 @@ def schedule_refresh(
     pulse = st.fragment(run_every=config.refresh_s)(render_pulse)
     visuals = st.fragment(run_every=config.visuals_every_s)(render_visuals)
     return pulse, visuals
+
+
+def render_wall_toggle(on: bool) -> bool:
+    """The *Wall view* switch at the top of the page; whether it is on now."""
+    return st.toggle(
+        "Wall view",
+        value=on,
+        key=f"nl_wall_{on}",
+        help="The map full screen with the headline figures above it, for a display across "
+        "the room (the address ends ?view=wall).",
+    )
+
+
+def switch_view(to_wall: bool) -> None:
+    """Put the wall view in the address (or take it out) and draw the page again."""
+    if to_wall:
+        st.query_params[wall.VIEW_PARAM] = wall.WALL
+    else:
+        st.query_params.pop(wall.VIEW_PARAM, None)
+    st.rerun()

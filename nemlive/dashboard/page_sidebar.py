@@ -18,6 +18,7 @@ from nemlive.dashboard.page_guard import guarded
 from nemlive.dashboard.status import (
     describe_age,
     describe_credits,
+    describe_mode,
     describe_publisher,
     describe_unknown,
 )
@@ -44,7 +45,9 @@ REGION_CHIPS = {
 
 @guarded("status panel")
 def render_status(snap: Snapshot) -> None:
-    """Connection state and counters (sidebar); settings and error texts are escaped."""
+    """What the stream is (replayed or live, from where), the connection state and counters
+    (sidebar, under the title); settings and error texts are escaped."""
+    st.caption(describe_mode(snap.publisher_status))
     colour = STATUS_COLOURS.get(snap.status, "gray")
     word = "down — waiting for broker" if snap.status == "down" else snap.status
     st.markdown(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nemlive.common.nemtime import format_nem_epoch
+from nemlive.dashboard.freshness import is_simulated
 from nemlive.dashboard.livestate import parse_position
 from nemlive.dashboard.text import escape_markdown
 
@@ -71,6 +72,37 @@ def describe_source(status: Mapping[str, object] | None) -> str:
     if source == "openelectricity":
         return "Open Electricity"
     return ""
+
+
+REPLAY_STATES = frozenset({"online", "cooldown", "done"})
+NEM = "Australia's National Electricity Market"
+# Where a live stream comes from, as the status's ``source`` and ``simulated`` say.
+LIVE_SOURCES = {
+    ("nemweb", False): "AEMO's NEMweb",
+    ("nemweb", True): "the simulator's NEMweb face",
+    ("openelectricity", False): "Open Electricity",
+    ("openelectricity", True): "the simulator's Open Electricity face",
+    ("simulator", False): "the Open Electricity simulator",
+    ("simulator", True): "the Open Electricity simulator",
+}
+
+
+def describe_mode(status: Mapping[str, object] | None) -> str:
+    """The sidebar's line under the title: what the stream is, as the publisher's status
+    says. A replay (``make run``: online, cooldown, done) is "replayed"; a live follow
+    (``live``, or the ``offline`` of a live publisher, which still names its source) is
+    "followed live from" its source, and a simulated one says so; without a status, or an
+    ``offline`` that names no source (a last will), neither. Plain text, no wire text."""
+    state = status.get("state") if status else None
+    source = status.get("source") if status else None
+    simulated = is_simulated(status)
+    if state in REPLAY_STATES:
+        return f"{NEM}, replayed over MQTT."
+    if state != "live" and not (state == "offline" and source):
+        return f"{NEM} over MQTT."
+    what = "A simulated National Electricity Market" if simulated else NEM
+    where = LIVE_SOURCES.get((str(source), simulated))
+    return f"{what}, followed live{f' from {where}' if where else ''} over MQTT."
 
 
 AEMO_CREDIT = "Source: AEMO, © AEMO, used under AEMO's copyright permissions"

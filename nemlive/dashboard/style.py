@@ -1,4 +1,5 @@
-"""The page's own CSS: the figure cards' grid and the map legends' icons (a static string)."""
+"""The page's own CSS: the figure cards' grid and changes, the map legends (a static string).
+The wall view adds its own (``wall.WALL_CSS``)."""
 
 CSS = """
 <style>
@@ -10,6 +11,17 @@ CSS = """
 .nl-card-label {font-size: 0.875rem; color: rgba(49,51,63,0.75); overflow: hidden; text-overflow: ellipsis; white-space: nowrap;}
 .nl-card-value {font-size: 1.45rem; line-height: 1.6; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;}
 .nl-cols-2 .nl-card-value {font-size: 1.25rem;}
+.nl-card-change {font-size: 0.8rem; line-height: 1.3; white-space: nowrap;}
+.nl-good {color: #15803d;} .nl-bad {color: #b91c1c;} .nl-neutral {color: rgba(49,51,63,0.6);}
 .nemlive-legend img {vertical-align: middle;}
+.nl-price-legend {display: flex; flex-wrap: wrap; align-items: center; gap: 4px 14px; font-size: 0.82rem;}
+.nl-price-title {font-weight: 600;}
+.nl-price-end {display: inline-flex; align-items: center; gap: 4px;}
+.nl-swatch {display: inline-block; width: 1.1em; height: 1.1em; border-radius: 3px;}
+.nl-scale {display: inline-flex; flex-direction: column; width: 18rem; padding: 0 1.2em;}
+.nl-bar {display: block; height: 0.9em; border-radius: 3px;}
+.nl-ticks {position: relative; height: 1.3em;}
+.nl-tick {position: absolute; transform: translateX(-50%); white-space: nowrap;}
+.nl-price-note {color: rgba(49,51,63,0.7);}
 </style>
 """

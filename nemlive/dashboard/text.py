@@ -27,10 +27,12 @@ _AUTOLINK_SPOTS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECAS
 MINUS = "\u2212"  # the typographic minus: "−$7.55", as prices are written
 
 
-def format_price(price: float) -> str:
-    """``$34.12/MWh``, ``−$7.55/MWh``: the sign before the currency, thousands grouped."""
-    sign = MINUS if price < 0 and round(price, 2) != 0 else ""
-    return f"{sign}${abs(price):,.2f}/MWh"
+def format_price(price: float, *, digits: int = 2, per_mwh: bool = True) -> str:
+    """``$34.12/MWh``, ``−$7.55/MWh``: the sign before the currency, thousands grouped, a
+    true minus (U+2212); ``digits`` after the point, ``per_mwh=False`` without the unit
+    (``−$8``). The page's one way of writing a price: figures, tooltips, legend, changes."""
+    sign = MINUS if price < 0 and round(price, digits) != 0 else ""
+    return f"{sign}${abs(price):,.{digits}f}" + ("/MWh" if per_mwh else "")
 
 
 def escape_markdown(text: str) -> str:

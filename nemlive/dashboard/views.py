@@ -15,7 +15,7 @@ import copy
 import functools
 import html
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,7 +25,8 @@ import pyarrow as pa
 
 from nemlive.common.events import REGIONS
 from nemlive.common.lookups import Facility
-from nemlive.dashboard import charts, freshness, history, mapview, tables
+from nemlive.dashboard import changes as changes_
+from nemlive.dashboard import charts, freshness, history, labelplace, mapview, pricescale, tables
 from nemlive.dashboard.charts import Figures
 from nemlive.dashboard.livestate import LiveState, Snapshot
 from nemlive.dashboard.sharedcache import SharedCache
@@ -206,18 +207,35 @@ FIGURE_HELP = {
 }
 
 
-def build_cards_html(cards: Sequence[tuple[str, str, str | None]], columns: int) -> str:
+def build_cards_html(
+    cards: Sequence[tuple[str, str, str | None]],
+    columns: int,
+    changes: Mapping[str, changes_.Change | None] | None = None,
+) -> str:
     """Figure cards (label, value, help shown on hover) in a grid of ``columns``, as one
     element: every element a refresh sends costs the server, and these refresh every 2 s in
-    every page. Texts are escaped."""
+    every page. ``changes``: label -> its move since the interval before, shown under the
+    value (``changes``), coloured by its sense. Texts are escaped."""
     items = "".join(
         '<div class="nl-card" data-testid="nl-card"'
         + (f' title="{html.escape(help_text)}"' if help_text else "")
         + f'><div class="nl-card-label" data-testid="nl-card-label">{html.escape(label)}</div>'
-        f'<div class="nl-card-value" data-testid="nl-card-value">{html.escape(value)}</div></div>'
+        f'<div class="nl-card-value" data-testid="nl-card-value">{html.escape(value)}</div>'
+        + _change_html((changes or {}).get(label))
+        + "</div>"
         for label, value, help_text in cards
     )
     return f'<div class="nl-cards nl-cols-{columns}">{items}</div>'
+
+
+def _change_html(change: changes_.Change | None) -> str:
+    if change is None:
+        return ""
+    return (
+        f'<div class="nl-card-change nl-{change.sense}" data-testid="nl-card-change" '
+        f'data-sense="{change.sense}" title="since the interval before">'
+        f"{html.escape(change.text)}</div>"
+    )
 
 
 @dataclass(frozen=True)
@@ -231,6 +249,8 @@ class FigureView:
     window: tuple[int | None, int | None]
     caption: str | None
     cards_html: str  # the figures as cards, four to a row, in FIGURE_HELP's order
+    changes: dict[str, changes_.Change | None] = field(default_factory=dict)
+    band_html: str = ""  # the same cards in one row: the wall view's band
 
 
 def with_past(snap: Snapshot, past: PastView) -> Snapshot:
@@ -272,8 +292,34 @@ def build_figure_view(snap: Snapshot, sel: Selection, quiet: bool = False) -> Fi
     else:
         caption = freshness.describe_figures(fresh, fig.facilities, fig.regions)
     texts = charts.format_figures(fig)
+    moves = changes_.figure_changes(fig, _figures_before(snap, sel, at_ts))
     cards = [(label, texts[label], help_text) for label, help_text in FIGURE_HELP.items()]
-    return FigureView(at_ts, fig, texts, window, caption, build_cards_html(cards, columns=4))
+    return FigureView(
+        at_ts,
+        fig,
+        texts,
+        window,
+        caption,
+        build_cards_html(cards, columns=4, changes=moves),
+        moves,
+        build_cards_html(cards, columns=len(cards), changes=moves),
+    )
+
+
+def _figures_before(snap: Snapshot, sel: Selection, at_ts: int | None) -> Figures | None:
+    """The figures of the interval before ``at_ts`` (None: no data, or none then)."""
+    if at_ts is None:
+        return None
+    before = changes_.previous_time(snap.region_history, at_ts)
+    fig = charts.compute_figures(
+        snap.facility_history,
+        snap.region_history,
+        sel.facilities,
+        before,
+        regions=sel.regions,
+        groups=sel.groups,
+    )
+    return fig if fig.facilities or fig.regions else None
 
 
 @dataclass(frozen=True)
@@ -285,6 +331,7 @@ class MapView:
     colour_legend: str
     size_legend: str
     price_legend: str | None
+    centre: float = pricescale.DEFAULT_CENTRE  # $/MWh the region colours are centred on
 
 
 class SharedDeck(mapview.CompactDeck):
@@ -314,27 +361,60 @@ def build_map_view(snap: Snapshot, sel: Selection) -> MapView:
         if sel.past is None
         else mapview.NO_ALERTS
     )
-    deck = mapview.build_deck(
-        rows, sel.regions_fc, options, sel.regions, snap.region_latest, flows, marks
+    # The colours are centred on the typical price of what the page holds: the window live,
+    # the picked range in History.
+    centre = pricescale.price_centre(
+        p[1] for points in snap.region_history.values() for p in points
     )
-    colours, sizes, prices = _legends(options.size_by)
+    deck = mapview.build_deck(
+        rows,
+        sel.regions_fc,
+        options,
+        sel.regions,
+        snap.region_latest,
+        flows,
+        marks,
+        centre=centre,
+        placements=region_label_placements(sel, options),
+    )
+    colours, sizes = _legends(options.size_by)
     return MapView(
         deck=SharedDeck(deck),
         drawn=len(rows),
         colour_legend=colours,
         size_legend=sizes,
-        price_legend=prices if options.polygons else None,
+        price_legend=pricescale.build_price_legend_html(centre) if options.polygons else None,
+        centre=centre,
     )
+
+
+# The lookups are loaded once per server process (page_cache.load_lookups), so their ids
+# name them; the length guards against an id reused by a later, different lookup.
+_PLACEMENTS = SharedCache(maxsize=8)
+
+
+def region_label_placements(
+    sel: Selection, options: mapview.MapOptions
+) -> dict[str, labelplace.Placement]:
+    """Where the region labels go for the lookups of ``sel`` in the view of ``options``,
+    placed once per process and view (``labelplace``)."""
+    if not sel.regions_fc:
+        return {}
+    regions_fc = sel.regions_fc
+    key = (
+        id(regions_fc),
+        len(regions_fc.get("features", [])),
+        id(sel.facilities),
+        len(sel.facilities),
+        options.wall,
+    )
+    return _PLACEMENTS.get(key, lambda: mapview.place_labels(regions_fc, sel.facilities, options))
 
 
 @functools.cache
-def _legends(size_by: mapview.SizeBy) -> tuple[str, str, str]:
-    """The map's legends (icons drawn once per process)."""
-    return (
-        mapview.build_colour_legend_html(),
-        mapview.build_size_legend_html(size_by),
-        mapview.build_price_legend_html(),
-    )
+def _legends(size_by: mapview.SizeBy) -> tuple[str, str]:
+    """The map's fuel and size legends (icons drawn once per process)."""
+    return mapview.build_colour_legend_html(), mapview.build_size_legend_html(size_by)
 
 
 @dataclass(frozen=True)

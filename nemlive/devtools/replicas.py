@@ -116,12 +116,24 @@ def supervise(
                 continue
             replica = by_name.get(name)
             if replica is None:
-                raise NemLiveError(f"the {name} stopped (exit {proc.returncode}): see above")
+                let_a_recorder_go(procs, name, proc)
+                continue
             if restart_due(replica, proc.returncode, now, restart_after):
                 with SIGNALS.held():
                     procs.remove((name, proc))
                 start_replica(procs, replica, env)
         time.sleep(0.2)
+
+
+def let_a_recorder_go(procs: Procs, name: str, proc: subprocess.Popen[bytes]) -> None:
+    """A recorder that exits while another runs: the others cover its share (recorder.py
+    --cover), and it stays down. NemLiveError for the last recorder or any other child."""
+    recorders = [n for n, p in procs if n.startswith("recorder") and p.poll() is None]
+    if not name.startswith("recorder") or not recorders:
+        raise NemLiveError(f"the {name} stopped (exit {proc.returncode}): see above")
+    log.info("%s exited (%s): %s records its share", name, proc.returncode, recorders[0])
+    with SIGNALS.held():
+        procs.remove((name, proc))
 
 
 def restart_due(replica: Replica, code: int | None, now: float, restart_after: float) -> bool:

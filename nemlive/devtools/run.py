@@ -15,6 +15,10 @@ NEMweb face (``--source nemweb``, the facility list from its OE face with the de
 ``live/nemweb-simulator/``), and the page says the data is simulated. The publisher and the
 dashboard start once the first fill is written (the dashboard needs its facility table).
 
+``make live`` records too, into a store and on a session of its own, and opens the page once
+the fill is stored, so the charts hold the last ``--keep`` days from the first page
+(nemlive/devtools/liverecord.py).
+
 Both start the alerter (``alerts.py``, docs/alerts.md) on a broker that speaks MQTT 5 (not
 the embedded one), with ``alerts.toml`` if there is one, else ``alerts.example.toml``
 (``--alerts``; ``none``: no alerter). Its state file and client id are per mode
@@ -31,19 +35,21 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from nemlive.common.errors import InputError, NemLiveError
 from nemlive.common.mqttconfig import resolve_mqtt_settings
+from nemlive.devtools import liverecord
+from nemlive.devtools.liverecord import LineTap
 from nemlive.publish.broker import (
     EmbeddedBroker,
     check_embedded_can_serve,
     is_listening,
     is_port_free,
 )
-from nemlive.publish.checkpoint import default_checkpoint_path
+from nemlive.publish.checkpoint import default_checkpoint_path, default_live_checkpoint_path
 from nemlive.publish.replayer import resolve_start
 from nemlive.publish.replaytable import parse_header, read_replay_table
 
@@ -61,6 +67,8 @@ LIVE_TOPIC = "nem/live"  # make live's: a replay and a live follow never mix on 
 # cache another source wrote.
 SIM_FOLDER = "nemweb-simulator"
 REAL_FOLDER = "openelectricity"
+# make live opens the page once the store holds the fill, or after this long waiting for it.
+FILL_RECORD_TIMEOUT_S = 300.0
 ALERT_RULES = ROOT / "alerts.toml"  # the user's rules, when there are some
 EXAMPLE_RULES = ROOT / "alerts.example.toml"
 
@@ -96,8 +104,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--store",
-        default=os.environ.get("NEMLIVE_STORE", f"sqlite:///{ROOT / 'nemlive.db'}"),
-        help="where the recorder keeps history (NEMLIVE_STORE; default nemlive.db here); "
+        default=None,
+        help="where the recorder keeps history (NEMLIVE_STORE; default nemlive.db here; with "
+        "--live its own store, live/<source>/history.db, whatever NEMLIVE_STORE says); "
         "'none' runs without a recorder. Prefer NEMLIVE_STORE for a URL with a password: a "
         "command line is visible to every local user",
     )
@@ -109,6 +118,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     args.topic = args.topic or (LIVE_TOPIC if args.live else RUN_TOPIC)
+    if args.store is None and not args.live:  # make live's default is per source (run_live)
+        args.store = os.environ.get("NEMLIVE_STORE") or f"sqlite:///{ROOT / 'nemlive.db'}"
     if args.alerts is None:
         args.alerts = str(ALERT_RULES if ALERT_RULES.is_file() else EXAMPLE_RULES)
     return args
@@ -230,12 +241,15 @@ def spawn(
     argv: list[str],
     env: dict[str, str],
     stdout: int | None = None,
+    stderr: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a child in its own session and record it in ``procs``, with no Ctrl-C between."""
     # Own sessions: a terminal Ctrl-C reaches only this process, which stops the children in
     # order (publisher first, so that its `offline` status goes out).
     with SIGNALS.held():
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, stdout=stdout)
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, start_new_session=True, stdout=stdout, stderr=stderr
+        )
         procs.append((name, proc))
     return proc
 
@@ -320,36 +334,32 @@ def stop_all(
 
 
 def run_live(args: argparse.Namespace) -> int:
-    """``make live`` (module doc): simulator if no key, extractor, publisher, dashboard."""
+    """``make live`` (module doc): simulator if no key, extractor, recorder, publisher,
+    dashboard, in the order nemlive/devtools/liverecord.py explains."""
     simulated = not os.environ.get("OPENELECTRICITY_API_KEY")
     folder = live_folder(Path(args.live_dir), simulated)
     csv_path, lookup = folder / "consolidate.csv", folder / "facilities.csv"
     broker = start_broker_if_needed(args.broker_port)
-    dash_port = first_free_port(args.dashboard_port)
-    env = dict(
-        os.environ,
-        MQTT_HOST="127.0.0.1",
-        MQTT_PORT=str(args.broker_port),
-        MQTT_TOPIC=args.topic,
-        NEMLIVE_FACILITIES=str(lookup),
-        PYTHONUNBUFFERED="1",
-    )
+    store = live_store(args.store, folder, broker)
+    env = live_env(args, lookup, store)
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+    taps: list[LineTap] = []
     try:
         if simulated:
             env.update(start_live_simulator(procs, env))
-        source = "nemweb" if simulated else "auto"
-        command = extractor_follow_command(csv_path, lookup, args.keep, source)
-        spawn(procs, "extractor", command, env)
-        log.info(
-            "filling the last %g day(s) into %s; the page opens once it is written",
-            args.keep,
-            csv_path,
-        )
+        fill = start_live_extractor(procs, taps, env, (csv_path, lookup), args.keep, simulated)
         wait_for_files(procs, (csv_path, lookup))
+        if store is not None:
+            start_live_recorder(procs, taps, env, store)
+            liverecord.forget_sent_if_unrecorded(store, default_live_checkpoint_path(csv_path))
         if wants_alerter(args.alerts, broker):  # after the fill: it reads the lookup once
             spawn(procs, "alerter", alerter_command("live", csv_path, Path(args.alerts)), env)
         spawn(procs, "publisher", publisher_follow_command(csv_path), env)
+        if store is not None:
+            wait_for_fill_recorded(procs, fill, store, csv_path)
+        # Chosen now, not at the start: the fill takes a while, and a port free then may not
+        # be free any more.
+        dash_port = first_free_port(args.dashboard_port)
         dashboard = spawn(
             procs,
             "dashboard",
@@ -358,22 +368,123 @@ def run_live(args: argparse.Namespace) -> int:
         )
         if not wait_for_port(dash_port, dashboard, timeout=60):
             raise NemLiveError("the dashboard did not start: see the lines above")
-        what = (
-            "the simulated NEM (the simulator's NEMweb face, 1x)"
-            if simulated
-            else "the real NEM (NEMweb or Open Electricity, as the key's plan allows)"
-        )
-        print(
-            f"\n  NEM Live is following {what}: open http://localhost:{dash_port}\n"
-            f"  cache {csv_path}; Ctrl-C stops everything.\n",
-            flush=True,
-        )
+        print_live_banner(simulated, dash_port, csv_path)
         watch(procs)
     except _Stop:
         print("\nstopping NEM Live ...", file=sys.stderr, flush=True)
         return 0
     finally:
         stop_all(procs, broker)
+        for tap in taps:  # the children's last lines
+            tap.join(timeout=5)
+
+
+def live_store(store: str | None, folder: Path, broker: EmbeddedBroker | None) -> str | None:
+    """make live's store URL (its own, liverecord module doc), or None: no recorder."""
+    if store == "none":
+        return None
+    if broker is not None:
+        log.info(
+            "no recorder: the embedded broker speaks MQTT 3.1.1 only (mosquitto keeps history)"
+        )
+        return None
+    return liverecord.live_store_url(store, folder)
+
+
+def live_env(args: argparse.Namespace, lookup: Path, store: str | None) -> dict[str, str]:
+    """The children's environment: the broker, topic and lookup, and make live's own store
+    (never make run's NEMLIVE_STORE; none without a recorder)."""
+    env = dict(
+        os.environ,
+        MQTT_HOST="127.0.0.1",
+        MQTT_PORT=str(args.broker_port),
+        MQTT_TOPIC=args.topic,
+        NEMLIVE_FACILITIES=str(lookup),
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("NEMLIVE_STORE", None)
+    if store is not None:
+        env["NEMLIVE_STORE"] = store
+    return env
+
+
+def start_live_extractor(
+    procs: list[tuple[str, subprocess.Popen[bytes]]],
+    taps: list[LineTap],
+    env: dict[str, str],
+    files: tuple[Path, Path],
+    keep: float,
+    simulated: bool,
+) -> LineTap:
+    """``extractor.py --follow`` into ``files`` (the cache, the lookup); the tap on its log
+    that says when its first poll, the fill, has ended."""
+    csv_path, lookup = files
+    command = extractor_follow_command(csv_path, lookup, keep, "nemweb" if simulated else "auto")
+    proc = spawn(procs, "extractor", command, env, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    taps.append(LineTap(proc.stderr, liverecord.FILL_DONE))
+    log.info("filling the last %g day(s) into %s", keep, csv_path)
+    return taps[-1]
+
+
+def start_live_recorder(
+    procs: list[tuple[str, subprocess.Popen[bytes]]],
+    taps: list[LineTap],
+    env: dict[str, str],
+    store: str,
+) -> None:
+    """The recorder on make live's own session; returns once the broker holds its
+    subscription, so that the publisher's first message reaches it."""
+    proc = spawn(
+        procs,
+        "recorder",
+        recorder_command(liverecord.LIVE_RECORDER_ID),
+        env,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    taps.append(LineTap(proc.stderr, liverecord.RECORDER_READY))
+    wait_until(procs, taps[-1].seen.is_set)
+    log.info("recording into %s", liverecord.describe_store(store))
+
+
+def wait_for_fill_recorded(
+    procs: list[tuple[str, subprocess.Popen[bytes]]], fill: LineTap, store: str, csv_path: Path
+) -> None:
+    """Return once the extractor's first poll has ended and the store holds the cache's
+    newest interval (or after FILL_RECORD_TIMEOUT_S of waiting for the store: the page then
+    opens with what is stored, and the rest comes live)."""
+    wait_until(procs, fill.seen.is_set)
+    newest = liverecord.newest_interval(csv_path)
+    if newest is None:
+        return
+    log.info(
+        "the fill is written; the page opens once %s holds it", liverecord.describe_store(store)
+    )
+    deadline = time.monotonic() + FILL_RECORD_TIMEOUT_S
+    stored = wait_until(
+        procs,
+        lambda: (liverecord.read_store_last(store) or 0) >= newest,
+        deadline=deadline,
+    )
+    if not stored:
+        log.warning(
+            "the store does not hold the fill after %.0f s: opening the page with what it holds",
+            FILL_RECORD_TIMEOUT_S,
+        )
+
+
+def print_live_banner(simulated: bool, dash_port: int, csv_path: Path) -> None:
+    what = (
+        "the simulated NEM (the simulator's NEMweb face, 1x)"
+        if simulated
+        else "the real NEM (NEMweb or Open Electricity, as the key's plan allows)"
+    )
+    print(
+        f"\n  NEM Live is following {what}: open http://localhost:{dash_port}\n"
+        f"  cache {csv_path}; Ctrl-C stops everything.\n",
+        flush=True,
+    )
 
 
 def start_live_simulator(
@@ -412,11 +523,24 @@ def wait_for_files(
     procs: list[tuple[str, subprocess.Popen[bytes]]], paths: tuple[Path, ...]
 ) -> None:
     """Return once every path exists; NemLiveError when a child exits first."""
-    while not all(p.is_file() for p in paths):
+    wait_until(procs, lambda: all(p.is_file() for p in paths))
+
+
+def wait_until(
+    procs: list[tuple[str, subprocess.Popen[bytes]]],
+    ready: Callable[[], bool],
+    deadline: float | None = None,
+) -> bool:
+    """Poll ``ready`` every 0.5 s: True once it is, False at ``deadline`` (time.monotonic),
+    NemLiveError when a child exits first."""
+    while not ready():
         for name, proc in procs:
             if proc.poll() is not None:
                 raise NemLiveError(f"the {name} stopped (exit {proc.returncode}): see above")
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
         time.sleep(0.5)
+    return True
 
 
 def extractor_follow_command(
@@ -503,11 +627,13 @@ def alerter_command(mode: str, csv_path: Path, rules: Path) -> list[str]:
     ]
 
 
-def recorder_command() -> list[str]:
-    """The recorder, quiet but for one progress line a minute. Its store comes in
-    NEMLIVE_STORE: a URL may hold a password, and a command line is visible to every local
-    user (``ps``), a process's environment only to its owner."""
-    return [sys.executable, str(ROOT / "recorder.py"), "--progress-every", "60"]
+def recorder_command(client_id: str | None = None) -> list[str]:
+    """The recorder, quiet but for one progress line a minute, on the session ``client_id``
+    (None: the recorder's default, make run's). Its store comes in NEMLIVE_STORE: a URL may
+    hold a password, and a command line is visible to every local user (``ps``), a process's
+    environment only to its owner."""
+    command = [sys.executable, str(ROOT / "recorder.py"), "--progress-every", "60"]
+    return [*command, "--client-id", client_id] if client_id else command
 
 
 def resume_args(csv_path: Path, topic: str, checkpoint: Path | None = None) -> list[str]:

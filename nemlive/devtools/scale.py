@@ -5,8 +5,9 @@
 * the store: ``NEMLIVE_STORE``, or else the database ``nemlive_scale`` on the PostgreSQL
   server at 127.0.0.1:5432, created if missing; one line if it cannot be reached;
 * two recorders, ``nemlive-recorder-scale-1`` and ``-2``, in one shared-subscription group
-  (``NEMLIVE_SHARE_GROUP``): the broker hands each message to one of them, and to the other
-  when one is gone. Their upserts are idempotent, so a message recorded twice is one row;
+  (``--share-group``): the broker hands each message to one of them, and each covers for the
+  other (``--cover``, with a PostgreSQL store): while one is down, the other records its
+  share. Their upserts are idempotent, so a message recorded twice is one row;
 * the publisher replaying the shipped consolidate.csv, as ``make run`` does (on its own topic,
   ``nem/scale``, and with its own checkpoint);
 * three dashboard replicas (``streamlit run dashboard.py``) on ports of their own, each with
@@ -213,17 +214,28 @@ def child_env(broker_port: int, topic: str, store: StoreUrl) -> dict[str, str]:
         MQTT_PORT=str(broker_port),
         MQTT_TOPIC=topic,
         NEMLIVE_STORE=store.target,
-        NEMLIVE_SHARE_GROUP=SHARE_GROUP,
         PYTHONUNBUFFERED="1",
     )
 
 
-def start_pipeline(procs: Procs, args: argparse.Namespace, env: dict[str, str]) -> int:
+def recorder_args(i: int, count: int, store: StoreUrl) -> list[str]:
+    """Recorder ``i`` of ``count``: its own session in the share group, covering for the
+    others when the store is PostgreSQL (which holds the leases that say who is down)."""
+    argv = [*recorder_command(), "--client-id", recorder_id(i), "--share-group", SHARE_GROUP]
+    others = [recorder_id(j) for j in range(1, count + 1) if j != i]
+    if others and store.backend == "postgresql":
+        argv += ["--cover", ",".join(others)]
+    return argv
+
+
+def start_pipeline(
+    procs: Procs, args: argparse.Namespace, env: dict[str, str], store: StoreUrl
+) -> int:
     """The recorders and the publisher; returns the messages in one interval of the CSV."""
     csv_path = Path(args.csv)
     per_row = count_messages_per_row(csv_path)
     for i in range(1, args.recorders + 1):
-        spawn(procs, f"recorder {i}", [*recorder_command(), "--client-id", recorder_id(i)], env)
+        spawn(procs, f"recorder {i}", recorder_args(i, args.recorders, store), env)
     checkpoint = csv_path.with_name(f"{csv_path.stem}.scale.checkpoint.json")
     command = publisher_command(csv_path, 1.0 / (args.pace * per_row))
     resume = resume_args(csv_path, args.topic, checkpoint)
@@ -248,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             broker_port = start_broker(procs, args.broker_port, Path(tmp))
             env = child_env(broker_port, args.topic, store)
-            per_row = start_pipeline(procs, args, env)
+            per_row = start_pipeline(procs, args, env, store)
             front = first_free_port(args.port)
             replicas = plan_replicas(args.replicas, front)
             start_replicas(procs, replicas, env)

@@ -6,6 +6,8 @@
   acknowledged only once its batch is committed.
 * ``writer``: the one writer (``Recorder``): batches from the inbox, committed, then
   acknowledged; the store's retries, the prune and the checkpoints.
+* ``cover``: recorders of a share group that take over a dead member's session, told who is
+  down by PostgreSQL leases (``recorder.py --cover``).
 """
 
 from nemlive.record.recording import (

@@ -7,6 +7,9 @@
   and acknowledges nothing by itself (paho's ``manual_ack``): :meth:`Subscriber.ack` is
   called once a batch is committed. So whatever the store has not committed, the broker
   still holds, and sends again after a crash or a reconnect.
+* With a ``share_group``, it subscribes to ``$share/<group>/<base>/#`` instead: the broker
+  gives each message to one member of the group, and keeps a member's share in that
+  member's session (docs/recording.md, "Recorders that share the stream").
 
 Why MQTT 5: a broker sends a client only so many unacknowledged QoS 1 messages at once.
 For MQTT 3.1.1 that is the broker's setting (mosquitto: 20 by default), far below one
@@ -29,11 +32,12 @@ store is away:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
@@ -41,9 +45,15 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from nemlive.common.errors import BrokerError
-from nemlive.common.events import MAX_PAYLOAD_BYTES, QOS, build_subscription
+from nemlive.common.events import (
+    MAX_PAYLOAD_BYTES,
+    QOS,
+    build_shared_subscription,
+    build_subscription,
+)
 from nemlive.common.mqttclient import (
     CONNACK_TIMEOUT_S,
     Handshake,
@@ -69,6 +79,9 @@ _REFUSAL_HINTS = {
     133: "choose another --client-id",
 }
 INBOX_FULL = "inbox_full"
+# Connection numbers, unique across the subscribers of one process (a recorder that covers
+# for another runs two, on one inbox), so an acknowledgement never goes to the wrong one.
+_GENERATIONS = itertools.count(1)
 
 
 class Inbox:
@@ -112,15 +125,23 @@ class Inbox:
         with self._cond:
             return Counter(self.drops)
 
-    def forget_resent(self, generation: int) -> int:
-        """Drop the QoS 1 messages of connections before ``generation``; return how many.
+    def forget_resent(self, generation: int, earlier: Container[int] | None = None) -> int:
+        """Drop the QoS 1 messages of connections before ``generation`` (or of the
+        connections ``earlier``, one subscriber's among several); return how many.
 
         Call on a resumed session only: the broker then sends each of them again (MQTT 5
         resends every unacknowledged message), and an acknowledgement can only go out on the
         connection that delivered the copy, so the old copy is a duplicate.
         """
         with self._cond:
-            kept = deque(m for m in self._items if not (m.qos and m.generation < generation))
+            kept = deque(
+                m
+                for m in self._items
+                if not (
+                    m.qos
+                    and (m.generation < generation if earlier is None else m.generation in earlier)
+                )
+            )
             dropped = len(self._items) - len(kept)
             self._items = kept
             return dropped
@@ -161,18 +182,41 @@ class Subscriber:
     """One paho client on a persistent MQTT 5 session; see the module docstring."""
 
     def __init__(
-        self, settings: MqttSettings, client_id: str, inbox: Inbox, verbose: bool = False
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        inbox: Inbox,
+        verbose: bool = False,
+        share_group: str | None = None,
+        adopted: bool = False,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
         self.inbox = inbox
-        self.generation = 0  # +1 per successful connection
+        self.generation = 0  # this connection's number (_GENERATIONS)
+        self._earlier: set[int] = set()  # the numbers of our earlier connections
+        self._connections = 0
+        # adopted: another recorder's session, held while it is down (cover.py). When that
+        # recorder connects again, the broker hands it the session and drops our connection
+        # (mosquitto 2.0 just closes it, without a reason); cover.py then decides.
+        self.adopted = adopted
+        self.lost = threading.Event()
         # Held while acknowledging and while a new connection bumps the generation, so that
         # no acknowledgement of one connection's messages goes out on the next one.
         self._ack_lock = threading.Lock()
-        self._subscription = build_subscription(settings.topic)
+        self._subscription = (
+            build_shared_subscription(settings.topic, share_group)
+            if share_group
+            else build_subscription(settings.topic)
+        )
+        # The stream's unshared subscription, which a session of this client id may hold
+        # from runs before it joined the group; see _resubscribe.
+        self._unshared = build_subscription(settings.topic) if share_group else None
         self._handshake = Handshake()
         self._connected = self._handshake.connected
+        # Set once the broker holds our subscription (a SUBACK, or a resumed session): only
+        # then does a publisher started after us reach us from its first message.
+        self.subscribed = threading.Event()
         self._closing = False
         client = build_client(
             settings,
@@ -200,26 +244,47 @@ class Subscriber:
             self._handshake.refused(reason_code)
             return
         with self._ack_lock:
-            self.generation += 1
+            if self.generation:
+                self._earlier.add(self.generation)
+            self.generation = next(_GENERATIONS)
+        self._connections += 1
         if flags.session_present:
-            resent = self.inbox.forget_resent(self.generation)
+            self.subscribed.set()  # a resumed session holds its subscription already
+            resent = self.inbox.forget_resent(self.generation, self._earlier)
             if resent:
                 log.debug("%d unacknowledged messages will come again on this session", resent)
+            self._resubscribe(client)
         else:
             # A new session (first start, or the broker lost it): subscribe. A resumed
             # session keeps its subscription, and the broker resends what we did not ack.
+            self.subscribed.clear()
             result, _mid = client.subscribe(self._subscription, qos=QOS)
             if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 log.error(
                     "cannot subscribe to %s: %s", self._subscription, mqtt.error_string(result)
                 )
-        if self.generation > 1:
+        if self._connections > 1:
             log.warning(
                 "reconnected to %s (session %s)",
                 self.settings.address,
                 "resumed" if flags.session_present else "new",
             )
         self._handshake.accepted()
+
+    def _resubscribe(self, client: mqtt.Client) -> None:
+        """On a resumed session: make its subscription the one asked for now.
+
+        The session keeps the subscriptions of the last run, which may have had another
+        (or no) --share-group. Subscribing again is harmless (retain handling 1: no retained
+        copies for a subscription the session holds), and leaving the group-less one would
+        keep this recorder on the whole stream.
+        """
+        options = SubscribeOptions(qos=QOS, retainHandling=1)
+        result, _mid = client.subscribe(self._subscription, options=options)
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            log.error("cannot subscribe to %s: %s", self._subscription, mqtt.error_string(result))
+        if self._unshared is not None:
+            client.unsubscribe(self._unshared)
 
     def _on_subscribe(
         self,
@@ -229,9 +294,11 @@ class Subscriber:
         reason_codes: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
-        for code in reason_codes:
-            if code.is_failure:
-                log.error("the broker refused the subscription to %s: %s", self._subscription, code)
+        failures = [code for code in reason_codes if code.is_failure]
+        for code in failures:
+            log.error("the broker refused the subscription to %s: %s", self._subscription, code)
+        if not failures:
+            self.subscribed.set()
 
     def _on_disconnect(
         self,
@@ -242,6 +309,13 @@ class Subscriber:
         properties: Properties | None,
     ) -> None:
         was_connected = self._handshake.lost()
+        if self.adopted and not self._closing:
+            # Maybe its recorder is back: reconnecting would take the session from it again,
+            # so paho's loop stops here (loop_stop from its own thread only flags it), and
+            # cover.py reconnects only if that recorder is still down.
+            self.lost.set()
+            client.loop_stop()
+            return
         if was_connected and not self._closing:
             log.warning(
                 "lost the connection to %s (%s); reconnecting", self.settings.address, reason_code
@@ -275,12 +349,22 @@ class Subscriber:
             self._attempt_connect, address=address, retries=retries, stop=stop
         )
         if outcome == "connected":
-            log.info(
-                "connected to %s as %s, subscribed to %s",
-                address,
-                self.client_id,
-                self._subscription,
-            )
+            # "subscribed to" only once the broker says so: make live starts the publisher
+            # on this line (nemlive/devtools/liverecord.py).
+            if self.subscribed.wait(CONNACK_TIMEOUT_S):
+                log.info(
+                    "connected to %s as %s, subscribed to %s",
+                    address,
+                    self.client_id,
+                    self._subscription,
+                )
+            else:
+                log.warning(
+                    "connected to %s as %s; the broker has not confirmed the subscription to %s",
+                    address,
+                    self.client_id,
+                    self._subscription,
+                )
             return True
         if outcome == "stopped":
             return False

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -43,7 +43,7 @@ from nemlive.record.recording import (
     convert_messages,
     describe_rejects,
 )
-from nemlive.record.subscriber import INBOX_FULL, OVERSIZE, Inbox, Subscriber
+from nemlive.record.subscriber import INBOX_FULL, OVERSIZE, Inbox
 from nemlive.store import Pruned, Store, StoreUrl, open_store
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,12 @@ CHECKPOINT_EVERY_COMMITS = 20
 CHECKPOINT_EVERY_S = 60.0
 # While the store is unavailable: 0.5 s, 1 s, 2 s ... at most 30 s between tries.
 STORE_BACKOFF = Backoff(minimum=0.5, maximum=30.0)
+
+
+class Acknowledger(Protocol):
+    """What the writer needs of the MQTT side: a Subscriber, or cover.Sessions."""
+
+    def ack(self, messages: Sequence[Inbound]) -> int: ...
 
 
 class WriterOptions(Protocol):
@@ -86,7 +92,7 @@ class Recorder:
         self,
         options: WriterOptions,
         store: Store,
-        subscriber: Subscriber,
+        subscriber: Acknowledger,
         inbox: Inbox,
         stop: threading.Event,
         *,
@@ -210,7 +216,8 @@ class Recorder:
         self.unknown.add(converted.unknown_ids)
 
     def prune(self) -> None:
-        """Delete what is older than --keep-days; a failure waits for the next hour."""
+        """Delete what is older than --keep-days (PostgreSQL: the whole months before it); a
+        failure waits for the next hour."""
         self._last_prune = self.monotonic()
         if not self.options.keep_days:
             return
@@ -219,12 +226,16 @@ class Recorder:
         except StoreUnavailable as exc:
             self.log.warning("prune skipped: %s", exc)
             return
-        if pruned.deleted:
+        if pruned.deleted or pruned.partitions:
             self.log.info(
-                "pruned %d readings more than %g days older than the newest%s",
+                "pruned %d readings more than %g days older than the newest%s%s",
                 pruned.deleted,
                 self.options.keep_days,
                 " not ahead of the clock" if pruned.skipped_future else "",
+                f" (whole months: {pruned.partitions} partitions dropped, every reading before "
+                f"{nemtime.format_nem_epoch(pruned.cutoff or 0)} NEM)"
+                if pruned.partitions
+                else "",
             )
         if pruned.share > PRUNE_WARN_SHARE:
             self.log.warning("%s", describe_large_prune(pruned, self.options.keep_days))

@@ -36,6 +36,7 @@ class Store(ABC, Generic[ConnT]):
 
     url: StoreUrl
     _lock: threading.Lock
+    _count_every_prune = True  # False where counting the readings held is slow
 
     def write(
         self,
@@ -53,6 +54,7 @@ class Store(ABC, Generic[ConnT]):
             return
         with self._lock, self._errors("write to"):
             conn = self._connection()
+            self._before_write(conn, [r for readings in batches.values() for r in readings])
             with self._transaction(conn):
                 for kind, readings in batches.items():
                     if readings:
@@ -67,18 +69,26 @@ class Store(ABC, Generic[ConnT]):
         blind to readings ahead of the clock, so one stamped far ahead (forged, or kept from
         before the recorder rejected such readings) cannot make it delete the real history.
         Readings ahead of the clock are not deleted. Returns what it did, in one
-        transaction."""
+        transaction.
+
+        SQLite deletes the rows before the cutoff. PostgreSQL drops whole monthly partitions
+        (``nemlive.store.partitions``): the cutoff it reports is the first midnight of the month
+        holding the requested one, and the rows after it stay until their month has passed;
+        it counts the readings held only when it drops some (``held`` is 0 otherwise), as
+        counting a year's takes seconds every hour."""
         with self._lock, self._errors("prune"):
             conn = self._connection()
             with self._transaction(conn):
                 newest = self._latest(conn)
                 reference = self._latest(conn, timeguard.latest_allowed(now))
-                held = self._count_readings(conn)
                 if newest is None or reference is None:
-                    return Pruned(0, held, newest=newest)
-                cutoff = reference - int(keep_days * DAY_S)
-                deleted = self._delete_before(conn, cutoff)
-                return Pruned(deleted, held, cutoff, newest, reference)
+                    return Pruned(0, self._count_readings(conn), newest=newest)
+                deleted, cutoff, dropped = self._delete_before(
+                    conn, reference - int(keep_days * DAY_S)
+                )
+                count = deleted or dropped or self._count_every_prune
+                held = self._count_readings(conn) + deleted if count else 0
+                return Pruned(deleted, held, cutoff, newest, reference, dropped)
 
     def checkpoint(self) -> bool:
         """Fold the write-ahead log back into the database and shrink it, where the backend
@@ -209,10 +219,14 @@ class Store(ABC, Generic[ConnT]):
     def _count_readings(self, conn: ConnT) -> int:
         """The readings held, of every kind."""
 
+    def _before_write(self, conn: ConnT, readings: Sequence[Reading]) -> None:
+        """Make ready for a write of ``readings`` (PostgreSQL: their months' partitions)."""
+
     @abstractmethod
-    def _delete_before(self, conn: ConnT, cutoff: int) -> int:
-        """Delete readings and rollups with ``ts < cutoff`` and alert events with ``at <
-        cutoff``; the number of readings deleted."""
+    def _delete_before(self, conn: ConnT, cutoff: int) -> tuple[int, int, int]:
+        """Delete readings and rollups before ``cutoff`` (or before an earlier bound the
+        backend's storage allows) and alert events before the same bound; returns (readings
+        deleted, the bound, partitions dropped)."""
 
     @abstractmethod
     def _kind_spans(self, conn: ConnT, at_most: int) -> list[KindSpan]:

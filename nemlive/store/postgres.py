@@ -18,22 +18,57 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from nemlive.common.errors import StoreError, StoreUnavailable
+from nemlive.store import pgpartition
 from nemlive.store.base import NO_BOUND, KindSpan, Store, check_window, group_points
+from nemlive.store.partitions import effective_cutoff, months_of_writes
 from nemlive.store.rows import (
+    DAY_SOURCE_STEP,
+    DAY_STEP,
     AlertRecord,
     Point,
     Reading,
     check_resolution,
     touched_buckets,
 )
-from nemlive.store.schema import KINDS, POSTGRES_MIGRATIONS, SCHEMA_VERSION, plan_migrations
+from nemlive.store.schema import (
+    KINDS,
+    PARTITIONED_FROM,
+    POSTGRES_MIGRATIONS,
+    SCHEMA_VERSION,
+    plan_migrations,
+)
 from nemlive.store.url import StoreUrl
 
 CONNECT_TIMEOUT_S = 5
 # Any fixed number: every NEM Live process migrating this database takes the same lock.
 _MIGRATION_LOCK = 0x4E454D4C  # "NEML"
+# Every write and prune transaction takes this one lock, so recorders sharing a database
+# (recorder.py --share-group) commit one at a time. A rollup bucket is recomputed from the
+# readings its transaction sees: two writers adding readings to one bucket at once would each
+# miss the other's, and the later commit would store an average without them. One lock also
+# leaves no order of row locks in which two writers or prunes could deadlock.
+_WRITE_LOCK = 0x4E454D57  # "NEMW"
 
 _TABLES = {kind: (f"{kind}_readings", *columns) for kind, columns in KINDS.items()}
+# Recompute the averages of the buckets a write touched (stage_touched): 30-minute and hourly
+# from the readings, then daily from the hourly ones. LATERAL: one index range scan per
+# touched bucket. A plain join lets the planner, which knows nothing of the temporary table,
+# hash-join the whole readings table.
+_REFRESH = {
+    kind: tuple(
+        f"INSERT INTO {kind}_rollups (step_s, {ident}, ts, {a}, {b}) "
+        "SELECT t.step, t.ident, to_timestamp(t.bucket), agg.a, agg.b FROM stage_touched t "
+        f"CROSS JOIN LATERAL (SELECT avg(r.{a}) AS a, avg(r.{b}) AS b FROM {source} r "
+        f"WHERE r.{ident} = t.ident AND r.ts > to_timestamp(t.bucket - t.step) "
+        f"AND r.ts <= to_timestamp(t.bucket){also}) agg WHERE t.step {steps} "
+        f"ON CONFLICT (step_s, {ident}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
+        for source, also, steps in (
+            (f"{kind}_readings", "", f"<> {DAY_STEP}"),
+            (f"{kind}_rollups", f" AND r.step_s = {DAY_SOURCE_STEP}", f"= {DAY_STEP}"),
+        )
+    )
+    for kind, (ident, a, b) in KINDS.items()
+}
 
 
 def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> StoreError:
@@ -55,6 +90,13 @@ def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> St
         return StoreUnavailable(
             f"{head}: permission denied ({detail}); grant the user access", "denied"
         )
+    if isinstance(exc, pg_errors.TransactionRollback | pg_errors.DeadlockDetected):
+        # A deadlock or serialization failure with another writer (one that does not take
+        # _WRITE_LOCK): nothing was written, and the same write succeeds when tried again.
+        return StoreUnavailable(f"{head}: it conflicted with another writer ({detail})", "conflict")
+    if isinstance(exc, pg_errors.CheckViolation) and "no partition" in detail:
+        # Retention dropped the month meanwhile (another process): the retry recreates it.
+        return StoreUnavailable(f"{head}: its month's partition is missing ({detail})", "partition")
     if isinstance(exc, pg_errors.InvalidCatalogName):
         return StoreError(f"{head}: the database does not exist; create it (createdb)")
     if isinstance(exc, psycopg.OperationalError):
@@ -64,6 +106,8 @@ def describe_postgres_error(exc: psycopg.Error, url: StoreUrl, doing: str) -> St
 
 class PostgresStore(Store[psycopg.Connection]):
     """A store in one PostgreSQL database. Open with ``open_store``."""
+
+    _count_every_prune = False
 
     def __init__(self, url: StoreUrl, *, create: bool = True) -> None:
         self.url = url
@@ -122,6 +166,7 @@ class PostgresStore(Store[psycopg.Connection]):
     @contextlib.contextmanager
     def _transaction(self, conn: psycopg.Connection) -> Iterator[None]:
         with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
             yield
 
     def _drop_connection(self) -> None:
@@ -146,17 +191,26 @@ class PostgresStore(Store[psycopg.Connection]):
                 f"the store {self.url.display} is at schema version {current}, not "
                 f"{SCHEMA_VERSION}: run recorder.py once to create or migrate it"
             )
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            steps = plan_migrations(self._current_version(conn), self.url.display)
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version "
-                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            for number in steps:
-                for statement in POSTGRES_MIGRATIONS[number]:
-                    conn.execute(statement)  # type: ignore[arg-type]
-                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+        # The lock is taken before the transaction, not in it: a transaction that starts
+        # after another process's migration committed sees its tables, whereas one that
+        # waited for an advisory lock inside may still find them missing in its catalog
+        # cache (two recorders starting at once on an empty database).
+        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        try:
+            with conn.transaction():
+                steps = plan_migrations(self._current_version(conn), self.url.display)
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version "
+                    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                for number in steps:
+                    for statement in POSTGRES_MIGRATIONS[number]:
+                        conn.execute(statement)  # type: ignore[arg-type]
+                    if number == PARTITIONED_FROM:
+                        pgpartition.partition_store(conn)
+                    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
     def _after_error(self) -> None:
         # Start afresh after any error: a broken socket, and also a session that took
@@ -181,16 +235,8 @@ class PostgresStore(Store[psycopg.Connection]):
             with cur.copy("COPY stage_touched (ident, step, bucket) FROM STDIN") as copy:
                 for row in touched_buckets(readings):
                     copy.write_row(row)
-            # LATERAL: one index range scan per touched bucket. A plain join lets the planner,
-            # which knows nothing of the temporary table, hash-join the whole readings table.
-            cur.execute(
-                f"INSERT INTO {kind}_rollups (step_s, {id_col}, ts, {a}, {b}) "  # type: ignore[arg-type]
-                "SELECT t.step, t.ident, to_timestamp(t.bucket), agg.a, agg.b FROM stage_touched t "
-                f"CROSS JOIN LATERAL (SELECT avg(r.{a}) AS a, avg(r.{b}) AS b FROM {table} r "
-                f"WHERE r.{id_col} = t.ident AND r.ts > to_timestamp(t.bucket - t.step) "
-                "AND r.ts <= to_timestamp(t.bucket)) agg "
-                f"ON CONFLICT (step_s, {id_col}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
-            )
+            for statement in _REFRESH[kind]:
+                cur.execute(statement)  # type: ignore[arg-type]
             cur.execute("TRUNCATE stage_touched")
 
     def _insert_alerts(self, conn: psycopg.Connection, alerts: Sequence[AlertRecord]) -> None:
@@ -209,17 +255,15 @@ class PostgresStore(Store[psycopg.Connection]):
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def _delete_before(self, conn: psycopg.Connection, cutoff: int) -> int:
-        deleted = 0
-        for table in (f"{k}_{what}" for k in KINDS for what in ("readings", "rollups")):
-            cur = conn.execute(
-                f"DELETE FROM {table} WHERE ts < to_timestamp(%s)",  # type: ignore[arg-type]
-                (cutoff,),
-            )
-            if table.endswith("_readings"):  # rollups are not readings
-                deleted += cur.rowcount
-        conn.execute("DELETE FROM alert_events WHERE at < to_timestamp(%s)", (cutoff,))
-        return deleted
+    def _before_write(self, conn: psycopg.Connection, readings: Sequence[Reading]) -> None:
+        pgpartition.ensure_partitions(conn, months_of_writes(readings))
+
+    def _delete_before(self, conn: psycopg.Connection, cutoff: int) -> tuple[int, int, int]:
+        # Whole months only: a DELETE would leave dead rows for VACUUM in tables of millions.
+        bound = effective_cutoff(cutoff)
+        deleted, dropped = pgpartition.drop_months_before(conn, bound)
+        conn.execute("DELETE FROM alert_events WHERE at < to_timestamp(%s)", (bound,))
+        return deleted, bound, dropped
 
     # --- reads ----------------------------------------------------------------------------
 

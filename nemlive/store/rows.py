@@ -20,12 +20,20 @@ if TYPE_CHECKING:
 
 Reading = tuple[str, int, float | None, float | None]
 Point = tuple[int, float | None, float | None]
-# Seconds per point of a read: 5 minutes as recorded, or averaged to 30 minutes or 1 hour.
-Resolution = Literal[300, 1800, 3600]
-RESOLUTIONS: tuple[Resolution, ...] = (300, 1800, 3600)
+# Seconds per point of a read: 5 minutes as recorded, or averaged to 30 minutes, 1 hour or
+# one NEM day.
+Resolution = Literal[300, 1800, 3600, 86400]
+RESOLUTIONS: tuple[Resolution, ...] = (300, 1800, 3600, 86400)
 # Resolutions kept pre-averaged in the rollup tables, so a week's chart reads few rows.
-ROLLUP_STEPS: tuple[int, ...] = (1800, 3600)
+ROLLUP_STEPS: tuple[int, ...] = (1800, 3600, 86400)
+DAY_STEP = 86400
+# The daily rollup averages the day's hourly averages (24 rows, not 288 readings, per write):
+# the same as the readings' average when no interval of the day is missing.
+DAY_SOURCE_STEP = 3600
 INTERVAL_S = nemtime.INTERVAL_S  # one interval, seconds
+# Buckets are aligned on NEM midnight (UTC+10, no daylight saving), so a day's bucket is a NEM
+# day; for 30 minutes and 1 hour that is the same as aligning on the epoch.
+BUCKET_ORIGIN_S = -10 * 3600
 
 
 class AlertRecord(NamedTuple):
@@ -81,8 +89,8 @@ class Span:
 class Pruned:
     """What one prune did (times: UTC epoch seconds of interval ends).
 
-    ``held``: readings (facility, market and interchange) before the prune, ``deleted`` of
-    them: those with ``ts < cutoff``. ``reference`` is what the cutoff counts back from: the
+    ``held``: readings (facility, market and interchange) before the prune (PostgreSQL: 0
+    when it dropped nothing), ``deleted`` of them: those with ``ts < cutoff``. ``reference`` is what the cutoff counts back from: the
     newest reading not ahead of the clock; ``newest`` the newest held, ahead or not. None
     where there is no such reading (nothing is then deleted).
     """
@@ -92,6 +100,7 @@ class Pruned:
     cutoff: int | None = None
     newest: int | None = None
     reference: int | None = None
+    partitions: int = 0  # monthly partitions dropped (PostgreSQL)
 
     @property
     def skipped_future(self) -> bool:
@@ -135,9 +144,10 @@ def bucket_end(ts: int, step_s: int) -> int:
     """The end of the ``step_s`` bucket holding the interval that ends at ``ts``.
 
     Interval-ending, like the data: with 30-minute buckets the intervals ending 00:05 to
-    00:30 make the point at 00:30. The SQL of both backends computes the same.
+    00:30 make the point at 00:30; a day's bucket ends at NEM midnight. The SQL of both
+    backends computes the same.
     """
-    return -(-ts // step_s) * step_s
+    return -(-(ts - BUCKET_ORIGIN_S) // step_s) * step_s + BUCKET_ORIGIN_S
 
 
 def touched_buckets(readings: Iterable[Reading]) -> list[tuple[str, int, int]]:
@@ -145,5 +155,5 @@ def touched_buckets(readings: Iterable[Reading]) -> list[tuple[str, int, int]]:
     seen: set[tuple[str, int, int]] = set()
     for ident, ts, _a, _b in readings:
         for step in ROLLUP_STEPS:
-            seen.add((ident, step, -(-ts // step) * step))
+            seen.add((ident, step, bucket_end(ts, step)))
     return sorted(seen)

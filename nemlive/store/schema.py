@@ -26,24 +26,37 @@ From version 4, ``alert_events(rule, kind, subject, state, since, at, value, thr
 received_at)``: each state change the alerter published (``firing``/``resolved``, docs/alerts.md),
 ``since``, ``at`` and ``received_at`` as ``ts`` is; unique on ``(rule, subject, state, since,
 at)``, so a repeated message is stored once, and an index on ``at`` for History's window.
+
+From version 5, the rollups also hold daily averages (``step_s`` 86400, NEM days, from the
+hourly ones), and in PostgreSQL every readings and rollups table is partitioned by month under
+the same name (``nemlive.store.partitions``); SQLite's tables stay as they are.
 """
 
 from __future__ import annotations
 
 from nemlive.common.errors import StoreError
+from nemlive.store.rows import BUCKET_ORIGIN_S, DAY_SOURCE_STEP, DAY_STEP
 
 
 def pg_bucket_end(column: str, step: int) -> str:
     """PostgreSQL for rows.bucket_end: the end of the ``step``-second bucket holding the
     interval that ends at ``column``. An interval ending on a boundary belongs to the bucket
-    that ends there, hence the one second back before binning."""
+    that ends there, hence the one second back before binning; buckets are aligned on NEM
+    midnight."""
     return (
         f"(date_bin('{step} seconds', {column} - interval '1 second', "
-        f"timestamptz '1970-01-01 00:00:00+00') + interval '{step} seconds')"
+        f"timestamptz '1970-01-01 00:00:00+10') + interval '{step} seconds')"
     )
 
 
-SCHEMA_VERSION = 4
+def sqlite_bucket_end(column: str, step: int) -> str:
+    """SQLite for rows.bucket_end (``column`` in epoch s, always positive)."""
+    origin = BUCKET_ORIGIN_S
+    return f"(({column} - ({origin}) + {step - 1}) / {step} * {step} + ({origin}))"
+
+
+SCHEMA_VERSION = 5
+PARTITIONED_FROM = 5  # PostgreSQL's readings and rollups are partitioned by month from here
 
 # Each kind of reading: its table (``<kind>_readings``, rollups ``<kind>_rollups``), id
 # column and the two value columns, in the order of a Reading's ``a, b``.
@@ -97,6 +110,16 @@ def _postgres_kind_tables(kind: str) -> tuple[str, ...]:
             {b} double precision,
             PRIMARY KEY (step_s, {ident}, ts)
         )""",
+    )
+
+
+def daily_rollups_sql(kind: str, day_end: str) -> str:
+    """Each id's daily averages, from its hourly ones (as every write keeps them)."""
+    ident, a, b = KINDS[kind]
+    return (
+        f"INSERT INTO {kind}_rollups SELECT {DAY_STEP}, {ident}, {day_end} AS bucket, "
+        f"avg({a}), avg({b}) FROM {kind}_rollups WHERE step_s = {DAY_SOURCE_STEP} "
+        f"GROUP BY {ident}, bucket"
     )
 
 
@@ -171,6 +194,8 @@ SQLITE_MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: _sqlite_kind_tables("interchange"),
     # Alerts, recorded from version 4: what the alerter published (docs/alerts.md).
     4: _alert_table("TEXT", "INTEGER", "REAL"),
+    # Daily averages, from version 5, for the views of months and years.
+    5: tuple(daily_rollups_sql(kind, sqlite_bucket_end("ts", DAY_STEP)) for kind in KINDS),
 }
 
 POSTGRES_MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -221,6 +246,9 @@ POSTGRES_MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     3: _postgres_kind_tables("interchange"),
     4: _alert_table("text", "timestamptz", "double precision"),
+    # Daily averages too; then postgres.py partitions every readings and rollups table by
+    # month (nemlive.store.pgpartition.partition_store), keeping every row.
+    5: tuple(daily_rollups_sql(kind, pg_bucket_end("ts", DAY_STEP)) for kind in KINDS),
 }
 
 

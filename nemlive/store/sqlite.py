@@ -17,6 +17,8 @@ from pathlib import Path
 from nemlive.common.errors import StoreError, StoreUnavailable
 from nemlive.store.base import NO_BOUND, KindSpan, Store, check_window, group_points
 from nemlive.store.rows import (
+    DAY_SOURCE_STEP,
+    DAY_STEP,
     AlertRecord,
     Point,
     Reading,
@@ -37,15 +39,20 @@ _UPSERT = {
     )
     for kind, (ident, a, b) in KINDS.items()
 }
-# Recompute the 30-minute and hourly averages of the buckets a write touched (temp.touched).
+# Recompute the averages of the buckets a write touched (temp.touched): 30-minute and hourly
+# from the readings, then daily from the hourly ones.
 _REFRESH = {
-    kind: (
+    kind: tuple(
         f"INSERT INTO {kind}_rollups (step_s, {ident}, ts, {a}, {b}) "
         f"SELECT t.step, t.ident, t.bucket, avg(r.{a}), avg(r.{b}) "
-        f"FROM temp.touched t JOIN {kind}_readings r "
-        f"ON r.{ident} = t.ident AND r.ts > t.bucket - t.step AND r.ts <= t.bucket "
-        "GROUP BY t.step, t.ident, t.bucket "
+        f"FROM temp.touched t JOIN {source} r "
+        f"ON r.{ident} = t.ident AND r.ts > t.bucket - t.step AND r.ts <= t.bucket{also} "
+        f"WHERE t.step {steps} GROUP BY t.step, t.ident, t.bucket "
         f"ON CONFLICT (step_s, {ident}, ts) DO UPDATE SET {a} = excluded.{a}, {b} = excluded.{b}"
+        for source, also, steps in (
+            (f"{kind}_readings", "", f"<> {DAY_STEP}"),
+            (f"{kind}_rollups", f" AND r.step_s = {DAY_SOURCE_STEP}", f"= {DAY_STEP}"),
+        )
     )
     for kind, (ident, a, b) in KINDS.items()
 }
@@ -183,7 +190,8 @@ class SqliteStore(Store[sqlite3.Connection]):
     def _upsert(self, conn: sqlite3.Connection, kind: str, readings: Sequence[Reading]) -> None:
         conn.executemany(_UPSERT[kind], readings)
         conn.executemany("INSERT INTO temp.touched VALUES (?, ?, ?)", touched_buckets(readings))
-        conn.execute(_REFRESH[kind])
+        for statement in _REFRESH[kind]:
+            conn.execute(statement)
         conn.execute("DELETE FROM temp.touched")
 
     def _insert_alerts(self, conn: sqlite3.Connection, alerts: Sequence[AlertRecord]) -> None:
@@ -194,14 +202,14 @@ class SqliteStore(Store[sqlite3.Connection]):
             conn.execute(f"SELECT count(*) FROM {kind}_readings").fetchone()[0] for kind in KINDS
         )
 
-    def _delete_before(self, conn: sqlite3.Connection, cutoff: int) -> int:
+    def _delete_before(self, conn: sqlite3.Connection, cutoff: int) -> tuple[int, int, int]:
         deleted = 0
         for table in _ALL_TABLES:
             cur = conn.execute(f"DELETE FROM {table} WHERE ts < ?", (cutoff,))
             if table.endswith("_readings"):  # rollups are not readings
                 deleted += cur.rowcount
         conn.execute("DELETE FROM alert_events WHERE at < ?", (cutoff,))
-        return deleted
+        return deleted, cutoff, 0
 
     def checkpoint(self) -> bool:
         """``PASSIVE`` first (copies what no reader needs, never waits), then ``TRUNCATE``,
