@@ -2,7 +2,8 @@
 
 Drives Debian's /usr/bin/chromium through Playwright (never downloads a browser). Skips when
 Chromium is absent, fails instead under REQUIRE_BROWSER=1. ``SAVE_SCREENSHOT=path`` also writes
-the final screenshot there (the README's docs/screenshot.png is made this way).
+the final screenshot there (of the test lookups; the README's docs/screenshot.png is made by
+tests/test_e2e.py, on the simulated NEM).
 """
 
 from __future__ import annotations
@@ -71,19 +72,19 @@ def dashboard(mosquitto, tmp_path: Path) -> Iterator[tuple[str, Path, int]]:  # 
 
 
 @contextmanager
-def serve_dashboard(mqtt_port: int, tmp_path: Path, **env: str) -> Iterator[tuple[str, int]]:
-    """The dashboard as a real server; checks on the way out that it logged no traceback."""
+def serve_dashboard(
+    mqtt_port: int, tmp_path: Path, *, shipped: bool = False, **env: str
+) -> Iterator[tuple[str, int]]:
+    """The dashboard as a real server, on the test lookups (``shipped``: on its defaults,
+    data/facilities.csv and data/regions.geojson); checks on the way out that it logged no
+    traceback."""
     _need_chromium()
-    fac = write_facilities_csv(tmp_path / "facilities.csv")
-    reg = write_regions_geojson(tmp_path / "regions.geojson")
+    if not shipped:
+        env["NEMLIVE_FACILITIES"] = str(write_facilities_csv(tmp_path / "facilities.csv"))
+        env["NEMLIVE_REGIONS"] = str(write_regions_geojson(tmp_path / "regions.geojson"))
     port = free_port()
     server_env = clean_subprocess_env(
-        MQTT_HOST="127.0.0.1",
-        MQTT_PORT=str(mqtt_port),
-        MQTT_TOPIC=TOPIC,
-        NEMLIVE_FACILITIES=str(fac),
-        NEMLIVE_REGIONS=str(reg),
-        **env,
+        MQTT_HOST="127.0.0.1", MQTT_PORT=str(mqtt_port), MQTT_TOPIC=TOPIC, **env
     )
     log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(

@@ -1,35 +1,47 @@
 """The wall view (``?view=wall``) and the map's colours and labels in a real browser.
 
-One dashboard server and one Chromium for every size (1400x1000, 1920x1080, 3840x2160): the
-prices come through the real broker as crafted market messages (SA1 at $280, NSW1 at $40),
-and every request that is not for the loopback is refused and counted.
-``SAVE_WALL_SCREENSHOTS=docs`` also writes the 1080p and 4K screenshots there
+Two data sets, one dashboard server each, and one Chromium for the module:
+
+* the test lookup (seven facilities, rectangular regions): the wall view at 1400x1000,
+  1920x1080 and 3840x2160 and the full page's map, with crafted market messages (SA1 at $280,
+  NSW1 at $40) and a firing alert sent through the real broker;
+* the shipped NEM: the dashboard on its defaults (data/facilities.csv, data/regions.geojson)
+  and the first intervals of the shipped consolidate.csv replayed by publisher.py, the last
+  one's prices crafted (SA1 $280, QLD1 $65, TAS1 $55, NSW1 $40, VIC1 -$20), at 1920x1080
+  and 3840x2160.
+
+Every request that is not for the loopback is refused and counted. The shipped run's
+screenshots are the docs': ``SAVE_WALL_SCREENSHOTS=docs`` writes them there
 (docs/wall-1080p.png, docs/wall-4k.png), as small palette PNGs.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
-import math
 import os
 import re
 import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from nemlive.common.columns import build_column
 from nemlive.common.events import (
     REGIONS,
     build_alert_topic,
     encode_market_event,
 )
 from nemlive.dashboard import labelplace, mapview
+from tests.conftest import ROOT
 from tests.support_dashboard import (
     FIRST_TS,
-    REGION_BOXES,
     publish_events,
     publish_raw,
     read_csv_events,
@@ -41,6 +53,8 @@ from tests.test_dashboard_browser import (
     CHROMIUM_ARGS,
     LOCAL_HOSTS,
     TOPIC,
+    _need_chromium,
+    _publish,
     _sized_box,
     serve_dashboard,
 )
@@ -49,10 +63,68 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration]
 
 INTERVALS = 12
 CRAFTED = {"NSW1": 40.0, "QLD1": 65.0, "SA1": 280.0, "TAS1": 55.0, "VIC1": 70.0}  # $/MWh
-# (width, height, the screenshot's name): the wall view at each size
-SIZES = [(1400, 1000, None), (1920, 1080, "wall-1080p.png"), (3840, 2160, "wall-4k.png")]
+ALERT_TEXT = "sa-spike: SA1 $280.00/MWh"
+TOY_SIZES = [(1400, 1000), (1920, 1080), (3840, 2160)]
+# The shipped NEM: its first intervals, the last one's prices ($/MWh) crafted to differ.
+SHIPPED_ROWS = 3
+SHIPPED_PRICES = {"NSW1": 40.0, "QLD1": 65.0, "SA1": 280.0, "TAS1": 55.0, "VIC1": -20.0}
+# (width, height, the screenshot's name in docs/)
+SHIPPED_SIZES = [(1920, 1080, "wall-1080p.png"), (3840, 2160, "wall-4k.png")]
 LARGE_ICON_PX = mapview.icon_size_px(labelplace.LARGE_MW, "power")
 DECK = re.compile(rb'\{"layers":\[')  # how CompactDeck's JSON begins
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator:  # type: ignore[type-arg]
+    """One headless Chromium for every test of the module."""
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Watch:
+    """What the pages of one test did: requests refused for leaving the machine, page and
+    console errors, and the websocket frames of the page opened last."""
+
+    off_machine: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    frames: list[bytes] = field(default_factory=list)
+
+    def route(self, r) -> None:  # type: ignore[no-untyped-def]
+        host = urlsplit(r.request.url).hostname or ""
+        if r.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            r.continue_()
+        else:
+            self.off_machine.append(r.request.url)
+            r.abort()
+
+    def open(self, browser, url: str, width: int = 1400, height: int = 1000):  # type: ignore[no-untyped-def]
+        """A new page of ``width`` x ``height`` at ``url``, watched."""
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.route("**/*", self.route)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.frames.clear()
+        page.on(
+            "websocket",
+            lambda ws: ws.on(
+                "framereceived",
+                lambda p: self.frames.append(p if isinstance(p, bytes) else p.encode()),
+            ),
+        )
+        page.goto(url)
+        return page
+
+    def assert_clean(self) -> None:
+        assert self.off_machine == [], f"requests left the machine: {self.off_machine}"
+        assert self.errors == [], f"page errors: {self.errors}"
 
 
 def _stream_with_crafted_prices(csv_path: Path) -> list[tuple[str, bytes]]:
@@ -65,6 +137,20 @@ def _stream_with_crafted_prices(csv_path: Path) -> list[tuple[str, bytes]]:
         (f"market/{r}", encode_market_event(r, ts, CRAFTED[r], 1_500.0 + 100 * j))
         for j, r in enumerate(REGIONS)
     ]
+
+
+def _shipped_slice(path: Path, rows: int, prices: dict[str, float]) -> Path:
+    """The first ``rows`` intervals of the shipped consolidate.csv at ``path``, the last
+    one's regional prices set to ``prices`` ($/MWh)."""
+    with open(ROOT / "consolidate.csv", newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        body = [next(reader) for _ in range(rows)]
+    for region, price in prices.items():
+        body[-1][header.index(build_column("price", region))] = f"{price:.2f}"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, *body])
+    return path
 
 
 def _decks(frames: list[bytes]) -> list[dict]:
@@ -131,106 +217,112 @@ def _label_overlaps(page, deck: dict, to_page, ratio: float) -> list[str]:  # ty
     return bad
 
 
-def _region_colour(shot, region: str, to_page, box: dict) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
-    """The commonest colour inside ``region``'s box on the canvas screenshot (its fill)."""
-    x0, y0, x1, y1 = REGION_BOXES[region]
-    (px0, py0), (px1, py1) = to_page(x0, y1), to_page(x1, y0)
-    left, top = max(px0 - box["x"], 0), max(py0 - box["y"], 0)
-    right, bottom = min(px1 - box["x"], shot.width), min(py1 - box["y"], shot.height)
-    crop = shot.crop((int(left) + 4, int(top) + 4, int(right) - 4, int(bottom) - 4))
-    colours = crop.getcolors(maxcolors=1 << 22) or []
-    return max(colours)[1][:3]
+def _region_colours(shot, deck: dict, to_page, box: dict) -> dict[str, tuple[int, int, int]]:  # type: ignore[no-untyped-def]
+    """Region id -> the commonest colour on the canvas screenshot at a lattice of points on
+    the region's land (its fill: icons, labels and outlines cover only some points)."""
+    regions = next(layer for layer in deck["layers"] if layer["id"] == "regions")
+    out = {}
+    for feature in regions["data"]["features"]:
+        seen: Counter[tuple[int, int, int]] = Counter()
+        for ring in labelplace.outer_rings(feature["geometry"]):
+            for lon, lat in labelplace.candidates(ring, grid=30)[1:]:
+                x, y = to_page(lon, lat)
+                px, py = int(x - box["x"]), int(y - box["y"])
+                if (
+                    0 <= px < shot.width
+                    and 0 <= py < shot.height
+                    and labelplace.inside(lon, lat, ring)
+                ):
+                    seen[shot.getpixel((px, py))[:3]] += 1
+        if seen:
+            out[feature["properties"]["region_id"]] = seen.most_common(1)[0][0]
+    return out
 
 
-def test_the_wall_view_at_three_sizes(mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """At 1400x1000, 1920x1080 and 3840x2160 the wall view's map covers at least 60% of the
-    screen, the figures sit in one band with their changes, the firing alert and the
-    freshness line show, no region label covers a facility above 250 MW (measured in the
-    page), SA1 at $280 and NSW1 at $40 are filled in clearly different colours, and nothing
-    fails or leaves the machine."""
-    from playwright.sync_api import expect, sync_playwright
+def _check_wall(page, watch: Watch, size: tuple[int, int], alert: str | None) -> dict:  # type: ignore[no-untyped-def]
+    """The wall view at ``size`` (width, height px): its parts, the map over at least 60%
+    of the screen with the legend under it and on screen, and the map's checks
+    (``_check_map``). Returns what was measured."""
+    width, height = size
+    _expect_wall_parts(page, alert)
+    deck, to_page, ratio, box = _drawn_deck(page, watch.frames)
+    assert deck["initialViewState"]["zoom"] == mapview.WALL_VIEW["zoom"]
+    share = box["width"] * box["height"] / (width * height)
+    assert share >= 0.6, f"the map covers {share:.0%} of {width}x{height}"
+    assert box["y"] + box["height"] <= height + 1, "the map runs off the screen"
+    legend = page.locator('[data-testid="nl-price-legend"]').bounding_box()
+    assert legend is not None and legend["y"] >= box["y"] + box["height"] - 1
+    assert legend["y"] + legend["height"] <= height + 1, "the legend is off screen"
+    return {"map share": round(share, 3), "colours": _check_map(page, deck, to_page, ratio, box)}
 
+
+def test_the_wall_view_at_three_sizes(mosquitto, chromium, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """On the test lookup, at 1400x1000, 1920x1080 and 3840x2160, the wall view's map covers
+    at least 60% of the screen, the figures sit in one band with their changes, the firing
+    alert and the freshness line show, no region label covers a facility above 250 MW
+    (measured in the page), SA1 at $280 and NSW1 at $40 are filled in clearly different
+    colours, and nothing fails or leaves the machine."""
     csv_path = write_consolidate_csv(tmp_path / "consolidate.csv", intervals=INTERVALS)
-    off_machine: list[str] = []
-    errors: list[str] = []
-    frames: list[bytes] = []
+    watch = Watch()
     measured: dict[str, object] = {}
-
-    def route(r) -> None:  # type: ignore[no-untyped-def]
-        host = urlsplit(r.request.url).hostname or ""
-        if r.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
-            r.continue_()
-        else:
-            off_machine.append(r.request.url)
-            r.abort()
-
-    with serve_dashboard(mosquitto.port, tmp_path) as (url, _), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            # The server listens once a page is open: the first page waits for the stream.
-            first = browser.new_page()
-            first.route("**/*", route)
-            first.on("pageerror", lambda e: errors.append(str(e)))
-            first.goto(url + "?view=wall")
-            expect(first.locator('[data-testid="nl-wall-line"]')).to_contain_text(
-                "Waiting for data", timeout=30_000
-            )
-            publish_events(mosquitto.port, TOPIC, _stream_with_crafted_prices(csv_path))
-            publish_raw(
-                mosquitto.port,
-                [(build_alert_topic(TOPIC, "sa-spike", "SA1"), alert_payload(value=280.0))],
-            )
-            first.close()
-            for width, height, shot_name in SIZES:
-                page = _open(browser, route, errors, frames, url + "?view=wall", width, height)
-                _expect_wall_parts(page)
-                deck, to_page, ratio, box = _drawn_deck(page, frames)
-                assert deck["initialViewState"]["zoom"] == mapview.WALL_VIEW["zoom"]
-                share = box["width"] * box["height"] / (width * height)
-                measured[f"{width}x{height} map share"] = round(share, 3)
-                assert share >= 0.6, f"the map covers {share:.0%} of {width}x{height}"
-                assert box["y"] + box["height"] <= height + 1, "the map runs off the screen"
-                legend = page.locator('[data-testid="nl-price-legend"]').bounding_box()
-                assert legend is not None and legend["y"] >= box["y"] + box["height"] - 1
-                assert legend["y"] + legend["height"] <= height + 1, "the legend is off screen"
-                measured[f"{width}x{height} wall"] = _check_map(page, deck, to_page, ratio, box)
-                if shot_name:
-                    _save_screenshot(page, tmp_path / shot_name)
-                page.close()
-            # The full page's map, in the view it opens on: the same checks.
-            page = _open(browser, route, errors, frames, url, 1400, 1000)
-            deck, to_page, ratio, box = _drawn_deck(page, frames)
-            assert deck["initialViewState"]["zoom"] == mapview.INITIAL_VIEW["zoom"]
-            measured["1400x1000 full page"] = _check_map(page, deck, to_page, ratio, box)
+    with serve_dashboard(mosquitto.port, tmp_path) as (url, _):
+        _wait_for_subscription(chromium, watch, url)
+        publish_events(mosquitto.port, TOPIC, _stream_with_crafted_prices(csv_path))
+        publish_raw(
+            mosquitto.port,
+            [(build_alert_topic(TOPIC, "sa-spike", "SA1"), alert_payload(value=280.0))],
+        )
+        for size in TOY_SIZES:
+            page = watch.open(chromium, url + "?view=wall", *size)
+            measured["{}x{} wall".format(*size)] = _check_wall(page, watch, size, ALERT_TEXT)
             page.close()
-        finally:
-            browser.close()
+        # The full page's map, in the view it opens on: the same checks.
+        page = watch.open(chromium, url, 1400, 1000)
+        deck, to_page, ratio, box = _drawn_deck(page, watch.frames)
+        assert deck["initialViewState"]["zoom"] == mapview.INITIAL_VIEW["zoom"]
+        measured["1400x1000 full page"] = _check_map(page, deck, to_page, ratio, box)
+        page.close()
     print(measured)
-    assert off_machine == [], f"requests left the machine: {off_machine}"
-    assert errors == [], f"page errors: {errors}"
+    watch.assert_clean()
 
 
-def _open(browser, route, errors: list, frames: list, url: str, width: int, height: int):  # type: ignore[no-untyped-def]
-    """A new page of ``width`` x ``height`` at ``url``, its requests routed through
-    ``route``, its errors and websocket frames collected."""
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.route("**/*", route)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    frames.clear()
-    page.on(
-        "websocket",
-        lambda ws: ws.on(
-            "framereceived", lambda p: frames.append(p if isinstance(p, bytes) else p.encode())
-        ),
+def test_the_wall_view_of_the_shipped_nem(mosquitto, chromium, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """On the shipped lookups (259 facilities, the regions' real outlines) and the shipped
+    consolidate.csv's first intervals replayed by publisher.py, at 1920x1080 and 3840x2160:
+    the map covers at least 60% of the screen, no region label covers a facility icon above
+    250 MW (the Latrobe Valley's, the Hunter's), SA1 at $280 and NSW1 at $40 are filled in
+    clearly different colours, and nothing fails or leaves the machine. Its screenshots are
+    the docs' (module doc)."""
+    csv_path = _shipped_slice(tmp_path / "consolidate.csv", SHIPPED_ROWS, SHIPPED_PRICES)
+    watch = Watch()
+    measured: dict[str, object] = {}
+    with serve_dashboard(mosquitto.port, tmp_path, shipped=True) as (url, _):
+        _wait_for_subscription(chromium, watch, url)
+        _publish(csv_path, mosquitto.port, tmp_path)
+        for width, height, shot_name in SHIPPED_SIZES:
+            page = watch.open(chromium, url + "?view=wall", width, height)
+            measured[f"{width}x{height}"] = _check_wall(page, watch, (width, height), None)
+            _save_screenshot(page, tmp_path / shot_name)
+            page.close()
+    print(measured)
+    watch.assert_clean()
+
+
+def _wait_for_subscription(browser, watch: Watch, url: str) -> None:  # type: ignore[no-untyped-def]
+    """Open the wall view until it waits for data: the server subscribes once a page is
+    open, and only then may the stream be sent."""
+    from playwright.sync_api import expect
+
+    first = watch.open(browser, url + "?view=wall")
+    expect(first.locator('[data-testid="nl-wall-line"]')).to_contain_text(
+        "Waiting for data", timeout=30_000
     )
-    page.goto(url)
-    return page
+    first.close()
 
 
-def _expect_wall_parts(page) -> None:  # type: ignore[no-untyped-def]
-    """The band of seven figures with the price's change, the alert strip, the freshness
-    line and the legend; no sidebar and no chart."""
+def _expect_wall_parts(page, alert: str | None) -> None:  # type: ignore[no-untyped-def]
+    """The band of seven figures with the price's change, the alert strip with ``alert``
+    (None: no strip), the freshness line and the legend; no sidebar and no chart."""
     from playwright.sync_api import expect
 
     band = page.locator(".nl-cols-7")
@@ -239,9 +331,11 @@ def _expect_wall_parts(page) -> None:  # type: ignore[no-untyped-def]
     expect(price.locator('[data-testid="nl-card-change"]')).to_have_text(
         re.compile(r"^[▲▼] \$[\d,.]+/MWh$"), timeout=30_000
     )
-    expect(page.locator('[data-testid="nl-alert-strip"]')).to_contain_text(
-        "sa-spike: SA1 $280.00/MWh", timeout=30_000
-    )
+    strip = page.locator('[data-testid="nl-alert-strip"]')
+    if alert is None:
+        expect(strip).to_have_count(0)
+    else:
+        expect(strip).to_contain_text(alert, timeout=30_000)
     expect(page.locator('[data-testid="nl-wall-line"]')).to_be_visible()
     expect(page.locator('[data-testid="stSidebar"]')).to_be_hidden()
     expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(0)
@@ -267,19 +361,19 @@ def _drawn_deck(page, frames: list):  # type: ignore[no-untyped-def]
     return (decks[-1], *_projector(page, canvas, decks[-1]["initialViewState"]))
 
 
-def _check_map(page, deck: dict, to_page, ratio: float, box: dict) -> tuple:  # type: ignore[no-untyped-def]
+def _check_map(page, deck: dict, to_page, ratio: float, box: dict) -> dict:  # type: ignore[no-untyped-def]
     """No region label over a large icon; SA1 ($280) and NSW1 ($40) clearly apart, SA1 the
-    redder. Returns the two colours."""
+    redder. Returns every region's colour."""
     from PIL import Image
 
     assert _label_overlaps(page, deck, to_page, ratio) == []
     canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
     shot = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
-    sa = _region_colour(shot, "SA1", to_page, box)
-    nsw = _region_colour(shot, "NSW1", to_page, box)
-    assert math.dist(sa, nsw) > 60, (sa, nsw)
-    assert sa[0] - sa[2] > nsw[0] - nsw[2], (sa, nsw)
-    return sa, nsw
+    colours = _region_colours(shot, deck, to_page, box)
+    sa, nsw = colours["SA1"], colours["NSW1"]
+    assert sum((a - b) ** 2 for a, b in zip(sa, nsw, strict=True)) > 60**2, colours
+    assert sa[0] - sa[2] > nsw[0] - nsw[2], colours
+    return colours
 
 
 def _has_prices(deck: dict) -> bool:
