@@ -279,6 +279,14 @@ class Postgres:
         import psycopg
 
         with psycopg.connect(self.url(), autocommit=True) as conn:
+            # Partitions one by one (autocommit: a transaction each): hundreds of months in
+            # one DROP would exceed the server's lock table.
+            parts = conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE c.relkind IN ('r', 'p')"
+            ).fetchall()
+            for (name,) in parts:
+                conn.execute(f'DROP TABLE IF EXISTS "{name}"')
             conn.execute(
                 "DROP TABLE IF EXISTS facility_readings, market_readings, facility_rollups, "
                 "market_rollups, interchange_readings, interchange_rollups, alert_events, "

@@ -243,16 +243,35 @@ def test_a_new_publisher_after_data_of_an_unknown_one_starts_afresh() -> None:
     ev = Evaluator([price_rule()], {})
     run(ev, [market(5, "SA1", 400.0), market(6, "SA1", 400.0)], False)
     assert ev.firing() == {("hot", "SA1"): E0 + 1500}
-    got = ev.receive(StatusEvent(state="online", client_id="new", pass_number=0), NOW)
+    got = ev.receive(online("new", 0), NOW)
     assert [(t.state, t.since, t.at) for t in got] == [("resolved", E0 + 1500, E0 + 1800)]
     got = run(ev, [market(0, "SA1", 400.0), market(1, "SA1", 10.0)])
     assert [(t.state, t.at) for t in got] == [("firing", E0), ("resolved", E0 + 300)]
     assert ev.counts["late"] == 0
     # Its own status again changes nothing; a first status before any data resets nothing.
-    assert ev.receive(StatusEvent(state="online", client_id="new", pass_number=0), NOW) == []
+    assert ev.receive(online("new", 0), NOW) == []
     fresh = Evaluator([price_rule()], {})
     assert fresh.receive(StatusEvent(state="live", client_id="p", pass_number=0), NOW) == []
     assert fresh.counts["passes"] == 0
+
+
+def test_an_unknown_publishers_own_status_after_its_data_changes_nothing() -> None:
+    # No state file, a resumed session: the live publisher's data, then its periodic status
+    # at the newest interval it sent. What fires (adopted from the broker) stays firing.
+    ev = Evaluator([price_rule()], {})
+    ev.adopt_firing({("hot", "SA1"): E0})
+    run(ev, [market(1, "SA1", 400.0), market(2, "SA1", 400.0)], False)
+    live = StatusEvent(state="live", client_id="p", pass_number=0, position=ts(2).isoformat())
+    assert ev.receive(live, NOW) == []
+    assert ev.firing() == {("hot", "SA1"): E0} and ev.counts["passes"] == 0
+    assert run(ev, [market(3, "SA1", 400.0)]) == []
+
+
+def online(client_id: str, pass_number: int, row: int = 0) -> StatusEvent:
+    """A replay's status at the start of a pass: its position is the first row's interval."""
+    return StatusEvent(
+        state="online", client_id=client_id, pass_number=pass_number, position=ts(row).isoformat()
+    )
 
 
 def test_stream_stale_fires_on_the_clock_and_resolves_with_the_next_interval() -> None:

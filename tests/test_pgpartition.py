@@ -11,7 +11,7 @@ import pytest
 
 from nemlive.common.nemtime import NEM_TZ
 from nemlive.store import SCHEMA_VERSION, StoreError, StoreUnavailable, open_store, parse_store_url
-from nemlive.store.pgpartition import PARTITIONED_TABLES
+from nemlive.store.pgpartition import MAX_MONTHS_PER_PRUNE, PARTITIONED_TABLES
 from nemlive.store.schema import KINDS, POSTGRES_MIGRATIONS
 from tests.conftest import Postgres
 
@@ -178,6 +178,25 @@ def test_a_new_store_makes_each_month_s_partitions_before_writing_into_it(
         _sql(postgres, "DROP TABLE facility_readings_2026_01")
         store.write([("A", late, 5.0, 1.0)], [])
         assert store.read_facilities(late - 300, late, 300) == {"A": [(late, 5.0, 1.0)]}
+
+
+def test_one_batch_reaching_every_month_since_1998_is_written(postgres: Postgres) -> None:
+    # A forged stream can put one valid reading in each month the schema accepts into one
+    # batch: their partitions in one transaction exceeded PostgreSQL's lock table, and the
+    # batch failed, was retried and failed for ever, holding the whole stream.
+    months = [(y, m) for y in range(1998, 2027) for m in range(1, 13)][11:]
+    stamps = [_nem(y, m, 1, 1) for y, m in months]
+    with open_store(postgres.url()) as store:
+        store.write([], [("SA1", t, 50.0, 1_000.0) for t in stamps])
+        assert len(_partitions(postgres, "market_readings")) == len(months) == 337
+        rows = _sql(
+            postgres, "SELECT extract(epoch FROM ts)::bigint FROM market_readings ORDER BY ts"
+        )
+        assert [r[0] for r in rows] == stamps
+        # Retention takes them away a year of months at a time, oldest first.
+        pruned = store.prune(30, stamps[-1] + 300)
+        assert pruned.partitions == MAX_MONTHS_PER_PRUNE * len(PARTITIONED_TABLES)
+        assert _partitions(postgres, "market_readings")[0] == "market_readings_1999_12"
 
 
 def test_two_writers_reaching_a_new_month_together_make_it_once(postgres: Postgres) -> None:

@@ -16,7 +16,7 @@ Two streams are evaluated, each on its own intervals: ``market`` (price and dema
   neither holds nor fails: the run is neither broken nor extended.
 * **Passes.** A status ``online``/``live`` from another publisher (client id) or pass resolves
   every firing subject at the last evaluated interval and starts every subject afresh; so
-  does the first status after data whose publisher is unknown.
+  does the first status after data whose publisher is unknown, if its position goes back.
 * **Rate limit.** At most ``rule.rate_limit`` subjects of one rule fire per interval; the
   others are counted ``rate_limited`` and stay quiet (they fire later if the condition holds).
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from nemlive.alert.rules import NEM_SUBJECT, Rule, Stream
@@ -184,19 +185,29 @@ class Evaluator:
         if status.state in PASS_END_STATES:
             return self.flush()
         identity = (status.client_id, status.pass_number)
-        if identity == self.publisher or (self.publisher is None and not self._seen_data()):
+        if identity == self.publisher or (self.publisher is None and not self._goes_back(status)):
             self.publisher = identity
             return []
-        # Another publisher or pass; or the first status after data of no known publisher (a
-        # resumed session's queue can hold a stopped publisher's data without its status).
+        # Another publisher or pass; or the first status after data of no known publisher that
+        # goes back before that data (a resumed session's queue can hold a stopped publisher's
+        # data without its status, and a new replay starts from its first row).
         out = self.flush()
         self.publisher = identity
         out += self.reset()
         self.counts["passes"] += 1
         return out
 
-    def _seen_data(self) -> bool:
-        return any(s.open_ts is not None or s.evaluated is not None for s in self.streams.values())
+    def _goes_back(self, status: StatusEvent) -> bool:
+        """Whether the status's position is before the newest interval seen (the same
+        publisher's periodic status is at or after it)."""
+        seen = [t for s in self.streams.values() for t in (s.open_ts, s.evaluated) if t is not None]
+        if not seen or status.position is None:
+            return False
+        try:
+            position = datetime.fromisoformat(status.position).timestamp()
+        except ValueError:
+            return False
+        return position < max(seen)
 
     def tick(self, now: float) -> list[Transition]:
         """Evaluate the open intervals quiet for ``settle_s``; fire stale streams."""

@@ -30,21 +30,25 @@ def _primary_key(table: str) -> str:
 
 
 def ensure_partitions(conn: psycopg.Connection, months: Iterable[Month]) -> int:
-    """Create the missing partitions of ``months`` for every partitioned table, in a
-    transaction of its own (committed before the write that needs them); the number made."""
-    wanted = [
-        partitions.partition_name(t, m) for m in sorted(set(months)) for t in PARTITIONED_TABLES
-    ]
-    if not wanted or not _missing(conn, wanted):
-        return 0
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
-        missing = set(_missing(conn, wanted))  # another process may have made them meanwhile
-        for month in sorted(set(months)):
+    """Create the missing partitions of ``months`` for every partitioned table, one month per
+    transaction (each committed before the write that needs them); the number made.
+
+    One transaction per month: a batch can reach hundreds of months (a forged stream, one
+    reading a month back to 1998), and their locks in one transaction would exceed
+    ``max_locks_per_transaction``: the batch would fail, be retried and fail for ever."""
+    made = 0
+    for month in sorted(set(months)):
+        wanted = [partitions.partition_name(t, month) for t in PARTITIONED_TABLES]
+        if not _missing(conn, wanted):
+            continue
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
+            missing = set(_missing(conn, wanted))  # another process may have made them
             for table in PARTITIONED_TABLES:
                 if partitions.partition_name(table, month) in missing:
                     conn.execute(partitions.create_partition_sql(table, month))  # type: ignore[arg-type]
-    return len(missing)
+        made += len(missing)
+    return made
 
 
 def _missing(conn: psycopg.Connection, names: list[str]) -> list[str]:
@@ -65,12 +69,20 @@ def list_months(conn: psycopg.Connection, table: str) -> list[Month]:
     return sorted(m for m in months if m is not None)
 
 
+# A prune is one transaction, and each dropped partition holds locks until it commits: at most
+# this many months a prune (the oldest first; the next hourly prune takes the next ones), so
+# years of months (a forged stream's) never exceed PostgreSQL's lock table.
+MAX_MONTHS_PER_PRUNE = 12
+
+
 def drop_months_before(conn: psycopg.Connection, cutoff: int) -> tuple[int, int]:
-    """Drop every partition whose month is wholly before ``cutoff`` (epoch s), of every
-    partitioned table. Returns (readings in the dropped partitions, partitions dropped)."""
+    """Drop the partitions whose month is wholly before ``cutoff`` (epoch s), of every
+    partitioned table, at most ``MAX_MONTHS_PER_PRUNE`` months of each, oldest first.
+    Returns (readings in the dropped partitions, partitions dropped)."""
     readings = dropped = 0
     for table in PARTITIONED_TABLES:
-        for month in partitions.months_to_drop(list_months(conn, table), cutoff):
+        old = partitions.months_to_drop(list_months(conn, table), cutoff)
+        for month in old[:MAX_MONTHS_PER_PRUNE]:
             name = partitions.partition_name(table, month)
             if table.endswith("_readings"):
                 row = conn.execute(f"SELECT count(*) FROM {name}").fetchone()  # type: ignore[arg-type]
