@@ -427,6 +427,9 @@ def start_live_extractor(
     return taps[-1]
 
 
+RECORDER_READY_S = 120.0  # a refused or lost subscription must not hold make live for ever
+
+
 def start_live_recorder(
     procs: list[tuple[str, subprocess.Popen[bytes]]],
     taps: list[LineTap],
@@ -444,7 +447,11 @@ def start_live_recorder(
     )
     assert proc.stderr is not None
     taps.append(LineTap(proc.stderr, liverecord.RECORDER_READY))
-    wait_until(procs, taps[-1].seen.is_set)
+    if not wait_until(procs, taps[-1].seen.is_set, time.monotonic() + RECORDER_READY_S):
+        raise NemLiveError(
+            f"the recorder did not subscribe within {RECORDER_READY_S:g} s: check that the "
+            "broker lets it subscribe (see its lines above), or run with --store none"
+        )
     log.info("recording into %s", liverecord.describe_store(store))
 
 

@@ -137,6 +137,16 @@ class Cover:
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_S,
                 application_name=f"nemlive-recorder-lease {self.own_id}",
+                # A host that vanishes must lose its lease in about a minute, not in the
+                # operating system's two hours: the server probes this session's socket
+                # (its settings, per session), and this side does the same.
+                options="-c tcp_keepalives_idle=20 -c tcp_keepalives_interval=10 "
+                "-c tcp_keepalives_count=3 -c tcp_user_timeout=60000",
+                keepalives=1,
+                keepalives_idle=20,
+                keepalives_interval=10,
+                keepalives_count=3,
+                tcp_user_timeout=60_000,
             )
             self._leased = False
         if not self._leased:
