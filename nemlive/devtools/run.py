@@ -687,14 +687,20 @@ def watch(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="run: %(message)s", stream=sys.stderr)
     # The embedded broker (amqtt) and its state machine library log every step at INFO.
     for noisy in ("amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    return launch("run", lambda: run(parse_args(argv)))
+
+
+def launch(name: str, body: Callable[[], int]) -> int:
+    """A launcher's shell (make run, make live, make scale): log lines prefixed ``name:``,
+    SIGINT and SIGTERM stop every child, an expected failure is one line and its exit code."""
+    logging.basicConfig(level=logging.INFO, format=f"{name}: %(message)s", stream=sys.stderr)
     signal.signal(signal.SIGINT, SIGNALS.handle)
     signal.signal(signal.SIGTERM, SIGNALS.handle)
     try:
-        return run(parse_args(argv))
+        return body()
     except NemLiveError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -46,10 +46,10 @@ from nemlive.devtools.replicas import (
 )
 from nemlive.devtools.run import (
     ROOT,
-    SIGNALS,
     _Stop,
     count_messages_per_row,
     first_free_port,
+    launch,
     publisher_command,
     recorder_command,
     resume_args,
@@ -311,17 +311,11 @@ def stop_all(procs: Procs) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="scale: %(message)s", stream=sys.stderr)
-    signal.signal(signal.SIGINT, SIGNALS.handle)
-    signal.signal(signal.SIGTERM, SIGNALS.handle)
-    install_rolling_restart()
-    try:
+    def body() -> int:
+        install_rolling_restart()
         return run(parse_args(argv))
-    except NemLiveError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except _Stop:
-        return 0
+
+    return launch("scale", body)
 
 
 if __name__ == "__main__":
